@@ -1,0 +1,456 @@
+//! The runbook language as Rust types: what `decode` builds from the YAML tree and
+//! what the rules, the planner and the engine read. Each value keeps the span of
+//! the node it came from, so any later check can point at it.
+//!
+//! `runbook schema` (schema.rs) derives the enums' schemas from here; the shapes a
+//! Rust struct does not express (a step is one action among several keys) are
+//! written out there.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+
+use super::node::{Node, Span};
+
+/// A value with the span of the node it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+/// A string that may hold MiniJinja `{{ … }}` expressions, rendered at run time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    pub source: String,
+    pub span: Span,
+}
+
+impl Template {
+    /// Whether the text contains any template syntax at all.
+    pub fn is_literal(&self) -> bool {
+        !self.source.contains("{{") && !self.source.contains("{%")
+    }
+}
+
+/// A duration written as `30s`, `15m`, `1h 30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timespan(pub Duration);
+
+/// One runbook file. A checklist is a runbook written with `phases:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Runbook {
+    pub id: Spanned<String>,
+    pub title: Option<Spanned<String>>,
+    pub description: Option<Spanned<String>>,
+    pub owner: Option<Spanned<String>>,
+    pub priority: Option<Spanned<Priority>>,
+    pub estimate: Option<Spanned<Timespan>>,
+    pub guide: Option<Spanned<String>>,
+    pub inputs: Vec<Input>,
+    /// A runbook written with `steps:` has one phase with no id.
+    pub phases: Vec<Phase>,
+    pub rollback: Vec<Step>,
+}
+
+impl Runbook {
+    /// Whether the file groups its steps in `phases:`.
+    pub fn is_checklist(&self) -> bool {
+        self.phases.iter().any(|phase| phase.id.is_some())
+    }
+
+    /// The main steps in execution order, across phases.
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.phases.iter().flat_map(|phase| phase.steps.iter())
+    }
+
+    /// Every step of the file, the rollback included.
+    pub fn all_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps().chain(self.rollback.iter())
+    }
+
+    pub fn input(&self, name: &str) -> Option<&Input> {
+        self.inputs.iter().find(|input| input.name.value == name)
+    }
+}
+
+/// P0 (drop everything) … P3 (when convenient).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+pub enum Priority {
+    P0,
+    P1,
+    P2,
+    P3,
+}
+
+impl Priority {
+    pub const NAMES: [&'static str; 4] = ["P0", "P1", "P2", "P3"];
+
+    pub fn parse(text: &str) -> Option<Priority> {
+        match text {
+            "P0" => Some(Priority::P0),
+            "P1" => Some(Priority::P1),
+            "P2" => Some(Priority::P2),
+            "P3" => Some(Priority::P3),
+            _ => None,
+        }
+    }
+}
+
+/// A value the runbook needs from the operator, the command line or the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    pub name: Spanned<String>,
+    pub description: Option<Spanned<String>>,
+    pub default: Option<Template>,
+    pub secret: Option<Spanned<bool>>,
+    /// The question asked when the value is missing at an interactive run.
+    pub prompt: Option<Spanned<String>>,
+    /// A regular expression the whole answer must match.
+    pub pattern: Option<Spanned<String>>,
+    pub choices: Vec<Spanned<String>>,
+}
+
+/// A named group of checklist steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    pub id: Option<Spanned<String>>,
+    pub title: Option<Spanned<String>>,
+    pub description: Option<Spanned<String>>,
+    pub steps: Vec<Step>,
+}
+
+/// What a step does to the world, from reading nothing to destroying something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    None,
+    Probe,
+    Manual,
+    Change,
+    Irreversible,
+}
+
+impl Effect {
+    pub const NAMES: [&'static str; 5] = ["none", "probe", "change", "irreversible", "manual"];
+
+    pub fn parse(text: &str) -> Option<Effect> {
+        match text {
+            "none" => Some(Effect::None),
+            "probe" => Some(Effect::Probe),
+            "change" => Some(Effect::Change),
+            "irreversible" => Some(Effect::Irreversible),
+            "manual" => Some(Effect::Manual),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::None => "none",
+            Effect::Probe => "probe",
+            Effect::Change => "change",
+            Effect::Irreversible => "irreversible",
+            Effect::Manual => "manual",
+        }
+    }
+}
+
+/// One step: exactly one action and the gates around it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub id: Spanned<String>,
+    /// The whole step map, for problems that belong to no single key.
+    pub span: Span,
+    pub title: Option<Spanned<String>>,
+    pub description: Option<Spanned<String>>,
+    pub action: Action,
+    /// The key that named the action (`http`, `manual`, …).
+    pub action_span: Span,
+    /// A poll that follows a `command` in the same step (`command` + `wait_for`).
+    pub then_wait: Option<WaitFor>,
+    pub needs: Vec<Need>,
+    pub when: Option<Template>,
+    pub effect: Option<Spanned<Effect>>,
+    pub confirm: Option<Confirm>,
+    pub secret: Option<Spanned<bool>>,
+    pub timeout: Option<Spanned<Timespan>>,
+    pub retry: Option<Retry>,
+    pub explain: Vec<(Spanned<i64>, Template)>,
+    pub outputs: Vec<(Spanned<String>, Template)>,
+    pub priority: Option<Spanned<Priority>>,
+    pub estimate: Option<Spanned<Timespan>>,
+    pub guide: Option<Spanned<String>>,
+    pub for_each: Option<Template>,
+    pub concurrency: Option<Spanned<u32>>,
+    pub expect: Option<Expect>,
+}
+
+impl Step {
+    /// The effect the engine treats this step as having: the declared one when
+    /// given, else what the action implies (`command` has none and must declare).
+    pub fn effect(&self) -> Option<Effect> {
+        self.effect
+            .as_ref()
+            .map(|effect| effect.value)
+            .or_else(|| self.action.implied_effect())
+    }
+}
+
+/// The one thing a step does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Manual(Template),
+    Prompt(Prompt),
+    ReadSetting(SettingRef),
+    SetSetting(SetSetting),
+    RestoreSetting(Spanned<String>),
+    Http(HttpRequest),
+    Command(Command),
+    WaitFor(WaitFor),
+    Runbook(Spanned<String>),
+}
+
+impl Action {
+    /// The YAML key of each action, in the order the docs list them.
+    pub const KEYS: [&'static str; 9] = [
+        "manual",
+        "prompt",
+        "read_setting",
+        "set_setting",
+        "restore_setting",
+        "http",
+        "command",
+        "wait_for",
+        "runbook",
+    ];
+
+    pub fn key(&self) -> &'static str {
+        match self {
+            Action::Manual(_) => "manual",
+            Action::Prompt(_) => "prompt",
+            Action::ReadSetting(_) => "read_setting",
+            Action::SetSetting(_) => "set_setting",
+            Action::RestoreSetting(_) => "restore_setting",
+            Action::Http(_) => "http",
+            Action::Command(_) => "command",
+            Action::WaitFor(_) => "wait_for",
+            Action::Runbook(_) => "runbook",
+        }
+    }
+
+    /// What the engine knows of the action's effect. `command` runs anything, so it
+    /// implies nothing; a child runbook's effect depends on the child.
+    pub fn implied_effect(&self) -> Option<Effect> {
+        match self {
+            Action::Manual(_) => Some(Effect::Manual),
+            Action::Prompt(_) | Action::ReadSetting(_) => Some(Effect::None),
+            Action::SetSetting(_) | Action::RestoreSetting(_) => Some(Effect::Change),
+            Action::Http(request) => Some(request.effect()),
+            Action::WaitFor(_) => Some(Effect::Probe),
+            Action::Command(_) | Action::Runbook(_) => None,
+        }
+    }
+
+    /// The result fields `steps.<id>.…` of this action (SPEC §1's table).
+    pub fn result_fields(&self) -> &'static [&'static str] {
+        match self {
+            Action::Manual(_) => &["outcome", "reason"],
+            Action::Prompt(_) | Action::ReadSetting(_) => &["value"],
+            Action::SetSetting(_) => &["previous_fingerprint"],
+            Action::RestoreSetting(_) => &[],
+            Action::Http(_) => &["status", "json", "headers", "elapsed_ms", "body"],
+            Action::Command(_) => &["exit_code", "stdout", "stderr"],
+            Action::WaitFor(_) => &["attempts"],
+            Action::Runbook(_) => &["outcome", "run_id"],
+        }
+    }
+}
+
+/// `prompt:` — ask the operator for a value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub message: Option<Template>,
+    pub secret: Option<Spanned<bool>>,
+    pub pattern: Option<Spanned<String>>,
+    pub choices: Vec<Spanned<String>>,
+    pub default: Option<Template>,
+}
+
+/// `read_setting:` — one key of a dotenv file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingRef {
+    pub file: Template,
+    pub key: Spanned<String>,
+}
+
+/// `set_setting:` — write one key of a dotenv file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetSetting {
+    pub file: Template,
+    pub key: Spanned<String>,
+    pub value: Template,
+}
+
+/// HTTP methods `http:` may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+}
+
+impl Method {
+    pub const NAMES: [&'static str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+    pub fn parse(text: &str) -> Option<Method> {
+        match text {
+            "GET" => Some(Method::Get),
+            "HEAD" => Some(Method::Head),
+            "POST" => Some(Method::Post),
+            "PUT" => Some(Method::Put),
+            "PATCH" => Some(Method::Patch),
+            "DELETE" => Some(Method::Delete),
+            "OPTIONS" => Some(Method::Options),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Method::NAMES[self as usize]
+    }
+}
+
+/// `http:` — one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    /// Defaults to GET.
+    pub method: Option<Spanned<Method>>,
+    pub url: Template,
+    pub headers: Vec<(Spanned<String>, Template)>,
+    /// Sent as `Authorization: Bearer …`.
+    pub bearer: Option<Template>,
+    /// A JSON body; strings in it are templates.
+    pub json: Option<Node>,
+    pub body: Option<Template>,
+    pub timeout: Option<Spanned<Timespan>>,
+}
+
+impl HttpRequest {
+    pub fn method(&self) -> Method {
+        self.method.as_ref().map_or(Method::Get, |method| method.value)
+    }
+
+    /// GET and HEAD only read; everything else may change something.
+    pub fn effect(&self) -> Effect {
+        match self.method() {
+            Method::Get | Method::Head | Method::Options => Effect::Probe,
+            _ => Effect::Change,
+        }
+    }
+}
+
+/// `command:` — a process to run, through `sh -c`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    pub run: Template,
+    pub env: Vec<(Spanned<String>, Template)>,
+    pub cwd: Option<Template>,
+}
+
+/// What `wait_for` polls.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    Http(HttpRequest),
+    Command(Command),
+}
+
+/// `wait_for:` — poll until `expect` holds or `timeout` passes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitFor {
+    pub span: Span,
+    pub probe: Probe,
+    pub expect: Option<Expect>,
+    pub interval: Option<Spanned<Timespan>>,
+    pub timeout: Option<Spanned<Timespan>>,
+}
+
+/// `expect:` — what a response or a process must show for the step to pass.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Expect {
+    pub span: Span,
+    pub status: Vec<Spanned<i64>>,
+    pub json: Vec<(Spanned<String>, Matcher)>,
+    pub exit_code: Option<Spanned<i64>>,
+    pub stdout_contains: Option<Template>,
+    pub body_contains: Option<Template>,
+}
+
+/// A check on one value of a JSON response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Matcher {
+    /// A plain value or `{equals: …}`.
+    Equals(Node),
+    NotEmpty(bool),
+    Exists(bool),
+    Compare(Comparison, Spanned<f64>),
+    Matches(Spanned<String>),
+    Len(Spanned<u64>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Comparison {
+    pub fn key(self) -> &'static str {
+        match self {
+            Comparison::Gt => "gt",
+            Comparison::Ge => "ge",
+            Comparison::Lt => "lt",
+            Comparison::Le => "le",
+        }
+    }
+}
+
+/// One entry of `needs:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Need {
+    pub step: Spanned<String>,
+    /// The evidence must have passed no longer ago than this.
+    pub within: Option<Spanned<Timespan>>,
+}
+
+/// `confirm: true` or `{message, phrase}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub span: Span,
+    pub message: Option<Template>,
+    /// Text the operator must type exactly.
+    pub phrase: Option<Template>,
+}
+
+/// `retry: {attempts, delay, backoff}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retry {
+    pub span: Span,
+    pub attempts: Spanned<u32>,
+    pub delay: Option<Spanned<Timespan>>,
+    /// Each delay is the previous one times this factor.
+    pub backoff: Option<Spanned<f64>>,
+}

@@ -1,0 +1,701 @@
+//! The checks that need the whole runbook: ids and references, templates, gates
+//! and the evidence rule, child runbooks, secrets and hygiene warnings. Each rule
+//! reports with its own code (`diagnostic.rs`) and goes on, so one pass finds all.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use minijinja::Environment;
+use regex::Regex;
+
+use super::diagnostic::{Code, Diagnostic, did_you_mean};
+use super::model::{Action, Effect, HttpRequest, Probe, Runbook, Step, Template};
+use super::node::{Node, Span, Value};
+use super::{children, locate};
+use crate::template::{self, mask};
+
+/// Names a template may start with besides its context (`inputs`, `steps`, …):
+/// MiniJinja's global functions.
+const GLOBAL_FUNCTIONS: &[&str] = &["range", "dict", "namespace", "debug", "loop"];
+const RUN_FIELDS: &[&str] = &["id", "started_at", "operator"];
+/// Results every step has, whatever its action.
+const COMMON_RESULTS: &[&str] = &["outcome", "reason", "outputs", "results", "started_at", "finished_at"];
+
+/// Everything the rules look at.
+pub struct Context<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+    pub root: &'a Node,
+    pub runbook: &'a Runbook,
+    /// Whether decoding already found errors: the evidence rule then waits, since
+    /// a step it would reason about may be missing or half-read.
+    pub decode_failed: bool,
+}
+
+pub fn check(cx: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) {
+    let mut rules = Rules {
+        cx,
+        env: template::environment(),
+        out: diagnostics,
+        used_inputs: HashSet::new(),
+    };
+    rules.run();
+}
+
+struct Rules<'a, 'b> {
+    cx: &'a Context<'a>,
+    env: Environment<'static>,
+    out: &'b mut Vec<Diagnostic>,
+    used_inputs: HashSet<String>,
+}
+
+/// Where a template sits, which decides what it may reference.
+struct Scope<'s> {
+    /// Steps that have run before this one (in order).
+    earlier: &'s [&'s Step],
+    /// The step the template belongs to, if any.
+    this: Option<&'s Step>,
+    /// Whether the template may read the step's own results (`outputs`, `explain`).
+    own_results: bool,
+    /// Whether `item` is defined (templates of a `for_each` step).
+    item: bool,
+}
+
+impl Rules<'_, '_> {
+    fn report(&mut self, diagnostic: Diagnostic) {
+        self.out.push(diagnostic);
+    }
+
+    fn run(&mut self) {
+        let runbook = self.cx.runbook;
+        let main: Vec<&Step> = runbook.steps().collect();
+        let all: Vec<&Step> = runbook.all_steps().collect();
+        self.duplicate_ids(&all);
+        self.phase_ids();
+        for input in &runbook.inputs {
+            if let Some(default) = &input.default {
+                let scope = Scope {
+                    earlier: &[],
+                    this: None,
+                    own_results: false,
+                    item: false,
+                };
+                self.template(default, &scope, "input default");
+            }
+        }
+        for (index, step) in main.iter().enumerate() {
+            self.step(step, &main[..index]);
+        }
+        for (index, step) in runbook.rollback.iter().enumerate() {
+            let earlier: Vec<&Step> = main.iter().copied().chain(runbook.rollback[..index].iter()).collect();
+            self.step(step, &earlier);
+        }
+        self.unused_inputs();
+        self.literal_secrets();
+        self.id_matches_file_name();
+        if !self.cx.decode_failed {
+            self.evidence(&main);
+            let rollback: Vec<&Step> = main.iter().copied().chain(runbook.rollback.iter()).collect();
+            self.evidence_from(&rollback, main.len());
+        }
+    }
+
+    fn duplicate_ids(&mut self, steps: &[&Step]) {
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for step in steps {
+            let id = step.id.value.as_str();
+            if id.is_empty() {
+                continue;
+            }
+            if let Some(first) = seen.get(id) {
+                let line = first.line;
+                self.report(
+                    Diagnostic::new(Code::DuplicateId, step.id.span, format!("step id `{id}` is already used on line {line}"))
+                        .help("step ids are unique across the whole file, rollback included: rename one of them"),
+                );
+            } else {
+                seen.insert(id, step.id.span);
+            }
+        }
+    }
+
+    fn phase_ids(&mut self) {
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for phase in &self.cx.runbook.phases {
+            let Some(id) = &phase.id else { continue };
+            if id.value.is_empty() {
+                continue;
+            }
+            if let Some(first) = seen.get(id.value.as_str()) {
+                let line = first.line;
+                self.report(
+                    Diagnostic::new(Code::DuplicateId, id.span, format!("phase id `{}` is already used on line {line}", id.value))
+                        .help("give each phase its own id"),
+                );
+            } else {
+                seen.insert(&id.value, id.span);
+            }
+        }
+    }
+
+    fn step(&mut self, step: &Step, earlier: &[&Step]) {
+        self.needs(step, earlier);
+        let scope = Scope {
+            earlier,
+            this: Some(step),
+            own_results: false,
+            item: step.for_each.is_some(),
+        };
+        let before = Scope { item: false, ..scope };
+        if let Some(when) = &step.when {
+            self.template(when, &before, "`when`");
+        }
+        if let Some(for_each) = &step.for_each {
+            self.template(for_each, &before, "`for_each`");
+        }
+        for template in action_templates(step) {
+            self.template(template, &scope, "this step");
+        }
+        // Strings inside a `json:` body are templates too.
+        for request in http_requests(step) {
+            let mut strings = Vec::new();
+            if let Some(json) = &request.json {
+                scan_strings(json, &mut |node, text| {
+                    strings.push(Template {
+                        source: text.to_owned(),
+                        span: node.span,
+                    });
+                });
+            }
+            for template in &strings {
+                self.template(template, &scope, "the `json` body");
+            }
+        }
+        if let Some(confirm) = &step.confirm {
+            for template in confirm.message.iter().chain(confirm.phrase.iter()) {
+                self.template(template, &before, "`confirm`");
+            }
+        }
+        let after = Scope {
+            own_results: true,
+            ..scope
+        };
+        for (_, template) in &step.explain {
+            self.template(template, &after, "`explain`");
+        }
+        for (_, template) in &step.outputs {
+            self.template(template, &after, "`outputs`");
+        }
+        self.action_rules(step, earlier);
+    }
+
+    fn needs(&mut self, step: &Step, earlier: &[&Step]) {
+        for need in &step.needs {
+            let name = need.step.value.as_str();
+            if earlier.iter().any(|s| s.id.value == name) {
+                continue;
+            }
+            if name == step.id.value {
+                self.report(
+                    Diagnostic::new(Code::LaterNeed, need.step.span, format!("step `{name}` needs itself"))
+                        .help("`needs` names earlier steps whose outcome this step depends on"),
+                );
+            } else if self.cx.runbook.all_steps().any(|s| s.id.value == name) {
+                self.report(
+                    Diagnostic::new(Code::LaterNeed, need.step.span, format!("`{name}` comes after step `{}`", step.id.value))
+                        .help(format!("`needs` names earlier steps only: move `{name}` before `{}`", step.id.value)),
+                );
+            } else {
+                let help = match did_you_mean(name, earlier.iter().map(|s| s.id.value.as_str())) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => "`needs` names the id of an earlier step".to_owned(),
+                };
+                self.report(Diagnostic::new(Code::UnknownNeed, need.step.span, format!("no step `{name}` to need")).help(help));
+            }
+        }
+    }
+
+    fn action_rules(&mut self, step: &Step, earlier: &[&Step]) {
+        let id = &step.id.value;
+        if matches!(step.action, Action::Command(_)) && step.effect.is_none() {
+            self.report(
+                Diagnostic::new(Code::UndeclaredEffect, step.action_span, format!("command step `{id}` does not declare its effect"))
+                    .help("a command can do anything: add `effect: probe` if it only reads, `change` or `irreversible` if not"),
+            );
+        }
+        if step.effect() == Some(Effect::Irreversible) && step.confirm.is_none() {
+            let span = step.effect.as_ref().map_or(step.action_span, |e| e.span);
+            self.report(
+                Diagnostic::new(Code::IrreversibleWithoutConfirm, span, format!("irreversible step `{id}` has no `confirm`"))
+                    .help("add `confirm: true`, or `confirm: {phrase: …}` to make the operator type something"),
+            );
+        }
+        if let Action::RestoreSetting(target) = &step.action {
+            let found = earlier.iter().find(|s| s.id.value == target.value);
+            match found {
+                Some(s) if matches!(s.action, Action::SetSetting(_)) => {}
+                Some(s) => self.report(
+                    Diagnostic::new(Code::BadRestore, target.span, format!("`{}` is a `{}` step, not a `set_setting`", target.value, s.action.key()))
+                        .help("`restore_setting` names the `set_setting` step whose change it undoes"),
+                ),
+                None => {
+                    let setters = earlier.iter().filter(|s| matches!(s.action, Action::SetSetting(_)));
+                    let help = match did_you_mean(&target.value, setters.map(|s| s.id.value.as_str())) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => "`restore_setting` names an earlier `set_setting` step".to_owned(),
+                    };
+                    self.report(
+                        Diagnostic::new(Code::BadRestore, target.span, format!("no earlier `set_setting` step `{}` to restore", target.value)).help(help),
+                    );
+                }
+            }
+        }
+        if let Action::Runbook(path) = &step.action {
+            self.child(path);
+        }
+        for request in http_requests(step) {
+            self.plain_http(&request.url);
+            if let Some(bearer) = &request.bearer
+                && bearer.is_literal()
+                && !bearer.source.is_empty()
+            {
+                self.report(
+                    Diagnostic::new(Code::LiteralSecret, bearer.span, format!("`bearer` holds a literal token ({})", mask(&bearer.source)))
+                        .help("never write a token into a runbook: declare a `secret: true` input and use `bearer: \"{{ inputs.token }}\"`"),
+                );
+            }
+            for (name, value) in &request.headers {
+                if name.value.eq_ignore_ascii_case("authorization") && value.is_literal() && !value.source.is_empty() {
+                    self.report(
+                        Diagnostic::new(Code::LiteralSecret, value.span, format!("the `Authorization` header holds a literal credential ({})", mask(&value.source)))
+                            .help("take the credential from a `secret: true` input: `Authorization: \"Bearer {{ inputs.token }}\"`"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn child(&mut self, path: &super::model::Spanned<String>) {
+        let base = self.cx.path.parent().unwrap_or(Path::new("."));
+        let target = base.join(&path.value);
+        if !target.is_file() {
+            let help = match sibling_names(&target) {
+                Some(close) => format!("did you mean `{close}`? (paths are relative to this file's directory)"),
+                None => format!("paths are relative to this file's directory, `{}`", base.display()),
+            };
+            self.report(Diagnostic::new(Code::ChildNotFound, path.span, format!("child runbook `{}` does not exist", path.value)).help(help));
+            return;
+        }
+        let mut chain: Vec<PathBuf> = vec![canonical(self.cx.path)];
+        match children::find_cycle(&target, &mut chain) {
+            Ok(None) => {}
+            Ok(Some(cycle)) => {
+                let names: Vec<String> = cycle
+                    .iter()
+                    .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()))
+                    .collect();
+                self.report(
+                    Diagnostic::new(Code::IncludeCycle, path.span, format!("running `{}` would never end: {}", path.value, names.join(" → ")))
+                        .help("a runbook cannot run itself, directly or through its children: remove one link of the cycle"),
+                );
+            }
+            Err(problem) => {
+                self.report(
+                    Diagnostic::new(Code::ChildInvalid, path.span, format!("child runbook `{}` cannot be loaded: {problem}", path.value))
+                        .help(format!("run `runbook validate {}` to see its problems", target.display())),
+                );
+            }
+        }
+    }
+
+    fn plain_http(&mut self, url: &Template) {
+        if let Some(host) = plain_http_host(&url.source)
+            && !is_loopback(host)
+        {
+            self.report(
+                Diagnostic::new(Code::PlainHttp, url.span, format!("`{host}` is reached over plain http://"))
+                    .help("use https:// so tokens and responses are not sent in the clear"),
+            );
+        }
+    }
+
+    /// Syntax and references of one template.
+    fn template(&mut self, template: &Template, scope: &Scope<'_>, place: &str) {
+        let references = match template::references(&self.env, &template.source) {
+            Ok(references) => references,
+            Err(error) => {
+                let span = match &error.range {
+                    Some(range) => locate::within(self.cx.text, template.span, &template.source, range.clone()),
+                    None => template.span,
+                };
+                self.report(
+                    Diagnostic::new(Code::TemplateSyntax, span, format!("template syntax error in {place}: {}", error.message))
+                        .help("templates use MiniJinja syntax: `{{ inputs.name }}`, `{{ steps.id.value | last4 }}`"),
+                );
+                return;
+            }
+        };
+        for reference in references {
+            self.reference(template, &reference, scope);
+        }
+    }
+
+    fn reference(&mut self, template: &Template, reference: &str, scope: &Scope<'_>) {
+        let mut parts = reference.split('.');
+        let root = parts.next().unwrap_or_default();
+        let second = parts.next();
+        let third = parts.next();
+        let fourth = parts.next();
+        let span = locate::needle(self.cx.text, template, reference);
+        match root {
+            "inputs" => {
+                let Some(name) = second else { return };
+                if self.cx.runbook.input(name).is_some() {
+                    self.used_inputs.insert(name.to_owned());
+                    return;
+                }
+                let inputs = self.cx.runbook.inputs.iter().map(|i| i.name.value.as_str());
+                let help = match did_you_mean(name, inputs) {
+                    Some(close) => format!("did you mean `inputs.{close}`?"),
+                    None => format!("declare it under `inputs:` (`{name}: {{ description: … }}`)"),
+                };
+                self.report(Diagnostic::new(Code::UnknownInput, span, format!("there is no input `{name}`")).help(help));
+            }
+            "steps" => {
+                let Some(id) = second else { return };
+                self.step_reference(span, id, third, fourth, scope);
+            }
+            "item" => {
+                if !scope.item {
+                    self.report(
+                        Diagnostic::new(Code::UnknownInput, span, "`item` is only defined in a `for_each` step")
+                            .help("add `for_each:` to this step, or read the value from `steps.<id>`"),
+                    );
+                }
+            }
+            "run" => {
+                if let Some(field) = second
+                    && !RUN_FIELDS.contains(&field)
+                {
+                    let help = match did_you_mean(field, RUN_FIELDS.iter().copied()) {
+                        Some(close) => format!("did you mean `run.{close}`?"),
+                        None => format!("`run` has: {}", RUN_FIELDS.join(", ")),
+                    };
+                    self.report(Diagnostic::new(Code::UnknownInput, span, format!("`run.{field}` does not exist")).help(help));
+                }
+            }
+            "env" => {}
+            name if GLOBAL_FUNCTIONS.contains(&name) => {}
+            name => {
+                let roots = ["inputs", "steps", "item", "run", "env"];
+                let own = scope.this.filter(|s| scope.own_results && s.action.result_fields().contains(&name));
+                let help = match did_you_mean(name, roots) {
+                    _ if own.is_some() => {
+                        let id = own.map_or("", |s| s.id.value.as_str());
+                        format!("a step reads its own results through its id: `steps.{id}.{name}`")
+                    }
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None if self.cx.runbook.input(name).is_some() => format!("inputs are read as `inputs.{name}`"),
+                    None => "a template reads `inputs.*`, `steps.<id>.*`, `item`, `run.*` or `env.*`".to_owned(),
+                };
+                self.report(Diagnostic::new(Code::UnknownInput, span, format!("`{name}` is not defined in templates")).help(help));
+            }
+        }
+    }
+
+    fn step_reference(&mut self, span: Span, id: &str, field: Option<&str>, output: Option<&str>, scope: &Scope<'_>) {
+        let own = scope.this.filter(|s| s.id.value == id && scope.own_results);
+        let Some(step) = own.or_else(|| scope.earlier.iter().copied().find(|s| s.id.value == id)) else {
+            if scope.this.is_some_and(|s| s.id.value == id) {
+                self.report(
+                    Diagnostic::new(Code::UnknownStepRef, span, format!("step `{id}` reads its own results before it has run"))
+                        .help("only `outputs` and `explain` may read the step's own results"),
+                );
+            } else if self.cx.runbook.all_steps().any(|s| s.id.value == id) {
+                self.report(
+                    Diagnostic::new(Code::UnknownStepRef, span, format!("step `{id}` has not run yet at this point"))
+                        .help(format!("a template reads only earlier steps: move `{id}` before this one")),
+                );
+            } else {
+                let help = match did_you_mean(id, scope.earlier.iter().map(|s| s.id.value.as_str())) {
+                    Some(close) => format!("did you mean `steps.{close}`?"),
+                    None => "`steps.<id>` names an earlier step".to_owned(),
+                };
+                self.report(Diagnostic::new(Code::UnknownStepRef, span, format!("there is no step `{id}`")).help(help));
+            }
+            return;
+        };
+        let Some(field) = field else { return };
+        let results = step.action.result_fields();
+        if field == "outputs" {
+            if let Some(name) = output
+                && !step.outputs.iter().any(|(n, _)| n.value == name)
+            {
+                let help = match did_you_mean(name, step.outputs.iter().map(|(n, _)| n.value.as_str())) {
+                    Some(close) => format!("did you mean `steps.{id}.outputs.{close}`?"),
+                    None => format!("declare it in step `{id}`'s `outputs:`"),
+                };
+                self.report(Diagnostic::new(Code::UnknownResult, span, format!("step `{id}` has no output `{name}`")).help(help));
+            }
+            return;
+        }
+        if results.contains(&field) || COMMON_RESULTS.contains(&field) {
+            return;
+        }
+        let candidates = results.iter().chain(COMMON_RESULTS.iter()).copied();
+        let help = match did_you_mean(field, candidates) {
+            Some(close) => format!("did you mean `steps.{id}.{close}`?"),
+            None => format!("a `{}` step has: {}", step.action.key(), results.iter().chain(COMMON_RESULTS.iter()).copied().collect::<Vec<_>>().join(", ")),
+        };
+        self.report(
+            Diagnostic::new(Code::UnknownResult, span, format!("a `{}` step has no result `{field}`", step.action.key())).help(help),
+        );
+    }
+
+    fn unused_inputs(&mut self) {
+        for input in &self.cx.runbook.inputs {
+            if !self.used_inputs.contains(&input.name.value) {
+                self.report(
+                    Diagnostic::new(Code::UnusedInput, input.name.span, format!("input `{}` is never used", input.name.value))
+                        .help(format!("use it as `{{{{ inputs.{} }}}}` or remove it", input.name.value)),
+                );
+            }
+        }
+    }
+
+    /// Tokens written into the file, and literal defaults of secret inputs.
+    fn literal_secrets(&mut self) {
+        for input in &self.cx.runbook.inputs {
+            let secret = input.secret.as_ref().is_some_and(|s| s.value);
+            if let Some(default) = input.default.as_ref().filter(|d| secret && d.is_literal() && !d.source.is_empty()) {
+                self.report(
+                    Diagnostic::new(Code::LiteralSecret, default.span, format!("secret input `{}` has a literal default ({})", input.name.value, mask(&default.source)))
+                        .help("a secret comes from a masked prompt, an answers file or RUNBOOK_INPUT_<NAME>, never from the runbook"),
+                );
+            }
+        }
+        let pattern = token_pattern();
+        let mut found = Vec::new();
+        scan_strings(self.cx.root, &mut |node, text| {
+            if let Some(token) = pattern.find(text) {
+                found.push((node.span, token.as_str().to_owned()));
+            }
+        });
+        for (span, token) in found {
+            self.report(
+                Diagnostic::new(Code::LiteralSecret, span, format!("this looks like a Cloudflare API token ({})", mask(&token)))
+                    .help("remove it (and revoke it: it is in version control now); take it from a `secret: true` input"),
+            );
+        }
+    }
+
+    fn id_matches_file_name(&mut self) {
+        let id = &self.cx.runbook.id;
+        let Some(stem) = self.cx.path.file_stem().and_then(|s| s.to_str()) else { return };
+        if !id.value.is_empty() && id.value != stem {
+            self.report(
+                Diagnostic::new(Code::IdMismatch, id.span, format!("runbook id `{}` differs from the file name `{stem}`", id.value))
+                    .help(format!("rename the id to `{stem}` (or the file), so `runbook list` and state directories agree")),
+            );
+        }
+    }
+
+    fn evidence(&mut self, steps: &[&Step]) {
+        self.evidence_from(steps, 0);
+    }
+
+    /// SPEC §2's evidence rule for the irreversible steps of `steps[from..]`.
+    fn evidence_from(&mut self, steps: &[&Step], from: usize) {
+        let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.id.value.as_str(), i)).collect();
+        let needs: Vec<Vec<usize>> = steps
+            .iter()
+            .map(|s| s.needs.iter().filter_map(|n| index.get(n.step.value.as_str()).copied()).collect())
+            .collect();
+        let closure = |start: usize| -> HashSet<usize> {
+            let mut seen = HashSet::new();
+            let mut stack = needs[start].clone();
+            while let Some(i) = stack.pop() {
+                if seen.insert(i) {
+                    stack.extend(needs[i].iter().copied());
+                }
+            }
+            seen
+        };
+        let base = self.cx.path.parent().unwrap_or(Path::new("."));
+        let effects: Vec<Option<Effect>> = steps.iter().map(|s| s.effect().or_else(|| child_effect(s, base))).collect();
+        for (i, step) in steps.iter().enumerate().skip(from) {
+            if step.effect() != Some(Effect::Irreversible) {
+                continue;
+            }
+            let id = &step.id.value;
+            let span = step.effect.as_ref().map_or(step.action_span, |e| e.span);
+            let before = closure(i);
+            let probes: Vec<usize> = before.iter().copied().filter(|&j| effects[j] == Some(Effect::Probe)).collect();
+            if probes.is_empty() {
+                self.report(
+                    Diagnostic::new(Code::NoEvidence, span, format!("irreversible step `{id}` needs no probe: nothing proves it is safe to run"))
+                        .help(format!("add a step that verifies the change (an `http` GET or a `wait_for`) and list it in `{id}`'s `needs`")),
+                );
+                continue;
+            }
+            let mut changes: Vec<usize> = before
+                .iter()
+                .copied()
+                .filter(|&j| matches!(effects[j], Some(Effect::Change | Effect::Irreversible)))
+                .collect();
+            changes.sort_unstable();
+            for change in changes {
+                let verified = probes.iter().any(|&p| closure(p).contains(&change));
+                if !verified {
+                    let name = &steps[change].id.value;
+                    self.report(
+                        Diagnostic::new(Code::UnverifiedChange, span, format!("`{name}` changes something that no probe checks before irreversible step `{id}`"))
+                            .help(format!("add a probe step with `needs: [{name}]` and list it in `{id}`'s `needs`: evidence must come after the last change")),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The templates an action renders.
+fn action_templates(step: &Step) -> Vec<&Template> {
+    let mut out = Vec::new();
+    match &step.action {
+        Action::Manual(text) => out.push(text),
+        Action::Prompt(prompt) => out.extend(prompt.message.iter().chain(prompt.default.iter())),
+        Action::ReadSetting(setting) => out.push(&setting.file),
+        Action::SetSetting(setting) => out.extend([&setting.file, &setting.value]),
+        Action::RestoreSetting(_) | Action::Runbook(_) => {}
+        Action::Http(request) => http_templates(request, &mut out),
+        Action::Command(command) => {
+            out.push(&command.run);
+            out.extend(command.env.iter().map(|(_, t)| t));
+            out.extend(command.cwd.iter());
+        }
+        Action::WaitFor(_) => {}
+    }
+    let waits = step.then_wait.iter().chain(match &step.action {
+        Action::WaitFor(wait) => Some(wait),
+        _ => None,
+    });
+    for wait in waits {
+        match &wait.probe {
+            Probe::Http(request) => http_templates(request, &mut out),
+            Probe::Command(command) => {
+                out.push(&command.run);
+                out.extend(command.env.iter().map(|(_, t)| t));
+                out.extend(command.cwd.iter());
+            }
+        }
+        if let Some(expect) = &wait.expect {
+            out.extend(expect.stdout_contains.iter().chain(expect.body_contains.iter()));
+        }
+    }
+    if let Some(expect) = &step.expect {
+        out.extend(expect.stdout_contains.iter().chain(expect.body_contains.iter()));
+    }
+    out
+}
+
+fn http_templates<'a>(request: &'a HttpRequest, out: &mut Vec<&'a Template>) {
+    out.push(&request.url);
+    out.extend(request.headers.iter().map(|(_, t)| t));
+    out.extend(request.bearer.iter().chain(request.body.iter()));
+}
+
+fn http_requests(step: &Step) -> Vec<&HttpRequest> {
+    let mut out = Vec::new();
+    if let Action::Http(request) = &step.action {
+        out.push(request);
+    }
+    let waits = step.then_wait.iter().chain(match &step.action {
+        Action::WaitFor(wait) => Some(wait),
+        _ => None,
+    });
+    for wait in waits {
+        if let Probe::Http(request) = &wait.probe {
+            out.push(request);
+        }
+    }
+    out
+}
+
+/// The strongest effect among a child runbook's steps, if the child can be read.
+/// An irreversible child counts as a change here: its own gates guard it, and what
+/// the parent must prove afterwards is that the change worked.
+fn child_effect(step: &Step, base: &Path) -> Option<Effect> {
+    let Action::Runbook(path) = &step.action else { return None };
+    let effect = children::strongest_effect(&base.join(&path.value))?;
+    Some(effect.min(Effect::Change))
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn sibling_names(target: &Path) -> Option<String> {
+    let dir = target.parent()?;
+    let wanted = target.file_name()?.to_str()?;
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
+        .collect();
+    did_you_mean(wanted, names.iter().map(String::as_str)).map(str::to_owned)
+}
+
+fn token_pattern() -> Regex {
+    // Cloudflare user and account tokens; their length is not fixed.
+    Regex::new(r"\bcf[ua]t_[A-Za-z0-9_\-]{16,}").expect("the token pattern is valid")
+}
+
+fn scan_strings(node: &Node, visit: &mut impl FnMut(&Node, &str)) {
+    match &node.value {
+        Value::Str(text) => visit(node, text),
+        Value::Seq(items) => items.iter().for_each(|item| scan_strings(item, visit)),
+        Value::Map(entries) => entries.iter().for_each(|(key, value)| {
+            scan_strings(key, visit);
+            scan_strings(value, visit);
+        }),
+        _ => {}
+    }
+}
+
+/// The host of a literal `http://` URL (none when the host comes from a template).
+fn plain_http_host(url: &str) -> Option<&str> {
+    let rest = url.trim().strip_prefix("http://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let host = if host.starts_with('[') {
+        host.split(']').next().map_or(host, |h| &host[..=h.len()])
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
+    (!host.is_empty() && !host.contains("{{")).then_some(host)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "[::1]"
+        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_hosts_of_plain_http_urls() {
+        assert_eq!(plain_http_host("http://example.com/x"), Some("example.com"));
+        assert_eq!(plain_http_host("http://user@10.0.0.1:8080/x"), Some("10.0.0.1"));
+        assert_eq!(plain_http_host("http://[::1]:80/"), Some("[::1]"));
+        assert_eq!(plain_http_host("https://example.com"), None);
+        assert_eq!(plain_http_host("http://{{ inputs.host }}/x"), None);
+        assert!(is_loopback("127.0.0.1") && is_loopback("localhost") && is_loopback("[::1]"));
+        assert!(!is_loopback("example.com"));
+    }
+}

@@ -1,0 +1,39 @@
+//! The errors a command can end with, each mapped to its exit code (SPEC §5).
+//! Problems *in* a runbook are diagnostics, not errors; these are what stops a
+//! command from doing its job at all.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A path named on the command line does not exist.
+    #[error("`{}` does not exist", .0.display())]
+    NoSuchPath(PathBuf),
+
+    /// `validate` with no path and no `runbooks/` directory here.
+    #[error("there is no `runbooks/` directory here to validate")]
+    NoRunbooksDir,
+
+    /// Writing the output failed (other than a closed pipe, which is not an error).
+    #[error("cannot write the output: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+impl Error {
+    /// The exit code of a command that ends with this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::NoSuchPath(_) | Error::NoRunbooksDir => 2,
+            Error::Output(_) => 1,
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn help(&self) -> Option<&'static str> {
+        match self {
+            Error::NoSuchPath(_) => Some("check the path; `runbook validate` with no path checks `runbooks/`"),
+            Error::NoRunbooksDir => Some("run it from the repository root, or name the files or directories to check"),
+            Error::Output(_) => None,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! `runbook`: declarative runbooks and checklists with gates — a step that changes
+//! or destroys something cannot run until the evidence it depends on has passed.
+//!
+//! The pipeline: `document` (YAML → checked model with diagnostics) → `report`
+//! (renderers). `cli` is the edge that reads arguments and prints.
+
+pub mod cli;
+pub mod document;
+pub mod error;
+pub mod list;
+pub mod output;
+pub mod report;
+pub mod schema;
+pub mod template;
+pub mod validate;

@@ -1,0 +1,256 @@
+//! `runbook schema`: a JSON Schema (draft-07) of the runbook language, for editors
+//! (yaml-language-server completes and checks against it) and other tools. The
+//! enums come from the model's `JsonSchema` derives; the shapes Rust types do not
+//! express — one action per step, `steps` or `phases` — are written out here.
+//! `validate` remains the authority: it also checks references, gates and secrets.
+
+use schemars::generate::SchemaSettings;
+use schemars::{Schema, json_schema};
+use serde_json::{Value, json};
+
+use crate::document::model::{Action, Effect, Method, Priority};
+
+/// The schema as pretty JSON, ending with a newline (the committed file's form).
+pub fn render() -> String {
+    let mut text = serde_json::to_string_pretty(&schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+pub fn schema() -> Schema {
+    let mut generator = SchemaSettings::draft07().into_generator();
+    let priority = generator.subschema_for::<Priority>().to_value();
+    let effect = generator.subschema_for::<Effect>().to_value();
+    let method = generator.subschema_for::<Method>().to_value();
+    let mut definitions: serde_json::Map<String, Value> = generator.take_definitions(true);
+
+    let text = json!({"type": ["string", "number", "boolean"]});
+    let template = json!({"type": ["string", "number", "boolean"], "description": "Text; `{{ … }}` expressions are MiniJinja templates."});
+    let id = json!({"type": "string", "pattern": "^[a-z][a-z0-9_]*$"});
+    let duration = json!({"type": "string", "pattern": "^\\s*([0-9]+\\s*[a-zA-Zµ]+\\s*)+$", "description": "A duration: `30s`, `15m`, `1h 30m`, `500ms`."});
+    let string_map = json!({"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}});
+    let r = |name: &str| json!({"$ref": format!("#/definitions/{name}")});
+
+    let mut add = |name: &str, schema: Value| {
+        definitions.insert(name.to_owned(), schema);
+    };
+    add("Text", text);
+    add("Template", template);
+    add("Id", id);
+    add("Duration", duration);
+    add("StringMap", string_map);
+    add("Input", json!({
+        "type": ["object", "null"],
+        "additionalProperties": false,
+        "properties": {
+            "description": r("Text"),
+            "default": r("Template"),
+            "secret": {"type": "boolean"},
+            "prompt": r("Text"),
+            "pattern": {"type": "string"},
+            "choices": {"type": "array", "items": r("Text")},
+        },
+    }));
+    add("HttpRequest", json!({
+        "anyOf": [
+            {"type": "string"},
+            {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["url"],
+                "properties": {
+                    "method": method,
+                    "url": r("Template"),
+                    "headers": r("StringMap"),
+                    "bearer": r("Template"),
+                    "json": {},
+                    "body": r("Template"),
+                    "timeout": r("Duration"),
+                },
+            },
+        ],
+    }));
+    add("Command", json!({
+        "anyOf": [
+            {"type": "string"},
+            {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["run"],
+                "properties": {"run": r("Template"), "env": r("StringMap"), "cwd": r("Template")},
+            },
+        ],
+    }));
+    add("Matcher", json!({
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {
+            "equals": {},
+            "not_empty": {"type": "boolean"},
+            "exists": {"type": "boolean"},
+            "gt": {"type": "number"}, "ge": {"type": "number"},
+            "lt": {"type": "number"}, "le": {"type": "number"},
+            "matches": {"type": "string"},
+            "len": {"type": "integer", "minimum": 0},
+        },
+    }));
+    add("Expect", json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "status": {"anyOf": [
+                {"type": "integer", "minimum": 100, "maximum": 599},
+                {"type": "array", "items": {"type": "integer", "minimum": 100, "maximum": 599}},
+            ]},
+            "json": {"type": "object", "description": "Dotted JSON paths to expected values or matchers."},
+            "exit_code": {"type": "integer"},
+            "stdout_contains": r("Template"),
+            "body_contains": r("Template"),
+        },
+    }));
+    add("WaitFor", json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "http": r("HttpRequest"),
+            "command": r("Command"),
+            "expect": r("Expect"),
+            "interval": r("Duration"),
+            "timeout": r("Duration"),
+        },
+        "oneOf": [{"required": ["http"]}, {"required": ["command"]}],
+    }));
+    add("Need", json!({
+        "anyOf": [
+            r("Id"),
+            {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["step"],
+                "properties": {"step": r("Id"), "within": r("Duration")},
+            },
+        ],
+    }));
+    add("Step", step_schema(&effect, &priority));
+    add("Phase", json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["id", "steps"],
+        "properties": {
+            "id": r("Id"),
+            "title": r("Text"),
+            "description": r("Text"),
+            "steps": {"type": "array", "items": r("Step")},
+        },
+    }));
+
+    json_schema!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "runbook",
+        "description": "A runbook or checklist for the `runbook` engine.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["runbook"],
+        "properties": {
+            "runbook": {"type": "string", "pattern": "^[a-z][a-z0-9_-]*$", "description": "The runbook id: the file name without `.yaml`."},
+            "title": r("Text"),
+            "description": r("Text"),
+            "owner": r("Text"),
+            "priority": priority,
+            "estimate": r("Duration"),
+            "guide": r("Text"),
+            "inputs": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+                "additionalProperties": r("Input"),
+            },
+            "steps": {"type": "array", "items": r("Step")},
+            "phases": {"type": "array", "items": r("Phase")},
+            "rollback": {"type": "array", "items": r("Step")},
+        },
+        "oneOf": [{"required": ["steps"]}, {"required": ["phases"]}],
+        "definitions": definitions,
+    })
+}
+
+/// A step: its common keys, exactly one action key (`command` may be followed by
+/// `wait_for`).
+fn step_schema(effect: &Value, priority: &Value) -> Value {
+    let r = |name: &str| json!({"$ref": format!("#/definitions/{name}")});
+    let properties = json!({
+        "id": r("Id"),
+        "title": r("Text"),
+        "description": r("Text"),
+        "needs": {"anyOf": [r("Id"), {"type": "array", "items": r("Need")}]},
+        "when": r("Template"),
+        "effect": effect,
+        "confirm": {"anyOf": [
+            {"type": "boolean"},
+            {"type": "object", "additionalProperties": false, "properties": {"message": r("Template"), "phrase": r("Template")}},
+        ]},
+        "secret": {"type": "boolean"},
+        "timeout": r("Duration"),
+        "retry": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["attempts"],
+            "properties": {
+                "attempts": {"type": "integer", "minimum": 1},
+                "delay": r("Duration"),
+                "backoff": {"type": "number", "minimum": 1},
+            },
+        },
+        "explain": {"type": "object", "propertyNames": {"pattern": "^[0-9]+$"}, "additionalProperties": r("Template")},
+        "outputs": {"type": "object", "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"}, "additionalProperties": r("Template")},
+        "priority": priority,
+        "estimate": r("Duration"),
+        "guide": r("Text"),
+        "for_each": r("Template"),
+        "concurrency": {"type": "integer", "minimum": 1},
+        "expect": r("Expect"),
+        "manual": r("Template"),
+        "prompt": {"anyOf": [
+            {"type": "string"},
+            {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "message": r("Template"),
+                    "secret": {"type": "boolean"},
+                    "pattern": {"type": "string"},
+                    "choices": {"type": "array", "items": r("Text")},
+                    "default": r("Template"),
+                },
+            },
+        ]},
+        "read_setting": {
+            "type": "object", "additionalProperties": false, "required": ["file", "key"],
+            "properties": {"file": r("Template"), "key": {"type": "string"}},
+        },
+        "set_setting": {
+            "type": "object", "additionalProperties": false, "required": ["file", "key", "value"],
+            "properties": {"file": r("Template"), "key": {"type": "string"}, "value": r("Template")},
+        },
+        "restore_setting": r("Id"),
+        "http": r("HttpRequest"),
+        "command": r("Command"),
+        "wait_for": r("WaitFor"),
+        "runbook": {"type": "string", "description": "A child runbook, relative to this file."},
+    });
+    debug_assert!(Action::KEYS.iter().all(|k| properties.get(k).is_some()));
+    let one_action: Vec<Value> = Action::KEYS
+        .iter()
+        .map(|key| match *key {
+            "wait_for" => json!({"required": ["wait_for"], "not": {"required": ["command"]}}),
+            key => json!({"required": [key]}),
+        })
+        .collect();
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["id"],
+        "properties": properties,
+        "oneOf": one_action,
+    })
+}

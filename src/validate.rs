@@ -1,0 +1,133 @@
+//! `runbook validate`: finds runbook files, checks each one, and renders the
+//! diagnostics in the chosen format. Files are read and checked one at a time and,
+//! in the streaming formats, printed as they are checked, so memory stays flat
+//! however many files there are.
+
+use std::path::{Path, PathBuf};
+
+use crate::document;
+use crate::error::Error;
+use crate::output::Output;
+use crate::report::{self, FileReport, Totals};
+
+/// Output formats of `validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Github,
+    Sarif,
+    Junit,
+}
+
+/// Validates `paths` (default `runbooks/`) and returns the exit code: 0 clean,
+/// 1 problems found (warnings count only with `deny_warnings`).
+pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool, out: &mut Output) -> Result<i32, Error> {
+    let roots = if paths.is_empty() {
+        let default = PathBuf::from("runbooks");
+        if !default.is_dir() {
+            return Err(Error::NoRunbooksDir);
+        }
+        vec![default]
+    } else {
+        paths.to_vec()
+    };
+    for root in &roots {
+        if std::fs::symlink_metadata(root).is_err() {
+            return Err(Error::NoSuchPath(root.clone()));
+        }
+    }
+    let mut totals = Totals::default();
+    let mut kept = Vec::new();
+    for root in &roots {
+        for file in files(root) {
+            let report = check_file(&file, format, out)?;
+            totals.add(&report);
+            if matches!(format, Format::Json | Format::Sarif | Format::Junit) {
+                kept.push(report);
+            }
+        }
+    }
+    match format {
+        Format::Human => {
+            let summary = report::human::summary(totals);
+            out.line(&summary)?;
+        }
+        Format::Github => {}
+        Format::Json => out.line(&report::json::render(&kept, totals))?,
+        Format::Sarif => out.line(&report::sarif::render(&kept))?,
+        Format::Junit => out.write(&report::junit::render(&kept, totals))?,
+    }
+    let failed = totals.errors > 0 || (deny_warnings && totals.warnings > 0);
+    Ok(i32::from(failed))
+}
+
+fn check_file(path: &Path, format: Format, out: &mut Output) -> Result<FileReport, Error> {
+    let shown = path.display().to_string();
+    let (text, checked) = match document::source::read(path) {
+        Ok(source) => {
+            let checked = document::check(path, &source.text);
+            (Some(source.text), checked)
+        }
+        Err(diagnostic) => (
+            None,
+            document::Checked {
+                runbook: None,
+                diagnostics: vec![diagnostic],
+            },
+        ),
+    };
+    let report = FileReport {
+        path: shown,
+        runbook: checked.runbook.map(|r| r.id.value).filter(|id| !id.is_empty()),
+        diagnostics: checked.diagnostics,
+    };
+    match format {
+        Format::Human if !report.diagnostics.is_empty() => {
+            let color = out.color();
+            out.write(&report::human::render(&report.path, text.as_deref(), &report.diagnostics, color))?;
+        }
+        Format::Github => out.write(&report::github::render(&report))?,
+        _ => {}
+    }
+    Ok(report)
+}
+
+/// The runbook files under `root`: the file itself, or every `.yaml`/`.yml` file
+/// below a directory, sorted, skipping hidden directories (such as `.runbook/`
+/// state). A file named explicitly is checked whatever its extension.
+pub fn files(root: &Path) -> Vec<PathBuf> {
+    if !root.is_dir() {
+        return vec![root.to_path_buf()];
+    }
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            // An unreadable directory is reported as a file that cannot be read.
+            found.push(dir);
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+            } else if is_yaml(&path) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}

@@ -1,0 +1,10 @@
+//! Integration tests: one binary driving the built `runbook` executable, the way
+//! users and CI run it.
+
+mod support;
+
+mod cli;
+mod corpus;
+mod formats;
+mod mutation;
+mod runbooks;

@@ -1,0 +1,113 @@
+//! The test builder: write runbook files into a temp directory, run the built
+//! binary there, and assert on its status and output.
+//!
+//! ```ignore
+//! Test::new().file("x.yaml", YAML).args(["validate", "x.yaml"]).status(1).stdout_has("RB004");
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `runbook` binary cargo built for these tests.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_runbook"))
+}
+
+/// The repository root (for the bundled runbooks and schema).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[must_use]
+pub struct Test {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// What a finished run printed.
+pub struct Ran {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Test {
+    pub fn new() -> Self {
+        Test {
+            dir: tempfile::tempdir().expect("a temp dir"),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (parent directories created) relative to the temp dir.
+    pub fn file(self, name: &str, contents: impl AsRef<[u8]>) -> Self {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent dirs");
+        }
+        std::fs::write(&path, contents).expect("write test file");
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the binary in the temp dir, with no stdin and `NO_COLOR` unset.
+    pub fn run(&self) -> Ran {
+        let mut command = Command::new(binary());
+        command
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .env_remove("NO_COLOR")
+            .stdin(std::process::Stdio::null());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        let Output { status, stdout, stderr } = command.output().expect("run the runbook binary");
+        Ran {
+            status: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    /// Runs and asserts the exit status.
+    pub fn status(&self, expected: i32) -> Ran {
+        let ran = self.run();
+        assert_eq!(
+            ran.status, expected,
+            "exit status of {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.args, ran.stdout, ran.stderr
+        );
+        ran
+    }
+}
+
+impl Ran {
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}:\n{}", self.stdout);
+        self
+    }
+
+    pub fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{}", self.stderr);
+        self
+    }
+}
