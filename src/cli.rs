@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch. This is the only place that
 //! prints errors (with their help line) and turns outcomes into exit codes.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -10,7 +11,11 @@ use crate::output::Output;
 use crate::{list, schema, validate};
 
 #[derive(Debug, Parser)]
-#[command(name = "runbook", version, about = "Declarative runbooks and checklists with gates.")]
+#[command(
+    name = "runbook",
+    version,
+    about = "Declarative runbooks and checklists with gates."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,7 +73,7 @@ fn report(error: &Error) -> i32 {
     let mut message = format!("error: {error}");
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
+        let _ = write!(message, ": {cause}");
         source = cause.source();
     }
     eprintln!("{message}");

@@ -25,7 +25,9 @@ pub struct Checked {
 
 impl Checked {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
     }
 }
 
@@ -37,8 +39,9 @@ pub fn check(path: &Path, text: &str) -> Checked {
         Ok(root) => root,
         Err(error) => {
             diagnostics.push(
-                Diagnostic::new(Code::YamlSyntax, error.span, error.message)
-                    .help("fix the YAML syntax: check indentation, colons and quotes around this point"),
+                Diagnostic::new(Code::YamlSyntax, error.span, error.message).help(
+                    "fix the YAML syntax: check indentation, colons and quotes around this point",
+                ),
             );
             return Checked {
                 runbook: None,
@@ -58,5 +61,8 @@ pub fn check(path: &Path, text: &str) -> Checked {
         rules::check(&context, &mut diagnostics);
     }
     diagnostics.sort_by_key(|d| (d.span.offset, d.code));
-    Checked { runbook, diagnostics }
+    Checked {
+        runbook,
+        diagnostics,
+    }
 }

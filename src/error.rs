@@ -31,8 +31,12 @@ impl Error {
     /// What the user can do about it.
     pub fn help(&self) -> Option<&'static str> {
         match self {
-            Error::NoSuchPath(_) => Some("check the path; `runbook validate` with no path checks `runbooks/`"),
-            Error::NoRunbooksDir => Some("run it from the repository root, or name the files or directories to check"),
+            Error::NoSuchPath(_) => {
+                Some("check the path; `runbook validate` with no path checks `runbooks/`")
+            }
+            Error::NoRunbooksDir => {
+                Some("run it from the repository root, or name the files or directories to check")
+            }
             Error::Output(_) => None,
         }
     }

@@ -1,6 +1,7 @@
 //! `runbook list [DIR]`: one line per runbook with its id, title, priority and
 //! estimate, so a team sees at a glance what procedures exist.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::document;
@@ -13,7 +14,11 @@ use crate::validate;
 pub fn run(dir: Option<&Path>, out: &mut Output) -> Result<i32, Error> {
     let dir = dir.unwrap_or(Path::new("runbooks"));
     if !dir.exists() {
-        return Err(if dir == Path::new("runbooks") { Error::NoRunbooksDir } else { Error::NoSuchPath(dir.to_path_buf()) });
+        return Err(if dir == Path::new("runbooks") {
+            Error::NoRunbooksDir
+        } else {
+            Error::NoSuchPath(dir.to_path_buf())
+        });
     }
     let mut rows = vec![[
         "ID".to_owned(),
@@ -30,10 +35,12 @@ pub fn run(dir: Option<&Path>, out: &mut Output) -> Result<i32, Error> {
         let row = match runbook {
             Some(runbook) => [
                 runbook.id.value.clone(),
-                runbook.priority.map_or("-".to_owned(), |p| format!("{:?}", p.value)),
                 runbook
-                    .estimate
-                    .map_or("-".to_owned(), |e| humantime::format_duration(e.value.0).to_string()),
+                    .priority
+                    .map_or("-".to_owned(), |p| format!("{:?}", p.value)),
+                runbook.estimate.map_or("-".to_owned(), |e| {
+                    humantime::format_duration(e.value.0).to_string()
+                }),
                 runbook.title.map_or_else(String::new, |t| t.value),
                 shown,
             ],
@@ -48,13 +55,18 @@ pub fn run(dir: Option<&Path>, out: &mut Output) -> Result<i32, Error> {
         rows.push(row);
     }
     let widths: Vec<usize> = (0..4)
-        .map(|i| rows.iter().map(|row| row[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .map(|row| row[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in &rows {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
             if i < 4 {
-                line.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+                let _ = write!(line, "{cell:<width$}  ", width = widths[i]);
             } else {
                 line.push_str(cell);
             }

@@ -16,7 +16,8 @@ impl Output {
     /// Standard output, coloured when it is a terminal and `NO_COLOR` is unset.
     pub fn stdout() -> Self {
         let stdout = std::io::stdout();
-        let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let color =
+            stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         Output {
             sink: Box::new(stdout),
             color,
@@ -32,7 +33,11 @@ impl Output {
         if self.closed {
             return Ok(());
         }
-        match self.sink.write_all(text.as_bytes()).and_then(|()| self.sink.flush()) {
+        match self
+            .sink
+            .write_all(text.as_bytes())
+            .and_then(|()| self.sink.flush())
+        {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                 self.closed = true;

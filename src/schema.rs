@@ -39,111 +39,135 @@ pub fn schema() -> Schema {
     add("Id", id);
     add("Duration", duration);
     add("StringMap", string_map);
-    add("Input", json!({
-        "type": ["object", "null"],
-        "additionalProperties": false,
-        "properties": {
-            "description": r("Text"),
-            "default": r("Template"),
-            "secret": {"type": "boolean"},
-            "prompt": r("Text"),
-            "pattern": {"type": "string"},
-            "choices": {"type": "array", "items": r("Text")},
-        },
-    }));
-    add("HttpRequest", json!({
-        "anyOf": [
-            {"type": "string"},
-            {
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["url"],
-                "properties": {
-                    "method": method,
-                    "url": r("Template"),
-                    "headers": r("StringMap"),
-                    "bearer": r("Template"),
-                    "json": {},
-                    "body": r("Template"),
-                    "timeout": r("Duration"),
+    add(
+        "Input",
+        json!({
+            "type": ["object", "null"],
+            "additionalProperties": false,
+            "properties": {
+                "description": r("Text"),
+                "default": r("Template"),
+                "secret": {"type": "boolean"},
+                "prompt": r("Text"),
+                "pattern": {"type": "string"},
+                "choices": {"type": "array", "items": r("Text")},
+            },
+        }),
+    );
+    add(
+        "HttpRequest",
+        json!({
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["url"],
+                    "properties": {
+                        "method": method,
+                        "url": r("Template"),
+                        "headers": r("StringMap"),
+                        "bearer": r("Template"),
+                        "json": {},
+                        "body": r("Template"),
+                        "timeout": r("Duration"),
+                    },
                 },
+            ],
+        }),
+    );
+    add(
+        "Command",
+        json!({
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["run"],
+                    "properties": {"run": r("Template"), "env": r("StringMap"), "cwd": r("Template")},
+                },
+            ],
+        }),
+    );
+    add(
+        "Matcher",
+        json!({
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "properties": {
+                "equals": {},
+                "not_empty": {"type": "boolean"},
+                "exists": {"type": "boolean"},
+                "gt": {"type": "number"}, "ge": {"type": "number"},
+                "lt": {"type": "number"}, "le": {"type": "number"},
+                "matches": {"type": "string"},
+                "len": {"type": "integer", "minimum": 0},
             },
-        ],
-    }));
-    add("Command", json!({
-        "anyOf": [
-            {"type": "string"},
-            {
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["run"],
-                "properties": {"run": r("Template"), "env": r("StringMap"), "cwd": r("Template")},
+        }),
+    );
+    add(
+        "Expect",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "status": {"anyOf": [
+                    {"type": "integer", "minimum": 100, "maximum": 599},
+                    {"type": "array", "items": {"type": "integer", "minimum": 100, "maximum": 599}},
+                ]},
+                "json": {"type": "object", "description": "Dotted JSON paths to expected values or matchers."},
+                "exit_code": {"type": "integer"},
+                "stdout_contains": r("Template"),
+                "body_contains": r("Template"),
             },
-        ],
-    }));
-    add("Matcher", json!({
-        "type": "object",
-        "minProperties": 1,
-        "maxProperties": 1,
-        "properties": {
-            "equals": {},
-            "not_empty": {"type": "boolean"},
-            "exists": {"type": "boolean"},
-            "gt": {"type": "number"}, "ge": {"type": "number"},
-            "lt": {"type": "number"}, "le": {"type": "number"},
-            "matches": {"type": "string"},
-            "len": {"type": "integer", "minimum": 0},
-        },
-    }));
-    add("Expect", json!({
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {
-            "status": {"anyOf": [
-                {"type": "integer", "minimum": 100, "maximum": 599},
-                {"type": "array", "items": {"type": "integer", "minimum": 100, "maximum": 599}},
-            ]},
-            "json": {"type": "object", "description": "Dotted JSON paths to expected values or matchers."},
-            "exit_code": {"type": "integer"},
-            "stdout_contains": r("Template"),
-            "body_contains": r("Template"),
-        },
-    }));
-    add("WaitFor", json!({
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {
-            "http": r("HttpRequest"),
-            "command": r("Command"),
-            "expect": r("Expect"),
-            "interval": r("Duration"),
-            "timeout": r("Duration"),
-        },
-        "oneOf": [{"required": ["http"]}, {"required": ["command"]}],
-    }));
-    add("Need", json!({
-        "anyOf": [
-            r("Id"),
-            {
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["step"],
-                "properties": {"step": r("Id"), "within": r("Duration")},
+        }),
+    );
+    add(
+        "WaitFor",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "http": r("HttpRequest"),
+                "command": r("Command"),
+                "expect": r("Expect"),
+                "interval": r("Duration"),
+                "timeout": r("Duration"),
             },
-        ],
-    }));
+            "oneOf": [{"required": ["http"]}, {"required": ["command"]}],
+        }),
+    );
+    add(
+        "Need",
+        json!({
+            "anyOf": [
+                r("Id"),
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["step"],
+                    "properties": {"step": r("Id"), "within": r("Duration")},
+                },
+            ],
+        }),
+    );
     add("Step", step_schema(&effect, &priority));
-    add("Phase", json!({
-        "type": "object",
-        "additionalProperties": false,
-        "required": ["id", "steps"],
-        "properties": {
-            "id": r("Id"),
-            "title": r("Text"),
-            "description": r("Text"),
-            "steps": {"type": "array", "items": r("Step")},
-        },
-    }));
+    add(
+        "Phase",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["id", "steps"],
+            "properties": {
+                "id": r("Id"),
+                "title": r("Text"),
+                "description": r("Text"),
+                "steps": {"type": "array", "items": r("Step")},
+            },
+        }),
+    );
 
     json_schema!({
         "$schema": "http://json-schema.org/draft-07/schema#",

@@ -1,4 +1,4 @@
-//! Templates: the MiniJinja environment every runbook string is rendered with
+//! Templates: the `MiniJinja` environment every runbook string is rendered with
 //! (strict undefined, the `last4` and `mask` filters), and the static analysis
 //! `validate` runs on them — syntax, and which variables a template reads.
 
@@ -30,7 +30,7 @@ pub fn mask(value: &str) -> String {
 }
 
 /// A template that does not parse, with the byte range of the fault in its text
-/// when MiniJinja knows it.
+/// when `MiniJinja` knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
     pub message: String,
@@ -77,7 +77,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             refs,
-            ["inputs.api_base", "item.id", "steps.old_token.value", "steps.zones.json.result"]
+            [
+                "inputs.api_base",
+                "item.id",
+                "steps.old_token.value",
+                "steps.zones.json.result"
+            ]
         );
     }
 
@@ -85,19 +90,29 @@ mod tests {
     fn reports_syntax_errors_with_a_range() {
         let env = environment();
         let error = references(&env, "hello {{ inputs.x ").unwrap_err();
-        assert!(error.message.contains("unexpected end of input"), "{}", error.message);
+        assert!(
+            error.message.contains("unexpected end of input"),
+            "{}",
+            error.message
+        );
         assert!(error.range.is_some());
     }
 
     #[test]
     fn literal_text_has_no_references() {
-        assert_eq!(references(&environment(), "plain text").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            references(&environment(), "plain text").unwrap(),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn strict_undefined_refuses_missing_values() {
         let env = environment();
-        let result = env.render_str("{{ inputs.missing }}", minijinja::context! { inputs => minijinja::context!{} });
+        let result = env.render_str(
+            "{{ inputs.missing }}",
+            minijinja::context! { inputs => minijinja::context!{} },
+        );
         assert!(result.is_err());
     }
 }

@@ -22,7 +22,12 @@ pub enum Format {
 
 /// Validates `paths` (default `runbooks/`) and returns the exit code: 0 clean,
 /// 1 problems found (warnings count only with `deny_warnings`).
-pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool, out: &mut Output) -> Result<i32, Error> {
+pub fn run(
+    paths: &[PathBuf],
+    format: Format,
+    deny_warnings: bool,
+    out: &mut Output,
+) -> Result<i32, Error> {
     let roots = if paths.is_empty() {
         let default = PathBuf::from("runbooks");
         if !default.is_dir() {
@@ -79,13 +84,21 @@ fn check_file(path: &Path, format: Format, out: &mut Output) -> Result<FileRepor
     };
     let report = FileReport {
         path: shown,
-        runbook: checked.runbook.map(|r| r.id.value).filter(|id| !id.is_empty()),
+        runbook: checked
+            .runbook
+            .map(|r| r.id.value)
+            .filter(|id| !id.is_empty()),
         diagnostics: checked.diagnostics,
     };
     match format {
         Format::Human if !report.diagnostics.is_empty() => {
             let color = out.color();
-            out.write(&report::human::render(&report.path, text.as_deref(), &report.diagnostics, color))?;
+            out.write(&report::human::render(
+                &report.path,
+                text.as_deref(),
+                &report.diagnostics,
+                color,
+            ))?;
         }
         Format::Github => out.write(&report::github::render(&report))?,
         _ => {}

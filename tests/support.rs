@@ -32,6 +32,12 @@ pub struct Ran {
     pub stderr: String,
 }
 
+impl Default for Test {
+    fn default() -> Self {
+        Test::new()
+    }
+}
+
 impl Test {
     pub fn new() -> Self {
         Test {
@@ -60,7 +66,8 @@ impl Test {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
@@ -80,7 +87,11 @@ impl Test {
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        let Output { status, stdout, stderr } = command.output().expect("run the runbook binary");
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = command.output().expect("run the runbook binary");
         Ran {
             status: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -102,12 +113,20 @@ impl Test {
 
 impl Ran {
     pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}:\n{}", self.stdout);
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
         self
     }
 
     pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{}", self.stderr);
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
         self
     }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::model::{Action, Effect, Runbook};
-use super::{node, decode};
+use super::{decode, node};
 
 /// Reads and decodes a child runbook, ignoring its own diagnostics (the child is
 /// validated as a file of its own). An error says why it cannot be read at all.
@@ -30,7 +30,10 @@ pub fn find_cycle(path: &Path, chain: &mut Vec<PathBuf>) -> Result<Option<Vec<Pa
     }
     let runbook = load(&canonical)?;
     chain.push(canonical.clone());
-    let base = canonical.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = canonical
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     for step in runbook.all_steps() {
         if let Action::Runbook(child) = &step.action {
             let target = base.join(&child.value);

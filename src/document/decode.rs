@@ -3,6 +3,7 @@
 //! at the node that has it, and carrying on so one pass finds them all.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 
 use super::diagnostic::{Code, Diagnostic, did_you_mean};
 use super::model::{
@@ -25,7 +26,14 @@ const RUNBOOK_KEYS: &[&str] = &[
     "phases",
     "rollback",
 ];
-const INPUT_KEYS: &[&str] = &["description", "default", "secret", "prompt", "pattern", "choices"];
+const INPUT_KEYS: &[&str] = &[
+    "description",
+    "default",
+    "secret",
+    "prompt",
+    "pattern",
+    "choices",
+];
 const PHASE_KEYS: &[&str] = &["id", "title", "description", "steps"];
 /// Step keys other than the action keys (`Action::KEYS`).
 const STEP_KEYS: &[&str] = &[
@@ -49,11 +57,29 @@ const STEP_KEYS: &[&str] = &[
     "expect",
 ];
 const PROMPT_KEYS: &[&str] = &["message", "secret", "pattern", "choices", "default"];
-const HTTP_KEYS: &[&str] = &["method", "url", "headers", "bearer", "json", "body", "timeout"];
+const HTTP_KEYS: &[&str] = &[
+    "method", "url", "headers", "bearer", "json", "body", "timeout",
+];
 const COMMAND_KEYS: &[&str] = &["run", "env", "cwd"];
 const WAIT_KEYS: &[&str] = &["http", "command", "expect", "interval", "timeout"];
-const EXPECT_KEYS: &[&str] = &["status", "json", "exit_code", "stdout_contains", "body_contains"];
-const MATCHER_KEYS: &[&str] = &["equals", "not_empty", "exists", "gt", "ge", "lt", "le", "matches", "len"];
+const EXPECT_KEYS: &[&str] = &[
+    "status",
+    "json",
+    "exit_code",
+    "stdout_contains",
+    "body_contains",
+];
+const MATCHER_KEYS: &[&str] = &[
+    "equals",
+    "not_empty",
+    "exists",
+    "gt",
+    "ge",
+    "lt",
+    "le",
+    "matches",
+    "len",
+];
 const NEED_KEYS: &[&str] = &["step", "within"];
 const CONFIRM_KEYS: &[&str] = &["message", "phrase"];
 const RETRY_KEYS: &[&str] = &["attempts", "delay", "backoff"];
@@ -124,8 +150,12 @@ impl Decoder<'_> {
         for (key, value) in entries {
             let Value::Str(name) = &key.value else {
                 self.report(
-                    Diagnostic::new(Code::WrongType, key.span, format!("keys of {what} must be strings"))
-                        .help(format!("the keys {what} takes are: {}", known.join(", "))),
+                    Diagnostic::new(
+                        Code::WrongType,
+                        key.span,
+                        format!("keys of {what} must be strings"),
+                    )
+                    .help(format!("the keys {what} takes are: {}", known.join(", "))),
                 );
                 continue;
             };
@@ -134,7 +164,10 @@ impl Decoder<'_> {
                     Diagnostic::new(
                         Code::DuplicateKey,
                         key.span,
-                        format!("`{name}` is given twice in {what} (first on line {})", first.line),
+                        format!(
+                            "`{name}` is given twice in {what} (first on line {})",
+                            first.line
+                        ),
                     )
                     .help("keep one of them; YAML would silently use the last"),
                 );
@@ -146,8 +179,12 @@ impl Decoder<'_> {
                     None => format!("the keys {what} takes are: {}", known.join(", ")),
                 };
                 self.report(
-                    Diagnostic::new(Code::UnknownKey, key.span, format!("unknown key `{name}` in {what}"))
-                        .help(help),
+                    Diagnostic::new(
+                        Code::UnknownKey,
+                        key.span,
+                        format!("unknown key `{name}` in {what}"),
+                    )
+                    .help(help),
                 );
                 continue;
             }
@@ -158,8 +195,12 @@ impl Decoder<'_> {
 
     fn missing(&mut self, fields: &Fields<'_>, key: &str, what: &str, help: &str) {
         self.report(
-            Diagnostic::new(Code::MissingKey, fields.span, format!("{what} has no `{key}`"))
-                .help(help.to_owned()),
+            Diagnostic::new(
+                Code::MissingKey,
+                fields.span,
+                format!("{what} has no `{key}`"),
+            )
+            .help(help.to_owned()),
         );
     }
 
@@ -225,7 +266,10 @@ impl Decoder<'_> {
                     Diagnostic::new(
                         Code::InvalidValue,
                         node.span,
-                        format!("{what} must be a whole number of at least 1, not {}", value.value),
+                        format!(
+                            "{what} must be a whole number of at least 1, not {}",
+                            value.value
+                        ),
                     )
                     .help(format!("set {what} to 1 or more")),
                 );
@@ -266,7 +310,11 @@ impl Decoder<'_> {
 
     fn id(&mut self, node: &Node, what: &str, kebab: bool) -> Option<Spanned<String>> {
         let id = self.text(node, what)?;
-        let valid = id.value.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        let valid = id
+            .value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase())
             && id.value.chars().all(|c| {
                 c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || (kebab && c == '-')
             });
@@ -279,11 +327,15 @@ impl Decoder<'_> {
             let suggestion = suggest_id(&id.value, kebab);
             let mut help = format!("{what} must be {rule}");
             if !suggestion.is_empty() {
-                help.push_str(&format!(", e.g. `{suggestion}`"));
+                let _ = write!(help, ", e.g. `{suggestion}`");
             }
             self.report(
-                Diagnostic::new(Code::InvalidId, node.span, format!("`{}` is not a valid {what}", id.value))
-                    .help(help),
+                Diagnostic::new(
+                    Code::InvalidId,
+                    node.span,
+                    format!("`{}` is not a valid {what}", id.value),
+                )
+                .help(help),
             );
         }
         Some(id)
@@ -322,8 +374,12 @@ impl Decoder<'_> {
             };
             if !seen.insert(name.value.clone()) {
                 self.report(
-                    Diagnostic::new(Code::DuplicateKey, key.span, format!("`{}` is given twice in {what}", name.value))
-                        .help("keep one of them"),
+                    Diagnostic::new(
+                        Code::DuplicateKey,
+                        key.span,
+                        format!("`{}` is given twice in {what}", name.value),
+                    )
+                    .help("keep one of them"),
                 );
                 continue;
             }
@@ -359,7 +415,12 @@ impl Decoder<'_> {
         let id = match fields.get("runbook") {
             Some(node) => self.id(node, "runbook id", true),
             None => {
-                self.missing(&fields, "runbook", "the runbook", "start the file with `runbook: <id>`, the file name without `.yaml`");
+                self.missing(
+                    &fields,
+                    "runbook",
+                    "the runbook",
+                    "start the file with `runbook: <id>`, the file name without `.yaml`",
+                );
                 None
             }
         }
@@ -377,10 +438,14 @@ impl Decoder<'_> {
             rollback: Vec::new(),
         };
         runbook.title = fields.get("title").and_then(|n| self.text(n, "`title`"));
-        runbook.description = fields.get("description").and_then(|n| self.text(n, "`description`"));
+        runbook.description = fields
+            .get("description")
+            .and_then(|n| self.text(n, "`description`"));
         runbook.owner = fields.get("owner").and_then(|n| self.text(n, "`owner`"));
         runbook.priority = fields.get("priority").and_then(|n| self.priority(n));
-        runbook.estimate = fields.get("estimate").and_then(|n| self.duration(n, "`estimate`"));
+        runbook.estimate = fields
+            .get("estimate")
+            .and_then(|n| self.duration(n, "`estimate`"));
         runbook.guide = fields.get("guide").and_then(|n| self.text(n, "`guide`"));
         if let Some(node) = fields.get("inputs") {
             runbook.inputs = self.inputs(node);
@@ -389,8 +454,12 @@ impl Decoder<'_> {
             (Some(_), Some(_)) => {
                 let span = fields.key_span("phases").unwrap_or(fields.span);
                 self.report(
-                    Diagnostic::new(Code::InvalidValue, span, "a runbook has either `steps` or `phases`, not both")
-                        .help("move the steps into a phase, or drop `phases`"),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        span,
+                        "a runbook has either `steps` or `phases`, not both",
+                    )
+                    .help("move the steps into a phase, or drop `phases`"),
                 );
             }
             (Some(steps), None) => runbook.phases.push(Phase {
@@ -406,7 +475,12 @@ impl Decoder<'_> {
                     .filter_map(|phase| self.phase(phase))
                     .collect();
             }
-            (None, None) => self.missing(&fields, "steps", "the runbook", "add `steps:` (a list of steps) or `phases:` for a checklist"),
+            (None, None) => self.missing(
+                &fields,
+                "steps",
+                "the runbook",
+                "add `steps:` (a list of steps) or `phases:` for a checklist",
+            ),
         }
         if let Some(node) = fields.get("rollback") {
             runbook.rollback = self.steps(node, "`rollback`");
@@ -424,7 +498,12 @@ impl Decoder<'_> {
             None => "priority is one of P0, P1, P2, P3".to_owned(),
         };
         self.report(
-            Diagnostic::new(Code::InvalidValue, node.span, format!("`{}` is not a priority", text.value)).help(help),
+            Diagnostic::new(
+                Code::InvalidValue,
+                node.span,
+                format!("`{}` is not a priority", text.value),
+            )
+            .help(help),
         );
         None
     }
@@ -442,8 +521,15 @@ impl Decoder<'_> {
             if let Some(first) = inputs.iter().find(|input| input.name.value == name.value) {
                 let line = first.name.span.line;
                 self.report(
-                    Diagnostic::new(Code::DuplicateKey, key.span, format!("input `{}` is declared twice (first on line {line})", name.value))
-                        .help("keep one declaration"),
+                    Diagnostic::new(
+                        Code::DuplicateKey,
+                        key.span,
+                        format!(
+                            "input `{}` is declared twice (first on line {line})",
+                            name.value
+                        ),
+                    )
+                    .help("keep one declaration"),
                 );
                 continue;
             }
@@ -459,11 +545,19 @@ impl Decoder<'_> {
             if value.value != Value::Null {
                 let what = format!("input `{}`", input.name.value);
                 if let Some(fields) = self.fields(value, &what, INPUT_KEYS) {
-                    input.description = fields.get("description").and_then(|n| self.text(n, "`description`"));
-                    input.default = fields.get("default").and_then(|n| self.template(n, "`default`"));
-                    input.secret = fields.get("secret").and_then(|n| self.boolean(n, "`secret`"));
+                    input.description = fields
+                        .get("description")
+                        .and_then(|n| self.text(n, "`description`"));
+                    input.default = fields
+                        .get("default")
+                        .and_then(|n| self.template(n, "`default`"));
+                    input.secret = fields
+                        .get("secret")
+                        .and_then(|n| self.boolean(n, "`secret`"));
                     input.prompt = fields.get("prompt").and_then(|n| self.text(n, "`prompt`"));
-                    input.pattern = fields.get("pattern").and_then(|n| self.regex(n, "`pattern`"));
+                    input.pattern = fields
+                        .get("pattern")
+                        .and_then(|n| self.regex(n, "`pattern`"));
                     if let Some(n) = fields.get("choices") {
                         input.choices = self.string_list(n, "`choices`");
                     }
@@ -479,7 +573,12 @@ impl Decoder<'_> {
         let id = match fields.get("id") {
             Some(n) => self.id(n, "phase id", false),
             None => {
-                self.missing(&fields, "id", "this phase", "give the phase an `id`, e.g. `id: security_hardening`");
+                self.missing(
+                    &fields,
+                    "id",
+                    "this phase",
+                    "give the phase an `id`, e.g. `id: security_hardening`",
+                );
                 None
             }
         };
@@ -493,7 +592,9 @@ impl Decoder<'_> {
         Some(Phase {
             id: Some(id.unwrap_or_else(|| Spanned::new(String::new(), fields.span))),
             title: fields.get("title").and_then(|n| self.text(n, "`title`")),
-            description: fields.get("description").and_then(|n| self.text(n, "`description`")),
+            description: fields
+                .get("description")
+                .and_then(|n| self.text(n, "`description`")),
             steps,
         })
     }
@@ -506,12 +607,21 @@ impl Decoder<'_> {
     }
 
     fn step(&mut self, node: &Node) -> Option<Step> {
-        let known: Vec<&str> = STEP_KEYS.iter().chain(Action::KEYS.iter()).copied().collect();
+        let known: Vec<&str> = STEP_KEYS
+            .iter()
+            .chain(Action::KEYS.iter())
+            .copied()
+            .collect();
         let fields = self.fields(node, "a step", &known)?;
         let id = match fields.get("id") {
             Some(n) => self.id(n, "step id", false),
             None => {
-                self.missing(&fields, "id", "this step", "give every step an `id`, e.g. `id: restart_service`");
+                self.missing(
+                    &fields,
+                    "id",
+                    "this step",
+                    "give every step an `id`, e.g. `id: restart_service`",
+                );
                 None
             }
         }
@@ -524,7 +634,11 @@ impl Decoder<'_> {
             .collect();
         let (action_key, then_wait_key) = match present.as_slice() {
             [] => {
-                let name = if id.value.is_empty() { "this step".to_owned() } else { format!("step `{}`", id.value) };
+                let name = if id.value.is_empty() {
+                    "this step".to_owned()
+                } else {
+                    format!("step `{}`", id.value)
+                };
                 self.report(
                     Diagnostic::new(Code::NoAction, id.span, format!("{name} has no action"))
                         .help(format!("add exactly one of: {}", Action::KEYS.join(", "))),
@@ -591,15 +705,21 @@ impl Decoder<'_> {
             expect: None,
         };
         step.title = fields.get("title").and_then(|n| self.text(n, "`title`"));
-        step.description = fields.get("description").and_then(|n| self.text(n, "`description`"));
+        step.description = fields
+            .get("description")
+            .and_then(|n| self.text(n, "`description`"));
         if let Some(n) = fields.get("needs") {
             step.needs = self.needs(n);
         }
         step.when = fields.get("when").and_then(|n| self.template(n, "`when`"));
         step.effect = fields.get("effect").and_then(|n| self.effect(n));
         step.confirm = fields.get("confirm").and_then(|n| self.confirm(n));
-        step.secret = fields.get("secret").and_then(|n| self.boolean(n, "`secret`"));
-        step.timeout = fields.get("timeout").and_then(|n| self.duration(n, "`timeout`"));
+        step.secret = fields
+            .get("secret")
+            .and_then(|n| self.boolean(n, "`secret`"));
+        step.timeout = fields
+            .get("timeout")
+            .and_then(|n| self.duration(n, "`timeout`"));
         step.retry = fields.get("retry").and_then(|n| self.retry(n));
         if let Some(n) = fields.get("explain") {
             step.explain = self.explain(n);
@@ -611,10 +731,16 @@ impl Decoder<'_> {
             }
         }
         step.priority = fields.get("priority").and_then(|n| self.priority(n));
-        step.estimate = fields.get("estimate").and_then(|n| self.duration(n, "`estimate`"));
+        step.estimate = fields
+            .get("estimate")
+            .and_then(|n| self.duration(n, "`estimate`"));
         step.guide = fields.get("guide").and_then(|n| self.text(n, "`guide`"));
-        step.for_each = fields.get("for_each").and_then(|n| self.template(n, "`for_each`"));
-        step.concurrency = fields.get("concurrency").and_then(|n| self.positive(n, "`concurrency`"));
+        step.for_each = fields
+            .get("for_each")
+            .and_then(|n| self.template(n, "`for_each`"));
+        step.concurrency = fields
+            .get("concurrency")
+            .and_then(|n| self.positive(n, "`concurrency`"));
         step.expect = fields.get("expect").and_then(|n| self.expect(n));
         self.check_placement(&step, &fields);
         Some(step)
@@ -633,10 +759,18 @@ impl Decoder<'_> {
         let action = step.action.key();
         let fan_out = matches!(step.action, Action::Http(_) | Action::Command(_));
         if step.for_each.is_some() && !fan_out {
-            self.misplaced(fields, "for_each", &format!("`for_each` repeats an `http` or `command` action, not `{action}`"));
+            self.misplaced(
+                fields,
+                "for_each",
+                &format!("`for_each` repeats an `http` or `command` action, not `{action}`"),
+            );
         }
         if step.concurrency.is_some() && step.for_each.is_none() {
-            self.misplaced(fields, "concurrency", "`concurrency` limits a `for_each`; this step has none");
+            self.misplaced(
+                fields,
+                "concurrency",
+                "`concurrency` limits a `for_each`; this step has none",
+            );
         }
         if let Some(expect) = &step.expect {
             let http = matches!(step.action, Action::Http(_));
@@ -648,15 +782,25 @@ impl Decoder<'_> {
                     "only `http` and `command` steps take `expect`"
                 };
                 self.report(
-                    Diagnostic::new(Code::MisplacedField, fields.key_span("expect").unwrap_or(fields.span), format!("a `{action}` step has nothing to expect"))
-                        .help(help),
+                    Diagnostic::new(
+                        Code::MisplacedField,
+                        fields.key_span("expect").unwrap_or(fields.span),
+                        format!("a `{action}` step has nothing to expect"),
+                    )
+                    .help(help),
                 );
             } else {
                 self.check_expect_kind(expect, http);
             }
         }
-        if step.confirm.is_some() && matches!(step.action, Action::Prompt(_) | Action::ReadSetting(_)) {
-            self.misplaced(fields, "confirm", &format!("a `{action}` step changes nothing, so there is nothing to confirm"));
+        if step.confirm.is_some()
+            && matches!(step.action, Action::Prompt(_) | Action::ReadSetting(_))
+        {
+            self.misplaced(
+                fields,
+                "confirm",
+                &format!("a `{action}` step changes nothing, so there is nothing to confirm"),
+            );
         }
     }
 
@@ -666,7 +810,12 @@ impl Decoder<'_> {
                 .exit_code
                 .iter()
                 .map(|e| ("exit_code", e.span))
-                .chain(expect.stdout_contains.iter().map(|t| ("stdout_contains", t.span)))
+                .chain(
+                    expect
+                        .stdout_contains
+                        .iter()
+                        .map(|t| ("stdout_contains", t.span)),
+                )
                 .collect()
         } else {
             expect
@@ -675,14 +824,27 @@ impl Decoder<'_> {
                 .map(|s| ("status", s.span))
                 .into_iter()
                 .chain(expect.json.first().map(|(path, _)| ("json", path.span)))
-                .chain(expect.body_contains.iter().map(|t| ("body_contains", t.span)))
+                .chain(
+                    expect
+                        .body_contains
+                        .iter()
+                        .map(|t| ("body_contains", t.span)),
+                )
                 .collect()
         };
-        let (this, other) = if http { ("an HTTP response", "`command`") } else { ("a command", "`http`") };
+        let (this, other) = if http {
+            ("an HTTP response", "`command`")
+        } else {
+            ("a command", "`http`")
+        };
         for (key, span) in wrong {
             self.report(
-                Diagnostic::new(Code::MisplacedField, span, format!("`expect.{key}` does not apply to {this}"))
-                    .help(format!("`{key}` is checked on {other} steps")),
+                Diagnostic::new(
+                    Code::MisplacedField,
+                    span,
+                    format!("`expect.{key}` does not apply to {this}"),
+                )
+                .help(format!("`{key}` is checked on {other} steps")),
             );
         }
     }
@@ -690,7 +852,8 @@ impl Decoder<'_> {
     fn misplaced(&mut self, fields: &Fields<'_>, key: &str, message: &str) {
         let span = fields.key_span(key).unwrap_or(fields.span);
         self.report(
-            Diagnostic::new(Code::MisplacedField, span, message.to_owned()).help(format!("remove `{key}` from this step")),
+            Diagnostic::new(Code::MisplacedField, span, message.to_owned())
+                .help(format!("remove `{key}` from this step")),
         );
     }
 
@@ -709,39 +872,67 @@ impl Decoder<'_> {
                 let value = match fields.get("value") {
                     Some(n) => self.template(n, "`value`"),
                     None => {
-                        self.missing(&fields, "value", "`set_setting`", "add the `value` to write");
+                        self.missing(
+                            &fields,
+                            "value",
+                            "`set_setting`",
+                            "add the `value` to write",
+                        );
                         None
                     }
                 };
                 let ((file, key), value) = (file_key?, value?);
                 Action::SetSetting(SetSetting { file, key, value })
             }
-            "restore_setting" => Action::RestoreSetting(self.id(node, "`restore_setting`", false)?),
+            "restore_setting" => {
+                Action::RestoreSetting(self.id(node, "`restore_setting`", false)?)
+            }
             "http" => Action::Http(self.http(node)?),
             "command" => Action::Command(self.command(node)?),
-            "wait_for" => Action::WaitFor(self.wait_for(node)?),
+            "wait_for" => Action::WaitFor(Box::new(self.wait_for(node)?)),
             _ => Action::Runbook(self.text(node, "`runbook`")?),
         })
     }
 
-    fn file_and_key(&mut self, fields: &Fields<'_>, what: &str) -> Option<(Template, Spanned<String>)> {
+    fn file_and_key(
+        &mut self,
+        fields: &Fields<'_>,
+        what: &str,
+    ) -> Option<(Template, Spanned<String>)> {
         let file = match fields.get("file") {
             Some(n) => self.template(n, "`file`"),
             None => {
-                self.missing(fields, "file", &format!("`{what}`"), "add the dotenv `file` to use, e.g. `file: .env`");
+                self.missing(
+                    fields,
+                    "file",
+                    &format!("`{what}`"),
+                    "add the dotenv `file` to use, e.g. `file: .env`",
+                );
                 None
             }
         };
         let key = match fields.get("key") {
             Some(n) => self.text(n, "`key`"),
             None => {
-                self.missing(fields, "key", &format!("`{what}`"), "add the `key` (variable name) in that file");
+                self.missing(
+                    fields,
+                    "key",
+                    &format!("`{what}`"),
+                    "add the `key` (variable name) in that file",
+                );
                 None
             }
         };
         if let Some(key) = &key {
-            let valid = key.value.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && key.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            let valid = key
+                .value
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && key
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
             if !valid {
                 self.report(
                     Diagnostic::new(Code::InvalidValue, key.span, format!("`{}` is not a dotenv variable name", key.value))
@@ -765,13 +956,21 @@ impl Decoder<'_> {
             return Some(prompt);
         }
         let fields = self.fields(node, "`prompt`", PROMPT_KEYS)?;
-        prompt.message = fields.get("message").and_then(|n| self.template(n, "`message`"));
-        prompt.secret = fields.get("secret").and_then(|n| self.boolean(n, "`secret`"));
-        prompt.pattern = fields.get("pattern").and_then(|n| self.regex(n, "`pattern`"));
+        prompt.message = fields
+            .get("message")
+            .and_then(|n| self.template(n, "`message`"));
+        prompt.secret = fields
+            .get("secret")
+            .and_then(|n| self.boolean(n, "`secret`"));
+        prompt.pattern = fields
+            .get("pattern")
+            .and_then(|n| self.regex(n, "`pattern`"));
         if let Some(n) = fields.get("choices") {
             prompt.choices = self.string_list(n, "`choices`");
         }
-        prompt.default = fields.get("default").and_then(|n| self.template(n, "`default`"));
+        prompt.default = fields
+            .get("default")
+            .and_then(|n| self.template(n, "`default`"));
         Some(prompt)
     }
 
@@ -797,7 +996,12 @@ impl Decoder<'_> {
                     None => format!("use one of {}", Method::NAMES.join(", ")),
                 };
                 self.report(
-                    Diagnostic::new(Code::InvalidValue, n.span, format!("`{}` is not an HTTP method", text.value)).help(help),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        n.span,
+                        format!("`{}` is not an HTTP method", text.value),
+                    )
+                    .help(help),
                 );
             }
             method.map(|m| Spanned::new(m, n.span))
@@ -816,18 +1020,26 @@ impl Decoder<'_> {
         if let (Some(_), Some(_)) = (fields.get("json"), fields.get("body")) {
             let span = fields.key_span("body").unwrap_or(fields.span);
             self.report(
-                Diagnostic::new(Code::InvalidValue, span, "`http` takes either `json` or `body`, not both")
-                    .help("send the payload once: `json` for a JSON body, `body` for raw text"),
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    span,
+                    "`http` takes either `json` or `body`, not both",
+                )
+                .help("send the payload once: `json` for a JSON body, `body` for raw text"),
             );
         }
         Some(HttpRequest {
             method,
             url: url?,
             headers,
-            bearer: fields.get("bearer").and_then(|n| self.template(n, "`bearer`")),
+            bearer: fields
+                .get("bearer")
+                .and_then(|n| self.template(n, "`bearer`")),
             json: fields.get("json").cloned(),
             body: fields.get("body").and_then(|n| self.template(n, "`body`")),
-            timeout: fields.get("timeout").and_then(|n| self.duration(n, "`timeout`")),
+            timeout: fields
+                .get("timeout")
+                .and_then(|n| self.duration(n, "`timeout`")),
         })
     }
 
@@ -840,14 +1052,23 @@ impl Decoder<'_> {
             });
         }
         if let Value::Seq(_) = node.value {
-            self.wrong_type(node, "`command`", "a string (run by `sh -c`) or a map with `run`");
+            self.wrong_type(
+                node,
+                "`command`",
+                "a string (run by `sh -c`) or a map with `run`",
+            );
             return None;
         }
         let fields = self.fields(node, "`command`", COMMAND_KEYS)?;
         let run = match fields.get("run") {
             Some(n) => self.template(n, "`run`"),
             None => {
-                self.missing(&fields, "run", "`command`", "add `run:` with the command line");
+                self.missing(
+                    &fields,
+                    "run",
+                    "`command`",
+                    "add `run:` with the command line",
+                );
                 None
             }
         };
@@ -870,13 +1091,22 @@ impl Decoder<'_> {
             (Some(_), Some(_)) => {
                 let span = fields.key_span("command").unwrap_or(fields.span);
                 self.report(
-                    Diagnostic::new(Code::TwoActions, span, "`wait_for` polls one thing: `http` or `command`, not both")
-                        .help("split the wait into two steps"),
+                    Diagnostic::new(
+                        Code::TwoActions,
+                        span,
+                        "`wait_for` polls one thing: `http` or `command`, not both",
+                    )
+                    .help("split the wait into two steps"),
                 );
                 None
             }
             (None, None) => {
-                self.missing(&fields, "http", "`wait_for`", "say what to poll: `http: {url: …}` or `command: …`");
+                self.missing(
+                    &fields,
+                    "http",
+                    "`wait_for`",
+                    "say what to poll: `http: {url: …}` or `command: …`",
+                );
                 None
             }
         };
@@ -888,8 +1118,12 @@ impl Decoder<'_> {
             span: fields.span,
             probe: probe?,
             expect,
-            interval: fields.get("interval").and_then(|n| self.duration(n, "`interval`")),
-            timeout: fields.get("timeout").and_then(|n| self.duration(n, "`timeout`")),
+            interval: fields
+                .get("interval")
+                .and_then(|n| self.duration(n, "`interval`")),
+            timeout: fields
+                .get("timeout")
+                .and_then(|n| self.duration(n, "`timeout`")),
         })
     }
 
@@ -910,8 +1144,12 @@ impl Decoder<'_> {
                         expect.status.push(status);
                     } else {
                         self.report(
-                            Diagnostic::new(Code::InvalidValue, item.span, format!("{} is not an HTTP status", status.value))
-                                .help("an HTTP status is between 100 and 599"),
+                            Diagnostic::new(
+                                Code::InvalidValue,
+                                item.span,
+                                format!("{} is not an HTTP status", status.value),
+                            )
+                            .help("an HTTP status is between 100 and 599"),
                         );
                     }
                 }
@@ -920,29 +1158,52 @@ impl Decoder<'_> {
         if let Some(n) = fields.get("json") {
             self.json_expectations(n, "", &mut expect.json);
         }
-        expect.exit_code = fields.get("exit_code").and_then(|n| self.integer(n, "`exit_code`"));
-        expect.stdout_contains = fields.get("stdout_contains").and_then(|n| self.template(n, "`stdout_contains`"));
-        expect.body_contains = fields.get("body_contains").and_then(|n| self.template(n, "`body_contains`"));
+        expect.exit_code = fields
+            .get("exit_code")
+            .and_then(|n| self.integer(n, "`exit_code`"));
+        expect.stdout_contains = fields
+            .get("stdout_contains")
+            .and_then(|n| self.template(n, "`stdout_contains`"));
+        expect.body_contains = fields
+            .get("body_contains")
+            .and_then(|n| self.template(n, "`body_contains`"));
         Some(expect)
     }
 
     /// `json:` maps dotted paths to values or matchers; a nested map that is not a
     /// matcher continues the path, so `{result: {status: active}}` reads as
     /// `{result.status: active}`.
-    fn json_expectations(&mut self, node: &Node, prefix: &str, out: &mut Vec<(Spanned<String>, Matcher)>) {
+    fn json_expectations(
+        &mut self,
+        node: &Node,
+        prefix: &str,
+        out: &mut Vec<(Spanned<String>, Matcher)>,
+    ) {
         let Value::Map(entries) = &node.value else {
-            self.wrong_type(node, "`expect.json`", "a map of JSON paths to expected values");
+            self.wrong_type(
+                node,
+                "`expect.json`",
+                "a map of JSON paths to expected values",
+            );
             return;
         };
         for (key, value) in entries {
             let Some(part) = self.text(key, "a JSON path") else {
                 continue;
             };
-            let path = if prefix.is_empty() { part.value.clone() } else { format!("{prefix}.{}", part.value) };
+            let path = if prefix.is_empty() {
+                part.value.clone()
+            } else {
+                format!("{prefix}.{}", part.value)
+            };
             if path.split('.').any(str::is_empty) {
                 self.report(
-                    Diagnostic::new(Code::InvalidValue, key.span, format!("`{path}` is not a JSON path"))
-                        .help("write the path as names and indexes joined by dots, e.g. `result.0.id`"),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        key.span,
+                        format!("`{path}` is not a JSON path"),
+                    )
+                    .help("write the path as names and indexes joined by dots, e.g. `result.0.id`"),
                 );
                 continue;
             }
@@ -953,7 +1214,9 @@ impl Decoder<'_> {
                         out.push((path, matcher));
                     }
                 }
-                Value::Map(inner) if !inner.is_empty() => self.json_expectations(value, &path.value, out),
+                Value::Map(inner) if !inner.is_empty() => {
+                    self.json_expectations(value, &path.value, out);
+                }
                 _ => out.push((path, Matcher::Equals(value.clone()))),
             }
         }
@@ -978,7 +1241,8 @@ impl Decoder<'_> {
                 let len = self.integer(value, "`len`")?;
                 let Ok(n) = u64::try_from(len.value) else {
                     self.report(
-                        Diagnostic::new(Code::InvalidValue, value.span, "`len` cannot be negative").help("give a length of 0 or more"),
+                        Diagnostic::new(Code::InvalidValue, value.span, "`len` cannot be negative")
+                            .help("give a length of 0 or more"),
                     );
                     return None;
                 };
@@ -1012,10 +1276,17 @@ impl Decoder<'_> {
                     continue;
                 };
                 let Some(step) = fields.get("step") else {
-                    self.missing(&fields, "step", "this `needs` entry", "name the step: `{step: verify, within: 30m}`");
+                    self.missing(
+                        &fields,
+                        "step",
+                        "this `needs` entry",
+                        "name the step: `{step: verify, within: 30m}`",
+                    );
                     continue;
                 };
-                let within = fields.get("within").and_then(|n| self.duration(n, "`within`"));
+                let within = fields
+                    .get("within")
+                    .and_then(|n| self.duration(n, "`within`"));
                 if let Some(step) = self.text(step, "`step`") {
                     needs.push(Need { step, within });
                 }
@@ -1035,7 +1306,14 @@ impl Decoder<'_> {
             Some(close) => format!("did you mean `{close}`?"),
             None => format!("an effect is one of: {}", Effect::NAMES.join(", ")),
         };
-        self.report(Diagnostic::new(Code::InvalidValue, node.span, format!("`{}` is not an effect", text.value)).help(help));
+        self.report(
+            Diagnostic::new(
+                Code::InvalidValue,
+                node.span,
+                format!("`{}` is not an effect", text.value),
+            )
+            .help(help),
+        );
         None
     }
 
@@ -1050,25 +1328,42 @@ impl Decoder<'_> {
         let fields = self.fields(node, "`confirm`", CONFIRM_KEYS)?;
         Some(Confirm {
             span: fields.span,
-            message: fields.get("message").and_then(|n| self.template(n, "`message`")),
-            phrase: fields.get("phrase").and_then(|n| self.template(n, "`phrase`")),
+            message: fields
+                .get("message")
+                .and_then(|n| self.template(n, "`message`")),
+            phrase: fields
+                .get("phrase")
+                .and_then(|n| self.template(n, "`phrase`")),
         })
     }
 
     fn retry(&mut self, node: &Node) -> Option<Retry> {
         let fields = self.fields(node, "`retry`", RETRY_KEYS)?;
         let Some(attempts) = fields.get("attempts") else {
-            self.missing(&fields, "attempts", "`retry`", "say how many `attempts` in all, e.g. `attempts: 3`");
+            self.missing(
+                &fields,
+                "attempts",
+                "`retry`",
+                "say how many `attempts` in all, e.g. `attempts: 3`",
+            );
             return None;
         };
         let attempts = self.positive(attempts, "`attempts`");
-        let delay = fields.get("delay").and_then(|n| self.duration(n, "`delay`"));
+        let delay = fields
+            .get("delay")
+            .and_then(|n| self.duration(n, "`delay`"));
         let backoff = fields.get("backoff").and_then(|n| {
             let factor = self.number(n, "`backoff`")?;
             if factor.value < 1.0 || !factor.value.is_finite() {
                 self.report(
-                    Diagnostic::new(Code::InvalidValue, n.span, format!("`backoff` {} would shrink the delay", factor.value))
-                        .help("`backoff` multiplies each delay: use 1 for a fixed delay, 2 to double it"),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        n.span,
+                        format!("`backoff` {} would shrink the delay", factor.value),
+                    )
+                    .help(
+                        "`backoff` multiplies each delay: use 1 for a fixed delay, 2 to double it",
+                    ),
                 );
                 return None;
             }
@@ -1084,7 +1379,11 @@ impl Decoder<'_> {
 
     fn explain(&mut self, node: &Node) -> Vec<(Spanned<i64>, Template)> {
         let Value::Map(entries) = &node.value else {
-            self.wrong_type(node, "`explain`", "a map of status or exit codes to messages");
+            self.wrong_type(
+                node,
+                "`explain`",
+                "a map of status or exit codes to messages",
+            );
             return Vec::new();
         };
         let mut out: Vec<(Spanned<i64>, Template)> = Vec::new();
@@ -1096,14 +1395,23 @@ impl Decoder<'_> {
             };
             let Some(code) = code else {
                 self.report(
-                    Diagnostic::new(Code::WrongType, key.span, "keys of `explain` must be status or exit codes")
-                        .help("write e.g. `401: The token is invalid.`"),
+                    Diagnostic::new(
+                        Code::WrongType,
+                        key.span,
+                        "keys of `explain` must be status or exit codes",
+                    )
+                    .help("write e.g. `401: The token is invalid.`"),
                 );
                 continue;
             };
             if out.iter().any(|(seen, _)| seen.value == code) {
                 self.report(
-                    Diagnostic::new(Code::DuplicateKey, key.span, format!("`{code}` is explained twice")).help("keep one message"),
+                    Diagnostic::new(
+                        Code::DuplicateKey,
+                        key.span,
+                        format!("`{code}` is explained twice"),
+                    )
+                    .help("keep one message"),
                 );
                 continue;
             }
@@ -1142,6 +1450,8 @@ fn suggest_id(text: &str, kebab: bool) -> String {
             out.push('_');
         }
     }
-    let trimmed = out.trim_matches('_').trim_start_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_');
+    let trimmed = out
+        .trim_matches('_')
+        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_');
     trimmed.to_owned()
 }

@@ -71,13 +71,23 @@ mod tests {
         let file = "url: x{{ inputs.api }}\nmanual: |\n  hello\n  {{ steps.a.value }}\n";
         let plain = Template {
             source: "x{{ inputs.api }}".into(),
-            span: Span { line: 1, col: 6, offset: 5, len: 17 },
+            span: Span {
+                line: 1,
+                col: 6,
+                offset: 5,
+                len: 17,
+            },
         };
         let span = needle(file, &plain, "inputs.api");
         assert_eq!((span.line, span.col, span.len), (1, 10, 10));
         let block = Template {
             source: "hello\n{{ steps.a.value }}\n".into(),
-            span: Span { line: 3, col: 3, offset: 33, len: 30 },
+            span: Span {
+                line: 3,
+                col: 3,
+                offset: 33,
+                len: 30,
+            },
         };
         let span = needle(file, &block, "steps.a.value");
         assert_eq!((span.line, span.col), (4, 6));

@@ -25,7 +25,7 @@ impl<T> Spanned<T> {
     }
 }
 
-/// A string that may hold MiniJinja `{{ … }}` expressions, rendered at run time.
+/// A string that may hold `MiniJinja` `{{ … }}` expressions, rendered at run time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
     pub source: String,
@@ -39,7 +39,7 @@ impl Template {
     }
 }
 
-/// A duration written as `30s`, `15m`, `1h 30m`.
+/// A duration written as `30s`, `15m` or `1h 30m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timespan(pub Duration);
 
@@ -201,6 +201,15 @@ impl Step {
             .map(|effect| effect.value)
             .or_else(|| self.action.implied_effect())
     }
+
+    /// The polls of this step: a `wait_for` action, or one after a `command`.
+    pub fn waits(&self) -> impl Iterator<Item = &WaitFor> {
+        let action = match &self.action {
+            Action::WaitFor(wait) => Some(wait.as_ref()),
+            _ => None,
+        };
+        action.into_iter().chain(self.then_wait.iter())
+    }
 }
 
 /// The one thing a step does.
@@ -213,7 +222,7 @@ pub enum Action {
     RestoreSetting(Spanned<String>),
     Http(HttpRequest),
     Command(Command),
-    WaitFor(WaitFor),
+    WaitFor(Box<WaitFor>),
     Runbook(Spanned<String>),
 }
 
@@ -312,7 +321,8 @@ pub enum Method {
 }
 
 impl Method {
-    pub const NAMES: [&'static str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    pub const NAMES: [&'static str; 7] =
+        ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
     pub fn parse(text: &str) -> Option<Method> {
         match text {
@@ -349,7 +359,9 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     pub fn method(&self) -> Method {
-        self.method.as_ref().map_or(Method::Get, |method| method.value)
+        self.method
+            .as_ref()
+            .map_or(Method::Get, |method| method.value)
     }
 
     /// GET and HEAD only read; everything else may change something.

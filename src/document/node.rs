@@ -21,6 +21,16 @@ pub struct Span {
     pub len: usize,
 }
 
+impl Span {
+    /// The start of a file, for problems that belong to no node.
+    pub const START: Span = Span {
+        line: 1,
+        col: 1,
+        offset: 0,
+        len: 0,
+    };
+}
+
 /// One YAML value with its position.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -75,23 +85,12 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         Ok(Some(spanned)) => Ok(node_from(spanned, text)),
         Ok(None) => Ok(Node {
             value: Value::Null,
-            span: Span {
-                line: 1,
-                col: 1,
-                offset: 0,
-                len: 0,
-            },
+            span: Span::START,
         }),
         Err(error) => {
             let span = error
                 .location()
-                .map(|location| span_from(&location, text))
-                .unwrap_or(Span {
-                    line: 1,
-                    col: 1,
-                    offset: 0,
-                    len: 0,
-                });
+                .map_or(Span::START, |location| span_from(&location, text));
             Err(SyntaxError {
                 message: syntax_message(&error),
                 span,
@@ -187,7 +186,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        i64::try_from(v).map(Value::Int).or(Ok(Value::Float(v as f64)))
+        // Beyond i64 only a float holds it; a runbook never needs that precision.
+        #[allow(clippy::cast_precision_loss)]
+        let float = v as f64;
+        Ok(i64::try_from(v).map_or(Value::Float(float), Value::Int))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
         Ok(Value::Float(v))

@@ -15,11 +15,18 @@ use super::{children, locate};
 use crate::template::{self, mask};
 
 /// Names a template may start with besides its context (`inputs`, `steps`, …):
-/// MiniJinja's global functions.
+/// `MiniJinja`'s global functions.
 const GLOBAL_FUNCTIONS: &[&str] = &["range", "dict", "namespace", "debug", "loop"];
 const RUN_FIELDS: &[&str] = &["id", "started_at", "operator"];
 /// Results every step has, whatever its action.
-const COMMON_RESULTS: &[&str] = &["outcome", "reason", "outputs", "results", "started_at", "finished_at"];
+const COMMON_RESULTS: &[&str] = &[
+    "outcome",
+    "reason",
+    "outputs",
+    "results",
+    "started_at",
+    "finished_at",
+];
 
 /// Everything the rules look at.
 pub struct Context<'a> {
@@ -87,7 +94,11 @@ impl Rules<'_, '_> {
             self.step(step, &main[..index]);
         }
         for (index, step) in runbook.rollback.iter().enumerate() {
-            let earlier: Vec<&Step> = main.iter().copied().chain(runbook.rollback[..index].iter()).collect();
+            let earlier: Vec<&Step> = main
+                .iter()
+                .copied()
+                .chain(runbook.rollback[..index].iter())
+                .collect();
             self.step(step, &earlier);
         }
         self.unused_inputs();
@@ -95,7 +106,11 @@ impl Rules<'_, '_> {
         self.id_matches_file_name();
         if !self.cx.decode_failed {
             self.evidence(&main);
-            let rollback: Vec<&Step> = main.iter().copied().chain(runbook.rollback.iter()).collect();
+            let rollback: Vec<&Step> = main
+                .iter()
+                .copied()
+                .chain(runbook.rollback.iter())
+                .collect();
             self.evidence_from(&rollback, main.len());
         }
     }
@@ -129,8 +144,12 @@ impl Rules<'_, '_> {
             if let Some(first) = seen.get(id.value.as_str()) {
                 let line = first.line;
                 self.report(
-                    Diagnostic::new(Code::DuplicateId, id.span, format!("phase id `{}` is already used on line {line}", id.value))
-                        .help("give each phase its own id"),
+                    Diagnostic::new(
+                        Code::DuplicateId,
+                        id.span,
+                        format!("phase id `{}` is already used on line {line}", id.value),
+                    )
+                    .help("give each phase its own id"),
                 );
             } else {
                 seen.insert(&id.value, id.span);
@@ -146,7 +165,10 @@ impl Rules<'_, '_> {
             own_results: false,
             item: step.for_each.is_some(),
         };
-        let before = Scope { item: false, ..scope };
+        let before = Scope {
+            item: false,
+            ..scope
+        };
         if let Some(when) = &step.when {
             self.template(when, &before, "`when`");
         }
@@ -197,20 +219,38 @@ impl Rules<'_, '_> {
             }
             if name == step.id.value {
                 self.report(
-                    Diagnostic::new(Code::LaterNeed, need.step.span, format!("step `{name}` needs itself"))
-                        .help("`needs` names earlier steps whose outcome this step depends on"),
+                    Diagnostic::new(
+                        Code::LaterNeed,
+                        need.step.span,
+                        format!("step `{name}` needs itself"),
+                    )
+                    .help("`needs` names earlier steps whose outcome this step depends on"),
                 );
             } else if self.cx.runbook.all_steps().any(|s| s.id.value == name) {
                 self.report(
-                    Diagnostic::new(Code::LaterNeed, need.step.span, format!("`{name}` comes after step `{}`", step.id.value))
-                        .help(format!("`needs` names earlier steps only: move `{name}` before `{}`", step.id.value)),
+                    Diagnostic::new(
+                        Code::LaterNeed,
+                        need.step.span,
+                        format!("`{name}` comes after step `{}`", step.id.value),
+                    )
+                    .help(format!(
+                        "`needs` names earlier steps only: move `{name}` before `{}`",
+                        step.id.value
+                    )),
                 );
             } else {
                 let help = match did_you_mean(name, earlier.iter().map(|s| s.id.value.as_str())) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => "`needs` names the id of an earlier step".to_owned(),
                 };
-                self.report(Diagnostic::new(Code::UnknownNeed, need.step.span, format!("no step `{name}` to need")).help(help));
+                self.report(
+                    Diagnostic::new(
+                        Code::UnknownNeed,
+                        need.step.span,
+                        format!("no step `{name}` to need"),
+                    )
+                    .help(help),
+                );
             }
         }
     }
@@ -235,17 +275,38 @@ impl Rules<'_, '_> {
             match found {
                 Some(s) if matches!(s.action, Action::SetSetting(_)) => {}
                 Some(s) => self.report(
-                    Diagnostic::new(Code::BadRestore, target.span, format!("`{}` is a `{}` step, not a `set_setting`", target.value, s.action.key()))
-                        .help("`restore_setting` names the `set_setting` step whose change it undoes"),
+                    Diagnostic::new(
+                        Code::BadRestore,
+                        target.span,
+                        format!(
+                            "`{}` is a `{}` step, not a `set_setting`",
+                            target.value,
+                            s.action.key()
+                        ),
+                    )
+                    .help("`restore_setting` names the `set_setting` step whose change it undoes"),
                 ),
                 None => {
-                    let setters = earlier.iter().filter(|s| matches!(s.action, Action::SetSetting(_)));
-                    let help = match did_you_mean(&target.value, setters.map(|s| s.id.value.as_str())) {
-                        Some(close) => format!("did you mean `{close}`?"),
-                        None => "`restore_setting` names an earlier `set_setting` step".to_owned(),
-                    };
+                    let setters = earlier
+                        .iter()
+                        .filter(|s| matches!(s.action, Action::SetSetting(_)));
+                    let help =
+                        match did_you_mean(&target.value, setters.map(|s| s.id.value.as_str())) {
+                            Some(close) => format!("did you mean `{close}`?"),
+                            None => {
+                                "`restore_setting` names an earlier `set_setting` step".to_owned()
+                            }
+                        };
                     self.report(
-                        Diagnostic::new(Code::BadRestore, target.span, format!("no earlier `set_setting` step `{}` to restore", target.value)).help(help),
+                        Diagnostic::new(
+                            Code::BadRestore,
+                            target.span,
+                            format!(
+                                "no earlier `set_setting` step `{}` to restore",
+                                target.value
+                            ),
+                        )
+                        .help(help),
                     );
                 }
             }
@@ -265,7 +326,10 @@ impl Rules<'_, '_> {
                 );
             }
             for (name, value) in &request.headers {
-                if name.value.eq_ignore_ascii_case("authorization") && value.is_literal() && !value.source.is_empty() {
+                if name.value.eq_ignore_ascii_case("authorization")
+                    && value.is_literal()
+                    && !value.source.is_empty()
+                {
                     self.report(
                         Diagnostic::new(Code::LiteralSecret, value.span, format!("the `Authorization` header holds a literal credential ({})", mask(&value.source)))
                             .help("take the credential from a `secret: true` input: `Authorization: \"Bearer {{ inputs.token }}\"`"),
@@ -280,10 +344,22 @@ impl Rules<'_, '_> {
         let target = base.join(&path.value);
         if !target.is_file() {
             let help = match sibling_names(&target) {
-                Some(close) => format!("did you mean `{close}`? (paths are relative to this file's directory)"),
-                None => format!("paths are relative to this file's directory, `{}`", base.display()),
+                Some(close) => {
+                    format!("did you mean `{close}`? (paths are relative to this file's directory)")
+                }
+                None => format!(
+                    "paths are relative to this file's directory, `{}`",
+                    base.display()
+                ),
             };
-            self.report(Diagnostic::new(Code::ChildNotFound, path.span, format!("child runbook `{}` does not exist", path.value)).help(help));
+            self.report(
+                Diagnostic::new(
+                    Code::ChildNotFound,
+                    path.span,
+                    format!("child runbook `{}` does not exist", path.value),
+                )
+                .help(help),
+            );
             return;
         }
         let mut chain: Vec<PathBuf> = vec![canonical(self.cx.path)];
@@ -292,7 +368,12 @@ impl Rules<'_, '_> {
             Ok(Some(cycle)) => {
                 let names: Vec<String> = cycle
                     .iter()
-                    .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()))
+                    .map(|p| {
+                        p.file_name().map_or_else(
+                            || p.display().to_string(),
+                            |n| n.to_string_lossy().into_owned(),
+                        )
+                    })
                     .collect();
                 self.report(
                     Diagnostic::new(Code::IncludeCycle, path.span, format!("running `{}` would never end: {}", path.value, names.join(" → ")))
@@ -301,8 +382,15 @@ impl Rules<'_, '_> {
             }
             Err(problem) => {
                 self.report(
-                    Diagnostic::new(Code::ChildInvalid, path.span, format!("child runbook `{}` cannot be loaded: {problem}", path.value))
-                        .help(format!("run `runbook validate {}` to see its problems", target.display())),
+                    Diagnostic::new(
+                        Code::ChildInvalid,
+                        path.span,
+                        format!("child runbook `{}` cannot be loaded: {problem}", path.value),
+                    )
+                    .help(format!(
+                        "run `runbook validate {}` to see its problems",
+                        target.display()
+                    )),
                 );
             }
         }
@@ -313,8 +401,12 @@ impl Rules<'_, '_> {
             && !is_loopback(host)
         {
             self.report(
-                Diagnostic::new(Code::PlainHttp, url.span, format!("`{host}` is reached over plain http://"))
-                    .help("use https:// so tokens and responses are not sent in the clear"),
+                Diagnostic::new(
+                    Code::PlainHttp,
+                    url.span,
+                    format!("`{host}` is reached over plain http://"),
+                )
+                .help("use https:// so tokens and responses are not sent in the clear"),
             );
         }
     }
@@ -325,7 +417,9 @@ impl Rules<'_, '_> {
             Ok(references) => references,
             Err(error) => {
                 let span = match &error.range {
-                    Some(range) => locate::within(self.cx.text, template.span, &template.source, range.clone()),
+                    Some(range) => {
+                        locate::within(self.cx.text, template.span, &template.source, range.clone())
+                    }
                     None => template.span,
                 };
                 self.report(
@@ -359,7 +453,14 @@ impl Rules<'_, '_> {
                     Some(close) => format!("did you mean `inputs.{close}`?"),
                     None => format!("declare it under `inputs:` (`{name}: {{ description: … }}`)"),
                 };
-                self.report(Diagnostic::new(Code::UnknownInput, span, format!("there is no input `{name}`")).help(help));
+                self.report(
+                    Diagnostic::new(
+                        Code::UnknownInput,
+                        span,
+                        format!("there is no input `{name}`"),
+                    )
+                    .help(help),
+                );
             }
             "steps" => {
                 let Some(id) = second else { return };
@@ -368,8 +469,12 @@ impl Rules<'_, '_> {
             "item" => {
                 if !scope.item {
                     self.report(
-                        Diagnostic::new(Code::UnknownInput, span, "`item` is only defined in a `for_each` step")
-                            .help("add `for_each:` to this step, or read the value from `steps.<id>`"),
+                        Diagnostic::new(
+                            Code::UnknownInput,
+                            span,
+                            "`item` is only defined in a `for_each` step",
+                        )
+                        .help("add `for_each:` to this step, or read the value from `steps.<id>`"),
                     );
                 }
             }
@@ -381,47 +486,94 @@ impl Rules<'_, '_> {
                         Some(close) => format!("did you mean `run.{close}`?"),
                         None => format!("`run` has: {}", RUN_FIELDS.join(", ")),
                     };
-                    self.report(Diagnostic::new(Code::UnknownInput, span, format!("`run.{field}` does not exist")).help(help));
+                    self.report(
+                        Diagnostic::new(
+                            Code::UnknownInput,
+                            span,
+                            format!("`run.{field}` does not exist"),
+                        )
+                        .help(help),
+                    );
                 }
             }
             "env" => {}
             name if GLOBAL_FUNCTIONS.contains(&name) => {}
             name => {
                 let roots = ["inputs", "steps", "item", "run", "env"];
-                let own = scope.this.filter(|s| scope.own_results && s.action.result_fields().contains(&name));
+                let own = scope
+                    .this
+                    .filter(|s| scope.own_results && s.action.result_fields().contains(&name));
                 let help = match did_you_mean(name, roots) {
                     _ if own.is_some() => {
                         let id = own.map_or("", |s| s.id.value.as_str());
                         format!("a step reads its own results through its id: `steps.{id}.{name}`")
                     }
                     Some(close) => format!("did you mean `{close}`?"),
-                    None if self.cx.runbook.input(name).is_some() => format!("inputs are read as `inputs.{name}`"),
-                    None => "a template reads `inputs.*`, `steps.<id>.*`, `item`, `run.*` or `env.*`".to_owned(),
+                    None if self.cx.runbook.input(name).is_some() => {
+                        format!("inputs are read as `inputs.{name}`")
+                    }
+                    None => {
+                        "a template reads `inputs.*`, `steps.<id>.*`, `item`, `run.*` or `env.*`"
+                            .to_owned()
+                    }
                 };
-                self.report(Diagnostic::new(Code::UnknownInput, span, format!("`{name}` is not defined in templates")).help(help));
+                self.report(
+                    Diagnostic::new(
+                        Code::UnknownInput,
+                        span,
+                        format!("`{name}` is not defined in templates"),
+                    )
+                    .help(help),
+                );
             }
         }
     }
 
-    fn step_reference(&mut self, span: Span, id: &str, field: Option<&str>, output: Option<&str>, scope: &Scope<'_>) {
+    fn step_reference(
+        &mut self,
+        span: Span,
+        id: &str,
+        field: Option<&str>,
+        output: Option<&str>,
+        scope: &Scope<'_>,
+    ) {
         let own = scope.this.filter(|s| s.id.value == id && scope.own_results);
-        let Some(step) = own.or_else(|| scope.earlier.iter().copied().find(|s| s.id.value == id)) else {
+        let Some(step) = own.or_else(|| scope.earlier.iter().copied().find(|s| s.id.value == id))
+        else {
             if scope.this.is_some_and(|s| s.id.value == id) {
                 self.report(
-                    Diagnostic::new(Code::UnknownStepRef, span, format!("step `{id}` reads its own results before it has run"))
-                        .help("only `outputs` and `explain` may read the step's own results"),
+                    Diagnostic::new(
+                        Code::UnknownStepRef,
+                        span,
+                        format!("step `{id}` reads its own results before it has run"),
+                    )
+                    .help("only `outputs` and `explain` may read the step's own results"),
                 );
             } else if self.cx.runbook.all_steps().any(|s| s.id.value == id) {
                 self.report(
-                    Diagnostic::new(Code::UnknownStepRef, span, format!("step `{id}` has not run yet at this point"))
-                        .help(format!("a template reads only earlier steps: move `{id}` before this one")),
+                    Diagnostic::new(
+                        Code::UnknownStepRef,
+                        span,
+                        format!("step `{id}` has not run yet at this point"),
+                    )
+                    .help(format!(
+                        "a template reads only earlier steps: move `{id}` before this one"
+                    )),
                 );
             } else {
-                let help = match did_you_mean(id, scope.earlier.iter().map(|s| s.id.value.as_str())) {
+                let help = match did_you_mean(id, scope.earlier.iter().map(|s| s.id.value.as_str()))
+                {
                     Some(close) => format!("did you mean `steps.{close}`?"),
                     None => "`steps.<id>` names an earlier step".to_owned(),
                 };
-                self.report(Diagnostic::new(Code::UnknownStepRef, span, format!("there is no step `{id}`")).help(help));
+                self.report(
+                    Diagnostic::new(
+                        Code::UnknownStepRef,
+                        span,
+                        format!("there is no step `{id}`"),
+                    )
+                    .help(help),
+                );
             }
             return;
         };
@@ -431,11 +583,19 @@ impl Rules<'_, '_> {
             if let Some(name) = output
                 && !step.outputs.iter().any(|(n, _)| n.value == name)
             {
-                let help = match did_you_mean(name, step.outputs.iter().map(|(n, _)| n.value.as_str())) {
-                    Some(close) => format!("did you mean `steps.{id}.outputs.{close}`?"),
-                    None => format!("declare it in step `{id}`'s `outputs:`"),
-                };
-                self.report(Diagnostic::new(Code::UnknownResult, span, format!("step `{id}` has no output `{name}`")).help(help));
+                let help =
+                    match did_you_mean(name, step.outputs.iter().map(|(n, _)| n.value.as_str())) {
+                        Some(close) => format!("did you mean `steps.{id}.outputs.{close}`?"),
+                        None => format!("declare it in step `{id}`'s `outputs:`"),
+                    };
+                self.report(
+                    Diagnostic::new(
+                        Code::UnknownResult,
+                        span,
+                        format!("step `{id}` has no output `{name}`"),
+                    )
+                    .help(help),
+                );
             }
             return;
         }
@@ -445,10 +605,24 @@ impl Rules<'_, '_> {
         let candidates = results.iter().chain(COMMON_RESULTS.iter()).copied();
         let help = match did_you_mean(field, candidates) {
             Some(close) => format!("did you mean `steps.{id}.{close}`?"),
-            None => format!("a `{}` step has: {}", step.action.key(), results.iter().chain(COMMON_RESULTS.iter()).copied().collect::<Vec<_>>().join(", ")),
+            None => format!(
+                "a `{}` step has: {}",
+                step.action.key(),
+                results
+                    .iter()
+                    .chain(COMMON_RESULTS.iter())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
         self.report(
-            Diagnostic::new(Code::UnknownResult, span, format!("a `{}` step has no result `{field}`", step.action.key())).help(help),
+            Diagnostic::new(
+                Code::UnknownResult,
+                span,
+                format!("a `{}` step has no result `{field}`", step.action.key()),
+            )
+            .help(help),
         );
     }
 
@@ -456,8 +630,15 @@ impl Rules<'_, '_> {
         for input in &self.cx.runbook.inputs {
             if !self.used_inputs.contains(&input.name.value) {
                 self.report(
-                    Diagnostic::new(Code::UnusedInput, input.name.span, format!("input `{}` is never used", input.name.value))
-                        .help(format!("use it as `{{{{ inputs.{} }}}}` or remove it", input.name.value)),
+                    Diagnostic::new(
+                        Code::UnusedInput,
+                        input.name.span,
+                        format!("input `{}` is never used", input.name.value),
+                    )
+                    .help(format!(
+                        "use it as `{{{{ inputs.{} }}}}` or remove it",
+                        input.name.value
+                    )),
                 );
             }
         }
@@ -467,7 +648,11 @@ impl Rules<'_, '_> {
     fn literal_secrets(&mut self) {
         for input in &self.cx.runbook.inputs {
             let secret = input.secret.as_ref().is_some_and(|s| s.value);
-            if let Some(default) = input.default.as_ref().filter(|d| secret && d.is_literal() && !d.source.is_empty()) {
+            if let Some(default) = input
+                .default
+                .as_ref()
+                .filter(|d| secret && d.is_literal() && !d.source.is_empty())
+            {
                 self.report(
                     Diagnostic::new(Code::LiteralSecret, default.span, format!("secret input `{}` has a literal default ({})", input.name.value, mask(&default.source)))
                         .help("a secret comes from a masked prompt, an answers file or RUNBOOK_INPUT_<NAME>, never from the runbook"),
@@ -491,7 +676,9 @@ impl Rules<'_, '_> {
 
     fn id_matches_file_name(&mut self) {
         let id = &self.cx.runbook.id;
-        let Some(stem) = self.cx.path.file_stem().and_then(|s| s.to_str()) else { return };
+        let Some(stem) = self.cx.path.file_stem().and_then(|s| s.to_str()) else {
+            return;
+        };
         if !id.value.is_empty() && id.value != stem {
             self.report(
                 Diagnostic::new(Code::IdMismatch, id.span, format!("runbook id `{}` differs from the file name `{stem}`", id.value))
@@ -506,10 +693,19 @@ impl Rules<'_, '_> {
 
     /// SPEC §2's evidence rule for the irreversible steps of `steps[from..]`.
     fn evidence_from(&mut self, steps: &[&Step], from: usize) {
-        let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.id.value.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.value.as_str(), i))
+            .collect();
         let needs: Vec<Vec<usize>> = steps
             .iter()
-            .map(|s| s.needs.iter().filter_map(|n| index.get(n.step.value.as_str()).copied()).collect())
+            .map(|s| {
+                s.needs
+                    .iter()
+                    .filter_map(|n| index.get(n.step.value.as_str()).copied())
+                    .collect()
+            })
             .collect();
         let closure = |start: usize| -> HashSet<usize> {
             let mut seen = HashSet::new();
@@ -522,7 +718,10 @@ impl Rules<'_, '_> {
             seen
         };
         let base = self.cx.path.parent().unwrap_or(Path::new("."));
-        let effects: Vec<Option<Effect>> = steps.iter().map(|s| s.effect().or_else(|| child_effect(s, base))).collect();
+        let effects: Vec<Option<Effect>> = steps
+            .iter()
+            .map(|s| s.effect().or_else(|| child_effect(s, base)))
+            .collect();
         for (i, step) in steps.iter().enumerate().skip(from) {
             if step.effect() != Some(Effect::Irreversible) {
                 continue;
@@ -530,7 +729,11 @@ impl Rules<'_, '_> {
             let id = &step.id.value;
             let span = step.effect.as_ref().map_or(step.action_span, |e| e.span);
             let before = closure(i);
-            let probes: Vec<usize> = before.iter().copied().filter(|&j| effects[j] == Some(Effect::Probe)).collect();
+            let probes: Vec<usize> = before
+                .iter()
+                .copied()
+                .filter(|&j| effects[j] == Some(Effect::Probe))
+                .collect();
             if probes.is_empty() {
                 self.report(
                     Diagnostic::new(Code::NoEvidence, span, format!("irreversible step `{id}` needs no probe: nothing proves it is safe to run"))
@@ -566,20 +769,15 @@ fn action_templates(step: &Step) -> Vec<&Template> {
         Action::Prompt(prompt) => out.extend(prompt.message.iter().chain(prompt.default.iter())),
         Action::ReadSetting(setting) => out.push(&setting.file),
         Action::SetSetting(setting) => out.extend([&setting.file, &setting.value]),
-        Action::RestoreSetting(_) | Action::Runbook(_) => {}
+        Action::RestoreSetting(_) | Action::Runbook(_) | Action::WaitFor(_) => {}
         Action::Http(request) => http_templates(request, &mut out),
         Action::Command(command) => {
             out.push(&command.run);
             out.extend(command.env.iter().map(|(_, t)| t));
             out.extend(command.cwd.iter());
         }
-        Action::WaitFor(_) => {}
     }
-    let waits = step.then_wait.iter().chain(match &step.action {
-        Action::WaitFor(wait) => Some(wait),
-        _ => None,
-    });
-    for wait in waits {
+    for wait in step.waits() {
         match &wait.probe {
             Probe::Http(request) => http_templates(request, &mut out),
             Probe::Command(command) => {
@@ -589,11 +787,21 @@ fn action_templates(step: &Step) -> Vec<&Template> {
             }
         }
         if let Some(expect) = &wait.expect {
-            out.extend(expect.stdout_contains.iter().chain(expect.body_contains.iter()));
+            out.extend(
+                expect
+                    .stdout_contains
+                    .iter()
+                    .chain(expect.body_contains.iter()),
+            );
         }
     }
     if let Some(expect) = &step.expect {
-        out.extend(expect.stdout_contains.iter().chain(expect.body_contains.iter()));
+        out.extend(
+            expect
+                .stdout_contains
+                .iter()
+                .chain(expect.body_contains.iter()),
+        );
     }
     out
 }
@@ -609,11 +817,7 @@ fn http_requests(step: &Step) -> Vec<&HttpRequest> {
     if let Action::Http(request) = &step.action {
         out.push(request);
     }
-    let waits = step.then_wait.iter().chain(match &step.action {
-        Action::WaitFor(wait) => Some(wait),
-        _ => None,
-    });
-    for wait in waits {
+    for wait in step.waits() {
         if let Probe::Http(request) = &wait.probe {
             out.push(request);
         }
@@ -625,7 +829,9 @@ fn http_requests(step: &Step) -> Vec<&HttpRequest> {
 /// An irreversible child counts as a change here: its own gates guard it, and what
 /// the parent must prove afterwards is that the change worked.
 fn child_effect(step: &Step, base: &Path) -> Option<Effect> {
-    let Action::Runbook(path) = &step.action else { return None };
+    let Action::Runbook(path) = &step.action else {
+        return None;
+    };
     let effect = children::strongest_effect(&base.join(&path.value))?;
     Some(effect.min(Effect::Change))
 }
@@ -641,7 +847,11 @@ fn sibling_names(target: &Path) -> Option<String> {
         .ok()?
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
+        .filter(|n| {
+            let path = Path::new(n);
+            path.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+        })
         .collect();
     did_you_mean(wanted, names.iter().map(String::as_str)).map(str::to_owned)
 }
@@ -681,7 +891,9 @@ fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host.ends_with(".localhost")
         || host == "[::1]"
-        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -691,7 +903,10 @@ mod tests {
     #[test]
     fn finds_hosts_of_plain_http_urls() {
         assert_eq!(plain_http_host("http://example.com/x"), Some("example.com"));
-        assert_eq!(plain_http_host("http://user@10.0.0.1:8080/x"), Some("10.0.0.1"));
+        assert_eq!(
+            plain_http_host("http://user@10.0.0.1:8080/x"),
+            Some("10.0.0.1")
+        );
         assert_eq!(plain_http_host("http://[::1]:80/"), Some("[::1]"));
         assert_eq!(plain_http_host("https://example.com"), None);
         assert_eq!(plain_http_host("http://{{ inputs.host }}/x"), None);

@@ -20,13 +20,10 @@ pub struct Source {
 
 /// Reads `path`, or says why it cannot be a runbook.
 pub fn read(path: &Path) -> Result<Source, Diagnostic> {
-    let start = Span {
-        line: 1,
-        col: 1,
-        offset: 0,
-        len: 0,
+    let start = Span::START;
+    let unreadable = |message: String, help: &str| {
+        Diagnostic::new(Code::Unreadable, start, message).help(help.to_owned())
     };
-    let unreadable = |message: String, help: &str| Diagnostic::new(Code::Unreadable, start, message).help(help.to_owned());
     if path.is_dir() {
         return Err(unreadable(
             "this is a directory, not a runbook file".to_owned(),
@@ -34,15 +31,26 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
         ));
     }
     let file = std::fs::File::open(path).map_err(|e| {
-        unreadable(format!("cannot open the file: {e}"), "check that the file exists and that you may read it")
+        unreadable(
+            format!("cannot open the file: {e}"),
+            "check that the file exists and that you may read it",
+        )
     })?;
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| {
-        unreadable(format!("cannot read the file: {e}"), "check that the file is a regular, readable file")
-    })?;
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            unreadable(
+                format!("cannot read the file: {e}"),
+                "check that the file is a regular, readable file",
+            )
+        })?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(unreadable(
-            format!("the file is larger than {} MiB", MAX_FILE_BYTES / 1024 / 1024),
+            format!(
+                "the file is larger than {} MiB",
+                MAX_FILE_BYTES / 1024 / 1024
+            ),
             "a runbook is a few kilobytes of YAML; split it into child runbooks",
         ));
     }
@@ -54,7 +62,10 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
     }
     let text = String::from_utf8(bytes).map_err(|e| {
         unreadable(
-            format!("the file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            format!(
+                "the file is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
             "save the file as UTF-8",
         )
     })?;

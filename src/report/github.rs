@@ -3,6 +3,7 @@
 
 use super::FileReport;
 use crate::document::diagnostic::Severity;
+use std::fmt::Write as _;
 
 /// One `::error file=…,line=…,col=…,title=RB0xx::message` line per diagnostic.
 pub fn render(report: &FileReport) -> String {
@@ -17,21 +18,24 @@ pub fn render(report: &FileReport) -> String {
             message.push_str("\nhelp: ");
             message.push_str(help);
         }
-        out.push_str(&format!(
-            "::{command} file={},line={},col={},title={}::{}\n",
+        let _ = writeln!(
+            out,
+            "::{command} file={},line={},col={},title={}::{}",
             property(&report.path),
             d.span.line,
             d.span.col,
             d.code,
             data(&message),
-        ));
+        );
     }
     out
 }
 
 /// Escaping of a command's message, as the Actions toolkit does it.
 fn data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escaping of a property value, which also may not hold `:` or `,`.

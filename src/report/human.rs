@@ -9,7 +9,11 @@ use crate::document::diagnostic::{Diagnostic, Severity};
 /// Renders one file's diagnostics. `text` is the file's source, when it could be
 /// read; without it (an unreadable file) the message stands alone.
 pub fn render(path: &str, text: Option<&str>, diagnostics: &[Diagnostic], color: bool) -> String {
-    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
     let mut out = String::new();
     for diagnostic in diagnostics {
         let level = match diagnostic.severity {
@@ -35,7 +39,8 @@ pub fn render(path: &str, text: Option<&str>, diagnostics: &[Diagnostic], color:
                 renderer.render(&[group])
             }
             None => {
-                let mut group = title.element(Snippet::<annotate_snippets::Annotation<'_>>::source("").path(path));
+                let mut group = title
+                    .element(Snippet::<annotate_snippets::Annotation<'_>>::source("").path(path));
                 if let Some(help) = &diagnostic.help {
                     group = group.element(Level::HELP.message(help.as_str()));
                 }
@@ -57,7 +62,10 @@ fn caret_len(text: &str, start: usize, len: usize) -> usize {
     if len > 0 {
         return len;
     }
-    rest.chars().next().filter(|c| *c != '\n').map_or(0, char::len_utf8)
+    rest.chars()
+        .next()
+        .filter(|c| *c != '\n')
+        .map_or(0, char::len_utf8)
 }
 
 /// The closing line: `3 files checked: 2 errors, 1 warning`.

@@ -1,4 +1,4 @@
-//! Diagnostics as JUnit XML, which CI systems show as a test report: one test case
+//! Diagnostics as `JUnit` XML, which CI systems show as a test report: one test case
 //! per file, failing when the file has errors (warnings go to its `system-out`).
 
 use std::fmt::Write as _;
@@ -7,7 +7,10 @@ use super::{FileReport, Totals};
 use crate::document::diagnostic::Severity;
 
 pub fn render(reports: &[FileReport], totals: Totals) -> String {
-    let failures = reports.iter().filter(|r| r.count(Severity::Error) > 0).count();
+    let failures = reports
+        .iter()
+        .filter(|r| r.count(Severity::Error) > 0)
+        .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -21,17 +24,29 @@ pub fn render(reports: &[FileReport], totals: Totals) -> String {
     );
     for report in reports {
         let name = escape(&report.path);
-        let _ = write!(out, "    <testcase classname=\"runbook.validate\" name=\"{name}\"");
+        let _ = write!(
+            out,
+            "    <testcase classname=\"runbook.validate\" name=\"{name}\""
+        );
         if report.diagnostics.is_empty() {
             out.push_str("/>\n");
             continue;
         }
         out.push_str(">\n");
-        let (errors, warnings): (Vec<_>, Vec<_>) =
-            report.diagnostics.iter().partition(|d| d.severity == Severity::Error);
+        let (errors, warnings): (Vec<_>, Vec<_>) = report
+            .diagnostics
+            .iter()
+            .partition(|d| d.severity == Severity::Error);
         let line = |d: &crate::document::diagnostic::Diagnostic| {
-            let help = d.help.as_deref().map(|h| format!(" (help: {h})")).unwrap_or_default();
-            format!("{}:{}:{}: {} {}: {}{help}", report.path, d.span.line, d.span.col, d.severity, d.code, d.message)
+            let help = d
+                .help
+                .as_deref()
+                .map(|h| format!(" (help: {h})"))
+                .unwrap_or_default();
+            format!(
+                "{}:{}:{}: {} {}: {}{help}",
+                report.path, d.span.line, d.span.col, d.severity, d.code, d.message
+            )
         };
         if let Some(first) = errors.first() {
             let body: Vec<String> = errors.iter().map(|d| line(d)).collect();
@@ -39,13 +54,21 @@ pub fn render(reports: &[FileReport], totals: Totals) -> String {
                 out,
                 "      <failure type=\"{}\" message=\"{}\">{}</failure>",
                 first.code,
-                escape(&format!("{} error(s); first: {}", errors.len(), first.message)),
+                escape(&format!(
+                    "{} error(s); first: {}",
+                    errors.len(),
+                    first.message
+                )),
                 escape(&body.join("\n"))
             );
         }
         if !warnings.is_empty() {
             let body: Vec<String> = warnings.iter().map(|d| line(d)).collect();
-            let _ = writeln!(out, "      <system-out>{}</system-out>", escape(&body.join("\n")));
+            let _ = writeln!(
+                out,
+                "      <system-out>{}</system-out>",
+                escape(&body.join("\n"))
+            );
         }
         out.push_str("    </testcase>\n");
     }

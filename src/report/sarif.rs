@@ -2,6 +2,7 @@
 //! scanning, IDE SARIF viewers) read. Every diagnostic code is a rule.
 
 use serde_json::{Value, json};
+use std::fmt::Write as _;
 
 use super::FileReport;
 use crate::document::diagnostic::{Code, Severity};
@@ -30,7 +31,7 @@ pub fn render(reports: &[FileReport]) -> String {
             let rule = Code::ALL.iter().position(|c| *c == d.code).unwrap_or(0);
             let mut message = d.message.clone();
             if let Some(help) = &d.help {
-                message.push_str(&format!("\nhelp: {help}"));
+                let _ = write!(message, "\nhelp: {help}");
             }
             results.push(json!({
                 "ruleId": d.code.as_str(),
@@ -70,19 +71,23 @@ fn level(severity: Severity) -> &'static str {
     }
 }
 
-/// `unknown key` → `UnknownKey`, the PascalCase name SARIF viewers show.
+/// `unknown key` → `UnknownKey`, the `PascalCase` name SARIF viewers show.
 fn rule_name(title: &str) -> String {
     title
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(|w| {
             let mut chars = w.chars();
-            chars.next().map_or_else(String::new, |c| c.to_ascii_uppercase().to_string() + chars.as_str())
+            chars.next().map_or_else(String::new, |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
         })
         .collect()
 }
 
 /// A relative file path as a URI reference (forward slashes, spaces escaped).
 fn uri(path: &str) -> String {
-    path.replace('\\', "/").replace('%', "%25").replace(' ', "%20")
+    path.replace('\\', "/")
+        .replace('%', "%25")
+        .replace(' ', "%20")
 }
