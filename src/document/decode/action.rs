@@ -1,0 +1,289 @@
+//! Decoding the actions: `manual`, `prompt`, the settings actions, `http`,
+//! `command`, `wait_for` and child `runbook`s.
+
+use super::{Decoder, Fields};
+use crate::document::diagnostic::{Code, Diagnostic};
+use crate::document::model::{
+    Action, Command, HttpRequest, Method, Probe, Prompt, SetSetting, SettingRef, Spanned, Template,
+    WaitFor,
+};
+use crate::document::node::{Node, Value};
+
+const PROMPT_KEYS: &[&str] = &["message", "secret", "pattern", "choices", "default"];
+const HTTP_KEYS: &[&str] = &[
+    "method", "url", "headers", "bearer", "json", "body", "timeout",
+];
+const COMMAND_KEYS: &[&str] = &["run", "env", "cwd"];
+const WAIT_KEYS: &[&str] = &["http", "command", "expect", "interval", "timeout"];
+
+impl Decoder<'_> {
+    pub(super) fn action(&mut self, key: &str, node: &Node) -> Option<Action> {
+        Some(match key {
+            "manual" => Action::Manual(self.template(node, "`manual`")?),
+            "prompt" => Action::Prompt(self.prompt(node)?),
+            "read_setting" => {
+                let fields = self.fields(node, "`read_setting`", &["file", "key"])?;
+                let (file, key) = self.file_and_key(&fields, "read_setting")?;
+                Action::ReadSetting(SettingRef { file, key })
+            }
+            "set_setting" => {
+                let fields = self.fields(node, "`set_setting`", &["file", "key", "value"])?;
+                let file_key = self.file_and_key(&fields, "set_setting");
+                let value = match fields.get("value") {
+                    Some(n) => self.template(n, "`value`"),
+                    None => {
+                        self.missing(
+                            &fields,
+                            "value",
+                            "`set_setting`",
+                            "add the `value` to write",
+                        );
+                        None
+                    }
+                };
+                let ((file, key), value) = (file_key?, value?);
+                Action::SetSetting(SetSetting { file, key, value })
+            }
+            "restore_setting" => {
+                Action::RestoreSetting(self.id(node, "`restore_setting`", false)?)
+            }
+            "http" => Action::Http(self.http(node)?),
+            "command" => Action::Command(self.command(node)?),
+            "wait_for" => Action::WaitFor(Box::new(self.wait_for(node)?)),
+            _ => Action::Runbook(self.text(node, "`runbook`")?),
+        })
+    }
+
+    pub(super) fn file_and_key(
+        &mut self,
+        fields: &Fields<'_>,
+        what: &str,
+    ) -> Option<(Template, Spanned<String>)> {
+        let file = match fields.get("file") {
+            Some(n) => self.template(n, "`file`"),
+            None => {
+                self.missing(
+                    fields,
+                    "file",
+                    &format!("`{what}`"),
+                    "add the dotenv `file` to use, e.g. `file: .env`",
+                );
+                None
+            }
+        };
+        let key = match fields.get("key") {
+            Some(n) => self.text(n, "`key`"),
+            None => {
+                self.missing(
+                    fields,
+                    "key",
+                    &format!("`{what}`"),
+                    "add the `key` (variable name) in that file",
+                );
+                None
+            }
+        };
+        if let Some(key) = &key {
+            let valid = key
+                .value
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && key
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            if !valid {
+                self.report(
+                    Diagnostic::new(Code::InvalidValue, key.span, format!("`{}` is not a dotenv variable name", key.value))
+                        .help("use letters, digits and `_`, not starting with a digit, e.g. `CLOUDFLARE_API_TOKEN`"),
+                );
+            }
+        }
+        Some((file?, key?))
+    }
+
+    pub(super) fn prompt(&mut self, node: &Node) -> Option<Prompt> {
+        let mut prompt = Prompt {
+            message: None,
+            secret: None,
+            pattern: None,
+            choices: Vec::new(),
+            default: None,
+        };
+        if let Value::Str(_) = node.value {
+            prompt.message = self.template(node, "`prompt`");
+            return Some(prompt);
+        }
+        let fields = self.fields(node, "`prompt`", PROMPT_KEYS)?;
+        prompt.message = fields
+            .get("message")
+            .and_then(|n| self.template(n, "`message`"));
+        prompt.secret = fields
+            .get("secret")
+            .and_then(|n| self.boolean(n, "`secret`"));
+        prompt.pattern = fields
+            .get("pattern")
+            .and_then(|n| self.regex(n, "`pattern`"));
+        if let Some(n) = fields.get("choices") {
+            prompt.choices = self.string_list(n, "`choices`");
+        }
+        prompt.default = fields
+            .get("default")
+            .and_then(|n| self.template(n, "`default`"));
+        Some(prompt)
+    }
+
+    pub(super) fn http(&mut self, node: &Node) -> Option<HttpRequest> {
+        if let Value::Str(_) = node.value {
+            return Some(HttpRequest {
+                method: None,
+                url: self.template(node, "`http`")?,
+                headers: Vec::new(),
+                bearer: None,
+                json: None,
+                body: None,
+                timeout: None,
+            });
+        }
+        let fields = self.fields(node, "`http`", HTTP_KEYS)?;
+        let method = fields.get("method").and_then(|n| {
+            let text = self.text(n, "`method`")?;
+            let method = Method::parse(&text.value);
+            if method.is_none() {
+                let help = match Method::parse(&text.value.to_ascii_uppercase()) {
+                    Some(m) => format!("methods are upper case: did you mean `{}`?", m.as_str()),
+                    None => format!("use one of {}", Method::NAMES.join(", ")),
+                };
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        n.span,
+                        format!("`{}` is not an HTTP method", text.value),
+                    )
+                    .help(help),
+                );
+            }
+            method.map(|m| Spanned::new(m, n.span))
+        });
+        let url = match fields.get("url") {
+            Some(n) => self.template(n, "`url`"),
+            None => {
+                self.missing(&fields, "url", "`http`", "add the `url` to request");
+                None
+            }
+        };
+        let headers = fields
+            .get("headers")
+            .map(|n| self.template_map(n, "`headers`"))
+            .unwrap_or_default();
+        if let (Some(_), Some(_)) = (fields.get("json"), fields.get("body")) {
+            let span = fields.key_span("body").unwrap_or(fields.span);
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    span,
+                    "`http` takes either `json` or `body`, not both",
+                )
+                .help("send the payload once: `json` for a JSON body, `body` for raw text"),
+            );
+        }
+        Some(HttpRequest {
+            method,
+            url: url?,
+            headers,
+            bearer: fields
+                .get("bearer")
+                .and_then(|n| self.template(n, "`bearer`")),
+            json: fields.get("json").cloned(),
+            body: fields.get("body").and_then(|n| self.template(n, "`body`")),
+            timeout: fields
+                .get("timeout")
+                .and_then(|n| self.duration(n, "`timeout`")),
+        })
+    }
+
+    pub(super) fn command(&mut self, node: &Node) -> Option<Command> {
+        if let Value::Str(_) = node.value {
+            return Some(Command {
+                run: self.template(node, "`command`")?,
+                env: Vec::new(),
+                cwd: None,
+            });
+        }
+        if let Value::Seq(_) = node.value {
+            self.wrong_type(
+                node,
+                "`command`",
+                "a string (run by `sh -c`) or a map with `run`",
+            );
+            return None;
+        }
+        let fields = self.fields(node, "`command`", COMMAND_KEYS)?;
+        let run = match fields.get("run") {
+            Some(n) => self.template(n, "`run`"),
+            None => {
+                self.missing(
+                    &fields,
+                    "run",
+                    "`command`",
+                    "add `run:` with the command line",
+                );
+                None
+            }
+        };
+        let env = fields
+            .get("env")
+            .map(|n| self.template_map(n, "`env`"))
+            .unwrap_or_default();
+        Some(Command {
+            run: run?,
+            env,
+            cwd: fields.get("cwd").and_then(|n| self.template(n, "`cwd`")),
+        })
+    }
+
+    pub(super) fn wait_for(&mut self, node: &Node) -> Option<WaitFor> {
+        let fields = self.fields(node, "`wait_for`", WAIT_KEYS)?;
+        let probe = match (fields.get("http"), fields.get("command")) {
+            (Some(http), None) => self.http(http).map(Probe::Http),
+            (None, Some(command)) => self.command(command).map(Probe::Command),
+            (Some(_), Some(_)) => {
+                let span = fields.key_span("command").unwrap_or(fields.span);
+                self.report(
+                    Diagnostic::new(
+                        Code::TwoActions,
+                        span,
+                        "`wait_for` polls one thing: `http` or `command`, not both",
+                    )
+                    .help("split the wait into two steps"),
+                );
+                None
+            }
+            (None, None) => {
+                self.missing(
+                    &fields,
+                    "http",
+                    "`wait_for`",
+                    "say what to poll: `http: {url: …}` or `command: …`",
+                );
+                None
+            }
+        };
+        let expect = fields.get("expect").and_then(|n| self.expect(n));
+        if let (Some(expect), Some(probe)) = (&expect, &probe) {
+            self.check_expect_kind(expect, matches!(probe, Probe::Http(_)));
+        }
+        Some(WaitFor {
+            span: fields.span,
+            probe: probe?,
+            expect,
+            interval: fields
+                .get("interval")
+                .and_then(|n| self.duration(n, "`interval`")),
+            timeout: fields
+                .get("timeout")
+                .and_then(|n| self.duration(n, "`timeout`")),
+        })
+    }
+}

@@ -1,0 +1,282 @@
+//! Decoding one step: its id, its one action, and the fields around it, with
+//! the checks of which fields go with which action.
+
+use super::{Decoder, Fields};
+use crate::document::diagnostic::{Code, Diagnostic};
+use crate::document::model::{Action, Expect, Spanned, Step, Template};
+use crate::document::node::{Node, Span, Value};
+
+/// Step keys other than the action keys (`Action::KEYS`).
+const STEP_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "description",
+    "needs",
+    "when",
+    "effect",
+    "confirm",
+    "secret",
+    "timeout",
+    "retry",
+    "explain",
+    "outputs",
+    "priority",
+    "estimate",
+    "guide",
+    "for_each",
+    "concurrency",
+    "expect",
+];
+
+impl Decoder<'_> {
+    pub(super) fn step(&mut self, node: &Node) -> Option<Step> {
+        let known: Vec<&str> = STEP_KEYS
+            .iter()
+            .chain(Action::KEYS.iter())
+            .copied()
+            .collect();
+        let fields = self.fields(node, "a step", &known)?;
+        let id = match fields.get("id") {
+            Some(n) => self.id(n, "step id", false),
+            None => {
+                self.missing(
+                    &fields,
+                    "id",
+                    "this step",
+                    "give every step an `id`, e.g. `id: restart_service`",
+                );
+                None
+            }
+        }
+        .unwrap_or_else(|| Spanned::new(String::new(), fields.span));
+
+        let present: Vec<&str> = Action::KEYS
+            .iter()
+            .copied()
+            .filter(|key| fields.get(key).is_some())
+            .collect();
+        let (action_key, then_wait_key) = match present.as_slice() {
+            [] => {
+                let name = if id.value.is_empty() {
+                    "this step".to_owned()
+                } else {
+                    format!("step `{}`", id.value)
+                };
+                self.report(
+                    Diagnostic::new(Code::NoAction, id.span, format!("{name} has no action"))
+                        .help(format!("add exactly one of: {}", Action::KEYS.join(", "))),
+                );
+                (None, None)
+            }
+            [one] => (Some(*one), None),
+            ["command", "wait_for"] => (Some("command"), Some("wait_for")),
+            [first, rest @ ..] => {
+                for extra in rest {
+                    let span = fields.key_span(extra).unwrap_or(fields.span);
+                    self.report(
+                        Diagnostic::new(
+                            Code::TwoActions,
+                            span,
+                            format!("step `{}` already has the action `{first}`; `{extra}` would be a second", id.value),
+                        )
+                        .help("a step does exactly one thing: split this into two steps, the second with `needs` on the first"),
+                    );
+                }
+                (Some(*first), None)
+            }
+        };
+        let action = action_key.and_then(|key| {
+            let node = fields.get(key)?;
+            self.action(key, node)
+        });
+        let action_span = action_key
+            .and_then(|key| fields.key_span(key))
+            .unwrap_or(fields.span);
+        let then_wait = then_wait_key
+            .and_then(|key| fields.get(key))
+            .and_then(|node| self.wait_for(node));
+
+        let mut step = Step {
+            id,
+            span: fields.span,
+            title: None,
+            description: None,
+            // A step whose action is broken is kept (with an empty manual action) so
+            // its id still resolves and references to it raise no second error.
+            action: action.unwrap_or_else(|| {
+                Action::Manual(Template {
+                    source: String::new(),
+                    span: action_span,
+                })
+            }),
+            action_span,
+            then_wait,
+            needs: Vec::new(),
+            when: None,
+            effect: None,
+            confirm: None,
+            secret: None,
+            timeout: None,
+            retry: None,
+            explain: Vec::new(),
+            outputs: Vec::new(),
+            priority: None,
+            estimate: None,
+            guide: None,
+            for_each: None,
+            concurrency: None,
+            expect: None,
+        };
+        step.title = fields.get("title").and_then(|n| self.text(n, "`title`"));
+        step.description = fields
+            .get("description")
+            .and_then(|n| self.text(n, "`description`"));
+        if let Some(n) = fields.get("needs") {
+            step.needs = self.needs(n);
+        }
+        step.when = fields.get("when").and_then(|n| self.template(n, "`when`"));
+        step.effect = fields.get("effect").and_then(|n| self.effect(n));
+        step.confirm = fields.get("confirm").and_then(|n| self.confirm(n));
+        step.secret = fields
+            .get("secret")
+            .and_then(|n| self.boolean(n, "`secret`"));
+        step.timeout = fields
+            .get("timeout")
+            .and_then(|n| self.duration(n, "`timeout`"));
+        step.retry = fields.get("retry").and_then(|n| self.retry(n));
+        if let Some(n) = fields.get("explain") {
+            step.explain = self.explain(n);
+        }
+        if let Some(n) = fields.get("outputs") {
+            step.outputs = self.template_map(n, "`outputs`");
+            for (name, _) in &step.outputs {
+                self.check_id(name, "output name");
+            }
+        }
+        step.priority = fields.get("priority").and_then(|n| self.priority(n));
+        step.estimate = fields
+            .get("estimate")
+            .and_then(|n| self.duration(n, "`estimate`"));
+        step.guide = fields.get("guide").and_then(|n| self.text(n, "`guide`"));
+        step.for_each = fields
+            .get("for_each")
+            .and_then(|n| self.template(n, "`for_each`"));
+        step.concurrency = fields
+            .get("concurrency")
+            .and_then(|n| self.positive(n, "`concurrency`"));
+        step.expect = fields.get("expect").and_then(|n| self.expect(n));
+        self.check_placement(&step, &fields);
+        Some(step)
+    }
+
+    pub(super) fn check_id(&mut self, name: &Spanned<String>, what: &str) {
+        let node = Node {
+            value: Value::Str(name.value.clone()),
+            span: name.span,
+        };
+        self.id(&node, what, false);
+    }
+
+    /// Fields that only make sense with some actions.
+    pub(super) fn check_placement(&mut self, step: &Step, fields: &Fields<'_>) {
+        let action = step.action.key();
+        let fan_out = matches!(step.action, Action::Http(_) | Action::Command(_));
+        if step.for_each.is_some() && !fan_out {
+            self.misplaced(
+                fields,
+                "for_each",
+                &format!("`for_each` repeats an `http` or `command` action, not `{action}`"),
+            );
+        }
+        if step.concurrency.is_some() && step.for_each.is_none() {
+            self.misplaced(
+                fields,
+                "concurrency",
+                "`concurrency` limits a `for_each`; this step has none",
+            );
+        }
+        if let Some(expect) = &step.expect {
+            let http = matches!(step.action, Action::Http(_));
+            let command = matches!(step.action, Action::Command(_));
+            if !http && !command {
+                let help = if matches!(step.action, Action::WaitFor(_)) {
+                    "put `expect` inside `wait_for:`"
+                } else {
+                    "only `http` and `command` steps take `expect`"
+                };
+                self.report(
+                    Diagnostic::new(
+                        Code::MisplacedField,
+                        fields.key_span("expect").unwrap_or(fields.span),
+                        format!("a `{action}` step has nothing to expect"),
+                    )
+                    .help(help),
+                );
+            } else {
+                self.check_expect_kind(expect, http);
+            }
+        }
+        if step.confirm.is_some()
+            && matches!(step.action, Action::Prompt(_) | Action::ReadSetting(_))
+        {
+            self.misplaced(
+                fields,
+                "confirm",
+                &format!("a `{action}` step changes nothing, so there is nothing to confirm"),
+            );
+        }
+    }
+
+    pub(super) fn check_expect_kind(&mut self, expect: &Expect, http: bool) {
+        let wrong: Vec<(&str, Span)> = if http {
+            expect
+                .exit_code
+                .iter()
+                .map(|e| ("exit_code", e.span))
+                .chain(
+                    expect
+                        .stdout_contains
+                        .iter()
+                        .map(|t| ("stdout_contains", t.span)),
+                )
+                .collect()
+        } else {
+            expect
+                .status
+                .first()
+                .map(|s| ("status", s.span))
+                .into_iter()
+                .chain(expect.json.first().map(|(path, _)| ("json", path.span)))
+                .chain(
+                    expect
+                        .body_contains
+                        .iter()
+                        .map(|t| ("body_contains", t.span)),
+                )
+                .collect()
+        };
+        let (this, other) = if http {
+            ("an HTTP response", "`command`")
+        } else {
+            ("a command", "`http`")
+        };
+        for (key, span) in wrong {
+            self.report(
+                Diagnostic::new(
+                    Code::MisplacedField,
+                    span,
+                    format!("`expect.{key}` does not apply to {this}"),
+                )
+                .help(format!("`{key}` is checked on {other} steps")),
+            );
+        }
+    }
+
+    pub(super) fn misplaced(&mut self, fields: &Fields<'_>, key: &str, message: &str) {
+        let span = fields.key_span(key).unwrap_or(fields.span);
+        self.report(
+            Diagnostic::new(Code::MisplacedField, span, message.to_owned())
+                .help(format!("remove `{key}` from this step")),
+        );
+    }
+}
