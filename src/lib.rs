@@ -11,5 +11,6 @@ pub mod list;
 pub mod output;
 pub mod report;
 pub mod schema;
+pub mod secret;
 pub mod template;
 pub mod validate;

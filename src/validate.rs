@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::document;
+use crate::document::{self, diagnostic::Code};
 use crate::error::Error;
 use crate::output::Output;
 use crate::report::{self, FileReport, Totals};
+use crate::secret;
 
 /// Output formats of `validate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -92,6 +93,13 @@ fn check_file(path: &Path, format: Format, out: &mut Output) -> Result<FileRepor
     };
     match format {
         Format::Human if !report.diagnostics.is_empty() => {
+            // A literal secret in the file must not be echoed again in the snippet.
+            let secrets = report
+                .diagnostics
+                .iter()
+                .filter(|d| d.code == Code::LiteralSecret)
+                .map(|d| d.span.offset..d.span.offset + d.span.len);
+            let text = text.map(|text| secret::redact_ranges(&text, secrets));
             let color = out.color();
             out.write(&report::human::render(
                 &report.path,

@@ -6,5 +6,6 @@ mod support;
 mod cli;
 mod corpus;
 mod formats;
+mod leak;
 mod mutation;
 mod runbooks;

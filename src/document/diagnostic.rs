@@ -163,6 +163,18 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_code() {
+        let readme = include_str!("../../README.md");
+        for code in Code::ALL {
+            let row = format!("| {} | {} |", code.as_str(), code.severity());
+            assert!(
+                readme.contains(&row),
+                "README.md lacks the row for {code}: `{row}`"
+            );
+        }
+    }
+
+    #[test]
     fn suggests_close_names_only() {
         let keys = ["needs", "when", "effect"];
         assert_eq!(did_you_mean("nedds", keys), Some("needs"));

@@ -606,7 +606,8 @@ impl Rules<'_, '_> {
         let help = match did_you_mean(field, candidates) {
             Some(close) => format!("did you mean `steps.{id}.{close}`?"),
             None => format!(
-                "a `{}` step has: {}",
+                "{} `{}` step has: {}",
+                article(step.action.key()),
                 step.action.key(),
                 results
                     .iter()
@@ -620,7 +621,11 @@ impl Rules<'_, '_> {
             Diagnostic::new(
                 Code::UnknownResult,
                 span,
-                format!("a `{}` step has no result `{field}`", step.action.key()),
+                format!(
+                    "{} `{}` step has no result `{field}`",
+                    article(step.action.key()),
+                    step.action.key()
+                ),
             )
             .help(help),
         );
@@ -663,10 +668,24 @@ impl Rules<'_, '_> {
         let mut found = Vec::new();
         scan_strings(self.cx.root, &mut |node, text| {
             if let Some(token) = pattern.find(text) {
-                found.push((node.span, token.as_str().to_owned()));
+                let template = Template {
+                    source: text.to_owned(),
+                    span: node.span,
+                };
+                let span = locate::needle(self.cx.text, &template, token.as_str());
+                found.push((span, token.as_str().to_owned()));
             }
         });
         for (span, token) in found {
+            // A `bearer` or header already reported for this very value says enough.
+            let reported = self.out.iter().any(|d| {
+                d.code == Code::LiteralSecret
+                    && d.span.offset <= span.offset
+                    && span.offset < d.span.offset + d.span.len
+            });
+            if reported {
+                continue;
+            }
             self.report(
                 Diagnostic::new(Code::LiteralSecret, span, format!("this looks like a Cloudflare API token ({})", mask(&token)))
                     .help("remove it (and revoke it: it is in version control now); take it from a `secret: true` input"),
@@ -759,6 +778,11 @@ impl Rules<'_, '_> {
             }
         }
     }
+}
+
+/// "a" or "an" before an action's name, as it is read aloud.
+fn article(key: &str) -> &'static str {
+    if key == "http" { "an" } else { "a" }
 }
 
 /// The templates an action renders.
