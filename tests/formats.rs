@@ -123,6 +123,14 @@ fn sarif_validates_against_the_oasis_schema() {
         violations.join("\n")
     );
 
+    // The check has teeth: a level SARIF does not define is caught.
+    let mut wrong = document.clone();
+    wrong["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(
+        !sarif_violations(&wrong).is_empty(),
+        "the schema check caught nothing"
+    );
+
     // With no result at all, too.
     let ran = Test::new()
         .file("clean.yaml", CLEAN)

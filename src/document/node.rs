@@ -80,6 +80,9 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         with_snippet: false,
         // YAML 1.1 read `y`, `no` and `on` as booleans: `needs: [y]` must stay a step id.
         strict_booleans: true,
+        // Duplicate keys reach the decoder, which reports them as RB027 and goes on
+        // instead of stopping at a syntax error.
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
     };
     match serde_saphyr::from_str_with_options::<Option<Spanned<Value>>>(text, options) {
         Ok(Some(spanned)) => Ok(node_from(spanned, text)),
