@@ -4,10 +4,13 @@
 //! The pipeline: `document` (YAML → checked model with diagnostics) → `report`
 //! (renderers). `cli` is the edge that reads arguments and prints.
 
+pub mod action;
 pub mod cli;
 pub mod document;
+pub mod engine;
 pub mod error;
 pub mod list;
+pub mod operator;
 pub mod output;
 pub mod report;
 pub mod schema;

@@ -1,8 +1,101 @@
 //! Secrets in output. A secret is shown only as `••••` and its last four
-//! characters (`template::mask`); this module hides secrets that sit inside text
-//! the program quotes back, such as a source line in a diagnostic snippet.
+//! characters (`template::mask`). The [`Redactor`] knows every secret of a run and
+//! rewrites any text before it is written anywhere — terminal, events, journal,
+//! reports, error messages — including the secrets' URL-encoded and base64 forms.
+//! The journal keeps a [`fingerprint`], never the value.
 
 use std::ops::Range;
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use crate::template::mask;
+
+/// Every secret of a run, in the forms it may take in output.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    /// (form to find, what to write instead), longest first so a secret inside a
+    /// longer one's encoding is not half-replaced.
+    needles: Vec<(String, String)>,
+}
+
+impl Redactor {
+    /// Learns a secret. Empty values are ignored: there is nothing to hide.
+    pub fn add(&mut self, secret: &str) {
+        if secret.is_empty() || self.needles.iter().any(|(n, _)| n == secret) {
+            return;
+        }
+        let masked = mask(secret);
+        let engines = [
+            &base64::engine::general_purpose::STANDARD,
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+            &base64::engine::general_purpose::URL_SAFE,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ];
+        let mut forms = vec![
+            secret.to_owned(),
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string(),
+            form_urlencoded(secret),
+            serde_json::to_string(secret)
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_owned(),
+        ];
+        forms.extend(engines.iter().map(|engine| engine.encode(secret)));
+        for form in forms {
+            if !form.is_empty() && !self.needles.iter().any(|(n, _)| *n == form) {
+                self.needles.push((form, masked.clone()));
+            }
+        }
+        self.needles.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    }
+
+    /// Whether any secret is known.
+    pub fn is_empty(&self) -> bool {
+        self.needles.is_empty()
+    }
+
+    /// `text` with every known secret, in every form, replaced by its mask.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (needle, masked) in &self.needles {
+            if out.contains(needle.as_str()) {
+                out = out.replace(needle.as_str(), masked);
+            }
+        }
+        out
+    }
+
+    /// Whether `text` holds a known secret in any form.
+    pub fn leaks(&self, text: &str) -> bool {
+        self.needles
+            .iter()
+            .any(|(needle, _)| text.contains(needle.as_str()))
+    }
+}
+
+/// How a secret is encoded in an `application/x-www-form-urlencoded` body or
+/// query: like percent-encoding, but spaces become `+`.
+fn form_urlencoded(secret: &str) -> String {
+    secret
+        .split(' ')
+        .map(|part| {
+            percent_encoding::utf8_percent_encode(part, percent_encoding::NON_ALPHANUMERIC)
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+/// A stable, one-way identifier of a value: `sha256:` and 16 hex digits. Enough
+/// to tell whether a value re-entered on resume is the one used before, useless
+/// for recovering it.
+pub fn fingerprint(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
 
 /// `text` with each range hidden but for its last four characters. Each hidden
 /// character becomes `*` bytes of the same length, so byte offsets into the text —
@@ -38,6 +131,33 @@ pub fn redact_ranges(text: &str, ranges: impl IntoIterator<Item = Range<usize>>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacts_every_form_of_a_secret() {
+        let secret = "cfut_s3cr3t/with+odd=chars 9Xy7";
+        let mut redactor = Redactor::default();
+        redactor.add(secret);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let url = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+        let text = format!(
+            "raw {secret} b64 {b64} url {url} json {}",
+            serde_json::to_string(secret).unwrap()
+        );
+        let out = redactor.redact(&text);
+        assert!(!redactor.leaks(&out), "{out}");
+        assert!(!out.contains("s3cr3t"), "{out}");
+        assert_eq!(out.matches("••••9Xy7").count(), 4, "{out}");
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_do_not_hold_the_value() {
+        assert_eq!(fingerprint("abc"), fingerprint("abc"));
+        assert_ne!(fingerprint("abc"), fingerprint("abd"));
+        assert!(fingerprint("abc").starts_with("sha256:"));
+        assert_eq!(fingerprint("abc").len(), "sha256:".len() + 16);
+        assert!(!fingerprint("topsecretvalue").contains("topsecret"));
+    }
 
     #[test]
     fn hides_all_but_the_last_four_characters_and_keeps_offsets() {

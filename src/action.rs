@@ -1,0 +1,8 @@
+//! The actions a step can take, one module per kind. Each takes values the engine
+//! has already rendered from templates and returns what happened; none of them
+//! knows about gates, journals or the operator's screen.
+
+pub mod expect;
+pub mod fan_out;
+pub mod http;
+pub mod setting;
