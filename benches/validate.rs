@@ -1,1 +1,1020 @@
-fn main() {}
+//! `cargo bench --bench validate`: how fast `runbook validate` is, measured against
+//! the cost of only parsing the same YAML, and whether its memory stays flat as the
+//! number of files grows.
+//!
+//! It generates realistic, valid runbooks (2–10 KB each: manual, http with
+//! `expect.json`, commands with an effect, settings, prompts, waits, `needs` with
+//! `within`, templates reading inputs and earlier steps, phases, rollbacks) into a
+//! temp dir, then measures, side by side:
+//!
+//! - parse only: read each file and `serde_saphyr::from_str::<serde_json::Value>`;
+//! - `runbook::document::check` on each file, in process (with a phase breakdown:
+//!   YAML to nodes, decoding, rules);
+//! - the release binary, `runbook validate DIR --format json`, as a subprocess, with
+//!   its peak RSS for 1,000 and for all files (also in the streaming human format);
+//! - one file, process start to exit, many times.
+//!
+//! The binary is the one cargo builds for benches (`CARGO_BIN_EXE_runbook`, the
+//! `bench` profile, which inherits `release`): no nested cargo build. Peak RSS comes
+//! from `/usr/bin/time -f %M` when present, else from polling `/proc/PID/status`.
+//!
+//! Environment: `RUNBOOK_BENCH_FILES` (default 10000), `RUNBOOK_BENCH_ROUNDS` (timed
+//! rounds of the in-process passes, best kept; default 3).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use runbook::document::{self, decode, node, rules};
+
+/// The targets.
+const MAX_RATIO: f64 = 1.5;
+const MAX_SINGLE_FILE: Duration = Duration::from_millis(20);
+/// "Flat": all files may take at most this much more peak memory than the first 1,000.
+const MAX_RSS_GROWTH: f64 = 1.25;
+const SMALL_SET: usize = 1_000;
+const SINGLE_RUNS: usize = 50;
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is not meaningful here.
+    let count = env_number("RUNBOOK_BENCH_FILES", 10_000).max(SMALL_SET + 1);
+    let rounds = env_number("RUNBOOK_BENCH_ROUNDS", 3).max(1);
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_runbook"));
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let started = Instant::now();
+    let (files, bytes) = generate(dir.path(), count);
+    println!(
+        "generated {} runbooks ({:.1} MB, {:.1} KB on average, {}–{} bytes) in {:.1?}",
+        files.len(),
+        mb(bytes.iter().sum::<usize>() as f64),
+        bytes.iter().sum::<usize>() as f64 / 1024.0 / files.len() as f64,
+        bytes.iter().min().unwrap_or(&0),
+        bytes.iter().max().unwrap_or(&0),
+        started.elapsed()
+    );
+    println!("binary: {}", binary.display());
+    sample_is_clean(&files);
+
+    // Warm the page cache, so the first timed pass does not pay for the disk.
+    for file in &files {
+        std::fs::read(file).expect("read a generated runbook");
+    }
+
+    let mut parse = Duration::MAX;
+    let mut check = Duration::MAX;
+    let mut phases = Phases::default();
+    for _ in 0..rounds {
+        parse = parse.min(parse_only(&files));
+        check = check.min(check_all(&files));
+        let round = phases_of(&files);
+        if round.total() < phases.total() || phases.total().is_zero() {
+            phases = round;
+        }
+    }
+
+    let validate_all = run_validate(&binary, dir.path(), "json");
+    let rss_small_json = run_validate(&binary, &dir.path().join("first"), "json").peak_kb;
+    let rss_small_human = run_validate(&binary, &dir.path().join("first"), "human").peak_kb;
+    let rss_all_human = run_validate(&binary, dir.path(), "human").peak_kb;
+    let (median, p95) = single_file(&binary, &files);
+
+    let ratio_binary = ratio(validate_all.wall, parse);
+    let ratio_check = ratio(check, parse);
+    let growth_json = rss_growth(rss_small_json, validate_all.peak_kb);
+    let growth_human = rss_growth(rss_small_human, rss_all_human);
+    let n = files.len();
+
+    let mut table = String::new();
+    let row = |table: &mut String, what: &str, figure: String, verdict: String| {
+        let _ = writeln!(table, "  {what:<52} {figure:>22}  {verdict}");
+    };
+    let _ = writeln!(table, "\n{n} files, best of {rounds} in-process rounds\n");
+    row(
+        &mut table,
+        "(a) parse only: read + serde-saphyr → serde_json::Value",
+        per(parse, n),
+        String::new(),
+    );
+    row(
+        &mut table,
+        "(b) in process: read + document::check",
+        per(check, n),
+        String::new(),
+    );
+    row(
+        &mut table,
+        "      YAML → nodes (node::parse, spans)",
+        per(phases.parse, n),
+        String::new(),
+    );
+    row(
+        &mut table,
+        "      decode (nodes → model)",
+        per(phases.decode, n),
+        String::new(),
+    );
+    row(
+        &mut table,
+        "      rules (references, templates, gates)",
+        per(phases.rules, n),
+        String::new(),
+    );
+    row(
+        &mut table,
+        "(c) binary: runbook validate DIR --format json",
+        per(validate_all.wall, n),
+        String::new(),
+    );
+    let _ = writeln!(table);
+    row(
+        &mut table,
+        "ratio (c)/(a): validate binary / parse only",
+        format!("{ratio_binary:.2}×"),
+        verdict(ratio_binary <= MAX_RATIO, &format!("target ≤ {MAX_RATIO}×")),
+    );
+    row(
+        &mut table,
+        "ratio (b)/(a): check in process / parse only",
+        format!("{ratio_check:.2}×"),
+        verdict(ratio_check <= MAX_RATIO, &format!("target ≤ {MAX_RATIO}×")),
+    );
+    row(
+        &mut table,
+        &format!("peak RSS, --format json: {SMALL_SET} → {n} files"),
+        format!("{} → {}", kb(rss_small_json), kb(validate_all.peak_kb)),
+        verdict(
+            growth_json.is_some_and(|g| g <= MAX_RSS_GROWTH),
+            &format!("{} (flat: ≤ {MAX_RSS_GROWTH}×)", growth(growth_json)),
+        ),
+    );
+    row(
+        &mut table,
+        &format!("peak RSS, human format: {SMALL_SET} → {n} files"),
+        format!("{} → {}", kb(rss_small_human), kb(rss_all_human)),
+        verdict(
+            growth_human.is_some_and(|g| g <= MAX_RSS_GROWTH),
+            &format!("{} (flat: ≤ {MAX_RSS_GROWTH}×)", growth(growth_human)),
+        ),
+    );
+    row(
+        &mut table,
+        &format!("one file, process start → exit ({SINGLE_RUNS} runs)"),
+        format!("median {} p95 {}", ms(median), ms(p95)),
+        verdict(
+            p95 < MAX_SINGLE_FILE,
+            &format!("target p95 < {} ms", MAX_SINGLE_FILE.as_millis()),
+        ),
+    );
+    println!("{table}");
+}
+
+// ---------------------------------------------------------------------------
+// Measurements
+
+fn parse_only(files: &[PathBuf]) -> Duration {
+    let started = Instant::now();
+    let mut values = 0usize;
+    for file in files {
+        let text = std::fs::read_to_string(file).expect("read a generated runbook");
+        let value: serde_json::Value =
+            serde_saphyr::from_str(&text).expect("a generated runbook is YAML");
+        values += usize::from(value.is_object());
+    }
+    assert_eq!(values, files.len());
+    started.elapsed()
+}
+
+fn check_all(files: &[PathBuf]) -> Duration {
+    let started = Instant::now();
+    let mut problems = 0;
+    for file in files {
+        let text = std::fs::read_to_string(file).expect("read a generated runbook");
+        problems += document::check(file, &text).diagnostics.len();
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(problems, 0, "the generated runbooks should validate clean");
+    elapsed
+}
+
+/// Where `check`'s time goes, by running its phases one by one.
+#[derive(Default, Clone, Copy)]
+struct Phases {
+    parse: Duration,
+    decode: Duration,
+    rules: Duration,
+}
+
+impl Phases {
+    fn total(self) -> Duration {
+        self.parse + self.decode + self.rules
+    }
+}
+
+fn phases_of(files: &[PathBuf]) -> Phases {
+    let mut phases = Phases::default();
+    for file in files {
+        let text = std::fs::read_to_string(file).expect("read a generated runbook");
+        let started = Instant::now();
+        let root = node::parse(&text).expect("a generated runbook is YAML");
+        let parsed = Instant::now();
+        let mut diagnostics = Vec::new();
+        let runbook = decode::decode(&root, &text, &mut diagnostics).expect("a runbook");
+        let decoded = Instant::now();
+        let context = rules::Context {
+            path: file,
+            text: &text,
+            root: &root,
+            runbook: &runbook,
+            decode_failed: false,
+        };
+        rules::check(&context, &mut diagnostics);
+        let checked = Instant::now();
+        phases.parse += parsed - started;
+        phases.decode += decoded - parsed;
+        phases.rules += checked - decoded;
+    }
+    phases
+}
+
+struct Validated {
+    wall: Duration,
+    peak_kb: Option<u64>,
+}
+
+/// Runs `runbook validate DIR --format FORMAT`, timing it and taking its peak RSS.
+fn run_validate(binary: &Path, dir: &Path, format: &str) -> Validated {
+    let time = Path::new("/usr/bin/time");
+    let rss_file = tempfile::NamedTempFile::new().expect("a temp file");
+    let mut command = if time.exists() {
+        let mut command = Command::new(time);
+        command
+            .arg("-f")
+            .arg("%M")
+            .arg("-o")
+            .arg(rss_file.path())
+            .arg(binary);
+        command
+    } else {
+        Command::new(binary)
+    };
+    command
+        .args(["validate", "--format", format])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = command.spawn().expect("start runbook validate");
+    let mut polled = None;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for runbook validate") {
+            break status;
+        }
+        if !time.exists() {
+            polled = vm_hwm_kb(child.id()).or(polled);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let wall = started.elapsed();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "runbook validate {} --format {format} found problems in valid runbooks",
+        dir.display()
+    );
+    let peak_kb = if time.exists() {
+        std::fs::read_to_string(rss_file.path())
+            .ok()
+            .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
+    } else {
+        polled
+    };
+    Validated { wall, peak_kb }
+}
+
+fn vm_hwm_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Median and 95th percentile of validating one mid-sized file in a fresh process.
+fn single_file(binary: &Path, files: &[PathBuf]) -> (Duration, Duration) {
+    let file = files
+        .iter()
+        .find(|f| std::fs::metadata(f).is_ok_and(|m| (5_000..7_000).contains(&m.len())))
+        .unwrap_or(&files[0]);
+    let mut times: Vec<Duration> = (0..SINGLE_RUNS)
+        .map(|_| {
+            let started = Instant::now();
+            let status = Command::new(binary)
+                .arg("validate")
+                .arg(file)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run runbook validate");
+            assert!(status.success(), "{} does not validate", file.display());
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    (times[times.len() / 2], times[times.len() * 95 / 100])
+}
+
+/// Checks a sample with the binary's own rules: generated runbooks must be clean.
+fn sample_is_clean(files: &[PathBuf]) {
+    for file in files.iter().step_by(files.len() / 50 + 1) {
+        let text = std::fs::read_to_string(file).expect("read a generated runbook");
+        let checked = document::check(file, &text);
+        assert!(
+            checked.diagnostics.is_empty(),
+            "{} is not clean: {:#?}\n{text}",
+            file.display(),
+            checked.diagnostics
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Generating runbooks
+
+/// Writes `count` runbooks: the first 1,000 under `first/`, the rest under `rest/`,
+/// so one directory holds the small set and the root holds them all.
+fn generate(root: &Path, count: usize) -> (Vec<PathBuf>, Vec<usize>) {
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    let mut files = Vec::with_capacity(count);
+    let mut sizes = Vec::with_capacity(count);
+    for n in 0..count {
+        let dir = root.join(if n < SMALL_SET { "first" } else { "rest" });
+        if n == 0 || n == SMALL_SET {
+            std::fs::create_dir_all(&dir).expect("create a bench dir");
+        }
+        let id = format!("rb-{n:05}");
+        let text = Generator::new(&mut rng).runbook(&id);
+        let path = dir.join(format!("{id}.yaml"));
+        std::fs::write(&path, &text).expect("write a generated runbook");
+        sizes.push(text.len());
+        files.push(path);
+    }
+    (files, sizes)
+}
+
+const SERVICES: &[&str] = &[
+    "billing",
+    "auth",
+    "search",
+    "payments",
+    "gateway",
+    "ledger",
+    "notifier",
+    "scheduler",
+    "reports",
+    "inventory",
+    "checkout",
+    "media",
+];
+const TEAMS: &[&str] = &["platform", "sre", "payments", "identity", "data", "edge"];
+const WORDS: &[&str] = &[
+    "the",
+    "service",
+    "configuration",
+    "token",
+    "replica",
+    "database",
+    "cache",
+    "is",
+    "checked",
+    "before",
+    "after",
+    "every",
+    "deployment",
+    "and",
+    "rolled",
+    "back",
+    "when",
+    "health",
+    "probe",
+    "fails",
+    "operator",
+    "confirms",
+    "certificate",
+    "renewed",
+    "region",
+    "traffic",
+    "drained",
+    "from",
+    "old",
+    "new",
+    "credentials",
+    "rotated",
+    "safely",
+    "within",
+    "window",
+    "maintenance",
+    "queue",
+    "backlog",
+    "metrics",
+    "dashboard",
+];
+const PATHS: &[&str] = &[
+    "health",
+    "api/v1/status",
+    "api/v1/replicas",
+    "api/v2/queues",
+    "api/v1/certificates",
+    "api/v1/keys",
+    "metrics/summary",
+    "api/v1/regions",
+];
+const SETTINGS: &[&str] = &[
+    "LOG_LEVEL",
+    "FEATURE_FLAGS",
+    "REPLICA_COUNT",
+    "API_TOKEN",
+    "CACHE_TTL",
+    "UPSTREAM_URL",
+    "MAX_CONNECTIONS",
+];
+
+/// What a generated step produces, so later templates read real results.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Manual,
+    HttpGet,
+    HttpPost,
+    Command,
+    SetSetting,
+    ReadSetting,
+    WaitFor,
+    Prompt,
+}
+
+struct Generator<'r> {
+    rng: &'r mut Rng,
+    out: String,
+    steps: Vec<(String, Kind)>,
+    inputs: Vec<&'static str>,
+    service: &'static str,
+}
+
+impl<'r> Generator<'r> {
+    fn new(rng: &'r mut Rng) -> Self {
+        let service = SERVICES[rng.below(SERVICES.len())];
+        Generator {
+            rng,
+            out: String::with_capacity(12 * 1024),
+            steps: Vec::new(),
+            inputs: Vec::new(),
+            service,
+        }
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.rng.below(items.len())]
+    }
+
+    fn sentence(&mut self, words: usize) -> String {
+        let mut sentence = String::new();
+        for i in 0..words {
+            if i > 0 {
+                sentence.push(' ');
+            }
+            sentence.push_str(self.pick(WORDS));
+        }
+        let mut chars = sentence.chars();
+        let first = chars.next().map(|c| c.to_ascii_uppercase()).unwrap_or('T');
+        format!("{first}{}.", chars.as_str())
+    }
+
+    fn line(&mut self, text: &str) {
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    fn runbook(mut self, id: &str) -> String {
+        let target = 2_300 + self.rng.below(7_300);
+        let service = self.service;
+        self.line("# yaml-language-server: $schema=../schema/runbook.schema.json");
+        let comment = self.sentence(10);
+        self.line(&format!("#\n# {comment}"));
+        self.line(&format!("runbook: {id}"));
+        let title = self.sentence(5);
+        self.line(&format!("title: {title}"));
+        self.line("description: >-");
+        for _ in 0..2 + self.rng.below(3) {
+            let words = 8 + self.rng.below(6);
+            let s = self.sentence(words);
+            self.line(&format!("  {s}"));
+        }
+        let team = self.pick(TEAMS);
+        self.line(&format!("owner: {team}"));
+        let priority = self.rng.below(4);
+        self.line(&format!("priority: P{priority}"));
+        let estimate = 5 + self.rng.below(55);
+        self.line(&format!("estimate: {estimate}m"));
+        self.line(&format!("guide: docs/{service}/RUNBOOK.md\n"));
+        self.inputs();
+
+        let phased = self.rng.below(10) < 3;
+        let indent = if phased { "      " } else { "  " };
+        if phased {
+            self.line("phases:");
+        } else {
+            self.line("steps:");
+        }
+        let mut phase = 0;
+        let mut in_phase = 0;
+        let mut irreversible_at_end = self.rng.below(10) < 4;
+        while self.out.len() < target.saturating_sub(900) || self.steps.is_empty() {
+            if phased && (in_phase == 0 || (in_phase >= 3 && self.rng.below(3) == 0)) {
+                phase += 1;
+                in_phase = 0;
+                let title = self.sentence(4);
+                self.line(&format!("  - id: phase_{phase}"));
+                self.line(&format!("    title: \"Phase {phase}: {title}\""));
+                if self.rng.below(2) == 0 {
+                    let s = self.sentence(12);
+                    self.line(&format!("    description: {s}"));
+                }
+                self.line("    steps:");
+            }
+            self.step(indent);
+            in_phase += 1;
+        }
+        if irreversible_at_end && self.steps.len() < 2 {
+            irreversible_at_end = false;
+        }
+        if irreversible_at_end {
+            self.verified_irreversible(indent);
+        }
+        self.rollback();
+        self.out
+    }
+
+    fn inputs(&mut self) {
+        let service = self.service;
+        self.line("inputs:");
+        self.line("  env_file:");
+        let s = self.sentence(7);
+        self.line(&format!("    description: {s}"));
+        self.line(&format!("    default: .env.{service}"));
+        self.line("  base_url:");
+        self.line(&format!("    description: Base URL of the {service} API."));
+        self.line(&format!(
+            "    default: \"https://{service}.internal.example.com\""
+        ));
+        self.line("    pattern: \"^https://\"");
+        self.inputs = vec!["env_file", "base_url"];
+        if self.rng.below(2) == 0 {
+            self.line("  api_token:");
+            self.line(&format!("    description: The {service} API token."));
+            self.line("    secret: true");
+            self.line(&format!("    prompt: Paste the {service} API token"));
+            self.inputs.push("api_token");
+        }
+        if self.rng.below(2) == 0 {
+            self.line("  region:");
+            self.line("    description: Region the change applies to.");
+            self.line("    default: eu-west-1");
+            self.line("    choices: [eu-west-1, us-east-1, ap-south-1]");
+            self.inputs.push("region");
+        }
+        if self.rng.below(2) == 0 {
+            self.line("  restart_command:");
+            self.line("    description: Restarts the service so it reloads its settings.");
+            self.line(&format!("    default: systemctl restart {service}"));
+            self.inputs.push("restart_command");
+        }
+        self.line("  replicas: { default: \"3\", pattern: \"^[0-9]+$\" }");
+        self.inputs.push("replicas");
+        self.line("");
+    }
+
+    fn input(&mut self) -> &'static str {
+        let inputs = self.inputs.clone();
+        self.pick(&inputs)
+    }
+
+    /// A template reading an input or an earlier step's result.
+    fn reference(&mut self) -> String {
+        let readable: Vec<(String, Kind)> = self
+            .steps
+            .iter()
+            .filter(|(_, k)| !matches!(k, Kind::Manual | Kind::WaitFor | Kind::SetSetting))
+            .cloned()
+            .collect();
+        if readable.is_empty() || self.rng.below(2) == 0 {
+            let input = self.input();
+            return format!("{{{{ inputs.{input} }}}}");
+        }
+        let (id, kind) = self.pick_owned(&readable);
+        let field = match kind {
+            Kind::HttpGet | Kind::HttpPost => {
+                *self.pick_ref(&["status", "elapsed_ms", "json.result.id", "json.result.name"])
+            }
+            Kind::Command => *self.pick_ref(&["exit_code", "stdout"]),
+            _ => "value",
+        };
+        format!("{{{{ steps.{id}.{field} }}}}")
+    }
+
+    fn pick_owned<T: Clone>(&mut self, items: &[T]) -> T {
+        items[self.rng.below(items.len())].clone()
+    }
+
+    fn pick_ref<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.rng.below(items.len())]
+    }
+
+    /// `needs`: the previous step (runbooks run in order), sometimes with a freshness
+    /// bound, sometimes an earlier one too.
+    fn needs(&mut self, indent: &str) {
+        let Some((last, _)) = self.steps.last().cloned() else {
+            return;
+        };
+        if self.steps.len() > 3 && self.rng.below(4) == 0 {
+            let earlier = self.steps[self.rng.below(self.steps.len() - 1)].0.clone();
+            self.line(&format!("{indent}  needs:"));
+            self.line(&format!("{indent}    - {last}"));
+            self.line(&format!("{indent}    - {{ step: {earlier}, within: 30m }}"));
+        } else if self.rng.below(5) == 0 {
+            self.line(&format!(
+                "{indent}  needs: [{{ step: {last}, within: 15m }}]"
+            ));
+        } else {
+            self.line(&format!("{indent}  needs: [{last}]"));
+        }
+    }
+
+    fn step(&mut self, indent: &str) {
+        let kind = match self.rng.below(20) {
+            0..=4 => Kind::Manual,
+            5..=8 => Kind::HttpGet,
+            9 | 10 => Kind::HttpPost,
+            11..=13 => Kind::Command,
+            14 | 15 => Kind::SetSetting,
+            16 | 17 => Kind::ReadSetting,
+            18 => Kind::WaitFor,
+            _ => Kind::Prompt,
+        };
+        // The first step shows every input, so none is unused.
+        let kind = if self.steps.is_empty() {
+            Kind::Manual
+        } else {
+            kind
+        };
+        let name = match kind {
+            Kind::Manual => "review",
+            Kind::HttpGet => "check",
+            Kind::HttpPost => "update",
+            Kind::Command => "run",
+            Kind::SetSetting => "set",
+            Kind::ReadSetting => "read",
+            Kind::WaitFor => "wait",
+            Kind::Prompt => "ask",
+        };
+        let id = format!("{name}_{}_{}", self.service, self.steps.len() + 1);
+        self.line(&format!("{indent}- id: {id}"));
+        let words = 4 + self.rng.below(4);
+        let title = self.sentence(words);
+        self.line(&format!("{indent}  title: {title}"));
+        if self.rng.below(2) == 0 {
+            self.line(&format!("{indent}  description: >-"));
+            for _ in 0..1 + self.rng.below(3) {
+                let s = self.sentence(10);
+                self.line(&format!("{indent}    {s}"));
+            }
+        }
+        self.needs(indent);
+        if self.rng.below(3) == 0 {
+            let p = self.rng.below(4);
+            let e = 1 + self.rng.below(20);
+            self.line(&format!("{indent}  priority: P{p}"));
+            self.line(&format!("{indent}  estimate: {e}m"));
+        }
+        if self.inputs.contains(&"region") && self.rng.below(8) == 0 {
+            self.line(&format!(
+                "{indent}  when: \"{{{{ inputs.region == 'eu-west-1' }}}}\""
+            ));
+        }
+        match kind {
+            Kind::Manual => self.manual(indent),
+            Kind::HttpGet => self.http_get(indent),
+            Kind::HttpPost => self.http_post(indent),
+            Kind::Command => self.command(indent),
+            Kind::SetSetting => self.set_setting(indent),
+            Kind::ReadSetting => self.read_setting(indent),
+            Kind::WaitFor => self.wait_for(indent),
+            Kind::Prompt => self.prompt(indent),
+        }
+        self.line("");
+        self.steps.push((id, kind));
+    }
+
+    fn manual(&mut self, indent: &str) {
+        self.line(&format!("{indent}  manual: |"));
+        if self.steps.is_empty() {
+            let inputs = self.inputs.clone();
+            for input in inputs {
+                self.line(&format!("{indent}    - {input}: {{{{ inputs.{input} }}}}"));
+            }
+        }
+        for n in 1..=2 + self.rng.below(5) {
+            let words = 6 + self.rng.below(8);
+            let s = self.sentence(words);
+            let r = self.reference();
+            self.line(&format!("{indent}    {n}. {s} See {r}."));
+        }
+    }
+
+    fn explain(&mut self, indent: &str, codes: &[u16]) {
+        self.line(&format!("{indent}  explain:"));
+        for code in codes {
+            let s = self.sentence(9);
+            self.line(&format!("{indent}    {code}: {s}"));
+        }
+    }
+
+    fn http_get(&mut self, indent: &str) {
+        let path = self.pick(PATHS);
+        self.line(&format!("{indent}  http:"));
+        self.line(&format!(
+            "{indent}    url: \"{{{{ inputs.base_url }}}}/{path}\""
+        ));
+        if self.inputs.contains(&"api_token") && self.rng.below(2) == 0 {
+            self.line(&format!(
+                "{indent}    bearer: \"{{{{ inputs.api_token }}}}\""
+            ));
+        }
+        if self.rng.below(2) == 0 {
+            self.line(&format!("{indent}    headers:"));
+            self.line(&format!("{indent}      Accept: application/json"));
+        }
+        if self.rng.below(3) == 0 {
+            self.line(&format!("{indent}  timeout: 10s"));
+            self.line(&format!(
+                "{indent}  retry: {{ attempts: 3, delay: 2s, backoff: 2 }}"
+            ));
+        }
+        self.line(&format!("{indent}  expect:"));
+        self.line(&format!("{indent}    status: 200"));
+        self.line(&format!("{indent}    json:"));
+        let matchers = [
+            "success: true",
+            "result.status: active",
+            "result.id: { not_empty: true }",
+            "result.items: { exists: true }",
+            "result.count: { ge: 1 }",
+            "errors: { len: 0 }",
+            "result.version: { matches: \"^v[0-9]+\" }",
+            "result.region: { equals: eu-west-1 }",
+        ];
+        let first = self.rng.below(matchers.len());
+        for i in 0..1 + self.rng.below(4) {
+            let matcher = matchers[(first + i) % matchers.len()];
+            self.line(&format!("{indent}      {matcher}"));
+        }
+        self.explain(indent, &[401, 503]);
+        if self.rng.below(3) == 0 {
+            self.line(&format!("{indent}  outputs:"));
+            let id = format!("check_{}_{}", self.service, self.steps.len() + 1);
+            self.line(&format!(
+                "{indent}    replica_count: \"{{{{ steps.{id}.json.result.count }}}}\""
+            ));
+        }
+    }
+
+    fn http_post(&mut self, indent: &str) {
+        let path = self.pick(PATHS);
+        let method = self.pick(&["POST", "PUT", "PATCH"]);
+        self.line(&format!("{indent}  http:"));
+        self.line(&format!("{indent}    method: {method}"));
+        self.line(&format!(
+            "{indent}    url: \"{{{{ inputs.base_url }}}}/{path}\""
+        ));
+        if self.inputs.contains(&"api_token") {
+            self.line(&format!(
+                "{indent}    bearer: \"{{{{ inputs.api_token }}}}\""
+            ));
+        }
+        self.line(&format!("{indent}    json:"));
+        let r = self.reference();
+        self.line(&format!("{indent}      name: \"{r}\""));
+        self.line(&format!(
+            "{indent}      replicas: \"{{{{ inputs.replicas }}}}\""
+        ));
+        let reason = self.sentence(6);
+        self.line(&format!("{indent}      reason: {reason}"));
+        self.line(&format!("{indent}  expect:"));
+        self.line(&format!("{indent}    status: [200, 201, 204]"));
+        self.explain(indent, &[400, 409]);
+    }
+
+    fn command(&mut self, indent: &str) {
+        let effect = self.pick(&["probe", "probe", "change", "none"]);
+        self.line(&format!("{indent}  effect: {effect}"));
+        if self.rng.below(2) == 0 {
+            let service = self.service;
+            let command = if self.inputs.contains(&"restart_command") && effect == "change" {
+                "\"{{ inputs.restart_command }}\"".to_owned()
+            } else {
+                format!("systemctl is-active {service}")
+            };
+            self.line(&format!("{indent}  command: {command}"));
+        } else {
+            let r = self.reference();
+            self.line(&format!("{indent}  command:"));
+            self.line(&format!(
+                "{indent}    run: 'test -n \"$VALUE\" && echo \"checked $VALUE in $REGION\"'"
+            ));
+            self.line(&format!("{indent}    env:"));
+            self.line(&format!("{indent}      VALUE: \"{r}\""));
+            self.line(&format!(
+                "{indent}      REGION: \"{{{{ inputs.env_file }}}}\""
+            ));
+            self.line(&format!("{indent}    cwd: /srv/{}", self.service));
+            self.line(&format!("{indent}  expect:"));
+            self.line(&format!("{indent}    exit_code: 0"));
+            self.line(&format!("{indent}    stdout_contains: checked"));
+        }
+        self.explain(indent, &[1, 127]);
+    }
+
+    fn set_setting(&mut self, indent: &str) {
+        let key = self.pick(SETTINGS);
+        let r = self.reference();
+        self.line(&format!("{indent}  set_setting:"));
+        self.line(&format!("{indent}    file: \"{{{{ inputs.env_file }}}}\""));
+        self.line(&format!("{indent}    key: {key}"));
+        self.line(&format!("{indent}    value: \"{r}\""));
+    }
+
+    fn read_setting(&mut self, indent: &str) {
+        let key = self.pick(SETTINGS);
+        if self.rng.below(2) == 0 {
+            self.line(&format!("{indent}  secret: true"));
+        }
+        self.line(&format!(
+            "{indent}  read_setting: {{ file: \"{{{{ inputs.env_file }}}}\", key: {key} }}"
+        ));
+    }
+
+    fn wait_for(&mut self, indent: &str) {
+        let path = self.pick(PATHS);
+        self.line(&format!("{indent}  wait_for:"));
+        self.line(&format!("{indent}    http:"));
+        self.line(&format!(
+            "{indent}      url: \"{{{{ inputs.base_url }}}}/{path}\""
+        ));
+        self.line(&format!("{indent}    expect:"));
+        self.line(&format!("{indent}      status: 200"));
+        self.line(&format!("{indent}    interval: 5s"));
+        self.line(&format!("{indent}    timeout: 3m"));
+    }
+
+    fn prompt(&mut self, indent: &str) {
+        let s = self.sentence(6);
+        self.line(&format!("{indent}  prompt:"));
+        self.line(&format!("{indent}    message: \"{s}\""));
+        if self.rng.below(2) == 0 {
+            self.line(&format!("{indent}    choices: [yes-continue, stop]"));
+        } else {
+            self.line(&format!("{indent}    pattern: \"^[a-z0-9-]+$\""));
+        }
+    }
+
+    /// A probe that needs everything before it, then an irreversible step gated on
+    /// that probe's fresh pass and a confirmation.
+    fn verified_irreversible(&mut self, indent: &str) {
+        let service = self.service;
+        let last = self
+            .steps
+            .last()
+            .map(|(id, _)| id.clone())
+            .unwrap_or_default();
+        let verify = format!("verify_{service}_final");
+        self.line(&format!("{indent}- id: {verify}"));
+        self.line(&format!(
+            "{indent}  title: Verify {service} end to end before the point of no return"
+        ));
+        self.line(&format!("{indent}  needs: [{last}]"));
+        self.line(&format!("{indent}  http:"));
+        self.line(&format!(
+            "{indent}    url: \"{{{{ inputs.base_url }}}}/health\""
+        ));
+        self.line(&format!("{indent}  expect:"));
+        self.line(&format!("{indent}    status: 200"));
+        self.line(&format!(
+            "{indent}    json: {{ status: ok, checks: {{ not_empty: true }} }}"
+        ));
+        self.line("");
+        self.line(&format!("{indent}- id: decommission_{service}_old"));
+        self.line(&format!(
+            "{indent}  title: Decommission the old {service} deployment"
+        ));
+        self.line(&format!(
+            "{indent}  needs: [{{ step: {verify}, within: 30m }}]"
+        ));
+        self.line(&format!("{indent}  effect: irreversible"));
+        self.line(&format!("{indent}  confirm:"));
+        self.line(&format!(
+            "{indent}    message: Delete the old {service} deployment? This cannot be undone."
+        ));
+        self.line(&format!(
+            "{indent}    phrase: \"{{{{ inputs.env_file }}}}\""
+        ));
+        self.line(&format!("{indent}  manual: |"));
+        self.line(&format!(
+            "{indent}    Delete the old {service} deployment in the console; the checks of {{{{ steps.{verify}.status }}}} passed."
+        ));
+        self.line("");
+        self.steps.push((verify, Kind::HttpGet));
+    }
+
+    fn rollback(&mut self) {
+        let setters: Vec<String> = self
+            .steps
+            .iter()
+            .filter(|(_, k)| *k == Kind::SetSetting)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if setters.is_empty() {
+            return;
+        }
+        self.line("rollback:");
+        for id in setters {
+            self.line(&format!("  - id: undo_{id}"));
+            self.line(&format!("    title: Put back what {id} replaced"));
+            self.line(&format!(
+                "    when: \"{{{{ steps.{id}.outcome == 'passed' }}}}\""
+            ));
+            self.line(&format!("    restore_setting: {id}"));
+        }
+    }
+}
+
+/// xorshift64*: small, fast and the same on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        usize::try_from(x % n.max(1) as u64).unwrap_or(0)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Formatting
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+fn rss_growth(small: Option<u64>, all: Option<u64>) -> Option<f64> {
+    Some(all? as f64 / small? as f64)
+}
+
+fn growth(growth: Option<f64>) -> String {
+    growth.map_or_else(|| "unmeasured".to_owned(), |g| format!("{g:.2}×"))
+}
+
+fn per(total: Duration, n: usize) -> String {
+    format!(
+        "{:.2} s ({:.0} µs/file)",
+        total.as_secs_f64(),
+        total.as_secs_f64() * 1e6 / n as f64
+    )
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn kb(peak: Option<u64>) -> String {
+    peak.map_or_else(
+        || "?".to_owned(),
+        |kb| format!("{:.1} MB", kb as f64 / 1024.0),
+    )
+}
+
+fn mb(bytes: f64) -> f64 {
+    bytes / 1024.0 / 1024.0
+}
+
+fn verdict(pass: bool, target: &str) -> String {
+    format!("{}  {target}", if pass { "PASS" } else { "FAIL" })
+}

@@ -2,6 +2,7 @@
 //! has already rendered from templates and returns what happened; none of them
 //! knows about gates, journals or the operator's screen.
 
+pub mod command;
 pub mod expect;
 pub mod fan_out;
 pub mod http;

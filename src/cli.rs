@@ -6,7 +6,13 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use std::io::IsTerminal;
+
+use crate::engine::{self, RunOptions};
 use crate::error::Error;
+use crate::operator::Operator;
+use crate::operator::headless::Headless;
+use crate::operator::terminal::Terminal;
 use crate::output::Output;
 use crate::{list, schema, validate};
 
@@ -34,6 +40,20 @@ enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Run a runbook step by step, with its gates.
+    Run {
+        /// The runbook file.
+        file: PathBuf,
+        #[command(flatten)]
+        flags: RunFlags,
+    },
+    /// Continue the latest unfinished run of a runbook.
+    Resume {
+        /// The runbook file.
+        file: PathBuf,
+        #[command(flatten)]
+        flags: RunFlags,
+    },
     /// List the runbooks in a directory with their title, priority and estimate.
     List {
         /// The directory to list; default `runbooks/`.
@@ -41,6 +61,81 @@ enum Command {
     },
     /// Print the JSON Schema of the runbook language.
     Schema,
+}
+
+/// The flags `run` and `resume` share.
+#[derive(Debug, clap::Args)]
+struct RunFlags {
+    /// Answer an input or prompt: NAME=VALUE (not for secrets: use the environment
+    /// or an answers file).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    sets: Vec<String>,
+    /// A YAML file of `name: value` answers.
+    #[arg(long, value_name = "FILE")]
+    answers: Option<PathBuf>,
+    /// Never prompt; a missing answer is an error before any step runs.
+    #[arg(long)]
+    non_interactive: bool,
+    /// Confirm plain confirmations and manual steps that are not irreversible.
+    #[arg(long)]
+    yes: bool,
+    /// Confirm this step (the only way to confirm an irreversible step or a
+    /// typed phrase without a terminal). Repeatable.
+    #[arg(long = "confirm", value_name = "STEP_ID")]
+    confirm: Vec<String>,
+    /// Stream one JSON object per event to FILE, or `-` for standard output.
+    #[arg(long, value_name = "FILE|-")]
+    events: Option<String>,
+}
+
+impl RunFlags {
+    fn options(self) -> RunOptions {
+        RunOptions {
+            sets: self.sets,
+            answers_file: self.answers,
+            non_interactive: self.non_interactive,
+            yes: self.yes,
+            confirm: self.confirm.into_iter().collect(),
+            events: self.events,
+        }
+    }
+}
+
+/// The operator for a run: a person at a terminal when there is one and the run
+/// may ask, otherwise plain lines (to stderr when events take stdout).
+fn operator(options: &RunOptions) -> Box<dyn Operator> {
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let events_on_stdout = options.events.as_deref() == Some("-");
+    if tty && !options.non_interactive && !events_on_stdout {
+        Box::new(Terminal::new())
+    } else if events_on_stdout {
+        Box::new(Headless::with_output(std::io::stderr()))
+    } else {
+        Box::new(Headless::new())
+    }
+}
+
+fn run(file: &std::path::Path, flags: RunFlags, resume: bool) -> i32 {
+    let options = flags.options();
+    let operator = operator(&options);
+    match engine::run(file, options, operator, resume) {
+        Ok(end) => end.exit_code(),
+        Err(error) => {
+            if let Some(details) = error.details() {
+                eprint!("{details}");
+            }
+            eprintln!("error: {error}");
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            if let Some(help) = error.help() {
+                eprintln!("help: {help}");
+            }
+            2
+        }
+    }
 }
 
 /// Runs the command line and returns the process exit code.
@@ -55,6 +150,8 @@ pub fn main() -> i32 {
     };
     let mut out = Output::stdout();
     let result = match cli.command {
+        Command::Run { file, flags } => return run(&file, flags, false),
+        Command::Resume { file, flags } => return run(&file, flags, true),
         Command::Validate {
             paths,
             format,

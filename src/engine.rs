@@ -1,7 +1,231 @@
 //! The interpreter: runs a checked runbook step by step, enforcing gates, keeping
-//! a durable journal, and resuming after an interruption.
+//! a durable journal, and resuming after an interruption. [`run`] is the entry
+//! for both `runbook run` and `runbook resume`.
 
+pub mod answers;
+pub mod child;
+pub mod gate;
+pub mod inputs;
+pub mod interaction;
 pub mod journal;
 pub mod lock;
 pub mod outcome;
+pub mod perform;
+pub mod resume;
+pub mod runner;
 pub mod state_dir;
+pub mod step;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::document::model::{Action, Runbook};
+use crate::document::{self, Checked};
+use crate::operator::Operator;
+pub use runner::{RunEnd, RunOptions};
+
+/// Why a run could not start or had to stop: exit code 2 (nothing was changed
+/// by it) unless the message says otherwise.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("`{}` is not a valid runbook ({errors} error(s)); nothing was run", path.display())]
+    Invalid {
+        path: PathBuf,
+        errors: usize,
+        /// The diagnostics, rendered as `validate` shows them.
+        rendered: String,
+    },
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Answers(#[from] answers::AnswerError),
+    #[error(transparent)]
+    Inputs(#[from] inputs::InputError),
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    StateDir(#[from] state_dir::StateDirError),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
+    #[error("there is no unfinished run of `{0}` to resume")]
+    NothingToResume(String),
+    #[error("`{}` changed since the run began; resuming would run steps that were not reviewed", path.display())]
+    Changed { path: PathBuf },
+    #[error("cannot start the HTTP client: {0}")]
+    Http(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl EngineError {
+    pub fn help(&self) -> Option<String> {
+        match self {
+            EngineError::Invalid { .. } => Some("fix the problems above; `runbook validate FILE` shows them again".to_owned()),
+            EngineError::Inputs(e) => Some(e.help()),
+            EngineError::StateDir(e) => e.help().map(str::to_owned),
+            EngineError::Lock(e) => e.help().map(|h| h.to_string()),
+            EngineError::Journal(e) => e.help().map(str::to_owned),
+            EngineError::NothingToResume(_) => Some("start a new run with `runbook run FILE`".to_owned()),
+            EngineError::Changed { .. } => Some(
+                "restore the file as it was, or start a new run with `runbook run FILE` (gates will ask for fresh evidence)".to_owned(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The diagnostics to show before the error line, if any.
+    pub fn details(&self) -> Option<&str> {
+        match self {
+            EngineError::Invalid { rendered, .. } => Some(rendered),
+            _ => None,
+        }
+    }
+}
+
+/// Why the step loop stopped early.
+#[derive(Debug)]
+pub enum Stop {
+    /// Ctrl-C: the journal has everything; `resume` continues.
+    Interrupted,
+    Fatal(EngineError),
+}
+
+/// Runs (or, with `resume`, continues) the runbook in `file`.
+pub fn run(
+    file: &Path,
+    options: RunOptions,
+    operator: Box<dyn Operator>,
+    resume: bool,
+) -> Result<RunEnd, EngineError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(EngineError::Runtime)?;
+    runtime.block_on(run_async(
+        file,
+        options,
+        Arc::new(Mutex::new(operator)),
+        resume,
+    ))
+}
+
+async fn run_async(
+    file: &Path,
+    options: RunOptions,
+    operator: runner::SharedOperator,
+    resume: bool,
+) -> Result<RunEnd, EngineError> {
+    let runbook = load(file)?;
+    let children = child::load_all(file, &runbook);
+    let answers = answers::Answers::load(&options.sets, options.answers_file.as_deref())?;
+    let all: Vec<&Runbook> = std::iter::once(&runbook)
+        .chain(children.iter().map(|(_, r)| r))
+        .collect();
+    inputs::check_answers(&answers, &all)?;
+    let interactive = !options.non_interactive && operator.lock().is_ok_and(|o| o.interactive());
+    if !interactive && !resume {
+        let missing = inputs::missing(&answers, &all);
+        if !missing.is_empty() {
+            return Err(inputs::InputError::Missing { names: missing }.into());
+        }
+    }
+    let client = crate::action::http::client().map_err(|e| EngineError::Http(e.to_string()))?;
+    let mut engine = if resume {
+        runner::Engine::resume(file, runbook, options, answers, operator, client)?
+    } else {
+        runner::Engine::start(file, runbook, options, answers, operator, client, 0)?
+    };
+    engine.drive().await
+}
+
+impl runner::Engine {
+    /// Runs the steps and writes how the run ended.
+    pub(crate) async fn drive(&mut self) -> Result<RunEnd, EngineError> {
+        match self.run_steps().await {
+            Ok(end) => {
+                self.finish(end)?;
+                Ok(end)
+            }
+            Err(Stop::Interrupted) => {
+                self.record(journal::EventKind::Interrupted)?;
+                self.say("");
+                self.say(&format!(
+                    "Interrupted. Nothing is lost: resume with `runbook resume {}`",
+                    self.file.display()
+                ));
+                Ok(RunEnd::Interrupted)
+            }
+            Err(Stop::Fatal(error)) => Err(error),
+        }
+    }
+}
+
+/// Reads and checks a runbook; one with errors is never run.
+pub fn load(file: &Path) -> Result<Runbook, EngineError> {
+    let source = document::source::read(file).map_err(|d| EngineError::Read {
+        path: file.to_path_buf(),
+        source: std::io::Error::other(d.message),
+    })?;
+    let Checked {
+        runbook,
+        diagnostics,
+    } = document::check(file, &source.text);
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == document::diagnostic::Severity::Error)
+        .count();
+    match runbook {
+        Some(runbook) if errors == 0 => Ok(runbook),
+        _ => {
+            let shown = file.display().to_string();
+            let secrets = diagnostics
+                .iter()
+                .filter(|d| d.code == document::diagnostic::Code::LiteralSecret)
+                .map(|d| d.span.offset..d.span.offset + d.span.len);
+            let text = crate::secret::redact_ranges(&source.text, secrets);
+            Err(EngineError::Invalid {
+                path: file.to_path_buf(),
+                errors: errors.max(1),
+                rendered: crate::report::human::render(&shown, Some(&text), &diagnostics, false),
+            })
+        }
+    }
+}
+
+/// The hash the journal keeps of a runbook file, to refuse resuming a changed one.
+pub fn file_hash(file: &Path) -> Result<String, EngineError> {
+    let bytes = std::fs::read(file).map_err(|source| EngineError::Read {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    Ok(journal::sha256_hex(&bytes))
+}
+
+/// Hashes of the child runbook files, by path.
+pub fn child_hashes(file: &Path, runbook: &Runbook) -> BTreeMap<String, String> {
+    let base = file.parent().unwrap_or(Path::new("."));
+    runbook
+        .all_steps()
+        .filter_map(|s| match &s.action {
+            Action::Runbook(path) => Some(base.join(&path.value)),
+            _ => None,
+        })
+        .filter_map(|path| Some((path.display().to_string(), file_hash(&path).ok()?)))
+        .collect()
+}
+
+/// The `--events` stream: a file, or standard output for `-`.
+pub fn open_events(target: &str) -> Result<journal::Events, EngineError> {
+    if target == "-" {
+        Ok(journal::Events::stdout())
+    } else {
+        Ok(journal::Events::open(Path::new(target))?)
+    }
+}

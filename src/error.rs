@@ -14,6 +14,11 @@ pub enum Error {
     #[error("there is no `runbooks/` directory here to validate")]
     NoRunbooksDir,
 
+    /// A directory named on the command line holds no runbook file: most likely
+    /// a wrong path, which must not pass CI silently.
+    #[error("`{}` holds no runbook files (*.yaml, *.yml)", .0.display())]
+    NothingToValidate(PathBuf),
+
     /// Writing the output failed (other than a closed pipe, which is not an error).
     #[error("cannot write the output: {0}")]
     Output(#[source] std::io::Error),
@@ -23,7 +28,7 @@ impl Error {
     /// The exit code of a command that ends with this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::NoSuchPath(_) | Error::NoRunbooksDir => 2,
+            Error::NoSuchPath(_) | Error::NoRunbooksDir | Error::NothingToValidate(_) => 2,
             Error::Output(_) => 1,
         }
     }
@@ -36,6 +41,9 @@ impl Error {
             }
             Error::NoRunbooksDir => {
                 Some("run it from the repository root, or name the files or directories to check")
+            }
+            Error::NothingToValidate(_) => {
+                Some("check the path; runbook files end in .yaml or .yml")
             }
             Error::Output(_) => None,
         }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::document;
+use crate::document::{self, diagnostic::Severity};
 use crate::error::Error;
 use crate::output::Output;
 use crate::validate;
@@ -29,23 +29,29 @@ pub fn run(dir: Option<&Path>, out: &mut Output) -> Result<i32, Error> {
     ]];
     for path in validate::files(dir) {
         let shown = path.display().to_string();
-        let runbook = document::source::read(&path)
+        let checked = document::source::read(&path)
             .ok()
-            .and_then(|source| document::check(&path, &source.text).runbook);
-        let row = match runbook {
-            Some(runbook) => [
+            .map(|source| document::check(&path, &source.text));
+        let errors = checked.as_ref().map_or(0, |c| {
+            c.diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count()
+        });
+        let row = match checked.and_then(|c| c.runbook) {
+            Some(runbook) if errors == 0 => [
                 runbook.id.value.clone(),
                 runbook
                     .priority
-                    .map_or("-".to_owned(), |p| format!("{:?}", p.value)),
+                    .map_or("-".to_owned(), |p| p.value.as_str().to_owned()),
                 runbook.estimate.map_or("-".to_owned(), |e| {
                     humantime::format_duration(e.value.0).to_string()
                 }),
                 runbook.title.map_or_else(String::new, |t| t.value),
                 shown,
             ],
-            None => [
-                "?".to_owned(),
+            runbook => [
+                runbook.map_or_else(|| "?".to_owned(), |r| r.id.value),
                 "-".to_owned(),
                 "-".to_owned(),
                 format!("(not a valid runbook: see `runbook validate {shown}`)"),

@@ -51,6 +51,16 @@ impl Redactor {
         self.needles.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
     }
 
+    /// Learns every secret another redactor knows (a child run's).
+    pub fn merge(&mut self, other: &Redactor) {
+        for (needle, masked) in &other.needles {
+            if !self.needles.iter().any(|(n, _)| n == needle) {
+                self.needles.push((needle.clone(), masked.clone()));
+            }
+        }
+        self.needles.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    }
+
     /// Whether any secret is known.
     pub fn is_empty(&self) -> bool {
         self.needles.is_empty()

@@ -46,7 +46,11 @@ pub fn run(
     let mut totals = Totals::default();
     let mut kept = Vec::new();
     for root in &roots {
-        for file in files(root) {
+        let found = files(root);
+        if found.is_empty() {
+            return Err(Error::NothingToValidate(root.clone()));
+        }
+        for file in found {
             let report = check_file(&file, format, out)?;
             totals.add(&report);
             if matches!(format, Format::Json | Format::Sarif | Format::Junit) {
@@ -123,7 +127,13 @@ pub fn files(root: &Path) -> Vec<PathBuf> {
     }
     let mut found = Vec::new();
     let mut pending = vec![root.to_path_buf()];
+    // Directories already walked, by their real path: a symlink back up the
+    // tree must not make a file count twice (or forever).
+    let mut walked = std::collections::HashSet::new();
     while let Some(dir) = pending.pop() {
+        if !walked.insert(dir.canonicalize().unwrap_or_else(|_| dir.clone())) {
+            continue;
+        }
         let Ok(entries) = std::fs::read_dir(&dir) else {
             // An unreadable directory is reported as a file that cannot be read.
             found.push(dir);

@@ -8,4 +8,5 @@ mod corpus;
 mod formats;
 mod leak;
 mod mutation;
+mod operator_pty;
 mod runbooks;

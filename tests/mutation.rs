@@ -22,7 +22,7 @@ use crate::support;
 
 const SEED: u64 = 0x5eed_0f_2025_b00c;
 /// In-process cases per bundled runbook (there are a dozen of them).
-const CASES_PER_FILE: usize = 300;
+const CASES_PER_FILE: usize = 260;
 /// Mutated files the built binary validates in one run.
 const BINARY_FILES: usize = 300;
 /// Both tests together take a few seconds; this only turns a hang into a failure.
@@ -441,24 +441,27 @@ const SCALARS: &[&str] = &[
     "|\n  block\n  text",
 ];
 
-/// One to three random edits of `corpus[index]`.
+/// One to three random edits of `corpus[index]`, weighted so that about half the
+/// results are still valid YAML and reach the rules behind the parser.
 fn mutate(rng: &mut Rng, corpus: &[(PathBuf, String)], index: usize) -> String {
     let mut text = corpus[index].1.clone();
-    for _ in 0..=rng.below(3) {
-        text = match rng.below(12) {
-            0 => delete_lines(rng, &text),
-            1 => duplicate_lines(rng, &text),
-            2 => swap_lines(rng, &text),
-            3 => reindent(rng, &text),
-            4 => truncate(rng, &text),
-            5 | 6 => insert(rng, &text),
-            7 | 8 => replace_scalar(rng, &text),
-            9 => {
+    let edits = [1, 1, 1, 1, 1, 1, 2, 2, 2, 3][rng.below(10)];
+    for _ in 0..edits {
+        text = match rng.below(17) {
+            0 | 1 => delete_lines(rng, &text),
+            2 | 3 => duplicate_lines(rng, &text),
+            4 => swap_lines(rng, &text),
+            5 => reindent(rng, &text),
+            6 => truncate(rng, &text),
+            7..=9 => insert(rng, &text),
+            10..=12 => replace_scalar(rng, &text),
+            13 => {
                 let other = rng.below(corpus.len());
                 splice(rng, &text, &corpus[other].1)
             }
-            10 => anchor_and_alias(rng, &text),
-            _ => child_step(rng, &text, corpus),
+            14 => anchor_and_alias(rng, &text),
+            15 => child_step(rng, &text, corpus),
+            _ => drop_gate(rng, &text),
         };
     }
     text
@@ -496,14 +499,27 @@ fn duplicate_lines(rng: &mut Rng, text: &str) -> String {
     lines.concat()
 }
 
+/// Swaps two lines: anywhere, or (half the time) two nearby lines at the same
+/// indentation, such as sibling keys or steps.
 fn swap_lines(rng: &mut Rng, text: &str) -> String {
     let mut lines = lines(text);
-    if lines.len() >= 2 {
-        let a = rng.below(lines.len());
-        let b = rng.below(lines.len());
-        lines.swap(a, b);
+    if lines.len() < 2 {
+        return text.to_owned();
     }
+    let a = rng.below(lines.len());
+    let b = if rng.below(2) == 0 {
+        rng.below(lines.len())
+    } else {
+        (a + 1..lines.len().min(a + 30))
+            .find(|&b| indentation(lines[b]) == indentation(lines[a]))
+            .unwrap_or(a)
+    };
+    lines.swap(a, b);
     lines.concat()
+}
+
+fn indentation(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
 }
 
 fn reindent(rng: &mut Rng, text: &str) -> String {
@@ -577,6 +593,8 @@ fn replace_scalar(rng: &mut Rng, text: &str) -> String {
     lines.concat()
 }
 
+/// Inserts a run of lines from `other`: anywhere, or (half the time) before a line
+/// with the same indentation as the first inserted one.
 fn splice(rng: &mut Rng, text: &str, other: &str) -> String {
     let mut lines = lines(text);
     let theirs = self::lines(other);
@@ -585,14 +603,20 @@ fn splice(rng: &mut Rng, text: &str, other: &str) -> String {
     }
     let start = rng.below(theirs.len());
     let end = (start + 1 + rng.below(20)).min(theirs.len());
-    let at = rng.below(lines.len() + 1);
-    lines.splice(at..at, theirs[start..end].iter().copied());
-    let mut spliced = lines.concat();
-    // A spliced-in last line may lack its newline.
-    if at < lines.len() && !spliced.ends_with('\n') {
-        spliced.push('\n');
+    let mut piece = theirs[start..end].concat();
+    if !piece.ends_with('\n') {
+        piece.push('\n');
     }
-    spliced
+    let at = rng.below(lines.len() + 1);
+    let at = if rng.below(2) == 0 {
+        at
+    } else {
+        (at..lines.len())
+            .find(|&i| indentation(lines[i]) == indentation(theirs[start]))
+            .unwrap_or(at)
+    };
+    lines.insert(at, &piece);
+    lines.concat()
 }
 
 /// Anchors a value and aliases it elsewhere: YAML's shared nodes, whose spans point
@@ -605,12 +629,46 @@ fn anchor_and_alias(rng: &mut Rng, text: &str) -> String {
     if values.len() < 2 {
         return text.to_owned();
     }
-    let a = values[rng.below(values.len())];
-    let b = values[rng.below(values.len())];
+    let (a, b) = (
+        values[rng.below(values.len())],
+        values[rng.below(values.len())],
+    );
+    // Mostly anchor before alias, as YAML requires; sometimes the other way round.
+    let (a, b) = if rng.below(4) == 0 {
+        (a.max(b), a.min(b))
+    } else {
+        (a.min(b), a.max(b))
+    };
     lines[a] = lines[a].replacen(": ", ": &a ", 1);
     let key_end = lines[b].find(": ").map_or(0, |p| p + 2);
     let newline = if lines[b].ends_with('\n') { "\n" } else { "" };
     lines[b] = format!("{}*a{newline}", &lines[b][..key_end]);
+    lines.concat()
+}
+
+/// Deletes one line of a gate (`needs`, `confirm`, `effect`, a `within`), which the
+/// evidence rules must then notice.
+fn drop_gate(rng: &mut Rng, text: &str) -> String {
+    const GATE_KEYS: &[&str] = &[
+        "needs:",
+        "confirm:",
+        "effect:",
+        "phrase:",
+        "- { step:",
+        "- identify",
+    ];
+    let mut lines = lines(text);
+    let gates: Vec<usize> = (0..lines.len())
+        .filter(|&i| {
+            GATE_KEYS
+                .iter()
+                .any(|k| lines[i].trim_start().starts_with(k))
+        })
+        .collect();
+    if gates.is_empty() {
+        return text.to_owned();
+    }
+    lines.remove(gates[rng.below(gates.len())]);
     lines.concat()
 }
 
@@ -622,16 +680,21 @@ fn child_step(rng: &mut Rng, text: &str, corpus: &[(PathBuf, String)]) -> String
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("x.yaml");
-    let Some(at) = text.find("\n  - id: ") else {
-        return format!("{text}\n  - id: child\n    runbook: {target}\n");
-    };
-    let indent = if rng.below(2) == 0 { "  " } else { "      " };
-    format!(
-        "{}\n{indent}- id: child_{}\n{indent}  runbook: {target}{}",
-        &text[..at],
-        rng.below(100),
-        &text[at..]
-    )
+    let mut lines = lines(text);
+    let steps: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].trim_start().starts_with("- id: "))
+        .collect();
+    if steps.is_empty() {
+        return format!("{text}\nsteps:\n  - id: child\n    runbook: {target}\n");
+    }
+    let at = steps[rng.below(steps.len())];
+    let indent = " ".repeat(indentation(lines[at]));
+    let step = format!(
+        "{indent}- id: child_{}\n{indent}  runbook: {target}\n",
+        rng.below(100)
+    );
+    lines.insert(at, &step);
+    lines.concat()
 }
 
 /// A random char boundary of `text`.

@@ -1,1 +1,797 @@
-//! (being written)
+//! `expect:` on an HTTP response: the status, values at JSON paths, a piece of the
+//! body. [`check`] returns every [`Mismatch`], not just the first, and each one
+//! reads like a Hurl assert failure — which path, what was expected, what came
+//! back — so an operator sees why a step failed without re-running it by hand:
+//!
+//! ```text
+//! status: expected 200, got 401
+//! `result.status`: expected "active", got "disabled"
+//! `result`: expected not empty, got []
+//! `result.0.id`: expected to exist, got nothing (`result` has no element 0: it is empty)
+//! body is not JSON, so `result.status` cannot be checked (got: <html>…)
+//! ```
+//!
+//! The engine resolves the document's `Expect` (templates rendered, YAML values
+//! turned into JSON) into an [`Expectation`]; nothing here reads YAML.
+
+use std::fmt;
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::http::Response;
+use crate::document::model::Comparison;
+
+/// The most characters of a value shown in a message; an operator needs to
+/// recognise it, not read it all.
+const VALUE_CHARS: usize = 80;
+
+/// The most characters of a body quoted when the body itself is the problem.
+const BODY_CHARS: usize = 200;
+
+/// What a response must show, every template already rendered.
+#[derive(Debug, Clone, Default)]
+pub struct Expectation {
+    /// Accepted statuses; empty means any `2xx`.
+    pub statuses: Vec<u16>,
+    /// Dotted paths (`result.0.id`) and what the value there must satisfy.
+    pub json: Vec<(String, Check)>,
+    pub body_contains: Option<String>,
+}
+
+/// One check on the value at a JSON path.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// Equal as JSON, numbers by value (`1` equals `1.0`).
+    Equals(Value),
+    /// `true`: a non-empty string, list or object, or any number or boolean.
+    /// `false`: `null`, `""`, `[]` or `{}`.
+    NotEmpty(bool),
+    /// `false` passes only when the path leads nowhere.
+    Exists(bool),
+    /// The value is a number and compares so with the operand.
+    Compare(Comparison, f64),
+    /// The regex finds a match in the string (numbers and booleans are matched
+    /// by their JSON text).
+    Matches(Regex),
+    /// Characters of a string, elements of a list, keys of an object.
+    Len(u64),
+}
+
+/// One way the response differs from the expectation. `Display` is the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mismatch {
+    /// `expected` empty means "any 2xx" was expected.
+    Status {
+        expected: Vec<u16>,
+        actual: u16,
+    },
+    /// The value at `path` fails its check; both sides are already worded.
+    Json {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    /// JSON checks could not run at all: the body is not JSON.
+    NotJson {
+        paths: Vec<String>,
+        body: String,
+    },
+    BodyContains {
+        expected: String,
+        body: String,
+    },
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mismatch::Status { expected, actual } => {
+                write!(f, "status: expected ")?;
+                match expected.as_slice() {
+                    [] => write!(f, "2xx")?,
+                    [one] => write!(f, "{one}")?,
+                    many => {
+                        let list: Vec<String> = many.iter().map(u16::to_string).collect();
+                        write!(f, "one of {}", list.join(", "))?;
+                    }
+                }
+                write!(f, ", got {actual}")
+            }
+            Mismatch::Json {
+                path,
+                expected,
+                actual,
+            } => write!(f, "{}: expected {expected}, got {actual}", path_label(path)),
+            Mismatch::NotJson { paths, body } => {
+                let paths: Vec<String> = paths.iter().map(|path| path_label(path)).collect();
+                write!(
+                    f,
+                    "body is not JSON, so {} cannot be checked ({})",
+                    paths.join(", "),
+                    quote_body(body)
+                )
+            }
+            Mismatch::BodyContains { expected, body } => write!(
+                f,
+                "body: expected to contain {}, {}",
+                render(&Value::String(expected.clone())),
+                quote_body(body)
+            ),
+        }
+    }
+}
+
+/// A path as messages name it; the empty path is the whole document.
+fn path_label(path: &str) -> String {
+    if path.is_empty() {
+        "the JSON body".to_owned()
+    } else {
+        format!("`{path}`")
+    }
+}
+
+fn quote_body(body: &str) -> String {
+    if body.is_empty() {
+        "got an empty body".to_owned()
+    } else {
+        format!("got: {body}")
+    }
+}
+
+/// Every way `response` fails `expect`, in the order the runbook lists them
+/// (status first); empty when it passes.
+pub fn check(expect: &Expectation, response: &Response) -> Vec<Mismatch> {
+    let mut mismatches = Vec::new();
+
+    let status_ok = if expect.statuses.is_empty() {
+        (200..300).contains(&response.status)
+    } else {
+        expect.statuses.contains(&response.status)
+    };
+    if !status_ok {
+        mismatches.push(Mismatch::Status {
+            expected: expect.statuses.clone(),
+            actual: response.status,
+        });
+    }
+
+    if !expect.json.is_empty() {
+        match &response.json {
+            Some(document) => {
+                for (path, check) in &expect.json {
+                    if let Some(mismatch) = check_path(document, path, check) {
+                        mismatches.push(mismatch);
+                    }
+                }
+            }
+            None => mismatches.push(Mismatch::NotJson {
+                paths: expect.json.iter().map(|(path, _)| path.clone()).collect(),
+                body: body_excerpt(&response.body),
+            }),
+        }
+    }
+
+    if let Some(needle) = &expect.body_contains
+        && !response.body.contains(needle.as_str())
+    {
+        mismatches.push(Mismatch::BodyContains {
+            expected: needle.clone(),
+            body: body_excerpt(&response.body),
+        });
+    }
+    mismatches
+}
+
+/// The message `explain:` gives for a status (or an exit code), if any.
+pub fn explain(explain: &[(i64, String)], code: impl Into<i64>) -> Option<&str> {
+    let code = code.into();
+    explain
+        .iter()
+        .find(|(key, _)| *key == code)
+        .map(|(_, message)| message.as_str())
+}
+
+/// Where a dotted path leads in a document.
+enum Lookup<'v> {
+    Found(&'v Value),
+    /// Why not, worded for the message ("`result` has no key `status`").
+    Missing(String),
+}
+
+fn lookup<'v>(document: &'v Value, path: &str) -> Lookup<'v> {
+    let mut value = document;
+    // The part of the path walked so far, to say where the walk stopped.
+    let mut walked = String::new();
+    if path.is_empty() {
+        return Lookup::Found(value);
+    }
+    for segment in path.split('.') {
+        let here = if walked.is_empty() {
+            "the body".to_owned()
+        } else {
+            format!("`{walked}`")
+        };
+        let next = match value {
+            Value::Object(map) => map
+                .get(segment)
+                .ok_or_else(|| format!("{here} has no key `{segment}`")),
+            Value::Array(list) => match segment.parse::<usize>() {
+                Ok(index) => list.get(index).ok_or_else(|| match list.len() {
+                    0 => format!("{here} has no element {index}: it is empty"),
+                    1 => format!("{here} has no element {index}: it has 1"),
+                    n => format!("{here} has no element {index}: it has {n}"),
+                }),
+                Err(_) => Err(format!(
+                    "{here} is a list, and `{segment}` is not an index (0, 1, …)"
+                )),
+            },
+            scalar => Err(format!(
+                "{here} is {}, which has no `{segment}`",
+                render(scalar)
+            )),
+        };
+        match next {
+            Ok(found) => value = found,
+            Err(reason) => return Lookup::Missing(reason),
+        }
+        if !walked.is_empty() {
+            walked.push('.');
+        }
+        walked.push_str(segment);
+    }
+    Lookup::Found(value)
+}
+
+fn check_path(document: &Value, path: &str, check: &Check) -> Option<Mismatch> {
+    let mismatch = |expected: String, actual: String| {
+        Some(Mismatch::Json {
+            path: path.to_owned(),
+            expected,
+            actual,
+        })
+    };
+    let value = match lookup(document, path) {
+        Lookup::Found(value) => value,
+        Lookup::Missing(_) if matches!(check, Check::Exists(false)) => return None,
+        Lookup::Missing(reason) => {
+            return mismatch(expected_text(check), format!("nothing ({reason})"));
+        }
+    };
+    let passes = match check {
+        Check::Equals(expected) => json_equal(expected, value),
+        Check::NotEmpty(wanted) => is_empty(value) != *wanted,
+        Check::Exists(wanted) => *wanted,
+        Check::Compare(comparison, operand) => match value.as_f64() {
+            Some(number) => compare(*comparison, number, *operand),
+            None => {
+                return mismatch(
+                    format!("a number {}", expected_text(check)),
+                    format!("{} ({})", render(value), kind(value)),
+                );
+            }
+        },
+        Check::Matches(regex) => match match_text(value) {
+            Some(text) => regex.is_match(&text),
+            None => {
+                return mismatch(
+                    format!("a string {}", expected_text(check)),
+                    format!("{} ({})", render(value), kind(value)),
+                );
+            }
+        },
+        Check::Len(wanted) => match length(value) {
+            Some(actual) => actual == *wanted,
+            None => {
+                return mismatch(
+                    expected_text(check),
+                    format!("{} ({}, which has no length)", render(value), kind(value)),
+                );
+            }
+        },
+    };
+    if passes {
+        return None;
+    }
+    let actual = match (check, length(value)) {
+        (Check::Len(_), Some(actual)) => format!("length {actual}: {}", render(value)),
+        _ => render(value),
+    };
+    mismatch(expected_text(check), actual)
+}
+
+/// What the check asks for, as the message says it after "expected".
+fn expected_text(check: &Check) -> String {
+    match check {
+        Check::Equals(value) => render(value),
+        Check::NotEmpty(true) => "not empty".to_owned(),
+        Check::NotEmpty(false) => "empty".to_owned(),
+        Check::Exists(true) => "to exist".to_owned(),
+        Check::Exists(false) => "not to exist".to_owned(),
+        Check::Compare(comparison, operand) => {
+            let symbol = match comparison {
+                Comparison::Gt => ">",
+                Comparison::Ge => ">=",
+                Comparison::Lt => "<",
+                Comparison::Le => "<=",
+            };
+            format!("{symbol} {}", number_text(*operand))
+        }
+        Check::Matches(regex) => format!("matching /{}/", regex.as_str()),
+        Check::Len(length) => format!("length {length}"),
+    }
+}
+
+/// `3` rather than `3.0` for whole operands, as the runbook wrote them.
+fn number_text(number: f64) -> String {
+    serde_json::Number::from_f64(number).map_or_else(
+        || number.to_string(),
+        |n| {
+            let text = n.to_string();
+            text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
+        },
+    )
+}
+
+fn compare(comparison: Comparison, value: f64, operand: f64) -> bool {
+    match comparison {
+        Comparison::Gt => value > operand,
+        Comparison::Ge => value >= operand,
+        Comparison::Lt => value < operand,
+        Comparison::Le => value <= operand,
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(text) => text.is_empty(),
+        Value::Array(list) => list.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        // A number or a boolean is a value, never "empty".
+        Value::Number(_) | Value::Bool(_) => false,
+    }
+}
+
+fn length(value: &Value) -> Option<u64> {
+    let length = match value {
+        Value::String(text) => text.chars().count(),
+        Value::Array(list) => list.len(),
+        Value::Object(map) => map.len(),
+        Value::Null | Value::Bool(_) | Value::Number(_) => return None,
+    };
+    u64::try_from(length).ok()
+}
+
+/// The text a regex is run on: strings as they are, numbers and booleans as JSON
+/// writes them; nothing for the rest.
+fn match_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// JSON equality, except that numbers compare by value: the runbook's `1` (an
+/// integer in YAML) equals a response's `1.0`.
+#[expect(
+    clippy::float_cmp,
+    reason = "`equals` means the same number, not a close one"
+)]
+fn json_equal(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Number(a), Value::Number(b)) => {
+            a == b || matches!((a.as_f64(), b.as_f64()), (Some(x), Some(y)) if x == y)
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| json_equal(x, y))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(key, x)| b.get(key).is_some_and(|y| json_equal(x, y)))
+        }
+        _ => expected == actual,
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A value as compact JSON, cut to [`VALUE_CHARS`] characters.
+fn render(value: &Value) -> String {
+    excerpt(&value.to_string(), VALUE_CHARS)
+}
+
+/// The start of a body on one line: an HTML error page's line breaks and
+/// indentation would scatter the message.
+fn body_excerpt(body: &str) -> String {
+    // Only the start is shown, so only the start is scanned; a cut there keeps
+    // its `…` through the flattening.
+    let start = excerpt(body, BODY_CHARS * 4);
+    let flat: Vec<&str> = start.split_whitespace().collect();
+    excerpt(&flat.join(" "), BODY_CHARS)
+}
+
+/// The first `limit` characters of `text`, with `…` when there was more.
+fn excerpt(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::routing::get;
+    use serde_json::json;
+
+    use super::*;
+    use crate::action::http::tests::{serve, test_client};
+    use crate::action::http::{Request, send};
+
+    /// A Cloudflare-style envelope, fetched for real from a loopback server.
+    async fn envelope() -> Response {
+        let router = Router::new().route(
+            "/verify",
+            get(|| async {
+                axum::Json(json!({
+                    "success": true,
+                    "errors": [],
+                    "messages": [{"code": 10000, "message": "This API Token is valid and active"}],
+                    "result": {
+                        "id": "ed17574386854bf78a67040be0a770b0",
+                        "status": "disabled",
+                        "expires_on": null,
+                        "not_before": "",
+                        "ttl": 3600,
+                        "ratio": 1.0,
+                        "enabled": false,
+                        "policies": [{"id": "p1"}, {"id": "p2"}],
+                        "tags": {}
+                    },
+                    "result_info": {"page": 1, "count": 2, "total_count": 2}
+                }))
+            }),
+        );
+        let address = serve(router).await;
+        let request = Request::get(
+            format!("http://{address}/verify"),
+            std::time::Duration::from_secs(10),
+        );
+        send(&test_client(), &request).await.expect("a response")
+    }
+
+    fn expecting(json: Vec<(&str, Check)>) -> Expectation {
+        Expectation {
+            statuses: vec![200],
+            json: json
+                .into_iter()
+                .map(|(path, check)| (path.to_owned(), check))
+                .collect(),
+            body_contains: None,
+        }
+    }
+
+    /// The messages for one check at one path.
+    fn messages(response: &Response, path: &str, check: Check) -> Vec<String> {
+        check_messages(&expecting(vec![(path, check)]), response)
+    }
+
+    fn check_messages(expect: &Expectation, response: &Response) -> Vec<String> {
+        check(expect, response)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    fn regex(pattern: &str) -> Regex {
+        Regex::new(pattern).expect("a valid test regex")
+    }
+
+    #[tokio::test]
+    async fn a_response_meeting_every_check_passes() {
+        let response = envelope().await;
+        let expect = Expectation {
+            statuses: vec![200, 204],
+            json: vec![
+                ("success".into(), Check::Equals(json!(true))),
+                ("result.status".into(), Check::Equals(json!("disabled"))),
+                ("result.ttl".into(), Check::Equals(json!(3600.0))),
+                ("result.ratio".into(), Check::Equals(json!(1))),
+                ("result.policies".into(), Check::NotEmpty(true)),
+                ("result.ttl".into(), Check::NotEmpty(true)),
+                ("errors".into(), Check::NotEmpty(false)),
+                ("result.expires_on".into(), Check::NotEmpty(false)),
+                ("result.not_before".into(), Check::NotEmpty(false)),
+                ("result.tags".into(), Check::NotEmpty(false)),
+                ("result.id".into(), Check::Exists(true)),
+                ("result.expires_on".into(), Check::Exists(true)),
+                ("result.missing".into(), Check::Exists(false)),
+                ("result.policies.5.id".into(), Check::Exists(false)),
+                ("result.ttl".into(), Check::Compare(Comparison::Ge, 3600.0)),
+                (
+                    "result_info.count".into(),
+                    Check::Compare(Comparison::Gt, 0.0),
+                ),
+                (
+                    "result_info.count".into(),
+                    Check::Compare(Comparison::Lt, 2.5),
+                ),
+                (
+                    "result_info.page".into(),
+                    Check::Compare(Comparison::Le, 1.0),
+                ),
+                ("result.id".into(), Check::Matches(regex("^[0-9a-f]{32}$"))),
+                ("result.ttl".into(), Check::Matches(regex("^36"))),
+                ("result.enabled".into(), Check::Matches(regex("^false$"))),
+                ("result.policies".into(), Check::Len(2)),
+                ("result.id".into(), Check::Len(32)),
+                ("result_info".into(), Check::Len(3)),
+                ("result.policies.1.id".into(), Check::Equals(json!("p2"))),
+                (
+                    "messages.0".into(),
+                    Check::Equals(
+                        json!({"message": "This API Token is valid and active", "code": 10000}),
+                    ),
+                ),
+            ],
+            body_contains: Some("valid and active".into()),
+        };
+        assert_eq!(check_messages(&expect, &response), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn each_mismatch_says_path_expected_and_actual() {
+        let response = envelope().await;
+        let cases: Vec<(&str, Check, &str)> = vec![
+            (
+                "result.status",
+                Check::Equals(json!("active")),
+                "`result.status`: expected \"active\", got \"disabled\"",
+            ),
+            (
+                "result.ttl",
+                Check::Equals(json!("3600")),
+                "`result.ttl`: expected \"3600\", got 3600",
+            ),
+            (
+                "errors",
+                Check::NotEmpty(true),
+                "`errors`: expected not empty, got []",
+            ),
+            (
+                "result.expires_on",
+                Check::NotEmpty(true),
+                "`result.expires_on`: expected not empty, got null",
+            ),
+            (
+                "result.policies",
+                Check::NotEmpty(false),
+                "`result.policies`: expected empty, got [{\"id\":\"p1\"},{\"id\":\"p2\"}]",
+            ),
+            (
+                "result.token",
+                Check::Exists(true),
+                "`result.token`: expected to exist, got nothing (`result` has no key `token`)",
+            ),
+            (
+                "result.id",
+                Check::Exists(false),
+                "`result.id`: expected not to exist, got \"ed17574386854bf78a67040be0a770b0\"",
+            ),
+            (
+                "result.ttl",
+                Check::Compare(Comparison::Gt, 3600.0),
+                "`result.ttl`: expected > 3600, got 3600",
+            ),
+            (
+                "result.ratio",
+                Check::Compare(Comparison::Lt, 0.5),
+                "`result.ratio`: expected < 0.5, got 1.0",
+            ),
+            (
+                "result.status",
+                Check::Compare(Comparison::Ge, 1.0),
+                "`result.status`: expected a number >= 1, got \"disabled\" (a string)",
+            ),
+            (
+                "result.status",
+                Check::Matches(regex("^act")),
+                "`result.status`: expected matching /^act/, got \"disabled\"",
+            ),
+            (
+                "result.tags",
+                Check::Matches(regex("x")),
+                "`result.tags`: expected a string matching /x/, got {} (an object)",
+            ),
+            (
+                "result.policies",
+                Check::Len(3),
+                "`result.policies`: expected length 3, got length 2: [{\"id\":\"p1\"},{\"id\":\"p2\"}]",
+            ),
+            (
+                "result.ttl",
+                Check::Len(1),
+                "`result.ttl`: expected length 1, got 3600 (a number, which has no length)",
+            ),
+            (
+                "result.policies.2.id",
+                Check::Equals(json!("p3")),
+                "`result.policies.2.id`: expected \"p3\", got nothing (`result.policies` has no element 2: it has 2)",
+            ),
+            (
+                "errors.0.code",
+                Check::Exists(true),
+                "`errors.0.code`: expected to exist, got nothing (`errors` has no element 0: it is empty)",
+            ),
+            (
+                "result.policies.first",
+                Check::Exists(true),
+                "`result.policies.first`: expected to exist, got nothing (`result.policies` is a list, and `first` is not an index (0, 1, …))",
+            ),
+            (
+                "result.ttl.unit",
+                Check::Exists(true),
+                "`result.ttl.unit`: expected to exist, got nothing (`result.ttl` is 3600, which has no `unit`)",
+            ),
+            (
+                "data.id",
+                Check::Exists(true),
+                "`data.id`: expected to exist, got nothing (the body has no key `data`)",
+            ),
+            (
+                "",
+                Check::Len(1),
+                "the JSON body: expected length 1, got length 5: {\"errors\":[],\"messages\":[{\"code\":10000,\"message\":\"This API Token is valid and ac…",
+            ),
+        ];
+        for (path, check, message) in cases {
+            assert_eq!(
+                messages(&response, path, check),
+                vec![message.to_owned()],
+                "{path}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn long_values_are_cut() {
+        let response = envelope().await;
+        let found = messages(&response, "result", Check::Equals(json!(null)));
+        let [message] = found.as_slice() else {
+            panic!("one mismatch expected: {found:?}");
+        };
+        assert!(
+            message.starts_with("`result`: expected null, got {\"enabled\":false,"),
+            "{message}"
+        );
+        assert!(message.ends_with('…'), "{message}");
+        assert!(message.chars().count() < 40 + VALUE_CHARS, "{message}");
+    }
+
+    #[tokio::test]
+    async fn status_mismatches_say_what_was_accepted() {
+        let response = envelope().await;
+        let cases = [
+            (vec![401], "status: expected 401, got 200"),
+            (vec![201, 204], "status: expected one of 201, 204, got 200"),
+        ];
+        for (statuses, message) in cases {
+            let expect = Expectation {
+                statuses,
+                ..Expectation::default()
+            };
+            assert_eq!(check_messages(&expect, &response), vec![message.to_owned()]);
+        }
+        // No status given: any 2xx passes, anything else fails.
+        assert!(check(&Expectation::default(), &response).is_empty());
+        let mut teapot = response.clone();
+        teapot.status = 418;
+        assert_eq!(
+            check_messages(&Expectation::default(), &teapot),
+            vec!["status: expected 2xx, got 418".to_owned()]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_non_json_body_fails_every_json_check_at_once() {
+        let router = Router::new().route(
+            "/html",
+            get(|| async {
+                (
+                    axum::http::StatusCode::BAD_GATEWAY,
+                    "<html>\n  <body>\n    <h1>502 Bad Gateway</h1>\n  </body>\n</html>\n",
+                )
+            }),
+        );
+        let address = serve(router).await;
+        let request = Request::get(
+            format!("http://{address}/html"),
+            std::time::Duration::from_secs(10),
+        );
+        let response = send(&test_client(), &request).await.expect("a response");
+
+        let expect = expecting(vec![
+            ("result.status", Check::Equals(json!("active"))),
+            ("success", Check::Equals(json!(true))),
+        ]);
+        assert_eq!(
+            check_messages(&expect, &response),
+            vec![
+                "status: expected 200, got 502".to_owned(),
+                "body is not JSON, so `result.status`, `success` cannot be checked \
+                 (got: <html> <body> <h1>502 Bad Gateway</h1> </body> </html>)"
+                    .to_owned(),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn body_contains_quotes_the_start_of_the_body() {
+        let response = envelope().await;
+        let expect = Expectation {
+            body_contains: Some("zone".into()),
+            ..Expectation::default()
+        };
+        let found = check_messages(&expect, &response);
+        let [message] = found.as_slice() else {
+            panic!("one mismatch expected: {found:?}");
+        };
+        assert!(
+            message.starts_with("body: expected to contain \"zone\", got: {\""),
+            "{message}"
+        );
+        assert!(message.ends_with('…'), "{message}");
+    }
+
+    #[test]
+    fn an_empty_body_is_said_to_be_empty() {
+        let response = Response {
+            status: 200,
+            headers: std::collections::BTreeMap::new(),
+            body: String::new(),
+            json: None,
+            elapsed_ms: 0,
+        };
+        assert_eq!(
+            check_messages(
+                &expecting(vec![("result", Check::NotEmpty(true))]),
+                &response
+            ),
+            vec!["body is not JSON, so `result` cannot be checked (got an empty body)".to_owned()]
+        );
+    }
+
+    #[test]
+    fn explain_finds_the_message_for_a_code() {
+        let explain = vec![
+            (401, "The token is invalid.".to_owned()),
+            (403, "The token lacks a permission.".to_owned()),
+        ];
+        assert_eq!(
+            explain_for(&explain, 403u16),
+            Some("The token lacks a permission.")
+        );
+        assert_eq!(explain_for(&explain, 500u16), None);
+        assert_eq!(
+            explain_for(&[(1, "exit 1".to_owned())], 1i32),
+            Some("exit 1")
+        );
+    }
+
+    fn explain_for(explain_list: &[(i64, String)], code: impl Into<i64>) -> Option<&str> {
+        super::explain(explain_list, code)
+    }
+}

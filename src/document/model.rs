@@ -92,6 +92,10 @@ pub enum Priority {
 impl Priority {
     pub const NAMES: [&'static str; 4] = ["P0", "P1", "P2", "P3"];
 
+    pub fn as_str(self) -> &'static str {
+        Priority::NAMES[self as usize]
+    }
+
     pub fn parse(text: &str) -> Option<Priority> {
         match text {
             "P0" => Some(Priority::P0),

@@ -87,6 +87,7 @@ fn rule_name(title: &str) -> String {
 
 /// A relative file path as a URI reference (forward slashes, spaces escaped).
 fn uri(path: &str) -> String {
+    let path = path.strip_prefix("./").unwrap_or(path);
     path.replace('\\', "/")
         .replace('%', "%25")
         .replace(' ', "%20")

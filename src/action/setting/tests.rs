@@ -1,0 +1,364 @@
+//! Tests of the settings actions on real files in temporary directories.
+
+use std::fs;
+use std::io::Read as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _, symlink};
+use std::path::{Path, PathBuf};
+
+use super::{SettingError, Written, read, restore, write};
+use crate::secret::fingerprint;
+
+const SECRET: &str = "s3cr3t-t0ken-value";
+
+fn dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
+
+fn put(path: &Path, text: &str) {
+    fs::write(path, text).expect("writing a fixture");
+}
+
+fn text(path: &Path) -> String {
+    fs::read_to_string(path).expect("reading back a file")
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).expect("metadata").mode() & 0o7777
+}
+
+/// Files in `dir` other than the settings file and the backup: leftovers.
+fn leftovers(dir: &Path, keep: &[&str]) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .expect("listing")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| {
+            !keep
+                .iter()
+                .any(|name| path.file_name().is_some_and(|n| n == *name))
+        })
+        .collect()
+}
+
+#[test]
+fn reads_none_for_a_missing_file_or_key() {
+    let tmp = dir();
+    let path = tmp.path().join(".env");
+    assert_eq!(read(&path, "KEY").ok(), Some(None));
+    put(&path, "OTHER=1\n");
+    assert_eq!(read(&path, "KEY").ok(), Some(None));
+    assert_eq!(read(&path, "OTHER").ok(), Some(Some("1".to_owned())));
+}
+
+#[test]
+fn writes_in_place_keeping_every_other_line() {
+    let tmp = dir();
+    let path = tmp.path().join(".env.auth");
+    let backup = tmp.path().join("backups/save_token");
+    let before = "\
+# Cloudflare
+export CLOUDFLARE_API_TOKEN=\"old-token\" # set 2024-01-01
+
+OTHER='single quoted'
+LAST=\"double\"";
+    put(&path, before);
+    let written = write(&path, "CLOUDFLARE_API_TOKEN", "new-token", &backup).expect("write");
+    assert_eq!(
+        written,
+        Written {
+            previous_fingerprint: Some(fingerprint("old-token")),
+            backup: backup.clone(),
+        }
+    );
+    assert_eq!(
+        text(&path),
+        before.replace("\"old-token\"", "new-token"),
+        "only the value changed"
+    );
+    write(&path, "ADDED", "a b", &tmp.path().join("backups/added")).expect("append");
+    assert_eq!(
+        text(&path),
+        format!(
+            "{}\nADDED='a b'\n",
+            before.replace("\"old-token\"", "new-token")
+        )
+    );
+    assert_eq!(
+        read(&path, "CLOUDFLARE_API_TOKEN").ok(),
+        Some(Some("new-token".to_owned()))
+    );
+    assert!(leftovers(tmp.path(), &[".env.auth", "backups"]).is_empty());
+}
+
+#[test]
+fn a_new_file_is_owner_only_and_an_existing_one_keeps_mode_and_owner() {
+    let tmp = dir();
+    let new = tmp.path().join("new.env");
+    let written = write(&new, "KEY", SECRET, &tmp.path().join("b1")).expect("create");
+    assert_eq!(written.previous_fingerprint, None);
+    assert_eq!(text(&new), format!("KEY={SECRET}\n"));
+    assert_eq!(mode(&new), 0o600);
+    assert_eq!(mode(&tmp.path().join("b1")), 0o600);
+
+    let shared = tmp.path().join("shared.env");
+    put(&shared, "KEY=old\n");
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o640)).expect("chmod");
+    // Only root can give a file away; elsewhere the owner part is not testable.
+    let chowned = std::os::unix::fs::chown(&shared, Some(4321), Some(4321)).is_ok();
+    write(&shared, "KEY", "new", &tmp.path().join("b2")).expect("write");
+    assert_eq!(mode(&shared), 0o640);
+    if chowned {
+        let metadata = fs::metadata(&shared).expect("metadata");
+        assert_eq!((metadata.uid(), metadata.gid()), (4321, 4321));
+    }
+}
+
+#[test]
+fn the_file_is_replaced_never_rewritten_in_place() {
+    let tmp = dir();
+    let path = tmp.path().join(".env");
+    put(&path, "KEY=old\n");
+    let mut reader = fs::File::open(&path).expect("open");
+    write(&path, "KEY", "new", &tmp.path().join("b")).expect("write");
+    // A reader that opened the file before still sees the whole old file: the new
+    // content arrived by rename, not by truncating and rewriting.
+    let mut seen = String::new();
+    reader.read_to_string(&mut seen).expect("read");
+    assert_eq!(seen, "KEY=old\n");
+    assert_eq!(text(&path), "KEY=new\n");
+}
+
+#[test]
+fn a_symlink_is_followed_and_stays_a_symlink() {
+    let tmp = dir();
+    let real = tmp.path().join("real.env");
+    let link = tmp.path().join("link.env");
+    put(&real, "KEY=old\n");
+    symlink("real.env", &link).expect("symlink");
+    write(&link, "KEY", "new", &tmp.path().join("b")).expect("write");
+    assert!(
+        fs::symlink_metadata(&link)
+            .expect("lstat")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(text(&real), "KEY=new\n");
+
+    restore(&link, &tmp.path().join("b")).expect("restore");
+    assert!(
+        fs::symlink_metadata(&link)
+            .expect("lstat")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(text(&real), "KEY=old\n");
+
+    // A dangling link: its target is created, and removed again on restore.
+    let dangling = tmp.path().join("dangling.env");
+    symlink("target.env", &dangling).expect("symlink");
+    write(&dangling, "KEY", "v", &tmp.path().join("b2")).expect("write");
+    assert_eq!(text(&tmp.path().join("target.env")), "KEY=v\n");
+    restore(&dangling, &tmp.path().join("b2")).expect("restore");
+    assert!(!tmp.path().join("target.env").exists());
+    assert!(
+        fs::symlink_metadata(&dangling).is_ok(),
+        "the link itself stays"
+    );
+}
+
+#[test]
+fn restore_puts_back_the_exact_bytes_and_mode() {
+    let tmp = dir();
+    let path = tmp.path().join(".env");
+    let backup = tmp.path().join("state/backup");
+    let before = "A=1\r\n# odd but kept\r\nKEY=old\t# no final newline";
+    put(&path, before);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+    write(&path, "KEY", "new", &backup).expect("write");
+    assert_ne!(text(&path), before);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+
+    restore(&path, &backup).expect("restore");
+    assert_eq!(text(&path), before);
+    assert_eq!(mode(&path), 0o644);
+    restore(&path, &backup).expect("a restore can be repeated");
+    assert_eq!(text(&path), before);
+}
+
+#[test]
+fn restore_removes_a_file_that_did_not_exist() {
+    let tmp = dir();
+    let path = tmp.path().join(".env");
+    let backup = tmp.path().join("backup");
+    write(&path, "KEY", "v", &backup).expect("write");
+    assert!(path.exists());
+    restore(&path, &backup).expect("restore");
+    assert!(!path.exists());
+    restore(&path, &backup).expect("nothing to remove is fine");
+}
+
+#[test]
+fn a_repeated_write_keeps_the_original_backup() {
+    // A retry, or a resume after a crash between the write and the journal, runs
+    // the step again: its backup must still hold the original, not the step's output.
+    let tmp = dir();
+    let path = tmp.path().join(".env");
+    let backup = tmp.path().join("backup");
+    put(&path, "KEY=original\n");
+    write(&path, "KEY", "first", &backup).expect("first attempt");
+    let again = write(&path, "KEY", "second", &backup).expect("second attempt");
+    assert_eq!(again.previous_fingerprint, Some(fingerprint("original")));
+    assert_eq!(text(&path), "KEY=second\n");
+    restore(&path, &backup).expect("restore");
+    assert_eq!(text(&path), "KEY=original\n");
+}
+
+#[test]
+fn a_stale_backup_of_another_content_is_replaced() {
+    let tmp = dir();
+    let path = tmp.path().join(".env");
+    let backup = tmp.path().join("backup");
+    put(&path, "KEY=one\n");
+    write(&path, "KEY", "two", &backup).expect("write");
+    put(&path, "KEY=edited by hand\n");
+    let written = write(&path, "KEY", "three", &backup).expect("write");
+    assert_eq!(
+        written.previous_fingerprint,
+        Some(fingerprint("edited by hand"))
+    );
+    restore(&path, &backup).expect("restore");
+    assert_eq!(text(&path), "KEY=edited by hand\n");
+}
+
+#[test]
+fn a_foreign_file_at_the_backup_path_is_never_overwritten() {
+    let tmp = dir();
+    let path = tmp.path().join(".env");
+    let backup = tmp.path().join("backup");
+    put(&path, "KEY=old\n");
+    put(&backup, "precious\n");
+    let error = write(&path, "KEY", SECRET, &backup).expect_err("refused");
+    assert!(
+        matches!(error, SettingError::BackupCorrupt { .. }),
+        "{error}"
+    );
+    assert_eq!(text(&backup), "precious\n");
+    assert_eq!(text(&path), "KEY=old\n");
+    let error = restore(&path, &backup).expect_err("refused");
+    assert!(
+        matches!(error, SettingError::BackupCorrupt { .. }),
+        "{error}"
+    );
+}
+
+/// Every way a write can fail, with what it must report. None may show the value.
+#[test]
+fn errors_name_the_file_say_what_to_do_and_never_show_the_value() {
+    let tmp = dir();
+    let root = tmp.path();
+    let backup = root.join("backup");
+    let file = root.join("plain-file");
+    put(&file, "A=1\n");
+    let not_utf8 = root.join("latin1.env");
+    fs::write(&not_utf8, b"A=caf\xe9\n").expect("fixture");
+    let fifo = root.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let looped = root.join("loop.env");
+    symlink("loop.env", &looped).expect("symlink");
+    let blocked = root.join("blocked.env");
+    put(&blocked, "KEY=old\n");
+
+    let cases: Vec<(SettingError, &str, &str)> = vec![
+        (
+            write(root, "KEY", SECRET, &backup).expect_err("dir"),
+            "is a directory",
+            "point `file:`",
+        ),
+        (
+            write(&root.join("missing/.env"), "KEY", SECRET, &backup).expect_err("no parent"),
+            "does not exist",
+            "create it",
+        ),
+        (
+            write(&file.join(".env"), "KEY", SECRET, &backup).expect_err("parent is a file"),
+            "is a file, not a directory",
+            "fix the `file:` path",
+        ),
+        (
+            read(&file.join(".env"), "KEY").expect_err("parent is a file"),
+            "is a file, not a directory",
+            "fix the `file:` path",
+        ),
+        (
+            write(&not_utf8, "KEY", SECRET, &backup).expect_err("latin-1"),
+            "not UTF-8",
+            "convert it",
+        ),
+        (
+            write(&fifo, "KEY", SECRET, &backup).expect_err("fifo"),
+            "not a regular file",
+            "point `file:`",
+        ),
+        (
+            write(&looped, "KEY", SECRET, &backup).expect_err("loop"),
+            "loop of symbolic links",
+            "fix the links",
+        ),
+        (
+            write(&file, "BAD-KEY", SECRET, &backup).expect_err("key"),
+            "not a valid setting key",
+            "use ASCII letters",
+        ),
+        (
+            read(&file, "1KEY").expect_err("key"),
+            "not a valid setting key",
+            "use ASCII letters",
+        ),
+        (
+            write(&file, "KEY", &format!("{SECRET}'$"), &backup).expect_err("unquotable"),
+            "bash and python-dotenv",
+            "edit the file by hand",
+        ),
+        (
+            write(&blocked, "KEY", SECRET, &file.join("backup")).expect_err("backup dir"),
+            "cannot save the backup",
+            "settings file is unchanged",
+        ),
+        (
+            restore(&file, &root.join("no-backup")).expect_err("no backup"),
+            "does not exist",
+            "by hand",
+        ),
+    ];
+    for (error, what, advice) in cases {
+        let shown = error.to_string();
+        let debug = format!("{error:?}");
+        assert!(shown.contains(what), "{shown:?} should say {what:?}");
+        assert!(shown.contains(advice), "{shown:?} should advise {advice:?}");
+        assert!(
+            !shown.contains(SECRET) && !debug.contains(SECRET),
+            "{debug}"
+        );
+        if !matches!(error, SettingError::InvalidKey { .. }) {
+            assert!(
+                shown.contains(&root.display().to_string()),
+                "{shown:?} names no path"
+            );
+        }
+    }
+    assert_eq!(text(&blocked), "KEY=old\n", "no backup, no write");
+    assert_eq!(text(&file), "A=1\n");
+}
+
+#[test]
+fn an_unterminated_quote_earlier_in_the_file_stops_the_write() {
+    let tmp = dir();
+    let path = tmp.path().join(".env");
+    put(&path, "A=\"never closed\n");
+    // Double-quoted (it has a `'`), so its opening quote would close A's value.
+    let error = write(&path, "KEY", "it's", &tmp.path().join("b")).expect_err("refused");
+    assert!(
+        matches!(error, SettingError::WouldCorrupt { .. }),
+        "{error}"
+    );
+    assert_eq!(text(&path), "A=\"never closed\n");
+}

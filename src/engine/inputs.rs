@@ -1,0 +1,200 @@
+//! Resolving inputs and `prompt` answers: from the answers given up front, the
+//! input's default, or — interactively, when a step first uses it — the operator.
+//! Without an operator, every missing answer is found before any step runs.
+
+use std::collections::BTreeSet;
+
+use regex::Regex;
+
+use crate::document::diagnostic::did_you_mean;
+use crate::document::model::{Action, Input, Runbook};
+use crate::engine::answers::{Answers, Source, env_var};
+use crate::operator::Question;
+
+/// Why the answers cannot start a run. Exit code 2: nothing has started.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("`{name}` (from {origin}) is not an input or prompt of this runbook")]
+    Unknown {
+        name: String,
+        origin: Source,
+        help: String,
+    },
+
+    #[error("the secret input `{name}` cannot be given with --set")]
+    SecretOnCommandLine { name: String },
+
+    #[error("the answer to `{name}` ({origin}) is not valid: {reason}")]
+    Invalid {
+        name: String,
+        origin: Source,
+        reason: String,
+    },
+
+    #[error("{} missing, and nobody can be asked without a terminal: {}", plural(.names.len()), .names.join(", "))]
+    Missing { names: Vec<String> },
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        "an answer is"
+    } else {
+        "answers are"
+    }
+}
+
+impl InputError {
+    pub fn help(&self) -> String {
+        match self {
+            InputError::Unknown { help, .. } => help.clone(),
+            InputError::SecretOnCommandLine { name } => format!(
+                "a value on the command line sits in shell history and `ps`: set {} in the environment, put it in an --answers file, or let the run ask for it",
+                env_var(name)
+            ),
+            InputError::Invalid { .. } => "fix the value and run again".to_owned(),
+            InputError::Missing { names } => {
+                let first = names.first().map_or("name", String::as_str);
+                format!(
+                    "give each with --set NAME=VALUE (not for secrets), an --answers FILE, or {} environment variables; or run at a terminal",
+                    env_var(first)
+                )
+            }
+        }
+    }
+}
+
+/// What can answer a question by name: an input or a `prompt` step.
+pub struct Spec {
+    pub name: String,
+    pub secret: bool,
+    pub prompt: String,
+    pub pattern: Option<Regex>,
+    pub choices: Vec<String>,
+}
+
+impl Spec {
+    pub fn of_input(input: &Input) -> Spec {
+        let name = input.name.value.clone();
+        Spec {
+            prompt: input
+                .prompt
+                .as_ref()
+                .or(input.description.as_ref())
+                .map_or_else(|| name.clone(), |p| p.value.clone()),
+            secret: input.secret.as_ref().is_some_and(|s| s.value),
+            pattern: input.pattern.as_ref().and_then(|p| anchored(&p.value)),
+            choices: input.choices.iter().map(|c| c.value.clone()).collect(),
+            name,
+        }
+    }
+
+    /// Checks an answer against `pattern` and `choices`.
+    pub fn check(&self, value: &str) -> Result<(), String> {
+        if !self.choices.is_empty() && !self.choices.iter().any(|c| c == value) {
+            return Err(format!("it must be one of: {}", self.choices.join(", ")));
+        }
+        if let Some(pattern) = &self.pattern
+            && !pattern.is_match(value)
+        {
+            return Err(format!("it must match `{}`", pattern.as_str()));
+        }
+        Ok(())
+    }
+
+    pub fn question(&self, default: Option<String>) -> Question {
+        Question {
+            name: self.name.clone(),
+            prompt: self.prompt.clone(),
+            secret: self.secret,
+            pattern: self.pattern.clone(),
+            choices: self.choices.clone(),
+            default,
+        }
+    }
+}
+
+/// A pattern must match the whole answer.
+pub fn anchored(pattern: &str) -> Option<Regex> {
+    Regex::new(&format!("^(?:{pattern})$")).ok()
+}
+
+/// Checks the answers given up front against the runbooks they are for: every
+/// name must be an input or a prompt step of one of them, secrets may not come
+/// from `--set`, and values must fit their pattern and choices.
+pub fn check_answers(answers: &Answers, runbooks: &[&Runbook]) -> Result<(), InputError> {
+    let mut known: BTreeSet<&str> = BTreeSet::new();
+    for runbook in runbooks {
+        known.extend(runbook.inputs.iter().map(|i| i.name.value.as_str()));
+        known.extend(
+            runbook
+                .all_steps()
+                .filter(|s| matches!(s.action, Action::Prompt(_)))
+                .map(|s| s.id.value.as_str()),
+        );
+    }
+    for (name, source) in answers.explicit_names() {
+        if !known.contains(name) {
+            let help = match did_you_mean(name, known.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None if known.is_empty() => "this runbook takes no inputs".to_owned(),
+                None => format!(
+                    "the inputs and prompts are: {}",
+                    known.iter().copied().collect::<Vec<_>>().join(", ")
+                ),
+            };
+            return Err(InputError::Unknown {
+                name: name.to_owned(),
+                origin: source,
+                help,
+            });
+        }
+    }
+    for runbook in runbooks {
+        for input in &runbook.inputs {
+            let spec = Spec::of_input(input);
+            if let Some((value, source)) = answers.get(&spec.name) {
+                if spec.secret && source == Source::Set {
+                    return Err(InputError::SecretOnCommandLine { name: spec.name });
+                }
+                spec.check(value).map_err(|reason| InputError::Invalid {
+                    name: spec.name.clone(),
+                    origin: source,
+                    reason,
+                })?;
+            }
+        }
+        for step in runbook.all_steps() {
+            if let Action::Prompt(prompt) = &step.action
+                && let Some((_, Source::Set)) = answers.get(&step.id.value)
+                && prompt.secret.as_ref().is_some_and(|s| s.value)
+            {
+                return Err(InputError::SecretOnCommandLine {
+                    name: step.id.value.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The answers a run without an operator would lack: inputs with neither an
+/// answer nor a default, and prompt steps with neither.
+pub fn missing(answers: &Answers, runbooks: &[&Runbook]) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    for runbook in runbooks {
+        for input in &runbook.inputs {
+            if input.default.is_none() && answers.get(&input.name.value).is_none() {
+                names.insert(input.name.value.clone());
+            }
+        }
+        for step in runbook.all_steps() {
+            if let Action::Prompt(prompt) = &step.action
+                && prompt.default.is_none()
+                && answers.get(&step.id.value).is_none()
+            {
+                names.insert(step.id.value.clone());
+            }
+        }
+    }
+    names.into_iter().collect()
+}

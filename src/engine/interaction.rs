@@ -1,0 +1,230 @@
+//! Where the run meets the operator and the keyboard: asking (on a blocking
+//! thread, so Ctrl-C is seen even while a prompt waits), progress displays,
+//! inputs resolved when a step first needs them, and interruption.
+
+use std::sync::{Arc, Mutex};
+
+use crate::document::model::{Prompt, Step};
+use crate::engine::answers::Source;
+use crate::engine::inputs::{Spec, anchored};
+use crate::engine::journal::EventKind;
+use crate::engine::runner::Engine;
+use crate::engine::{EngineError, Stop};
+use crate::operator::{Interrupted, Operator, Progress};
+use crate::secret::fingerprint;
+
+/// A progress display shared with the tasks that advance it.
+pub type SharedProgress = Arc<Mutex<Box<dyn Progress>>>;
+
+impl Engine {
+    /// Awaits `work`, or stops the run if the operator presses Ctrl-C first.
+    /// Dropping `work` stops it: a running command's process group is killed.
+    pub(super) async fn interruptible<T>(&self, work: impl Future<Output = T>) -> Result<T, Stop> {
+        tokio::select! {
+            value = work => Ok(value),
+            _ = tokio::signal::ctrl_c() => Err(Stop::Interrupted),
+        }
+    }
+
+    /// Asks the operator on a blocking thread, watching for Ctrl-C meanwhile.
+    pub(super) async fn ask_operator<T: Send + 'static>(
+        &self,
+        ask: impl FnOnce(&mut dyn Operator) -> Result<T, Interrupted> + Send + 'static,
+    ) -> Result<T, Stop> {
+        let operator = Arc::clone(&self.operator);
+        let asked = tokio::task::spawn_blocking(move || {
+            let mut operator = operator.lock().map_err(|_| Interrupted)?;
+            ask(operator.as_mut())
+        });
+        match self.interruptible(asked).await? {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(Interrupted)) | Err(_) => Err(Stop::Interrupted),
+        }
+    }
+
+    pub(super) fn progress(&self, label: &str, total: Option<u64>) -> SharedProgress {
+        let label = self.values.redactor.redact(label);
+        let progress = match self.operator.lock() {
+            Ok(mut operator) => operator.progress(&label, total),
+            Err(_) => Box::new(NoProgress),
+        };
+        Arc::new(Mutex::new(progress))
+    }
+
+    /// Gives a value to every input these templates read that has none yet:
+    /// from the answers, the default, or the operator (SPEC §1: asked when a step
+    /// first uses it). Secrets replayed from a journal are asked again.
+    pub(super) async fn resolve_for(&mut self, templates: &[&str]) -> Result<(), Stop> {
+        for template in templates {
+            for name in self.values.missing_inputs(template) {
+                self.resolve_input(&name).await?;
+            }
+            self.resolve_pending_secrets(template).await?;
+        }
+        Ok(())
+    }
+
+    async fn resolve_input(&mut self, name: &str) -> Result<(), Stop> {
+        let Some(input) = self.runbook.input(name).cloned() else {
+            return Ok(());
+        };
+        let spec = Spec::of_input(&input);
+        let (value, source) = if let Some((value, source)) = self.answers.get(name) {
+            (value.to_owned(), source)
+        } else if let Some(default) = input
+            .default
+            .as_ref()
+            .filter(|_| !self.pending_inputs.contains_key(name))
+        {
+            // A default may read other inputs; boxed, since that recursion is async.
+            Box::pin(self.resolve_for(&[default.source.as_str()])).await?;
+            let value = self.values.render(&default.source, None).map_err(|e| {
+                Stop::Fatal(EngineError::Input(format!(
+                    "the default of input `{name}` failed: {}",
+                    e.0
+                )))
+            })?;
+            (value.text, Source::Default)
+        } else if self.interactive() {
+            let question = spec.question(None);
+            let value = self.ask_operator(move |op| op.ask(&question)).await?;
+            (value, Source::Operator)
+        } else {
+            return Err(Stop::Fatal(EngineError::Input(format!(
+                "the input `{name}` has no value and nobody can be asked"
+            ))));
+        };
+        if let Some(expected) = self.pending_inputs.remove(name)
+            && fingerprint(&value) != expected
+        {
+            return Err(Stop::Fatal(EngineError::Input(format!(
+                "the value given for `{name}` is not the one this run started with (its fingerprint differs)"
+            ))));
+        }
+        self.values.set_input(name, value.clone(), spec.secret);
+        self.record(EventKind::InputProvided {
+            name: name.to_owned(),
+            fingerprint: fingerprint(&value),
+            secret: spec.secret,
+            value: (!spec.secret).then(|| value.clone()),
+            source: source.as_str().to_owned(),
+        })?;
+        Ok(())
+    }
+
+    /// On resume, secret step results are known only by fingerprint; when a
+    /// template reads one, the operator (or the answers, under the step id) gives
+    /// it again and the fingerprint proves it is the same value.
+    async fn resolve_pending_secrets(&mut self, template: &str) -> Result<(), Stop> {
+        let env = crate::template::environment();
+        let references = crate::template::references(&env, template).unwrap_or_default();
+        let wanted: Vec<(String, String)> = self
+            .pending_secrets
+            .iter()
+            .filter(|(path, _)| {
+                references.iter().any(|r| {
+                    r == *path
+                        || r.starts_with(&format!("{path}."))
+                        || path.starts_with(&format!("{r}."))
+                })
+            })
+            .map(|(p, f)| (p.clone(), f.clone()))
+            .collect();
+        for (path, expected) in wanted {
+            let mut parts = path.splitn(3, '.');
+            let (_, step_id, field) = (
+                parts.next(),
+                parts.next().unwrap_or_default().to_owned(),
+                parts.next().unwrap_or_default().to_owned(),
+            );
+            let value = if let Some((value, _)) = self.answers.get(&step_id) {
+                value.to_owned()
+            } else if self.interactive() {
+                let masked = self
+                    .values
+                    .step(&step_id)
+                    .and_then(|r| r.get(&field))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned();
+                let question = crate::operator::Question {
+                    name: step_id.clone(),
+                    prompt: format!("Resuming: enter again the secret `{path}` ({masked})"),
+                    secret: true,
+                    pattern: None,
+                    choices: Vec::new(),
+                    default: None,
+                };
+                self.ask_operator(move |op| op.ask(&question)).await?
+            } else {
+                return Err(Stop::Fatal(EngineError::Input(format!(
+                    "resuming needs the secret `{path}` again: give it in an --answers file or RUNBOOK_INPUT_{} under the step id",
+                    step_id.to_ascii_uppercase()
+                ))));
+            };
+            if fingerprint(&value) != expected {
+                return Err(Stop::Fatal(EngineError::Input(format!(
+                    "the value given for `{path}` is not the one this run used (its fingerprint differs)"
+                ))));
+            }
+            let mut results = self.values.step(&step_id).cloned().unwrap_or_default();
+            results[field.as_str()] = serde_json::Value::String(value);
+            self.values.set_step(&step_id, results, &[field]);
+            self.pending_secrets.remove(&path);
+        }
+        Ok(())
+    }
+
+    /// The answer to a `prompt` step: given up front (under the step id), asked,
+    /// or its default.
+    pub(super) async fn answer_prompt(
+        &mut self,
+        step: &Step,
+        prompt: &Prompt,
+        secret: bool,
+    ) -> Result<Option<String>, Stop> {
+        let id = step.id.value.clone();
+        if let Some((value, _)) = self.answers.get(&id) {
+            return Ok(Some(value.to_owned()));
+        }
+        let default = match &prompt.default {
+            Some(t) => Some(
+                self.values
+                    .render(&t.source, None)
+                    .map_err(|e| Stop::Fatal(EngineError::Input(e.0)))?
+                    .text,
+            ),
+            None => None,
+        };
+        if !self.interactive() {
+            return Ok(default);
+        }
+        let message = match &prompt.message {
+            Some(t) => {
+                self.values
+                    .render(&t.source, None)
+                    .map_err(|e| Stop::Fatal(EngineError::Input(e.0)))?
+                    .text
+            }
+            None => crate::engine::runner::title(step),
+        };
+        let question = crate::operator::Question {
+            name: id,
+            prompt: self.values.redactor.redact(&message),
+            secret,
+            pattern: prompt.pattern.as_ref().and_then(|p| anchored(&p.value)),
+            choices: prompt.choices.iter().map(|c| c.value.clone()).collect(),
+            default,
+        };
+        Ok(Some(self.ask_operator(move |op| op.ask(&question)).await?))
+    }
+}
+
+/// A progress display that shows nothing (when the operator is unavailable).
+struct NoProgress;
+
+impl Progress for NoProgress {
+    fn message(&mut self, _: &str) {}
+    fn advance(&mut self, _: u64) {}
+    fn finish(&mut self, _: &str) {}
+}

@@ -1,0 +1,917 @@
+//! Performing a step's action once its gates are open: rendering the templates,
+//! calling the action module, checking expectations, retrying, and turning what
+//! happened into an outcome with results for later templates.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+
+use crate::action::command::{self, CommandSpec};
+use crate::action::expect::{self, Check, Expectation};
+use crate::action::http::{self, Request, Response};
+use crate::action::{fan_out, setting};
+use crate::document::model::{self, Action, Effect, Expect, HttpRequest, Matcher, Step};
+use crate::engine::Stop;
+use crate::engine::outcome::Outcome;
+use crate::engine::runner::{Engine, title};
+use crate::engine::values::RenderError;
+use crate::operator::ManualAnswer;
+
+/// How long an HTTP request may take when neither it nor its step says.
+const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `wait_for` polls when it does not say.
+const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(2);
+/// `for_each` without `concurrency` runs one item at a time.
+const DEFAULT_CONCURRENCY: usize = 1;
+
+/// What an action did.
+pub struct Done {
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub results: Json,
+    /// Result fields holding secrets.
+    pub secret_fields: Vec<String>,
+}
+
+impl Done {
+    fn passed(results: Json) -> Done {
+        Done {
+            outcome: Outcome::Passed,
+            reason: None,
+            results,
+            secret_fields: Vec::new(),
+        }
+    }
+
+    fn failed(reason: impl Into<String>, results: Json) -> Done {
+        Done {
+            outcome: Outcome::Failed,
+            reason: Some(reason.into()),
+            results,
+            secret_fields: Vec::new(),
+        }
+    }
+
+    fn with(outcome: Outcome, reason: impl Into<String>) -> Done {
+        Done {
+            outcome,
+            reason: Some(reason.into()),
+            results: json!({}),
+            secret_fields: Vec::new(),
+        }
+    }
+}
+
+impl Engine {
+    /// Runs the action, with `retry` and the step's `timeout`.
+    pub(super) async fn perform(&mut self, step: &Step) -> Result<Done, Stop> {
+        let attempts = step.retry.as_ref().map_or(1, |r| r.attempts.value);
+        let mut delay = step
+            .retry
+            .as_ref()
+            .and_then(|r| r.delay.as_ref())
+            .map_or(Duration::from_secs(1), |d| d.value.0);
+        let backoff = step
+            .retry
+            .as_ref()
+            .and_then(|r| r.backoff.as_ref())
+            .map_or(1.0, |b| b.value);
+        let mut attempt = 1;
+        loop {
+            let done = match step.timeout.as_ref().map(|t| t.value.0) {
+                Some(limit)
+                    if !Self::is_manual(step) && !matches!(step.action, Action::Prompt(_)) =>
+                {
+                    match tokio::time::timeout(limit, self.attempt(step)).await {
+                        Ok(done) => done?,
+                        Err(_) => Done::failed(
+                            format!("timed out after {}", humantime::format_duration(limit)),
+                            json!({}),
+                        ),
+                    }
+                }
+                _ => self.attempt(step).await?,
+            };
+            // Only failures of actions that can be tried again are retried: an
+            // operator's answer or a gate is not a flake.
+            let retriable = done.outcome == Outcome::Failed
+                && !matches!(
+                    step.action,
+                    Action::Manual(_)
+                        | Action::Prompt(_)
+                        | Action::Runbook(_)
+                        | Action::SetSetting(_)
+                        | Action::RestoreSetting(_)
+                );
+            if !retriable || attempt >= attempts {
+                return Ok(done);
+            }
+            self.say(&format!(
+                "  ↻ attempt {attempt}/{attempts} failed: {}; trying again in {}",
+                done.reason.as_deref().unwrap_or("failed"),
+                humantime::format_duration(delay)
+            ));
+            self.interruptible(tokio::time::sleep(delay)).await?;
+            delay = delay.mul_f64(backoff);
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(&mut self, step: &Step) -> Result<Done, Stop> {
+        let templates = step_templates(step);
+        self.resolve_for(&templates.iter().map(String::as_str).collect::<Vec<_>>())
+            .await?;
+        let done = match &step.action {
+            Action::Manual(text) => self.manual(step, &text.source).await?,
+            Action::Prompt(_) => self.prompt_step(step).await?,
+            Action::ReadSetting(setting) => self.read_setting(step, setting),
+            Action::SetSetting(setting) => self.set_setting(step, setting),
+            Action::RestoreSetting(target) => self.restore_setting(&target.value),
+            Action::Http(request) => self.http_step(step, request).await?,
+            Action::Command(command) => self.command_step(step, command).await?,
+            Action::WaitFor(wait) => self.wait(wait).await?,
+            Action::Runbook(path) => self.child(step, &path.value).await?,
+        };
+        if done.outcome == Outcome::Passed
+            && let Some(wait) = &step.then_wait
+        {
+            let waited = self.wait(wait).await?;
+            if waited.outcome != Outcome::Passed {
+                return Ok(Done {
+                    results: done.results,
+                    ..waited
+                });
+            }
+        }
+        Ok(done)
+    }
+
+    async fn manual(&mut self, step: &Step, text: &str) -> Result<Done, Stop> {
+        let instructions = match self.values.render(text, None) {
+            Ok(r) => r.text,
+            Err(e) => {
+                return Ok(Done::failed(
+                    self.render_failed(step, "manual", &e.0),
+                    json!({}),
+                ));
+            }
+        };
+        if !self.interactive() {
+            let irreversible = step.effect() == Some(Effect::Irreversible);
+            if self.options.confirm.contains(&step.id.value) || (self.options.yes && !irreversible)
+            {
+                return Ok(Done::passed(json!({})));
+            }
+            let how = if irreversible {
+                format!("`--confirm {}`", step.id.value)
+            } else {
+                format!("`--yes` or `--confirm {}`", step.id.value)
+            };
+            return Ok(Done::with(
+                Outcome::Blocked,
+                format!(
+                    "a manual step needs an operator: run at a terminal, or pass {how} once it is done"
+                ),
+            ));
+        }
+        for line in instructions.lines() {
+            self.say(&format!("    {line}"));
+        }
+        let step_title = title(step);
+        let instructions = self.values.redactor.redact(&instructions);
+        let answer = self
+            .ask_operator(move |op| op.manual(&step_title, &instructions))
+            .await?;
+        Ok(match answer {
+            ManualAnswer::Done => Done::passed(json!({})),
+            ManualAnswer::Defer { reason } => {
+                Done::with(Outcome::Deferred, format!("deferred: {reason}"))
+            }
+            ManualAnswer::Abort => Done::failed("aborted by the operator", json!({})),
+        })
+    }
+
+    async fn prompt_step(&mut self, step: &Step) -> Result<Done, Stop> {
+        let Action::Prompt(prompt) = &step.action else {
+            return Ok(Done::failed("not a prompt", json!({})));
+        };
+        let secret = prompt.secret.as_ref().is_some_and(|s| s.value)
+            || step.secret.as_ref().is_some_and(|s| s.value);
+        let value = self.answer_prompt(step, prompt, secret).await?;
+        let Some(value) = value else {
+            return Ok(Done::with(
+                Outcome::Blocked,
+                format!("no answer for the prompt `{}`", step.id.value),
+            ));
+        };
+        let mut done = Done::passed(json!({ "value": value }));
+        if secret {
+            done.secret_fields.push("value".into());
+        }
+        Ok(done)
+    }
+
+    fn read_setting(&mut self, step: &Step, setting: &model::SettingRef) -> Done {
+        let file = match self.values.render(&setting.file.source, None) {
+            Ok(r) => PathBuf::from(r.text),
+            Err(e) => return Done::failed(self.render_failed(step, "file", &e.0), json!({})),
+        };
+        match setting::read(&file, &setting.key.value) {
+            Ok(Some(value)) => {
+                let mut done = Done::passed(json!({ "value": value }));
+                if step.secret.as_ref().is_some_and(|s| s.value) {
+                    done.secret_fields.push("value".into());
+                }
+                done
+            }
+            Ok(None) => Done::failed(
+                format!("`{}` is not set in `{}`", setting.key.value, file.display()),
+                json!({}),
+            ),
+            Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
+        }
+    }
+
+    fn set_setting(&mut self, step: &Step, setting: &model::SetSetting) -> Done {
+        let rendered = self
+            .values
+            .render(&setting.file.source, None)
+            .and_then(|file| Ok((file, self.values.render(&setting.value.source, None)?)));
+        let (file, value) = match rendered {
+            Ok((file, value)) => (PathBuf::from(file.text), value),
+            Err(e) => {
+                return Done::failed(self.render_failed(step, "set_setting", &e.0), json!({}));
+            }
+        };
+        if value.secret {
+            self.values.redactor.add(&value.text);
+        }
+        let backup = self
+            .state
+            .backups_dir(&self.run_id)
+            .join(format!("{}.bak", step.id.value));
+        match setting::write(&file, &setting.key.value, &value.text, &backup) {
+            Ok(written) => Done::passed(json!({
+                "previous_fingerprint": written.previous_fingerprint,
+                "file": file.display().to_string(),
+                "backup": written.backup.display().to_string(),
+            })),
+            Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
+        }
+    }
+
+    fn restore_setting(&mut self, target: &str) -> Done {
+        let Some(results) = self.values.step(target) else {
+            return Done::failed(
+                format!("`{target}` has not run, so there is nothing to restore"),
+                json!({}),
+            );
+        };
+        let (Some(file), Some(backup)) = (
+            results.get("file").and_then(Json::as_str),
+            results.get("backup").and_then(Json::as_str),
+        ) else {
+            return Done::failed(
+                format!("`{target}` wrote nothing, so there is nothing to restore"),
+                json!({}),
+            );
+        };
+        match setting::restore(&PathBuf::from(file), &PathBuf::from(backup)) {
+            Ok(()) => Done::passed(json!({ "file": file })),
+            Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
+        }
+    }
+
+    /// Builds a request from a template, for one item of a `for_each` or none.
+    fn request(&self, spec: &HttpRequest, item: Option<&Json>) -> Result<Request, RenderError> {
+        let url = self.values.render(&spec.url.source, item)?.text;
+        let mut headers = Vec::new();
+        for (name, value) in &spec.headers {
+            headers.push((
+                name.value.clone(),
+                self.values.render(&value.source, item)?.text,
+            ));
+        }
+        let bearer = spec
+            .bearer
+            .as_ref()
+            .map(|b| self.values.render(&b.source, item))
+            .transpose()?
+            .map(|r| r.text);
+        let json = spec
+            .json
+            .as_ref()
+            .map(|node| self.values.render_node(node, item))
+            .transpose()?
+            .map(|(v, _)| v);
+        let body = spec
+            .body
+            .as_ref()
+            .map(|b| self.values.render(&b.source, item))
+            .transpose()?
+            .map(|r| r.text);
+        Ok(Request {
+            method: spec.method(),
+            url,
+            headers,
+            bearer,
+            json,
+            body,
+            timeout: spec
+                .timeout
+                .as_ref()
+                .map_or(DEFAULT_HTTP_TIMEOUT, |t| t.value.0),
+        })
+    }
+
+    /// An `expect:` with its values rendered.
+    fn expectation(
+        &self,
+        expect: Option<&Expect>,
+        item: Option<&Json>,
+    ) -> Result<Expectation, RenderError> {
+        let Some(expect) = expect else {
+            return Ok(Expectation::default());
+        };
+        let mut json_checks = Vec::new();
+        for (path, matcher) in &expect.json {
+            let check = match matcher {
+                Matcher::Equals(node) => Check::Equals(self.values.render_node(node, item)?.0),
+                Matcher::NotEmpty(b) => Check::NotEmpty(*b),
+                Matcher::Exists(b) => Check::Exists(*b),
+                Matcher::Compare(op, n) => Check::Compare(*op, n.value),
+                Matcher::Matches(pattern) => match regex::Regex::new(&pattern.value) {
+                    Ok(re) => Check::Matches(re),
+                    Err(e) => return Err(RenderError(e.to_string())),
+                },
+                Matcher::Len(n) => Check::Len(n.value),
+            };
+            json_checks.push((path.value.clone(), check));
+        }
+        Ok(Expectation {
+            statuses: expect
+                .status
+                .iter()
+                .filter_map(|s| u16::try_from(s.value).ok())
+                .collect(),
+            json: json_checks,
+            body_contains: expect
+                .body_contains
+                .as_ref()
+                .map(|t| self.values.render(&t.source, item))
+                .transpose()?
+                .map(|r| r.text),
+        })
+    }
+
+    async fn http_step(&mut self, step: &Step, spec: &HttpRequest) -> Result<Done, Stop> {
+        if let Some(for_each) = &step.for_each {
+            return self.http_fan_out(step, spec, &for_each.source).await;
+        }
+        let (request, expectation) = match self
+            .request(spec, None)
+            .and_then(|r| Ok((r, self.expectation(step.expect.as_ref(), None)?)))
+        {
+            Ok(pair) => pair,
+            Err(e) => {
+                return Ok(Done::failed(
+                    self.render_failed(step, "http", &e.0),
+                    json!({}),
+                ));
+            }
+        };
+        let deadline = Instant::now()
+            + step
+                .timeout
+                .as_ref()
+                .map_or(Duration::from_secs(300), |t| t.value.0);
+        let result = self
+            .interruptible(http::send_patiently(
+                &self.client,
+                &request,
+                deadline.into(),
+            ))
+            .await?;
+        Ok(self.judge_response(step, result.map(|(response, _)| response), &expectation))
+    }
+
+    /// Turns a response (or the error that stood in for one) into an outcome.
+    fn judge_response(
+        &self,
+        step: &Step,
+        result: Result<Response, http::HttpError>,
+        expectation: &Expectation,
+    ) -> Done {
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                let mut reason = error.to_string();
+                if let Some(help) = error.help() {
+                    reason.push_str(&format!(" ({help})"));
+                }
+                return Done::failed(self.values.redactor.redact(&reason), json!({}));
+            }
+        };
+        let results = response_results(&response);
+        let mismatches = expect::check(expectation, &response);
+        if mismatches.is_empty() {
+            return Done::passed(results);
+        }
+        let mut reason = mismatches
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let explains: Vec<(i64, String)> = step
+            .explain
+            .iter()
+            .map(|(code, t)| (code.value, t.source.clone()))
+            .collect();
+        if let Some(explanation) = expect::explain(&explains, response.status) {
+            let explanation = self
+                .values
+                .render(explanation, None)
+                .map_or_else(|_| explanation.to_owned(), |r| r.text);
+            reason.push_str(&format!(" — {explanation}"));
+        }
+        Done::failed(self.values.redactor.redact(&reason), results)
+    }
+
+    async fn http_fan_out(
+        &mut self,
+        step: &Step,
+        spec: &HttpRequest,
+        for_each: &str,
+    ) -> Result<Done, Stop> {
+        let items = match self.values.evaluate(for_each, None) {
+            Ok(Json::Array(items)) => items,
+            Ok(other) => {
+                let kind = json_kind(&other);
+                return Ok(Done::failed(
+                    format!("`for_each` must give a list, it gave {kind}"),
+                    json!({}),
+                ));
+            }
+            Err(e) => {
+                return Ok(Done::failed(
+                    self.render_failed(step, "for_each", &e.0),
+                    json!({}),
+                ));
+            }
+        };
+        let mut prepared = Vec::with_capacity(items.len());
+        for item in &items {
+            match self
+                .request(spec, Some(item))
+                .and_then(|r| Ok((r, self.expectation(step.expect.as_ref(), Some(item))?)))
+            {
+                Ok(pair) => prepared.push(pair),
+                Err(e) => {
+                    return Ok(Done::failed(
+                        self.render_failed(step, "http", &e.0),
+                        json!({}),
+                    ));
+                }
+            }
+        }
+        let concurrency = step
+            .concurrency
+            .as_ref()
+            .map_or(DEFAULT_CONCURRENCY, |c| c.value as usize);
+        let deadline = Instant::now()
+            + step
+                .timeout
+                .as_ref()
+                .map_or(Duration::from_secs(600), |t| t.value.0);
+        let total = prepared.len() as u64;
+        let progress = self.progress(&format!("{} ({} items)", title(step), total), Some(total));
+        let client = self.client.clone();
+        let progress_handle = progress.clone();
+        let outcomes = self
+            .interruptible(fan_out::for_each(
+                prepared,
+                concurrency,
+                move |(request, expectation): (Request, Expectation)| {
+                    let client = client.clone();
+                    async move {
+                        let result = http::send_patiently(&client, &request, deadline.into()).await;
+                        (request.url, result, expectation)
+                    }
+                },
+                move |_done| {
+                    if let Ok(mut p) = progress_handle.lock() {
+                        p.advance(1);
+                    }
+                },
+            ))
+            .await?;
+        let mut results = Vec::new();
+        let mut failures = Vec::new();
+        for (index, (url, result, expectation)) in outcomes.into_iter().enumerate() {
+            let done = self.judge_response(step, result.map(|(r, _)| r), &expectation);
+            let mut entry = done.results;
+            entry["outcome"] = json!(done.outcome.as_str());
+            entry["url"] = json!(url);
+            if let Some(reason) = &done.reason {
+                entry["reason"] = json!(reason);
+                failures.push(format!("item {index} ({url}): {reason}"));
+            }
+            results.push(entry);
+        }
+        if let Ok(mut p) = progress.lock() {
+            p.finish(&format!(
+                "{} of {} items passed",
+                results.len() - failures.len(),
+                results.len()
+            ));
+        }
+        let results = json!({ "results": results });
+        if failures.is_empty() {
+            Ok(Done::passed(results))
+        } else {
+            let reason = format!(
+                "{} of {} items failed: {}",
+                failures.len(),
+                items.len(),
+                failures.join("; ")
+            );
+            Ok(Done::failed(self.values.redactor.redact(&reason), results))
+        }
+    }
+
+    fn command_spec(
+        &self,
+        spec: &model::Command,
+        item: Option<&Json>,
+        timeout: Option<Duration>,
+    ) -> Result<(CommandSpec, bool), RenderError> {
+        let run = self.values.render(&spec.run.source, item)?;
+        let mut secret = run.secret;
+        let mut env = Vec::new();
+        for (name, value) in &spec.env {
+            let rendered = self.values.render(&value.source, item)?;
+            secret |= rendered.secret;
+            env.push((name.value.clone(), rendered.text));
+        }
+        let cwd = spec
+            .cwd
+            .as_ref()
+            .map(|c| self.values.render(&c.source, item))
+            .transpose()?
+            .map(|r| PathBuf::from(r.text));
+        Ok((
+            CommandSpec {
+                run: run.text,
+                env,
+                cwd,
+                timeout,
+            },
+            secret,
+        ))
+    }
+
+    async fn command_step(&mut self, step: &Step, spec: &model::Command) -> Result<Done, Stop> {
+        let timeout = step.timeout.as_ref().map(|t| t.value.0);
+        let items: Vec<Option<Json>> = match &step.for_each {
+            None => vec![None],
+            Some(for_each) => match self.values.evaluate(&for_each.source, None) {
+                Ok(Json::Array(items)) => items.into_iter().map(Some).collect(),
+                Ok(other) => {
+                    return Ok(Done::failed(
+                        format!("`for_each` must give a list, it gave {}", json_kind(&other)),
+                        json!({}),
+                    ));
+                }
+                Err(e) => {
+                    return Ok(Done::failed(
+                        self.render_failed(step, "for_each", &e.0),
+                        json!({}),
+                    ));
+                }
+            },
+        };
+        let mut specs = Vec::new();
+        for item in &items {
+            match self.command_spec(spec, item.as_ref(), timeout) {
+                Ok((s, _)) => specs.push(s),
+                Err(e) => {
+                    return Ok(Done::failed(
+                        self.render_failed(step, "command", &e.0),
+                        json!({}),
+                    ));
+                }
+            }
+        }
+        let concurrency = step
+            .concurrency
+            .as_ref()
+            .map_or(DEFAULT_CONCURRENCY, |c| c.value as usize);
+        let outputs = self
+            .interruptible(fan_out::for_each(
+                specs,
+                concurrency,
+                |s: CommandSpec| async move { command::run(&s).await },
+                |_| {},
+            ))
+            .await?;
+        let mut results = Vec::new();
+        let mut failures = Vec::new();
+        for (index, output) in outputs.into_iter().enumerate() {
+            let (entry, failure) = self.judge_command(step, output);
+            if let Some(failure) = failure {
+                failures.push(if items.len() > 1 {
+                    format!("item {index}: {failure}")
+                } else {
+                    failure
+                });
+            }
+            results.push(entry);
+        }
+        let secret = step.secret.as_ref().is_some_and(|s| s.value);
+        let mut done = if step.for_each.is_some() {
+            let results = json!({ "results": results });
+            if failures.is_empty() {
+                Done::passed(results)
+            } else {
+                Done::failed(failures.join("; "), results)
+            }
+        } else {
+            let entry = results.pop().unwrap_or_else(|| json!({}));
+            match failures.pop() {
+                None => Done::passed(entry),
+                Some(failure) => Done::failed(failure, entry),
+            }
+        };
+        if secret {
+            done.secret_fields
+                .extend(["stdout".to_owned(), "stderr".to_owned()]);
+        }
+        done.reason = done.reason.map(|r| self.values.redactor.redact(&r));
+        Ok(done)
+    }
+
+    /// Results and the failure (if any) of one finished command.
+    fn judge_command(
+        &self,
+        step: &Step,
+        output: Result<command::CommandOutput, command::CommandError>,
+    ) -> (Json, Option<String>) {
+        let output = match output {
+            Ok(output) => output,
+            Err(error) => return (json!({}), Some(error.to_string())),
+        };
+        let results = json!({
+            "exit_code": output.exit_code,
+            "stdout": output.stdout,
+            "stderr": output.stderr,
+            "elapsed_ms": output.elapsed_ms,
+        });
+        if output.timed_out {
+            return (
+                results,
+                Some("timed out; the command and everything it started were stopped".to_owned()),
+            );
+        }
+        let expected = step
+            .expect
+            .as_ref()
+            .and_then(|e| e.exit_code.as_ref())
+            .map_or(0, |c| c.value);
+        let mut failure = None;
+        match output.exit_code {
+            Some(code) if i64::from(code) == expected => {}
+            Some(code) => {
+                let mut reason = format!("exit code {code}, expected {expected}");
+                if let Some((_, message)) = step
+                    .explain
+                    .iter()
+                    .find(|(c, _)| c.value == i64::from(code))
+                {
+                    reason.push_str(&format!(" — {}", message.source));
+                }
+                failure = Some(reason);
+            }
+            None => failure = Some("the command was killed by a signal".to_owned()),
+        }
+        if failure.is_none()
+            && let Some(needle) = step
+                .expect
+                .as_ref()
+                .and_then(|e| e.stdout_contains.as_ref())
+        {
+            let needle = self
+                .values
+                .render(&needle.source, None)
+                .map_or_else(|_| needle.source.clone(), |r| r.text);
+            if !output.stdout.contains(&needle) {
+                failure = Some(format!("stdout does not contain {needle:?}"));
+            }
+        }
+        if let Some(reason) = &mut failure {
+            let tail = last_lines(&output.stderr, 5).or_else(|| last_lines(&output.stdout, 5));
+            if let Some(tail) = tail {
+                reason.push_str(&format!("\n{tail}"));
+            }
+        }
+        (results, failure)
+    }
+
+    /// Polls `wait_for` until its expectation holds or its timeout passes.
+    pub(super) async fn wait(&mut self, wait: &model::WaitFor) -> Result<Done, Stop> {
+        let timeout = wait
+            .timeout
+            .as_ref()
+            .map_or(DEFAULT_WAIT_TIMEOUT, |t| t.value.0);
+        let interval = wait
+            .interval
+            .as_ref()
+            .map_or(DEFAULT_WAIT_INTERVAL, |t| t.value.0);
+        let started = Instant::now();
+        let label = match &wait.probe {
+            model::Probe::Http(spec) => format!(
+                "waiting for {}",
+                self.values
+                    .render(&spec.url.source, None)
+                    .map_or_else(|_| spec.url.source.clone(), |r| r.text)
+            ),
+            model::Probe::Command(spec) => format!("waiting for `{}`", spec.run.source),
+        };
+        let progress = self.progress(&label, None);
+        let mut attempts = 0u32;
+        let mut last_failure;
+        loop {
+            attempts += 1;
+            let failure: Option<String> = match &wait.probe {
+                model::Probe::Http(spec) => {
+                    let prepared = self
+                        .request(spec, None)
+                        .and_then(|r| Ok((r, self.expectation(wait.expect.as_ref(), None)?)));
+                    match prepared {
+                        Err(e) => Some(e.0),
+                        Ok((mut request, expectation)) => {
+                            request.timeout = request.timeout.min(
+                                timeout
+                                    .saturating_sub(started.elapsed())
+                                    .max(Duration::from_millis(100)),
+                            );
+                            let result = self
+                                .interruptible(http::send(&self.client, &request))
+                                .await?;
+                            match result {
+                                Ok(response) => {
+                                    let mismatches = expect::check(&expectation, &response);
+                                    (!mismatches.is_empty()).then(|| {
+                                        mismatches
+                                            .iter()
+                                            .map(ToString::to_string)
+                                            .collect::<Vec<_>>()
+                                            .join("; ")
+                                    })
+                                }
+                                Err(error) => Some(error.to_string()),
+                            }
+                        }
+                    }
+                }
+                model::Probe::Command(spec) => match self.command_spec(spec, None, Some(timeout)) {
+                    Err(e) => Some(e.0),
+                    Ok((s, _)) => {
+                        let output = self.interruptible(command::run(&s)).await?;
+                        let expected = wait
+                            .expect
+                            .as_ref()
+                            .and_then(|e| e.exit_code.as_ref())
+                            .map_or(0, |c| c.value);
+                        match output {
+                            Ok(o) if o.exit_code.map(i64::from) == Some(expected) => None,
+                            Ok(o) => {
+                                Some(format!("exit code {:?}, expected {expected}", o.exit_code))
+                            }
+                            Err(e) => Some(e.to_string()),
+                        }
+                    }
+                },
+            };
+            match failure {
+                None => {
+                    if let Ok(mut p) = progress.lock() {
+                        p.finish(&format!("  ready after {attempts} attempt(s)"));
+                    }
+                    return Ok(Done::passed(json!({ "attempts": attempts })));
+                }
+                Some(reason) => last_failure = self.values.redactor.redact(&reason),
+            }
+            if started.elapsed() + interval > timeout {
+                if let Ok(mut p) = progress.lock() {
+                    p.finish(&format!("  gave up after {attempts} attempt(s)"));
+                }
+                return Ok(Done::failed(
+                    format!(
+                        "not ready after {} ({attempts} attempts); last: {last_failure}",
+                        humantime::format_duration(timeout)
+                    ),
+                    json!({ "attempts": attempts }),
+                ));
+            }
+            if let Ok(mut p) = progress.lock() {
+                p.message(&format!("attempt {attempts}: {last_failure}"));
+            }
+            self.interruptible(tokio::time::sleep(interval)).await?;
+        }
+    }
+}
+
+/// Every template of a step's action, for resolving the inputs they read first.
+fn step_templates(step: &Step) -> Vec<String> {
+    let mut out = Vec::new();
+    let http = |spec: &HttpRequest, out: &mut Vec<String>| {
+        out.push(spec.url.source.clone());
+        out.extend(spec.headers.iter().map(|(_, t)| t.source.clone()));
+        out.extend(
+            spec.bearer
+                .iter()
+                .chain(spec.body.iter())
+                .map(|t| t.source.clone()),
+        );
+        if let Some(json) = &spec.json {
+            collect_strings(json, out);
+        }
+    };
+    let command = |spec: &model::Command, out: &mut Vec<String>| {
+        out.push(spec.run.source.clone());
+        out.extend(spec.env.iter().map(|(_, t)| t.source.clone()));
+        out.extend(spec.cwd.iter().map(|t| t.source.clone()));
+    };
+    match &step.action {
+        Action::Manual(t) => out.push(t.source.clone()),
+        Action::Prompt(p) => out.extend(
+            p.message
+                .iter()
+                .chain(p.default.iter())
+                .map(|t| t.source.clone()),
+        ),
+        Action::ReadSetting(s) => out.push(s.file.source.clone()),
+        Action::SetSetting(s) => out.extend([s.file.source.clone(), s.value.source.clone()]),
+        Action::Http(spec) => http(spec, &mut out),
+        Action::Command(spec) => command(spec, &mut out),
+        Action::RestoreSetting(_) | Action::WaitFor(_) | Action::Runbook(_) => {}
+    }
+    for wait in step.waits() {
+        match &wait.probe {
+            model::Probe::Http(spec) => http(spec, &mut out),
+            model::Probe::Command(spec) => command(spec, &mut out),
+        }
+    }
+    out.extend(step.for_each.iter().map(|t| t.source.clone()));
+    out.extend(step.outputs.iter().map(|(_, t)| t.source.clone()));
+    out
+}
+
+fn collect_strings(node: &crate::document::node::Node, out: &mut Vec<String>) {
+    use crate::document::node::Value;
+    match &node.value {
+        Value::Str(s) => out.push(s.clone()),
+        Value::Seq(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        Value::Map(entries) => entries.iter().for_each(|(_, v)| collect_strings(v, out)),
+        _ => {}
+    }
+}
+
+fn response_results(response: &Response) -> Json {
+    json!({
+        "status": response.status,
+        "json": response.json,
+        "headers": response.headers,
+        "body": response.body,
+        "elapsed_ms": response.elapsed_ms,
+    })
+}
+
+fn json_kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a map",
+    }
+}
+
+/// The last `n` non-empty lines of a process's output, indented, if any.
+fn last_lines(text: &str, n: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let start = lines.len().saturating_sub(n);
+    Some(
+        lines[start..]
+            .iter()
+            .map(|l| format!("      | {l}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}

@@ -1,0 +1,151 @@
+//! `runbook resume FILE`: continues the latest unfinished run. The journal is
+//! replayed — outcomes, when steps passed, non-secret results and inputs — so
+//! no passed step runs again; secrets are known only by fingerprint and are
+//! asked for again when needed; a changed runbook file is refused.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use crate::document::model::Runbook;
+use crate::engine::answers::Answers;
+use crate::engine::gate::StepRecord;
+use crate::engine::journal::{Event, EventKind, Journal};
+use crate::engine::lock::{Holder, Lock};
+use crate::engine::runner::{Engine, RunOptions, SharedOperator};
+use crate::engine::state_dir::StateDir;
+use crate::engine::values::Values;
+use crate::engine::{EngineError, child_hashes, file_hash, open_events};
+
+impl Engine {
+    pub(super) fn resume(
+        file: &Path,
+        runbook: Runbook,
+        options: RunOptions,
+        answers: Answers,
+        operator: SharedOperator,
+        client: reqwest::Client,
+    ) -> Result<Engine, EngineError> {
+        let state = StateDir::for_runbook(file, &runbook.id.value)?;
+        state.ensure()?;
+        let path = state
+            .latest_unfinished()?
+            .ok_or_else(|| EngineError::NothingToResume(runbook.id.value.clone()))?;
+        let run_id = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let lock = Lock::acquire(
+            &state.lock_path(),
+            &Holder::this_process(&run_id, std::env::args().collect::<Vec<_>>().join(" ")),
+        )?;
+        let (journal, replay) = Journal::open(&path)?;
+        let first = replay
+            .events
+            .first()
+            .ok_or_else(|| EngineError::NothingToResume(runbook.id.value.clone()))?;
+        let EventKind::RunStarted {
+            file_hash: hash,
+            child_file_hashes,
+            operator: started_by,
+            ..
+        } = &first.kind
+        else {
+            return Err(EngineError::NothingToResume(runbook.id.value.clone()));
+        };
+        let at_started = first.at.clone();
+        if file_hash(file)? != *hash {
+            return Err(EngineError::Changed {
+                path: file.to_path_buf(),
+            });
+        }
+        for (child, expected) in child_file_hashes {
+            if child_hashes(file, &runbook).get(child) != Some(expected) {
+                return Err(EngineError::Changed { path: child.into() });
+            }
+        }
+        let events = match &options.events {
+            Some(target) => Some(open_events(target)?),
+            None => None,
+        };
+        let values =
+            Values::new(json!({"id": run_id, "started_at": at_started, "operator": started_by}));
+        let events_so_far = replay.events.clone();
+        let mut engine = Engine {
+            file: file.to_path_buf(),
+            runbook,
+            options,
+            answers,
+            operator,
+            values,
+            records: BTreeMap::new(),
+            pending_secrets: BTreeMap::new(),
+            pending_inputs: BTreeMap::new(),
+            journal,
+            events,
+            client,
+            state,
+            run_id,
+            _lock: lock,
+            depth: 0,
+        };
+        if let Some(torn) = replay.torn {
+            engine.say(&format!(
+                "note: the journal's last line ({} bytes, line {}) was cut short, probably by a crash; it was dropped",
+                torn.bytes, torn.line_number
+            ));
+        }
+        engine.replay(&events_so_far);
+        engine.record(EventKind::Resumed {
+            pid: std::process::id(),
+        })?;
+        Ok(engine)
+    }
+
+    fn replay(&mut self, events: &[Event]) {
+        for event in events {
+            match &event.kind {
+                EventKind::InputProvided {
+                    name,
+                    fingerprint,
+                    secret,
+                    value,
+                    ..
+                } => match (secret, value) {
+                    (false, Some(value)) => self.values.set_input(name, value.clone(), false),
+                    _ => {
+                        self.pending_inputs
+                            .insert(name.clone(), fingerprint.clone());
+                    }
+                },
+                EventKind::StepFinished {
+                    step,
+                    outcome,
+                    reason,
+                    results,
+                    secret_fingerprints,
+                    duration_ms,
+                } => {
+                    let finished_at =
+                        humantime::parse_rfc3339(&event.at).unwrap_or_else(|_| SystemTime::now());
+                    self.records.insert(
+                        step.clone(),
+                        StepRecord {
+                            outcome: *outcome,
+                            finished_at,
+                            duration_ms: *duration_ms,
+                            reason: reason.clone(),
+                        },
+                    );
+                    self.values.set_step(step, results.clone(), &[]);
+                    for (field, fingerprint) in secret_fingerprints {
+                        self.pending_secrets
+                            .insert(format!("steps.{step}.{field}"), fingerprint.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! A run from start to end: checks the runbook and the answers, takes the lock,
+//! opens the journal, runs the steps in order (stopping at the first failure),
+//! then the rollback, and ends with a summary. `resume` enters here too, with the
+//! state replayed from the journal.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use crate::document::model::{Runbook, Step};
+use crate::engine::answers::Answers;
+use crate::engine::gate::{StepRecord, short};
+use crate::engine::journal::{Event, EventKind, Events, Journal};
+use crate::engine::lock::{Holder, Lock};
+use crate::engine::outcome::Outcome;
+use crate::engine::state_dir::StateDir;
+use crate::engine::values::Values;
+use crate::engine::{EngineError, Stop};
+use crate::operator::Operator;
+
+/// The operator, shared with the blocking threads that wait on the keyboard.
+pub type SharedOperator = Arc<Mutex<Box<dyn Operator>>>;
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub sets: Vec<String>,
+    pub answers_file: Option<PathBuf>,
+    pub non_interactive: bool,
+    pub yes: bool,
+    pub confirm: BTreeSet<String>,
+    pub events: Option<String>,
+}
+
+/// How a run ended, and so its exit code (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    Passed,
+    Failed,
+    Blocked,
+    Interrupted,
+}
+
+impl RunEnd {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            RunEnd::Passed => 0,
+            RunEnd::Failed => 1,
+            RunEnd::Blocked => 3,
+            RunEnd::Interrupted => 130,
+        }
+    }
+
+    pub fn outcome(self) -> Outcome {
+        match self {
+            RunEnd::Passed => Outcome::Passed,
+            RunEnd::Failed => Outcome::Failed,
+            RunEnd::Blocked => Outcome::Blocked,
+            RunEnd::Interrupted => Outcome::Pending,
+        }
+    }
+}
+
+/// One run of one runbook (a child runbook gets an engine of its own).
+pub struct Engine {
+    pub(super) file: PathBuf,
+    pub(super) runbook: Runbook,
+    pub(super) options: RunOptions,
+    pub(super) answers: Answers,
+    pub(super) operator: SharedOperator,
+    pub(super) values: Values,
+    pub(super) records: BTreeMap<String, StepRecord>,
+    /// Secret results replayed from a journal: known by fingerprint only, asked
+    /// again when a template needs them. `steps.<id>.<field>` → fingerprint.
+    pub(super) pending_secrets: BTreeMap<String, String>,
+    /// Secret inputs replayed from a journal, by fingerprint.
+    pub(super) pending_inputs: BTreeMap<String, String>,
+    pub(super) journal: Journal,
+    pub(super) events: Option<Events>,
+    pub(super) client: reqwest::Client,
+    pub(super) state: StateDir,
+    pub(super) run_id: String,
+    pub(super) _lock: Lock,
+    /// How deep in child runbooks this engine is (0 for the top).
+    pub(super) depth: usize,
+}
+
+impl Engine {
+    /// Starts the engine on a new run: the lock is taken and the journal opened.
+    pub(super) fn start(
+        file: &Path,
+        runbook: Runbook,
+        options: RunOptions,
+        answers: Answers,
+        operator: SharedOperator,
+        client: reqwest::Client,
+        depth: usize,
+    ) -> Result<Engine, EngineError> {
+        let state = StateDir::for_runbook(file, &runbook.id.value)?;
+        state.ensure()?;
+        let run_id = crate::engine::state_dir::new_run_id();
+        let lock = Lock::acquire(
+            &state.lock_path(),
+            &Holder::this_process(&run_id, command_line()),
+        )?;
+        let operator_name = operator_name();
+        let started_at = crate::engine::journal::now();
+        let first = Event::now(EventKind::RunStarted {
+            run_id: run_id.clone(),
+            runbook: runbook.id.value.clone(),
+            file: file.display().to_string(),
+            file_hash: crate::engine::file_hash(file)?,
+            child_file_hashes: crate::engine::child_hashes(file, &runbook),
+            operator: operator_name.clone(),
+            pid: std::process::id(),
+            inputs: BTreeMap::new(),
+        });
+        let journal = Journal::create(&state.journal_path(&run_id), &first)?;
+        let events = match &options.events {
+            Some(target) if depth == 0 => Some(crate::engine::open_events(target)?),
+            _ => None,
+        };
+        let values =
+            Values::new(json!({"id": run_id, "started_at": started_at, "operator": operator_name}));
+        let mut engine = Engine {
+            file: file.to_path_buf(),
+            runbook,
+            options,
+            answers,
+            operator,
+            values,
+            records: BTreeMap::new(),
+            pending_secrets: BTreeMap::new(),
+            pending_inputs: BTreeMap::new(),
+            journal,
+            events,
+            client,
+            state,
+            run_id,
+            _lock: lock,
+            depth,
+        };
+        engine.emit_only(&first);
+        Ok(engine)
+    }
+
+    /// Appends an event to the journal (fsynced) and the `--events` stream.
+    pub(super) fn record(&mut self, kind: EventKind) -> Result<(), EngineError> {
+        let event = Event::now(kind);
+        self.journal.append(&event)?;
+        self.emit_only(&event);
+        Ok(())
+    }
+
+    fn emit_only(&mut self, event: &Event) {
+        if let Some(events) = &mut self.events
+            && events.emit(event).is_err()
+        {
+            // A consumer that went away must not stop the run; the journal has it all.
+            self.events = None;
+        }
+    }
+
+    /// Shows a line to the operator, secrets masked.
+    pub(super) fn say(&self, line: &str) {
+        let line = self.values.redactor.redact(line);
+        let indent = "  ".repeat(self.depth);
+        if let Ok(mut operator) = self.operator.lock() {
+            operator.say(&format!("{indent}{line}"));
+        }
+    }
+
+    pub(super) fn interactive(&self) -> bool {
+        !self.options.non_interactive && self.operator.lock().is_ok_and(|o| o.interactive())
+    }
+
+    /// Runs every step not yet passed, then the rollback after a failure.
+    pub(super) async fn run_steps(&mut self) -> Result<RunEnd, Stop> {
+        self.banner();
+        let steps: Vec<Step> = self.runbook.steps().cloned().collect();
+        let total = steps.len();
+        let mut failed: Option<String> = None;
+        for (index, step) in steps.iter().enumerate() {
+            if self
+                .records
+                .get(&step.id.value)
+                .is_some_and(|r| r.outcome == Outcome::Passed)
+            {
+                self.say(&format!(
+                    "[{}/{total}] {} · passed earlier in this run",
+                    index + 1,
+                    title(step)
+                ));
+                continue;
+            }
+            self.say(&format!(
+                "[{}/{total}] {} · {}",
+                index + 1,
+                title(step),
+                effect_name(step)
+            ));
+            let outcome = self.run_step(step).await?;
+            if outcome == Outcome::Failed {
+                failed = Some(step.id.value.clone());
+                break;
+            }
+        }
+        if let Some(step) = &failed {
+            self.rollback(step).await?;
+        }
+        let end = if failed.is_some() {
+            RunEnd::Failed
+        } else if steps.iter().all(|s| {
+            self.records
+                .get(&s.id.value)
+                .is_some_and(|r| matches!(r.outcome, Outcome::Passed | Outcome::Skipped))
+        }) {
+            RunEnd::Passed
+        } else {
+            RunEnd::Blocked
+        };
+        self.summary(&steps, end);
+        Ok(end)
+    }
+
+    async fn rollback(&mut self, failed: &str) -> Result<(), Stop> {
+        if self.runbook.rollback.is_empty() {
+            return Ok(());
+        }
+        let reason = format!("step `{failed}` failed");
+        self.record(EventKind::RollbackStarted {
+            reason: reason.clone(),
+        })?;
+        self.say(&format!("Rolling back: {reason}"));
+        let steps = self.runbook.rollback.clone();
+        let total = steps.len();
+        for (index, step) in steps.iter().enumerate() {
+            self.say(&format!(
+                "[rollback {}/{total}] {} · {}",
+                index + 1,
+                title(step),
+                effect_name(step)
+            ));
+            self.run_step(step).await?;
+        }
+        Ok(())
+    }
+
+    fn banner(&self) {
+        let mut line = self
+            .runbook
+            .title
+            .as_ref()
+            .map_or_else(|| self.runbook.id.value.clone(), |t| t.value.clone());
+        if let Some(priority) = &self.runbook.priority {
+            line.push_str(&format!(" · {}", priority.value.as_str()));
+        }
+        if let Some(estimate) = &self.runbook.estimate {
+            line.push_str(&format!(
+                " · estimate {}",
+                humantime::format_duration(estimate.value.0)
+            ));
+        }
+        self.say(&line);
+        self.say(&format!(
+            "run {} · journal {}",
+            self.run_id,
+            self.journal.path().display()
+        ));
+    }
+
+    fn summary(&self, steps: &[Step], end: RunEnd) {
+        self.say("");
+        self.say("Summary");
+        let all = steps.iter().chain(self.runbook.rollback.iter());
+        for step in all {
+            let Some(record) = self.records.get(&step.id.value) else {
+                continue;
+            };
+            let took = short(std::time::Duration::from_millis(record.duration_ms));
+            let mut line = format!(
+                "  {} {:<28} {:<9} {took}",
+                record.outcome.symbol(),
+                step.id.value,
+                record.outcome.as_str()
+            );
+            if let Some(reason) = &record.reason {
+                line.push_str(&format!("  {reason}"));
+            }
+            self.say(&line);
+        }
+        let verdict = match end {
+            RunEnd::Passed => "passed".to_owned(),
+            RunEnd::Failed => "failed".to_owned(),
+            RunEnd::Blocked => "blocked: some steps did not run (see above)".to_owned(),
+            RunEnd::Interrupted => "interrupted".to_owned(),
+        };
+        self.say(&format!("Run {} {verdict}", self.run_id));
+    }
+
+    /// Writes the end of the run; a passed run no longer needs its setting backups.
+    pub(super) fn finish(&mut self, end: RunEnd) -> Result<(), EngineError> {
+        self.record(EventKind::RunFinished {
+            outcome: end.outcome(),
+            exit_code: end.exit_code(),
+        })?;
+        if end == RunEnd::Passed {
+            let _ = std::fs::remove_dir_all(self.state.backups_dir(&self.run_id));
+        }
+        Ok(())
+    }
+
+    pub(super) fn now() -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// The step's title, or its id.
+pub fn title(step: &Step) -> String {
+    step.title
+        .as_ref()
+        .map_or_else(|| step.id.value.clone(), |t| t.value.clone())
+}
+
+fn effect_name(step: &Step) -> &'static str {
+    step.effect().map_or("child runbook", |e| e.as_str())
+}
+
+fn operator_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,318 @@
+//! What templates can read during a run — inputs, step results, `run`, `env` and
+//! `item` — and rendering against it. Values that came from a secret (a secret
+//! input, a secret step, or a template that used one) are tracked, and every secret
+//! is registered with the run's [`Redactor`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use minijinja::Environment;
+use serde_json::{Map, Value as Json};
+
+use crate::document::node::{Node, Value as Yaml};
+use crate::secret::Redactor;
+use crate::template;
+
+/// A rendered string, and whether a secret went into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub text: String,
+    pub secret: bool,
+}
+
+/// A template that failed at run time (an undefined value, a bad filter). The
+/// message is redacted by the caller like every other output.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct RenderError(pub String);
+
+/// Everything a template may read, plus which parts of it are secret.
+pub struct Values {
+    env: Environment<'static>,
+    inputs: BTreeMap<String, String>,
+    steps: BTreeMap<String, Json>,
+    run: Json,
+    process_env: BTreeMap<String, String>,
+    /// Dotted paths holding secrets: `inputs.new_token`, `steps.old_token.value`.
+    secret_paths: BTreeSet<String>,
+    pub redactor: Redactor,
+}
+
+impl Values {
+    pub fn new(run: Json) -> Self {
+        Values {
+            env: template::environment(),
+            inputs: BTreeMap::new(),
+            steps: BTreeMap::new(),
+            run,
+            process_env: std::env::vars().collect(),
+            secret_paths: BTreeSet::new(),
+            redactor: Redactor::default(),
+        }
+    }
+
+    pub fn set_input(&mut self, name: &str, value: String, secret: bool) {
+        if secret {
+            self.redactor.add(&value);
+            self.secret_paths.insert(format!("inputs.{name}"));
+        }
+        self.inputs.insert(name.to_owned(), value);
+    }
+
+    pub fn has_input(&self, name: &str) -> bool {
+        self.inputs.contains_key(name)
+    }
+
+    pub fn input(&self, name: &str) -> Option<&str> {
+        self.inputs.get(name).map(String::as_str)
+    }
+
+    /// Records a step's results. `secret_fields` name the result fields that hold
+    /// secrets (their values are registered with the redactor).
+    pub fn set_step(&mut self, id: &str, results: Json, secret_fields: &[String]) {
+        for field in secret_fields {
+            if let Some(Json::String(value)) = results.get(field) {
+                self.redactor.add(value);
+            }
+            self.secret_paths.insert(format!("steps.{id}.{field}"));
+        }
+        self.steps.insert(id.to_owned(), results);
+    }
+
+    pub fn step(&self, id: &str) -> Option<&Json> {
+        self.steps.get(id)
+    }
+
+    /// Whether a dotted reference reads (part of) a secret.
+    pub fn is_secret_reference(&self, reference: &str) -> bool {
+        self.secret_paths.iter().any(|path| {
+            path == reference
+                || path.starts_with(&format!("{reference}."))
+                || reference.starts_with(&format!("{path}."))
+        })
+    }
+
+    /// The inputs a template reads that have no value yet.
+    pub fn missing_inputs(&self, source: &str) -> Vec<String> {
+        let Ok(references) = template::references(&self.env, source) else {
+            return Vec::new();
+        };
+        references
+            .iter()
+            .filter_map(|r| r.strip_prefix("inputs."))
+            .map(|r| r.split('.').next().unwrap_or(r).to_owned())
+            .filter(|name| !self.inputs.contains_key(name))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    fn context(&self, item: Option<&Json>) -> minijinja::Value {
+        minijinja::context! {
+            inputs => serialized(&self.inputs),
+            steps => serialized(&self.steps),
+            run => serialized(&self.run),
+            env => serialized(&self.process_env),
+            item => item.map_or(minijinja::Value::UNDEFINED, serialized),
+        }
+    }
+
+    fn uses_secret(&self, source: &str, item: Option<&Json>, output: &str) -> bool {
+        let referenced = template::references(&self.env, source)
+            .unwrap_or_default()
+            .iter()
+            .any(|r| self.is_secret_reference(r));
+        let item_secret = item.is_some_and(|i| self.redactor.leaks(&i.to_string()));
+        referenced || item_secret || self.redactor.leaks(output)
+    }
+
+    /// Renders a template to text.
+    pub fn render(&self, source: &str, item: Option<&Json>) -> Result<Rendered, RenderError> {
+        if !source.contains("{{") && !source.contains("{%") {
+            return Ok(Rendered {
+                text: source.to_owned(),
+                secret: false,
+            });
+        }
+        let text = self
+            .env
+            .render_str(source, self.context(item))
+            .map_err(|e| RenderError(describe(&e)))?;
+        let secret = self.uses_secret(source, item, &text);
+        Ok(Rendered { text, secret })
+    }
+
+    /// Evaluates a template that is one `{{ expression }}` to a value; any other
+    /// template renders to a string value.
+    pub fn evaluate(&self, source: &str, item: Option<&Json>) -> Result<Json, RenderError> {
+        if let Some(expression) = single_expression(source) {
+            let compiled = self
+                .env
+                .compile_expression(expression)
+                .map_err(|e| RenderError(describe(&e)))?;
+            let value = compiled
+                .eval(self.context(item))
+                .map_err(|e| RenderError(describe(&e)))?;
+            return serde_json::to_value(&value).map_err(|e| RenderError(e.to_string()));
+        }
+        Ok(Json::String(self.render(source, item)?.text))
+    }
+
+    /// A `when:` condition: the expression's truth, or for text, anything but
+    /// empty, `false`, `no` or `0`.
+    pub fn condition(&self, source: &str) -> Result<bool, RenderError> {
+        Ok(match self.evaluate(source, None)? {
+            Json::Bool(b) => b,
+            Json::Null => false,
+            Json::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+            Json::String(s) => !matches!(
+                s.trim().to_ascii_lowercase().as_str(),
+                "" | "false" | "no" | "0"
+            ),
+            Json::Array(a) => !a.is_empty(),
+            Json::Object(o) => !o.is_empty(),
+        })
+    }
+
+    /// A YAML node (an HTTP `json:` body, an expected value) as JSON, with every
+    /// string in it rendered. Returns whether a secret went in.
+    pub fn render_node(
+        &self,
+        node: &Node,
+        item: Option<&Json>,
+    ) -> Result<(Json, bool), RenderError> {
+        Ok(match &node.value {
+            Yaml::Null => (Json::Null, false),
+            Yaml::Bool(b) => (Json::Bool(*b), false),
+            Yaml::Int(n) => (Json::from(*n), false),
+            Yaml::Float(f) => (
+                serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+                false,
+            ),
+            Yaml::Str(s) => {
+                let rendered = self.render(s, item)?;
+                (Json::String(rendered.text), rendered.secret)
+            }
+            Yaml::Seq(items) => {
+                let mut secret = false;
+                let mut out = Vec::with_capacity(items.len());
+                for child in items {
+                    let (value, s) = self.render_node(child, item)?;
+                    secret |= s;
+                    out.push(value);
+                }
+                (Json::Array(out), secret)
+            }
+            Yaml::Map(entries) => {
+                let mut secret = false;
+                let mut out = Map::new();
+                for (key, value) in entries {
+                    let key = match &key.value {
+                        Yaml::Str(k) => k.clone(),
+                        other => format!("{other:?}"),
+                    };
+                    let (value, s) = self.render_node(value, item)?;
+                    secret |= s;
+                    out.insert(key, value);
+                }
+                (Json::Object(out), secret)
+            }
+        })
+    }
+}
+
+fn serialized<T: serde::Serialize>(value: &T) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(value))
+}
+
+/// The expression inside a template that is exactly one `{{ … }}`.
+fn single_expression(source: &str) -> Option<&str> {
+    let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%"))
+        .then_some(inner.trim())
+}
+
+/// A MiniJinja error as one readable sentence.
+fn describe(error: &minijinja::Error) -> String {
+    let mut text = error
+        .detail()
+        .map_or_else(|| error.kind().to_string(), str::to_owned);
+    if error.kind() == minijinja::ErrorKind::UndefinedError {
+        text = format!("a value it reads is not defined ({text})");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn values() -> Values {
+        let mut values = Values::new(json!({"id": "r1", "operator": "ana"}));
+        values.set_input("api", "https://api.example.com".into(), false);
+        values.set_input("token", "cfut_abcdefgh1234".into(), true);
+        values.set_step(
+            "zones",
+            json!({"outcome": "passed", "json": {"result": [{"id": "z1"}, {"id": "z2"}]}}),
+            &[],
+        );
+        values.set_step(
+            "old",
+            json!({"outcome": "passed", "value": "old-secret-9876"}),
+            &["value".to_owned()],
+        );
+        values
+    }
+
+    #[test]
+    fn renders_and_tracks_secrets() {
+        let v = values();
+        let plain = v.render("{{ inputs.api }}/zones", None).unwrap();
+        assert_eq!(
+            plain,
+            Rendered {
+                text: "https://api.example.com/zones".into(),
+                secret: false
+            }
+        );
+        let secret = v.render("Bearer {{ inputs.token }}", None).unwrap();
+        assert!(secret.secret);
+        let last4 = v.render("{{ steps.old.value | last4 }}", None).unwrap();
+        assert_eq!(last4.text, "9876");
+        assert!(last4.secret, "derived from a secret, so treated as one");
+        assert_eq!(v.redactor.redact("x old-secret-9876 y"), "x ••••9876 y");
+    }
+
+    #[test]
+    fn evaluates_lists_and_conditions() {
+        let v = values();
+        let list = v.evaluate("{{ steps.zones.json.result }}", None).unwrap();
+        assert_eq!(list, json!([{"id": "z1"}, {"id": "z2"}]));
+        assert!(
+            v.condition("{{ steps.zones.outcome == 'passed' }}")
+                .unwrap()
+        );
+        assert!(
+            !v.condition("{{ steps.zones.outcome == 'failed' }}")
+                .unwrap()
+        );
+        let item = json!({"id": "z9"});
+        assert_eq!(
+            v.render("/zones/{{ item.id }}", Some(&item)).unwrap().text,
+            "/zones/z9"
+        );
+    }
+
+    #[test]
+    fn undefined_values_are_errors_not_blanks() {
+        let v = values();
+        let err = v
+            .render("{{ steps.zones.nothing.here }}", None)
+            .unwrap_err();
+        assert!(err.0.contains("not defined"), "{err}");
+        assert_eq!(
+            v.missing_inputs("{{ inputs.api }} {{ inputs.other }}"),
+            ["other"]
+        );
+    }
+}
