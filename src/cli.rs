@@ -119,7 +119,12 @@ fn run(file: &std::path::Path, flags: RunFlags, resume: bool) -> i32 {
     let options = flags.options();
     let operator = operator(&options);
     match engine::run(file, options, operator, resume) {
-        Ok(end) => end.exit_code(),
+        Ok(end) => {
+            if end == engine::RunEnd::Interrupted {
+                restore_terminal();
+            }
+            end.exit_code()
+        }
         Err(error) => {
             if let Some(details) = error.details() {
                 eprint!("{details}");
@@ -135,6 +140,24 @@ fn run(file: &std::path::Path, flags: RunFlags, resume: bool) -> i32 {
             }
             2
         }
+    }
+}
+
+/// After Ctrl-C during a prompt, the thread reading the keyboard is abandoned
+/// mid-read, possibly with echo off (a secret prompt): put the terminal back
+/// into its ordinary mode and show the cursor before exiting.
+fn restore_terminal() {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return;
+    }
+    if let Ok(mut mode) = tcgetattr(&stdin) {
+        mode.local_flags |= LocalFlags::ECHO | LocalFlags::ICANON | LocalFlags::ISIG;
+        let _ = tcsetattr(&stdin, SetArg::TCSANOW, &mode);
+    }
+    if std::io::stderr().is_terminal() {
+        eprint!("\x1b[?25h");
     }
 }
 

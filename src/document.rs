@@ -56,7 +56,9 @@ pub fn check(path: &Path, text: &str) -> Checked {
             text,
             root: &root,
             runbook,
-            decode_failed: diagnostics.iter().any(|d| d.severity == Severity::Error),
+            incomplete: runbook
+                .all_steps()
+                .any(|s| !s.unread.is_empty() || s.id.value.is_empty()),
         };
         rules::check(&context, &mut diagnostics);
     }

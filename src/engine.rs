@@ -70,7 +70,7 @@ impl EngineError {
             EngineError::Invalid { .. } => Some("fix the problems above; `runbook validate FILE` shows them again".to_owned()),
             EngineError::Inputs(e) => Some(e.help()),
             EngineError::StateDir(e) => e.help().map(str::to_owned),
-            EngineError::Lock(e) => e.help().map(|h| h.to_string()),
+            EngineError::Lock(e) => e.help().map(str::to_owned),
             EngineError::Journal(e) => e.help().map(str::to_owned),
             EngineError::NothingToResume(_) => Some("start a new run with `runbook run FILE`".to_owned()),
             EngineError::Changed { .. } => Some(
@@ -210,7 +210,7 @@ pub fn file_hash(file: &Path) -> Result<String, EngineError> {
 
 /// Hashes of the child runbook files, by path.
 pub fn child_hashes(file: &Path, runbook: &Runbook) -> BTreeMap<String, String> {
-    let base = file.parent().unwrap_or(Path::new("."));
+    let base = document::rules::parent_dir(file);
     runbook
         .all_steps()
         .filter_map(|s| match &s.action {

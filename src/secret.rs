@@ -4,6 +4,7 @@
 //! reports, error messages — including the secrets' URL-encoded and base64 forms.
 //! The journal keeps a [`fingerprint`], never the value.
 
+use std::fmt::Write as _;
 use std::ops::Range;
 
 use base64::Engine as _;
@@ -48,7 +49,8 @@ impl Redactor {
                 self.needles.push((form, masked.clone()));
             }
         }
-        self.needles.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.needles
+            .sort_by_key(|(needle, _)| std::cmp::Reverse(needle.len()));
     }
 
     /// Learns every secret another redactor knows (a child run's).
@@ -58,7 +60,8 @@ impl Redactor {
                 self.needles.push((needle.clone(), masked.clone()));
             }
         }
-        self.needles.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.needles
+            .sort_by_key(|(needle, _)| std::cmp::Reverse(needle.len()));
     }
 
     /// Whether any secret is known.
@@ -103,8 +106,11 @@ fn form_urlencoded(secret: &str) -> String {
 /// for recovering it.
 pub fn fingerprint(value: &str) -> String {
     let digest = Sha256::digest(value.as_bytes());
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    let mut out = String::from("sha256:");
+    for byte in digest.iter().take(8) {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 /// `text` with each range hidden but for its last four characters. Each hidden
@@ -174,7 +180,7 @@ mod tests {
         let text = "bearer: cfut_secretvalue1234 # ok";
         let start = text.find("cfut").unwrap();
         let end = start + "cfut_secretvalue1234".len();
-        let redacted = redact_ranges(text, [start..end]);
+        let redacted = redact_ranges(text, std::iter::once(start..end));
         assert_eq!(redacted, "bearer: ****************1234 # ok");
         assert_eq!(redacted.len(), text.len());
     }
@@ -182,7 +188,10 @@ mod tests {
     #[test]
     fn keeps_the_quotes_of_a_quoted_scalar() {
         let text = "bearer: \"abcdefgh\"";
-        assert_eq!(redact_ranges(text, [8..text.len()]), "bearer: \"****efgh\"");
+        assert_eq!(
+            redact_ranges(text, std::iter::once(8..text.len())),
+            "bearer: \"****efgh\""
+        );
     }
 
     #[test]

@@ -5,8 +5,10 @@ mod support;
 
 mod cli;
 mod corpus;
+mod engine;
 mod formats;
 mod leak;
 mod mutation;
 mod operator_pty;
+mod pty;
 mod runbooks;

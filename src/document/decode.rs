@@ -189,6 +189,13 @@ impl Decoder<'_> {
     }
 
     fn positive(&mut self, node: &Node, what: &str) -> Option<Spanned<u32>> {
+        if let Value::Float(_) = node.value {
+            self.report(
+                Diagnostic::new(Code::InvalidValue, node.span, format!("{what} must be a whole number of at least 1"))
+                    .help(format!("set {what} to a whole number such as 4")),
+            );
+            return None;
+        }
         let value = self.integer(node, what)?;
         match u32::try_from(value.value) {
             Ok(n) if n >= 1 => Some(Spanned::new(n, value.span)),
@@ -321,11 +328,41 @@ impl Decoder<'_> {
         out
     }
 
+    /// Reports keys given twice in a free-form map (a JSON body), at any depth:
+    /// only the last would be sent.
+    fn duplicate_keys(&mut self, node: &Node, what: &str) {
+        match &node.value {
+            Value::Map(entries) => {
+                let mut seen: Vec<(&str, u32)> = Vec::new();
+                for (key, value) in entries {
+                    if let Value::Str(name) = &key.value {
+                        if let Some((_, line)) = seen.iter().find(|(n, _)| n == name) {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::DuplicateKey,
+                                    key.span,
+                                    format!("`{name}` is given twice in {what} (first on line {line})"),
+                                )
+                                .help("keep one of them; only the last would be sent"),
+                            );
+                        } else {
+                            seen.push((name, key.span.line));
+                        }
+                    }
+                    self.duplicate_keys(value, what);
+                }
+            }
+            Value::Seq(items) => items.iter().for_each(|item| self.duplicate_keys(item, what)),
+            _ => {}
+        }
+    }
+
     fn regex(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
         let pattern = self.text(node, what)?;
         if let Err(error) = regex::Regex::new(&pattern.value) {
             let reason = error.to_string();
-            let last = reason.lines().last().unwrap_or("invalid").trim().to_owned();
+            let last = reason.lines().last().unwrap_or("invalid").trim();
+            let last = last.strip_prefix("error: ").unwrap_or(last).to_owned();
             self.report(
                 Diagnostic::new(Code::InvalidValue, node.span, format!("{what} is not a valid regular expression: {last}"))
                     .help("fix the pattern (Rust `regex` syntax); escape literal characters such as `.` or `(` with `\\`"),

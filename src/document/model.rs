@@ -194,9 +194,18 @@ pub struct Step {
     pub for_each: Option<Template>,
     pub concurrency: Option<Spanned<u32>>,
     pub expect: Option<Expect>,
+    /// Keys given in the file whose values could not be read (`action` when no
+    /// action could be read at all): later checks that would only repeat the
+    /// problem skip what depends on them.
+    pub unread: Vec<&'static str>,
 }
 
 impl Step {
+    /// Whether the file gave this key but its value could not be read.
+    pub fn unread(&self, key: &str) -> bool {
+        self.unread.contains(&key)
+    }
+
     /// The effect the engine treats this step as having: the declared one when
     /// given, else what the action implies (`command` has none and must declare).
     pub fn effect(&self) -> Option<Effect> {
@@ -274,14 +283,14 @@ impl Action {
     /// The result fields `steps.<id>.…` of this action (SPEC §1's table).
     pub fn result_fields(&self) -> &'static [&'static str] {
         match self {
-            Action::Manual(_) => &["outcome", "reason"],
+            Action::Manual(_) => &[],
             Action::Prompt(_) | Action::ReadSetting(_) => &["value"],
             Action::SetSetting(_) => &["previous_fingerprint"],
             Action::RestoreSetting(_) => &[],
             Action::Http(_) => &["status", "json", "headers", "elapsed_ms", "body"],
             Action::Command(_) => &["exit_code", "stdout", "stderr"],
             Action::WaitFor(_) => &["attempts"],
-            Action::Runbook(_) => &["outcome", "run_id"],
+            Action::Runbook(_) => &["run_id", "child_outcome"],
         }
     }
 }

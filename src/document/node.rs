@@ -76,7 +76,7 @@ pub struct SyntaxError {
 /// bombs and oversized documents are refused with an error, never a panic.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let options = serde_saphyr::options! {
-        budget: serde_saphyr::budget! { max_depth: MAX_DEPTH },
+        budget: serde_saphyr::budget! { max_depth: MAX_DEPTH, flow_nesting_limit: MAX_DEPTH },
         with_snippet: false,
         // YAML 1.1 read `y`, `no` and `on` as booleans: `needs: [y]` must stay a step id.
         strict_booleans: true,
@@ -108,12 +108,26 @@ const MAX_DEPTH: usize = 48;
 
 fn syntax_message(error: &serde_saphyr::Error) -> String {
     let text = error.to_string();
-    // serde-saphyr appends " at line X, column Y" which our renderer already shows.
+    // serde-saphyr appends " at line X, column Y" (which the snippet already shows)
+    // and speaks of its own API in some messages; say it in the runbook's terms.
     let first = text.lines().next().unwrap_or("invalid YAML").trim();
-    match first.rfind(" at line ") {
-        Some(cut) => first[..cut].to_owned(),
-        None => first.to_owned(),
+    let first = first.find(" at line ").map_or(first, |cut| &first[..cut]);
+    if first.starts_with("multiple YAML documents") {
+        return "a runbook file holds one YAML document, this one has more (a `---` line starts another)".to_owned();
     }
+    if first.contains("budget breached") {
+        return if first.contains("Depth") || first.contains("recursion") {
+            format!("the document nests deeper than {MAX_DEPTH} levels")
+        } else if first.contains("Alias") || first.contains("Nodes") || first.contains("Anchor") {
+            "the document expands to too many values (aliases repeating aliases?)".to_owned()
+        } else {
+            "the document is too large to be a runbook".to_owned()
+        };
+    }
+    if first.contains("recursion limit exceeded") {
+        return format!("the document nests deeper than {MAX_DEPTH} levels");
+    }
+    first.to_owned()
 }
 
 fn span_from(location: &serde_saphyr::Location, text: &str) -> Span {

@@ -34,9 +34,10 @@ pub struct Context<'a> {
     pub text: &'a str,
     pub root: &'a Node,
     pub runbook: &'a Runbook,
-    /// Whether decoding already found errors: the evidence rule then waits, since
-    /// a step it would reason about may be missing or half-read.
-    pub decode_failed: bool,
+    /// Whether some step could not be fully read (no id, no action, a bad
+    /// effect): the evidence rule then waits, since a step it would reason about
+    /// is missing or half-read.
+    pub incomplete: bool,
 }
 
 pub fn check(cx: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) {
@@ -104,7 +105,7 @@ impl Rules<'_, '_> {
         self.unused_inputs();
         self.literal_secrets();
         self.id_matches_file_name();
-        if !self.cx.decode_failed {
+        if !self.cx.incomplete {
             self.evidence(&main);
             let rollback: Vec<&Step> = main
                 .iter()
@@ -257,7 +258,7 @@ impl Rules<'_, '_> {
 
     fn action_rules(&mut self, step: &Step, earlier: &[&Step]) {
         let id = &step.id.value;
-        if matches!(step.action, Action::Command(_)) && step.effect.is_none() {
+        if matches!(step.action, Action::Command(_)) && step.effect.is_none() && !step.unread("effect") {
             self.report(
                 Diagnostic::new(Code::UndeclaredEffect, step.action_span, format!("command step `{id}` does not declare its effect"))
                     .help("a command can do anything: add `effect: probe` if it only reads, `change` or `irreversible` if not"),
@@ -340,7 +341,7 @@ impl Rules<'_, '_> {
     }
 
     fn child(&mut self, path: &super::model::Spanned<String>) {
-        let base = self.cx.path.parent().unwrap_or(Path::new("."));
+        let base = parent_dir(self.cx.path);
         let target = base.join(&path.value);
         if !target.is_file() {
             let help = match sibling_names(&target) {
@@ -426,6 +427,11 @@ impl Rules<'_, '_> {
                     Diagnostic::new(Code::TemplateSyntax, span, format!("template syntax error in {place}: {}", error.message))
                         .help("templates use MiniJinja syntax: `{{ inputs.name }}`, `{{ steps.id.value | last4 }}`"),
                 );
+                // The inputs it names are meant to be used; saying they are unused
+                // would only add noise to the one real problem.
+                for name in input_names(&template.source) {
+                    self.used_inputs.insert(name);
+                }
                 return;
             }
         };
@@ -578,6 +584,9 @@ impl Rules<'_, '_> {
             return;
         };
         let Some(field) = field else { return };
+        if step.unread("action") {
+            return;
+        }
         let results = step.action.result_fields();
         if field == "outputs" {
             if let Some(name) = output
@@ -736,7 +745,7 @@ impl Rules<'_, '_> {
             }
             seen
         };
-        let base = self.cx.path.parent().unwrap_or(Path::new("."));
+        let base = parent_dir(self.cx.path);
         let effects: Vec<Option<Effect>> = steps
             .iter()
             .map(|s| s.effect().or_else(|| child_effect(s, base)))
@@ -860,6 +869,14 @@ fn child_effect(step: &Step, base: &Path) -> Option<Effect> {
     Some(effect.min(Effect::Change))
 }
 
+/// The directory a file is in; `.` for a bare file name (whose parent is empty).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
 fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
@@ -899,7 +916,12 @@ fn scan_strings(node: &Node, visit: &mut impl FnMut(&Node, &str)) {
 
 /// The host of a literal `http://` URL (none when the host comes from a template).
 fn plain_http_host(url: &str) -> Option<&str> {
-    let rest = url.trim().strip_prefix("http://")?;
+    let url = url.trim();
+    let scheme = url.get(..7)?;
+    if !scheme.eq_ignore_ascii_case("http://") {
+        return None;
+    }
+    let rest = &url[7..];
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
     let host = authority.rsplit('@').next().unwrap_or(authority);
@@ -909,6 +931,13 @@ fn plain_http_host(url: &str) -> Option<&str> {
         host.split(':').next().unwrap_or(host)
     };
     (!host.is_empty() && !host.contains("{{")).then_some(host)
+}
+
+/// The input names a template mentions, found without parsing it (for a
+/// template that does not parse).
+fn input_names(source: &str) -> Vec<String> {
+    let pattern = Regex::new(r"inputs\.([a-z][a-z0-9_]*)").expect("the input pattern is valid");
+    pattern.captures_iter(source).map(|c| c[1].to_owned()).collect()
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -933,6 +962,7 @@ mod tests {
         );
         assert_eq!(plain_http_host("http://[::1]:80/"), Some("[::1]"));
         assert_eq!(plain_http_host("https://example.com"), None);
+        assert_eq!(plain_http_host("HTTP://Example.com/x"), Some("Example.com"));
         assert_eq!(plain_http_host("http://{{ inputs.host }}/x"), None);
         assert!(is_loopback("127.0.0.1") && is_loopback("localhost") && is_loopback("[::1]"));
         assert!(!is_loopback("example.com"));

@@ -30,6 +30,16 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
             "pass the directory itself to `runbook validate` to check every .yaml file in it",
         ));
     }
+    // Opening a FIFO or a device would block or read forever: only regular files
+    // (symlinks followed) are runbooks.
+    if let Ok(metadata) = std::fs::metadata(path)
+        && !metadata.is_file()
+    {
+        return Err(unreadable(
+            "this is not a regular file".to_owned(),
+            "a runbook is a regular YAML file",
+        ));
+    }
     let file = std::fs::File::open(path).map_err(|e| {
         unreadable(
             format!("cannot open the file: {e}"),

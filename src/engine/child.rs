@@ -11,6 +11,7 @@ use crate::document::model::{Action, Runbook, Step};
 use crate::engine::outcome::Outcome;
 use crate::engine::perform::Done;
 use crate::engine::runner::{Engine, RunEnd};
+use crate::document::rules::parent_dir;
 use crate::engine::{Stop, load};
 
 /// Every child runbook below `file`, loaded (the ones that load), for checking
@@ -26,7 +27,7 @@ fn collect(file: &Path, runbook: &Runbook, depth: usize, out: &mut Vec<(PathBuf,
     if depth > 16 {
         return;
     }
-    let base = file.parent().unwrap_or(Path::new("."));
+    let base = parent_dir(file);
     for step in runbook.all_steps() {
         if let Action::Runbook(path) = &step.action {
             let child_file = base.join(&path.value);
@@ -40,7 +41,7 @@ fn collect(file: &Path, runbook: &Runbook, depth: usize, out: &mut Vec<(PathBuf,
 
 impl Engine {
     pub(super) async fn child(&mut self, step: &Step, path: &str) -> Result<Done, Stop> {
-        let file = self.file.parent().unwrap_or(Path::new(".")).join(path);
+        let file = parent_dir(&self.file).join(path);
         let runbook = match load(&file) {
             Ok(runbook) => runbook,
             Err(error) => {

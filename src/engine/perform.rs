@@ -81,9 +81,7 @@ impl Engine {
         let mut attempt = 1;
         loop {
             let done = match step.timeout.as_ref().map(|t| t.value.0) {
-                Some(limit)
-                    if !Self::is_manual(step) && !matches!(step.action, Action::Prompt(_)) =>
-                {
+                Some(limit) if !matches!(step.action, Action::Manual(_) | Action::Prompt(_)) => {
                     match tokio::time::timeout(limit, self.attempt(step)).await {
                         Ok(done) => done?,
                         Err(_) => Done::failed(

@@ -181,6 +181,9 @@ impl Engine {
                 reason: reason.clone(),
             },
         );
+        for line in details(step, &results) {
+            self.say(&format!("    {line}"));
+        }
         let took = gate::short(std::time::Duration::from_millis(duration_ms));
         let line = match &reason {
             Some(reason) => format!(
@@ -306,10 +309,9 @@ impl Engine {
                 Ok(Some(reason))
             }
             Confirmation::Ask => {
-                let confirm = step
-                    .confirm
-                    .clone()
-                    .unwrap_or_else(|| unreachable_confirm(step));
+                let Some(confirm) = step.confirm.clone() else {
+                    return Ok(None);
+                };
                 let mut templates = Vec::new();
                 templates.extend(confirm.message.iter().map(|t| t.source.as_str()));
                 templates.extend(confirm.phrase.iter().map(|t| t.source.as_str()));
@@ -362,19 +364,48 @@ impl Engine {
             step.id.value
         ))
     }
-
-    /// Whether `step` is a `manual` action (confirmed by its own answer).
-    pub(super) fn is_manual(step: &Step) -> bool {
-        matches!(step.action, Action::Manual(_))
-    }
 }
 
-fn unreachable_confirm(step: &Step) -> crate::document::model::Confirm {
-    crate::document::model::Confirm {
-        span: step.span,
-        message: None,
-        phrase: None,
+/// What the operator should see of a step's results: the evidence in brief.
+/// Secrets in it are masked by `say` like everything else.
+fn details(step: &Step, results: &Json) -> Vec<String> {
+    let text = |field: &str| results.get(field).and_then(Json::as_str);
+    let mut out = Vec::new();
+    match &step.action {
+        Action::Http(_) if step.for_each.is_none() => {
+            if let (Some(status), Some(ms)) = (results.get("status"), results.get("elapsed_ms")) {
+                out.push(format!("HTTP {status} in {ms}ms"));
+            }
+        }
+        Action::Http(_) | Action::Command(_) if step.for_each.is_some() => {
+            if let Some(items) = results.get("results").and_then(Json::as_array) {
+                let passed = items
+                    .iter()
+                    .filter(|i| i.get("outcome").and_then(Json::as_str) == Some("passed"))
+                    .count();
+                out.push(format!("{passed} of {} items passed", items.len()));
+            }
+        }
+        Action::Command(_) => {
+            if let Some(stdout) = text("stdout") {
+                let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+                let start = lines.len().saturating_sub(3);
+                out.extend(lines[start..].iter().map(|l| format!("| {l}")));
+            }
+        }
+        Action::Prompt(_) | Action::ReadSetting(_) => {
+            if let Some(value) = text("value") {
+                out.push(format!("value: {value}"));
+            }
+        }
+        Action::SetSetting(setting) => {
+            if let Some(file) = text("file") {
+                out.push(format!("wrote {} in {file}", setting.key.value));
+            }
+        }
+        _ => {}
     }
+    out
 }
 
 /// Results as the journal keeps them: every known secret masked.

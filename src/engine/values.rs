@@ -231,7 +231,7 @@ fn single_expression(source: &str) -> Option<&str> {
         .then_some(inner.trim())
 }
 
-/// A MiniJinja error as one readable sentence.
+/// A `MiniJinja` error as one readable sentence.
 fn describe(error: &minijinja::Error) -> String {
     let mut text = error
         .detail()

@@ -281,8 +281,8 @@ impl Operator for Terminal {
     }
 
     fn manual(&mut self, title: &str, instructions: &str) -> Result<ManualAnswer, Interrupted> {
-        let indented: String = instructions.lines().map(|l| format!("    {l}\n")).collect();
-        self.screen.print(indented.trim_end_matches('\n'), false);
+        let indented: Vec<String> = instructions.lines().map(|l| format!("    {l}")).collect();
+        self.screen.print(&indented.join("\n"), false);
         self.prompt(|term| {
             let choice = Select::new()
                 .with_prompt(title)

@@ -13,6 +13,8 @@
 //! then no longer holds the original, and the backup must keep the original rather
 //! than be overwritten with the step's own output.
 
+use std::fmt::Write as _;
+
 use sha2::{Digest, Sha256};
 
 const MAGIC: &str = "runbook-setting-backup 1";
@@ -36,10 +38,12 @@ pub struct Previous {
 /// The full SHA-256 of `bytes`, hex: the backup compares contents, it is no secret
 /// fingerprint and never shown.
 pub fn content_hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    let mut hex = String::with_capacity(64);
+    for byte in Sha256::digest(bytes) {
+        // Writing to a String cannot fail.
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 impl Backup {

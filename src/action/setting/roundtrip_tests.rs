@@ -241,22 +241,39 @@ fn the_quotings_the_rules_avoid_are_read_differently() {
     ];
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let file = tmp.path().join(".env");
-    for (line, bash, python) in cases {
-        fs::write(&file, format!("{line}\n")).expect("fixture");
-        let bash_saw = Command::new("bash")
-            .args(["-c", r#"set -a; source "$1"; printf %s "$K""#, "bash"])
-            .arg(&file)
-            .env("HOME", "/h")
-            .env_remove("RB_UNSET")
-            .output()
-            .expect("running bash");
+    // One file, one key per case, so each reader starts once.
+    let mut text = String::new();
+    for (i, (line, _, _)) in cases.iter().enumerate() {
+        text.push_str(&line.replacen('K', &format!("K{i}"), 1));
+        text.push('\n');
+    }
+    fs::write(&file, &text).expect("fixture");
+    let keys: Vec<String> = (0..cases.len()).map(|i| format!("K{i}")).collect();
+    let bash_saw = Command::new("bash")
+        .args([
+            "-c",
+            r#"set -a; source "$1"; shift; for k in "$@"; do printf '%s\0' "${!k}"; done"#,
+            "bash",
+        ])
+        .arg(&file)
+        .args(&keys)
+        .env("HOME", "/h")
+        .env_remove("RB_UNSET")
+        .output()
+        .expect("running bash");
+    let bash_saw = split_nul(&bash_saw.stdout);
+    let python_saw = python_reads(&file, true);
+    for (i, (line, bash, python)) in cases.iter().enumerate() {
         assert_eq!(
-            String::from_utf8_lossy(&bash_saw.stdout),
-            bash,
+            bash_saw.get(i).map(String::as_str),
+            Some(*bash),
             "bash, {line}"
         );
-        let python_saw = python_reads(&file, true);
-        assert_eq!(python_saw, ["K", python], "python-dotenv, {line}");
+        assert_eq!(
+            python_saw.get(2 * i + 1).map(String::as_str),
+            Some(*python),
+            "python-dotenv, {line}"
+        );
     }
 }
 

@@ -95,6 +95,18 @@ impl Decoder<'_> {
             } else {
                 format!("{prefix}.{}", part.value)
             };
+            if let Some((first, _)) = out.iter().find(|(p, _)| p.value == path) {
+                let line = first.span.line;
+                self.report(
+                    Diagnostic::new(
+                        Code::DuplicateKey,
+                        key.span,
+                        format!("`{path}` is checked twice (first on line {line})"),
+                    )
+                    .help("keep one expectation per path; both could never hold"),
+                );
+                continue;
+            }
             if path.split('.').any(str::is_empty) {
                 self.report(
                     Diagnostic::new(

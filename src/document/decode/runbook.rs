@@ -41,11 +41,9 @@ impl Decoder<'_> {
         let id = match fields.get("runbook") {
             Some(node) => self.id(node, "runbook id", true),
             None => {
-                self.missing(
-                    &fields,
-                    "runbook",
-                    "the runbook",
-                    "start the file with `runbook: <id>`, the file name without `.yaml`",
+                self.report(
+                    Diagnostic::new(Code::MissingKey, fields.span, "the file has no `runbook:` id")
+                        .help("start the file with `runbook: <id>`, the file name without `.yaml`"),
                 );
                 None
             }

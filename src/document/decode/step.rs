@@ -2,7 +2,7 @@
 //! the checks of which fields go with which action.
 
 use super::{Decoder, Fields};
-use crate::document::diagnostic::{Code, Diagnostic};
+use crate::document::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::document::model::{Action, Expect, Spanned, Step, Template};
 use crate::document::node::{Node, Span, Value};
 
@@ -56,6 +56,9 @@ impl Decoder<'_> {
             .filter(|key| fields.get(key).is_some())
             .collect();
         let (action_key, then_wait_key) = match present.as_slice() {
+            // A misspelt action key (`mnual`) is already reported with its
+            // correction; saying the step has no action would repeat it.
+            [] if misspelt_action(node) => (None, None),
             [] => {
                 let name = if id.value.is_empty() {
                     "this step".to_owned()
@@ -96,6 +99,7 @@ impl Decoder<'_> {
             .and_then(|key| fields.get(key))
             .and_then(|node| self.wait_for(node));
 
+        let action_missing = action.is_none();
         let mut step = Step {
             id,
             span: fields.span,
@@ -126,7 +130,11 @@ impl Decoder<'_> {
             for_each: None,
             concurrency: None,
             expect: None,
+            unread: Vec::new(),
         };
+        if action_missing {
+            step.unread.push("action");
+        }
         step.title = fields.get("title").and_then(|n| self.text(n, "`title`"));
         step.description = fields
             .get("description")
@@ -136,6 +144,9 @@ impl Decoder<'_> {
         }
         step.when = fields.get("when").and_then(|n| self.template(n, "`when`"));
         step.effect = fields.get("effect").and_then(|n| self.effect(n));
+        if fields.get("effect").is_some() && step.effect.is_none() {
+            step.unread.push("effect");
+        }
         step.confirm = fields.get("confirm").and_then(|n| self.confirm(n));
         step.secret = fields
             .get("secret")
@@ -179,6 +190,9 @@ impl Decoder<'_> {
 
     /// Fields that only make sense with some actions.
     pub(super) fn check_placement(&mut self, step: &Step, fields: &Fields<'_>) {
+        if step.unread("action") {
+            return;
+        }
         let action = step.action.key();
         let fan_out = matches!(step.action, Action::Http(_) | Action::Command(_));
         if step.for_each.is_some() && !fan_out {
@@ -279,4 +293,19 @@ impl Decoder<'_> {
                 .help(format!("remove `{key}` from this step")),
         );
     }
+}
+
+/// Whether the step map has a key that is a near miss of an action key.
+fn misspelt_action(node: &Node) -> bool {
+    let Value::Map(entries) = &node.value else {
+        return false;
+    };
+    entries.iter().any(|(key, _)| match &key.value {
+        Value::Str(name) => {
+            !Action::KEYS.contains(&name.as_str())
+                && !STEP_KEYS.contains(&name.as_str())
+                && did_you_mean(name, Action::KEYS).is_some()
+        }
+        _ => false,
+    })
 }

@@ -1,0 +1,272 @@
+//! State, locking and resume (SPEC §4, §5): where the journal lives, that it is
+//! JSON lines, that a second run is refused naming the first, that `kill -9`
+//! loses nothing and `resume` repeats no passed step, and the `--events` stream.
+
+use std::io::Write;
+use std::process::Child;
+
+use serde_json::Value;
+
+use super::server::{Reply, Server};
+use super::{
+    Work, all, events, finished, names, wait_for_exit, wait_until_started, with_base,
+};
+
+/// Changes a setting, probes, appends to a marker, then holds in `hold` until
+/// the file `go` exists, then appends to another marker.
+const HELD: &str = r#"runbook: held
+inputs:
+  value: { default: new-value }
+steps:
+  - id: save
+    set_setting: { file: app.env, key: API_TOKEN, value: "{{ inputs.value }}" }
+  - id: probe
+    needs: [save]
+    http: { url: "@BASE@/probe" }
+  - id: mark
+    effect: change
+    command: echo ran >> marker
+  - id: hold
+    effect: none
+    command: 'while [ ! -f go ]; do sleep 0.05; done'
+  - id: after
+    needs: [probe]
+    effect: change
+    command: echo ran >> after
+"#;
+
+/// Writes the held runbook and starts it; returns once `hold` has started.
+fn start_held(work: &Work, server: &Server, name: &str) -> (Child, std::path::PathBuf) {
+    server.route("GET", "/probe", Reply::status(200));
+    work.write("app.env", "API_TOKEN=old-value\n");
+    work.write("held.yaml", with_base(HELD, server));
+    let mut child = work.runbook(["run", "held.yaml"]).spawn(work, name);
+    let journal = wait_until_started(work, ".runbook", "hold", &mut child);
+    (child, journal)
+}
+
+/// Starts the held runbook and `kill -9`s it inside `hold`; returns the journal.
+fn killed_mid_run(work: &Work, server: &Server) -> std::path::PathBuf {
+    let (mut child, journal) = start_held(work, server, "first");
+    child.kill().expect("kill -9 the run");
+    child.wait().expect("reap the run");
+    // Lets the orphaned `hold` loop end; a resumed `hold` passes at once.
+    work.write("go", "");
+    journal
+}
+
+#[test]
+fn state_lives_next_to_the_runbook_file_wherever_it_is_run_from() {
+    let work = Work::new();
+    work.write(
+        "books/where.yaml",
+        r"runbook: where
+steps:
+  - id: hello
+    effect: none
+    command: echo hello
+",
+    );
+    work.runbook(["run", "books/where.yaml"]).status(0);
+    assert_eq!(work.journals("books/.runbook/where/runs").len(), 1);
+    assert!(!work.exists(".runbook"), "state was written in the cwd");
+
+    let events = work.only_journal("books/.runbook");
+    let names = names(&events);
+    assert_eq!(names.first(), Some(&"run_started"));
+    assert_eq!(names.last(), Some(&"run_finished"));
+    assert!(names.contains(&"step_started"), "{names:?}");
+    assert_eq!(finished(&events, "hello").expect("hello")["outcome"], "passed");
+    assert_eq!(events.last().expect("an event")["exit_code"], 0);
+}
+
+#[test]
+fn state_lives_under_runbook_state_dir_when_it_is_set() {
+    let work = Work::new();
+    work.write(
+        "books/where.yaml",
+        r"runbook: where
+steps:
+  - id: hello
+    effect: none
+    command: echo hello
+",
+    );
+    work.runbook(["run", "books/where.yaml"])
+        .env("RUNBOOK_STATE_DIR", work.join("state"))
+        .status(0);
+    assert_eq!(work.journals("state/where/runs").len(), 1);
+    assert!(!work.exists("books/.runbook"));
+    assert!(!work.exists(".runbook"));
+}
+
+#[test]
+fn a_second_run_is_refused_naming_the_first() {
+    let server = Server::start();
+    let work = Work::new();
+    let (mut first, journal) = start_held(&work, &server, "first");
+    let run_id = journal
+        .file_stem()
+        .expect("a journal name")
+        .to_string_lossy()
+        .into_owned();
+    let second = work.runbook(["run", "held.yaml"]).status(2);
+    work.write("go", "");
+    let status = wait_for_exit(&mut first);
+
+    let out = all(&second);
+    assert!(out.contains(&run_id), "the holder's run id is not named:\n{out}");
+    assert!(
+        out.contains(&format!("pid {}", first.id())),
+        "the holder's pid is not named:\n{out}"
+    );
+    assert_eq!(status, 0, "{}", work.read("first.out"));
+    // The refused run touched nothing.
+    assert_eq!(work.lines("marker"), 1);
+    assert_eq!(server.count("GET", "/probe"), 1);
+    assert_eq!(work.journals(".runbook").len(), 1);
+}
+
+#[test]
+fn resume_after_kill_9_repeats_no_passed_step_and_finishes() {
+    let server = Server::start();
+    let work = Work::new();
+    killed_mid_run(&work, &server);
+    assert_eq!(work.lines("marker"), 1);
+    assert_eq!(work.lines("after"), 0);
+
+    let ran = work.runbook(["resume", "held.yaml"]).status(0);
+    assert_eq!(server.count("GET", "/probe"), 1, "{}", ran.stdout);
+    assert_eq!(work.lines("marker"), 1, "a passed step ran again");
+    assert_eq!(work.lines("after"), 1);
+    assert_eq!(work.read("app.env"), "API_TOKEN=new-value\n");
+    assert!(
+        ran.stdout.contains("passed earlier in this run"),
+        "{}",
+        ran.stdout
+    );
+
+    // One journal for the whole run, resumed and finished.
+    let events = work.only_journal(".runbook");
+    let names = names(&events);
+    assert!(names.contains(&"resumed"), "{names:?}");
+    assert_eq!(names.last(), Some(&"run_finished"));
+    let saves = events
+        .iter()
+        .filter(|e| e["event"] == "step_started" && e["step"] == "save")
+        .count();
+    assert_eq!(saves, 1, "{names:?}");
+
+    // Finished: there is nothing left to resume.
+    let again = work.runbook(["resume", "held.yaml"]).status(2);
+    assert!(all(&again).contains("no unfinished run"), "{}", all(&again));
+}
+
+#[test]
+fn resume_tolerates_and_reports_a_torn_last_journal_line() {
+    let server = Server::start();
+    let work = Work::new();
+    let journal = killed_mid_run(&work, &server);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .expect("open the journal");
+    file.write_all(br#"{"at":"2026-11-28T05:30:12.345Z","event":"step_fini"#)
+        .expect("tear the journal");
+    drop(file);
+
+    let ran = work.runbook(["resume", "held.yaml"]).status(0);
+    assert!(all(&ran).contains("cut short"), "{}", all(&ran));
+    assert_eq!(work.lines("marker"), 1);
+    assert_eq!(work.lines("after"), 1);
+    // The torn line is gone and every line is whole again.
+    let text = std::fs::read_to_string(&journal).expect("read the journal");
+    assert!(!text.contains("step_fini\""), "{text}");
+    events(&text);
+}
+
+#[test]
+fn resume_refuses_a_changed_runbook_file() {
+    let server = Server::start();
+    let work = Work::new();
+    killed_mid_run(&work, &server);
+    let mut text = work.read("held.yaml");
+    text.push_str("# edited after the run began\n");
+    work.write("held.yaml", text);
+
+    let ran = work.runbook(["resume", "held.yaml"]).status(2);
+    assert!(all(&ran).contains("changed"), "{}", all(&ran));
+    assert_eq!(work.lines("marker"), 1);
+    assert_eq!(work.lines("after"), 0);
+    assert_eq!(server.count("GET", "/probe"), 1);
+}
+
+#[test]
+fn resume_with_no_run_to_resume_is_a_usage_error() {
+    let work = Work::new();
+    work.write(
+        "never.yaml",
+        r"runbook: never
+steps:
+  - id: hello
+    effect: change
+    command: echo ran >> marker
+",
+    );
+    let ran = work.runbook(["resume", "never.yaml"]).status(2);
+    assert!(all(&ran).contains("no unfinished run"), "{}", all(&ran));
+    assert_eq!(work.lines("marker"), 0);
+}
+
+/// A short runbook for the event streams.
+const EVENTS: &str = r"runbook: events
+steps:
+  - id: greet
+    title: Say hello
+    effect: none
+    command: echo hello
+  - id: announce
+    manual: Tell the team.
+";
+
+#[test]
+fn events_file_holds_one_json_object_per_event() {
+    let work = Work::new();
+    work.write("events.yaml", EVENTS);
+    work.runbook(["run", "events.yaml", "--yes", "--events", "events.jsonl"])
+        .status(0);
+    let streamed = events(&work.read("events.jsonl"));
+    let names = names(&streamed);
+    assert_eq!(names.first(), Some(&"run_started"));
+    assert_eq!(names.last(), Some(&"run_finished"));
+    for name in ["step_started", "step_finished"] {
+        assert!(names.contains(&name), "{name} missing: {names:?}");
+    }
+    assert_eq!(
+        finished(&streamed, "announce").expect("announce")["outcome"],
+        "passed"
+    );
+    // The stream and the journal tell the same story.
+    let journal = work.only_journal(".runbook");
+    assert_eq!(names, super::names(&journal));
+}
+
+#[test]
+fn events_on_stdout_are_json_lines_and_the_human_lines_go_to_stderr() {
+    let work = Work::new();
+    work.write("events.yaml", EVENTS);
+    let ran = work
+        .runbook(["run", "events.yaml", "--yes", "--events", "-"])
+        .status(0);
+    let streamed = events(&ran.stdout);
+    let names = names(&streamed);
+    assert_eq!(names.first(), Some(&"run_started"));
+    assert_eq!(names.last(), Some(&"run_finished"));
+    assert!(
+        streamed.iter().all(Value::is_object),
+        "not all objects:\n{}",
+        ran.stdout
+    );
+    assert!(ran.stderr.contains("Say hello"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("Summary"), "{}", ran.stderr);
+}
