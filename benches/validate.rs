@@ -354,7 +354,13 @@ fn generate(root: &Path, count: usize) -> (Vec<PathBuf>, Vec<usize>) {
             std::fs::create_dir_all(&dir).expect("create a bench dir");
         }
         let id = format!("rb-{n:05}");
-        let text = Generator::new(&mut rng).runbook(&id);
+        // Steps come in chunks of a few hundred bytes: draw again until one lands in 2–10 KB.
+        let text = loop {
+            let text = Generator::new(&mut rng).runbook(&id);
+            if (2_048..=10_240).contains(&text.len()) {
+                break text;
+            }
+        };
         let path = dir.join(format!("{id}.yaml"));
         std::fs::write(&path, &text).expect("write a generated runbook");
         sizes.push(text.len());
@@ -496,7 +502,7 @@ impl<'r> Generator<'r> {
     }
 
     fn runbook(mut self, id: &str) -> String {
-        let target = 2_300 + self.rng.below(7_300);
+        let target = 1_900 + self.rng.below(7_700);
         let service = self.service;
         self.line("# yaml-language-server: $schema=../schema/runbook.schema.json");
         let comment = self.sentence(10);
@@ -529,7 +535,7 @@ impl<'r> Generator<'r> {
         let mut phase = 0;
         let mut in_phase = 0;
         let mut irreversible_at_end = self.rng.below(10) < 4;
-        while self.out.len() < target.saturating_sub(900) || self.steps.is_empty() {
+        while self.out.len() < target || self.steps.is_empty() {
             if phased && (in_phase == 0 || (in_phase >= 3 && self.rng.below(3) == 0)) {
                 phase += 1;
                 in_phase = 0;

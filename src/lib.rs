@@ -13,6 +13,7 @@ pub mod list;
 pub mod operator;
 pub mod output;
 pub mod report;
+pub mod sandbox;
 pub mod schema;
 pub mod secret;
 pub mod template;

@@ -459,9 +459,18 @@ fn symlink_loop_checks_each_file_once() {
 fn a_fifo_is_refused_instead_of_blocking_for_a_writer() {
     let test = Test::new();
     let fifo = test.dir().join("pipe.yaml");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
     assert!(made.success());
-    let ran = test.args(["validate", "--format", "json", "pipe.yaml"]).status(1);
+    let ran = test
+        .args(["validate", "--format", "json", "pipe.yaml"])
+        .status(1);
     let document: Value = serde_json::from_str(&ran.stdout).expect("the json output is JSON");
-    assert_eq!(document["files"][0]["diagnostics"][0]["code"], "RB002", "{}", ran.stdout);
+    assert_eq!(
+        document["files"][0]["diagnostics"][0]["code"], "RB002",
+        "{}",
+        ran.stdout
+    );
 }

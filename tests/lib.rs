@@ -12,3 +12,4 @@ mod mutation;
 mod operator_pty;
 mod pty;
 mod runbooks;
+mod sandbox;

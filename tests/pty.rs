@@ -578,6 +578,56 @@ steps:
     );
 }
 
+#[test]
+fn resume_at_a_terminal_asks_a_secret_again_and_never_shows_it() {
+    let dir = Dir::new();
+    dir.write(
+        "rotate.yaml",
+        r#"runbook: rotate
+title: Rotate
+inputs:
+  token: { secret: true, prompt: "Paste the new API token" }
+steps:
+  - id: verify
+    title: Verify the token
+    effect: probe
+    command: { run: 'test -n "$T"', env: { T: "{{ inputs.token }}" } }
+  - id: dashboard
+    title: Check the dashboard
+    needs: [verify]
+    manual: Open the dashboard.
+  - id: verify_again
+    title: Verify the token again
+    needs: [dashboard]
+    effect: probe
+    command: { run: 'test "${#T}" -eq 20', env: { T: "{{ inputs.token }}" } }
+"#,
+    );
+    let mut tty = Tty::spawn(dir.command(&["run", "rotate.yaml"]));
+    tty.wait("Paste the new API token");
+    tty.line(SECRET);
+    tty.wait("Abort");
+    tty.ctrl_c();
+    let (first, code) = tty.finish();
+    assert_eq!(code, 130, "{first}");
+
+    let mut tty = Tty::spawn(dir.command(&["resume", "rotate.yaml"]));
+    tty.wait("Abort");
+    tty.send("\r");
+    tty.wait("Paste the new API token");
+    tty.line(SECRET);
+    let (second, code) = tty.finish();
+
+    assert_eq!(code, 0, "{second}");
+    for screen in [&first, &second] {
+        assert!(!screen.contains(SECRET), "the secret was shown:\n{screen}");
+    }
+    assert!(
+        !dir.state_files().contains(SECRET),
+        "the journal holds the secret"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // 5. Progress
 

@@ -191,8 +191,12 @@ impl Decoder<'_> {
     fn positive(&mut self, node: &Node, what: &str) -> Option<Spanned<u32>> {
         if let Value::Float(_) = node.value {
             self.report(
-                Diagnostic::new(Code::InvalidValue, node.span, format!("{what} must be a whole number of at least 1"))
-                    .help(format!("set {what} to a whole number such as 4")),
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    node.span,
+                    format!("{what} must be a whole number of at least 1"),
+                )
+                .help(format!("set {what} to a whole number such as 4")),
             );
             return None;
         }
@@ -341,7 +345,9 @@ impl Decoder<'_> {
                                 Diagnostic::new(
                                     Code::DuplicateKey,
                                     key.span,
-                                    format!("`{name}` is given twice in {what} (first on line {line})"),
+                                    format!(
+                                        "`{name}` is given twice in {what} (first on line {line})"
+                                    ),
                                 )
                                 .help("keep one of them; only the last would be sent"),
                             );
@@ -352,7 +358,9 @@ impl Decoder<'_> {
                     self.duplicate_keys(value, what);
                 }
             }
-            Value::Seq(items) => items.iter().for_each(|item| self.duplicate_keys(item, what)),
+            Value::Seq(items) => items
+                .iter()
+                .for_each(|item| self.duplicate_keys(item, what)),
             _ => {}
         }
     }

@@ -258,7 +258,10 @@ impl Rules<'_, '_> {
 
     fn action_rules(&mut self, step: &Step, earlier: &[&Step]) {
         let id = &step.id.value;
-        if matches!(step.action, Action::Command(_)) && step.effect.is_none() && !step.unread("effect") {
+        if matches!(step.action, Action::Command(_))
+            && step.effect.is_none()
+            && !step.unread("effect")
+        {
             self.report(
                 Diagnostic::new(Code::UndeclaredEffect, step.action_span, format!("command step `{id}` does not declare its effect"))
                     .help("a command can do anything: add `effect: probe` if it only reads, `change` or `irreversible` if not"),
@@ -937,7 +940,10 @@ fn plain_http_host(url: &str) -> Option<&str> {
 /// template that does not parse).
 fn input_names(source: &str) -> Vec<String> {
     let pattern = Regex::new(r"inputs\.([a-z][a-z0-9_]*)").expect("the input pattern is valid");
-    pattern.captures_iter(source).map(|c| c[1].to_owned()).collect()
+    pattern
+        .captures_iter(source)
+        .map(|c| c[1].to_owned())
+        .collect()
 }
 
 fn is_loopback(host: &str) -> bool {

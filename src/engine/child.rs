@@ -8,10 +8,10 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::document::model::{Action, Runbook, Step};
+use crate::document::rules::parent_dir;
 use crate::engine::outcome::Outcome;
 use crate::engine::perform::Done;
 use crate::engine::runner::{Engine, RunEnd};
-use crate::document::rules::parent_dir;
 use crate::engine::{Stop, load};
 
 /// Every child runbook below `file`, loaded (the ones that load), for checking

@@ -69,8 +69,9 @@ impl Engine {
             Some(target) => Some(open_events(target)?),
             None => None,
         };
-        let values =
+        let mut values =
             Values::new(json!({"id": run_id, "started_at": at_started, "operator": started_by}));
+        values.declare_steps(&runbook);
         let events_so_far = replay.events.clone();
         let mut engine = Engine {
             file: file.to_path_buf(),

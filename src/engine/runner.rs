@@ -123,8 +123,9 @@ impl Engine {
             Some(target) if depth == 0 => Some(crate::engine::open_events(target)?),
             _ => None,
         };
-        let values =
+        let mut values =
             Values::new(json!({"id": run_id, "started_at": started_at, "operator": operator_name}));
+        values.declare_steps(&runbook);
         let mut engine = Engine {
             file: file.to_path_buf(),
             runbook,

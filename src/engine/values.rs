@@ -78,6 +78,17 @@ impl Values {
         self.steps.insert(id.to_owned(), results);
     }
 
+    /// Every step starts `pending`, so a template may ask about a step that has
+    /// not run (`steps.revoke.outcome != 'passed'` in a rollback's `when`).
+    pub fn declare_steps(&mut self, runbook: &crate::document::model::Runbook) {
+        for step in runbook.all_steps() {
+            self.steps.insert(
+                step.id.value.clone(),
+                serde_json::json!({"outcome": "pending", "reason": null}),
+            );
+        }
+    }
+
     pub fn step(&self, id: &str) -> Option<&Json> {
         self.steps.get(id)
     }

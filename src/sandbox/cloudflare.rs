@@ -53,7 +53,10 @@ pub fn router(config: ApiConfig, log: RequestLog) -> Router {
     let api = Router::new()
         .route("/user/tokens/verify", get(verify))
         .route("/user/tokens", get(list_tokens))
-        .route("/user/tokens/{token_id}", get(token_details).delete(delete_token))
+        .route(
+            "/user/tokens/{token_id}",
+            get(token_details).delete(delete_token),
+        )
         .route("/zones", get(list_zones))
         .route("/zones/{zone_id}/dns_records", get(list_dns_records))
         .method_not_allowed_fallback(method_not_allowed);
@@ -61,7 +64,10 @@ pub fn router(config: ApiConfig, log: RequestLog) -> Router {
         .nest(BASE_PATH, api)
         .route(REQUESTS_PATH, get(requests))
         .fallback(no_route)
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), gatekeeper))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            gatekeeper,
+        ))
         .with_state(state)
 }
 
@@ -91,10 +97,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Logs every request, adds the configured latency and enforces the budget.
 async fn gatekeeper(State(state): State<Arc<ApiState>>, request: Request, next: Next) -> Response {
-    let path = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let path = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
     if request.uri().path() == REQUESTS_PATH {
         return next.run(request).await;
     }
@@ -137,9 +143,7 @@ impl ApiState {
             entry.used += 1;
             return Ok(());
         }
-        let refill_at = *entry
-            .refill_at
-            .get_or_insert(now + self.config.retry_after);
+        let refill_at = *entry.refill_at.get_or_insert(now + self.config.retry_after);
         let wait = refill_at.saturating_duration_since(now);
         // Round up: a client that waits exactly `Retry-After` must find the budget refilled.
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -326,8 +330,8 @@ impl Paging {
     /// This page of `items`, with Cloudflare's `result_info`.
     fn apply(self, items: Vec<Value>) -> (Vec<Value>, Value) {
         let total = u64::try_from(items.len()).unwrap_or(u64::MAX);
-        let skip = usize::try_from((self.page - 1).saturating_mul(self.per_page))
-            .unwrap_or(usize::MAX);
+        let skip =
+            usize::try_from((self.page - 1).saturating_mul(self.per_page)).unwrap_or(usize::MAX);
         let take = usize::try_from(self.per_page).unwrap_or(usize::MAX);
         let page: Vec<Value> = items.into_iter().skip(skip).take(take).collect();
         let info = json!({
@@ -352,7 +356,9 @@ fn paged(items: Vec<Value>, paging: Paging) -> Json<Value> {
     }))
 }
 
-fn query_map(query: Result<Query<HashMap<String, String>>, QueryRejection>) -> Result<HashMap<String, String>, ApiError> {
+fn query_map(
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<HashMap<String, String>, ApiError> {
     query
         .map(|Query(map)| map)
         .map_err(|_| ApiError::bad_query("Malformed query string"))
@@ -415,7 +421,9 @@ async fn delete_token(
     }
     let mut tokens = lock(&state.tokens);
     let Some(index) = tokens.iter().position(|token| token.id == token_id) else {
-        return Err(ApiError::unknown_object(&format!("/user/tokens/{token_id}")));
+        return Err(ApiError::unknown_object(&format!(
+            "/user/tokens/{token_id}"
+        )));
     };
     let deleted = tokens.remove(index);
     Ok(success(json!({"id": deleted.id}), json!([])))
@@ -449,7 +457,9 @@ async fn list_dns_records(
     let query = query_map(query)?;
     let paging = Paging::parse(&query, 1, 100, 5_000_000)?;
     let Some((zone, records)) = state.zones.iter().find(|(zone, _)| zone.id == zone_id) else {
-        return Err(ApiError::unknown_object(&format!("/zones/{zone_id}/dns_records")));
+        return Err(ApiError::unknown_object(&format!(
+            "/zones/{zone_id}/dns_records"
+        )));
     };
     let records: Vec<Value> = records
         .iter()

@@ -118,7 +118,10 @@ impl Default for RequestLog {
 /// The credential of an `Authorization` header, whatever its scheme or shape, so
 /// that even a malformed one is logged masked.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let credential = value.split_once(' ').map_or(value, |(_, rest)| rest).trim();
     (!credential.is_empty()).then_some(credential)
 }

@@ -94,10 +94,10 @@ impl PlatformState {
 }
 
 async fn logged(State(state): State<Arc<PlatformState>>, request: Request, next: Next) -> Response {
-    let path = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let path = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
     let pending = state.log.begin(
         Service::Platform,
         request.method().as_str(),
@@ -141,7 +141,12 @@ async fn zones(State(state): State<Arc<PlatformState>>) -> Response {
 
 /// Checks the loaded token upstream; `result.id` names the token in use.
 async fn verify_token(State(state): State<Arc<PlatformState>>) -> Response {
-    upstream(&state, "/user/tokens/verify", "Failed to verify the Cloudflare API token").await
+    upstream(
+        &state,
+        "/user/tokens/verify",
+        "Failed to verify the Cloudflare API token",
+    )
+    .await
 }
 
 /// Calls the API with the loaded token: its envelope on success, otherwise `502`
@@ -170,7 +175,9 @@ async fn upstream(state: &PlatformState, path: &str, failure: &str) -> Response 
             }
         }
         // reqwest's message names the URL, never the bearer token.
-        Err(error) => json!([{"code": 502, "message": format!("Cloudflare API unreachable: {error}")}]),
+        Err(error) => {
+            json!([{"code": 502, "message": format!("Cloudflare API unreachable: {error}")}])
+        }
     };
     (
         StatusCode::BAD_GATEWAY,

@@ -74,9 +74,20 @@ impl Status {
     }
 }
 
+/// Which field of [`SeededTokens`] a token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Old,
+    New,
+    Limited,
+    Disabled,
+    Expired,
+}
+
 /// A token as the sandbox's account holds it.
 #[derive(Debug, Clone)]
 pub struct Token {
+    pub role: Role,
     pub id: &'static str,
     pub name: &'static str,
     pub value: &'static str,
@@ -115,6 +126,7 @@ const EDIT_ZONE_DNS: &[Permission] = &[
 pub fn tokens() -> Vec<Token> {
     vec![
         Token {
+            role: Role::Old,
             id: "4b1f0e5d8c2a47e3a9d6b7c5e1f08a3d",
             name: "ops-center (2024)",
             value: "cfut_sbx7Qm2ZrV9tKp4WnX8cLd3HfJ6yBa1Ns5uegC_",
@@ -129,6 +141,7 @@ pub fn tokens() -> Vec<Token> {
             expires_on: None,
         },
         Token {
+            role: Role::New,
             id: "9e8d7c6b5a4f43e2b1c0d9e8f7a6b5c4",
             name: "ops-center (Edit zone DNS)",
             value: "cfut_sbx5Ty8RbE2wQs7ZkM4pGv9XcN3hLd6Jq1tR7kd",
@@ -138,6 +151,7 @@ pub fn tokens() -> Vec<Token> {
             expires_on: None,
         },
         Token {
+            role: Role::Limited,
             id: "2f6e4d8a1c3b45f7a0e9d2c4b6a8f1e3",
             name: "status page (zones only)",
             value: "cfut_sbx3Hn6Wd9Lk2Pq5Vx8Bz1Mc4Rf7Tg0Ys3Ej6aZL9",
@@ -147,6 +161,7 @@ pub fn tokens() -> Vec<Token> {
             expires_on: None,
         },
         Token {
+            role: Role::Disabled,
             id: "a3c5e7f9b1d2446880ace13579bdf024",
             name: "ci deploy (disabled)",
             value: "cfut_sbx8Kd1Nf4Qh7Sj0Um3Wo6Yq9As2Cu5Ew8Gy1dS4x",
@@ -156,6 +171,7 @@ pub fn tokens() -> Vec<Token> {
             expires_on: None,
         },
         Token {
+            role: Role::Expired,
             id: "c0ffee00deadbeef1234567890abcdef",
             name: "temporary (expired)",
             value: "cfut_sbx2Ab5Cd8Ef1Gh4Ij7Kl0Mn3Op6Qr9St2Uv5Wx8pQ2",
@@ -165,6 +181,25 @@ pub fn tokens() -> Vec<Token> {
             expires_on: Some("2025-06-30T00:00:00Z"),
         },
     ]
+}
+
+/// One field of every seeded token, e.g. `|token| token.value`.
+pub fn seeded(field: impl Fn(&Token) -> &'static str) -> SeededTokens {
+    let tokens = tokens();
+    let pick = |role: Role| {
+        tokens
+            .iter()
+            .find(|token| token.role == role)
+            .map(|token| field(token).to_owned())
+            .unwrap_or_default()
+    };
+    SeededTokens {
+        old: pick(Role::Old),
+        new: pick(Role::New),
+        limited: pick(Role::Limited),
+        disabled: pick(Role::Disabled),
+        expired: pick(Role::Expired),
+    }
 }
 
 /// A seeded zone.
@@ -202,55 +237,185 @@ pub fn zones() -> Vec<(Zone, Vec<Record>)> {
     };
     vec![
         (
-            zone("023e105f4ecef8ad9ca31a8372d0c353", "example.com", "2023-02-14T10:21:07Z"),
+            zone(
+                "023e105f4ecef8ad9ca31a8372d0c353",
+                "example.com",
+                "2023-02-14T10:21:07Z",
+            ),
             vec![
-                record("372e67954025e0ba6aaa6d586b9e0b59", "A", "example.com", "198.51.100.4", true),
-                record("9a1c2b3d4e5f60718293a4b5c6d7e8f9", "CNAME", "www.example.com", "example.com", true),
-                record("1b2c3d4e5f60718293a4b5c6d7e8f90a", "MX", "example.com", "mail.example.com", false),
-                record("2c3d4e5f60718293a4b5c6d7e8f90a1b", "TXT", "example.com", "v=spf1 include:_spf.example.com ~all", false),
+                record(
+                    "372e67954025e0ba6aaa6d586b9e0b59",
+                    "A",
+                    "example.com",
+                    "198.51.100.4",
+                    true,
+                ),
+                record(
+                    "9a1c2b3d4e5f60718293a4b5c6d7e8f9",
+                    "CNAME",
+                    "www.example.com",
+                    "example.com",
+                    true,
+                ),
+                record(
+                    "1b2c3d4e5f60718293a4b5c6d7e8f90a",
+                    "MX",
+                    "example.com",
+                    "mail.example.com",
+                    false,
+                ),
+                record(
+                    "2c3d4e5f60718293a4b5c6d7e8f90a1b",
+                    "TXT",
+                    "example.com",
+                    "v=spf1 include:_spf.example.com ~all",
+                    false,
+                ),
             ],
         ),
         (
-            zone("1d5fdc9e88c8a8c4518b068cd94331fe", "example.net", "2023-05-02T16:40:51Z"),
+            zone(
+                "1d5fdc9e88c8a8c4518b068cd94331fe",
+                "example.net",
+                "2023-05-02T16:40:51Z",
+            ),
             vec![
-                record("3d4e5f60718293a4b5c6d7e8f90a1b2c", "A", "example.net", "198.51.100.7", true),
-                record("4e5f60718293a4b5c6d7e8f90a1b2c3d", "AAAA", "example.net", "2001:db8::7", true),
+                record(
+                    "3d4e5f60718293a4b5c6d7e8f90a1b2c",
+                    "A",
+                    "example.net",
+                    "198.51.100.7",
+                    true,
+                ),
+                record(
+                    "4e5f60718293a4b5c6d7e8f90a1b2c3d",
+                    "AAAA",
+                    "example.net",
+                    "2001:db8::7",
+                    true,
+                ),
             ],
         ),
         (
-            zone("5f2a7b9c1d3e4f5061728394a5b6c7d8", "example.org", "2023-08-19T07:03:12Z"),
+            zone(
+                "5f2a7b9c1d3e4f5061728394a5b6c7d8",
+                "example.org",
+                "2023-08-19T07:03:12Z",
+            ),
             vec![
-                record("5f60718293a4b5c6d7e8f90a1b2c3d4e", "A", "example.org", "203.0.113.10", false),
-                record("60718293a4b5c6d7e8f90a1b2c3d4e5f", "CNAME", "docs.example.org", "example.org", true),
-                record("718293a4b5c6d7e8f90a1b2c3d4e5f60", "TXT", "_dmarc.example.org", "v=DMARC1; p=quarantine", false),
+                record(
+                    "5f60718293a4b5c6d7e8f90a1b2c3d4e",
+                    "A",
+                    "example.org",
+                    "203.0.113.10",
+                    false,
+                ),
+                record(
+                    "60718293a4b5c6d7e8f90a1b2c3d4e5f",
+                    "CNAME",
+                    "docs.example.org",
+                    "example.org",
+                    true,
+                ),
+                record(
+                    "718293a4b5c6d7e8f90a1b2c3d4e5f60",
+                    "TXT",
+                    "_dmarc.example.org",
+                    "v=DMARC1; p=quarantine",
+                    false,
+                ),
             ],
         ),
         (
-            zone("6a8b0c2d4e6f48a1b3c5d7e9f0a2b4c6", "ops-center.example", "2024-01-09T12:00:00Z"),
+            zone(
+                "6a8b0c2d4e6f48a1b3c5d7e9f0a2b4c6",
+                "ops-center.example",
+                "2024-01-09T12:00:00Z",
+            ),
             vec![
-                record("8293a4b5c6d7e8f90a1b2c3d4e5f6071", "A", "ops-center.example", "192.0.2.40", true),
-                record("93a4b5c6d7e8f90a1b2c3d4e5f607182", "CNAME", "admin.ops-center.example", "ops-center.example", true),
+                record(
+                    "8293a4b5c6d7e8f90a1b2c3d4e5f6071",
+                    "A",
+                    "ops-center.example",
+                    "192.0.2.40",
+                    true,
+                ),
+                record(
+                    "93a4b5c6d7e8f90a1b2c3d4e5f607182",
+                    "CNAME",
+                    "admin.ops-center.example",
+                    "ops-center.example",
+                    true,
+                ),
             ],
         ),
         (
-            zone("7b9c1d3e5f7049b2c4d6e8f0a1b3c5d7", "acme.example", "2024-04-22T09:30:45Z"),
+            zone(
+                "7b9c1d3e5f7049b2c4d6e8f0a1b3c5d7",
+                "acme.example",
+                "2024-04-22T09:30:45Z",
+            ),
             vec![
-                record("a4b5c6d7e8f90a1b2c3d4e5f60718293", "A", "acme.example", "192.0.2.41", true),
-                record("b5c6d7e8f90a1b2c3d4e5f60718293a4", "MX", "acme.example", "mx.acme.example", false),
+                record(
+                    "a4b5c6d7e8f90a1b2c3d4e5f60718293",
+                    "A",
+                    "acme.example",
+                    "192.0.2.41",
+                    true,
+                ),
+                record(
+                    "b5c6d7e8f90a1b2c3d4e5f60718293a4",
+                    "MX",
+                    "acme.example",
+                    "mx.acme.example",
+                    false,
+                ),
             ],
         ),
         (
-            zone("8c0d2e4f6a8150c3d5e7f9a1b2c4d6e8", "widgets.example", "2024-09-30T18:12:09Z"),
+            zone(
+                "8c0d2e4f6a8150c3d5e7f9a1b2c4d6e8",
+                "widgets.example",
+                "2024-09-30T18:12:09Z",
+            ),
             vec![
-                record("c6d7e8f90a1b2c3d4e5f60718293a4b5", "A", "widgets.example", "192.0.2.42", true),
-                record("d7e8f90a1b2c3d4e5f60718293a4b5c6", "TXT", "widgets.example", "google-site-verification=sandbox", false),
+                record(
+                    "c6d7e8f90a1b2c3d4e5f60718293a4b5",
+                    "A",
+                    "widgets.example",
+                    "192.0.2.42",
+                    true,
+                ),
+                record(
+                    "d7e8f90a1b2c3d4e5f60718293a4b5c6",
+                    "TXT",
+                    "widgets.example",
+                    "google-site-verification=sandbox",
+                    false,
+                ),
             ],
         ),
         (
-            zone("9d1e3f5a7b9261d4e6f8a0b2c3d5e7f9", "billing.example", "2025-03-03T03:03:03Z"),
+            zone(
+                "9d1e3f5a7b9261d4e6f8a0b2c3d5e7f9",
+                "billing.example",
+                "2025-03-03T03:03:03Z",
+            ),
             vec![
-                record("e8f90a1b2c3d4e5f60718293a4b5c6d7", "A", "billing.example", "192.0.2.43", true),
-                record("f90a1b2c3d4e5f60718293a4b5c6d7e8", "CNAME", "pay.billing.example", "billing.example", true),
+                record(
+                    "e8f90a1b2c3d4e5f60718293a4b5c6d7",
+                    "A",
+                    "billing.example",
+                    "192.0.2.43",
+                    true,
+                ),
+                record(
+                    "f90a1b2c3d4e5f60718293a4b5c6d7e8",
+                    "CNAME",
+                    "pay.billing.example",
+                    "billing.example",
+                    true,
+                ),
             ],
         ),
     ]

@@ -215,7 +215,11 @@ rollback:
     assert_eq!(work.lines("before"), 1);
     assert_eq!(work.lines("after"), 0, "a step after the failure ran");
     assert_eq!(work.lines("rolled-back"), 1, "{}", ran.stdout);
-    assert_eq!(work.lines("not-needed"), 0, "a rollback step whose `when` is false ran");
+    assert_eq!(
+        work.lines("not-needed"),
+        0,
+        "a rollback step whose `when` is false ran"
+    );
     assert_eq!(work.read("platform.env"), EXISTING);
     assert_eq!(mode(&work, "platform.env"), 0o640);
     // The failure says why, with the command's own words.
@@ -227,8 +231,14 @@ rollback:
     );
     let events = work.only_journal(".runbook");
     assert!(finished(&events, "after_failure").is_none());
-    assert_eq!(finished(&events, "restart").expect("restart")["outcome"], "failed");
-    assert_eq!(finished(&events, "restore").expect("restore")["outcome"], "passed");
+    assert_eq!(
+        finished(&events, "restart").expect("restart")["outcome"],
+        "failed"
+    );
+    assert_eq!(
+        finished(&events, "restore").expect("restore")["outcome"],
+        "passed"
+    );
     assert_eq!(
         finished(&events, "not_needed").expect("not_needed")["outcome"],
         "skipped"
@@ -346,7 +356,10 @@ fn a_failed_http_expectation_names_the_path_the_values_and_the_explanation() {
     server.route(
         "GET",
         "/user/tokens/verify",
-        Reply::json(403, json!({"success": false, "result": {"status": "disabled"}})),
+        Reply::json(
+            403,
+            json!({"success": false, "result": {"status": "disabled"}}),
+        ),
     );
     let work = Work::new();
     work.write(
@@ -377,7 +390,11 @@ steps:
         "expected 200, got 403",
         "The token lacks a permission (Zone → DNS → Edit).",
     ] {
-        assert!(ran.stdout.contains(needle), "lacks {needle:?}:\n{}", ran.stdout);
+        assert!(
+            ran.stdout.contains(needle),
+            "lacks {needle:?}:\n{}",
+            ran.stdout
+        );
     }
     assert!(!ran.stdout.contains("revoked or expired"), "{}", ran.stdout);
     assert!(!work.exists("after"));
@@ -437,7 +454,8 @@ steps:
     );
     let ran = work.runbook(["run", "explained.yaml"]).status(1);
     assert!(
-        ran.stdout.contains("exit code 2, expected 0 — The disk is full."),
+        ran.stdout
+            .contains("exit code 2, expected 0 — The disk is full."),
         "{}",
         ran.stdout
     );
@@ -750,7 +768,11 @@ steps:
     );
     let started = Instant::now();
     let ran = work.runbook(["run", "slow.yaml"]).status(1);
-    assert!(started.elapsed() < Duration::from_secs(10), "{}", ran.stdout);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{}",
+        ran.stdout
+    );
     assert!(ran.stdout.contains("timed out"), "{}", ran.stdout);
     assert!(!work.exists("after"));
     let pid = work.read("sleeper.pid");
@@ -789,7 +811,10 @@ steps:
 ",
     );
     work.runbook(["run", "parent.yaml"]).status(0);
-    assert_eq!(work.read("log"), "parent-first\nchild-inner\nparent-after\n");
+    assert_eq!(
+        work.read("log"),
+        "parent-first\nchild-inner\nparent-after\n"
+    );
 }
 
 #[test]
@@ -849,7 +874,10 @@ steps:
     assert!(work.exists("fast"));
     assert!(!work.exists("slow"));
     let events = work.only_journal(".runbook");
-    assert_eq!(finished(&events, "slow").expect("slow")["outcome"], "skipped");
+    assert_eq!(
+        finished(&events, "slow").expect("slow")["outcome"],
+        "skipped"
+    );
 
     std::fs::remove_file(work.join("fast")).expect("remove fast");
     let ran = work

@@ -39,7 +39,12 @@ fn setup() -> (Server, Work) {
 /// Asserts that nothing ran: no marker, no request, no journal.
 fn nothing_ran(server: &Server, work: &Work) {
     assert!(!work.exists("marker"), "a step ran");
-    assert_eq!(server.total(), 0, "a request was sent: {:?}", server.order());
+    assert_eq!(
+        server.total(),
+        0,
+        "a request was sent: {:?}",
+        server.order()
+    );
     assert!(work.journals(".runbook").is_empty(), "a run was started");
 }
 
@@ -51,7 +56,10 @@ fn every_missing_answer_is_named_before_any_step_runs() {
     for name in ["zone", "region", "token", "ticket"] {
         assert!(out.contains(name), "{name} is not named:\n{out}");
     }
-    assert!(!out.contains("base"), "an input with a default is named:\n{out}");
+    assert!(
+        !out.contains("base"),
+        "an input with a default is named:\n{out}"
+    );
     assert!(out.contains("RUNBOOK_INPUT_"), "{out}");
     nothing_ran(&server, &work);
 }
@@ -212,7 +220,10 @@ steps:
         .rsplit_once('\n')
         .map_or(validated.stdout.as_str(), |(body, _tally)| body);
     assert!(diagnostics.contains("RB016"), "{diagnostics}");
-    assert!(diagnostics.contains("did you mean `restart`?"), "{diagnostics}");
+    assert!(
+        diagnostics.contains("did you mean `restart`?"),
+        "{diagnostics}"
+    );
     assert!(
         ran.stderr.contains(diagnostics.trim_end()),
         "run does not show the diagnostics:\n{}",
@@ -220,7 +231,10 @@ steps:
     );
     assert!(ran.stderr.contains("nothing was run"), "{}", ran.stderr);
     assert!(!work.exists("marker"));
-    assert!(!work.exists(".runbook"), "state was written for an invalid runbook");
+    assert!(
+        !work.exists(".runbook"),
+        "state was written for an invalid runbook"
+    );
 }
 
 #[test]

@@ -8,9 +8,7 @@ use std::process::Child;
 use serde_json::Value;
 
 use super::server::{Reply, Server};
-use super::{
-    Work, all, events, finished, names, wait_for_exit, wait_until_started, with_base,
-};
+use super::{Work, all, events, finished, names, wait_for_exit, wait_until_started, with_base};
 
 /// Changes a setting, probes, appends to a marker, then holds in `hold` until
 /// the file `go` exists, then appends to another marker.
@@ -76,7 +74,10 @@ steps:
     assert_eq!(names.first(), Some(&"run_started"));
     assert_eq!(names.last(), Some(&"run_finished"));
     assert!(names.contains(&"step_started"), "{names:?}");
-    assert_eq!(finished(&events, "hello").expect("hello")["outcome"], "passed");
+    assert_eq!(
+        finished(&events, "hello").expect("hello")["outcome"],
+        "passed"
+    );
     assert_eq!(events.last().expect("an event")["exit_code"], 0);
 }
 
@@ -115,7 +116,10 @@ fn a_second_run_is_refused_naming_the_first() {
     let status = wait_for_exit(&mut first);
 
     let out = all(&second);
-    assert!(out.contains(&run_id), "the holder's run id is not named:\n{out}");
+    assert!(
+        out.contains(&run_id),
+        "the holder's run id is not named:\n{out}"
+    );
     assert!(
         out.contains(&format!("pid {}", first.id())),
         "the holder's pid is not named:\n{out}"
@@ -269,4 +273,124 @@ fn events_on_stdout_are_json_lines_and_the_human_lines_go_to_stderr() {
     );
     assert!(ran.stderr.contains("Say hello"), "{}", ran.stderr);
     assert!(ran.stderr.contains("Summary"), "{}", ran.stderr);
+}
+
+#[test]
+fn resume_gathers_again_evidence_whose_within_expired_meanwhile() {
+    let server = Server::start();
+    server.route("GET", "/probe", Reply::status(200));
+    server.route("POST", "/apply", Reply::status(200));
+    let work = Work::new();
+    work.write(
+        "stale.yaml",
+        with_base(
+            r#"runbook: stale
+steps:
+  - id: probe
+    http: { url: "@BASE@/probe" }
+  - id: hold
+    effect: none
+    command: 'while [ ! -f go ]; do sleep 0.05; done'
+  - id: apply
+    needs: [{ step: probe, within: 1s }]
+    http: { method: POST, url: "@BASE@/apply" }
+"#,
+            &server,
+        ),
+    );
+    let mut child = work.runbook(["run", "stale.yaml"]).spawn(&work, "first");
+    wait_until_started(&work, ".runbook", "hold", &mut child);
+    child.kill().expect("kill -9 the run");
+    child.wait().expect("reap the run");
+    work.write("go", "");
+    // Long enough for the probe to be older than its `within`.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let ran = work.runbook(["resume", "stale.yaml"]).status(0);
+    assert_eq!(
+        server.order(),
+        ["GET /probe", "GET /probe", "POST /apply"],
+        "{}",
+        ran.stdout
+    );
+}
+
+/// Uses a secret input before holding, and again after.
+const SECRET_HELD: &str = r#"runbook: secret-held
+inputs:
+  token: { secret: true }
+steps:
+  - id: check
+    http: { url: "@BASE@/probe", bearer: "{{ inputs.token }}" }
+  - id: hold
+    effect: none
+    command: 'while [ ! -f go ]; do sleep 0.05; done'
+  - id: use
+    effect: change
+    command:
+      run: 'printf %s "$T" > used.txt'
+      env: { T: "{{ inputs.token }}" }
+"#;
+
+#[test]
+fn resume_needs_a_secret_again_and_checks_it_is_the_same() {
+    let server = Server::start();
+    server.route("GET", "/probe", Reply::status(200));
+    let work = Work::new();
+    work.write("held.yaml", with_base(SECRET_HELD, &server));
+    let mut child = work
+        .runbook(["run", "held.yaml"])
+        .env("RUNBOOK_INPUT_TOKEN", "first-token-1234")
+        .spawn(&work, "first");
+    wait_until_started(&work, ".runbook", "hold", &mut child);
+    child.kill().expect("kill -9 the run");
+    child.wait().expect("reap the run");
+    work.write("go", "");
+    // The journal keeps a fingerprint, never the value.
+    let journal = work.journals(".runbook");
+    let text = std::fs::read_to_string(&journal[0]).expect("read the journal");
+    assert!(!text.contains("first-token"), "{text}");
+
+    let missing = work.runbook(["resume", "held.yaml"]).status(2);
+    assert!(all(&missing).contains("token"), "{}", all(&missing));
+    assert!(!work.exists("used.txt"));
+
+    let other = work
+        .runbook(["resume", "held.yaml"])
+        .env("RUNBOOK_INPUT_TOKEN", "other-token-5678")
+        .status(2);
+    assert!(all(&other).contains("token"), "{}", all(&other));
+    assert!(!all(&other).contains("other-token"), "{}", all(&other));
+    assert!(!work.exists("used.txt"));
+
+    work.runbook(["resume", "held.yaml"])
+        .env("RUNBOOK_INPUT_TOKEN", "first-token-1234")
+        .status(0);
+    assert_eq!(work.read("used.txt"), "first-token-1234");
+    assert_eq!(server.count("GET", "/probe"), 1);
+}
+
+#[test]
+fn ctrl_c_saves_the_state_exits_130_and_resume_finishes() {
+    let server = Server::start();
+    let work = Work::new();
+    let (mut child, journal) = start_held(&work, &server, "first");
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let status = wait_for_exit(&mut child);
+    let out = work.read("first.out");
+    assert_eq!(status, 130, "{out}");
+    assert!(out.contains("runbook resume"), "{out}");
+    let recorded = events(&std::fs::read_to_string(&journal).expect("read the journal"));
+    assert_eq!(names(&recorded).last(), Some(&"interrupted"));
+    assert_eq!(work.lines("after"), 0);
+
+    work.write("go", "");
+    work.runbook(["resume", "held.yaml"]).status(0);
+    assert_eq!(work.lines("marker"), 1);
+    assert_eq!(work.lines("after"), 1);
+    assert_eq!(server.count("GET", "/probe"), 1);
 }

@@ -195,7 +195,10 @@ impl Decoder<'_> {
             bearer: fields
                 .get("bearer")
                 .and_then(|n| self.template(n, "`bearer`")),
-            json: fields.get("json").inspect(|n| self.duplicate_keys(n, "the `json` body")).cloned(),
+            json: fields
+                .get("json")
+                .inspect(|n| self.duplicate_keys(n, "the `json` body"))
+                .cloned(),
             body: fields.get("body").and_then(|n| self.template(n, "`body`")),
             timeout: fields
                 .get("timeout")
@@ -262,8 +265,12 @@ impl Decoder<'_> {
             }
             (None, None) => {
                 self.report(
-                    Diagnostic::new(Code::MissingKey, fields.span, "`wait_for` has neither `http` nor `command`")
-                        .help("say what to poll: `http: {url: …}` or `command: …`"),
+                    Diagnostic::new(
+                        Code::MissingKey,
+                        fields.span,
+                        "`wait_for` has neither `http` nor `command`",
+                    )
+                    .help("say what to poll: `http: {url: …}` or `command: …`"),
                 );
                 None
             }

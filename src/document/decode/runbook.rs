@@ -42,8 +42,12 @@ impl Decoder<'_> {
             Some(node) => self.id(node, "runbook id", true),
             None => {
                 self.report(
-                    Diagnostic::new(Code::MissingKey, fields.span, "the file has no `runbook:` id")
-                        .help("start the file with `runbook: <id>`, the file name without `.yaml`"),
+                    Diagnostic::new(
+                        Code::MissingKey,
+                        fields.span,
+                        "the file has no `runbook:` id",
+                    )
+                    .help("start the file with `runbook: <id>`, the file name without `.yaml`"),
                 );
                 None
             }

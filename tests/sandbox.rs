@@ -1,0 +1,135 @@
+//! The flagship runbook, unmodified, end to end against the sandbox: the built
+//! binary rotates the token in the platform's env file, restarts the simulated
+//! platform, proves through it that the new token works, and only then revokes
+//! the old token — which the sandbox's request log must show in that order.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use runbook::sandbox::{LoggedRequest, Sandbox, SandboxConfig, Service};
+
+use crate::support::{binary, repo};
+
+/// Until the CLI's hidden `runbook sandbox-restart URL` is wired, the restart
+/// command POSTs with Python's standard library; `runbook::sandbox::restart_command`
+/// is the replacement once it is.
+fn restart_command(url: &str) -> String {
+    format!(
+        "python3 -c \"import urllib.request; urllib.request.urlopen(urllib.request.Request('{url}', method='POST'))\""
+    )
+}
+
+fn position(log: &[LoggedRequest], what: impl Fn(&LoggedRequest) -> bool) -> Option<usize> {
+    log.iter().position(what)
+}
+
+#[test]
+fn the_rotation_runbook_passes_against_the_sandbox() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let env_file = dir.path().join(".env.auth");
+    let sandbox = Sandbox::start(SandboxConfig {
+        env_file: env_file.clone(),
+        restart_delay: Duration::from_millis(200),
+        ..SandboxConfig::default()
+    })
+    .expect("the sandbox starts");
+    let tokens = sandbox.tokens();
+    let ids = sandbox.token_ids();
+    // A mode other than the 0600 the sandbox creates, to see that the rotation keeps it.
+    std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o640))
+        .expect("chmod the env file");
+    let before = std::fs::read_to_string(&env_file).expect("read the env file");
+
+    let output = Command::new(binary())
+        .current_dir(dir.path())
+        .args(["run"])
+        .arg(repo().join("runbooks/cloudflare-token-rotation.yaml"))
+        .args(["--non-interactive", "--confirm", "revoke_old_token"])
+        .arg(format!("--set=api_base={}", sandbox.api_url()))
+        .arg(format!("--set=platform={}", sandbox.platform_url()))
+        .arg(format!("--set=env_file={}", env_file.display()))
+        .arg(format!(
+            "--set=restart_command={}",
+            restart_command(&sandbox.restart_url())
+        ))
+        .env("RUNBOOK_INPUT_NEW_TOKEN", &tokens.new)
+        .env("RUNBOOK_STATE_DIR", dir.path().join("state"))
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the runbook binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let log = sandbox.requests();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}\n--- sandbox log ---\n{log:#?}"
+    );
+    for secret in [&tokens.old, &tokens.new] {
+        assert!(
+            !stdout.contains(secret.as_str()) && !stderr.contains(secret.as_str()),
+            "a token in the output"
+        );
+    }
+
+    // The env file holds the new token, every other line kept, its mode unchanged.
+    let after = std::fs::read_to_string(&env_file).expect("read the env file");
+    assert_eq!(
+        after,
+        before.replace(
+            &format!("CLOUDFLARE_API_TOKEN={}", tokens.old),
+            &format!("CLOUDFLARE_API_TOKEN={}", tokens.new)
+        )
+    );
+    let mode = std::fs::metadata(&env_file)
+        .expect("the env file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640);
+
+    // The old token was deleted, by id, only after the restarted platform loaded
+    // zones with the new token and every zone's DNS records loaded.
+    let last4 = |token: &str| runbook::template::last4(token);
+    let delete = position(&log, |r| {
+        r.method == "DELETE" && r.path == format!("/client/v4/user/tokens/{}", ids.old)
+    })
+    .expect("the old token was deleted");
+    assert_eq!(log[delete].status, 200);
+    assert_eq!(log[delete].token_last4.as_deref(), Some(last4(&tokens.old).as_str()));
+    let restart = position(&log, |r| r.method == "POST" && r.path == "/__sandbox/restart")
+        .expect("the platform was restarted");
+    let platform_zones = position(&log, |r| {
+        r.service == Service::Platform && r.path == "/api/cloudflare/zones" && r.status == 200
+    })
+    .expect("the platform served zones");
+    assert!(restart < platform_zones && platform_zones < delete, "{log:#?}");
+    let upstream_zones = log[restart..platform_zones]
+        .iter()
+        .rev()
+        .find(|r| r.service == Service::Api && r.path.starts_with("/client/v4/zones"))
+        .expect("the platform called the API");
+    assert_eq!(
+        upstream_zones.token_last4.as_deref(),
+        Some(last4(&tokens.new).as_str()),
+        "the restarted platform used the new token"
+    );
+    let dns: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.path.ends_with("/dns_records"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(dns.len(), 7, "one DNS listing per zone: {log:#?}");
+    for &i in &dns {
+        assert_eq!(log[i].status, 200);
+        assert!(platform_zones < i && i < delete, "{log:#?}");
+    }
+    // And the proof that it is dead came after.
+    let dead = log[delete..]
+        .iter()
+        .find(|r| r.path == "/client/v4/user/tokens/verify")
+        .expect("the old token was checked after the delete");
+    assert_eq!(dead.status, 401);
+}
