@@ -14,7 +14,7 @@ use crate::operator::Operator;
 use crate::operator::headless::Headless;
 use crate::operator::terminal::Terminal;
 use crate::output::Output;
-use crate::{list, schema, validate};
+use crate::{list, plan, schema, validate};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +47,27 @@ enum Command {
         #[command(flatten)]
         flags: RunFlags,
     },
+    /// Show what a run would do, without doing it: no request, no write, no process.
+    Plan {
+        /// The runbook file.
+        file: PathBuf,
+        /// Answer an input or prompt: NAME=VALUE (not for secrets: use the
+        /// environment or an answers file).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        sets: Vec<String>,
+        /// A YAML file of `name: value` answers.
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: plan::Format,
+        /// Also send the probe steps' GET/HEAD requests (and `wait_for` polls) and show the results.
+        #[arg(long)]
+        probe: bool,
+        /// Write a plan artifact that `run --plan` checks the run against.
+        #[arg(long, value_name = "PLAN.json")]
+        out: Option<PathBuf>,
+    },
     /// Continue the latest unfinished run of a runbook.
     Resume {
         /// The runbook file.
@@ -61,6 +82,63 @@ enum Command {
     },
     /// Print the JSON Schema of the runbook language.
     Schema,
+    /// Rotate a (simulated) Cloudflare token end to end on this machine.
+    Demo {
+        /// Play a failure path instead of the happy one.
+        #[arg(long, value_enum, default_value = "happy")]
+        scenario: crate::demo::Scenario,
+        /// Never prompt (the demo answers the new token itself).
+        #[arg(long)]
+        non_interactive: bool,
+        /// Confirm plain confirmations and manual steps that are not irreversible.
+        #[arg(long)]
+        yes: bool,
+        /// Confirm this step without a terminal. Repeatable.
+        #[arg(long = "confirm", value_name = "STEP_ID")]
+        confirm: Vec<String>,
+        /// Keep the demo's temporary directory (journal, env file) afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Serve the simulated Cloudflare API and platform until Ctrl-C, for writing
+    /// runbooks against them.
+    Sandbox {
+        /// The platform's env file (created with the sandbox's old token if missing).
+        #[arg(long, default_value = ".env.auth")]
+        env_file: PathBuf,
+    },
+    /// Restart the sandbox's platform service (what a runbook's restart command runs).
+    #[command(hide = true)]
+    SandboxRestart {
+        /// The platform's URL or its restart URL.
+        url: String,
+    },
+    /// Show where a checklist stands (its latest run), or every runbook's last run.
+    Status {
+        /// The runbook file; without it, every runbook under `runbooks/`.
+        file: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: crate::status::Format,
+    },
+    /// Draw a runbook's steps, gates and rollback as a diagram.
+    Graph {
+        /// The runbook file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: crate::graph::Format,
+    },
+    /// Report what happened in a run: steps, evidence, gates, confirmations, rollback.
+    Report {
+        /// A run id, a runbook file (its latest run) or a run journal; default:
+        /// the latest run of any runbook under `runbooks/`.
+        #[arg(value_name = "RUN_ID|FILE")]
+        target: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: crate::report::run_report::Format,
+    },
 }
 
 /// The flags `run` and `resume` share.
@@ -86,6 +164,10 @@ struct RunFlags {
     /// Stream one JSON object per event to FILE, or `-` for standard output.
     #[arg(long, value_name = "FILE|-")]
     events: Option<String>,
+    /// Refuse to start unless the runbook, its children and the inputs are the
+    /// ones this plan artifact (`runbook plan --out`) was made with.
+    #[arg(long, value_name = "PLAN.json")]
+    plan: Option<PathBuf>,
 }
 
 impl RunFlags {
@@ -97,6 +179,7 @@ impl RunFlags {
             yes: self.yes,
             confirm: self.confirm.into_iter().collect(),
             events: self.events,
+            plan: self.plan,
         }
     }
 }
@@ -125,22 +208,39 @@ fn run(file: &std::path::Path, flags: RunFlags, resume: bool) -> i32 {
             }
             end.exit_code()
         }
-        Err(error) => {
-            if let Some(details) = error.details() {
-                eprint!("{details}");
-            }
-            eprintln!("error: {error}");
-            let mut source = std::error::Error::source(&error);
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
-            }
-            if let Some(help) = error.help() {
-                eprintln!("help: {help}");
-            }
-            2
-        }
+        Err(error) => report_engine(&error),
     }
+}
+
+/// Prints an error that stopped a run (or a plan) before it could start: exit 2.
+fn report_engine(error: &engine::EngineError) -> i32 {
+    if let Some(details) = error.details() {
+        eprint!("{details}");
+    }
+    eprintln!("error: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+    if let Some(help) = error.help() {
+        eprintln!("help: {help}");
+    }
+    2
+}
+
+/// Prints an error with its causes and help; exit code 2.
+fn fail(error: &dyn std::error::Error, help: Option<&str>) -> i32 {
+    eprintln!("error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+    if let Some(help) = help {
+        eprintln!("help: {help}");
+    }
+    2
 }
 
 /// After Ctrl-C during a prompt, the thread reading the keyboard is abandoned
@@ -174,7 +274,59 @@ pub fn main() -> i32 {
     let mut out = Output::stdout();
     let result = match cli.command {
         Command::Run { file, flags } => return run(&file, flags, false),
+        Command::Demo {
+            scenario,
+            non_interactive,
+            yes,
+            confirm,
+            keep,
+        } => {
+            let options = crate::demo::DemoOptions {
+                non_interactive,
+                yes,
+                confirm,
+                keep,
+            };
+            return match crate::demo::run(scenario, &options) {
+                Ok(code) => code,
+                Err(error) => fail(&error, None),
+            };
+        }
+        Command::Sandbox { env_file } => {
+            let config = crate::sandbox::SandboxConfig {
+                env_file,
+                ..crate::sandbox::SandboxConfig::default()
+            };
+            return match crate::sandbox::serve_forever(config) {
+                Ok(()) => 0,
+                Err(error) => fail(&error, error.help()),
+            };
+        }
+        Command::SandboxRestart { url } => {
+            return match crate::sandbox::post_restart(&url) {
+                Ok(()) => 0,
+                Err(error) => fail(&error, error.help()),
+            };
+        }
         Command::Resume { file, flags } => return run(&file, flags, true),
+        Command::Plan {
+            file,
+            sets,
+            answers,
+            format,
+            probe,
+            out: artifact,
+        } => {
+            let options = plan::PlanOptions {
+                file,
+                sets,
+                answers_file: answers,
+                format,
+                probe,
+                out: artifact,
+            };
+            return plan::command(&options, &mut out).unwrap_or_else(|e| report_engine(&e));
+        }
         Command::Validate {
             paths,
             format,
@@ -182,11 +334,46 @@ pub fn main() -> i32 {
         } => validate::run(&paths, format, deny_warnings, &mut out),
         Command::List { dir } => list::run(dir.as_deref(), &mut out),
         Command::Schema => out.write(&schema::render()).map(|()| 0),
+        Command::Status { file, format } => {
+            return shown(crate::status::run(file.as_deref(), format, &mut out));
+        }
+        Command::Graph { file, format } => {
+            return shown(crate::graph::run(&file, format, &mut out));
+        }
+        Command::Report { target, format } => {
+            return shown(crate::report::run_report::run(
+                target.as_deref(),
+                format,
+                &mut out,
+            ));
+        }
     };
     match result {
         Ok(code) => code,
         Err(error) => report(&error),
     }
+}
+
+/// The exit code of `status`, `graph` or `report`, printing the error if any.
+fn shown(result: Result<i32, crate::report::run_report::ReportError>) -> i32 {
+    let error = match result {
+        Ok(code) => return code,
+        Err(error) => error,
+    };
+    if let Some(details) = error.details() {
+        eprint!("{details}");
+    }
+    let mut message = format!("error: {error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let _ = write!(message, ": {cause}");
+        source = cause.source();
+    }
+    eprintln!("{message}");
+    if let Some(help) = error.help() {
+        eprintln!("help: {help}");
+    }
+    error.exit_code()
 }
 
 fn report(error: &Error) -> i32 {

@@ -62,6 +62,8 @@ pub enum EngineError {
     Http(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
 }
 
 impl EngineError {
@@ -72,6 +74,7 @@ impl EngineError {
             EngineError::StateDir(e) => e.help().map(str::to_owned),
             EngineError::Lock(e) => e.help().map(str::to_owned),
             EngineError::Journal(e) => e.help().map(str::to_owned),
+            EngineError::Plan(e) => e.help(),
             EngineError::NothingToResume(_) => Some("start a new run with `runbook run FILE`".to_owned()),
             EngineError::Changed { .. } => Some(
                 "restore the file as it was, or start a new run with `runbook run FILE` (gates will ask for fresh evidence)".to_owned(),
@@ -129,9 +132,23 @@ async fn run_async(
         .chain(children.iter().map(|(_, r)| r))
         .collect();
     inputs::check_answers(&answers, &all)?;
+    if let Some(plan) = &options.plan {
+        crate::plan::check_run(plan, file, &runbook, &answers)?;
+    }
     let interactive = !options.non_interactive && operator.lock().is_ok_and(|o| o.interactive());
     if !interactive && !resume {
-        let missing = inputs::missing(&answers, &all);
+        // A child runbook deferred up front never runs, so its inputs are not
+        // missing: a rotation deferred until production needs no new token.
+        let deferred = perform::deferred_children(file, &runbook, &answers);
+        let needed: Vec<&Runbook> = std::iter::once(&runbook)
+            .chain(
+                children
+                    .iter()
+                    .filter(|(path, _)| !deferred.contains(path))
+                    .map(|(_, r)| r),
+            )
+            .collect();
+        let missing = inputs::missing(&answers, &needed);
         if !missing.is_empty() {
             return Err(inputs::InputError::Missing { names: missing }.into());
         }
@@ -155,9 +172,9 @@ impl runner::Engine {
             }
             Err(Stop::Interrupted) => {
                 self.record(journal::EventKind::Interrupted)?;
-                self.say("");
+                // The cursor may sit after a half-typed answer: start a fresh line.
                 self.say(&format!(
-                    "Interrupted. Nothing is lost: resume with `runbook resume {}`",
+                    "\nInterrupted. Nothing is lost: resume with `runbook resume {}`",
                     self.file.display()
                 ));
                 Ok(RunEnd::Interrupted)

@@ -6,15 +6,19 @@
 
 pub mod action;
 pub mod cli;
+pub mod demo;
 pub mod document;
 pub mod engine;
 pub mod error;
+pub mod graph;
 pub mod list;
 pub mod operator;
 pub mod output;
+pub mod plan;
 pub mod report;
 pub mod sandbox;
 pub mod schema;
 pub mod secret;
+pub mod status;
 pub mod template;
 pub mod validate;

@@ -5,6 +5,7 @@ pub mod github;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod run_report;
 pub mod sarif;
 
 use crate::document::diagnostic::{Diagnostic, Severity};

@@ -124,11 +124,18 @@ impl Sandbox {
     /// Starts the API and the platform on ephemeral loopback ports and returns
     /// once both accept connections. The platform loads its token now.
     pub fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
-        let env_file =
-            std::path::absolute(&config.env_file).map_err(|cause| SandboxError::EnvFile {
-                path: config.env_file.clone(),
-                cause,
-            })?;
+        let SandboxConfig {
+            latency,
+            request_budget,
+            retry_after_secs,
+            restart_delay,
+            keep_old_token_on_restart,
+            env_file,
+        } = config;
+        let env_file = std::path::absolute(&env_file).map_err(|cause| SandboxError::EnvFile {
+            path: env_file.clone(),
+            cause,
+        })?;
         ensure_env_file(&env_file)?;
         let bind = || -> Result<std::net::TcpListener, SandboxError> {
             let listener =
@@ -143,17 +150,17 @@ impl Sandbox {
         let log = RequestLog::new();
         let api_router = cloudflare::router(
             cloudflare::ApiConfig {
-                latency: config.latency,
-                request_budget: config.request_budget,
-                retry_after: Duration::from_secs(config.retry_after_secs),
+                latency,
+                request_budget,
+                retry_after: Duration::from_secs(retry_after_secs),
             },
             log.clone(),
         );
         let platform_config = platform::PlatformConfig {
             env_file: env_file.clone(),
             api_url: format!("http://{api}{}", cloudflare::BASE_PATH),
-            restart_delay: config.restart_delay,
-            keep_old_token_on_restart: config.keep_old_token_on_restart,
+            restart_delay,
+            keep_old_token_on_restart,
         };
         let platform_log = log.clone();
 

@@ -120,6 +120,7 @@ struct Invocation {
 }
 
 impl Invocation {
+    #[must_use]
     fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Invocation {
         self.command.env(key, value);
         self

@@ -10,6 +10,8 @@ mod formats;
 mod leak;
 mod mutation;
 mod operator_pty;
+mod plan;
+mod overview;
 mod pty;
 mod runbooks;
 mod sandbox;

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use runbook::document::{self, diagnostic::Diagnostic};
@@ -20,7 +20,7 @@ use runbook::report;
 
 use crate::support;
 
-const SEED: u64 = 0x5eed_0f_2025_b00c;
+const SEED: u64 = 0x5eed_2025_0b00_c0de;
 /// In-process cases per bundled runbook (there are a dozen of them).
 const CASES_PER_FILE: usize = 260;
 /// Mutated files the built binary validates in one run.
@@ -28,6 +28,9 @@ const BINARY_FILES: usize = 300;
 /// Both tests together take a few seconds; this only turns a hang into a failure.
 const WATCHDOG: Duration = Duration::from_secs(120);
 const WORKERS: usize = 2;
+
+/// A runbook's real path (children resolve next to it) and a mutation of its text.
+type Case = (PathBuf, String);
 
 #[test]
 fn mutated_runbooks_never_panic_and_spans_stay_in_the_text() {
@@ -44,8 +47,7 @@ fn mutated_runbooks_never_panic_and_spans_stay_in_the_text() {
     assert!(total >= 3_000, "only {total} cases");
 
     // Each worker says what it is checking, so a hang can name its input.
-    let current: Arc<Mutex<Vec<Option<(PathBuf, String)>>>> =
-        Arc::new(Mutex::new(vec![None; WORKERS]));
+    let current: Arc<Mutex<Vec<Option<Case>>>> = Arc::new(Mutex::new(vec![None; WORKERS]));
     let (sender, receiver) = mpsc::channel();
     let cases = Arc::new(cases);
     for worker in 0..WORKERS {
@@ -53,7 +55,7 @@ fn mutated_runbooks_never_panic_and_spans_stay_in_the_text() {
         std::thread::spawn(move || {
             let mut failures = Vec::new();
             for (path, text) in cases.iter().skip(worker).step_by(WORKERS) {
-                current.lock().unwrap_or_else(|e| e.into_inner())[worker] =
+                current.lock().unwrap_or_else(PoisonError::into_inner)[worker] =
                     Some((path.clone(), text.clone()));
                 if let Err(problem) = examine(path, text) {
                     failures.push((path.clone(), text.clone(), problem));
@@ -71,7 +73,10 @@ fn mutated_runbooks_never_panic_and_spans_stay_in_the_text() {
         match receiver.recv_timeout(left) {
             Ok(found) => failures.extend(found),
             Err(_) => {
-                let stuck = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let stuck = current
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
                 let mut message = format!("checking mutated runbooks took over {WATCHDOG:?}\n");
                 for (path, text) in stuck.into_iter().flatten() {
                     let saved = save_reproducer("hang", &text);
@@ -99,7 +104,7 @@ fn validate_binary_survives_a_directory_of_mutated_files() {
         let relative = path.strip_prefix(&repo).expect("a bundled runbook");
         write(&dir.path().join(relative), text.as_bytes());
     }
-    let mut rng = Rng::new(SEED ^ 0xb1_7a_c0de);
+    let mut rng = Rng::new(SEED ^ 0xb17a_c0de);
     for n in 0..BINARY_FILES {
         let index = rng.below(corpus.len());
         let mut bytes = mutate(&mut rng, &corpus, index).into_bytes();
@@ -719,15 +724,14 @@ fn hostile_cases(path: &Path) -> Vec<(PathBuf, String)> {
         );
     }
     laughs.push_str("runbook: x\nsteps: *i\n");
-    let many_steps: String = (0..2_000)
-        .map(|i| {
-            format!(
-                "  - id: s{i}\n    needs: [s{}]\n    manual: \"{{{{ steps.s{}.outcome }}}}\"\n",
-                i.max(1) - 1,
-                i.max(1) - 1
-            )
-        })
-        .collect();
+    let mut many_steps = String::new();
+    for i in 0..2_000 {
+        let previous = i.max(1) - 1;
+        let _ = write!(
+            many_steps,
+            "  - id: s{i}\n    needs: [s{previous}]\n    manual: \"{{{{ steps.s{previous}.outcome }}}}\"\n"
+        );
+    }
     let texts = [
         "[".repeat(10_000),
         "{".repeat(10_000),

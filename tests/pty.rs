@@ -731,6 +731,28 @@ fn a_long_wait_shows_a_spinner_on_a_terminal() {
 }
 
 #[test]
+fn ctrl_c_during_a_wait_takes_the_spinner_away_and_exits_130() {
+    let health = Health::healthy_after(Duration::from_secs(60));
+    let dir = Dir::new();
+    dir.write("wait.yaml", &wait_runbook(&health.url()));
+    let mut tty = Tty::spawn(dir.command(&["run", "wait.yaml"]));
+    // Drawn twice: the spinner is up and ticking.
+    tty.wait(&health.url());
+    tty.wait(&health.url());
+    tty.ctrl_c();
+    tty.wait("Interrupted");
+    let (screen, code) = tty.finish();
+
+    assert_eq!(code, 130, "{screen}");
+    let after = &screen[screen.rfind("Interrupted").unwrap_or(0)..];
+    assert!(
+        !has_spinner(after),
+        "the spinner outlived the run: {after:?}"
+    );
+    assert!(after.contains("runbook resume wait.yaml"), "{after:?}");
+}
+
+#[test]
 fn a_long_wait_prints_plain_lines_without_a_terminal() {
     let health = Health::healthy_after(Duration::from_secs(1));
     let dir = Dir::new();

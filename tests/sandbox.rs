@@ -45,7 +45,12 @@ fn the_rotation_runbook_passes_against_the_sandbox() {
         .current_dir(dir.path())
         .args(["run"])
         .arg(repo().join("runbooks/cloudflare-token-rotation.yaml"))
-        .args(["--non-interactive", "--confirm", "revoke_old_token"])
+        .args([
+            "--non-interactive",
+            "--yes",
+            "--confirm",
+            "revoke_old_token",
+        ])
         .arg(format!("--set=api_base={}", sandbox.api_url()))
         .arg(format!("--set=platform={}", sandbox.platform_url()))
         .arg(format!("--set=env_file={}", env_file.display()))
@@ -97,14 +102,22 @@ fn the_rotation_runbook_passes_against_the_sandbox() {
     })
     .expect("the old token was deleted");
     assert_eq!(log[delete].status, 200);
-    assert_eq!(log[delete].token_last4.as_deref(), Some(last4(&tokens.old).as_str()));
-    let restart = position(&log, |r| r.method == "POST" && r.path == "/__sandbox/restart")
-        .expect("the platform was restarted");
+    assert_eq!(
+        log[delete].token_last4.as_deref(),
+        Some(last4(&tokens.old).as_str())
+    );
+    let restart = position(&log, |r| {
+        r.method == "POST" && r.path == "/__sandbox/restart"
+    })
+    .expect("the platform was restarted");
     let platform_zones = position(&log, |r| {
         r.service == Service::Platform && r.path == "/api/cloudflare/zones" && r.status == 200
     })
     .expect("the platform served zones");
-    assert!(restart < platform_zones && platform_zones < delete, "{log:#?}");
+    assert!(
+        restart < platform_zones && platform_zones < delete,
+        "{log:#?}"
+    );
     let upstream_zones = log[restart..platform_zones]
         .iter()
         .rev()

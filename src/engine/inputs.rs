@@ -128,7 +128,13 @@ pub fn check_answers(answers: &Answers, runbooks: &[&Runbook]) -> Result<(), Inp
         known.extend(
             runbook
                 .all_steps()
-                .filter(|s| matches!(s.action, Action::Prompt(_)))
+                // Manual and child-runbook steps take `done` / `defer: REASON`.
+                .filter(|s| {
+                    matches!(
+                        s.action,
+                        Action::Prompt(_) | Action::Manual(_) | Action::Runbook(_)
+                    )
+                })
                 .map(|s| s.id.value.as_str()),
         );
     }
@@ -164,6 +170,32 @@ pub fn check_answers(answers: &Answers, runbooks: &[&Runbook]) -> Result<(), Inp
             }
         }
         for step in runbook.all_steps() {
+            if matches!(step.action, Action::Manual(_) | Action::Runbook(_))
+                && let Some((value, origin)) = answers.get(&step.id.value)
+            {
+                let answer = crate::engine::perform::step_answer(value);
+                let reason = match answer {
+                    Err(reason) => Some(reason),
+                    Ok(crate::operator::ManualAnswer::Done)
+                        if matches!(step.action, Action::Runbook(_)) =>
+                    {
+                        Some("a child runbook item can only be deferred (`defer: REASON`); running it is what marks it done".to_owned())
+                    }
+                    Ok(crate::operator::ManualAnswer::Done)
+                        if step.effect() == Some(crate::document::model::Effect::Irreversible) =>
+                    {
+                        Some(format!("an irreversible step is done only with `--confirm {}`", step.id.value))
+                    }
+                    Ok(_) => None,
+                };
+                if let Some(reason) = reason {
+                    return Err(InputError::Invalid {
+                        name: step.id.value.clone(),
+                        origin,
+                        reason,
+                    });
+                }
+            }
             if let Action::Prompt(prompt) = &step.action
                 && let Some((_, Source::Set)) = answers.get(&step.id.value)
                 && prompt.secret.as_ref().is_some_and(|s| s.value)

@@ -43,7 +43,8 @@ impl Engine {
     }
 
     pub(super) fn progress(&self, label: &str, total: Option<u64>) -> SharedProgress {
-        let label = self.values.redactor.redact(label);
+        // Indented like the step's other lines.
+        let label = format!("{}    {}", "  ".repeat(self.depth), self.values.redactor.redact(label));
         let progress = match self.operator.lock() {
             Ok(mut operator) => operator.progress(&label, total),
             Err(_) => Box::new(NoProgress),
@@ -87,7 +88,10 @@ impl Engine {
             (value.text, Source::Default)
         } else if self.interactive() {
             let question = spec.question(None);
-            let value = self.ask_operator(move |op| op.ask(&question)).await?;
+            let value = match self.pending_inputs.get(name).cloned() {
+                Some(expected) => self.ask_matching(question, &expected).await?,
+                None => self.ask_operator(move |op| op.ask(&question)).await?,
+            };
             (value, Source::Operator)
         } else {
             return Err(Stop::Fatal(EngineError::Input(format!(
@@ -155,7 +159,7 @@ impl Engine {
                     choices: Vec::new(),
                     default: None,
                 };
-                self.ask_operator(move |op| op.ask(&question)).await?
+                self.ask_matching(question, &expected).await?
             } else {
                 return Err(Stop::Fatal(EngineError::Input(format!(
                     "resuming needs the secret `{path}` again: give it in an --answers file or RUNBOOK_INPUT_{} under the step id",
@@ -173,6 +177,23 @@ impl Engine {
             self.pending_secrets.remove(&path);
         }
         Ok(())
+    }
+
+    /// Asks for a value this run used before, until the answer has the recorded
+    /// fingerprint: a mistyped paste is asked again, three tries in all.
+    async fn ask_matching(&mut self, question: crate::operator::Question, expected: &str) -> Result<String, Stop> {
+        for _ in 0..3 {
+            let asked = question.clone();
+            let value = self.ask_operator(move |op| op.ask(&asked)).await?;
+            if fingerprint(&value) == expected {
+                return Ok(value);
+            }
+            self.say("  That is not the value this run used before; try again.");
+        }
+        Err(Stop::Fatal(EngineError::Input(format!(
+            "the value given for `{}` is not the one this run used (its fingerprint differs)",
+            question.name
+        ))))
     }
 
     /// The answer to a `prompt` step: given up front (under the step id), asked,

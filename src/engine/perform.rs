@@ -130,7 +130,14 @@ impl Engine {
             Action::Http(request) => self.http_step(step, request).await?,
             Action::Command(command) => self.command_step(step, command).await?,
             Action::WaitFor(wait) => self.wait(wait).await?,
-            Action::Runbook(path) => self.child(step, &path.value).await?,
+            // A checklist item that runs a child runbook can be deferred up front too
+            // (the seed's "deferred until production deployment"); never marked done.
+            Action::Runbook(path) => match self.answered(step) {
+                Some(Ok(ManualAnswer::Defer { reason })) => {
+                    Done::with(Outcome::Deferred, reason)
+                }
+                _ => self.child(step, &path.value).await?,
+            },
         };
         if done.outcome == Outcome::Passed
             && let Some(wait) = &step.then_wait
@@ -156,8 +163,18 @@ impl Engine {
                 ));
             }
         };
+        let irreversible = step.effect() == Some(Effect::Irreversible);
+        // An answer given up front (answers file, `--set`, environment) answers the
+        // step as an operator would — except that `done` never opens an
+        // irreversible step: only `--confirm ID` does that.
+        match self.answered(step) {
+            Some(Ok(ManualAnswer::Defer { reason })) => {
+                return Ok(Done::with(Outcome::Deferred, reason));
+            }
+            Some(Ok(ManualAnswer::Done)) if !irreversible => return Ok(Done::passed(json!({}))),
+            _ => {}
+        }
         if !self.interactive() {
-            let irreversible = step.effect() == Some(Effect::Irreversible);
             if self.options.confirm.contains(&step.id.value) || (self.options.yes && !irreversible)
             {
                 return Ok(Done::passed(json!({})));
@@ -174,9 +191,6 @@ impl Engine {
                 ),
             ));
         }
-        for line in instructions.lines() {
-            self.say(&format!("    {line}"));
-        }
         let step_title = title(step);
         let instructions = self.values.redactor.redact(&instructions);
         let answer = self
@@ -185,10 +199,17 @@ impl Engine {
         Ok(match answer {
             ManualAnswer::Done => Done::passed(json!({})),
             ManualAnswer::Defer { reason } => {
-                Done::with(Outcome::Deferred, format!("deferred: {reason}"))
+                Done::with(Outcome::Deferred, reason)
             }
             ManualAnswer::Abort => Done::failed("aborted by the operator", json!({})),
         })
+    }
+
+    /// The answer given up front for a manual or child-runbook step, by its id.
+    fn answered(&self, step: &Step) -> Option<Result<ManualAnswer, String>> {
+        self.answers
+            .get(&step.id.value)
+            .map(|(value, _)| step_answer(value))
     }
 
     async fn prompt_step(&mut self, step: &Step) -> Result<Done, Stop> {
@@ -520,7 +541,7 @@ impl Engine {
         }
         if let Ok(mut p) = progress.lock() {
             p.finish(&format!(
-                "{} of {} items passed",
+                "    {} of {} items passed",
                 results.len() - failures.len(),
                 results.len()
             ));
@@ -533,7 +554,7 @@ impl Engine {
                 "{} of {} items failed: {}",
                 failures.len(),
                 items.len(),
-                failures.join("; ")
+                first_failures(&failures)
             );
             Ok(Done::failed(self.values.redactor.redact(&reason), results))
         }
@@ -795,7 +816,7 @@ impl Engine {
             match failure {
                 None => {
                     if let Ok(mut p) = progress.lock() {
-                        p.finish(&format!("  ready after {attempts} attempt(s)"));
+                        p.finish(&format!("    ready after {attempts} attempt(s)"));
                     }
                     return Ok(Done::passed(json!({ "attempts": attempts })));
                 }
@@ -803,7 +824,7 @@ impl Engine {
             }
             if started.elapsed() + interval > timeout {
                 if let Ok(mut p) = progress.lock() {
-                    p.finish(&format!("  gave up after {attempts} attempt(s)"));
+                    p.finish(&format!("    gave up after {attempts} attempt(s)"));
                 }
                 return Ok(Done::failed(
                     format!(
@@ -877,6 +898,45 @@ fn collect_strings(node: &crate::document::node::Node, out: &mut Vec<String>) {
     }
 }
 
+/// Reads an answer to a manual step given up front: `done`, or `defer: REASON`
+/// (a deferral without its reason would leave the checklist unexplained).
+pub fn step_answer(value: &str) -> Result<ManualAnswer, String> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("done") {
+        return Ok(ManualAnswer::Done);
+    }
+    match value.strip_prefix("defer:").map(str::trim) {
+        Some("") => Err("`defer:` needs a reason: `defer: REASON`".to_owned()),
+        Some(reason) => Ok(ManualAnswer::Defer {
+            reason: reason.to_owned(),
+        }),
+        None => Err("it must be `done` or `defer: REASON`".to_owned()),
+    }
+}
+
+/// The files of the child runbooks that the answers defer (`ID: "defer: …"`
+/// for a `runbook:` step of `runbook`, defined in `file`).
+pub fn deferred_children(
+    file: &std::path::Path,
+    runbook: &model::Runbook,
+    answers: &crate::engine::answers::Answers,
+) -> Vec<PathBuf> {
+    let base = crate::document::rules::parent_dir(file);
+    runbook
+        .all_steps()
+        .filter_map(|step| match &step.action {
+            Action::Runbook(path) => Some((step, path)),
+            _ => None,
+        })
+        .filter(|(step, _)| {
+            answers
+                .get(&step.id.value)
+                .is_some_and(|(value, _)| matches!(step_answer(value), Ok(ManualAnswer::Defer { .. })))
+        })
+        .map(|(_, path)| base.join(&path.value))
+        .collect()
+}
+
 fn response_results(response: &Response) -> Json {
     json!({
         "status": response.status,
@@ -885,6 +945,17 @@ fn response_results(response: &Response) -> Json {
         "body": response.body,
         "elapsed_ms": response.elapsed_ms,
     })
+}
+
+/// The first few item failures, and how many more there are: the full list is
+/// in the step's `results`, the screen needs the pattern.
+fn first_failures(failures: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = failures.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+    if failures.len() > SHOWN {
+        text.push_str(&format!("; and {} more", failures.len() - SHOWN));
+    }
+    text
 }
 
 fn json_kind(value: &Json) -> &'static str {

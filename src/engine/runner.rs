@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub yes: bool,
     pub confirm: BTreeSet<String>,
     pub events: Option<String>,
+    /// A plan artifact (`plan --out`) the run must match before it starts.
+    pub plan: Option<PathBuf>,
 }
 
 /// How a run ended, and so its exit code (SPEC §5).
@@ -169,8 +171,11 @@ impl Engine {
     pub(super) fn say(&self, line: &str) {
         let line = self.values.redactor.redact(line);
         let indent = "  ".repeat(self.depth);
-        if let Ok(mut operator) = self.operator.lock() {
-            operator.say(&format!("{indent}{line}"));
+        // A prompt abandoned on Ctrl-C may still hold the operator; the line must
+        // be shown all the same, so it goes straight to the terminal then.
+        match self.operator.try_lock() {
+            Ok(mut operator) => operator.say(&format!("{indent}{line}")),
+            Err(_) => println!("{indent}{line}"),
         }
     }
 
@@ -289,7 +294,7 @@ impl Engine {
                 record.outcome.as_str()
             );
             if let Some(reason) = &record.reason {
-                line.push_str(&format!("  {reason}"));
+                line.push_str(&format!("  {}", summary_reason(reason)));
             }
             self.say(&line);
         }
@@ -316,6 +321,18 @@ impl Engine {
 
     pub(super) fn now() -> SystemTime {
         SystemTime::now()
+    }
+}
+
+/// A reason cut to one line for the summary table; the step's own line above
+/// has it whole.
+fn summary_reason(reason: &str) -> String {
+    const WIDTH: usize = 100;
+    let first = reason.lines().next().unwrap_or_default();
+    if first.chars().count() > WIDTH {
+        format!("{}…", first.chars().take(WIDTH).collect::<String>())
+    } else {
+        first.to_owned()
     }
 }
 

@@ -220,10 +220,7 @@ impl Engine {
                 }
             }
             if state != NeedState::Satisfied {
-                return Ok(Some(format!(
-                    "blocked: {}",
-                    gate::unmet_reason(need, &state)
-                )));
+                return Ok(Some(gate::unmet_reason(need, &state)));
             }
         }
         Ok(None)
@@ -252,7 +249,7 @@ impl Engine {
             .filter_map(|id| passed_at(id))
             .collect();
         if probes.is_empty() {
-            return Err("blocked: no probe this step depends on has passed in this run".to_owned());
+            return Err("no probe this step depends on has passed in this run".to_owned());
         }
         for id in &needed {
             if matches!(effect_of(id), Some(Effect::Change | Effect::Irreversible))
@@ -260,7 +257,7 @@ impl Engine {
                 && !probes.iter().any(|p| *p >= changed)
             {
                 return Err(format!(
-                    "blocked: no probe has passed since `{id}` changed something"
+                    "no probe has passed since `{id}` changed something"
                 ));
             }
         }
@@ -377,7 +374,9 @@ fn details(step: &Step, results: &Json) -> Vec<String> {
                 out.push(format!("HTTP {status} in {ms}ms"));
             }
         }
-        Action::Http(_) | Action::Command(_) if step.for_each.is_some() => {
+        // An HTTP fan-out's progress display already ends with this count.
+        Action::Http(_) if step.for_each.is_some() => {}
+        Action::Command(_) if step.for_each.is_some() => {
             if let Some(items) = results.get("results").and_then(Json::as_array) {
                 let passed = items
                     .iter()

@@ -21,7 +21,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::log::{RequestLog, Service};
+use super::log::{Pending, RequestLog, Service};
 use super::seed::{self, Permission, Record, Status, Token, Zone};
 
 /// Where the API is mounted, like the real `https://api.cloudflare.com/client/v4`.
@@ -104,7 +104,7 @@ async fn gatekeeper(State(state): State<Arc<ApiState>>, request: Request, next: 
     if request.uri().path() == REQUESTS_PATH {
         return next.run(request).await;
     }
-    let pending = state.log.begin(
+    let pending = Pending::new(
         Service::Api,
         request.method().as_str(),
         &path,
@@ -152,9 +152,8 @@ impl ApiState {
 
     /// The token the request presents, whatever its status: what verify needs.
     fn presented(&self, headers: &HeaderMap) -> Result<Token, ApiError> {
-        let value = match headers.get(header::AUTHORIZATION) {
-            None => return Err(ApiError::missing_credentials()),
-            Some(value) => value,
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::missing_credentials());
         };
         let credential = bearer_credential(value).ok_or_else(ApiError::malformed_authorization)?;
         lock(&self.tokens)
@@ -286,12 +285,12 @@ impl IntoResponse for ApiError {
 type ApiResult = Result<Json<Value>, ApiError>;
 
 fn success(result: Value, messages: Value) -> Json<Value> {
-    Json(json!({
-        "success": true,
-        "errors": [],
-        "messages": messages,
-        "result": result,
-    }))
+    let mut body = serde_json::Map::new();
+    body.insert("success".to_owned(), Value::Bool(true));
+    body.insert("errors".to_owned(), Value::Array(Vec::new()));
+    body.insert("messages".to_owned(), messages);
+    body.insert("result".to_owned(), result);
+    Json(Value::Object(body))
 }
 
 /// `page`/`per_page` of a list request, checked against the operation's bounds.

@@ -56,28 +56,24 @@ pub struct Pending {
     arrived: Instant,
 }
 
-impl RequestLog {
-    pub fn new() -> RequestLog {
-        RequestLog {
-            started: Instant::now(),
-            entries: Arc::new(Mutex::new(Vec::new())),
-        }
-    }
-
+impl Pending {
     /// Notes a request as it arrives; [`RequestLog::finish`] logs it.
-    pub fn begin(
-        &self,
-        service: Service,
-        method: &str,
-        path: &str,
-        headers: &HeaderMap,
-    ) -> Pending {
+    pub fn new(service: Service, method: &str, path: &str, headers: &HeaderMap) -> Pending {
         Pending {
             service,
             method: method.to_owned(),
             path: path.to_owned(),
             token_last4: bearer(headers).map(last4),
             arrived: Instant::now(),
+        }
+    }
+}
+
+impl RequestLog {
+    pub fn new() -> RequestLog {
+        RequestLog {
+            started: Instant::now(),
+            entries: Arc::new(Mutex::new(Vec::new())),
         }
     }
 

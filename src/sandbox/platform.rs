@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::log::{RequestLog, Service};
+use super::log::{Pending, RequestLog, Service};
 
 /// The key the platform reads from its env file.
 pub const TOKEN_KEY: &str = "CLOUDFLARE_API_TOKEN";
@@ -98,7 +98,7 @@ async fn logged(State(state): State<Arc<PlatformState>>, request: Request, next:
         || request.uri().path().to_owned(),
         |p| p.as_str().to_owned(),
     );
-    let pending = state.log.begin(
+    let pending = Pending::new(
         Service::Platform,
         request.method().as_str(),
         &path,
@@ -226,14 +226,12 @@ pub fn load_token(env_file: &Path) -> Option<String> {
 /// sandbox is an independent witness of what the engine writes. The last
 /// assignment wins, as it does when a shell sources the file.
 pub fn dotenv_value(text: &str, key: &str) -> Option<String> {
-    text.lines()
-        .filter_map(|line| {
-            let line = line.trim();
-            let line = line.strip_prefix("export ").map_or(line, str::trim_start);
-            let (name, value) = line.split_once('=')?;
-            (name.trim() == key).then(|| unquote(value.trim()))
-        })
-        .last()
+    text.lines().rev().find_map(|line| {
+        let line = line.trim();
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        let (name, value) = line.split_once('=')?;
+        (name.trim() == key).then(|| unquote(value.trim()))
+    })
 }
 
 fn unquote(value: &str) -> String {

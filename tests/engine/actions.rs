@@ -246,7 +246,6 @@ rollback:
 }
 
 #[test]
-#[ignore = "engine bug: `steps.<id>.outcome` of a step that never ran is undefined, so a rollback `when` on it fails instead of being false"]
 fn a_rollback_when_on_a_step_that_never_ran_is_false() {
     // The flagship rotation's rollback reads `steps.save_token.outcome`; when an
     // earlier step fails, `save_token` never ran and its outcome is `pending`.
@@ -285,7 +284,7 @@ fn restoring_a_setting_that_created_its_file_removes_the_file() {
     let work = Work::new();
     work.write(
         "rollback.yaml",
-        r#"runbook: rollback
+        r"runbook: rollback
 steps:
   - id: save
     set_setting: { file: fresh.env, key: API_TOKEN, value: new-value }
@@ -295,7 +294,7 @@ steps:
 rollback:
   - id: restore
     restore_setting: save
-"#,
+",
     );
     work.runbook(["run", "rollback.yaml"]).status(1);
     assert!(!work.exists("fresh.env"), "{:?}", work.read("fresh.env"));
@@ -427,13 +426,13 @@ fn a_command_fails_on_missing_output_and_on_an_explained_exit_code() {
     let work = Work::new();
     work.write(
         "contains.yaml",
-        r#"runbook: contains
+        r"runbook: contains
 steps:
   - id: status
     effect: probe
     command: echo starting
     expect: { stdout_contains: ready }
-"#,
+",
     );
     let ran = work.runbook(["run", "contains.yaml"]).status(1);
     assert!(
@@ -443,14 +442,14 @@ steps:
     );
     work.write(
         "explained.yaml",
-        r#"runbook: explained
+        r"runbook: explained
 steps:
   - id: backup
     effect: change
     command: exit 2
     explain:
       2: The disk is full.
-"#,
+",
     );
     let ran = work.runbook(["run", "explained.yaml"]).status(1);
     assert!(

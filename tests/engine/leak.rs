@@ -135,6 +135,19 @@ steps:
       env: { TOKEN: "{{ inputs.token }}" }
 "#;
 
+/// Some text either side of `text[index..index + len]`, for the failure message.
+fn around(text: &str, index: usize, len: usize) -> &str {
+    let mut start = index.saturating_sub(60);
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = (index + len + 20).min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    &text[start..end]
+}
+
 /// Runs the leaky runbook with `secret` and asserts nothing written holds it.
 fn assert_no_leak(secret: &str) {
     let server = Server::start();
@@ -207,9 +220,10 @@ fn assert_no_leak(secret: &str) {
     for (name, text) in &written {
         for (form, needle) in forbidden(secret) {
             for (index, _) in text.match_indices(needle.as_str()) {
-                let start = text.floor_char_boundary(index.saturating_sub(60));
-                let end = text.ceil_char_boundary((index + needle.len() + 20).min(text.len()));
-                leaks.push(format!("{name}: {form}: …{}…", &text[start..end]));
+                leaks.push(format!(
+                    "{name}: {form}: …{}…",
+                    around(text, index, needle.len())
+                ));
             }
         }
     }

@@ -66,11 +66,13 @@ impl Reply {
     }
 
     /// Waits this long before answering.
+    #[must_use]
     pub fn delay(self, delay: Duration) -> Reply {
         Reply { delay, ..self }
     }
 
     /// The first `n` requests get `429 Too Many Requests` with `Retry-After: seconds`.
+    #[must_use]
     pub fn throttle(self, n: usize, seconds: &str) -> Reply {
         Reply {
             throttled: n,
@@ -80,6 +82,7 @@ impl Reply {
     }
 
     /// The first `n` requests (after any throttled ones) get `status` instead.
+    #[must_use]
     pub fn failing_first(self, n: usize, status: u16) -> Reply {
         Reply {
             failing: n,

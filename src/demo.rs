@@ -1,0 +1,259 @@
+//! `runbook demo`: the Cloudflare token rotation, end to end, on this machine.
+//! The bundled runbook runs unmodified against the sandbox (a simulated
+//! Cloudflare API and platform service on 127.0.0.1) in a temporary directory
+//! with its own `.env.auth`, so a newcomer watches the gates work — and, with a
+//! scenario, watches them hold when something goes wrong.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use crate::engine::{self, RunEnd, RunOptions};
+use crate::operator::headless::Headless;
+use crate::operator::terminal::Terminal;
+use crate::operator::{Interrupted, ManualAnswer, Operator, Progress, Question};
+use crate::sandbox::{LoggedRequest, Sandbox, SandboxConfig, SandboxError, Service, restart_command};
+use crate::template::mask;
+
+/// The flagship runbook, exactly as committed.
+const ROTATION: &str = include_str!("../runbooks/cloudflare-token-rotation.yaml");
+const ROTATION_FILE: &str = "cloudflare-token-rotation.yaml";
+/// The step whose confirmation the demo asks for (or `--confirm` gives).
+const REVOKE_STEP: &str = "revoke_old_token";
+
+/// What can go wrong, on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// Everything works: the old token ends revoked, the new one in use.
+    Happy,
+    /// The pasted token is not a valid token: the test fails with 401, nothing is saved.
+    BadToken,
+    /// The new token lacks DNS permission: 403 with the seed's explanation; rolled back.
+    MissingPermission,
+    /// The platform does not pick up the new token: verification fails, the revoke is
+    /// blocked, the rollback restores the old token.
+    RestartKeepsOldToken,
+    /// The API rate-limits: 429s are waited out, the rotation still completes.
+    RateLimited,
+}
+
+/// The demo's own flags (a subset of `run`'s).
+#[derive(Debug, Clone, Default)]
+pub struct DemoOptions {
+    pub non_interactive: bool,
+    pub yes: bool,
+    pub confirm: Vec<String>,
+    /// Keep the temporary directory (and say where it is).
+    pub keep: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot prepare the demo directory: {0}")]
+    Setup(#[from] std::io::Error),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error(transparent)]
+    Engine(#[from] engine::EngineError),
+}
+
+/// Runs the demo and returns the run's exit code.
+pub fn run(scenario: Scenario, options: &DemoOptions) -> Result<i32, DemoError> {
+    let dir = tempfile::Builder::new().prefix("runbook-demo-").tempdir()?;
+    let env_file = dir.path().join(".env.auth");
+    std::fs::write(
+        &env_file,
+        "# The platform's secrets (a demo copy)\nPLATFORM_NAME=ops-center\n",
+    )?;
+    let sandbox = Sandbox::start(config(scenario, &env_file))?;
+    // The sandbox only writes the old token into a file it creates; add it here.
+    let old = sandbox.tokens().old;
+    let mut text = std::fs::read_to_string(&env_file)?;
+    text.push_str(&format!("CLOUDFLARE_API_TOKEN={old}\n"));
+    std::fs::write(&env_file, text)?;
+
+    let file = dir.path().join(ROTATION_FILE);
+    std::fs::write(&file, ROTATION)?;
+    let new_token = new_token(scenario, &sandbox);
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let interactive = tty && !options.non_interactive;
+
+    let answers = dir.path().join("answers.yaml");
+    let mut lines = vec![
+        format!("api_base: {:?}", sandbox.api_url()),
+        format!("platform: {:?}", sandbox.platform_url()),
+        format!("env_file: {:?}", env_file.display().to_string()),
+        format!("restart_command: {:?}", restart_command(&sandbox.platform_url())),
+    ];
+    if !interactive {
+        // Without a person to paste it, the demo answers for them (a fake token).
+        lines.push(format!("new_token: {new_token:?}"));
+    }
+    write_private(&answers, &(lines.join("\n") + "\n"))?;
+
+    intro(scenario, &sandbox, &new_token, interactive);
+    let run_options = RunOptions {
+        answers_file: Some(answers),
+        non_interactive: !interactive,
+        yes: options.yes,
+        confirm: options.confirm.iter().cloned().collect(),
+        ..RunOptions::default()
+    };
+    let operator: Box<dyn Operator> = if interactive {
+        Box::new(DemoOperator {
+            inner: Terminal::new(),
+            new_token: new_token.clone(),
+        })
+    } else {
+        Box::new(Headless::new())
+    };
+    let end = engine::run(&file, run_options, operator, false)?;
+    outro(&sandbox, end, &env_file, &old, &new_token);
+    if options.keep {
+        let kept = dir.keep();
+        println!("The demo directory is kept at {}", kept.display());
+    }
+    Ok(end.exit_code())
+}
+
+fn config(scenario: Scenario, env_file: &Path) -> SandboxConfig {
+    let mut config = SandboxConfig {
+        env_file: env_file.to_path_buf(),
+        // A little latency makes the waits and the progress display visible.
+        latency: std::time::Duration::from_millis(60),
+        restart_delay: std::time::Duration::from_millis(1500),
+        ..SandboxConfig::default()
+    };
+    match scenario {
+        Scenario::RestartKeepsOldToken => config.keep_old_token_on_restart = true,
+        Scenario::RateLimited => {
+            config.request_budget = Some(2);
+            config.retry_after_secs = 1;
+        }
+        Scenario::Happy | Scenario::BadToken | Scenario::MissingPermission => {}
+    }
+    config
+}
+
+/// The token the operator "created in the dashboard" for this scenario.
+fn new_token(scenario: Scenario, sandbox: &Sandbox) -> String {
+    match scenario {
+        Scenario::BadToken => "cfut_ThisTokenWasNeverIssuedByCloudflare0000".to_owned(),
+        Scenario::MissingPermission => sandbox.tokens().limited,
+        _ => sandbox.tokens().new,
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+fn intro(scenario: Scenario, sandbox: &Sandbox, new_token: &str, interactive: bool) {
+    println!("runbook demo — scenario: {}", scenario_name(scenario));
+    println!("  simulated Cloudflare API  {}", sandbox.api_url());
+    println!("  simulated platform        {}", sandbox.platform_url());
+    println!("  platform env file         {}", sandbox.env_file().display());
+    if interactive {
+        // The sandbox's tokens are fake; showing the whole one is what lets the
+        // newcomer paste it, as they would from the Cloudflare dashboard.
+        println!();
+        println!("In the dashboard step, pretend you created this token (it is fake):");
+        println!("    {new_token}");
+        println!("Paste it when asked, or just press Enter to take it.");
+    }
+    println!();
+}
+
+fn outro(sandbox: &Sandbox, end: RunEnd, env_file: &Path, old: &str, new: &str) {
+    println!();
+    println!("What the sandbox saw (token shown by its last 4 characters):");
+    for request in sandbox.requests() {
+        println!("  {}", describe(&request));
+    }
+    let file = std::fs::read_to_string(env_file).unwrap_or_default();
+    let holds = if file.contains(new) {
+        format!("the new token ({})", mask(new))
+    } else if file.contains(old) {
+        format!("the old token ({})", mask(old))
+    } else {
+        "neither token".to_owned()
+    };
+    println!();
+    println!("The env file now holds {holds}.");
+    let revoked = sandbox
+        .requests()
+        .iter()
+        .any(|r| r.method == "DELETE" && r.status == 200);
+    println!(
+        "The old token was {}.",
+        if revoked { "revoked" } else { "NOT revoked" }
+    );
+    match end {
+        RunEnd::Blocked => println!(
+            "The run stopped at a gate. Without a terminal, confirm the revoke with `runbook demo --confirm {REVOKE_STEP}`."
+        ),
+        RunEnd::Interrupted => println!("Interrupted; the demo directory goes away with the sandbox."),
+        RunEnd::Passed | RunEnd::Failed => {}
+    }
+}
+
+fn describe(request: &LoggedRequest) -> String {
+    let service = match request.service {
+        Service::Platform => "platform",
+        _ => "api     ",
+    };
+    let token = request
+        .token_last4
+        .as_ref()
+        .map_or_else(String::new, |t| format!(" (token ••••{t})"));
+    format!("{service} {:<6} {} → {}{token}", request.method, request.path, request.status)
+}
+
+fn scenario_name(scenario: Scenario) -> &'static str {
+    match scenario {
+        Scenario::Happy => "happy path",
+        Scenario::BadToken => "bad-token",
+        Scenario::MissingPermission => "missing-permission",
+        Scenario::RestartKeepsOldToken => "restart-keeps-old-token",
+        Scenario::RateLimited => "rate-limited",
+    }
+}
+
+/// The terminal, with one demo courtesy: pressing Enter at the new-token prompt
+/// takes the token the sandbox made.
+struct DemoOperator {
+    inner: Terminal,
+    new_token: String,
+}
+
+impl Operator for DemoOperator {
+    fn interactive(&self) -> bool {
+        self.inner.interactive()
+    }
+    fn say(&mut self, line: &str) {
+        self.inner.say(line);
+    }
+    fn ask(&mut self, question: &Question) -> Result<String, Interrupted> {
+        if question.name == "new_token" {
+            let mut question = question.clone();
+            question.default = Some(self.new_token.clone());
+            return self.inner.ask(&question);
+        }
+        self.inner.ask(question)
+    }
+    fn manual(&mut self, title: &str, instructions: &str) -> Result<ManualAnswer, Interrupted> {
+        self.inner.manual(title, instructions)
+    }
+    fn confirm(&mut self, message: &str, phrase: Option<&str>) -> Result<bool, Interrupted> {
+        self.inner.confirm(message, phrase)
+    }
+    fn progress(&mut self, label: &str, total: Option<u64>) -> Box<dyn Progress> {
+        self.inner.progress(label, total)
+    }
+}

@@ -1,0 +1,325 @@
+//! `runbook plan`: an honest dry run. A runbook and the answers known now become
+//! a [`Plan`] — every step in execution order with its effect, its resolved
+//! target, its gates, confirms and the rollback — without making a request,
+//! writing a file or running a process. Values the run will produce show as
+//! `‹steps.x.value›`; secrets are masked.
+//!
+//! `--probe` also sends the plan's read-only requests (`probe` steps: HTTP GET
+//! and HEAD, `wait_for` over HTTP) and shows what came back. `--out` writes a
+//! plan artifact (`artifact.rs`) that `run --plan` checks, so what was reviewed
+//! is what runs.
+//!
+//! The [`Plan`] is one model with three renderers: `human.rs`, `markdown.rs`,
+//! and JSON (its `Serialize`, documented in `docs/plan.md`).
+
+pub mod artifact;
+pub mod human;
+pub mod markdown;
+pub mod planner;
+pub mod probe;
+pub mod render;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::engine::{self, EngineError, answers, child, inputs};
+use crate::output::Output;
+
+/// The version of the JSON plan and of the plan artifact. It changes only when a
+/// field changes meaning or goes away; new fields may appear within a version.
+pub const VERSION: u32 = 1;
+
+/// Output formats of `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For a terminal; irreversible steps stand out.
+    Human,
+    /// A checklist to paste into a pull request or a change ticket.
+    Markdown,
+    /// For tools; stable and documented (`"version": 1`).
+    Json,
+}
+
+/// What `runbook plan` was asked for.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub file: PathBuf,
+    pub sets: Vec<String>,
+    pub answers_file: Option<PathBuf>,
+    pub format: Format,
+    pub probe: bool,
+    pub out: Option<PathBuf>,
+}
+
+/// Why a plan could not be written, or why `run --plan` refuses. Exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot write the plan artifact `{}`: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Output(#[from] crate::error::Error),
+    #[error("cannot read the plan `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{}` is not a plan artifact this runbook can check: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
+    #[error("the plan `{}` is for the runbook `{planned}`, not `{running}`", path.display())]
+    OtherRunbook {
+        path: PathBuf,
+        planned: String,
+        running: String,
+    },
+    #[error("what would run is not what the plan `{}` shows: {}", path.display(), changes.join("; "))]
+    Changed { path: PathBuf, changes: Vec<String> },
+    #[error("cannot start the HTTP client for --probe: {0}")]
+    Probe(String),
+}
+
+impl PlanError {
+    pub fn help(&self) -> Option<String> {
+        match self {
+            PlanError::Write { .. } => Some("choose a path in a directory you can write to".to_owned()),
+            PlanError::Invalid { .. } | PlanError::Read { .. } => Some(
+                "give the file `runbook plan FILE --out PLAN.json` wrote".to_owned(),
+            ),
+            PlanError::OtherRunbook { .. } => Some("give the plan made for this runbook".to_owned()),
+            PlanError::Changed { .. } => Some(
+                "have the new plan reviewed (`runbook plan FILE --out PLAN.json`), or run with what the plan was made with".to_owned(),
+            ),
+            PlanError::Output(e) => e.help().map(str::to_owned),
+            PlanError::Probe(_) => None,
+        }
+    }
+}
+
+/// A runbook as it would run, before it runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub version: u32,
+    /// The runbook id.
+    pub runbook: String,
+    /// The title, or the id when there is none.
+    pub title: String,
+    pub description: Option<String>,
+    /// The file as named on the command line (or, for a child, as its parent
+    /// resolves it).
+    pub file: String,
+    pub owner: Option<String>,
+    pub priority: Option<String>,
+    pub estimate: Option<String>,
+    pub guide: Option<String>,
+    /// Whether the steps are grouped in phases.
+    pub checklist: bool,
+    /// Whether `--probe` sent the read-only requests.
+    pub probed: bool,
+    pub inputs: Vec<PlannedInput>,
+    pub phases: Vec<PlannedPhase>,
+    /// Runs only after a failed step, each step when its `when` holds.
+    pub rollback: Vec<PlannedStep>,
+    pub summary: Summary,
+    /// What the plan could not look into (an unreadable child runbook, …).
+    pub problems: Vec<String>,
+}
+
+/// An input and what is known of it now.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub secret: bool,
+    /// The value as shown (a secret masked); `None` when it is not known yet.
+    pub value: Option<String>,
+    /// `--set`, `answers file`, `environment` or `default`; `None` when not given.
+    pub source: Option<String>,
+}
+
+/// A phase of a checklist; a runbook written with `steps:` has one, without id.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedPhase {
+    pub id: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub steps: Vec<PlannedStep>,
+}
+
+/// One step as it would run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStep {
+    /// 1-based, in execution order across phases (the rollback counts apart).
+    pub number: usize,
+    pub id: String,
+    /// The title, or the id when there is none.
+    pub title: String,
+    pub description: Option<String>,
+    /// The action's key: `http`, `manual`, `set_setting`, …
+    pub action: String,
+    /// `none`, `probe`, `change`, `irreversible`, `manual`; `unknown` for a child
+    /// runbook that cannot be read.
+    pub effect: String,
+    pub irreversible: bool,
+    /// What the step acts on, resolved: `GET https://…`, `set KEY in FILE`,
+    /// `$ command`, `run child PATH`.
+    pub target: String,
+    /// More of the action, one line each: headers, bearer, body, env, polls.
+    pub details: Vec<String>,
+    /// A manual step's instructions, resolved.
+    pub instructions: Option<String>,
+    /// What must hold for the step to pass.
+    pub expect: Vec<String>,
+    pub needs: Vec<PlannedNeed>,
+    pub when: Option<PlannedWhen>,
+    pub confirm: Option<PlannedConfirm>,
+    pub for_each: Option<PlannedForEach>,
+    pub retry: Option<String>,
+    pub timeout: Option<String>,
+    /// Whether the step's results are secret.
+    pub secret: bool,
+    pub outputs: Vec<PlannedOutput>,
+    pub priority: Option<String>,
+    pub estimate: Option<String>,
+    pub guide: Option<String>,
+    /// A child runbook's own plan.
+    pub child: Option<Box<Plan>>,
+    /// With `--probe`, what probing this step found; `None` for steps that are
+    /// not probes, or without `--probe`.
+    pub probe: Option<ProbeResult>,
+}
+
+/// A `needs:` gate.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedNeed {
+    pub step: String,
+    /// The evidence must have passed no longer ago than this (`30m`).
+    pub within: Option<String>,
+}
+
+/// A `when:` condition.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedWhen {
+    /// The expression as written.
+    pub expression: String,
+    /// Its value when it reads only what is known now; `None` otherwise.
+    pub value: Option<bool>,
+}
+
+/// A `confirm:` gate.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedConfirm {
+    pub message: Option<String>,
+    /// What the operator must type, resolved (`‹last 4 of steps.old_token.value›`).
+    pub phrase: Option<String>,
+    /// What satisfies it without a terminal: `--confirm ID`, or `--yes` too.
+    pub non_interactive: String,
+}
+
+/// `for_each:` + `concurrency:`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedForEach {
+    pub items: String,
+    pub concurrency: u32,
+}
+
+/// One of a step's `outputs:`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedOutput {
+    pub name: String,
+    pub value: String,
+}
+
+/// What `--probe` found for one step.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeResult {
+    /// `passed`, `failed`, `skipped` (its `when` is false now) or `not_probed`.
+    pub outcome: String,
+    /// What came back, or why the step was not probed.
+    pub detail: String,
+    /// The HTTP status of the (last) response.
+    pub status: Option<u16>,
+    pub elapsed_ms: Option<u64>,
+}
+
+/// Counts over the main steps (the rollback apart).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub steps: usize,
+    pub rollback_steps: usize,
+    /// Steps per effect.
+    pub effects: BTreeMap<String, usize>,
+    /// Ids of the irreversible steps.
+    pub irreversible: Vec<String>,
+    /// Ids of the steps with a `confirm`.
+    pub confirms: Vec<String>,
+    /// Inputs with no value yet: asked when a step first uses them.
+    pub unresolved_inputs: Vec<String>,
+}
+
+impl Plan {
+    /// The main steps, in order.
+    pub fn steps(&self) -> impl Iterator<Item = &PlannedStep> {
+        self.phases.iter().flat_map(|p| p.steps.iter())
+    }
+}
+
+/// Runs `runbook plan`: prints the plan, writes the artifact with `--out`.
+pub fn command(options: &PlanOptions, out: &mut Output) -> Result<i32, EngineError> {
+    let file = options.file.as_path();
+    let runbook = engine::load(file)?;
+    let children = child::load_all(file, &runbook);
+    let answers = answers::Answers::load(&options.sets, options.answers_file.as_deref())?;
+    let all: Vec<_> = std::iter::once(&runbook)
+        .chain(children.iter().map(|(_, r)| r))
+        .collect();
+    inputs::check_answers(&answers, &all)?;
+    let prober = if options.probe {
+        Some(probe::Prober::new().map_err(PlanError::Probe)?)
+    } else {
+        None
+    };
+    let plan = planner::plan(file, &runbook, &answers, prober.as_ref());
+    let text = render(&plan, options.format, out.color());
+    out.write(&text).map_err(PlanError::from)?;
+    if let Some(path) = &options.out {
+        artifact::write(path, file, &runbook, &answers, &plan)?;
+        eprintln!(
+            "Plan written to {}: run it with `runbook run {} --plan {}`",
+            path.display(),
+            file.display(),
+            path.display()
+        );
+    }
+    Ok(0)
+}
+
+/// The plan in `format`.
+pub fn render(plan: &Plan, format: Format, color: bool) -> String {
+    match format {
+        Format::Human => human::render(plan, color),
+        Format::Markdown => markdown::render(plan),
+        Format::Json => json(plan),
+    }
+}
+
+/// The plan as pretty JSON with a final newline.
+pub fn json(plan: &Plan) -> String {
+    let mut text = serde_json::to_string_pretty(plan).unwrap_or_else(|_| "{}".to_owned());
+    text.push('\n');
+    text
+}
+
+/// Checks, before a run starts, that the runbook and the answers are still the
+/// ones the plan at `plan_path` was made with.
+pub fn check_run(
+    plan_path: &Path,
+    file: &Path,
+    runbook: &crate::document::model::Runbook,
+    answers: &answers::Answers,
+) -> Result<(), EngineError> {
+    artifact::verify(plan_path, file, runbook, answers).map_err(EngineError::from)
+}

@@ -1,0 +1,571 @@
+//! Builds a [`Plan`] from a checked runbook and the answers known now: inputs
+//! resolved (answers, then defaults), each step's target and gates rendered by
+//! the placeholder [`Renderer`], child runbooks planned in place, and — with a
+//! [`Prober`] — the probe steps sent for real.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+use super::probe::Prober;
+use super::render::Renderer;
+use super::{
+    Plan, PlannedConfirm, PlannedForEach, PlannedInput, PlannedNeed, PlannedOutput, PlannedPhase,
+    PlannedStep, PlannedWhen, Summary, VERSION,
+};
+use crate::document::children;
+use crate::document::model::{
+    Action, Comparison, Effect, Expect, HttpRequest, Matcher, Probe, Runbook, Step, Timespan,
+    WaitFor,
+};
+use crate::document::rules::parent_dir;
+use crate::engine::answers::Answers;
+use crate::engine::values::Values;
+
+/// How long `wait_for` polls, and how often, when it does not say — as the engine does.
+const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(2);
+/// Child runbooks nest at most this deep in a plan; `validate` refuses cycles, so
+/// this only bounds a file changed since.
+const MAX_DEPTH: usize = 16;
+
+/// The plan of `runbook` (read from `file`) with `answers`; probes are sent
+/// when a `prober` is given.
+pub fn plan(file: &Path, runbook: &Runbook, answers: &Answers, prober: Option<&Prober>) -> Plan {
+    plan_at(file, runbook, answers, prober, 0)
+}
+
+fn plan_at(
+    file: &Path,
+    runbook: &Runbook,
+    answers: &Answers,
+    prober: Option<&Prober>,
+    depth: usize,
+) -> Plan {
+    let known = Known::of(runbook, answers);
+    let renderer = Renderer::new(&known.inputs, &known.prompts);
+    let mut planner = Planner {
+        file,
+        runbook,
+        answers,
+        prober,
+        depth,
+        renderer,
+        problems: Vec::new(),
+    };
+    let mut number = 0;
+    let phases = runbook
+        .phases
+        .iter()
+        .map(|phase| PlannedPhase {
+            id: phase.id.as_ref().map(|s| s.value.clone()),
+            title: phase.title.as_ref().map(|s| s.value.clone()),
+            description: phase.description.as_ref().map(|s| s.value.clone()),
+            steps: phase
+                .steps
+                .iter()
+                .map(|step| {
+                    number += 1;
+                    planner.step(step, number, true)
+                })
+                .collect(),
+        })
+        .collect::<Vec<_>>();
+    let rollback = runbook
+        .rollback
+        .iter()
+        .enumerate()
+        .map(|(index, step)| planner.step(step, index + 1, false))
+        .collect::<Vec<_>>();
+    let inputs = runbook
+        .inputs
+        .iter()
+        .map(|input| {
+            let name = &input.name.value;
+            let (value, secret) = known.inputs.get(name).cloned().unwrap_or((None, false));
+            PlannedInput {
+                name: name.clone(),
+                description: input.description.as_ref().map(|d| d.value.clone()),
+                secret,
+                value: value.map(|v| {
+                    if secret {
+                        crate::template::mask(&v)
+                    } else {
+                        planner.renderer.redact(&v)
+                    }
+                }),
+                source: known.sources.get(name).map(|s| (*s).to_owned()),
+            }
+        })
+        .collect::<Vec<_>>();
+    let summary = summary(&phases, &rollback, &inputs);
+    Plan {
+        version: VERSION,
+        runbook: runbook.id.value.clone(),
+        title: runbook
+            .title
+            .as_ref()
+            .map_or_else(|| runbook.id.value.clone(), |t| t.value.clone()),
+        description: runbook.description.as_ref().map(|d| d.value.clone()),
+        file: file.display().to_string(),
+        owner: runbook.owner.as_ref().map(|o| o.value.clone()),
+        priority: runbook
+            .priority
+            .as_ref()
+            .map(|p| p.value.as_str().to_owned()),
+        estimate: runbook.estimate.as_ref().map(|e| span(e.value)),
+        guide: runbook.guide.as_ref().map(|g| g.value.clone()),
+        checklist: runbook.is_checklist(),
+        probed: prober.is_some(),
+        inputs,
+        phases,
+        rollback,
+        summary,
+        problems: planner.problems,
+    }
+}
+
+fn summary(phases: &[PlannedPhase], rollback: &[PlannedStep], inputs: &[PlannedInput]) -> Summary {
+    let steps: Vec<&PlannedStep> = phases.iter().flat_map(|p| p.steps.iter()).collect();
+    let mut effects = BTreeMap::new();
+    for step in &steps {
+        *effects.entry(step.effect.clone()).or_insert(0) += 1;
+    }
+    Summary {
+        steps: steps.len(),
+        rollback_steps: rollback.len(),
+        effects,
+        irreversible: steps
+            .iter()
+            .filter(|s| s.irreversible)
+            .map(|s| s.id.clone())
+            .collect(),
+        confirms: steps
+            .iter()
+            .filter(|s| s.confirm.is_some())
+            .map(|s| s.id.clone())
+            .collect(),
+        unresolved_inputs: inputs
+            .iter()
+            .filter(|i| i.value.is_none())
+            .map(|i| i.name.clone())
+            .collect(),
+    }
+}
+
+/// What is known before running: each input's value (when answered or given by
+/// a default that can be rendered now) and the prompts answered up front.
+pub struct Known {
+    /// name → (value, secret).
+    pub inputs: BTreeMap<String, (Option<String>, bool)>,
+    /// name → where the value came from.
+    pub sources: BTreeMap<String, &'static str>,
+    /// prompt step id → (answer, secret).
+    pub prompts: BTreeMap<String, (String, bool)>,
+}
+
+impl Known {
+    pub fn of(runbook: &Runbook, answers: &Answers) -> Known {
+        let mut inputs = BTreeMap::new();
+        let mut sources = BTreeMap::new();
+        for input in &runbook.inputs {
+            let name = input.name.value.clone();
+            let secret = input.secret.as_ref().is_some_and(|s| s.value);
+            let value = answers.get(&name).map(|(value, source)| {
+                sources.insert(name.clone(), source.as_str());
+                value.to_owned()
+            });
+            inputs.insert(name, (value, secret));
+        }
+        // A default may read other inputs, so defaults are rendered in passes
+        // until none more can be: what is left reads something unknown.
+        loop {
+            let mut values = Values::new(Json::Object(serde_json::Map::new()));
+            for (name, (value, secret)) in &inputs {
+                if let Some(value) = value {
+                    values.set_input(name, value.clone(), *secret);
+                }
+            }
+            let mut progress = false;
+            for input in &runbook.inputs {
+                let name = &input.name.value;
+                let Some(default) = &input.default else {
+                    continue;
+                };
+                if inputs.get(name).is_some_and(|(v, _)| v.is_some()) {
+                    continue;
+                }
+                if let Ok(rendered) = values.render(&default.source, None)
+                    && let Some(entry) = inputs.get_mut(name)
+                {
+                    entry.0 = Some(rendered.text);
+                    sources.insert(name.clone(), "default");
+                    progress = true;
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+        let prompts = runbook
+            .all_steps()
+            .filter_map(|step| {
+                let Action::Prompt(prompt) = &step.action else {
+                    return None;
+                };
+                let (value, _) = answers.get(&step.id.value)?;
+                let secret = prompt.secret.as_ref().is_some_and(|s| s.value)
+                    || step.secret.as_ref().is_some_and(|s| s.value);
+                Some((step.id.value.clone(), (value.to_owned(), secret)))
+            })
+            .collect();
+        Known {
+            inputs,
+            sources,
+            prompts,
+        }
+    }
+}
+
+struct Planner<'a> {
+    file: &'a Path,
+    runbook: &'a Runbook,
+    answers: &'a Answers,
+    prober: Option<&'a Prober>,
+    depth: usize,
+    renderer: Renderer,
+    problems: Vec<String>,
+}
+
+impl Planner<'_> {
+    fn step(&mut self, step: &Step, number: usize, main: bool) -> PlannedStep {
+        let r = &self.renderer;
+        let effect = step.effect().or_else(|| match &step.action {
+            Action::Runbook(path) => {
+                children::strongest_effect(&parent_dir(self.file).join(&path.value))
+            }
+            _ => None,
+        });
+        let irreversible = effect == Some(Effect::Irreversible);
+        let mut details = Vec::new();
+        let mut instructions = None;
+        let mut child = None;
+        let mut expect = Vec::new();
+        let target = match &step.action {
+            Action::Manual(text) => {
+                instructions = Some(r.text(&text.source));
+                "the operator does it, then answers done, defer (with a reason) or abort".to_owned()
+            }
+            Action::Prompt(prompt) => {
+                let message = prompt
+                    .message
+                    .as_ref()
+                    .map_or_else(|| crate::engine::runner::title(step), |m| r.text(&m.source));
+                let secret = prompt.secret.as_ref().is_some_and(|s| s.value)
+                    || step.secret.as_ref().is_some_and(|s| s.value);
+                if secret {
+                    details.push("secret: typed without echo, shown masked".to_owned());
+                }
+                if let Some(pattern) = &prompt.pattern {
+                    details.push(format!("must match `{}`", pattern.value));
+                }
+                if !prompt.choices.is_empty() {
+                    let choices: Vec<&str> =
+                        prompt.choices.iter().map(|c| c.value.as_str()).collect();
+                    details.push(format!("one of: {}", choices.join(", ")));
+                }
+                if let Some(default) = &prompt.default {
+                    details.push(format!("default {}", r.text(&default.source)));
+                }
+                if let Some((value, source)) = self.answers.get(&step.id.value) {
+                    let shown = if secret {
+                        crate::template::mask(value)
+                    } else {
+                        r.redact(value)
+                    };
+                    details.push(format!("answered from {source}: {shown}"));
+                }
+                format!("ask \"{message}\"")
+            }
+            Action::ReadSetting(setting) => format!(
+                "read {} from {}",
+                setting.key.value,
+                r.text(&setting.file.source)
+            ),
+            Action::SetSetting(setting) => {
+                details.push(format!("value {}", r.text(&setting.value.source)));
+                details.push(
+                    "atomically, every other line kept; the previous file is backed up for restore_setting"
+                        .to_owned(),
+                );
+                format!(
+                    "set {} in {}",
+                    setting.key.value,
+                    r.text(&setting.file.source)
+                )
+            }
+            Action::RestoreSetting(target) => {
+                let written = self.runbook.all_steps().find_map(|s| match &s.action {
+                    Action::SetSetting(set) if s.id.value == target.value => Some(set),
+                    _ => None,
+                });
+                match written {
+                    Some(set) => format!(
+                        "restore {} in {} as it was before `{}`",
+                        set.key.value,
+                        r.text(&set.file.source),
+                        target.value
+                    ),
+                    None => format!("restore what `{}` replaced", target.value),
+                }
+            }
+            Action::Http(spec) => {
+                details.extend(self.request_details(spec));
+                expect = self.expectation(step.expect.as_ref(), true);
+                format!("{} {}", spec.method().as_str(), r.text(&spec.url.source))
+            }
+            Action::Command(command) => {
+                for (name, value) in &command.env {
+                    details.push(format!("env {}={}", name.value, r.text(&value.source)));
+                }
+                if let Some(cwd) = &command.cwd {
+                    details.push(format!("in {}", r.text(&cwd.source)));
+                }
+                expect = self.expectation(step.expect.as_ref(), false);
+                format!("$ {}", r.text(&command.run.source))
+            }
+            Action::WaitFor(wait) => {
+                let (target, until) = self.wait(wait);
+                details.push(until);
+                target
+            }
+            Action::Runbook(path) => {
+                let child_file = parent_dir(self.file).join(&path.value);
+                if self.depth >= MAX_DEPTH {
+                    self.problems.push(format!(
+                        "child runbooks nest deeper than {MAX_DEPTH} levels; `{}` is not planned",
+                        child_file.display()
+                    ));
+                } else {
+                    match crate::engine::load(&child_file) {
+                        Ok(runbook) => {
+                            let plan = plan_at(
+                                &child_file,
+                                &runbook,
+                                self.answers,
+                                self.prober,
+                                self.depth + 1,
+                            );
+                            child = Some(Box::new(plan));
+                        }
+                        Err(error) => self.problems.push(format!(
+                            "the child runbook `{}` cannot be planned: {error}",
+                            child_file.display()
+                        )),
+                    }
+                }
+                format!("run child {}", child_file.display())
+            }
+        };
+        let r = &self.renderer;
+        if let Some(wait) = &step.then_wait {
+            let (target, until) = self.wait(wait);
+            details.push(format!("then {target}, {until}"));
+        }
+        let confirm = step.confirm.as_ref().map(|confirm| {
+            let id = &step.id.value;
+            PlannedConfirm {
+                message: confirm.message.as_ref().map(|m| r.text(&m.source)),
+                phrase: confirm.phrase.as_ref().map(|p| r.text(&p.source)),
+                non_interactive: if irreversible || confirm.phrase.is_some() {
+                    format!("--confirm {id}")
+                } else {
+                    format!("--yes or --confirm {id}")
+                },
+            }
+        });
+        let probe = match self.prober {
+            Some(prober) if main && effect == Some(Effect::Probe) => {
+                Some(prober.probe(step, &self.renderer))
+            }
+            _ => None,
+        };
+        let r = &self.renderer;
+        PlannedStep {
+            number,
+            id: step.id.value.clone(),
+            title: crate::engine::runner::title(step),
+            description: step.description.as_ref().map(|d| d.value.clone()),
+            action: step.action.key().to_owned(),
+            effect: effect.map_or("unknown", Effect::as_str).to_owned(),
+            irreversible,
+            target,
+            details,
+            instructions,
+            expect,
+            needs: step
+                .needs
+                .iter()
+                .map(|need| PlannedNeed {
+                    step: need.step.value.clone(),
+                    within: need.within.as_ref().map(|w| span(w.value)),
+                })
+                .collect(),
+            when: step.when.as_ref().map(|when| {
+                let condition = r.condition(&when.source);
+                PlannedWhen {
+                    expression: condition.expression,
+                    value: condition.value,
+                }
+            }),
+            confirm,
+            for_each: step.for_each.as_ref().map(|items| PlannedForEach {
+                items: r.text(&items.source),
+                concurrency: step.concurrency.as_ref().map_or(1, |c| c.value),
+            }),
+            retry: step.retry.as_ref().map(|retry| {
+                let mut text = format!("up to {} attempts", retry.attempts.value);
+                if let Some(delay) = &retry.delay {
+                    text.push_str(&format!(", {} apart", span(delay.value)));
+                }
+                if let Some(backoff) = &retry.backoff {
+                    text.push_str(&format!(", each wait ×{}", backoff.value));
+                }
+                text
+            }),
+            timeout: step.timeout.as_ref().map(|t| span(t.value)),
+            secret: step.secret.as_ref().is_some_and(|s| s.value),
+            outputs: step
+                .outputs
+                .iter()
+                .map(|(name, value)| PlannedOutput {
+                    name: name.value.clone(),
+                    value: r.text(&value.source),
+                })
+                .collect(),
+            priority: step.priority.as_ref().map(|p| p.value.as_str().to_owned()),
+            estimate: step.estimate.as_ref().map(|e| span(e.value)),
+            guide: step.guide.as_ref().map(|g| g.value.clone()),
+            child,
+            probe,
+        }
+    }
+
+    /// Headers, bearer and body of a request, one line each.
+    fn request_details(&self, spec: &HttpRequest) -> Vec<String> {
+        let r = &self.renderer;
+        let mut details = Vec::new();
+        for (name, value) in &spec.headers {
+            details.push(format!("header {}: {}", name.value, r.text(&value.source)));
+        }
+        if let Some(bearer) = &spec.bearer {
+            details.push(format!("bearer {}", r.text(&bearer.source)));
+        }
+        if let Some(json) = &spec.json {
+            details.push(format!("json {}", r.node(json)));
+        }
+        if let Some(body) = &spec.body {
+            details.push(format!("body {}", r.text(&body.source)));
+        }
+        if let Some(timeout) = &spec.timeout {
+            details.push(format!("request timeout {}", span(timeout.value)));
+        }
+        details
+    }
+
+    /// What `expect` asks for, one check per line.
+    fn expectation(&self, expect: Option<&Expect>, http: bool) -> Vec<String> {
+        let r = &self.renderer;
+        let mut lines = Vec::new();
+        let statuses: Vec<String> = expect
+            .map(|e| e.status.iter().map(|s| s.value.to_string()).collect())
+            .unwrap_or_default();
+        if http {
+            lines.push(if statuses.is_empty() {
+                "status 2xx".to_owned()
+            } else {
+                format!("status {}", statuses.join(" or "))
+            });
+        } else {
+            let code = expect
+                .and_then(|e| e.exit_code.as_ref())
+                .map_or(0, |c| c.value);
+            lines.push(format!("exit code {code}"));
+        }
+        let Some(expect) = expect else {
+            return lines;
+        };
+        for (path, matcher) in &expect.json {
+            let path = &path.value;
+            lines.push(match matcher {
+                Matcher::Equals(node) => format!("json {path} = {}", r.node(node)),
+                Matcher::NotEmpty(true) => format!("json {path} not empty"),
+                Matcher::NotEmpty(false) => format!("json {path} empty"),
+                Matcher::Exists(true) => format!("json {path} exists"),
+                Matcher::Exists(false) => format!("json {path} absent"),
+                Matcher::Compare(op, n) => {
+                    let sign = match op {
+                        Comparison::Gt => ">",
+                        Comparison::Ge => "≥",
+                        Comparison::Lt => "<",
+                        Comparison::Le => "≤",
+                    };
+                    format!("json {path} {sign} {}", n.value)
+                }
+                Matcher::Matches(re) => format!("json {path} matches /{}/", re.value),
+                Matcher::Len(n) => format!("json {path} has length {}", n.value),
+            });
+        }
+        if let Some(needle) = &expect.stdout_contains {
+            lines.push(format!("stdout contains \"{}\"", r.text(&needle.source)));
+        }
+        if let Some(needle) = &expect.body_contains {
+            lines.push(format!("body contains \"{}\"", r.text(&needle.source)));
+        }
+        lines
+    }
+
+    /// `wait for …` and `until …, every …, up to …`.
+    fn wait(&self, wait: &WaitFor) -> (String, String) {
+        let r = &self.renderer;
+        let (target, until) = match &wait.probe {
+            Probe::Http(spec) => (
+                format!(
+                    "wait for {} {}",
+                    spec.method().as_str(),
+                    r.text(&spec.url.source)
+                ),
+                self.expectation(wait.expect.as_ref(), true),
+            ),
+            Probe::Command(command) => (
+                format!("wait for $ {}", r.text(&command.run.source)),
+                self.expectation(wait.expect.as_ref(), false),
+            ),
+        };
+        let interval = wait
+            .interval
+            .as_ref()
+            .map_or(DEFAULT_WAIT_INTERVAL, |i| i.value.0);
+        let timeout = wait
+            .timeout
+            .as_ref()
+            .map_or(DEFAULT_WAIT_TIMEOUT, |t| t.value.0);
+        (
+            target,
+            format!(
+                "until {}, every {}, up to {}",
+                until.join(", "),
+                humantime::format_duration(interval),
+                humantime::format_duration(timeout)
+            ),
+        )
+    }
+}
+
+/// A duration as the runbook would write it: `30m`, `1h 30m`.
+fn span(timespan: Timespan) -> String {
+    humantime::format_duration(timespan.0).to_string()
+}
+

@@ -1,0 +1,457 @@
+//! `plan --probe`: sends the plan's read-only requests for real and reports what
+//! came back, still changing nothing. Only HTTP `GET`/`HEAD` steps and
+//! `wait_for` over HTTP `GET`/`HEAD` are sent — never a command, whatever effect
+//! it declares, since a process can do anything — and only when every value
+//! they read is known now (a request built from a placeholder would test
+//! nothing). Each probe is sent once (a `429` is waited out as the run would);
+//! `wait_for` polls as it would in the run.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+use super::ProbeResult;
+use super::render::Renderer;
+use crate::action::expect::{self, Check, Expectation};
+use crate::action::fan_out;
+use crate::action::http::{self, Request, Response};
+use crate::document::model::{Expect, HttpRequest, Matcher, Method, Probe, Step, WaitFor};
+use crate::document::node::{Node, Value as Yaml};
+use crate::engine::values::{RenderError, Values};
+
+/// How long a request may take when neither it nor its step says — as the engine does.
+const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `wait_for` polls, and how often, when it does not say — as the engine does.
+const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Sends probes: one runtime and one HTTP client for the whole plan.
+pub struct Prober {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+/// What a probe step sends.
+enum Sends<'a> {
+    Request(&'a HttpRequest, Option<&'a Expect>),
+    Poll(&'a WaitFor, &'a HttpRequest),
+}
+
+/// The request a step would send, if `--probe` may send it; otherwise why not.
+fn sends(step: &Step) -> Result<Sends<'_>, String> {
+    let read_only = |spec: &HttpRequest| matches!(spec.method(), Method::Get | Method::Head);
+    match (&step.action, &step.then_wait) {
+        (crate::document::model::Action::Http(spec), None) if read_only(spec) => {
+            Ok(Sends::Request(spec, step.expect.as_ref()))
+        }
+        (crate::document::model::Action::Http(spec), None) => Err(format!(
+            "{} may change something; only GET and HEAD are probed",
+            spec.method().as_str()
+        )),
+        (crate::document::model::Action::WaitFor(wait), None) => match &wait.probe {
+            Probe::Http(spec) if read_only(spec) => Ok(Sends::Poll(wait, spec)),
+            Probe::Http(spec) => Err(format!(
+                "it polls with {}; only GET and HEAD are probed",
+                spec.method().as_str()
+            )),
+            Probe::Command(_) => Err("it polls a command; a plan runs no process".to_owned()),
+        },
+        (crate::document::model::Action::Command(_), _) => Err(
+            "it runs a command; a plan runs no process, whatever effect the step declares"
+                .to_owned(),
+        ),
+        _ => Err("it sends no HTTP request".to_owned()),
+    }
+}
+
+fn not_probed(detail: impl Into<String>) -> ProbeResult {
+    ProbeResult {
+        outcome: "not_probed".to_owned(),
+        detail: detail.into(),
+        status: None,
+        elapsed_ms: None,
+    }
+}
+
+impl Prober {
+    pub fn new() -> Result<Prober, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let client = http::client().map_err(|e| e.to_string())?;
+        Ok(Prober { runtime, client })
+    }
+
+    /// Probes one step whose effect is `probe`.
+    pub fn probe(&self, step: &Step, renderer: &Renderer) -> ProbeResult {
+        let sends = match sends(step) {
+            Ok(sends) => sends,
+            Err(why) => return not_probed(format!("not probed: {why}")),
+        };
+        let mut templates: Vec<String> = step.when.iter().map(|t| t.source.clone()).collect();
+        templates.extend(step.for_each.iter().map(|t| t.source.clone()));
+        match &sends {
+            Sends::Request(spec, expect) => {
+                request_templates(spec, &mut templates);
+                expect_templates(*expect, &mut templates);
+            }
+            Sends::Poll(wait, spec) => {
+                request_templates(spec, &mut templates);
+                expect_templates(wait.expect.as_ref(), &mut templates);
+            }
+        }
+        // `item` is each element of `for_each`, known once `for_each` is.
+        let per_item = |r: &String| step.for_each.is_some() && (r == "item" || r.starts_with("item."));
+        let mut unknown: Vec<String> = templates
+            .iter()
+            .flat_map(|t| renderer.unknowns(t))
+            .filter(|r| !per_item(r))
+            .map(|r| format!("‹{r}›"))
+            .collect();
+        unknown.sort();
+        unknown.dedup();
+        if !unknown.is_empty() {
+            return not_probed(format!(
+                "not probed: it reads {}, known only when the run gets there",
+                unknown.join(", ")
+            ));
+        }
+        if let Some(when) = &step.when {
+            match renderer.condition(&when.source).value {
+                Some(true) => {}
+                Some(false) => {
+                    return ProbeResult {
+                        outcome: "skipped".to_owned(),
+                        detail: "skipped: its `when` is false now".to_owned(),
+                        status: None,
+                        elapsed_ms: None,
+                    };
+                }
+                None => return not_probed("not probed: its `when` cannot be decided now"),
+            }
+        }
+        let limit = step.timeout.as_ref().map(|t| t.value.0);
+        let mut result = match sends {
+            Sends::Request(spec, expect) => match &step.for_each {
+                Some(items) => self.fan_out(step, spec, expect, &items.source, renderer),
+                None => self.once(step, spec, expect, limit, renderer),
+            },
+            Sends::Poll(wait, spec) => self.poll(step, wait, spec, renderer),
+        };
+        result.detail = renderer.redact(&result.detail);
+        result
+    }
+
+    fn once(
+        &self,
+        step: &Step,
+        spec: &HttpRequest,
+        expect: Option<&Expect>,
+        limit: Option<Duration>,
+        renderer: &Renderer,
+    ) -> ProbeResult {
+        let values = renderer.values();
+        let prepared = request(values, spec, None)
+            .and_then(|r| Ok((r, expectation(values, expect, None)?)));
+        let (request, expectation) = match prepared {
+            Ok(pair) => pair,
+            Err(e) => return not_probed(format!("not probed: {}", e.0)),
+        };
+        let deadline = Instant::now() + limit.unwrap_or(request.timeout);
+        let result = self.runtime.block_on(http::send_patiently(
+            &self.client,
+            &request,
+            deadline.into(),
+        ));
+        judge(step, result.map(|(response, _)| response), &expectation, renderer)
+    }
+
+    fn fan_out(
+        &self,
+        step: &Step,
+        spec: &HttpRequest,
+        expect: Option<&Expect>,
+        for_each: &str,
+        renderer: &Renderer,
+    ) -> ProbeResult {
+        let values = renderer.values();
+        let items = match values.evaluate(for_each, None) {
+            Ok(Json::Array(items)) => items,
+            Ok(_) => return failed("`for_each` does not give a list"),
+            Err(e) => return not_probed(format!("not probed: {}", e.0)),
+        };
+        let mut prepared = Vec::with_capacity(items.len());
+        for item in &items {
+            match request(values, spec, Some(item))
+                .and_then(|r| Ok((r, expectation(values, expect, Some(item))?)))
+            {
+                Ok(pair) => prepared.push(pair),
+                Err(e) => return not_probed(format!("not probed: {}", e.0)),
+            }
+        }
+        let concurrency = step.concurrency.as_ref().map_or(1, |c| c.value as usize);
+        let client = &self.client;
+        let outcomes = self.runtime.block_on(fan_out::for_each(
+            prepared,
+            concurrency,
+            |(request, expectation): (Request, Expectation)| async move {
+                let deadline = Instant::now() + request.timeout;
+                let result = http::send_patiently(client, &request, deadline.into()).await;
+                (result.map(|(response, _)| response), expectation)
+            },
+            |_| {},
+        ));
+        let total = outcomes.len();
+        let mut failures = Vec::new();
+        for (index, (result, expectation)) in outcomes.into_iter().enumerate() {
+            let judged = judge(step, result, &expectation, renderer);
+            if judged.outcome != "passed" {
+                failures.push(format!("item {index}: {}", judged.detail));
+            }
+        }
+        if failures.is_empty() {
+            ProbeResult {
+                outcome: "passed".to_owned(),
+                detail: format!("all {total} items passed"),
+                status: None,
+                elapsed_ms: None,
+            }
+        } else {
+            failed(format!(
+                "{} of {total} items failed: {}",
+                failures.len(),
+                failures.join("; ")
+            ))
+        }
+    }
+
+    fn poll(
+        &self,
+        step: &Step,
+        wait: &WaitFor,
+        spec: &HttpRequest,
+        renderer: &Renderer,
+    ) -> ProbeResult {
+        let values = renderer.values();
+        let prepared = request(values, spec, None)
+            .and_then(|r| Ok((r, expectation(values, wait.expect.as_ref(), None)?)));
+        let (mut request, expectation) = match prepared {
+            Ok(pair) => pair,
+            Err(e) => return not_probed(format!("not probed: {}", e.0)),
+        };
+        let timeout = wait
+            .timeout
+            .as_ref()
+            .map_or(DEFAULT_WAIT_TIMEOUT, |t| t.value.0);
+        let interval = wait
+            .interval
+            .as_ref()
+            .map_or(DEFAULT_WAIT_INTERVAL, |t| t.value.0);
+        // A poll can take a while; say so, on stderr, so the plan itself stays clean.
+        eprintln!(
+            "probing `{}`: waiting for {} {} (up to {})",
+            step.id.value,
+            request.method.as_str(),
+            renderer.redact(&request.url),
+            humantime::format_duration(timeout)
+        );
+        let started = Instant::now();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            request.timeout = request.timeout.min(
+                timeout
+                    .saturating_sub(started.elapsed())
+                    .max(Duration::from_millis(100)),
+            );
+            let result = self.runtime.block_on(http::send(&self.client, &request));
+            let judged = judge(step, result, &expectation, renderer);
+            if judged.outcome == "passed" {
+                return ProbeResult {
+                    detail: format!("ready after {attempts} attempt(s): {}", judged.detail),
+                    ..judged
+                };
+            }
+            if started.elapsed() + interval > timeout {
+                return ProbeResult {
+                    detail: format!(
+                        "not ready after {} ({attempts} attempts); last: {}",
+                        humantime::format_duration(timeout),
+                        judged.detail
+                    ),
+                    ..judged
+                };
+            }
+            std::thread::sleep(interval);
+        }
+    }
+}
+
+fn failed(detail: impl Into<String>) -> ProbeResult {
+    ProbeResult {
+        outcome: "failed".to_owned(),
+        detail: detail.into(),
+        status: None,
+        elapsed_ms: None,
+    }
+}
+
+/// A response (or the error that stood in for one) judged against `expect`.
+fn judge(
+    step: &Step,
+    result: Result<Response, http::HttpError>,
+    expectation: &Expectation,
+    renderer: &Renderer,
+) -> ProbeResult {
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            let mut detail = error.to_string();
+            if let Some(help) = error.help() {
+                detail.push_str(&format!(" ({help})"));
+            }
+            return failed(detail);
+        }
+    };
+    let mismatches = expect::check(expectation, &response);
+    let status = Some(response.status);
+    let elapsed_ms = Some(response.elapsed_ms);
+    if mismatches.is_empty() {
+        return ProbeResult {
+            outcome: "passed".to_owned(),
+            detail: format!("{} in {} ms", response.status, response.elapsed_ms),
+            status,
+            elapsed_ms,
+        };
+    }
+    let mut detail = mismatches
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let explains: Vec<(i64, String)> = step
+        .explain
+        .iter()
+        .map(|(code, t)| (code.value, t.source.clone()))
+        .collect();
+    if let Some(explanation) = expect::explain(&explains, response.status) {
+        detail.push_str(&format!(" — {}", renderer.text(explanation).trim()));
+    }
+    ProbeResult {
+        outcome: "failed".to_owned(),
+        detail,
+        status,
+        elapsed_ms,
+    }
+}
+
+/// The request a step sends, rendered with real values.
+fn request(values: &Values, spec: &HttpRequest, item: Option<&Json>) -> Result<Request, RenderError> {
+    let mut headers = Vec::new();
+    for (name, value) in &spec.headers {
+        headers.push((name.value.clone(), values.render(&value.source, item)?.text));
+    }
+    Ok(Request {
+        method: spec.method(),
+        url: values.render(&spec.url.source, item)?.text,
+        headers,
+        bearer: spec
+            .bearer
+            .as_ref()
+            .map(|b| values.render(&b.source, item))
+            .transpose()?
+            .map(|r| r.text),
+        json: spec
+            .json
+            .as_ref()
+            .map(|node| values.render_node(node, item))
+            .transpose()?
+            .map(|(v, _)| v),
+        body: spec
+            .body
+            .as_ref()
+            .map(|b| values.render(&b.source, item))
+            .transpose()?
+            .map(|r| r.text),
+        timeout: spec
+            .timeout
+            .as_ref()
+            .map_or(DEFAULT_HTTP_TIMEOUT, |t| t.value.0),
+    })
+}
+
+/// An `expect:` with its values rendered.
+fn expectation(
+    values: &Values,
+    expect: Option<&Expect>,
+    item: Option<&Json>,
+) -> Result<Expectation, RenderError> {
+    let Some(expect) = expect else {
+        return Ok(Expectation::default());
+    };
+    let mut json = Vec::new();
+    for (path, matcher) in &expect.json {
+        let check = match matcher {
+            Matcher::Equals(node) => Check::Equals(values.render_node(node, item)?.0),
+            Matcher::NotEmpty(b) => Check::NotEmpty(*b),
+            Matcher::Exists(b) => Check::Exists(*b),
+            Matcher::Compare(op, n) => Check::Compare(*op, n.value),
+            Matcher::Matches(pattern) => match regex::Regex::new(&pattern.value) {
+                Ok(re) => Check::Matches(re),
+                Err(e) => return Err(RenderError(e.to_string())),
+            },
+            Matcher::Len(n) => Check::Len(n.value),
+        };
+        json.push((path.value.clone(), check));
+    }
+    Ok(Expectation {
+        statuses: expect
+            .status
+            .iter()
+            .filter_map(|s| u16::try_from(s.value).ok())
+            .collect(),
+        json,
+        body_contains: expect
+            .body_contains
+            .as_ref()
+            .map(|t| values.render(&t.source, item))
+            .transpose()?
+            .map(|r| r.text),
+    })
+}
+
+fn request_templates(spec: &HttpRequest, out: &mut Vec<String>) {
+    out.push(spec.url.source.clone());
+    out.extend(spec.headers.iter().map(|(_, t)| t.source.clone()));
+    out.extend(
+        spec.bearer
+            .iter()
+            .chain(spec.body.iter())
+            .map(|t| t.source.clone()),
+    );
+    if let Some(json) = &spec.json {
+        node_strings(json, out);
+    }
+}
+
+fn expect_templates(expect: Option<&Expect>, out: &mut Vec<String>) {
+    let Some(expect) = expect else {
+        return;
+    };
+    for (_, matcher) in &expect.json {
+        if let Matcher::Equals(node) = matcher {
+            node_strings(node, out);
+        }
+    }
+    out.extend(expect.body_contains.iter().map(|t| t.source.clone()));
+}
+
+fn node_strings(node: &Node, out: &mut Vec<String>) {
+    match &node.value {
+        Yaml::Str(s) => out.push(s.clone()),
+        Yaml::Seq(items) => items.iter().for_each(|i| node_strings(i, out)),
+        Yaml::Map(entries) => entries.iter().for_each(|(_, v)| node_strings(v, out)),
+        _ => {}
+    }
+}

@@ -1,0 +1,858 @@
+//! `runbook report [RUN_ID|FILE]`: what happened in one run, read back from its
+//! journal — who ran it and when, each step's outcome, duration and evidence,
+//! the gate decisions, confirmations and rollback — as Markdown, one
+//! self-contained HTML page, or JSON.
+//!
+//! [`Run`] is a journal summarised; `runbook status` reads runs through it too.
+//! Everything shown comes from the journal, which the engine wrote with every
+//! secret already masked (SPEC §3), or from the runbook file's own text (titles,
+//! expectations as written). Nothing here renders a template, so no value an
+//! operator entered can appear unless the journal already shows it masked.
+
+pub mod html;
+pub mod json;
+pub mod markdown;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value as Json;
+
+use crate::document::model::{Action, Effect, Expect, Matcher, Runbook, Step};
+use crate::document::node::{Node, Value};
+use crate::engine::journal::{self, ConfirmedHow, EventKind, JournalError};
+use crate::engine::outcome::Outcome;
+use crate::engine::state_dir::{DEFAULT_DIR_NAME, STATE_DIR_ENV, StateDir, StateDirError};
+use crate::engine::{self, EngineError};
+use crate::output::Output;
+
+/// The formats of `runbook report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Markdown,
+    Html,
+    Json,
+}
+
+/// Why `status`, `graph` or `report` cannot show what was asked. All but a
+/// failed write are exit code 2: the command was pointed at something that is
+/// not there.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+
+    #[error(transparent)]
+    StateDir(#[from] StateDirError),
+
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+
+    #[error("`{}` does not exist", .0.display())]
+    NoSuchPath(PathBuf),
+
+    #[error("there is no `runbooks/` directory here")]
+    NoRunbooksDir,
+
+    #[error("`{runbook}` has not been run yet: there is no journal in `{}`", dir.display())]
+    NoRuns { runbook: String, dir: PathBuf },
+
+    #[error("there is no run `{run_id}`")]
+    UnknownRun {
+        run_id: String,
+        /// The state directories looked in.
+        searched: Vec<PathBuf>,
+    },
+
+    #[error("no runbook under `runbooks/` has been run yet")]
+    NothingRun,
+
+    #[error("the journal `{}` records no run (it does not begin with `run_started`)", .0.display())]
+    NotARun(PathBuf),
+
+    #[error(transparent)]
+    Output(#[from] crate::error::Error),
+}
+
+impl ReportError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ReportError::Output(error) => error.exit_code(),
+            _ => 2,
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            ReportError::Engine(error) => error.help(),
+            ReportError::StateDir(error) => error.help().map(str::to_owned),
+            ReportError::Journal(error) => error.help().map(str::to_owned),
+            ReportError::NoSuchPath(_) => {
+                Some("name a runbook file, a run id, or a run journal (.jsonl)".to_owned())
+            }
+            ReportError::NoRunbooksDir => {
+                Some("run it from the repository root, or name a runbook file".to_owned())
+            }
+            ReportError::NoRuns { .. } | ReportError::NothingRun => {
+                Some("start a run with `runbook run FILE`".to_owned())
+            }
+            ReportError::UnknownRun { searched, .. } => {
+                let mut help = "run ids look like `20261128T053012Z-3fa1`; `runbook status` shows the last run of each runbook".to_owned();
+                if searched.is_empty() {
+                    help.push_str(" (no state directory was found to search)");
+                } else {
+                    let dirs: Vec<String> =
+                        searched.iter().map(|d| d.display().to_string()).collect();
+                    help.push_str(&format!("; searched {}", dirs.join(", ")));
+                }
+                help.push_str(&format!(
+                    "; set {STATE_DIR_ENV} if the runs were kept elsewhere"
+                ));
+                Some(help)
+            }
+            ReportError::NotARun(_) => Some(
+                "the run was cut off before it recorded anything; nothing ran in it".to_owned(),
+            ),
+            ReportError::Output(error) => error.help().map(str::to_owned),
+        }
+    }
+
+    /// Diagnostics to show before the error line (an invalid runbook's).
+    pub fn details(&self) -> Option<&str> {
+        match self {
+            ReportError::Engine(error) => error.details(),
+            _ => None,
+        }
+    }
+}
+
+/// How a run stands, from the last of its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// `run_finished` was recorded.
+    Finished { outcome: Outcome, exit_code: i32 },
+    /// Stopped by Ctrl-C; `runbook resume` continues it.
+    Interrupted,
+    /// Still running, or cut off by a crash or `kill -9`.
+    Unfinished,
+}
+
+impl RunState {
+    /// One word for tables: the outcome of a finished run, else how it stopped.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Finished { outcome, .. } => outcome.as_str(),
+            RunState::Interrupted => "interrupted",
+            RunState::Unfinished => "unfinished",
+        }
+    }
+}
+
+/// One `step_finished`: a step as it ended (a step can finish more than once
+/// in a run, when `resume` or a stale `within` runs it again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRun {
+    pub step: String,
+    pub title: String,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    /// As the journal holds them: secrets masked.
+    pub results: Json,
+    pub duration_ms: u64,
+    pub finished_at: String,
+    /// `finished_at` less the duration: the moment the step's gates were
+    /// checked, which is when a blocked step (never started) ended too.
+    pub started_at: String,
+    /// Whether it ran as part of the rollback.
+    pub rollback: bool,
+}
+
+/// A value the run used, as recorded: secrets by fingerprint only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputUse {
+    pub name: String,
+    pub source: String,
+    pub secret: bool,
+    pub fingerprint: String,
+    /// Only for values that are not secret.
+    pub value: Option<String>,
+    pub at: String,
+}
+
+/// Something that happened to the run as a whole, or to one gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Happening {
+    pub at: String,
+    /// The step it concerns, if any.
+    pub step: Option<String>,
+    pub what: HappeningKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HappeningKind {
+    Confirmed(ConfirmedHow),
+    GateBlocked(String),
+    RollbackStarted(String),
+    Interrupted,
+    Resumed,
+}
+
+impl HappeningKind {
+    /// A short description for tables and timelines.
+    pub fn describe(&self) -> String {
+        match self {
+            HappeningKind::Confirmed(how) => format!("confirmed {}", confirmed_how(*how)),
+            HappeningKind::GateBlocked(reason) => format!("gate closed: {reason}"),
+            HappeningKind::RollbackStarted(reason) => format!("rollback started: {reason}"),
+            HappeningKind::Interrupted => {
+                "interrupted (state saved; `runbook resume` continues)".to_owned()
+            }
+            HappeningKind::Resumed => "resumed".to_owned(),
+        }
+    }
+
+    /// The name the JSON report uses.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HappeningKind::Confirmed(_) => "confirmed",
+            HappeningKind::GateBlocked(_) => "gate_blocked",
+            HappeningKind::RollbackStarted(_) => "rollback_started",
+            HappeningKind::Interrupted => "interrupted",
+            HappeningKind::Resumed => "resumed",
+        }
+    }
+}
+
+/// How a confirmation was given, as a reader says it.
+pub fn confirmed_how(how: ConfirmedHow) -> &'static str {
+    match how {
+        ConfirmedHow::Interactive => "at the terminal",
+        ConfirmedHow::ConfirmFlag => "with --confirm",
+        ConfirmedHow::Yes => "with --yes",
+    }
+}
+
+/// One run, read back from its journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub journal: PathBuf,
+    pub id: String,
+    /// The runbook id.
+    pub runbook: String,
+    /// The runbook file as named on the command line of the run.
+    pub file: String,
+    pub file_hash: String,
+    pub operator: String,
+    pub started_at: String,
+    /// When the last event was written.
+    pub last_at: String,
+    pub state: RunState,
+    pub steps: Vec<StepRun>,
+    pub inputs: Vec<InputUse>,
+    pub happenings: Vec<Happening>,
+    /// The journal's last line was cut short (power loss mid-write); it is left out.
+    pub torn: bool,
+}
+
+impl Run {
+    /// Reads the journal at `path`.
+    pub fn read(path: &Path) -> Result<Run, ReportError> {
+        let replay = journal::read(path)?;
+        let mut events = replay.events.into_iter();
+        let Some(first) = events.next() else {
+            return Err(ReportError::NotARun(path.to_owned()));
+        };
+        let EventKind::RunStarted {
+            run_id,
+            runbook,
+            file,
+            file_hash,
+            operator,
+            ..
+        } = first.kind
+        else {
+            return Err(ReportError::NotARun(path.to_owned()));
+        };
+        let mut run = Run {
+            journal: path.to_owned(),
+            id: run_id,
+            runbook,
+            file,
+            file_hash,
+            operator,
+            started_at: first.at.clone(),
+            last_at: first.at,
+            state: RunState::Unfinished,
+            steps: Vec::new(),
+            inputs: Vec::new(),
+            happenings: Vec::new(),
+            torn: replay.torn.is_some(),
+        };
+        let mut titles: Vec<(String, String)> = Vec::new();
+        let mut in_rollback = false;
+        for event in events {
+            run.last_at.clone_from(&event.at);
+            let at = event.at;
+            let happening = |step: Option<String>, what| Happening {
+                at: at.clone(),
+                step,
+                what,
+            };
+            match event.kind {
+                EventKind::StepStarted { step, title, .. } => titles.push((step, title)),
+                EventKind::StepFinished {
+                    step,
+                    outcome,
+                    reason,
+                    results,
+                    duration_ms,
+                    ..
+                } => {
+                    let title = titles
+                        .iter()
+                        .rev()
+                        .find(|(id, _)| *id == step)
+                        .map_or_else(|| step.clone(), |(_, t)| t.clone());
+                    run.steps.push(StepRun {
+                        started_at: minus(&at, duration_ms),
+                        finished_at: at,
+                        title,
+                        step,
+                        outcome,
+                        reason,
+                        results,
+                        duration_ms,
+                        rollback: in_rollback,
+                    });
+                }
+                EventKind::Confirmed { step, how } => run
+                    .happenings
+                    .push(happening(Some(step), HappeningKind::Confirmed(how))),
+                EventKind::GateBlocked { step, reason } => run
+                    .happenings
+                    .push(happening(Some(step), HappeningKind::GateBlocked(reason))),
+                EventKind::InputProvided {
+                    name,
+                    fingerprint,
+                    secret,
+                    value,
+                    source,
+                } => run.inputs.push(InputUse {
+                    name,
+                    source,
+                    secret,
+                    fingerprint,
+                    // The journal never holds a secret's value; this makes sure a
+                    // hand-edited journal cannot make a report show one either.
+                    value: value.filter(|_| !secret),
+                    at,
+                }),
+                EventKind::RollbackStarted { reason } => {
+                    in_rollback = true;
+                    run.happenings
+                        .push(happening(None, HappeningKind::RollbackStarted(reason)));
+                }
+                EventKind::Interrupted => {
+                    run.state = RunState::Interrupted;
+                    run.happenings.push(happening(None, HappeningKind::Interrupted));
+                }
+                EventKind::Resumed { .. } => {
+                    run.state = RunState::Unfinished;
+                    // A resumed run starts its step loop again: what comes next
+                    // is the main steps, not the rollback.
+                    in_rollback = false;
+                    run.happenings.push(happening(None, HappeningKind::Resumed));
+                }
+                EventKind::RunFinished { outcome, exit_code } => {
+                    run.state = RunState::Finished { outcome, exit_code };
+                }
+                EventKind::RunStarted { .. } => {}
+            }
+        }
+        Ok(run)
+    }
+
+    /// The last time `step` finished in this run.
+    pub fn last(&self, step: &str) -> Option<&StepRun> {
+        self.steps.iter().rev().find(|s| s.step == step)
+    }
+
+    /// From the start to the last event.
+    pub fn duration(&self) -> Option<Duration> {
+        let start = time(&self.started_at)?;
+        time(&self.last_at)?.duration_since(start).ok()
+    }
+
+    pub fn finished_at(&self) -> Option<&str> {
+        matches!(self.state, RunState::Finished { .. }).then_some(self.last_at.as_str())
+    }
+}
+
+/// A journal timestamp as a time (journals write RFC 3339 UTC).
+pub fn time(at: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339(at).ok()
+}
+
+/// `at` less `ms` milliseconds, in the journal's format (`at` itself when it
+/// cannot be read).
+fn minus(at: &str, ms: u64) -> String {
+    time(at)
+        .and_then(|t| t.checked_sub(Duration::from_millis(ms)))
+        .map_or_else(
+            || at.to_owned(),
+            |t| humantime::format_rfc3339_millis(t).to_string(),
+        )
+}
+
+/// `2026-11-28T05:30:12.345Z` → `2026-11-28`.
+pub fn date(at: &str) -> &str {
+    at.get(..10).unwrap_or(at)
+}
+
+/// `2026-11-28T05:30:12.345Z` → `2026-11-28 05:30 UTC`.
+pub fn minute(at: &str) -> String {
+    match (at.get(..10), at.get(11..16)) {
+        (Some(day), Some(time)) => format!("{day} {time} UTC"),
+        _ => at.to_owned(),
+    }
+}
+
+/// `2026-11-28T05:30:12.345Z` → `05:30:12`.
+pub fn clock(at: &str) -> &str {
+    at.get(11..19).unwrap_or(at)
+}
+
+/// A duration as the run summary shows it: `25ms`, `3s`, `2m 5s`, `1h 10m`.
+pub fn short_ms(ms: u64) -> String {
+    engine::gate::short(Duration::from_millis(ms))
+}
+
+// ---------------------------------------------------------------------------
+// Finding runs
+
+/// The runbook files under `runbooks/`, or the error for its absence.
+fn runbooks_dir_files() -> Result<Vec<PathBuf>, ReportError> {
+    let dir = Path::new("runbooks");
+    if !dir.is_dir() {
+        return Err(ReportError::NoRunbooksDir);
+    }
+    Ok(crate::validate::files(dir)
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect())
+}
+
+/// The id a runbook file declares, when it can be read that far (even with
+/// other problems: its past runs are still worth showing).
+pub fn declared_id(file: &Path) -> Option<String> {
+    let source = crate::document::source::read(file).ok()?;
+    crate::document::check(file, &source.text)
+        .runbook
+        .map(|runbook| runbook.id.value)
+}
+
+/// The state directories that may hold runs: `$RUNBOOK_STATE_DIR`, and
+/// `.runbook/` next to every runbook file under `runbooks/` and here.
+fn state_bases(files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut bases = Vec::new();
+    if let Some(dir) = std::env::var_os(STATE_DIR_ENV).filter(|v| !v.is_empty()) {
+        bases.push(PathBuf::from(dir));
+    }
+    let dirs = files
+        .iter()
+        .filter_map(|file| file.parent())
+        .chain(std::iter::once(Path::new(".")));
+    for dir in dirs {
+        let base = dir.join(DEFAULT_DIR_NAME);
+        if base.is_dir() && !bases.contains(&base) {
+            bases.push(base);
+        }
+    }
+    bases
+}
+
+/// Every journal under the state directories `bases`.
+fn all_journals(bases: &[PathBuf]) -> Vec<PathBuf> {
+    let mut journals = Vec::new();
+    for base in bases {
+        let Ok(entries) = std::fs::read_dir(base) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if let Ok(dir) = StateDir::at(base, &id)
+                && let Ok(found) = dir.journals()
+            {
+                journals.extend(found);
+            }
+        }
+    }
+    journals
+}
+
+/// The newest run of the runbook `id` defined in `file` that recorded anything.
+pub fn latest_run(file: &Path, id: &str) -> Result<Option<Run>, ReportError> {
+    let dir = StateDir::for_runbook(file, id)?;
+    for journal in dir.journals()?.into_iter().rev() {
+        match Run::read(&journal) {
+            Ok(run) => return Ok(Some(run)),
+            // Cut off before its first event: nothing ran; look further back.
+            Err(ReportError::NotARun(_)) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(None)
+}
+
+/// What `report` was pointed at, found: the run and, when it can be found,
+/// the runbook file it ran.
+pub struct Found {
+    pub run: Run,
+    pub runbook_file: Option<PathBuf>,
+}
+
+/// Resolves `runbook report`'s argument: a runbook file (its latest run), a run
+/// journal (`.jsonl`), a run id, or nothing (the latest run of any runbook
+/// under `runbooks/`).
+pub fn find(target: Option<&str>) -> Result<Found, ReportError> {
+    let Some(target) = target else {
+        return latest_anywhere();
+    };
+    let path = Path::new(target);
+    if path.is_file() {
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            let run = Run::read(path)?;
+            let runbook_file = runbook_file_for(&run, Some(path));
+            return Ok(Found { run, runbook_file });
+        }
+        // A runbook file: it must be one, or nothing can be said of its runs.
+        let id = match declared_id(path) {
+            Some(id) => id,
+            None => engine::load(path)?.id.value,
+        };
+        let run = latest_run(path, &id)?.ok_or_else(|| ReportError::NoRuns {
+            dir: StateDir::for_runbook(path, &id)
+                .map(|d| d.runs_dir())
+                .unwrap_or_default(),
+            runbook: id,
+        })?;
+        return Ok(Found {
+            run,
+            runbook_file: Some(path.to_owned()),
+        });
+    }
+    if looks_like_path(target) {
+        return Err(ReportError::NoSuchPath(path.to_owned()));
+    }
+    by_run_id(target)
+}
+
+/// Whether an argument that names nothing was meant as a path rather than a run id.
+fn looks_like_path(target: &str) -> bool {
+    target.contains(['/', '\\'])
+        || [".yaml", ".yml", ".jsonl"]
+            .iter()
+            .any(|ext| target.ends_with(ext))
+}
+
+fn by_run_id(run_id: &str) -> Result<Found, ReportError> {
+    let files = if Path::new("runbooks").is_dir() {
+        runbooks_dir_files()?
+    } else {
+        Vec::new()
+    };
+    let bases = state_bases(&files);
+    let unknown = || ReportError::UnknownRun {
+        run_id: run_id.to_owned(),
+        searched: bases.clone(),
+    };
+    // A run id is a file name in a state directory; anything that could step
+    // out of one is not a run id.
+    if run_id.is_empty()
+        || !run_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(unknown());
+    }
+    let wanted = format!("{run_id}.jsonl");
+    let journal = all_journals(&bases)
+        .into_iter()
+        .find(|j| j.file_name().is_some_and(|n| n.to_string_lossy() == wanted))
+        .ok_or_else(unknown)?;
+    let run = Run::read(&journal)?;
+    let runbook_file = runbook_file_for(&run, Some(&journal));
+    Ok(Found { run, runbook_file })
+}
+
+fn latest_anywhere() -> Result<Found, ReportError> {
+    let files = runbooks_dir_files()?;
+    let bases = state_bases(&files);
+    // The latest by last activity: a checklist's child runs start after their
+    // parent but end before it, and the parent is what was run.
+    let mut best: Option<Run> = None;
+    for journal in all_journals(&bases) {
+        let run = match Run::read(&journal) {
+            Ok(run) => run,
+            Err(ReportError::NotARun(_)) => continue,
+            Err(error) => return Err(error),
+        };
+        let newer = best
+            .as_ref()
+            .is_none_or(|b| (&run.last_at, &run.id) > (&b.last_at, &b.id));
+        if newer {
+            best = Some(run);
+        }
+    }
+    let run = best.ok_or(ReportError::NothingRun)?;
+    let runbook_file = runbook_file_for(&run, Some(&run.journal));
+    Ok(Found { run, runbook_file })
+}
+
+/// The runbook file a run ran, if it is still where the run or its state
+/// directory says: the path recorded in the journal, else `<id>.yaml` next to the
+/// default state directory, else anywhere under `runbooks/`.
+fn runbook_file_for(run: &Run, journal: Option<&Path>) -> Option<PathBuf> {
+    let mut candidates = vec![PathBuf::from(&run.file)];
+    // <dir>/.runbook/<id>/runs/<run>.jsonl → <dir>
+    if let Some(dir) = journal
+        .and_then(|j| j.ancestors().nth(4))
+        .filter(|_| {
+            journal
+                .and_then(|j| j.ancestors().nth(3))
+                .and_then(Path::file_name)
+                .is_some_and(|n| n == DEFAULT_DIR_NAME)
+        })
+    {
+        for ext in ["yaml", "yml"] {
+            candidates.push(dir.join(format!("{}.{ext}", run.runbook)));
+        }
+    }
+    if let Ok(files) = runbooks_dir_files() {
+        candidates.extend(files.into_iter().filter(|f| {
+            f.file_stem()
+                .is_some_and(|s| s.to_string_lossy() == run.runbook)
+        }));
+    }
+    candidates
+        .into_iter()
+        .find(|c| c.is_file() && declared_id(c).as_deref() == Some(run.runbook.as_str()))
+}
+
+// ---------------------------------------------------------------------------
+// The report
+
+/// A run with what the runbook file says about its steps.
+pub struct Report {
+    pub run: Run,
+    /// The runbook as it is now, when its file was found and is valid.
+    pub runbook: Option<Runbook>,
+    pub runbook_file: Option<PathBuf>,
+    /// Whether the file differs from the one the run began with.
+    pub file_changed: Option<bool>,
+}
+
+impl Report {
+    pub fn new(found: Found) -> Report {
+        let Found { run, runbook_file } = found;
+        let runbook = runbook_file
+            .as_deref()
+            .and_then(|file| engine::load(file).ok());
+        let file_changed = runbook_file
+            .as_deref()
+            .and_then(|file| engine::file_hash(file).ok())
+            .map(|hash| hash != run.file_hash);
+        Report {
+            run,
+            runbook,
+            runbook_file,
+            file_changed,
+        }
+    }
+
+    pub fn title(&self) -> String {
+        self.runbook
+            .as_ref()
+            .and_then(|r| r.title.as_ref())
+            .map_or_else(|| self.run.runbook.clone(), |t| t.value.clone())
+    }
+
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.runbook
+            .as_ref()
+            .and_then(|r| r.all_steps().find(|s| s.id.value == id))
+    }
+
+    /// The effect of a step, as the runbook declares or implies it.
+    pub fn effect(&self, id: &str) -> Option<&'static str> {
+        self.step(id).map(|s| s.effect().map_or("child runbook", Effect::as_str))
+    }
+
+    /// The main steps the runbook has that this run never finished.
+    pub fn not_reached(&self) -> Vec<&Step> {
+        self.runbook.as_ref().map_or_else(Vec::new, |runbook| {
+            runbook
+                .steps()
+                .filter(|s| self.run.last(&s.id.value).is_none())
+                .collect()
+        })
+    }
+
+    /// The evidence of one finished step, one line each: what came back and
+    /// what it was checked against.
+    pub fn evidence(&self, step: &StepRun) -> Vec<String> {
+        evidence(self.step(&step.step), step)
+    }
+}
+
+/// Evidence lines from a step's results and, when the step passed, the
+/// expectations it was held to (each one held, or it would not have passed).
+pub fn evidence(model: Option<&Step>, step: &StepRun) -> Vec<String> {
+    let results = &step.results;
+    let text = |field: &str| results.get(field).and_then(Json::as_str);
+    let mut out = Vec::new();
+    if let Some(items) = results.get("results").and_then(Json::as_array) {
+        let passed = items
+            .iter()
+            .filter(|i| i.get("outcome").and_then(Json::as_str) == Some("passed"))
+            .count();
+        out.push(format!("{passed} of {} items passed", items.len()));
+        for item in items {
+            let mut line = String::from("  ");
+            if let Some(outcome) = item.get("outcome").and_then(Json::as_str) {
+                line.push_str(outcome);
+            }
+            if let Some(url) = item.get("url").and_then(Json::as_str) {
+                line.push_str(&format!(" {url}"));
+            }
+            if let Some(status) = item.get("status").and_then(Json::as_u64) {
+                line.push_str(&format!(" → HTTP {status}"));
+            }
+            if let Some(code) = item.get("exit_code").and_then(Json::as_i64) {
+                line.push_str(&format!(" → exit code {code}"));
+            }
+            out.push(line);
+        }
+    }
+    if let Some(status) = results.get("status").and_then(Json::as_u64) {
+        let mut line = format!("HTTP {status}");
+        if let Some(ms) = results.get("elapsed_ms").and_then(Json::as_u64) {
+            line.push_str(&format!(" in {ms}ms"));
+        }
+        out.push(line);
+    }
+    if let Some(code) = results.get("exit_code") {
+        match code.as_i64() {
+            Some(code) => out.push(format!("exit code {code}")),
+            None => out.push("no exit code (killed by a signal)".to_owned()),
+        }
+        if let Some(stdout) = text("stdout") {
+            let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+            let start = lines.len().saturating_sub(3);
+            out.extend(lines[start..].iter().map(|l| format!("stdout: {l}")));
+        }
+    }
+    if let Some(attempts) = results.get("attempts").and_then(Json::as_u64) {
+        out.push(format!("held after {attempts} attempt(s)"));
+    }
+    if let Some(value) = text("value") {
+        out.push(format!("value: {value}"));
+    }
+    if let Some(file) = text("file") {
+        out.push(format!("wrote {file}"));
+    }
+    if let Some(child) = text("run_id") {
+        let outcome = text("child_outcome").unwrap_or("?");
+        out.push(format!("child run {child}: {outcome}"));
+    }
+    if let Some(outputs) = results.get("outputs").and_then(Json::as_object) {
+        for (name, value) in outputs {
+            let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+            out.push(format!("output {name} = {value}"));
+        }
+    }
+    if step.outcome == Outcome::Passed
+        && let Some(model) = model
+    {
+        out.extend(expectations(model).into_iter().map(|e| format!("✓ {e}")));
+    }
+    out
+}
+
+/// A step's expectations as written in the runbook, one line each.
+pub fn expectations(step: &Step) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(expect) = &step.expect {
+        expectation_lines(expect, &mut out);
+    }
+    for wait in step.waits() {
+        if let Some(expect) = &wait.expect {
+            expectation_lines(expect, &mut out);
+        }
+    }
+    out
+}
+
+fn expectation_lines(expect: &Expect, out: &mut Vec<String>) {
+    match expect.status.as_slice() {
+        [] => {}
+        [one] => out.push(format!("status {}", one.value)),
+        many => out.push(format!(
+            "status one of {}",
+            many.iter()
+                .map(|s| s.value.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+    for (path, matcher) in &expect.json {
+        out.push(format!("`{}` {}", path.value, describe(matcher)));
+    }
+    if let Some(code) = &expect.exit_code {
+        out.push(format!("exit code {}", code.value));
+    }
+    if let Some(needle) = &expect.stdout_contains {
+        out.push(format!("stdout contains {:?}", needle.source));
+    }
+    if let Some(needle) = &expect.body_contains {
+        out.push(format!("body contains {:?}", needle.source));
+    }
+}
+
+fn describe(matcher: &Matcher) -> String {
+    match matcher {
+        Matcher::Equals(node) => format!("= {}", scalar(node)),
+        Matcher::NotEmpty(true) => "is not empty".to_owned(),
+        Matcher::NotEmpty(false) => "is empty".to_owned(),
+        Matcher::Exists(true) => "exists".to_owned(),
+        Matcher::Exists(false) => "does not exist".to_owned(),
+        Matcher::Compare(op, n) => format!("{} {}", op.key(), n.value),
+        Matcher::Matches(regex) => format!("matches /{}/", regex.value),
+        Matcher::Len(n) => format!("has length {}", n.value),
+    }
+}
+
+fn scalar(node: &Node) -> String {
+    match &node.value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(n) => n.to_string(),
+        Value::Float(n) => n.to_string(),
+        Value::Str(s) => format!("{s:?}"),
+        Value::Seq(_) => "[…]".to_owned(),
+        Value::Map(_) => "{…}".to_owned(),
+    }
+}
+
+/// `runbook report [RUN_ID|FILE|JOURNAL]`.
+pub fn run(target: Option<&str>, format: Format, out: &mut Output) -> Result<i32, ReportError> {
+    let report = Report::new(find(target)?);
+    let text = match format {
+        Format::Markdown => markdown::render(&report),
+        Format::Html => html::render(&report),
+        Format::Json => json::render(&report),
+    };
+    out.write(&text)?;
+    Ok(0)
+}
