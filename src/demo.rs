@@ -11,7 +11,9 @@ use crate::engine::{self, RunEnd, RunOptions};
 use crate::operator::headless::Headless;
 use crate::operator::terminal::Terminal;
 use crate::operator::{Interrupted, ManualAnswer, Operator, Progress, Question};
-use crate::sandbox::{LoggedRequest, Sandbox, SandboxConfig, SandboxError, Service, restart_command};
+use crate::sandbox::{
+    LoggedRequest, Sandbox, SandboxConfig, SandboxError, Service, restart_command,
+};
 use crate::template::mask;
 
 /// The flagship runbook, exactly as committed.
@@ -60,16 +62,10 @@ pub enum DemoError {
 pub fn run(scenario: Scenario, options: &DemoOptions) -> Result<i32, DemoError> {
     let dir = tempfile::Builder::new().prefix("runbook-demo-").tempdir()?;
     let env_file = dir.path().join(".env.auth");
-    std::fs::write(
-        &env_file,
-        "# The platform's secrets (a demo copy)\nPLATFORM_NAME=ops-center\n",
-    )?;
+    // The sandbox creates the env file with the old token (and other settings the
+    // rotation must leave alone) before the platform first reads it.
     let sandbox = Sandbox::start(config(scenario, &env_file))?;
-    // The sandbox only writes the old token into a file it creates; add it here.
     let old = sandbox.tokens().old;
-    let mut text = std::fs::read_to_string(&env_file)?;
-    text.push_str(&format!("CLOUDFLARE_API_TOKEN={old}\n"));
-    std::fs::write(&env_file, text)?;
 
     let file = dir.path().join(ROTATION_FILE);
     std::fs::write(&file, ROTATION)?;
@@ -82,7 +78,10 @@ pub fn run(scenario: Scenario, options: &DemoOptions) -> Result<i32, DemoError> 
         format!("api_base: {:?}", sandbox.api_url()),
         format!("platform: {:?}", sandbox.platform_url()),
         format!("env_file: {:?}", env_file.display().to_string()),
-        format!("restart_command: {:?}", restart_command(&sandbox.platform_url())),
+        format!(
+            "restart_command: {:?}",
+            restart_command(&sandbox.platform_url())
+        ),
     ];
     if !interactive {
         // Without a person to paste it, the demo answers for them (a fake token).
@@ -158,7 +157,10 @@ fn intro(scenario: Scenario, sandbox: &Sandbox, new_token: &str, interactive: bo
     println!("runbook demo — scenario: {}", scenario_name(scenario));
     println!("  simulated Cloudflare API  {}", sandbox.api_url());
     println!("  simulated platform        {}", sandbox.platform_url());
-    println!("  platform env file         {}", sandbox.env_file().display());
+    println!(
+        "  platform env file         {}",
+        sandbox.env_file().display()
+    );
     if interactive {
         // The sandbox's tokens are fake; showing the whole one is what lets the
         // newcomer paste it, as they would from the Cloudflare dashboard.
@@ -198,7 +200,9 @@ fn outro(sandbox: &Sandbox, end: RunEnd, env_file: &Path, old: &str, new: &str) 
         RunEnd::Blocked => println!(
             "The run stopped at a gate. Without a terminal, confirm the revoke with `runbook demo --confirm {REVOKE_STEP}`."
         ),
-        RunEnd::Interrupted => println!("Interrupted; the demo directory goes away with the sandbox."),
+        RunEnd::Interrupted => {
+            println!("Interrupted; the demo directory goes away with the sandbox.")
+        }
         RunEnd::Passed | RunEnd::Failed => {}
     }
 }
@@ -212,7 +216,10 @@ fn describe(request: &LoggedRequest) -> String {
         .token_last4
         .as_ref()
         .map_or_else(String::new, |t| format!(" (token ••••{t})"));
-    format!("{service} {:<6} {} → {}{token}", request.method, request.path, request.status)
+    format!(
+        "{service} {:<6} {} → {}{token}",
+        request.method, request.path, request.status
+    )
 }
 
 fn scenario_name(scenario: Scenario) -> &'static str {

@@ -323,3 +323,62 @@ pub fn check_run(
 ) -> Result<(), EngineError> {
     artifact::verify(plan_path, file, runbook, answers).map_err(EngineError::from)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn plan_of(yaml: &str) -> Plan {
+        let checked = crate::document::check(Path::new("x.yaml"), yaml);
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        let runbook = checked.runbook.expect("a runbook");
+        planner::plan(
+            Path::new("x.yaml"),
+            &runbook,
+            &answers::Answers::default(),
+            None,
+        )
+    }
+
+    const RUNBOOK: &str = "runbook: x
+steps:
+  - id: look
+    http: { url: 'https://example.com/{{ inputs.id }}' }
+  - id: drop
+    needs: [look]
+    effect: irreversible
+    confirm: true
+    command: rm -rf /tmp/x
+inputs:
+  id: { description: which }
+";
+
+    #[test]
+    fn colour_only_when_asked_and_irreversible_stands_out() {
+        let plan = plan_of(RUNBOOK);
+        let plain = render(&plan, Format::Human, false);
+        assert!(!plain.contains('\u{1b}'), "{plain}");
+        assert!(plain.contains("[drop]  ⚠ IRREVERSIBLE"), "{plain}");
+        let coloured = render(&plan, Format::Human, true);
+        assert!(
+            coloured.contains("\u{1b}[31m\u{1b}[1m⚠ IRREVERSIBLE"),
+            "{coloured}"
+        );
+        assert!(coloured.contains("\u{1b}[35m‹inputs.id›"), "{coloured}");
+        for format in [Format::Markdown, Format::Json] {
+            assert!(!render(&plan, format, true).contains('\u{1b}'));
+        }
+    }
+
+    #[test]
+    fn plain_confirms_take_yes_but_irreversible_ones_do_not() {
+        let plan = plan_of(RUNBOOK);
+        let drop = plan.steps().nth(1).expect("two steps");
+        let confirm = drop.confirm.as_ref().expect("a confirm");
+        assert_eq!(confirm.non_interactive, "--confirm drop");
+        assert_eq!(drop.target, "$ rm -rf /tmp/x");
+        assert_eq!(plan.summary.unresolved_inputs, ["id"]);
+    }
+}

@@ -287,12 +287,7 @@ fn run_line(run: Option<&Run>) -> String {
 fn totals_line(totals: &Totals) -> String {
     let mut line = format!(
         "{} items: {} done · {} deferred · {} blocked · {} failed · {} pending",
-        totals.items,
-        totals.done,
-        totals.deferred,
-        totals.blocked,
-        totals.failed,
-        totals.pending
+        totals.items, totals.done, totals.deferred, totals.blocked, totals.failed, totals.pending
     );
     if totals.skipped > 0 {
         let _ = write!(line, " · {} skipped", totals.skipped);
@@ -337,12 +332,7 @@ fn render_human(status: &Status, color: bool) -> String {
         "{}",
         console::style(header).bold().force_styling(color)
     );
-    let _ = writeln!(
-        out,
-        "{} · {}",
-        status.file,
-        run_line(status.run.as_ref())
-    );
+    let _ = writeln!(out, "{} · {}", status.file, run_line(status.run.as_ref()));
     let all: Vec<&Item> = status.items().chain(status.rollback.iter()).collect();
     let id_width = all.iter().map(|i| i.id.chars().count()).max().unwrap_or(0);
     let priority_width = all

@@ -23,14 +23,27 @@ use crate::support;
 const SEED: u64 = 0x5eed_2025_0b00_c0de;
 /// In-process cases per bundled runbook (there are a dozen of them).
 const CASES_PER_FILE: usize = 260;
-/// Mutated files the built binary validates in one run.
+/// Mutated files the built binary validates in one run, and how long it may take
+/// (a few seconds, normally).
 const BINARY_FILES: usize = 300;
-/// Both tests together take a few seconds; this only turns a hang into a failure.
-const WATCHDOG: Duration = Duration::from_secs(120);
+const BINARY_LIMIT: Duration = Duration::from_secs(120);
+/// One check takes milliseconds, even in a debug build: a case still running after
+/// this long is a hang, and fails the test with its input.
+const CASE_LIMIT: Duration = Duration::from_secs(20);
+/// A backstop on the whole run (a few thousand checks take well under a minute on
+/// two idle cores); generous, because a loaded CI machine is slower.
+const WATCHDOG: Duration = Duration::from_secs(300);
 const WORKERS: usize = 2;
 
 /// A runbook's real path (children resolve next to it) and a mutation of its text.
 type Case = (PathBuf, String);
+
+/// What a worker is checking and since when, so a hang can name its input.
+#[derive(Clone)]
+struct Slot {
+    case: Option<Case>,
+    since: Instant,
+}
 
 #[test]
 fn mutated_runbooks_never_panic_and_spans_stay_in_the_text() {
@@ -46,17 +59,24 @@ fn mutated_runbooks_never_panic_and_spans_stay_in_the_text() {
     let total = cases.len();
     assert!(total >= 3_000, "only {total} cases");
 
-    // Each worker says what it is checking, so a hang can name its input.
-    let current: Arc<Mutex<Vec<Option<Case>>>> = Arc::new(Mutex::new(vec![None; WORKERS]));
+    let slots = Arc::new(Mutex::new(vec![
+        Slot {
+            case: None,
+            since: Instant::now(),
+        };
+        WORKERS
+    ]));
     let (sender, receiver) = mpsc::channel();
     let cases = Arc::new(cases);
     for worker in 0..WORKERS {
-        let (cases, current, sender) = (Arc::clone(&cases), Arc::clone(&current), sender.clone());
+        let (cases, slots, sender) = (Arc::clone(&cases), Arc::clone(&slots), sender.clone());
         std::thread::spawn(move || {
             let mut failures = Vec::new();
             for (path, text) in cases.iter().skip(worker).step_by(WORKERS) {
-                current.lock().unwrap_or_else(PoisonError::into_inner)[worker] =
-                    Some((path.clone(), text.clone()));
+                slots.lock().unwrap_or_else(PoisonError::into_inner)[worker] = Slot {
+                    case: Some((path.clone(), text.clone())),
+                    since: Instant::now(),
+                };
                 if let Err(problem) = examine(path, text) {
                     failures.push((path.clone(), text.clone(), problem));
                 }
@@ -66,30 +86,43 @@ fn mutated_runbooks_never_panic_and_spans_stay_in_the_text() {
     }
     drop(sender);
 
-    let deadline = Instant::now() + WATCHDOG;
+    let started = Instant::now();
     let mut failures = Vec::new();
-    for _ in 0..WORKERS {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match receiver.recv_timeout(left) {
-            Ok(found) => failures.extend(found),
-            Err(_) => {
-                let stuck = current
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone();
-                let mut message = format!("checking mutated runbooks took over {WATCHDOG:?}\n");
-                for (path, text) in stuck.into_iter().flatten() {
-                    let saved = save_reproducer("hang", &text);
-                    let _ = writeln!(
-                        message,
-                        "still checking a mutation of {} (saved to {}):\n{text:?}",
-                        path.display(),
-                        saved.display()
-                    );
-                }
-                panic!("{message}");
+    let mut finished = 0;
+    while finished < WORKERS {
+        match receiver.recv_timeout(Duration::from_millis(200)) {
+            Ok(found) => {
+                failures.extend(found);
+                finished += 1;
+                continue;
             }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => panic!("a worker thread died"),
         }
+        let slots = slots.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let stuck: Vec<&Slot> = slots
+            .iter()
+            .filter(|slot| slot.case.is_some() && slot.since.elapsed() > CASE_LIMIT)
+            .collect();
+        if stuck.is_empty() && started.elapsed() < WATCHDOG {
+            continue;
+        }
+        let mut message =
+            format!("a check ran over {CASE_LIMIT:?}, or all {total} over {WATCHDOG:?}: a hang\n");
+        for (worker, slot) in slots.iter().enumerate() {
+            let Some((path, text)) = &slot.case else {
+                continue;
+            };
+            let saved = save_reproducer(&format!("hang-{worker}"), text);
+            let _ = writeln!(
+                message,
+                "checking a mutation of {} for {:?} (saved to {}):\n{text:?}",
+                path.display(),
+                slot.since.elapsed(),
+                saved.display()
+            );
+        }
+        panic!("{message}");
     }
     report_failures(&failures, total);
 }
@@ -132,7 +165,7 @@ fn validate_binary_survives_a_directory_of_mutated_files() {
         Command::new(support::binary())
             .args(["validate", "--format", "json"])
             .arg(dir.path()),
-        WATCHDOG,
+        BINARY_LIMIT,
     );
     let crashed = !matches!(ran.status, Some(0 | 1)) || ran.stderr.contains("panicked");
     if crashed {

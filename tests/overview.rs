@@ -197,12 +197,20 @@ fn status_shows_the_seed_deferral_with_its_reason_and_date() {
         "{blocked}"
     );
     assert!(line("deploy").contains(&format!("done {day} by ana")));
-    assert!(line("announce").contains("P3  -    done"), "{}", line("announce"));
+    assert!(
+        line("announce").contains("P3  -    done"),
+        "{}",
+        line("announce")
+    );
     // Columns line up, whatever width the marks have.
-    let columns: Vec<usize> = ["env_file_private", "cloudflare_token_rotation", "review_security_fix"]
-        .iter()
-        .map(|id| console_column(&line(id), id))
-        .collect();
+    let columns: Vec<usize> = [
+        "env_file_private",
+        "cloudflare_token_rotation",
+        "review_security_fix",
+    ]
+    .iter()
+    .map(|id| console_column(&line(id), id))
+    .collect();
     assert!(columns.iter().all(|c| *c == columns[0]), "{out}");
     assert!(
         out.contains("5 items: 3 done · 1 deferred · 1 blocked · 0 failed · 0 pending"),
@@ -226,7 +234,12 @@ fn status_as_json_and_markdown() {
     let dir = deferred_checklist();
     let ran = runbook(
         dir.path(),
-        &["status", "runbooks/launch-checklist.yaml", "--format", "json"],
+        &[
+            "status",
+            "runbooks/launch-checklist.yaml",
+            "--format",
+            "json",
+        ],
         &[],
     );
     expect_status(&ran, 0, "status --format json");
@@ -243,7 +256,11 @@ fn status_as_json_and_markdown() {
     assert_eq!(deferred["estimate"], "15m");
     assert_eq!(deferred["estimate_seconds"], 900);
     assert_eq!(deferred["reason"], "until production deployment");
-    assert!(deferred["at"].as_str().is_some_and(|a| a.starts_with(&today())));
+    assert!(
+        deferred["at"]
+            .as_str()
+            .is_some_and(|a| a.starts_with(&today()))
+    );
     assert_eq!(items[2]["status"], "blocked");
     assert_eq!(json["totals"]["done"], 3);
     assert_eq!(json["totals"]["deferred"], 1);
@@ -252,7 +269,12 @@ fn status_as_json_and_markdown() {
 
     let ran = runbook(
         dir.path(),
-        &["status", "runbooks/launch-checklist.yaml", "--format", "markdown"],
+        &[
+            "status",
+            "runbooks/launch-checklist.yaml",
+            "--format",
+            "markdown",
+        ],
         &[],
     );
     expect_status(&ran, 0, "status --format markdown");
@@ -281,7 +303,8 @@ fn status_before_any_run_has_everything_pending() {
     expect_status(&ran, 0, "status");
     assert!(ran.stdout.contains("no runs yet"), "{}", ran.stdout);
     assert!(
-        ran.stdout.contains("5 items: 0 done · 0 deferred · 0 blocked · 0 failed · 5 pending"),
+        ran.stdout
+            .contains("5 items: 0 done · 0 deferred · 0 blocked · 0 failed · 5 pending"),
         "{}",
         ran.stdout
     );
@@ -375,7 +398,12 @@ fn answers_that_cannot_answer_a_manual_step_stop_the_run_before_it_starts() {
     expect_status(&ran, 3, "done for one item");
     let ran = runbook(
         dir.path(),
-        &["status", "runbooks/launch-checklist.yaml", "--format", "json"],
+        &[
+            "status",
+            "runbooks/launch-checklist.yaml",
+            "--format",
+            "json",
+        ],
         &[],
     );
     let json: Value = serde_json::from_str(&ran.stdout).expect("JSON");
@@ -455,8 +483,15 @@ fn the_flagship_checklist_defers_the_token_rotation() {
         )),
         "{line}"
     );
-    assert!(out.contains("✓ platform_reachable"), "{out}");
-    assert!(out.contains("✗ stripe_connection"), "{out}");
+    let mark = |id: &str| {
+        out.lines()
+            .find(|l| l.contains(&format!(" {id} ")))
+            .and_then(|l| l.trim_start().chars().next())
+    };
+    assert_eq!(mark("platform_reachable"), Some('✓'), "{out}");
+    assert_eq!(mark("review_token_security_fix"), Some('⛔'), "{out}");
+    assert_eq!(mark("stripe_connection"), Some('✗'), "{out}");
+    assert_eq!(mark("deploy_release"), Some('·'), "{out}");
     // The child runbook was never started.
     assert!(
         !dir.path()
@@ -507,7 +542,11 @@ rollback:
 fn deploy_run() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temp dir");
     let base = serve();
-    write(dir.path(), "runbooks/deploy.yaml", &DEPLOY.replace("@BASE@", &base));
+    write(
+        dir.path(),
+        "runbooks/deploy.yaml",
+        &DEPLOY.replace("@BASE@", &base),
+    );
     let ran = runbook(
         dir.path(),
         &["run", "runbooks/deploy.yaml", "--yes", "--non-interactive"],
@@ -519,7 +558,10 @@ fn deploy_run() -> tempfile::TempDir {
 
 fn assert_masked(text: &str) {
     assert!(!text.contains(SECRET), "the secret leaked:\n{text}");
-    assert!(!text.contains("s3cr3t"), "part of the secret leaked:\n{text}");
+    assert!(
+        !text.contains("s3cr3t"),
+        "part of the secret leaked:\n{text}"
+    );
 }
 
 #[test]
@@ -529,13 +571,22 @@ fn report_markdown_tells_the_whole_run() {
     expect_status(&ran, 0, "report");
     let md = &ran.stdout;
     assert_masked(md);
-    assert!(md.starts_with("# Run report: Deploy <with> \"evidence\" & care\n"), "{md}");
+    assert!(
+        md.starts_with("# Run report: Deploy <with> \"evidence\" & care\n"),
+        "{md}"
+    );
     assert!(md.contains("| Operator | ana |"), "{md}");
     assert!(md.contains("| Outcome | ✗ failed (exit code 1) |"), "{md}");
-    assert!(md.contains("The service is healthy (`health`) | probe | ✓ passed"), "{md}");
+    assert!(
+        md.contains("The service is healthy (`health`) | probe | ✓ passed"),
+        "{md}"
+    );
     assert!(md.contains("HTTP 200 in "), "{md}");
     assert!(md.contains("✓ status 200<br>✓ `status` = \"ok\""), "{md}");
-    assert!(md.contains(&format!("stdout: deploying with {SECRET_LAST4}")), "{md}");
+    assert!(
+        md.contains(&format!("stdout: deploying with {SECRET_LAST4}")),
+        "{md}"
+    );
     assert!(
         md.contains("✗ failed: exit code 3, expected 0 — The deployment did not take."),
         "{md}"
@@ -543,9 +594,18 @@ fn report_markdown_tells_the_whole_run() {
     assert!(md.contains("`announce`: confirmed with --yes"), "{md}");
     assert!(md.contains("## Rollback\n\nStarted at "), "{md}");
     assert!(md.contains("because step `verify` failed."), "{md}");
-    assert!(md.contains("Undo the announcement (`undo`) | change | ✓ passed"), "{md}");
-    assert!(md.contains("## Not reached\n\n- `never` — Never reached"), "{md}");
-    assert!(md.contains("| `token` | environment | secret (sha256:"), "{md}");
+    assert!(
+        md.contains("Undo the announcement (`undo`) | change | ✓ passed"),
+        "{md}"
+    );
+    assert!(
+        md.contains("## Not reached\n\n- `never` — Never reached"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `token` | environment | secret (sha256:"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -655,9 +715,17 @@ fn report_errors_are_usage_errors() {
         "{}",
         ran.stderr
     );
-    assert!(ran.stderr.contains("help: run ids look like"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("help: run ids look like"),
+        "{}",
+        ran.stderr
+    );
 
-    let ran = runbook(dir.path(), &["report", "runbooks/launch-checklist.yaml"], &[]);
+    let ran = runbook(
+        dir.path(),
+        &["report", "runbooks/launch-checklist.yaml"],
+        &[],
+    );
     expect_status(&ran, 2, "a runbook never run");
     assert!(
         ran.stderr
@@ -665,11 +733,17 @@ fn report_errors_are_usage_errors() {
         "{}",
         ran.stderr
     );
-    assert!(ran.stderr.contains("help: start a run with `runbook run FILE`"));
+    assert!(
+        ran.stderr
+            .contains("help: start a run with `runbook run FILE`")
+    );
 
     let ran = runbook(dir.path(), &["report"], &[]);
     expect_status(&ran, 2, "nothing run at all");
-    assert!(ran.stderr.contains("no runbook under `runbooks/` has been run yet"));
+    assert!(
+        ran.stderr
+            .contains("no runbook under `runbooks/` has been run yet")
+    );
 
     for args in [
         ["report", "runbooks/missing.yaml"],
@@ -692,12 +766,23 @@ fn report_errors_are_usage_errors() {
     let empty = tempfile::tempdir().expect("a temp dir");
     let ran = runbook(empty.path(), &["status"], &[]);
     expect_status(&ran, 2, "status without runbooks/");
-    assert!(ran.stderr.contains("there is no `runbooks/` directory here"));
+    assert!(
+        ran.stderr
+            .contains("there is no `runbooks/` directory here")
+    );
 
-    write(dir.path(), "runbooks/broken.yaml", "runbook: broken\nsteps: 3\n");
+    write(
+        dir.path(),
+        "runbooks/broken.yaml",
+        "runbook: broken\nsteps: 3\n",
+    );
     let ran = runbook(dir.path(), &["graph", "runbooks/broken.yaml"], &[]);
     expect_status(&ran, 2, "graph of an invalid runbook");
-    assert!(ran.stderr.contains("is not a valid runbook"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("is not a valid runbook"),
+        "{}",
+        ran.stderr
+    );
 }
 
 /// The HTML report is one file that loads nothing, and a browser renders it.
@@ -714,7 +799,9 @@ fn report_html_is_self_contained_and_renders_in_chromium() {
     assert_masked(html);
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     // URLs may appear as text (an input's value); nothing may be loaded or linked.
-    for forbidden in ["<script", "src=", "href=", "url(", "@import", "<link", "<iframe", "<img"] {
+    for forbidden in [
+        "<script", "src=", "href=", "url(", "@import", "<link", "<iframe", "<img",
+    ] {
         assert!(
             !html.to_ascii_lowercase().contains(forbidden),
             "the report loads or links something ({forbidden}):\n{html}"
@@ -725,7 +812,11 @@ fn report_html_is_self_contained_and_renders_in_chromium() {
         "{html}"
     );
     assert!(html.contains("<svg class=\"timeline\""), "{html}");
-    assert_eq!(html.matches("<rect ").count(), 4, "one bar per finished step");
+    assert_eq!(
+        html.matches("<rect ").count(),
+        4,
+        "one bar per finished step"
+    );
     assert!(html.contains(&format!("stdout: deploying with {SECRET_LAST4}")));
     assert!(html.contains("confirmed with --yes"));
     assert!(html.contains("<h2>Rollback</h2>"));
@@ -769,7 +860,11 @@ fn report_html_is_self_contained_and_renders_in_chromium() {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     // A blank 1200×900 page compresses to a few hundred bytes; text, tables
     // and coloured bars make tens of kilobytes.
-    assert!(png.len() > 8_000, "the screenshot is nearly empty: {} bytes", png.len());
+    assert!(
+        png.len() > 8_000,
+        "the screenshot is nearly empty: {} bytes",
+        png.len()
+    );
 }
 
 fn which(program: &str) -> Option<PathBuf> {
@@ -843,7 +938,10 @@ fn dot_draws_effects_gates_and_the_rollback() {
     );
     expect_status(&ran, 0, "graph --format dot");
     let dot = &ran.stdout;
-    assert!(dot.starts_with("digraph \"cloudflare-token-rotation\" {"), "{dot}");
+    assert!(
+        dot.starts_with("digraph \"cloudflare-token-rotation\" {"),
+        "{dot}"
+    );
     assert!(dot.contains("subgraph cluster_rollback {"), "{dot}");
     assert!(
         dot.contains("\"verify_zones\" -> \"revoke_old_token\" [label=\"within 30m\""),
@@ -903,7 +1001,12 @@ fn mermaid_is_well_formed() {
     }
     let ran = runbook(
         dir.path(),
-        &["graph", &files[0].display().to_string(), "--format", "mermaid"],
+        &[
+            "graph",
+            &files[0].display().to_string(),
+            "--format",
+            "mermaid",
+        ],
         &[],
     );
     let text = &ran.stdout;
@@ -912,17 +1015,32 @@ fn mermaid_is_well_formed() {
         text.contains("verify_zones -->|\"within 30m\"| revoke_old_token"),
         "{text}"
     );
-    assert!(text.contains("revoke_old_token{{\"Revoke the old token<br/>"), "{text}");
+    assert!(
+        text.contains("revoke_old_token{{\"Revoke the old token<br/>"),
+        "{text}"
+    );
     assert!(text.contains("create_token[/\""), "{text}");
     assert!(text.contains("verify_zones([\""), "{text}");
     assert!(text.contains("save_token[\""), "{text}");
-    assert!(text.contains("class revoke_old_token irreversible"), "{text}");
-    assert!(text.contains("classDef irreversible fill:#ffebee,stroke:#c62828"), "{text}");
+    assert!(
+        text.contains("class revoke_old_token irreversible"),
+        "{text}"
+    );
+    assert!(
+        text.contains("classDef irreversible fill:#ffebee,stroke:#c62828"),
+        "{text}"
+    );
 
     let ran = runbook(dir.path(), &["graph", "runbooks/tricky.yaml"], &[]);
     let text = &ran.stdout;
-    assert!(text.contains("subgraph Phase_end[\"Phase #quot;end#quot;\"]"), "{text}");
-    assert!(text.contains("    End([\"Say #quot;end#quot; #91;now#93;"), "{text}");
+    assert!(
+        text.contains("subgraph Phase_end[\"Phase #quot;end#quot;\"]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    End([\"Say #quot;end#quot; #91;now#93;"),
+        "{text}"
+    );
     assert!(text.contains("End -->|\"within 1h 30m\"| Class"), "{text}");
     assert!(text.contains("Class --> Subgraph"), "{text}");
 }
@@ -1010,7 +1128,9 @@ fn check_mermaid(text: &str) {
             // `#` appears only as the start of an entity code (`#quot;`).
             if c == '#' {
                 assert!(
-                    shape.match_indices('#').all(|(i, _)| shape[i..].find(';').is_some()),
+                    shape
+                        .match_indices('#')
+                        .all(|(i, _)| shape[i..].find(';').is_some()),
                     "{line}"
                 );
             } else {

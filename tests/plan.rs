@@ -96,10 +96,7 @@ impl Drop for Server {
 }
 
 async fn answer(
-    axum::extract::State((seen, routes)): axum::extract::State<(
-        Arc<Mutex<Vec<String>>>,
-        Routes,
-    )>,
+    axum::extract::State((seen, routes)): axum::extract::State<(Arc<Mutex<Vec<String>>>, Routes)>,
     method: Method,
     uri: Uri,
 ) -> axum::response::Response {
@@ -198,10 +195,7 @@ impl Work {
                 } else {
                     use std::os::unix::fs::PermissionsExt as _;
                     let bytes = std::fs::read(&path).expect("read a file");
-                    let hash = Sha256::digest(&bytes)
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect::<String>();
+                    let hash = format!("{:x}", Sha256::digest(&bytes));
                     out.insert(
                         relative,
                         format!("{hash} {:o}", metadata.permissions().mode()),
@@ -317,14 +311,21 @@ fn full(server: &Server) -> Work {
     Work::new(&[
         ("full.yaml", &FULL.replace("@BASE@", &server.url())),
         ("child.yaml", CHILD),
-        (".env.auth", "CLOUDFLARE_API_TOKEN=cfut_old_value_1234\nOTHER=1\n"),
+        (
+            ".env.auth",
+            "CLOUDFLARE_API_TOKEN=cfut_old_value_1234\nOTHER=1\n",
+        ),
     ])
 }
 
 #[test]
 fn plan_requests_nothing_and_writes_nothing_in_any_format() {
     let server = Server::start(&[
-        ("GET /user/tokens/verify", 200, json!({"result": {"status": "active"}})),
+        (
+            "GET /user/tokens/verify",
+            200,
+            json!({"result": {"status": "active"}}),
+        ),
         ("GET /health", 200, json!({})),
         ("GET /zones", 200, json!({})),
     ]);
@@ -332,15 +333,33 @@ fn plan_requests_nothing_and_writes_nothing_in_any_format() {
     let before = work.snapshot();
     for format in ["human", "markdown", "json"] {
         let ran = work.expect(
-            &["plan", "full.yaml", "--format", format, "--set", "ticket=CHG-1"],
+            &[
+                "plan",
+                "full.yaml",
+                "--format",
+                format,
+                "--set",
+                "ticket=CHG-1",
+            ],
             &[("RUNBOOK_INPUT_NEW_TOKEN", SECRET)],
             0,
         );
         assert!(ran.stdout.contains("revoke_old_token"), "{}", ran.stdout);
-        assert_eq!(server.seen(), Vec::<String>::new(), "plan sent a request ({format})");
-        assert_eq!(work.snapshot(), before, "plan changed the directory ({format})");
+        assert_eq!(
+            server.seen(),
+            Vec::<String>::new(),
+            "plan sent a request ({format})"
+        );
+        assert_eq!(
+            work.snapshot(),
+            before,
+            "plan changed the directory ({format})"
+        );
         assert!(!work.path().join(".runbook").exists());
-        assert!(!work.path().join("restarted.marker").exists(), "plan ran a command");
+        assert!(
+            !work.path().join("restarted.marker").exists(),
+            "plan ran a command"
+        );
     }
 }
 
@@ -359,8 +378,14 @@ fn unknowns_are_placeholders_and_secrets_are_masked() {
         .stdout;
     for (format, text) in [("human", &human), ("markdown", &markdown), ("json", &json)] {
         assert!(!text.contains(SECRET), "{format} shows the secret:\n{text}");
-        assert!(!text.contains("TOPSECRET"), "{format} shows part of the secret:\n{text}");
-        assert!(text.contains("••••9Xy7"), "{format} lacks the masked secret:\n{text}");
+        assert!(
+            !text.contains("TOPSECRET"),
+            "{format} shows part of the secret:\n{text}"
+        );
+        assert!(
+            text.contains("••••9Xy7"),
+            "{format} lacks the masked secret:\n{text}"
+        );
         for needle in [
             format!("GET {base}/user/tokens/verify"),
             "set CLOUDFLARE_API_TOKEN in .env.auth".to_owned(),
@@ -379,11 +404,23 @@ fn unknowns_are_placeholders_and_secrets_are_masked() {
     assert!(human.contains("bearer ••••9Xy7"), "{human}");
     assert!(human.contains("value ••••9Xy7"), "{human}");
     assert!(human.contains("⚠ IRREVERSIBLE"), "{human}");
-    assert!(human.contains("type ‹last 4 of steps.old_token.value›"), "{human}");
-    assert!(human.contains("without a terminal: --confirm revoke_old_token"), "{human}");
+    assert!(
+        human.contains("type ‹last 4 of steps.old_token.value›"),
+        "{human}"
+    );
+    assert!(
+        human.contains("without a terminal: --confirm revoke_old_token"),
+        "{human}"
+    );
     assert!(human.contains("verify (passed within 30m)"), "{human}");
-    assert!(human.contains("Create the token for ticket ‹inputs.ticket›."), "{human}");
-    assert!(!human.contains('\u{1b}'), "no colour without a terminal:\n{human}");
+    assert!(
+        human.contains("Create the token for ticket ‹inputs.ticket›."),
+        "{human}"
+    );
+    assert!(
+        !human.contains('\u{1b}'),
+        "no colour without a terminal:\n{human}"
+    );
 
     // An answer fills its placeholder in.
     let answered = work
@@ -425,7 +462,11 @@ fn markdown_is_a_numbered_checklist_with_effects_and_gates() {
     for (index, id) in ids.iter().take(10).enumerate() {
         let prefix = format!("- [ ] {}. **", index + 1);
         assert!(items[index].starts_with(&prefix), "{}", items[index]);
-        assert!(items[index].contains(&format!("(`{id}`) — ")), "{}", items[index]);
+        assert!(
+            items[index].contains(&format!("(`{id}`) — ")),
+            "{}",
+            items[index]
+        );
     }
     assert_eq!(
         items[0],
@@ -439,11 +480,22 @@ fn markdown_is_a_numbered_checklist_with_effects_and_gates() {
         items[8],
         "- [ ] 9. **Revoke the old token** (`revoke_old_token`) — ⚠️ **IRREVERSIBLE** · needs `identify_old`, `verify` within 30m"
     );
-    assert!(items[10].starts_with("- [ ] R1. **Put the old token back**"), "{markdown}");
-    assert!(markdown.contains("  - [ ] 10.1. **Check the platform from the child** (`child_check`) — probe"), "{markdown}");
+    assert!(
+        items[10].starts_with("- [ ] R1. **Put the old token back**"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(
+            "  - [ ] 10.1. **Check the platform from the child** (`child_check`) — probe"
+        ),
+        "{markdown}"
+    );
     assert!(markdown.contains("  - confirm: type `‹last 4 of steps.old_token.value›` (without a terminal: `--confirm revoke_old_token`)"), "{markdown}");
     assert!(markdown.contains("### Rollback"), "{markdown}");
-    assert!(markdown.contains("> ⚠️ **Irreversible:** step 9"), "{markdown}");
+    assert!(
+        markdown.contains("> ⚠️ **Irreversible:** step 9"),
+        "{markdown}"
+    );
 }
 
 #[test]
@@ -472,7 +524,9 @@ phases:
         .stdout;
     let one = markdown.find("### Phase 1: Security").expect(&markdown);
     let two = markdown.find("### Phase 2: Release").expect(&markdown);
-    let a = markdown.find("- [ ] 1. **a** (`a`) — manual").expect(&markdown);
+    let a = markdown
+        .find("- [ ] 1. **a** (`a`) — manual")
+        .expect(&markdown);
     let b = markdown
         .find("- [ ] 2. **b** (`b`) — manual · needs `a`")
         .expect(&markdown);
@@ -499,8 +553,22 @@ fn json_is_versioned_and_has_every_documented_field() {
     assert_eq!(plan["probed"], false);
     assert_eq!(plan["checklist"], false);
     for key in [
-        "version", "runbook", "title", "description", "file", "owner", "priority", "estimate",
-        "guide", "checklist", "probed", "inputs", "phases", "rollback", "summary", "problems",
+        "version",
+        "runbook",
+        "title",
+        "description",
+        "file",
+        "owner",
+        "priority",
+        "estimate",
+        "guide",
+        "checklist",
+        "probed",
+        "inputs",
+        "phases",
+        "rollback",
+        "summary",
+        "problems",
     ] {
         assert!(plan.get(key).is_some(), "plan lacks {key}");
     }
@@ -508,9 +576,30 @@ fn json_is_versioned_and_has_every_documented_field() {
     assert_eq!(steps.len(), 10);
     for step in steps {
         for key in [
-            "number", "id", "title", "description", "action", "effect", "irreversible", "target",
-            "details", "instructions", "expect", "needs", "when", "confirm", "for_each", "retry",
-            "timeout", "secret", "outputs", "priority", "estimate", "guide", "child", "probe",
+            "number",
+            "id",
+            "title",
+            "description",
+            "action",
+            "effect",
+            "irreversible",
+            "target",
+            "details",
+            "instructions",
+            "expect",
+            "needs",
+            "when",
+            "confirm",
+            "for_each",
+            "retry",
+            "timeout",
+            "secret",
+            "outputs",
+            "priority",
+            "estimate",
+            "guide",
+            "child",
+            "probe",
         ] {
             assert!(step.get(key).is_some(), "step {} lacks {key}", step["id"]);
         }
@@ -537,7 +626,10 @@ fn json_is_versioned_and_has_every_documented_field() {
     assert_eq!(steps[5]["effect"], "change");
     assert_eq!(steps[6]["effect"], "change", "a POST changes something");
     assert_eq!(steps[9]["child"]["runbook"], "child");
-    assert_eq!(steps[9]["child"]["phases"][0]["steps"][0]["target"], "GET http://127.0.0.1:9/health");
+    assert_eq!(
+        steps[9]["child"]["phases"][0]["steps"][0]["target"],
+        "GET http://127.0.0.1:9/health"
+    );
     let new_token = plan["inputs"]
         .as_array()
         .and_then(|i| i.iter().find(|i| i["name"] == "new_token"))
@@ -545,7 +637,10 @@ fn json_is_versioned_and_has_every_documented_field() {
     assert_eq!(new_token["value"], "••••9Xy7");
     assert_eq!(new_token["source"], "environment");
     assert_eq!(new_token["secret"], true);
-    assert_eq!(plan["rollback"][0]["when"]["expression"], "steps.save_token.outcome == 'passed'");
+    assert_eq!(
+        plan["rollback"][0]["when"]["expression"],
+        "steps.save_token.outcome == 'passed'"
+    );
     assert_eq!(plan["rollback"][0]["when"]["value"], Value::Null);
     assert_eq!(plan["summary"]["irreversible"], json!(["revoke_old_token"]));
     assert_eq!(plan["summary"]["unresolved_inputs"], json!(["ticket"]));
@@ -555,7 +650,11 @@ fn json_is_versioned_and_has_every_documented_field() {
 #[test]
 fn probe_sends_only_read_only_requests_and_changes_nothing() {
     let server = Server::start(&[
-        ("GET /user/tokens/verify", 200, json!({"result": {"status": "active"}})),
+        (
+            "GET /user/tokens/verify",
+            200,
+            json!({"result": {"status": "active"}}),
+        ),
         ("GET /health", 200, json!({})),
         ("GET /zones", 503, json!({})),
     ]);
@@ -614,7 +713,11 @@ fn probe_sends_only_read_only_requests_and_changes_nothing() {
     )]);
     let ran = work.expect(&["plan", "cmd.yaml", "--probe"], &[], 0);
     assert!(!work.path().join("ran.marker").exists());
-    assert!(ran.stdout.contains("a plan runs no process"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("a plan runs no process"),
+        "{}",
+        ran.stdout
+    );
 }
 
 #[test]
@@ -628,7 +731,12 @@ fn probe_polls_wait_for() {
         ),
     )]);
     let ran = work.expect(&["plan", "wait.yaml", "--probe"], &[], 0);
-    assert!(ran.stdout.contains("✓ passed: ready after 1 attempt(s): 200"), "{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .contains("✓ passed: ready after 1 attempt(s): 200"),
+        "{}",
+        ran.stdout
+    );
     assert_eq!(server.seen(), ["GET /health"]);
 }
 
@@ -656,20 +764,29 @@ steps:
     let secret = [("RUNBOOK_INPUT_TOKEN", SECRET)];
     let before = work.snapshot();
     let ran = work.expect(&["plan", "small.yaml", "--out", "plan.json"], &secret, 0);
-    assert!(ran.stderr.contains("runbook run small.yaml --plan plan.json"), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("runbook run small.yaml --plan plan.json"),
+        "{}",
+        ran.stderr
+    );
     let mut after = work.snapshot();
     assert!(after.remove(Path::new("plan.json")).is_some());
     assert_eq!(after, before, "--out writes only the artifact");
     assert!(server.seen().is_empty());
 
-    let artifact: Value =
-        serde_json::from_str(&std::fs::read_to_string(work.path().join("plan.json")).expect("read"))
-            .expect("the artifact is JSON");
+    let artifact: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.path().join("plan.json")).expect("read"),
+    )
+    .expect("the artifact is JSON");
     assert_eq!(artifact["version"], 1);
     assert_eq!(artifact["kind"], "runbook-plan");
     assert_eq!(artifact["runbook"], "small");
     assert_eq!(artifact["file_hash"].as_str().map(str::len), Some(64));
-    assert!(artifact["child_file_hashes"]["sub/child.yaml"].is_string(), "{artifact}");
+    assert!(
+        artifact["child_file_hashes"]["sub/child.yaml"].is_string(),
+        "{artifact}"
+    );
     assert_eq!(artifact["inputs"]["api"]["value"], server.url());
     assert!(
         artifact["inputs"]["token"]["fingerprint"]
@@ -682,7 +799,14 @@ steps:
     assert!(!text.contains(SECRET), "the artifact holds the secret");
 
     let run = |extra: &[&str], env: &[(&str, &str)], status: i32| {
-        let mut args = vec!["run", "small.yaml", "--plan", "plan.json", "--non-interactive", "--yes"];
+        let mut args = vec![
+            "run",
+            "small.yaml",
+            "--plan",
+            "plan.json",
+            "--non-interactive",
+            "--yes",
+        ];
         args.extend(extra);
         work.expect(&args, env, status)
     };
@@ -701,31 +825,101 @@ steps:
         refused.stderr
     );
     let refused = run(&[], &[("RUNBOOK_INPUT_TOKEN", "another-secret-value")], 2);
-    assert!(refused.stderr.contains("the secret input `token` is not the value the plan was made with"), "{}", refused.stderr);
-    assert!(!refused.stderr.contains("another-secret"), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("the secret input `token` is not the value the plan was made with"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("another-secret"),
+        "{}",
+        refused.stderr
+    );
     let refused = run(&[], &[], 2);
-    assert!(refused.stderr.contains("the input `token` has no value now"), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("the input `token` has no value now"),
+        "{}",
+        refused.stderr
+    );
 
     // An edited child, then an edited runbook.
     work.write("sub/child.yaml", &format!("{child}# edited\n"));
     let refused = run(&[], &secret, 2);
-    assert!(refused.stderr.contains("the child runbook `sub/child.yaml` changed"), "{}", refused.stderr);
-    assert!(!refused.stderr.contains("the runbook file"), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("the child runbook `sub/child.yaml` changed"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("the runbook file"),
+        "{}",
+        refused.stderr
+    );
     work.write("small.yaml", &format!("{runbook}# edited\n"));
     let refused = run(&[], &secret, 2);
-    assert!(refused.stderr.contains("the runbook file `small.yaml` changed since the plan was made"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("help: have the new plan reviewed"), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("the runbook file `small.yaml` changed since the plan was made"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("help: have the new plan reviewed"),
+        "{}",
+        refused.stderr
+    );
     assert_eq!(server.seen(), ["GET /ok"], "a refused run sends nothing");
 
     // A plan of another runbook, and a file that is no plan.
-    let other = Work::new(&[("other.yaml", "runbook: other\nsteps:\n  - id: a\n    manual: A.\n")]);
+    let other = Work::new(&[(
+        "other.yaml",
+        "runbook: other\nsteps:\n  - id: a\n    manual: A.\n",
+    )]);
     other.expect(&["plan", "other.yaml", "--out", "plan.json"], &[], 0);
     other.write("small.yaml", &runbook);
-    let refused = other.expect(&["run", "small.yaml", "--plan", "plan.json", "--non-interactive"], &secret, 2);
-    assert!(refused.stderr.contains("is for the runbook `other`, not `small`"), "{}", refused.stderr);
+    other.write("sub/child.yaml", child);
+    let refused = other.expect(
+        &[
+            "run",
+            "small.yaml",
+            "--plan",
+            "plan.json",
+            "--non-interactive",
+        ],
+        &secret,
+        2,
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("is for the runbook `other`, not `small`"),
+        "{}",
+        refused.stderr
+    );
     other.write("plan.json", "{}");
-    let refused = other.expect(&["run", "other.yaml", "--plan", "plan.json", "--non-interactive"], &[], 2);
-    assert!(refused.stderr.contains("is not a plan artifact"), "{}", refused.stderr);
+    let refused = other.expect(
+        &[
+            "run",
+            "other.yaml",
+            "--plan",
+            "plan.json",
+            "--non-interactive",
+        ],
+        &[],
+        2,
+    );
+    assert!(
+        refused.stderr.contains("is not a plan artifact"),
+        "{}",
+        refused.stderr
+    );
 }
 
 #[test]
@@ -733,9 +927,21 @@ fn bad_answers_are_refused_like_run_refuses_them() {
     let server = Server::start(&[]);
     let work = full(&server);
     let ran = work.expect(&["plan", "full.yaml", "--set", "tiket=1"], &[], 2);
-    assert!(ran.stderr.contains("did you mean `ticket`?"), "{}", ran.stderr);
-    let ran = work.expect(&["plan", "full.yaml", "--set", &format!("new_token={SECRET}")], &[], 2);
-    assert!(ran.stderr.contains("cannot be given with --set"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("did you mean `ticket`?"),
+        "{}",
+        ran.stderr
+    );
+    let ran = work.expect(
+        &["plan", "full.yaml", "--set", &format!("new_token={SECRET}")],
+        &[],
+        2,
+    );
+    assert!(
+        ran.stderr.contains("cannot be given with --set"),
+        "{}",
+        ran.stderr
+    );
     assert!(!ran.stderr.contains(SECRET));
     work.write("broken.yaml", "runbook: broken\nsteps:\n  - id: a\n");
     work.expect(&["plan", "broken.yaml"], &[], 2);
@@ -744,7 +950,10 @@ fn bad_answers_are_refused_like_run_refuses_them() {
 #[test]
 fn the_flagship_runbooks_plan_cleanly() {
     let work = Work::new(&[]);
-    for name in ["cloudflare-token-rotation.yaml", "production-deployment-checklist.yaml"] {
+    for name in [
+        "cloudflare-token-rotation.yaml",
+        "production-deployment-checklist.yaml",
+    ] {
         let text = std::fs::read_to_string(repo().join("runbooks").join(name)).expect("read");
         work.write(&format!("runbooks/{name}"), &text);
     }
@@ -756,7 +965,7 @@ fn the_flagship_runbooks_plan_cleanly() {
         "GET https://api.cloudflare.com/client/v4/user/tokens/verify",
         "set CLOUDFLARE_API_TOKEN in .env.auth",
         "$ docker restart ops-center",
-        "then wait for GET http://127.0.0.1:8084/health, until status 200, every 2s, up to 1m",
+        "then wait for GET http://127.0.0.1:8084/health until status 200, every 2s, up to 1m",
         "bearer ‹inputs.new_token›",
         "item of ‹steps.verify_zones.json.result›, 4 at a time",
         "GET https://api.cloudflare.com/client/v4/zones/‹item.id›/dns_records",
@@ -766,10 +975,15 @@ fn the_flagship_runbooks_plan_cleanly() {
         "Rollback",
         "restore CLOUDFLARE_API_TOKEN in .env.auth as it was before `save_token`",
     ] {
-        assert!(human.contains(needle), "the plan lacks {needle:?}:\n{human}");
+        assert!(
+            human.contains(needle),
+            "the plan lacks {needle:?}:\n{human}"
+        );
     }
     let json: Value = serde_json::from_str(
-        &work.expect(&["plan", file, "--format", "json"], &[], 0).stdout,
+        &work
+            .expect(&["plan", file, "--format", "json"], &[], 0)
+            .stdout,
     )
     .expect("JSON");
     assert_eq!(json["summary"]["irreversible"], json!(["revoke_old_token"]));
@@ -780,12 +994,20 @@ fn the_flagship_runbooks_plan_cleanly() {
     let markdown = work
         .expect(&["plan", checklist, "--format", "markdown"], &[], 0)
         .stdout;
-    assert!(markdown.contains("### Phase 1: Security hardening"), "{markdown}");
+    assert!(
+        markdown.contains("### Phase 1: Security hardening"),
+        "{markdown}"
+    );
     assert!(
         markdown.contains("(`cloudflare_token_rotation`) — ⚠️ **IRREVERSIBLE**"),
         "a child with an irreversible step is irreversible:\n{markdown}"
     );
-    assert!(markdown.contains("  - [ ] 2.11. **Revoke the old token**"), "{markdown}");
+    assert!(
+        markdown.contains(
+            "\n    - [ ] 2.10. **Revoke the old token** (`revoke_old_token`) — ⚠️ **IRREVERSIBLE**"
+        ),
+        "{markdown}"
+    );
     assert_eq!(work.snapshot(), before);
     assert!(!work.path().join("runbooks/.runbook").exists());
 }

@@ -11,12 +11,14 @@ use runbook::sandbox::{LoggedRequest, Sandbox, SandboxConfig, Service};
 
 use crate::support::{binary, repo};
 
-/// Until the CLI's hidden `runbook sandbox-restart URL` is wired, the restart
-/// command POSTs with Python's standard library; `runbook::sandbox::restart_command`
-/// is the replacement once it is.
+/// The restart command the demo gives the runbook: this binary's hidden
+/// `sandbox-restart`, which POSTs to the platform's restart URL.
 fn restart_command(url: &str) -> String {
+    let quote = |text: &str| format!("'{}'", text.replace('\'', r"'\''"));
     format!(
-        "python3 -c \"import urllib.request; urllib.request.urlopen(urllib.request.Request('{url}', method='POST'))\""
+        "{} sandbox-restart {}",
+        quote(&binary().to_string_lossy()),
+        quote(url)
     )
 }
 

@@ -44,7 +44,11 @@ impl Engine {
 
     pub(super) fn progress(&self, label: &str, total: Option<u64>) -> SharedProgress {
         // Indented like the step's other lines.
-        let label = format!("{}    {}", "  ".repeat(self.depth), self.values.redactor.redact(label));
+        let label = format!(
+            "{}    {}",
+            "  ".repeat(self.depth),
+            self.values.redactor.redact(label)
+        );
         let progress = match self.operator.lock() {
             Ok(mut operator) => operator.progress(&label, total),
             Err(_) => Box::new(NoProgress),
@@ -181,7 +185,11 @@ impl Engine {
 
     /// Asks for a value this run used before, until the answer has the recorded
     /// fingerprint: a mistyped paste is asked again, three tries in all.
-    async fn ask_matching(&mut self, question: crate::operator::Question, expected: &str) -> Result<String, Stop> {
+    async fn ask_matching(
+        &mut self,
+        question: crate::operator::Question,
+        expected: &str,
+    ) -> Result<String, Stop> {
         for _ in 0..3 {
             let asked = question.clone();
             let value = self.ask_operator(move |op| op.ask(&asked)).await?;

@@ -133,9 +133,7 @@ impl Engine {
             // A checklist item that runs a child runbook can be deferred up front too
             // (the seed's "deferred until production deployment"); never marked done.
             Action::Runbook(path) => match self.answered(step) {
-                Some(Ok(ManualAnswer::Defer { reason })) => {
-                    Done::with(Outcome::Deferred, reason)
-                }
+                Some(Ok(ManualAnswer::Defer { reason })) => Done::with(Outcome::Deferred, reason),
                 _ => self.child(step, &path.value).await?,
             },
         };
@@ -198,9 +196,7 @@ impl Engine {
             .await?;
         Ok(match answer {
             ManualAnswer::Done => Done::passed(json!({})),
-            ManualAnswer::Defer { reason } => {
-                Done::with(Outcome::Deferred, reason)
-            }
+            ManualAnswer::Defer { reason } => Done::with(Outcome::Deferred, reason),
             ManualAnswer::Abort => Done::failed("aborted by the operator", json!({})),
         })
     }
@@ -929,9 +925,9 @@ pub fn deferred_children(
             _ => None,
         })
         .filter(|(step, _)| {
-            answers
-                .get(&step.id.value)
-                .is_some_and(|(value, _)| matches!(step_answer(value), Ok(ManualAnswer::Defer { .. })))
+            answers.get(&step.id.value).is_some_and(|(value, _)| {
+                matches!(step_answer(value), Ok(ManualAnswer::Defer { .. }))
+            })
         })
         .map(|(_, path)| base.join(&path.value))
         .collect()
@@ -951,7 +947,12 @@ fn response_results(response: &Response) -> Json {
 /// in the step's `results`, the screen needs the pattern.
 fn first_failures(failures: &[String]) -> String {
     const SHOWN: usize = 3;
-    let mut text = failures.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+    let mut text = failures
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
     if failures.len() > SHOWN {
         text.push_str(&format!("; and {} more", failures.len() - SHOWN));
     }

@@ -213,6 +213,16 @@ impl Engine {
                 failed = Some(step.id.value.clone());
                 break;
             }
+            // Stale evidence gathered again for this step's gate may have failed:
+            // that is a failure of the run, not merely a closed gate.
+            if let Some(evidence) = steps.iter().find(|s| {
+                self.records
+                    .get(&s.id.value)
+                    .is_some_and(|r| r.outcome == Outcome::Failed)
+            }) {
+                failed = Some(evidence.id.value.clone());
+                break;
+            }
         }
         if let Some(step) = &failed {
             self.rollback(step).await?;

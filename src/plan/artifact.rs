@@ -285,7 +285,8 @@ fn collect(
             .unwrap_or(&child_file)
             .to_string_lossy()
             .replace('\\', "/");
-        let hash = std::fs::read(&child_file).map_or_else(|_| "missing".to_owned(), |b| sha256_hex(&b));
+        let hash =
+            std::fs::read(&child_file).map_or_else(|_| "missing".to_owned(), |b| sha256_hex(&b));
         out.insert(key, hash);
         if depth < MAX_DEPTH
             && let Ok(child) = engine::load(&child_file)

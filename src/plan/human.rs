@@ -238,7 +238,12 @@ fn step(out: &mut String, step: &PlannedStep, number: &str, indent: &str, paint:
             Some(phrase) => lines.push(format!("type {phrase}")),
             None => lines.push("yes/no at the terminal".to_owned()),
         }
-        lines.extend(confirm.message.as_ref().map(|m| format!("\"{}\"", m.trim())));
+        lines.extend(
+            confirm
+                .message
+                .as_ref()
+                .map(|m| format!("\"{}\"", m.trim())),
+        );
         lines.push(format!("without a terminal: {}", confirm.non_interactive));
         row("confirm", &lines);
     }
@@ -263,12 +268,21 @@ fn step(out: &mut String, step: &PlannedStep, number: &str, indent: &str, paint:
         let _ = writeln!(
             out,
             "{body}{}",
-            paint.dim(&format!("child runbook: {} ({})", child.title, child.runbook))
+            paint.dim(&format!(
+                "child runbook: {} ({})",
+                child.title, child.runbook
+            ))
         );
         for problem in &child.problems {
             let _ = writeln!(out, "{body}{} {problem}", paint.danger("⚠"));
         }
-        steps(out, child, &format!("{indent}    "), &format!("{number}."), paint);
+        steps(
+            out,
+            child,
+            &format!("{indent}    "),
+            &format!("{number}."),
+            paint,
+        );
     }
 }
 
@@ -286,10 +300,17 @@ fn probe_line(probe: &ProbeResult, paint: &Paint) -> String {
 
 fn summary(out: &mut String, plan: &Plan, paint: &Paint) {
     let s = &plan.summary;
-    let effects: Vec<String> = ["manual", "none", "probe", "change", "irreversible", "unknown"]
-        .iter()
-        .filter_map(|e| s.effects.get(*e).map(|n| format!("{n} {e}")))
-        .collect();
+    let effects: Vec<String> = [
+        "manual",
+        "none",
+        "probe",
+        "change",
+        "irreversible",
+        "unknown",
+    ]
+    .iter()
+    .filter_map(|e| s.effects.get(*e).map(|n| format!("{n} {e}")))
+    .collect();
     let _ = writeln!(
         out,
         "\n{} {} step(s): {}; {} rollback step(s)",

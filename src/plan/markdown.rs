@@ -52,10 +52,7 @@ pub fn render(plan: &Plan) -> String {
                 code(&input.name)
             };
             let (value, from) = match &input.value {
-                Some(value) => (
-                    code(value),
-                    input.source.clone().unwrap_or_default(),
-                ),
+                Some(value) => (code(value), input.source.clone().unwrap_or_default()),
                 None => (
                     code(&format!("‹inputs.{}›", input.name)),
                     "no value yet: asked when a step first uses it".to_owned(),
@@ -91,10 +88,17 @@ pub fn render(plan: &Plan) -> String {
         out.push('\n');
     }
     let s = &plan.summary;
-    let effects: Vec<String> = ["manual", "none", "probe", "change", "irreversible", "unknown"]
-        .iter()
-        .filter_map(|e| s.effects.get(*e).map(|n| format!("{n} {e}")))
-        .collect();
+    let effects: Vec<String> = [
+        "manual",
+        "none",
+        "probe",
+        "change",
+        "irreversible",
+        "unknown",
+    ]
+    .iter()
+    .filter_map(|e| s.effects.get(*e).map(|n| format!("{n} {e}")))
+    .collect();
     let _ = writeln!(
         out,
         "**{} step(s):** {}; {} rollback step(s).",
@@ -136,6 +140,9 @@ fn step(out: &mut String, step: &PlannedStep, number: &str, indent: &str) {
     }
     if let Some(estimate) = &step.estimate {
         let _ = write!(line, " · ~{estimate}");
+    }
+    if step.secret {
+        line.push_str(" · secret result");
     }
     let _ = writeln!(out, "{line}");
     let sub = format!("{indent}  ");
@@ -209,7 +216,10 @@ fn step(out: &mut String, step: &PlannedStep, number: &str, indent: &str) {
     for output in &step.outputs {
         bullet(
             out,
-            &format!("output {}", code(&format!("{} = {}", output.name, output.value))),
+            &format!(
+                "output {}",
+                code(&format!("{} = {}", output.name, output.value))
+            ),
         );
     }
     if let Some(guide) = &step.guide {
@@ -226,11 +236,7 @@ fn step(out: &mut String, step: &PlannedStep, number: &str, indent: &str) {
     if let Some(child) = &step.child {
         bullet(
             out,
-            &format!(
-                "runs {} ({}):",
-                escape(&child.title),
-                code(&child.runbook)
-            ),
+            &format!("runs {} ({}):", escape(&child.title), code(&child.runbook)),
         );
         let nested = format!("{sub}  ");
         for child_step in child.steps() {
@@ -273,17 +279,18 @@ fn code(text: &str) -> String {
     }
 }
 
-/// `text` with the characters Markdown would read as formatting escaped.
+/// Prose from the runbook (titles, descriptions) on one line. Authors write it
+/// with Markdown in mind (`code`, *emphasis*), so that is kept; only what would
+/// turn into HTML is escaped.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#'
-        ) {
-            out.push('\\');
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\n' => out.push(' '),
+            c => out.push(c),
         }
-        out.push(if c == '\n' { ' ' } else { c });
     }
     out
 }
@@ -299,7 +306,7 @@ mod tests {
     }
 
     #[test]
-    fn escapes_formatting() {
-        assert_eq!(escape("a *b* [c]"), "a \\*b\\* \\[c\\]");
+    fn keeps_prose_markdown_but_not_html() {
+        assert_eq!(escape("a `b` <i>\nc"), "a `b` &lt;i&gt; c");
     }
 }

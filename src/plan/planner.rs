@@ -342,7 +342,7 @@ impl Planner<'_> {
                 target
             }
             Action::Runbook(path) => {
-                let child_file = parent_dir(self.file).join(&path.value);
+                let child_file = child_path(self.file, &path.value);
                 if self.depth >= MAX_DEPTH {
                     self.problems.push(format!(
                         "child runbooks nest deeper than {MAX_DEPTH} levels; `{}` is not planned",
@@ -372,7 +372,7 @@ impl Planner<'_> {
         let r = &self.renderer;
         if let Some(wait) = &step.then_wait {
             let (target, until) = self.wait(wait);
-            details.push(format!("then {target}, {until}"));
+            details.push(format!("then {target} {until}"));
         }
         let confirm = step.confirm.as_ref().map(|confirm| {
             let id = &step.id.value;
@@ -564,8 +564,16 @@ impl Planner<'_> {
     }
 }
 
+/// A child runbook's path: relative to the parent's directory, as the run
+/// resolves it, without a leading `./` when the parent is named without one.
+fn child_path(file: &Path, path: &str) -> std::path::PathBuf {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(path),
+        _ => std::path::PathBuf::from(path),
+    }
+}
+
 /// A duration as the runbook would write it: `30m`, `1h 30m`.
 fn span(timespan: Timespan) -> String {
     humantime::format_duration(timespan.0).to_string()
 }
-

@@ -102,7 +102,8 @@ impl Prober {
             }
         }
         // `item` is each element of `for_each`, known once `for_each` is.
-        let per_item = |r: &String| step.for_each.is_some() && (r == "item" || r.starts_with("item."));
+        let per_item =
+            |r: &String| step.for_each.is_some() && (r == "item" || r.starts_with("item."));
         let mut unknown: Vec<String> = templates
             .iter()
             .flat_map(|t| renderer.unknowns(t))
@@ -152,8 +153,8 @@ impl Prober {
         renderer: &Renderer,
     ) -> ProbeResult {
         let values = renderer.values();
-        let prepared = request(values, spec, None)
-            .and_then(|r| Ok((r, expectation(values, expect, None)?)));
+        let prepared =
+            request(values, spec, None).and_then(|r| Ok((r, expectation(values, expect, None)?)));
         let (request, expectation) = match prepared {
             Ok(pair) => pair,
             Err(e) => return not_probed(format!("not probed: {}", e.0)),
@@ -164,7 +165,12 @@ impl Prober {
             &request,
             deadline.into(),
         ));
-        judge(step, result.map(|(response, _)| response), &expectation, renderer)
+        judge(
+            step,
+            result.map(|(response, _)| response),
+            &expectation,
+            renderer,
+        )
     }
 
     fn fan_out(
@@ -347,7 +353,11 @@ fn judge(
 }
 
 /// The request a step sends, rendered with real values.
-fn request(values: &Values, spec: &HttpRequest, item: Option<&Json>) -> Result<Request, RenderError> {
+fn request(
+    values: &Values,
+    spec: &HttpRequest,
+    item: Option<&Json>,
+) -> Result<Request, RenderError> {
     let mut headers = Vec::new();
     for (name, value) in &spec.headers {
         headers.push((name.value.clone(), values.render(&value.source, item)?.text));

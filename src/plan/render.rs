@@ -66,9 +66,12 @@ struct Partial {
 impl Object for Partial {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
-        Some(self.known.get(name).cloned().unwrap_or_else(|| {
-            Value::from_object(Unknown(format!("{}.{name}", self.prefix)))
-        }))
+        Some(
+            self.known
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| Value::from_object(Unknown(format!("{}.{name}", self.prefix)))),
+        )
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -94,7 +97,9 @@ fn describe_unknown(value: &Value, what: &str) -> Option<Value> {
 fn last4(value: &Value) -> Value {
     describe_unknown(value, "last 4 of").unwrap_or_else(|| {
         Value::from(template::last4(
-            &value.as_str().map_or_else(|| value.to_string(), str::to_owned),
+            &value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned),
         ))
     })
 }
@@ -102,7 +107,9 @@ fn last4(value: &Value) -> Value {
 fn mask(value: &Value) -> Value {
     describe_unknown(value, "masked").unwrap_or_else(|| {
         Value::from(template::mask(
-            &value.as_str().map_or_else(|| value.to_string(), str::to_owned),
+            &value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned),
         ))
     })
 }
@@ -146,13 +153,14 @@ fn context(
             (id.clone(), Value::from_object(partial))
         })
         .collect();
-    let env_vars: BTreeMap<String, String> = std::env::vars().collect();
     minijinja::context! {
         inputs => Value::from_object(Partial { prefix: "inputs".to_owned(), known: input_values }),
         steps => Value::from_object(Partial { prefix: "steps".to_owned(), known: step_values }),
         run => Value::from_object(Unknown("run".to_owned())),
         item => Value::from_object(Unknown("item".to_owned())),
-        env => Value::from(env_vars),
+        // The run's environment may not be this one (a plan made on a laptop,
+        // run on a server), and it may hold credentials: shown as placeholders.
+        env => Value::from_object(Unknown("env".to_owned())),
     }
 }
 
@@ -253,20 +261,22 @@ impl Renderer {
 
     /// The values a template reads that are not known before running, as
     /// dotted paths (`steps.old_token.value`, `inputs.new_token`).
+    /// `env.*` counts as known: a probe is sent from here, with this environment.
     pub fn unknowns(&self, source: &str) -> Vec<String> {
         let references = template::references(&self.env, source).unwrap_or_default();
         references
             .into_iter()
-            .filter(|r| !self.is_known(r))
+            .filter(|r| !self.is_known(r, true))
             .collect()
     }
 
-    fn is_known(&self, reference: &str) -> bool {
+    /// Whether a reference has a value now; `env.*` only when `env_known`.
+    fn is_known(&self, reference: &str, env_known: bool) -> bool {
         let mut parts = reference.split('.');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("inputs"), Some(name), _) => self.known_inputs.contains_key(name),
             (Some("steps"), Some(id), Some("value")) => self.answered_prompts.contains_key(id),
-            (Some("env"), Some(_), _) => true,
+            (Some("env"), Some(_), _) => env_known,
             _ => false,
         }
     }
@@ -280,7 +290,8 @@ impl Renderer {
         if source.contains("{%") || source.contains("{#") {
             // Blocks cannot be shown piece by piece; render the whole when every
             // value is known, else show it as written.
-            if self.unknowns(source).is_empty()
+            let references = template::references(&self.env, source).unwrap_or_default();
+            if references.iter().all(|r| self.is_known(r, false))
                 && let Ok(text) = self.env.render_str(source, &self.context)
                 && self.env.render_str(source, &self.shadow).ok().as_ref() == Some(&text)
             {
@@ -323,7 +334,10 @@ impl Renderer {
         for placeholder in &written {
             rest = rest.replace(placeholder.as_str(), "");
         }
-        let unknown = !self.unknowns(segment).is_empty();
+        let unknown = template::references(&self.env, segment)
+            .unwrap_or_default()
+            .iter()
+            .any(|r| !self.is_known(r, false));
         if (unknown && written.is_empty()) || rest.contains('‹') || rest.contains('›') {
             return as_written();
         }
@@ -393,8 +407,14 @@ mod tests {
 
     fn renderer() -> Renderer {
         let inputs = BTreeMap::from([
-            ("api".to_owned(), (Some("https://api.example.com".to_owned()), false)),
-            ("token".to_owned(), (Some("cfut_secretvalue9876".to_owned()), true)),
+            (
+                "api".to_owned(),
+                (Some("https://api.example.com".to_owned()), false),
+            ),
+            (
+                "token".to_owned(),
+                (Some("cfut_secretvalue9876".to_owned()), true),
+            ),
             ("missing".to_owned(), (None, false)),
         ]);
         let prompts = BTreeMap::from([("zone".to_owned(), ("example.com".to_owned(), false))]);
@@ -413,6 +433,8 @@ mod tests {
         assert_eq!(r.text("{{ steps.zone.outcome }}"), "‹steps.zone.outcome›");
         assert_eq!(r.text("{{ item.id }}"), "‹item.id›");
         assert_eq!(r.text("{{ run.id }}"), "‹run.id›");
+        assert_eq!(r.text("{{ env.HOME }}/bin"), "‹env.HOME›/bin");
+        assert_eq!(r.text("{{ env.HOME == '/' }}"), "‹env.HOME == '/'›");
     }
 
     #[test]
@@ -456,6 +478,9 @@ mod tests {
         assert_eq!(known.value, Some(false));
         let unknown = r.condition("{{ steps.save.outcome == 'passed' }}");
         assert_eq!(unknown.value, None);
-        assert_eq!(r.unknowns("{{ steps.save.outcome }} {{ inputs.api }}"), ["steps.save.outcome"]);
+        assert_eq!(
+            r.unknowns("{{ steps.save.outcome }} {{ inputs.api }}"),
+            ["steps.save.outcome"]
+        );
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value as Json;
 
-use crate::document::model::{Action, Effect, Expect, Matcher, Runbook, Step};
+use crate::document::model::{Effect, Expect, Matcher, Runbook, Step};
 use crate::document::node::{Node, Value};
 use crate::engine::journal::{self, ConfirmedHow, EventKind, JournalError};
 use crate::engine::outcome::Outcome;
@@ -355,7 +355,8 @@ impl Run {
                 }
                 EventKind::Interrupted => {
                     run.state = RunState::Interrupted;
-                    run.happenings.push(happening(None, HappeningKind::Interrupted));
+                    run.happenings
+                        .push(happening(None, HappeningKind::Interrupted));
                 }
                 EventKind::Resumed { .. } => {
                     run.state = RunState::Unfinished;
@@ -616,15 +617,12 @@ fn latest_anywhere() -> Result<Found, ReportError> {
 fn runbook_file_for(run: &Run, journal: Option<&Path>) -> Option<PathBuf> {
     let mut candidates = vec![PathBuf::from(&run.file)];
     // <dir>/.runbook/<id>/runs/<run>.jsonl → <dir>
-    if let Some(dir) = journal
-        .and_then(|j| j.ancestors().nth(4))
-        .filter(|_| {
-            journal
-                .and_then(|j| j.ancestors().nth(3))
-                .and_then(Path::file_name)
-                .is_some_and(|n| n == DEFAULT_DIR_NAME)
-        })
-    {
+    if let Some(dir) = journal.and_then(|j| j.ancestors().nth(4)).filter(|_| {
+        journal
+            .and_then(|j| j.ancestors().nth(3))
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == DEFAULT_DIR_NAME)
+    }) {
         for ext in ["yaml", "yml"] {
             candidates.push(dir.join(format!("{}.{ext}", run.runbook)));
         }
@@ -686,7 +684,8 @@ impl Report {
 
     /// The effect of a step, as the runbook declares or implies it.
     pub fn effect(&self, id: &str) -> Option<&'static str> {
-        self.step(id).map(|s| s.effect().map_or("child runbook", Effect::as_str))
+        self.step(id)
+            .map(|s| s.effect().map_or("child runbook", Effect::as_str))
     }
 
     /// The main steps the runbook has that this run never finished.
@@ -768,7 +767,9 @@ pub fn evidence(model: Option<&Step>, step: &StepRun) -> Vec<String> {
     }
     if let Some(outputs) = results.get("outputs").and_then(Json::as_object) {
         for (name, value) in outputs {
-            let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+            let value = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
             out.push(format!("output {name} = {value}"));
         }
     }
@@ -855,4 +856,81 @@ pub fn run(target: Option<&str>, format: Format, out: &mut Output) -> Result<i32
     };
     out.write(&text)?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOURNAL: &str = r#"{"at":"2026-11-28T05:30:00.000Z","event":"run_started","run_id":"20261128T053000Z-0001","runbook":"rotate","file":"runbooks/rotate.yaml","file_hash":"abc","operator":"ana","pid":1}
+{"at":"2026-11-28T05:30:01.000Z","event":"input_provided","name":"token","fingerprint":"sha256:1","secret":true,"value":"leaked-by-hand","source":"environment"}
+{"at":"2026-11-28T05:30:02.000Z","event":"step_started","step":"check","attempt":1,"title":"Check it"}
+{"at":"2026-11-28T05:30:02.500Z","event":"step_finished","step":"check","outcome":"failed","reason":"HTTP 503","results":{"status":503},"duration_ms":500}
+{"at":"2026-11-28T05:30:03.000Z","event":"interrupted"}
+{"at":"2026-11-28T06:00:00.000Z","event":"resumed","pid":2}
+{"at":"2026-11-28T06:00:01.000Z","event":"step_finished","step":"check","outcome":"passed","results":{"status":200,"elapsed_ms":12},"duration_ms":1000}
+{"at":"2026-11-28T06:00:02.000Z","event":"gate_blocked","step":"change","reason":"not confirmed"}
+{"at":"2026-11-28T06:00:02.000Z","event":"step_finished","step":"change","outcome":"failed","reason":"boom","duration_ms":0}
+{"at":"2026-11-28T06:00:03.000Z","event":"rollback_started","reason":"step `change` failed"}
+{"at":"2026-11-28T06:00:04.000Z","event":"step_finished","step":"undo","outcome":"passed","duration_ms":250}
+{"at":"2026-11-28T06:00:05.000Z","event":"run_finished","outcome":"failed","exit_code":1}
+{"at":"2026-11-28T06:00:0"#;
+
+    #[test]
+    fn a_journal_reads_back_as_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.jsonl");
+        std::fs::write(&path, JOURNAL).unwrap();
+        let run = Run::read(&path).unwrap();
+        assert_eq!(run.id, "20261128T053000Z-0001");
+        assert_eq!(run.operator, "ana");
+        assert!(run.torn, "the cut-off last line is reported");
+        assert_eq!(
+            run.state,
+            RunState::Finished {
+                outcome: Outcome::Failed,
+                exit_code: 1
+            }
+        );
+        assert_eq!(run.finished_at(), Some("2026-11-28T06:00:05.000Z"));
+        assert_eq!(run.duration(), Some(Duration::from_secs(30 * 60 + 5)));
+        // Both finishes of `check` are kept; the last one is what it ended as.
+        assert_eq!(run.steps.len(), 4);
+        let check = run.last("check").unwrap();
+        assert_eq!(check.outcome, Outcome::Passed);
+        assert_eq!(check.title, "Check it");
+        assert_eq!(check.started_at, "2026-11-28T06:00:00.000Z");
+        assert_eq!(
+            evidence(None, check),
+            ["HTTP 200 in 12ms".to_owned()],
+            "evidence from the results"
+        );
+        assert!(!run.last("change").unwrap().rollback);
+        assert!(run.last("undo").unwrap().rollback);
+        // A hand-edited journal cannot make a report show a secret's value.
+        assert_eq!(run.inputs[0].value, None);
+        let kinds: Vec<&str> = run.happenings.iter().map(|h| h.what.kind()).collect();
+        assert_eq!(
+            kinds,
+            ["interrupted", "resumed", "gate_blocked", "rollback_started"]
+        );
+    }
+
+    #[test]
+    fn a_journal_that_never_started_is_not_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.jsonl");
+        std::fs::write(&path, "{\"at\":").unwrap();
+        assert!(matches!(Run::read(&path), Err(ReportError::NotARun(_))));
+    }
+
+    #[test]
+    fn times_are_shown_in_utc() {
+        let at = "2026-11-28T05:30:12.345Z";
+        assert_eq!(date(at), "2026-11-28");
+        assert_eq!(minute(at), "2026-11-28 05:30 UTC");
+        assert_eq!(clock(at), "05:30:12");
+        assert_eq!(minus(at, 12_345), "2026-11-28T05:30:00.000Z");
+        assert_eq!(date("odd"), "odd");
+    }
 }

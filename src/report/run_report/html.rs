@@ -25,6 +25,25 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Escaped text with `code` spans (as engine messages write ids) as `<code>`.
+fn text(raw: &str) -> String {
+    let escaped = escape(raw);
+    if !escaped.matches('`').count().is_multiple_of(2) {
+        return escaped;
+    }
+    escaped
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect()
+}
+
 /// The colour of an outcome, the same in the table and the timeline.
 fn colour(outcome: Outcome) -> &'static str {
     match outcome {
@@ -51,6 +70,7 @@ table.meta th { width: 9rem; background: none; color: #57606a; font-weight: 500;
 .reason { color: #57606a; font-size: 13px; margin-top: .2rem; }
 ul.evidence { margin: 0; padding-left: 1.1rem; font-size: 13px; }
 .note { background: #fff8e1; border-left: 4px solid #b8860b; padding: .5rem .8rem; margin: .8rem 0; }
+.timeline { max-width: 100%; height: auto; }
 .timeline text { font: 12px system-ui, sans-serif; fill: #1f2328; }
 .timeline .axis { font-size: 11px; fill: #57606a; }
 .muted { color: #57606a; }
@@ -87,11 +107,7 @@ pub fn render(report: &Report) -> String {
     };
     meta(
         "Runbook",
-        format!(
-            "<code>{}</code> ({})",
-            escape(&run.runbook),
-            escape(&file)
-        ),
+        format!("<code>{}</code> ({})", escape(&run.runbook), escape(&file)),
     );
     meta("Operator", escape(&run.operator));
     meta("Started", escape(&minute(&run.started_at)));
@@ -121,7 +137,10 @@ pub fn render(report: &Report) -> String {
     );
     meta(
         "Journal",
-        format!("<code>{}</code>", escape(&run.journal.display().to_string())),
+        format!(
+            "<code>{}</code>",
+            escape(&run.journal.display().to_string())
+        ),
     );
     h.push_str("</table>\n");
     for note in notes(report) {
@@ -149,7 +168,7 @@ pub fn render(report: &Report) -> String {
                 x.step
                     .as_ref()
                     .map_or_else(String::new, |s| format!("<code>{}</code>", escape(s))),
-                escape(&x.what.describe())
+                text(&x.what.describe())
             );
         }
         h.push_str("</table>\n");
@@ -164,7 +183,7 @@ pub fn render(report: &Report) -> String {
             h,
             "<h2>Rollback</h2>\n<p>Started at {} because {}.</p>",
             escape(clock(at)),
-            escape(reason)
+            text(reason)
         );
         let rolled: Vec<_> = run.steps.iter().filter(|s| s.rollback).collect();
         if rolled.is_empty() {
@@ -188,7 +207,9 @@ pub fn render(report: &Report) -> String {
     }
 
     if !run.inputs.is_empty() {
-        h.push_str("<h2>Inputs</h2>\n<table>\n<tr><th>Input</th><th>From</th><th>Value</th></tr>\n");
+        h.push_str(
+            "<h2>Inputs</h2>\n<table>\n<tr><th>Input</th><th>From</th><th>Value</th></tr>\n",
+        );
         for input in &run.inputs {
             let value = match (&input.value, input.secret) {
                 (Some(value), false) => format!("<code>{}</code>", escape(value)),
@@ -233,16 +254,16 @@ fn steps_table<'a>(h: &mut String, report: &Report, steps: impl Iterator<Item = 
             step.outcome
         );
         if let Some(reason) = &step.reason {
-            let _ = write!(outcome, "<div class=\"reason\">{}</div>", escape(reason));
+            let _ = write!(outcome, "<div class=\"reason\">{}</div>", text(reason));
         }
         let evidence = report.evidence(step);
         let evidence = if evidence.is_empty() {
             String::new()
         } else {
-            let items: String = evidence
-                .iter()
-                .map(|e| format!("<li>{}</li>", escape(e)))
-                .collect();
+            let items = evidence.iter().fold(String::new(), |mut items, e| {
+                let _ = write!(items, "<li>{}</li>", text(e));
+                items
+            });
             format!("<ul class=\"evidence\">{items}</ul>")
         };
         let _ = writeln!(
@@ -256,6 +277,14 @@ fn steps_table<'a>(h: &mut String, report: &Report, steps: impl Iterator<Item = 
     h.push_str("</table>\n");
 }
 
+// The timeline's geometry, in SVG user units: the label column, the bars, room
+// for the duration after the longest bar, the row height and the top margin.
+const LABEL: f64 = 240.0;
+const BARS: f64 = 620.0;
+const TAIL: f64 = 90.0;
+const ROW: f64 = 24.0;
+const TOP: f64 = 8.0;
+
 /// An SVG Gantt of the steps: each bar starts when the step began and is as
 /// long as it took, on one time axis from the run's start to its last event.
 fn timeline(h: &mut String, report: &Report) {
@@ -264,15 +293,12 @@ fn timeline(h: &mut String, report: &Report) {
         h.push_str("<p class=\"muted\">No step finished in this run.</p>\n");
         return;
     }
-    const LABEL: f64 = 240.0;
-    const BARS: f64 = 620.0;
-    const TAIL: f64 = 90.0;
-    const ROW: f64 = 24.0;
-    const TOP: f64 = 8.0;
     let start = time(&run.started_at);
     let offset_ms = |at: &str| -> f64 {
         match (start, time(at)) {
-            (Some(s), Some(t)) => t.duration_since(s).map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            (Some(s), Some(t)) => t
+                .duration_since(s)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
             _ => 0.0,
         }
     };
@@ -350,7 +376,11 @@ fn timeline(h: &mut String, report: &Report) {
             h,
             "<text class=\"axis\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
             axis_y + 16.0,
-            escape(&if tick == 0 { "0".to_owned() } else { short_ms(ms) })
+            escape(&if tick == 0 {
+                "0".to_owned()
+            } else {
+                short_ms(ms)
+            })
         );
     }
     h.push_str("</svg>\n");

@@ -59,7 +59,11 @@ pub fn render(report: &Report) -> String {
         );
     }
     let _ = writeln!(md, "| Outcome | {} |", cell(&verdict(report)));
-    let _ = writeln!(md, "| Journal | `{}` |", cell(&run.journal.display().to_string()));
+    let _ = writeln!(
+        md,
+        "| Journal | `{}` |",
+        cell(&run.journal.display().to_string())
+    );
     md.push('\n');
     for note in notes(report) {
         let _ = writeln!(md, "> {note}\n");
