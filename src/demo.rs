@@ -201,7 +201,7 @@ fn outro(sandbox: &Sandbox, end: RunEnd, env_file: &Path, old: &str, new: &str) 
             "The run stopped at a gate. Without a terminal, confirm the revoke with `runbook demo --confirm {REVOKE_STEP}`."
         ),
         RunEnd::Interrupted => {
-            println!("Interrupted; the demo directory goes away with the sandbox.")
+            println!("Interrupted; the demo directory goes away with the sandbox.");
         }
         RunEnd::Passed | RunEnd::Failed => {}
     }
@@ -210,7 +210,7 @@ fn outro(sandbox: &Sandbox, end: RunEnd, env_file: &Path, old: &str, new: &str) 
 fn describe(request: &LoggedRequest) -> String {
     let service = match request.service {
         Service::Platform => "platform",
-        _ => "api     ",
+        Service::Api => "api     ",
     };
     let token = request
         .token_last4

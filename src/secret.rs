@@ -4,6 +4,7 @@
 //! reports, error messages — including the secrets' URL-encoded and base64 forms.
 //! The journal keeps a [`fingerprint`], never the value.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::ops::Range;
 
@@ -12,18 +13,21 @@ use sha2::{Digest, Sha256};
 
 use crate::template::mask;
 
-/// Every secret of a run, in the forms it may take in output.
+/// Every secret of a run, in the forms it may take in output. It learns through
+/// a shared reference (`add(&self)`): rendering a template is a read of the run's
+/// values, yet may reveal a new derived secret (a slice of a token) to hide.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     /// (form to find, what to write instead), longest first so a secret inside a
     /// longer one's encoding is not half-replaced.
-    needles: Vec<(String, String)>,
+    needles: RefCell<Vec<(String, String)>>,
 }
 
 impl Redactor {
     /// Learns a secret. Empty values are ignored: there is nothing to hide.
-    pub fn add(&mut self, secret: &str) {
-        if secret.is_empty() || self.needles.iter().any(|(n, _)| n == secret) {
+    pub fn add(&self, secret: &str) {
+        let mut needles = self.needles.borrow_mut();
+        if secret.is_empty() || needles.iter().any(|(n, _)| n == secret) {
             return;
         }
         let masked = mask(secret);
@@ -45,34 +49,34 @@ impl Redactor {
         ];
         forms.extend(engines.iter().map(|engine| engine.encode(secret)));
         for form in forms {
-            if !form.is_empty() && !self.needles.iter().any(|(n, _)| *n == form) {
-                self.needles.push((form, masked.clone()));
+            if !form.is_empty() && !needles.iter().any(|(n, _)| *n == form) {
+                needles.push((form, masked.clone()));
             }
         }
-        self.needles
-            .sort_by_key(|(needle, _)| std::cmp::Reverse(needle.len()));
+        needles.sort_by_key(|(needle, _)| std::cmp::Reverse(needle.len()));
     }
 
     /// Learns every secret another redactor knows (a child run's).
-    pub fn merge(&mut self, other: &Redactor) {
-        for (needle, masked) in &other.needles {
-            if !self.needles.iter().any(|(n, _)| n == needle) {
-                self.needles.push((needle.clone(), masked.clone()));
+    pub fn merge(&self, other: &Redactor) {
+        let theirs = other.needles.borrow().clone();
+        let mut needles = self.needles.borrow_mut();
+        for (needle, masked) in theirs {
+            if !needles.iter().any(|(n, _)| *n == needle) {
+                needles.push((needle, masked));
             }
         }
-        self.needles
-            .sort_by_key(|(needle, _)| std::cmp::Reverse(needle.len()));
+        needles.sort_by_key(|(needle, _)| std::cmp::Reverse(needle.len()));
     }
 
     /// Whether any secret is known.
     pub fn is_empty(&self) -> bool {
-        self.needles.is_empty()
+        self.needles.borrow().is_empty()
     }
 
     /// `text` with every known secret, in every form, replaced by its mask.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for (needle, masked) in &self.needles {
+        for (needle, masked) in self.needles.borrow().iter() {
             if out.contains(needle.as_str()) {
                 out = out.replace(needle.as_str(), masked);
             }
@@ -83,6 +87,7 @@ impl Redactor {
     /// Whether `text` holds a known secret in any form.
     pub fn leaks(&self, text: &str) -> bool {
         self.needles
+            .borrow()
             .iter()
             .any(|(needle, _)| text.contains(needle.as_str()))
     }

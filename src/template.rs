@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use minijinja::{Environment, UndefinedBehavior};
+use regex::Regex;
 
 /// What a masked secret looks like: four bullets and the last four characters.
 pub const MASK: &str = "••••";
@@ -50,8 +51,36 @@ pub fn references(env: &Environment<'_>, source: &str) -> Result<Vec<String>, Sy
         range: error.range(),
     })?;
     let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+    // MiniJinja reports nothing for some expressions (a slice such as
+    // `inputs.token[:4]`); the dotted paths written inside `{{ }}` and `{% %}`
+    // fill that gap.
+    for path in written_paths(source) {
+        if !names
+            .iter()
+            .any(|n| *n == path || n.starts_with(&format!("{path}.")))
+        {
+            names.push(path);
+        }
+    }
     names.sort();
+    names.dedup();
     Ok(names)
+}
+
+/// Dotted paths from the template context (`inputs.x`, `steps.y.value`) written
+/// inside expression and statement blocks.
+fn written_paths(source: &str) -> Vec<String> {
+    static PATH: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let path = PATH.get_or_init(|| {
+        Regex::new(r"\b(?:inputs|steps|run)(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+            .expect("the path pattern is valid")
+    });
+    let mut found = Vec::new();
+    for block in source.split("{{").skip(1).chain(source.split("{%").skip(1)) {
+        let inner = block.split(['}', '%']).next().unwrap_or_default();
+        found.extend(path.find_iter(inner).map(|m| m.as_str().to_owned()));
+    }
+    found
 }
 
 #[cfg(test)]
@@ -84,6 +113,19 @@ mod tests {
                 "steps.zones.json.result"
             ]
         );
+    }
+
+    #[test]
+    fn finds_references_minijinja_misses() {
+        let refs = references(
+            &environment(),
+            "{{ inputs.token[:4] }} {{ steps.a.json.items[0].id }}",
+        )
+        .unwrap();
+        assert!(refs.contains(&"inputs.token".to_owned()), "{refs:?}");
+        assert!(refs.contains(&"steps.a.json.items".to_owned()), "{refs:?}");
+        let plain = references(&environment(), "see inputs.x in the docs {{ inputs.y }}").unwrap();
+        assert_eq!(plain, ["inputs.y"]);
     }
 
     #[test]

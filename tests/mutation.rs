@@ -245,38 +245,62 @@ fn span_problem(text: &str, diagnostic: &Diagnostic) -> Result<(), String> {
     }
 }
 
+/// Distinct problems shrunk and shown; one bug tends to fail many mutations.
+const SHOWN_PROBLEMS: usize = 5;
+
 fn report_failures(failures: &[(PathBuf, String, String)], total: usize) {
     if failures.is_empty() {
         return;
     }
     let mut message = format!("{} of {total} mutated runbooks failed\n", failures.len());
-    // Distinct problems only: one bug tends to fail many mutations.
-    let mut seen = Vec::new();
-    for (path, text, problem) in failures {
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    for (_, _, problem) in failures {
         let kind = kind_of(problem);
-        if seen.contains(&kind) {
-            continue;
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, count)) => *count += 1,
+            None => kinds.push((kind, 1)),
         }
+    }
+    for (n, (kind, count)) in kinds.iter().enumerate().take(SHOWN_PROBLEMS) {
+        let Some((path, text, problem)) = failures.iter().find(|(_, _, p)| kind_of(p) == *kind)
+        else {
+            continue;
+        };
         let small = shrink(text, |candidate| {
-            examine(path, candidate).is_err_and(|p| kind_of(&p) == kind)
+            examine(path, candidate).is_err_and(|p| kind_of(&p) == *kind)
         });
-        let saved = save_reproducer(&format!("failure-{}", seen.len()), &small);
+        let saved = save_reproducer(&format!("failure-{n}"), &small);
         let _ = writeln!(
             message,
-            "\n{problem}\n  checking a mutation of {} (shrunk from {} to {} bytes, saved to {}):\n  {small:?}",
+            "\n{problem}\n  ({count} cases like it) a mutation of {}, shrunk from {} to {} bytes, \
+             saved to {}:\n  {small:?}",
             path.display(),
             text.len(),
             small.len(),
             saved.display()
         );
-        seen.push(kind);
+    }
+    if kinds.len() > SHOWN_PROBLEMS {
+        let _ = writeln!(
+            message,
+            "\nand {} more kinds of problem",
+            kinds.len() - SHOWN_PROBLEMS
+        );
     }
     panic!("{message}");
 }
 
-/// A problem without its numbers, so a shrunk input keeps failing the same way.
+/// What a problem is, without the details that change as its input shrinks: the
+/// code of a misplaced diagnostic, or the start of a panic message without numbers.
 fn kind_of(problem: &str) -> String {
-    problem.chars().filter(|c| !c.is_ascii_digit()).collect()
+    match problem.split_once(" span ") {
+        Some((code, _)) if !problem.starts_with("panicked") => format!("{code} span"),
+        _ => problem
+            .chars()
+            .filter(|c| !c.is_ascii_digit())
+            .take(60)
+            .collect(),
+    }
 }
 
 /// Removes lines, then characters, while the input still fails: greedy chunks
@@ -295,7 +319,7 @@ fn shrink(text: &str, fails: impl Fn(&str) -> bool) -> String {
         let mut chunk = units(&current).len().div_ceil(2).max(1);
         loop {
             let mut start = 0;
-            while start < units(&current).len() && attempts < 4_000 {
+            while start < units(&current).len() && attempts < 2_000 {
                 let parts = units(&current);
                 let candidate: String = parts[..start]
                     .iter()

@@ -283,10 +283,10 @@ impl Action {
     /// The result fields `steps.<id>.…` of this action (SPEC §1's table).
     pub fn result_fields(&self) -> &'static [&'static str] {
         match self {
-            Action::Manual(_) => &[],
+            // A manual step has only the results every step has (`outcome`, `reason`).
+            Action::Manual(_) | Action::RestoreSetting(_) => &[],
             Action::Prompt(_) | Action::ReadSetting(_) => &["value"],
             Action::SetSetting(_) => &["previous_fingerprint"],
-            Action::RestoreSetting(_) => &[],
             Action::Http(_) => &["status", "json", "headers", "elapsed_ms", "body"],
             Action::Command(_) => &["exit_code", "stdout", "stderr"],
             Action::WaitFor(_) => &["attempts"],

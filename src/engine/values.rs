@@ -128,10 +128,16 @@ impl Values {
     }
 
     fn uses_secret(&self, source: &str, item: Option<&Json>, output: &str) -> bool {
+        // MiniJinja reports no reference for some expressions (a slice such as
+        // `inputs.token[:10]`), so a plain mention of a secret path counts too.
         let referenced = template::references(&self.env, source)
             .unwrap_or_default()
             .iter()
-            .any(|r| self.is_secret_reference(r));
+            .any(|r| self.is_secret_reference(r))
+            || self
+                .secret_paths
+                .iter()
+                .any(|path| source.contains(path.as_str()));
         let item_secret = item.is_some_and(|i| self.redactor.leaks(&i.to_string()));
         referenced || item_secret || self.redactor.leaks(output)
     }
@@ -149,7 +155,68 @@ impl Values {
             .render_str(source, self.context(item))
             .map_err(|e| RenderError(describe(&e)))?;
         let secret = self.uses_secret(source, item, &text);
+        if secret {
+            self.learn_derived(source, item, &text);
+        }
         Ok(Rendered { text, secret })
+    }
+
+    /// A template that used a secret may show it reshaped (sliced, upper-cased)
+    /// where the redactor would not recognise it. Rendering it again with every
+    /// secret replaced by a stand-in of the same length shows which part of the
+    /// text came from secrets; that part is hidden from now on. Four characters or
+    /// fewer are let through: they are what a mask shows anyway (`| last4`).
+    fn learn_derived(&self, source: &str, item: Option<&Json>, text: &str) {
+        let Ok(stand_in) = self.env.render_str(source, self.stand_in_context(item)) else {
+            return;
+        };
+        let prefix: usize = text
+            .chars()
+            .zip(stand_in.chars())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a.len_utf8())
+            .sum();
+        let suffix: usize = text[prefix..]
+            .chars()
+            .rev()
+            .zip(stand_in[prefix.min(stand_in.len())..].chars().rev())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a.len_utf8())
+            .sum();
+        let derived = &text[prefix..text.len() - suffix];
+        if derived.chars().count() > 4 {
+            self.redactor.add(derived);
+        }
+    }
+
+    /// The template context with every secret value replaced by `§`s.
+    fn stand_in_context(&self, item: Option<&Json>) -> minijinja::Value {
+        let hide = |value: &str| "§".repeat(value.chars().count());
+        let mut inputs = self.inputs.clone();
+        for (name, value) in &mut inputs {
+            if self.secret_paths.contains(&format!("inputs.{name}")) {
+                *value = hide(value);
+            }
+        }
+        let mut steps = self.steps.clone();
+        for (id, results) in &mut steps {
+            if let Json::Object(fields) = results {
+                for (field, value) in fields.iter_mut() {
+                    if let Json::String(text) = value
+                        && self.secret_paths.contains(&format!("steps.{id}.{field}"))
+                    {
+                        *text = hide(text);
+                    }
+                }
+            }
+        }
+        minijinja::context! {
+            inputs => serialized(&inputs),
+            steps => serialized(&steps),
+            run => serialized(&self.run),
+            env => serialized(&self.process_env),
+            item => item.map_or(minijinja::Value::UNDEFINED, serialized),
+        }
     }
 
     /// Evaluates a template that is one `{{ expression }}` to a value; any other
@@ -312,6 +379,21 @@ mod tests {
             v.render("/zones/{{ item.id }}", Some(&item)).unwrap().text,
             "/zones/z9"
         );
+    }
+
+    #[test]
+    fn reshaped_secrets_are_hidden_but_last4_is_not() {
+        let v = values();
+        let sliced = v.render("key={{ inputs.token[:10] }}!", None).unwrap();
+        assert!(sliced.secret);
+        assert_eq!(sliced.text, "key=cfut_abcde!");
+        assert!(!v.redactor.redact("echo cfut_abcde").contains("cfut_abcde"));
+        let upper = v.render("{{ inputs.token | upper }}", None).unwrap();
+        assert!(!v.redactor.redact(&upper.text).contains("ABCDEFGH"));
+        let last4 = v
+            .render("ends in {{ inputs.token | last4 }}", None)
+            .unwrap();
+        assert_eq!(v.redactor.redact(&last4.text), "ends in 1234");
     }
 
     #[test]

@@ -282,7 +282,6 @@ fn stale_evidence_that_fails_again_keeps_the_gated_step_from_running() {
 }
 
 #[test]
-#[ignore = "engine bug: a re-checked `within` probe that fails ends the run blocked (3), not failed (1), and skips the rollback"]
 fn stale_evidence_that_fails_again_fails_the_run() {
     let server = Server::start();
     let work = Work::new();
