@@ -10,7 +10,7 @@
 //! is what runs.
 //!
 //! The [`Plan`] is one model with three renderers: `human.rs`, `markdown.rs`,
-//! and JSON (its `Serialize`, documented in `docs/plan.md`).
+//! and JSON (its `Serialize`, documented in the README).
 
 pub mod artifact;
 pub mod human;

@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod corpus;
+mod demo;
 mod engine;
 mod formats;
 mod leak;

@@ -221,3 +221,25 @@ fn rate_limited_sits_out_the_429s_and_completes() {
         show(&log)
     );
 }
+
+#[test]
+fn scratch_rate_limited_with_retry() {
+    let rotation = Rotation::start(SandboxConfig {
+        request_budget: Some(2),
+        retry_after_secs: 1,
+        ..SandboxConfig::default()
+    });
+    let tokens = rotation.sandbox.tokens();
+    let yaml = std::fs::read_to_string(crate::support::repo().join("runbooks/cloudflare-token-rotation.yaml")).unwrap();
+    let yaml = yaml.replace("    needs: [restart, test_new_token]\n", "    needs: [restart, test_new_token]\n    retry: { attempts: 3, delay: 2s }\n");
+    std::fs::write(rotation.path("cloudflare-token-rotation.yaml"), yaml).unwrap();
+    let mut c = rotation.command("run", &tokens.new);
+    let args: Vec<String> = c.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut c2 = super::command(rotation.root(), &[]);
+    c2.args(args.iter().map(|a| if a.ends_with("cloudflare-token-rotation.yaml") { "cloudflare-token-rotation.yaml".to_owned() } else { a.clone() }));
+    for (k, v) in c.get_envs() { if let Some(v) = v { c2.env(k, v); } }
+    let _ = &mut c;
+    let ran = super::run(c2, rotation.root(), "scratch");
+    println!("{}\n{}", everything(&ran), show(&rotation.log()));
+    panic!("scratch");
+}

@@ -11,7 +11,9 @@ use super::server::{Reply, Server};
 use super::{Work, all, events, finished, names, wait_for_exit, wait_until_started, with_base};
 
 /// Changes a setting, probes, appends to a marker, then holds in `hold` until
-/// the file `go` exists, then appends to another marker.
+/// the file `go` exists, then appends to another marker. A `hold` orphaned by
+/// `kill -9` gives up when its directory is gone (or after 20 s), so no test
+/// leaves a process behind.
 const HELD: &str = r#"runbook: held
 inputs:
   value: { default: new-value }
@@ -26,7 +28,7 @@ steps:
     command: echo ran >> marker
   - id: hold
     effect: none
-    command: 'while [ ! -f go ]; do sleep 0.05; done'
+    command: 'n=0; while [ ! -f go ] && [ -f held.yaml ] && [ $n -lt 400 ]; do n=$((n+1)); sleep 0.05; done; test -f go'
   - id: after
     needs: [probe]
     effect: change
@@ -296,7 +298,7 @@ steps:
     http: { url: "@BASE@/probe" }
   - id: hold
     effect: none
-    command: 'while [ ! -f go ]; do sleep 0.05; done'
+    command: 'n=0; while [ ! -f go ] && [ -f stale.yaml ] && [ $n -lt 400 ]; do n=$((n+1)); sleep 0.05; done; test -f go'
   - id: apply
     needs: [{ step: probe, within: 1s }]
     http: { method: POST, url: "@BASE@/apply" }
@@ -330,7 +332,7 @@ steps:
     http: { url: "@BASE@/probe", bearer: "{{ inputs.token }}" }
   - id: hold
     effect: none
-    command: 'while [ ! -f go ]; do sleep 0.05; done'
+    command: 'n=0; while [ ! -f go ] && [ -f held.yaml ] && [ $n -lt 400 ]; do n=$((n+1)); sleep 0.05; done; test -f go'
   - id: use
     effect: change
     command:

@@ -1,0 +1,194 @@
+//! `runbook demo` at a pseudo-terminal, typed like a person: "Done" at the
+//! manual step, the token pasted at the masked prompt (and never shown after
+//! the intro that hands it out), a wrong confirmation phrase refused and asked
+//! again, then the right one. The progress display is drawn here; the demo
+//! without a terminal (`the_demo_without_a_terminal_…` in `demo.rs`) draws none.
+//!
+//! rexpect turns the PTY's echo off, so whatever of the token is on the screen
+//! the program wrote itself. It also hands back each byte as a `char`: waits
+//! are on ASCII text, and what was read is turned back into UTF-8 before
+//! asserting on `••••` & co.
+
+use std::path::Path;
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use rexpect::process::WaitStatus;
+use rexpect::session::{PtySession, spawn_command};
+
+use super::{has_spinner, seeded};
+use crate::support::binary;
+
+const TIMEOUT_MS: u64 = 20_000;
+/// The end of the revoke's phrase prompt, the same on every ask.
+const PHRASE_PROMPT: &str = "or nothing to decline";
+
+struct Tty {
+    session: PtySession,
+    screen: Vec<u8>,
+}
+
+impl Tty {
+    /// `runbook demo` in `tmp` (also its `TMPDIR`), at a terminal.
+    fn demo(tmp: &Path) -> Tty {
+        let mut command = Command::new(binary());
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("RUNBOOK_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .arg("demo")
+            .current_dir(tmp)
+            .env("TMPDIR", tmp)
+            .env("TERM", "xterm")
+            .env_remove("NO_COLOR");
+        let session = spawn_command(command, Some(TIMEOUT_MS)).expect("spawned under a PTY");
+        Tty {
+            session,
+            screen: Vec::new(),
+        }
+    }
+
+    /// Waits for `ascii`; returns, as UTF-8, what was printed since the last wait.
+    fn wait(&mut self, ascii: &str) -> String {
+        let before = match self.session.exp_string(ascii) {
+            Ok(before) => before,
+            Err(e) => panic!(
+                "waiting for {ascii:?}: {e}\n--- the screen so far ---\n{}",
+                self.text()
+            ),
+        };
+        self.take(&format!("{before}{ascii}"))
+    }
+
+    fn take(&mut self, read: &str) -> String {
+        let bytes: Vec<u8> = read
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+            .collect();
+        self.screen.extend_from_slice(&bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.screen).into_owned()
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.session.send(keys).expect("typed");
+        self.session.flush().expect("typed");
+    }
+
+    /// Reads to the end; the whole screen and the exit code.
+    fn finish(mut self) -> (String, i32) {
+        match self.session.exp_eof() {
+            Ok(rest) => {
+                self.take(&rest);
+            }
+            Err(e) => panic!(
+                "the demo did not end: {e}\n--- the screen so far ---\n{}",
+                self.text()
+            ),
+        }
+        let deadline = Instant::now() + Duration::from_millis(TIMEOUT_MS);
+        let status = loop {
+            match self.session.process().status() {
+                Some(WaitStatus::StillAlive) if Instant::now() < deadline => {
+                    sleep(Duration::from_millis(20));
+                }
+                status => break status,
+            }
+        };
+        let text = self.text();
+        match status {
+            Some(WaitStatus::Exited(_, code)) => (text, code),
+            other => panic!("the demo did not exit normally: {other:?}\n{text}"),
+        }
+    }
+}
+
+/// The token the intro hands out: the line after "pretend you created this token".
+fn handed_out(intro: &str) -> String {
+    let mut lines = intro.lines();
+    lines
+        .find(|l| l.contains("pretend you created this token"))
+        .and_then(|_| lines.next())
+        .map(|l| l.trim().to_owned())
+        .unwrap_or_else(|| panic!("no token in the intro:\n{intro}"))
+}
+
+#[test]
+fn at_a_terminal_the_pasted_token_is_masked_a_wrong_phrase_is_asked_again_and_the_old_token_revoked()
+ {
+    let (tokens, _) = seeded();
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let mut tty = Tty::demo(tmp.path());
+
+    let intro = tty.wait("Paste it when asked");
+    let token = handed_out(&intro);
+    assert_eq!(token, tokens.new, "{intro}");
+
+    // The manual step: Enter picks the first item, "Done".
+    tty.wait("Abort");
+    tty.send("\r");
+    tty.wait("Paste the new Cloudflare API token");
+    tty.send(&format!("{token}\r"));
+    let pasted = tty.wait("HTTP 200 in");
+
+    // The revoke asks for the old token's last four characters; a wrong answer
+    // is refused, said so, and asked again.
+    tty.wait(PHRASE_PROMPT);
+    tty.send("egc_\r");
+    let refused = tty.wait("That does not match; type exactly: egC_");
+    tty.wait(PHRASE_PROMPT);
+    assert!(!refused.contains("passed"), "the revoke ran unconfirmed: {refused}");
+    tty.send("egC_\r");
+    let (screen, code) = tty.finish();
+
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("The old token was revoked."), "{screen}");
+    assert!(
+        screen.contains("The env file now holds the new token (••••R7kd)."),
+        "{screen}"
+    );
+    // After the intro, the token is only ever `••••R7kd`: not at the paste,
+    // not in the narrative, not in the closing log.
+    let after_intro = &screen[screen.find("Paste it when asked").unwrap_or(0)..];
+    for leak in [&token[..], &token[..12], &token[5..], &token[token.len() - 12..]] {
+        assert!(
+            !after_intro.contains(leak),
+            "the screen shows {leak:?} after the intro:\n{after_intro}"
+        );
+    }
+    assert!(pasted.contains("••••R7kd"), "the paste is not acknowledged masked: {pasted:?}");
+    // The phrase was confirmed once, by the second answer.
+    assert_eq!(
+        screen.matches("That does not match").count(),
+        1,
+        "{screen}"
+    );
+}
+
+#[test]
+fn at_a_terminal_the_demo_draws_its_progress() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let mut tty = Tty::demo(tmp.path());
+
+    tty.wait("Abort");
+    tty.send("\r");
+    // Enter alone takes the token the sandbox made, the demo's courtesy.
+    tty.wait("Paste the new Cloudflare API token");
+    tty.send("\r");
+    let progress = tty.wait(PHRASE_PROMPT);
+    tty.send("egC_\r");
+    let (screen, code) = tty.finish();
+
+    assert_eq!(code, 0, "{screen}");
+    // The restart's wait is a spinner; the DNS fan-out a bar of its 7 zones.
+    assert!(has_spinner(&progress), "no spinner:\n{progress:?}");
+    assert!(progress.contains("/7"), "no progress bar over the 7 zones:\n{progress:?}");
+    assert!(progress.contains('\u{1b}'), "drawn without escape codes?\n{progress:?}");
+    assert!(screen.contains("The old token was revoked."), "{screen}");
+}
