@@ -48,6 +48,8 @@ pub enum EngineError {
     Inputs(#[from] inputs::InputError),
     #[error("{0}")]
     Input(String),
+    #[error("`--confirm {id}` names no step of this runbook")]
+    UnknownConfirm { id: String, help: String },
     #[error(transparent)]
     StateDir(#[from] state_dir::StateDirError),
     #[error(transparent)]
@@ -71,6 +73,7 @@ impl EngineError {
         match self {
             EngineError::Invalid { .. } => Some("fix the problems above; `runbook validate FILE` shows them again".to_owned()),
             EngineError::Inputs(e) => Some(e.help()),
+            EngineError::UnknownConfirm { help, .. } => Some(help.clone()),
             EngineError::StateDir(e) => e.help().map(str::to_owned),
             EngineError::Lock(e) => e.help().map(str::to_owned),
             EngineError::Journal(e) => e.help().map(str::to_owned),
@@ -132,6 +135,7 @@ async fn run_async(
         .chain(children.iter().map(|(_, r)| r))
         .collect();
     inputs::check_answers(&answers, &all)?;
+    check_confirms(&options, &all)?;
     if let Some(plan) = &options.plan {
         crate::plan::check_run(plan, file, &runbook, &answers)?;
     }
@@ -182,6 +186,29 @@ impl runner::Engine {
             Err(Stop::Fatal(error)) => Err(error),
         }
     }
+}
+
+/// A `--confirm` that names no step would silently confirm nothing: the gate
+/// the operator meant to open stays shut after the changes before it ran.
+fn check_confirms(options: &RunOptions, runbooks: &[&Runbook]) -> Result<(), EngineError> {
+    let ids: Vec<&str> = runbooks
+        .iter()
+        .flat_map(|r| r.all_steps())
+        .map(|s| s.id.value.as_str())
+        .collect();
+    for id in &options.confirm {
+        if !ids.contains(&id.as_str()) {
+            let help = match document::diagnostic::did_you_mean(id, ids.iter().copied()) {
+                Some(close) => format!("did you mean `--confirm {close}`?"),
+                None => "`--confirm` takes the id of the step to confirm".to_owned(),
+            };
+            return Err(EngineError::UnknownConfirm {
+                id: id.clone(),
+                help,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Reads and checks a runbook; one with errors is never run.

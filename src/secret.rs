@@ -13,6 +13,15 @@ use sha2::{Digest, Sha256};
 
 use crate::template::mask;
 
+/// Characters percent-encoded in a URL component: all but RFC 3986's unreserved.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+/// As [`COMPONENT`], keeping `/` too (MiniJinja's `urlencode` on a string).
+const PATH: &percent_encoding::AsciiSet = &COMPONENT.remove(b'/');
+
 /// Every secret of a run, in the forms it may take in output. It learns through
 /// a shared reference (`add(&self)`): rendering a template is a read of the run's
 /// values, yet may reveal a new derived secret (a slice of a token) to hide.
@@ -41,6 +50,10 @@ impl Redactor {
             secret.to_owned(),
             percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
                 .to_string(),
+            // How URL components are usually encoded (RFC 3986 unreserved kept), and
+            // how MiniJinja's `urlencode` filter does it (`/` kept as well).
+            percent_encoding::utf8_percent_encode(secret, COMPONENT).to_string(),
+            percent_encoding::utf8_percent_encode(secret, PATH).to_string(),
             form_urlencoded(secret),
             serde_json::to_string(secret)
                 .unwrap_or_default()
@@ -156,7 +169,7 @@ mod tests {
     #[test]
     fn redacts_every_form_of_a_secret() {
         let secret = "cfut_s3cr3t/with+odd=chars 9Xy7";
-        let mut redactor = Redactor::default();
+        let redactor = Redactor::default();
         redactor.add(secret);
         let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
         let url = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)

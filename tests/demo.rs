@@ -180,6 +180,7 @@ struct Rotation {
 }
 
 impl Rotation {
+    #[allow(clippy::needless_pass_by_value)] // called with literals: `Rotation::start(SandboxConfig { .. })`
     fn start(config: SandboxConfig) -> Rotation {
         let dir = tempfile::tempdir().expect("a temp dir");
         let sandbox = Sandbox::start(SandboxConfig {
@@ -239,7 +240,10 @@ impl Rotation {
     fn env_file(&self) -> (String, u32) {
         let path = self.sandbox.env_file();
         let text = std::fs::read_to_string(path).expect("the env file is there");
-        let mode = std::fs::metadata(path).expect("the env file").permissions().mode();
+        let mode = std::fs::metadata(path)
+            .expect("the env file")
+            .permissions()
+            .mode();
         (text, mode & 0o777)
     }
 
@@ -264,7 +268,10 @@ impl Rotation {
     /// Files left in the rotation's backup directory.
     fn backups(&self) -> Vec<PathBuf> {
         let mut found = Vec::new();
-        walk(&self.path("state/cloudflare-token-rotation/backups"), &mut found);
+        walk(
+            &self.path("state/cloudflare-token-rotation/backups"),
+            &mut found,
+        );
         found
     }
 
@@ -356,7 +363,10 @@ impl Journal {
     fn outcome(&self, step: &str) -> String {
         let finished = self.finished(step);
         assert_eq!(finished.len(), 1, "{step} finished {finished:?}");
-        finished[0]["outcome"].as_str().unwrap_or_default().to_owned()
+        finished[0]["outcome"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     fn started(&self, step: &str) -> bool {
@@ -367,7 +377,10 @@ impl Journal {
         let finished = self.of("run_finished");
         assert_eq!(finished.len(), 1, "{finished:?}");
         (
-            finished[0]["outcome"].as_str().unwrap_or_default().to_owned(),
+            finished[0]["outcome"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             finished[0]["exit_code"].as_i64().unwrap_or(-1),
         )
     }
@@ -439,9 +452,16 @@ fn demo(tmp: &Path, args: &[&str]) -> (Ran, PathBuf) {
         .stdout
         .lines()
         .find_map(|l| l.strip_prefix("The demo directory is kept at "))
-        .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("no kept directory:\n{}", everything(&ran)));
-    assert!(kept.starts_with(tmp), "{kept:?} is not under {tmp:?}");
+        .map_or_else(
+            || panic!("no kept directory:\n{}", everything(&ran)),
+            PathBuf::from,
+        );
+    assert!(
+        kept.starts_with(tmp),
+        "{} is not under {}",
+        kept.display(),
+        tmp.display()
+    );
     (ran, kept)
 }
 
@@ -510,7 +530,10 @@ fn the_demo_without_a_terminal_rotates_revokes_after_verifying_and_prints_plain_
     // The request log it prints: the old token deleted by id, once, by itself,
     // after every request that verified the new token through the platform.
     let log = printed_log(&ran.stdout);
-    let shown = ran.stdout.split_once("What the sandbox saw").map(|(_, l)| l);
+    let shown = ran
+        .stdout
+        .split_once("What the sandbox saw")
+        .map(|(_, l)| l);
     let deletes: Vec<usize> = (0..log.len()).filter(|&i| log[i].1 == "DELETE").collect();
     assert_eq!(deletes.len(), 1, "{shown:?}");
     let delete = &log[deletes[0]];
@@ -532,7 +555,9 @@ fn the_demo_without_a_terminal_rotates_revokes_after_verifying_and_prints_plain_
         .collect();
     assert_eq!(verifications.len(), 2 + 7, "{shown:?}");
     assert!(
-        verifications.iter().all(|&i| i < deletes[0] && log[i].3 == 200),
+        verifications
+            .iter()
+            .all(|&i| i < deletes[0] && log[i].3 == 200),
         "{shown:?}"
     );
 
@@ -545,7 +570,10 @@ fn the_demo_without_a_terminal_rotates_revokes_after_verifying_and_prints_plain_
     );
     assert!(!text.contains(&tokens.old), "{text}");
     assert!(text.contains("PLATFORM_NAME=ops-center\n"), "{text}");
-    assert!(text.contains("CLOUDFLARE_EMAIL=ops@example.com\n"), "{text}");
+    assert!(
+        text.contains("CLOUDFLARE_EMAIL=ops@example.com\n"),
+        "{text}"
+    );
     assert_eq!(file_mode(&env_file), 0o600);
 
     // The journal says the same, holds no token, and the backup is gone.
@@ -553,12 +581,21 @@ fn the_demo_without_a_terminal_rotates_revokes_after_verifying_and_prints_plain_
     assert_eq!(journal.end(), ("passed".to_owned(), 0));
     assert_eq!(journal.outcome(REVOKE), "passed");
     for token in [&tokens.old, &tokens.new] {
-        assert!(!journal.text().contains(token.as_str()), "a token in the journal");
+        assert!(
+            !journal.text().contains(token.as_str()),
+            "a token in the journal"
+        );
         assert!(!ran.stdout.contains(token.as_str()) && !ran.stderr.contains(token.as_str()));
     }
     let mut backups = Vec::new();
-    walk(&kept.join(".runbook/cloudflare-token-rotation/backups"), &mut backups);
-    assert!(backups.is_empty(), "backups left after a passed run: {backups:?}");
+    walk(
+        &kept.join(".runbook/cloudflare-token-rotation/backups"),
+        &mut backups,
+    );
+    assert!(
+        backups.is_empty(),
+        "backups left after a passed run: {backups:?}"
+    );
 
     // Without a terminal the waits are plain lines: no spinner, no escape codes.
     ran.stdout_has("waiting for http://127.0.0.1:")
@@ -598,7 +635,14 @@ fn the_demo_bad_token_scenario_fails_and_saves_nothing() {
     let tmp = tempfile::tempdir().expect("a temp dir");
     let (ran, kept) = demo(
         tmp.path(),
-        &["--non-interactive", "--yes", "--confirm", REVOKE, "--scenario", "bad-token"],
+        &[
+            "--non-interactive",
+            "--yes",
+            "--confirm",
+            REVOKE,
+            "--scenario",
+            "bad-token",
+        ],
     );
     assert_eq!(ran.status, 1, "{}", everything(&ran));
     ran.stdout_has("runbook demo — scenario: bad-token")
@@ -612,7 +656,14 @@ fn the_demo_bad_token_scenario_fails_and_saves_nothing() {
     ];
     let got: Vec<(&str, &str, u16, &str)> = log
         .iter()
-        .map(|r| (r.0.as_str(), r.2.as_str(), r.3, r.4.as_deref().unwrap_or("")))
+        .map(|r| {
+            (
+                r.0.as_str(),
+                r.2.as_str(),
+                r.3,
+                r.4.as_deref().unwrap_or(""),
+            )
+        })
         .collect();
     assert_eq!(got, expected, "{}", ran.stdout);
     assert_eq!(file_mode(&kept.join(".env.auth")), 0o600);

@@ -400,7 +400,6 @@ fn a_done_manual_step_lets_what_needs_it_run() {
 }
 
 #[test]
-#[ignore = "bug: a manual step's instructions are printed twice (engine `say`s them, then Terminal::manual prints them again)"]
 fn manual_instructions_are_shown_once() {
     let dir = Dir::new();
     dir.write("backups.yaml", &manual_runbook(&dir));

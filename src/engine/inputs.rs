@@ -198,7 +198,8 @@ pub fn check_answers(answers: &Answers, runbooks: &[&Runbook]) -> Result<(), Inp
             }
             if let Action::Prompt(prompt) = &step.action
                 && let Some((_, Source::Set)) = answers.get(&step.id.value)
-                && prompt.secret.as_ref().is_some_and(|s| s.value)
+                && (prompt.secret.as_ref().is_some_and(|s| s.value)
+                    || step.secret.as_ref().is_some_and(|s| s.value))
             {
                 return Err(InputError::SecretOnCommandLine {
                     name: step.id.value.clone(),

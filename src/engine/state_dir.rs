@@ -24,6 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use nix::unistd::{AccessFlags, access};
 
 use crate::engine::journal::{self, EventKind, JournalError};
+use crate::engine::outcome::Outcome;
 
 /// The variable that moves all state elsewhere.
 pub const STATE_DIR_ENV: &str = "RUNBOOK_STATE_DIR";
@@ -232,10 +233,15 @@ impl StateDir {
     pub fn latest_unfinished(&self) -> Result<Option<PathBuf>, StateDirError> {
         for path in self.journals()?.into_iter().rev() {
             let replay = journal::read(&path)?;
+            // A run that ended blocked (a gate not opened, an item deferred) is not
+            // over: resuming it later, with the confirmation given or the item
+            // done, is how it gets finished.
             match replay.events.last() {
                 None => {}
-                Some(event) if matches!(event.kind, EventKind::RunFinished { .. }) => {}
-                Some(_) => return Ok(Some(path)),
+                Some(event) => match &event.kind {
+                    EventKind::RunFinished { outcome, .. } if *outcome != Outcome::Blocked => {}
+                    _ => return Ok(Some(path)),
+                },
             }
         }
         Ok(None)

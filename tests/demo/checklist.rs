@@ -23,8 +23,9 @@ const REASON: &str = "until production deployment";
 
 /// The bundled checklist's first phase, with everything before it.
 fn phase_one() -> String {
-    let full = std::fs::read_to_string(repo().join("runbooks/production-deployment-checklist.yaml"))
-        .expect("the bundled checklist");
+    let full =
+        std::fs::read_to_string(repo().join("runbooks/production-deployment-checklist.yaml"))
+            .expect("the bundled checklist");
     let cut = full
         .find("\n  - id: platform_settings\n")
         .expect("the checklist has a platform_settings phase");
@@ -49,8 +50,11 @@ fn the_checklist_runs_the_rotation_as_a_child_defers_an_item_and_status_shows_wh
         runbooks.join("cloudflare-token-rotation.yaml"),
     )
     .expect("copy the rotation");
-    std::fs::write(runbooks.join("production-deployment-checklist.yaml"), phase_one())
-        .expect("write the checklist");
+    std::fs::write(
+        runbooks.join("production-deployment-checklist.yaml"),
+        phase_one(),
+    )
+    .expect("write the checklist");
     let quoted = |s: &str| serde_json::to_string(s).expect("a JSON string");
     let answers = [
         ("api_base", sandbox.api_url()),
@@ -63,8 +67,10 @@ fn the_checklist_runs_the_rotation_as_a_child_defers_an_item_and_status_shows_wh
         (DEFERRED, format!("defer: {REASON}")),
     ]
     .iter()
-    .map(|(k, v)| format!("{k}: {}\n", quoted(v)))
-    .collect::<String>();
+    .fold(String::new(), |mut yaml, (key, value)| {
+        yaml.push_str(&format!("{key}: {}\n", quoted(value)));
+        yaml
+    });
     std::fs::write(dir.path().join("answers.yaml"), answers).expect("write the answers");
 
     let state = dir.path().join("state");
@@ -110,9 +116,8 @@ fn the_checklist_runs_the_rotation_as_a_child_defers_an_item_and_status_shows_wh
     let child = &journal.finished("cloudflare_token_rotation")[0]["results"];
     assert_eq!(child["child_outcome"], "passed", "{child}");
     let child_run = child["run_id"].as_str().expect("the child's run id");
-    let child_journal = Journal::read(
-        &state.join(format!("cloudflare-token-rotation/runs/{child_run}.jsonl")),
-    );
+    let child_journal =
+        Journal::read(&state.join(format!("cloudflare-token-rotation/runs/{child_run}.jsonl")));
     assert_eq!(child_journal.end(), ("passed".to_owned(), 0));
     assert_eq!(child_journal.outcome(REVOKE), "passed");
     let deletes = indices(&log, is_delete);
@@ -130,8 +135,14 @@ fn the_checklist_runs_the_rotation_as_a_child_defers_an_item_and_status_shows_wh
         "{env}"
     );
     for token in [&tokens.old, &tokens.new] {
-        assert!(!ran.stdout.contains(token.as_str()), "a token on the screen");
-        assert!(!journal.text().contains(token.as_str()), "a token in the journal");
+        assert!(
+            !ran.stdout.contains(token.as_str()),
+            "a token on the screen"
+        );
+        assert!(
+            !journal.text().contains(token.as_str()),
+            "a token in the journal"
+        );
     }
 
     // Where the checklist stands.
@@ -150,14 +161,24 @@ fn the_checklist_runs_the_rotation_as_a_child_defers_an_item_and_status_shows_wh
             .unwrap_or_else(|| panic!("no line for {id}:\n{}", shown.stdout))
             .to_owned()
     };
-    for done in ["platform_reachable", "cloudflare_token_rotation", "env_file_private"] {
+    for done in [
+        "platform_reachable",
+        "cloudflare_token_rotation",
+        "env_file_private",
+    ] {
         let line = line(done);
         assert!(line.starts_with("  ✓") && line.contains(" done "), "{line}");
     }
     let deferred = line(DEFERRED);
     assert!(deferred.starts_with("  ⏸"), "{deferred}");
-    assert!(deferred.contains(&format!("deferred: {REASON} (")), "{deferred}");
-    assert!(deferred.contains("P1") && deferred.contains("10m"), "{deferred}");
+    assert!(
+        deferred.contains(&format!("deferred: {REASON} (")),
+        "{deferred}"
+    );
+    assert!(
+        deferred.contains("P1") && deferred.contains("10m"),
+        "{deferred}"
+    );
     shown
         .stdout_has("4 items: 3 done · 1 deferred · 0 blocked · 0 failed · 0 pending")
         .stdout_has("Still ahead: 10m");

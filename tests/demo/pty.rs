@@ -115,8 +115,10 @@ fn handed_out(intro: &str) -> String {
     lines
         .find(|l| l.contains("pretend you created this token"))
         .and_then(|_| lines.next())
-        .map(|l| l.trim().to_owned())
-        .unwrap_or_else(|| panic!("no token in the intro:\n{intro}"))
+        .map_or_else(
+            || panic!("no token in the intro:\n{intro}"),
+            |l| l.trim().to_owned(),
+        )
 }
 
 #[test]
@@ -143,7 +145,10 @@ fn at_a_terminal_the_pasted_token_is_masked_a_wrong_phrase_is_asked_again_and_th
     tty.send("egc_\r");
     let refused = tty.wait("That does not match; type exactly: egC_");
     tty.wait(PHRASE_PROMPT);
-    assert!(!refused.contains("passed"), "the revoke ran unconfirmed: {refused}");
+    assert!(
+        !refused.contains("passed"),
+        "the revoke ran unconfirmed: {refused}"
+    );
     tty.send("egC_\r");
     let (screen, code) = tty.finish();
 
@@ -156,19 +161,23 @@ fn at_a_terminal_the_pasted_token_is_masked_a_wrong_phrase_is_asked_again_and_th
     // After the intro, the token is only ever `••••R7kd`: not at the paste,
     // not in the narrative, not in the closing log.
     let after_intro = &screen[screen.find("Paste it when asked").unwrap_or(0)..];
-    for leak in [&token[..], &token[..12], &token[5..], &token[token.len() - 12..]] {
+    for leak in [
+        &token[..],
+        &token[..12],
+        &token[5..],
+        &token[token.len() - 12..],
+    ] {
         assert!(
             !after_intro.contains(leak),
             "the screen shows {leak:?} after the intro:\n{after_intro}"
         );
     }
-    assert!(pasted.contains("••••R7kd"), "the paste is not acknowledged masked: {pasted:?}");
-    // The phrase was confirmed once, by the second answer.
-    assert_eq!(
-        screen.matches("That does not match").count(),
-        1,
-        "{screen}"
+    assert!(
+        pasted.contains("••••R7kd"),
+        "the paste is not acknowledged masked: {pasted:?}"
     );
+    // The phrase was confirmed once, by the second answer.
+    assert_eq!(screen.matches("That does not match").count(), 1, "{screen}");
 }
 
 #[test]
@@ -188,7 +197,13 @@ fn at_a_terminal_the_demo_draws_its_progress() {
     assert_eq!(code, 0, "{screen}");
     // The restart's wait is a spinner; the DNS fan-out a bar of its 7 zones.
     assert!(has_spinner(&progress), "no spinner:\n{progress:?}");
-    assert!(progress.contains("/7"), "no progress bar over the 7 zones:\n{progress:?}");
-    assert!(progress.contains('\u{1b}'), "drawn without escape codes?\n{progress:?}");
+    assert!(
+        progress.contains("/7"),
+        "no progress bar over the 7 zones:\n{progress:?}"
+    );
+    assert!(
+        progress.contains('\u{1b}'),
+        "drawn without escape codes?\n{progress:?}"
+    );
     assert!(screen.contains("The old token was revoked."), "{screen}");
 }

@@ -58,8 +58,14 @@ fn resume_after_kill_9_between_save_and_verify_saves_once_and_revokes_once_after
     let killed_at = rotation.log().len();
     let journal = rotation.journal();
     let context = format!("--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
-    assert!(!journal.started("verify_zones"), "killed too late:\n{context}");
-    assert!(journal.finished("restart").is_empty(), "killed too late:\n{context}");
+    assert!(
+        !journal.started("verify_zones"),
+        "killed too late:\n{context}"
+    );
+    assert!(
+        journal.finished("restart").is_empty(),
+        "killed too late:\n{context}"
+    );
     assert!(journal.of("run_finished").is_empty(), "{context}");
     // What was saved stays saved.
     let (text, mode) = rotation.env_file();
@@ -107,7 +113,12 @@ fn resume_after_kill_9_between_save_and_verify_saves_once_and_revokes_once_after
         .filter(|r| r.path == "/client/v4/user/tokens/verify" && r.status == 200)
         .filter(|r| r.token_last4.as_deref() == Some(&*last4(&tokens.old)))
         .count();
-    assert_eq!(old_checks, 1, "the old token was identified again: {}", show(&log));
+    assert_eq!(
+        old_checks,
+        1,
+        "the old token was identified again: {}",
+        show(&log)
+    );
 
     // One DELETE, of the old token, after the resumed run's verification.
     let deletes = indices(&log, is_delete);
@@ -115,7 +126,10 @@ fn resume_after_kill_9_between_save_and_verify_saves_once_and_revokes_once_after
     let delete = deletes[0];
     assert_eq!(
         log[delete].path,
-        format!("/client/v4/user/tokens/{}", rotation.sandbox.token_ids().old)
+        format!(
+            "/client/v4/user/tokens/{}",
+            rotation.sandbox.token_ids().old
+        )
     );
     assert_eq!(log[delete].status, 200);
     let verifications = indices(&log, is_verification);
@@ -138,6 +152,9 @@ fn resume_after_kill_9_between_save_and_verify_saves_once_and_revokes_once_after
     assert_eq!(mode, 0o600);
     assert!(rotation.backups().is_empty(), "{:?}", rotation.backups());
     for token in [&tokens.old, &tokens.new] {
-        assert!(!journal.text().contains(token.as_str()), "a token in the journal");
+        assert!(
+            !journal.text().contains(token.as_str()),
+            "a token in the journal"
+        );
     }
 }

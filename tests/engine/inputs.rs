@@ -295,7 +295,6 @@ fn a_secret_prompt_answered_with_set_is_refused() {
 }
 
 #[test]
-#[ignore = "engine bug: a prompt made secret by the step's `secret: true` (not the prompt's) is accepted from --set"]
 fn a_prompt_made_secret_by_its_step_answered_with_set_is_refused() {
     let work = Work::new();
     work.write("prompts.yaml", SECRET_PROMPTS);

@@ -404,7 +404,6 @@ fn ctrl_c_saves_the_state_exits_130_and_resume_finishes() {
 }
 
 #[test]
-#[ignore = "engine bug (SPEC §4 reading): a run that ended blocked records run_finished, so `resume --confirm ID` says there is nothing to resume and a re-run repeats every change"]
 fn resume_continues_a_run_blocked_on_a_confirmation() {
     let work = Work::new();
     work.write(
