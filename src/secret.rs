@@ -19,7 +19,7 @@ const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
-/// As [`COMPONENT`], keeping `/` too (MiniJinja's `urlencode` on a string).
+/// As [`COMPONENT`], keeping `/` too (`MiniJinja`'s `urlencode` on a string).
 const PATH: &percent_encoding::AsciiSet = &COMPONENT.remove(b'/');
 
 /// Every secret of a run, in the forms it may take in output. It learns through
