@@ -20,7 +20,8 @@
 //!    per step is 2 fsyncs. Beside it, to say where the rest goes: 10 steps (fixed
 //!    costs), 1,000 `read_setting` steps (the next cheapest action), the same
 //!    runbooks with the journal on tmpfs (`/dev/shm`: the engine without the
-//!    disk), and the CPU time the child used (user / system, from
+//!    disk), 2,000 prompts on tmpfs (the engine's cost per step must not grow
+//!    with the runbook), and the CPU time the child used (user / system, from
 //!    `/proc/self/stat`, in 10 ms ticks).
 //!
 //! The binary is the one cargo builds for benches (`CARGO_BIN_EXE_runbook`).
@@ -54,6 +55,9 @@ const FEW_STEPS: usize = 10;
 /// The fsync floor: 1,000 appends of a journal-sized line, each synced.
 const FLOOR_EVENTS: usize = 1_000;
 const LINE_BYTES: usize = 300;
+/// Twice the steps may cost at most this much more per step: the engine's own
+/// work per step must not grow with the runbook.
+const MAX_STEP_GROWTH: f64 = 1.5;
 
 fn main() {
     // `cargo bench --bench engine -- fan-out` runs only the sections whose name
@@ -423,14 +427,18 @@ impl Sample {
     }
 }
 
-/// The prompt runbooks, many steps and few, with the journal in one place.
+/// The runbooks run with the journal in one place (the disk, or tmpfs).
 #[derive(Default)]
-struct Pair {
+struct Place {
+    /// `STEPS` prompts.
     many: Sample,
+    /// `FEW_STEPS` prompts: the fixed costs.
     few: Sample,
+    /// `STEPS` `read_setting`s.
+    settings: Sample,
 }
 
-impl Pair {
+impl Place {
     /// Per step, with the fixed costs (process start, parse, lock, first and
     /// last events) taken out: (many − few) / (`STEPS` − `FEW_STEPS`).
     fn marginal(&self) -> Duration {
@@ -440,30 +448,66 @@ impl Pair {
 
 struct Overhead {
     floor: Vec<Duration>,
-    disk: Pair,
-    settings: Sample,
-    /// The same prompt runbooks with the journal on tmpfs, where `sync_data`
-    /// returns at once: the engine alone.
-    tmpfs: Option<Pair>,
+    disk: Place,
+    /// The same runbooks with the journal on tmpfs, where `sync_data` returns
+    /// at once: the engine alone.
+    tmpfs: Option<Place>,
+    /// `2 × STEPS` prompts on tmpfs: a per-step cost that grows with the
+    /// runbook shows here.
+    twice: Sample,
     events_per_step: f64,
 }
 
+/// The generated runbooks and their answers files.
+struct Runbooks {
+    many: (PathBuf, PathBuf),
+    few: (PathBuf, PathBuf),
+    twice: (PathBuf, PathBuf),
+    settings: PathBuf,
+}
+
+impl Runbooks {
+    fn write(dir: &Path) -> Runbooks {
+        let prompts = |name: &str, steps: usize| {
+            let file = dir.join(format!("{name}.yaml"));
+            let answers = dir.join(format!("{name}-answers.yaml"));
+            write_prompts(&file, &answers, steps);
+            (file, answers)
+        };
+        let settings = dir.join("settings.yaml");
+        write_settings(&settings, dir, STEPS);
+        Runbooks {
+            many: prompts("prompts", STEPS),
+            few: prompts("few", FEW_STEPS),
+            twice: prompts("twice", 2 * STEPS),
+            settings,
+        }
+    }
+
+    /// Runs the three runbooks of a [`Place`] with their state under `root`.
+    fn run_in(&self, binary: &Path, root: &Path, round: usize, place: &mut Place) -> usize {
+        let state = root.join(format!("prompts-state-{round}"));
+        place.many.push(&run_answered(binary, &self.many, &state));
+        let lines = journal(&state).len();
+        let state = root.join(format!("few-state-{round}"));
+        place.few.push(&run_answered(binary, &self.few, &state));
+        let state = root.join(format!("settings-state-{round}"));
+        place
+            .settings
+            .push(&run(binary, &self.settings, &[], &state));
+        lines
+    }
+}
+
 fn overhead(binary: &Path, dir: &Path, rounds: usize) -> Overhead {
-    let many = dir.join("prompts.yaml");
-    let many_answers = dir.join("answers.yaml");
-    let few = dir.join("few.yaml");
-    let few_answers = dir.join("few-answers.yaml");
-    let settings = dir.join("settings.yaml");
-    write_prompts(&many, &many_answers, STEPS);
-    write_prompts(&few, &few_answers, FEW_STEPS);
-    write_settings(&settings, dir, STEPS);
+    let runbooks = Runbooks::write(dir);
     let shm = Path::new("/dev/shm");
     let tmpfs = (shm.is_dir() && filesystem(shm).contains("tmpfs"))
         .then(|| tempfile::tempdir_in(shm).ok())
         .flatten();
     if let Some(t) = &tmpfs {
         println!(
-            "journal for (h), (i): {} on {}",
+            "journal for (h)–(k): {} on {}",
             t.path().display(),
             filesystem(t.path())
         );
@@ -471,38 +515,24 @@ fn overhead(binary: &Path, dir: &Path, rounds: usize) -> Overhead {
 
     let mut measured = Overhead {
         floor: Vec::with_capacity(rounds),
-        disk: Pair::default(),
-        settings: Sample::default(),
-        tmpfs: tmpfs.as_ref().map(|_| Pair::default()),
+        disk: Place::default(),
+        tmpfs: tmpfs.as_ref().map(|_| Place::default()),
+        twice: Sample::default(),
         events_per_step: 0.0,
     };
-    let answers = |file: &Path| vec!["--answers".to_owned(), file.display().to_string()];
     // Interleaved, so a disk that slows down for a while slows every measurement.
     for round in 0..rounds {
         measured.floor.push(fsync_floor(dir, round));
-
-        let state = dir.join(format!("prompts-state-{round}"));
-        let ran = run(binary, &many, &answers(&many_answers), &state);
-        measured.disk.many.push(&ran);
+        let lines = runbooks.run_in(binary, dir, round, &mut measured.disk);
         // Every line but `run_started` and `run_finished` belongs to a step.
-        let lines = journal(&state).len();
         measured.events_per_step =
             f64::from(count(lines.saturating_sub(2))) / f64::from(count(STEPS));
-
-        let state = dir.join(format!("few-state-{round}"));
-        let ran = run(binary, &few, &answers(&few_answers), &state);
-        measured.disk.few.push(&ran);
-
-        let state = dir.join(format!("settings-state-{round}"));
-        measured.settings.push(&run(binary, &settings, &[], &state));
-
-        if let (Some(pair), Some(root)) = (&mut measured.tmpfs, &tmpfs) {
-            let state = root.path().join(format!("prompts-state-{round}"));
-            pair.many
-                .push(&run(binary, &many, &answers(&many_answers), &state));
-            let state = root.path().join(format!("few-state-{round}"));
-            pair.few
-                .push(&run(binary, &few, &answers(&few_answers), &state));
+        if let (Some(place), Some(root)) = (&mut measured.tmpfs, &tmpfs) {
+            runbooks.run_in(binary, root.path(), round, place);
+            let state = root.path().join(format!("twice-state-{round}"));
+            measured
+                .twice
+                .push(&run_answered(binary, &runbooks.twice, &state));
         }
     }
     measured
@@ -541,7 +571,7 @@ impl Overhead {
         let total = self.disk.many.median();
         let per_step = total / count(STEPS);
         let marginal = self.disk.marginal();
-        let settings = self.settings.median();
+        let beyond = STEPS - FEW_STEPS;
 
         let _ = writeln!(
             table,
@@ -563,7 +593,7 @@ impl Overhead {
         row(
             table,
             &format!("(e) runbook run, {STEPS} prompt steps"),
-            &format!("{} ({})", secs(total), us(per_step, "step")),
+            &per_steps(total, STEPS),
             &self.disk.many.cpu(),
         );
         row(
@@ -574,29 +604,21 @@ impl Overhead {
         );
         row(
             table,
-            &format!(
-                "      per step without them: ((e) − (f)) / {}",
-                STEPS - FEW_STEPS
-            ),
+            &format!("      per step without them: ((e) − (f)) / {beyond}"),
             &us(marginal, "step"),
             "",
         );
         row(
             table,
             &format!("(g) runbook run, {STEPS} read_setting steps"),
-            &format!(
-                "{} ({})",
-                secs(settings),
-                us(settings / count(STEPS), "step")
-            ),
-            &self.settings.cpu(),
+            &per_steps(self.disk.settings.median(), STEPS),
+            &self.disk.settings.cpu(),
         );
         if let Some(tmpfs) = &self.tmpfs {
-            let many = tmpfs.many.median();
             row(
                 table,
                 "(h) as (e), journal on tmpfs: no disk",
-                &format!("{} ({})", ms(many), us(many / count(STEPS), "step")),
+                &per_steps(tmpfs.many.median(), STEPS),
                 &tmpfs.many.cpu(),
             );
             row(
@@ -607,9 +629,33 @@ impl Overhead {
             );
             row(
                 table,
-                &format!("      engine per step: ((h) − (i)) / {}", STEPS - FEW_STEPS),
+                &format!("      engine per step: ((h) − (i)) / {beyond}"),
                 &us(tmpfs.marginal(), "step"),
                 "",
+            );
+            row(
+                table,
+                "(j) as (g), journal on tmpfs",
+                &per_steps(tmpfs.settings.median(), STEPS),
+                &tmpfs.settings.cpu(),
+            );
+            let twice = self.twice.median().saturating_sub(tmpfs.few.median())
+                / count(2 * STEPS - FEW_STEPS);
+            let growth = ratio(twice, tmpfs.marginal());
+            row(
+                table,
+                &format!(
+                    "(k) {} prompt steps, tmpfs: ((k) − (i)) / {}",
+                    2 * STEPS,
+                    2 * STEPS - FEW_STEPS
+                ),
+                &us(twice, "step"),
+                &verdict(
+                    growth <= MAX_STEP_GROWTH,
+                    &format!(
+                        "{growth:.2}× the engine per step at {STEPS} (linear: ≤ {MAX_STEP_GROWTH}×)"
+                    ),
+                ),
             );
         }
         let _ = writeln!(table);
@@ -634,6 +680,10 @@ impl Overhead {
             );
         }
     }
+}
+
+fn per_steps(total: Duration, steps: usize) -> String {
+    format!("{} ({})", secs(total), us(total / count(steps), "step"))
 }
 
 fn count(n: usize) -> u32 {
@@ -717,6 +767,12 @@ fn run(binary: &Path, file: &Path, args: &[String], state: &Path) -> Ran {
         user: after.0.saturating_sub(before.0),
         system: after.1.saturating_sub(before.1),
     }
+}
+
+/// `run` with `--answers`, for a (runbook, answers file) pair.
+fn run_answered(binary: &Path, (file, answers): &(PathBuf, PathBuf), state: &Path) -> Ran {
+    let flag = ["--answers".to_owned(), answers.display().to_string()];
+    run(binary, file, &flag, state)
 }
 
 /// User and system CPU time of this process's waited-for children, from

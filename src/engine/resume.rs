@@ -90,6 +90,7 @@ impl Engine {
             run_id,
             _lock: lock,
             depth: 0,
+            failed_evidence: None,
         };
         if let Some(torn) = replay.torn {
             engine.say(&format!(

@@ -88,6 +88,8 @@ pub struct Engine {
     pub(super) _lock: Lock,
     /// How deep in child runbooks this engine is (0 for the top).
     pub(super) depth: usize,
+    /// Evidence re-run for a gate (its `within` expired) that failed this time.
+    pub(super) failed_evidence: Option<String>,
 }
 
 impl Engine {
@@ -145,6 +147,7 @@ impl Engine {
             run_id,
             _lock: lock,
             depth,
+            failed_evidence: None,
         };
         engine.emit_only(&first);
         Ok(engine)
@@ -215,12 +218,8 @@ impl Engine {
             }
             // Stale evidence gathered again for this step's gate may have failed:
             // that is a failure of the run, not merely a closed gate.
-            if let Some(evidence) = steps.iter().find(|s| {
-                self.records
-                    .get(&s.id.value)
-                    .is_some_and(|r| r.outcome == Outcome::Failed)
-            }) {
-                failed = Some(evidence.id.value.clone());
+            if let Some(evidence) = self.failed_evidence.take() {
+                failed = Some(evidence);
                 break;
             }
         }

@@ -215,7 +215,9 @@ impl Engine {
                     self.say(&format!(
                         "  ↻ `{id}` is older than `within`: checking it again"
                     ));
-                    self.run_step(&evidence).await?;
+                    if self.run_step(&evidence).await? == Outcome::Failed {
+                        self.failed_evidence = Some(id.clone());
+                    }
                     state = gate::need_state(need, self.records.get(id), Engine::now());
                 }
             }

@@ -3,6 +3,7 @@
 //! input, a secret step, or a template that used one) are tracked, and every secret
 //! is registered with the run's [`Redactor`].
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::Environment;
@@ -35,6 +36,11 @@ pub struct Values {
     /// Dotted paths holding secrets: `inputs.new_token`, `steps.old_token.value`.
     secret_paths: BTreeSet<String>,
     pub redactor: Redactor,
+    /// The context without `item`, built once per change of the values: rendering
+    /// a fan-out's thousand items must not serialise every result a thousand times.
+    base: RefCell<Option<minijinja::Value>>,
+    /// The same with every secret replaced by a stand-in (see `learn_derived`).
+    stand_in_base: RefCell<Option<minijinja::Value>>,
 }
 
 impl Values {
@@ -47,6 +53,8 @@ impl Values {
             process_env: std::env::vars().collect(),
             secret_paths: BTreeSet::new(),
             redactor: Redactor::default(),
+            base: RefCell::new(None),
+            stand_in_base: RefCell::new(None),
         }
     }
 
@@ -56,6 +64,7 @@ impl Values {
             self.secret_paths.insert(format!("inputs.{name}"));
         }
         self.inputs.insert(name.to_owned(), value);
+        self.invalidate();
     }
 
     pub fn has_input(&self, name: &str) -> bool {
@@ -76,6 +85,7 @@ impl Values {
             self.secret_paths.insert(format!("steps.{id}.{field}"));
         }
         self.steps.insert(id.to_owned(), results);
+        self.invalidate();
     }
 
     /// Every step starts `pending`, so a template may ask about a step that has
@@ -87,6 +97,7 @@ impl Values {
                 serde_json::json!({"outcome": "pending", "reason": null}),
             );
         }
+        self.invalidate();
     }
 
     pub fn step(&self, id: &str) -> Option<&Json> {
@@ -118,13 +129,31 @@ impl Values {
     }
 
     fn context(&self, item: Option<&Json>) -> minijinja::Value {
+        let base = self
+            .base
+            .borrow_mut()
+            .get_or_insert_with(|| self.build_base(&self.inputs, &self.steps))
+            .clone();
+        with_item(base, item)
+    }
+
+    fn build_base(
+        &self,
+        inputs: &BTreeMap<String, String>,
+        steps: &BTreeMap<String, Json>,
+    ) -> minijinja::Value {
         minijinja::context! {
-            inputs => serialized(&self.inputs),
-            steps => serialized(&self.steps),
+            inputs => serialized(inputs),
+            steps => serialized(steps),
             run => serialized(&self.run),
             env => serialized(&self.process_env),
-            item => item.map_or(minijinja::Value::UNDEFINED, serialized),
         }
+    }
+
+    /// The values changed: the cached contexts are stale.
+    fn invalidate(&mut self) {
+        *self.base.get_mut() = None;
+        *self.stand_in_base.get_mut() = None;
     }
 
     fn uses_secret(&self, source: &str, item: Option<&Json>, output: &str) -> bool {
@@ -191,6 +220,15 @@ impl Values {
 
     /// The template context with every secret value replaced by `§`s.
     fn stand_in_context(&self, item: Option<&Json>) -> minijinja::Value {
+        let base = self
+            .stand_in_base
+            .borrow_mut()
+            .get_or_insert_with(|| self.build_stand_in_base())
+            .clone();
+        with_item(base, item)
+    }
+
+    fn build_stand_in_base(&self) -> minijinja::Value {
         let hide = |value: &str| "§".repeat(value.chars().count());
         let mut inputs = self.inputs.clone();
         for (name, value) in &mut inputs {
@@ -210,13 +248,7 @@ impl Values {
                 }
             }
         }
-        minijinja::context! {
-            inputs => serialized(&inputs),
-            steps => serialized(&steps),
-            run => serialized(&self.run),
-            env => serialized(&self.process_env),
-            item => item.map_or(minijinja::Value::UNDEFINED, serialized),
-        }
+        self.build_base(&inputs, &steps)
     }
 
     /// Evaluates a template that is one `{{ expression }}` to a value; any other
@@ -295,6 +327,14 @@ impl Values {
                 (Json::Object(out), secret)
             }
         })
+    }
+}
+
+/// A base context with `item` added (a `for_each` step's current item).
+fn with_item(base: minijinja::Value, item: Option<&Json>) -> minijinja::Value {
+    match item {
+        Some(item) => minijinja::context! { item => serialized(item), ..base },
+        None => base,
     }
 }
 
