@@ -62,104 +62,96 @@ fn main() {
         std::fs::read(file).expect("read a generated runbook");
     }
 
-    let mut parse = Duration::MAX;
-    let mut check = Duration::MAX;
-    let mut phases = Phases::default();
+    let mut parse = Cost::NONE;
+    let mut nodes = Cost::NONE;
+    let mut decoded = Cost::NONE;
+    let mut check = Cost::NONE;
     for _ in 0..rounds {
-        parse = parse.min(parse_only(&files));
-        check = check.min(check_all(&files));
-        let round = phases_of(&files);
-        if round.total() < phases.total() || phases.total().is_zero() {
-            phases = round;
-        }
+        parse = parse.best(Cost::measure(|| parse_only(&files)));
+        nodes = nodes.best(Cost::measure(|| parse_nodes(&files, false)));
+        decoded = decoded.best(Cost::measure(|| parse_nodes(&files, true)));
+        check = check.best(Cost::measure(|| check_all(&files)));
     }
 
-    let validate_all = run_validate(&binary, dir.path(), "json");
-    let rss_small_json = run_validate(&binary, &dir.path().join("first"), "json").peak_kb;
-    let rss_small_human = run_validate(&binary, &dir.path().join("first"), "human").peak_kb;
-    let rss_all_human = run_validate(&binary, dir.path(), "human").peak_kb;
+    let all = run_validate(&binary, dir.path(), "json");
+    let small = run_validate(&binary, &dir.path().join("first"), "json");
+    let small_human = run_validate(&binary, &dir.path().join("first"), "human");
+    let all_human = run_validate(&binary, dir.path(), "human");
     let (median, p95) = single_file(&binary, &files);
 
-    let ratio_binary = ratio(validate_all.wall, parse);
-    let ratio_check = ratio(check, parse);
-    let growth_json = rss_growth(rss_small_json, validate_all.peak_kb);
-    let growth_human = rss_growth(rss_small_human, rss_all_human);
     let n = files.len();
+    let ratio_binary = all.cost.ratio(parse);
+    let ratio_check = check.ratio(parse);
+    let growth_json = rss_growth(small.peak_kb, all.peak_kb);
+    let growth_human = rss_growth(small_human.peak_kb, all_human.peak_kb);
 
     let mut table = String::new();
-    let row = |table: &mut String, what: &str, figure: String, verdict: String| {
-        let _ = writeln!(table, "  {what:<52} {figure:>22}  {verdict}");
+    let mut row = |what: &str, figure: String, verdict: String| {
+        let _ = writeln!(table, "  {what:<50} {figure:>34}  {verdict}");
     };
-    let _ = writeln!(table, "\n{n} files, best of {rounds} in-process rounds\n");
     row(
-        &mut table,
-        "(a) parse only: read + serde-saphyr → serde_json::Value",
-        per(parse, n),
+        &format!("{n} files, best of {rounds} rounds"),
+        "wall     CPU ".to_owned(),
         String::new(),
     );
     row(
-        &mut table,
+        "(a) parse only: read + serde-saphyr → JSON Value",
+        parse.per_file(n),
+        String::new(),
+    );
+    row(
         "(b) in process: read + document::check",
-        per(check, n),
+        check.per_file(n),
         String::new(),
     );
     row(
-        &mut table,
-        "      YAML → nodes (node::parse, spans)",
-        per(phases.parse, n),
+        "      read + YAML → nodes (node::parse)",
+        nodes.per_file(n),
         String::new(),
     );
     row(
-        &mut table,
-        "      decode (nodes → model)",
-        per(phases.decode, n),
+        "      + decode (nodes → model)",
+        decoded.minus(nodes).per_file(n),
         String::new(),
     );
     row(
-        &mut table,
-        "      rules (references, templates, gates)",
-        per(phases.rules, n),
+        "      + rules (references, templates, gates)",
+        check.minus(decoded).per_file(n),
         String::new(),
     );
     row(
-        &mut table,
         "(c) binary: runbook validate DIR --format json",
-        per(validate_all.wall, n),
+        all.cost.per_file(n),
         String::new(),
     );
-    let _ = writeln!(table);
+    row("", String::new(), String::new());
     row(
-        &mut table,
         "ratio (c)/(a): validate binary / parse only",
         format!("{ratio_binary:.2}×"),
         verdict(ratio_binary <= MAX_RATIO, &format!("target ≤ {MAX_RATIO}×")),
     );
     row(
-        &mut table,
         "ratio (b)/(a): check in process / parse only",
         format!("{ratio_check:.2}×"),
         verdict(ratio_check <= MAX_RATIO, &format!("target ≤ {MAX_RATIO}×")),
     );
     row(
-        &mut table,
         &format!("peak RSS, --format json: {SMALL_SET} → {n} files"),
-        format!("{} → {}", kb(rss_small_json), kb(validate_all.peak_kb)),
+        format!("{} → {}", kb(small.peak_kb), kb(all.peak_kb)),
         verdict(
             growth_json.is_some_and(|g| g <= MAX_RSS_GROWTH),
             &format!("{} (flat: ≤ {MAX_RSS_GROWTH}×)", growth(growth_json)),
         ),
     );
     row(
-        &mut table,
         &format!("peak RSS, human format: {SMALL_SET} → {n} files"),
-        format!("{} → {}", kb(rss_small_human), kb(rss_all_human)),
+        format!("{} → {}", kb(small_human.peak_kb), kb(all_human.peak_kb)),
         verdict(
             growth_human.is_some_and(|g| g <= MAX_RSS_GROWTH),
             &format!("{} (flat: ≤ {MAX_RSS_GROWTH}×)", growth(growth_human)),
         ),
     );
     row(
-        &mut table,
         &format!("one file, process start → exit ({SINGLE_RUNS} runs)"),
         format!("median {} p95 {}", ms(median), ms(p95)),
         verdict(
@@ -167,14 +159,106 @@ fn main() {
             &format!("target p95 < {} ms", MAX_SINGLE_FILE.as_millis()),
         ),
     );
-    println!("{table}");
+    println!("\n{table}");
+    println!(
+        "Ratios use CPU time where it is known (wall time includes waiting for a core on a \
+         busy machine).\nLoad average at the end: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
 }
 
 // ---------------------------------------------------------------------------
 // Measurements
 
-fn parse_only(files: &[PathBuf]) -> Duration {
-    let started = Instant::now();
+/// The wall-clock and CPU time of a piece of work. On a shared machine the wall clock
+/// also counts time spent waiting for a core; CPU time does not, so comparisons use
+/// CPU time when it is known.
+#[derive(Clone, Copy)]
+struct Cost {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+impl Cost {
+    const NONE: Cost = Cost {
+        wall: Duration::MAX,
+        cpu: None,
+    };
+
+    fn measure(work: impl FnOnce()) -> Cost {
+        let cpu = thread_cpu();
+        let started = Instant::now();
+        work();
+        let wall = started.elapsed();
+        Cost {
+            wall,
+            cpu: cpu
+                .zip(thread_cpu())
+                .map(|(before, after)| after.saturating_sub(before)),
+        }
+    }
+
+    fn basis(self) -> Duration {
+        self.cpu.unwrap_or(self.wall)
+    }
+
+    fn best(self, other: Cost) -> Cost {
+        if other.basis() < self.basis() {
+            other
+        } else {
+            self
+        }
+    }
+
+    fn minus(self, other: Cost) -> Cost {
+        Cost {
+            wall: self.wall.saturating_sub(other.wall),
+            cpu: self.cpu.zip(other.cpu).map(|(a, b)| a.saturating_sub(b)),
+        }
+    }
+
+    fn ratio(self, base: Cost) -> f64 {
+        match (self.cpu, base.cpu) {
+            (Some(a), Some(b)) => a.as_secs_f64() / b.as_secs_f64(),
+            _ => self.wall.as_secs_f64() / base.wall.as_secs_f64(),
+        }
+    }
+
+    /// `1.23 s  1.20 s  (120 µs/file)`: wall, CPU, and CPU (else wall) per file.
+    fn per_file(self, n: usize) -> String {
+        let cpu = self
+            .cpu
+            .map_or_else(|| "?".to_owned(), |c| format!("{:.2} s", c.as_secs_f64()));
+        format!(
+            "{:.2} s  {cpu:>7}  ({:.0} µs/file)",
+            self.wall.as_secs_f64(),
+            self.basis().as_secs_f64() * 1e6 / float(n)
+        )
+    }
+}
+
+/// The CPU time this thread has used: `/proc/thread-self/schedstat` (nanoseconds)
+/// when the kernel keeps it, else `/proc/thread-self/stat` (clock ticks, 10 ms).
+fn thread_cpu() -> Option<Duration> {
+    let schedstat = std::fs::read_to_string("/proc/thread-self/schedstat").ok();
+    if let Some(ns) = schedstat
+        .as_deref()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .filter(|ns| *ns > 0)
+    {
+        return Some(Duration::from_nanos(ns));
+    }
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ, which /proc reports in, is 100 on Linux.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+fn parse_only(files: &[PathBuf]) {
     let mut values = 0usize;
     for file in files {
         let text = std::fs::read_to_string(file).expect("read a generated runbook");
@@ -183,73 +267,47 @@ fn parse_only(files: &[PathBuf]) -> Duration {
         values += usize::from(value.is_object());
     }
     assert_eq!(values, files.len());
-    started.elapsed()
 }
 
-fn check_all(files: &[PathBuf]) -> Duration {
-    let started = Instant::now();
+/// `check`'s first phases on their own: YAML to nodes, and (with `decode`) nodes to
+/// the model. The rules are what the whole check takes beyond both.
+fn parse_nodes(files: &[PathBuf], decode: bool) {
+    for file in files {
+        let text = std::fs::read_to_string(file).expect("read a generated runbook");
+        let root = node::parse(&text).expect("a generated runbook is YAML");
+        if decode {
+            let mut diagnostics = Vec::new();
+            decode::decode(&root, &text, &mut diagnostics).expect("a runbook");
+        }
+    }
+}
+
+fn check_all(files: &[PathBuf]) {
     let mut problems = 0;
     for file in files {
         let text = std::fs::read_to_string(file).expect("read a generated runbook");
         problems += document::check(file, &text).diagnostics.len();
     }
-    let elapsed = started.elapsed();
     assert_eq!(problems, 0, "the generated runbooks should validate clean");
-    elapsed
-}
-
-/// Where `check`'s time goes: its first two phases timed on their own, and the
-/// rules as what the whole check takes beyond them (so the bench does not depend on
-/// how `check` wires the rules up).
-#[derive(Default, Clone, Copy)]
-struct Phases {
-    parse: Duration,
-    decode: Duration,
-    rules: Duration,
-}
-
-impl Phases {
-    fn total(self) -> Duration {
-        self.parse + self.decode + self.rules
-    }
-}
-
-fn phases_of(files: &[PathBuf]) -> Phases {
-    let mut phases = Phases::default();
-    let mut whole = Duration::ZERO;
-    for file in files {
-        let text = std::fs::read_to_string(file).expect("read a generated runbook");
-        let started = Instant::now();
-        let root = node::parse(&text).expect("a generated runbook is YAML");
-        let parsed = Instant::now();
-        let mut diagnostics = Vec::new();
-        decode::decode(&root, &text, &mut diagnostics).expect("a runbook");
-        let decoded = Instant::now();
-        document::check(file, &text);
-        whole += decoded.elapsed();
-        phases.parse += parsed - started;
-        phases.decode += decoded - parsed;
-    }
-    phases.rules = whole.saturating_sub(phases.parse + phases.decode);
-    phases
 }
 
 struct Validated {
-    wall: Duration,
+    cost: Cost,
     peak_kb: Option<u64>,
 }
 
-/// Runs `runbook validate DIR --format FORMAT`, timing it and taking its peak RSS.
+/// Runs `runbook validate DIR --format FORMAT`: its wall time, and its CPU time and
+/// peak RSS from `/usr/bin/time` (or, without it, peak RSS polled from `/proc`).
 fn run_validate(binary: &Path, dir: &Path, format: &str) -> Validated {
     let time = Path::new("/usr/bin/time");
-    let rss_file = tempfile::NamedTempFile::new().expect("a temp file");
+    let report = tempfile::NamedTempFile::new().expect("a temp file");
     let mut command = if time.exists() {
         let mut command = Command::new(time);
         command
             .arg("-f")
-            .arg("%M")
+            .arg("%U %S %M")
             .arg("-o")
-            .arg(rss_file.path())
+            .arg(report.path())
             .arg(binary);
         command
     } else {
@@ -260,7 +318,7 @@ fn run_validate(binary: &Path, dir: &Path, format: &str) -> Validated {
         .arg(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::null());
     let started = Instant::now();
     let mut child = command.spawn().expect("start runbook validate");
     let mut polled = None;
@@ -280,14 +338,22 @@ fn run_validate(binary: &Path, dir: &Path, format: &str) -> Validated {
         "runbook validate {} --format {format} found problems in valid runbooks",
         dir.display()
     );
-    let peak_kb = if time.exists() {
-        std::fs::read_to_string(rss_file.path())
-            .ok()
-            .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
-    } else {
-        polled
-    };
-    Validated { wall, peak_kb }
+    let measured = std::fs::read_to_string(report.path()).unwrap_or_default();
+    let fields: Vec<&str> = measured
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let seconds = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    let cpu = seconds(0)
+        .zip(seconds(1))
+        .map(|(user, system)| Duration::from_secs_f64(user + system));
+    let peak_kb = fields.get(2).and_then(|f| f.parse().ok()).or(polled);
+    Validated {
+        cost: Cost { wall, cpu },
+        peak_kb,
+    }
 }
 
 fn vm_hwm_kb(pid: u32) -> Option<u64> {
@@ -982,24 +1048,12 @@ fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64()
-}
-
 fn rss_growth(small: Option<u64>, all: Option<u64>) -> Option<f64> {
     Some(float(usize::try_from(all?).ok()?) / float(usize::try_from(small?).ok()?))
 }
 
 fn growth(growth: Option<f64>) -> String {
     growth.map_or_else(|| "unmeasured".to_owned(), |g| format!("{g:.2}×"))
-}
-
-fn per(total: Duration, n: usize) -> String {
-    format!(
-        "{:.2} s ({:.0} µs/file)",
-        total.as_secs_f64(),
-        total.as_secs_f64() * 1e6 / float(n)
-    )
 }
 
 fn ms(d: Duration) -> String {

@@ -1,7 +1,6 @@
 //! The command line: clap definitions and dispatch. This is the only place that
 //! prints errors (with their help line) and turns outcomes into exit codes.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -214,23 +213,22 @@ fn run(file: &std::path::Path, flags: RunFlags, resume: bool) -> i32 {
 
 /// Prints an error that stopped a run (or a plan) before it could start: exit 2.
 fn report_engine(error: &engine::EngineError) -> i32 {
-    if let Some(details) = error.details() {
-        eprint!("{details}");
-    }
-    eprintln!("error: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
-        source = cause.source();
-    }
-    if let Some(help) = error.help() {
-        eprintln!("help: {help}");
-    }
+    print_error(error, error.details(), error.help().as_deref());
     2
 }
 
 /// Prints an error with its causes and help; exit code 2.
 fn fail(error: &dyn std::error::Error, help: Option<&str>) -> i32 {
+    print_error(error, None, help);
+    2
+}
+
+/// The one place errors are printed: any diagnostics first, then the error,
+/// each cause, and what to do about it.
+fn print_error(error: &dyn std::error::Error, details: Option<&str>, help: Option<&str>) {
+    if let Some(details) = details {
+        eprint!("{details}");
+    }
     eprintln!("error: {error}");
     let mut source = error.source();
     while let Some(cause) = source {
@@ -240,7 +238,6 @@ fn fail(error: &dyn std::error::Error, help: Option<&str>) -> i32 {
     if let Some(help) = help {
         eprintln!("help: {help}");
     }
-    2
 }
 
 /// After Ctrl-C during a prompt, the thread reading the keyboard is abandoned
@@ -360,32 +357,11 @@ fn shown(result: Result<i32, crate::report::run_report::ReportError>) -> i32 {
         Ok(code) => return code,
         Err(error) => error,
     };
-    if let Some(details) = error.details() {
-        eprint!("{details}");
-    }
-    let mut message = format!("error: {error}");
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let _ = write!(message, ": {cause}");
-        source = cause.source();
-    }
-    eprintln!("{message}");
-    if let Some(help) = error.help() {
-        eprintln!("help: {help}");
-    }
+    print_error(&error, error.details(), error.help().as_deref());
     error.exit_code()
 }
 
 fn report(error: &Error) -> i32 {
-    let mut message = format!("error: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let _ = write!(message, ": {cause}");
-        source = cause.source();
-    }
-    eprintln!("{message}");
-    if let Some(help) = error.help() {
-        eprintln!("help: {help}");
-    }
+    print_error(error, None, error.help());
     error.exit_code()
 }

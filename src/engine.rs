@@ -11,6 +11,7 @@ pub mod journal;
 pub mod lock;
 pub mod outcome;
 pub mod perform;
+pub mod rendered;
 pub mod resume;
 pub mod runner;
 pub mod state_dir;

@@ -8,18 +8,16 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 
 use crate::action::command::{self, CommandSpec};
-use crate::action::expect::{self, Check, Expectation};
+use crate::action::expect::{self, Expectation};
 use crate::action::http::{self, Request, Response};
 use crate::action::{fan_out, setting};
-use crate::document::model::{self, Action, Effect, Expect, HttpRequest, Matcher, Step};
-use crate::engine::Stop;
+use crate::document::model::{self, Action, Effect, Expect, HttpRequest, Step};
 use crate::engine::outcome::Outcome;
 use crate::engine::runner::{Engine, title};
 use crate::engine::values::RenderError;
+use crate::engine::{Stop, rendered};
 use crate::operator::ManualAnswer;
 
-/// How long an HTTP request may take when neither it nor its step says.
-const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `wait_for` polls when it does not say.
 const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(2);
@@ -299,86 +297,16 @@ impl Engine {
         }
     }
 
-    /// Builds a request from a template, for one item of a `for_each` or none.
     fn request(&self, spec: &HttpRequest, item: Option<&Json>) -> Result<Request, RenderError> {
-        let url = self.values.render(&spec.url.source, item)?.text;
-        let mut headers = Vec::new();
-        for (name, value) in &spec.headers {
-            headers.push((
-                name.value.clone(),
-                self.values.render(&value.source, item)?.text,
-            ));
-        }
-        let bearer = spec
-            .bearer
-            .as_ref()
-            .map(|b| self.values.render(&b.source, item))
-            .transpose()?
-            .map(|r| r.text);
-        let json = spec
-            .json
-            .as_ref()
-            .map(|node| self.values.render_node(node, item))
-            .transpose()?
-            .map(|(v, _)| v);
-        let body = spec
-            .body
-            .as_ref()
-            .map(|b| self.values.render(&b.source, item))
-            .transpose()?
-            .map(|r| r.text);
-        Ok(Request {
-            method: spec.method(),
-            url,
-            headers,
-            bearer,
-            json,
-            body,
-            timeout: spec
-                .timeout
-                .as_ref()
-                .map_or(DEFAULT_HTTP_TIMEOUT, |t| t.value.0),
-        })
+        rendered::request(&self.values, spec, item)
     }
 
-    /// An `expect:` with its values rendered.
     fn expectation(
         &self,
         expect: Option<&Expect>,
         item: Option<&Json>,
     ) -> Result<Expectation, RenderError> {
-        let Some(expect) = expect else {
-            return Ok(Expectation::default());
-        };
-        let mut json_checks = Vec::new();
-        for (path, matcher) in &expect.json {
-            let check = match matcher {
-                Matcher::Equals(node) => Check::Equals(self.values.render_node(node, item)?.0),
-                Matcher::NotEmpty(b) => Check::NotEmpty(*b),
-                Matcher::Exists(b) => Check::Exists(*b),
-                Matcher::Compare(op, n) => Check::Compare(*op, n.value),
-                Matcher::Matches(pattern) => match regex::Regex::new(&pattern.value) {
-                    Ok(re) => Check::Matches(re),
-                    Err(e) => return Err(RenderError(e.to_string())),
-                },
-                Matcher::Len(n) => Check::Len(n.value),
-            };
-            json_checks.push((path.value.clone(), check));
-        }
-        Ok(Expectation {
-            statuses: expect
-                .status
-                .iter()
-                .filter_map(|s| u16::try_from(s.value).ok())
-                .collect(),
-            json: json_checks,
-            body_contains: expect
-                .body_contains
-                .as_ref()
-                .map(|t| self.values.render(&t.source, item))
-                .transpose()?
-                .map(|r| r.text),
-        })
+        rendered::expectation(&self.values, expect, item)
     }
 
     async fn http_step(&mut self, step: &Step, spec: &HttpRequest) -> Result<Done, Stop> {

@@ -12,15 +12,12 @@ use serde_json::Value as Json;
 
 use super::ProbeResult;
 use super::render::Renderer;
-use crate::action::expect::{self, Check, Expectation};
+use crate::action::expect::{self, Expectation};
 use crate::action::fan_out;
 use crate::action::http::{self, Request, Response};
 use crate::document::model::{Expect, HttpRequest, Matcher, Method, Probe, Step, WaitFor};
 use crate::document::node::{Node, Value as Yaml};
-use crate::engine::values::{RenderError, Values};
 
-/// How long a request may take when neither it nor its step says — as the engine does.
-const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `wait_for` polls, and how often, when it does not say — as the engine does.
 const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(2);
@@ -153,8 +150,12 @@ impl Prober {
         renderer: &Renderer,
     ) -> ProbeResult {
         let values = renderer.values();
-        let prepared =
-            request(values, spec, None).and_then(|r| Ok((r, expectation(values, expect, None)?)));
+        let prepared = crate::engine::rendered::request(values, spec, None).and_then(|r| {
+            Ok((
+                r,
+                crate::engine::rendered::expectation(values, expect, None)?,
+            ))
+        });
         let (request, expectation) = match prepared {
             Ok(pair) => pair,
             Err(e) => return not_probed(format!("not probed: {}", e.0)),
@@ -189,9 +190,12 @@ impl Prober {
         };
         let mut prepared = Vec::with_capacity(items.len());
         for item in &items {
-            match request(values, spec, Some(item))
-                .and_then(|r| Ok((r, expectation(values, expect, Some(item))?)))
-            {
+            match crate::engine::rendered::request(values, spec, Some(item)).and_then(|r| {
+                Ok((
+                    r,
+                    crate::engine::rendered::expectation(values, expect, Some(item))?,
+                ))
+            }) {
                 Ok(pair) => prepared.push(pair),
                 Err(e) => return not_probed(format!("not probed: {}", e.0)),
             }
@@ -240,8 +244,12 @@ impl Prober {
         renderer: &Renderer,
     ) -> ProbeResult {
         let values = renderer.values();
-        let prepared = request(values, spec, None)
-            .and_then(|r| Ok((r, expectation(values, wait.expect.as_ref(), None)?)));
+        let prepared = crate::engine::rendered::request(values, spec, None).and_then(|r| {
+            Ok((
+                r,
+                crate::engine::rendered::expectation(values, wait.expect.as_ref(), None)?,
+            ))
+        });
         let (mut request, expectation) = match prepared {
             Ok(pair) => pair,
             Err(e) => return not_probed(format!("not probed: {}", e.0)),
@@ -350,85 +358,6 @@ fn judge(
         status,
         elapsed_ms,
     }
-}
-
-/// The request a step sends, rendered with real values.
-fn request(
-    values: &Values,
-    spec: &HttpRequest,
-    item: Option<&Json>,
-) -> Result<Request, RenderError> {
-    let mut headers = Vec::new();
-    for (name, value) in &spec.headers {
-        headers.push((name.value.clone(), values.render(&value.source, item)?.text));
-    }
-    Ok(Request {
-        method: spec.method(),
-        url: values.render(&spec.url.source, item)?.text,
-        headers,
-        bearer: spec
-            .bearer
-            .as_ref()
-            .map(|b| values.render(&b.source, item))
-            .transpose()?
-            .map(|r| r.text),
-        json: spec
-            .json
-            .as_ref()
-            .map(|node| values.render_node(node, item))
-            .transpose()?
-            .map(|(v, _)| v),
-        body: spec
-            .body
-            .as_ref()
-            .map(|b| values.render(&b.source, item))
-            .transpose()?
-            .map(|r| r.text),
-        timeout: spec
-            .timeout
-            .as_ref()
-            .map_or(DEFAULT_HTTP_TIMEOUT, |t| t.value.0),
-    })
-}
-
-/// An `expect:` with its values rendered.
-fn expectation(
-    values: &Values,
-    expect: Option<&Expect>,
-    item: Option<&Json>,
-) -> Result<Expectation, RenderError> {
-    let Some(expect) = expect else {
-        return Ok(Expectation::default());
-    };
-    let mut json = Vec::new();
-    for (path, matcher) in &expect.json {
-        let check = match matcher {
-            Matcher::Equals(node) => Check::Equals(values.render_node(node, item)?.0),
-            Matcher::NotEmpty(b) => Check::NotEmpty(*b),
-            Matcher::Exists(b) => Check::Exists(*b),
-            Matcher::Compare(op, n) => Check::Compare(*op, n.value),
-            Matcher::Matches(pattern) => match regex::Regex::new(&pattern.value) {
-                Ok(re) => Check::Matches(re),
-                Err(e) => return Err(RenderError(e.to_string())),
-            },
-            Matcher::Len(n) => Check::Len(n.value),
-        };
-        json.push((path.value.clone(), check));
-    }
-    Ok(Expectation {
-        statuses: expect
-            .status
-            .iter()
-            .filter_map(|s| u16::try_from(s.value).ok())
-            .collect(),
-        json,
-        body_contains: expect
-            .body_contains
-            .as_ref()
-            .map(|t| values.render(&t.source, item))
-            .transpose()?
-            .map(|r| r.text),
-    })
 }
 
 fn request_templates(spec: &HttpRequest, out: &mut Vec<String>) {
