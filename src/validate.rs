@@ -43,19 +43,27 @@ pub fn run(
             return Err(Error::NoSuchPath(root.clone()));
         }
     }
-    let mut totals = Totals::default();
-    let mut kept = Vec::new();
+    let mut found = Vec::new();
     for root in &roots {
-        let found = files(root);
-        if found.is_empty() {
+        let files = files(root);
+        if files.is_empty() {
             return Err(Error::NothingToValidate(root.clone()));
         }
-        for file in found {
-            let report = check_file(&file, format, out)?;
-            totals.add(&report);
-            if matches!(format, Format::Json | Format::Sarif | Format::Junit) {
-                kept.push(report);
-            }
+        found.extend(files);
+    }
+    let mut totals = Totals::default();
+    let mut kept = Vec::new();
+    if format == Format::Json {
+        out.write(&report::json::header())?;
+    }
+    for file in found {
+        let report = check_file(&file, format, out)?;
+        totals.add(&report);
+        match format {
+            // JSON is written file by file, so memory stays flat however many files.
+            Format::Json => out.write(&report::json::file(&report, totals.files == 1))?,
+            Format::Sarif | Format::Junit => kept.push(report),
+            Format::Human | Format::Github => {}
         }
     }
     match format {
@@ -64,7 +72,7 @@ pub fn run(
             out.line(&summary)?;
         }
         Format::Github => {}
-        Format::Json => out.line(&report::json::render(&kept, totals))?,
+        Format::Json => out.line(&report::json::footer(totals))?,
         Format::Sarif => out.line(&report::sarif::render(&kept))?,
         Format::Junit => out.write(&report::junit::render(&kept, totals))?,
     }

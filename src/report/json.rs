@@ -1,5 +1,6 @@
 //! Diagnostics as one JSON document, for tools: stable field names, 1-based lines
-//! and columns (columns count characters).
+//! and columns (columns count characters). It is written in pieces — header, one
+//! entry per file as it is checked, footer — so memory stays flat.
 
 use serde_json::{Value, json};
 
@@ -9,23 +10,30 @@ use crate::document::diagnostic::Diagnostic;
 /// The format version; bumped only when a field changes meaning or disappears.
 pub const VERSION: u32 = 1;
 
-pub fn render(reports: &[FileReport], totals: Totals) -> String {
-    let files: Vec<Value> = reports
-        .iter()
-        .map(|report| {
-            json!({
-                "path": report.path,
-                "runbook": report.runbook,
-                "diagnostics": report.diagnostics.iter().map(|d| diagnostic(&report.path, d)).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let document = json!({
-        "version": VERSION,
-        "files": files,
-        "summary": {"files": totals.files, "errors": totals.errors, "warnings": totals.warnings},
+/// The opening of the document, before the first file.
+pub fn header() -> String {
+    format!("{{\n  \"version\": {VERSION},\n  \"files\": [")
+}
+
+/// One file's entry, written as soon as the file is checked.
+pub fn file(report: &FileReport, first: bool) -> String {
+    let entry = json!({
+        "path": report.path,
+        "runbook": report.runbook,
+        "diagnostics": report.diagnostics.iter().map(|d| diagnostic(&report.path, d)).collect::<Vec<_>>(),
     });
-    serde_json::to_string_pretty(&document).unwrap_or_default()
+    let separator = if first { "\n    " } else { ",\n    " };
+    format!(
+        "{separator}{}",
+        serde_json::to_string(&entry).unwrap_or_default()
+    )
+}
+
+/// The end of the document: the totals.
+pub fn footer(totals: Totals) -> String {
+    let summary =
+        json!({"files": totals.files, "errors": totals.errors, "warnings": totals.warnings});
+    format!("\n  ],\n  \"summary\": {summary}\n}}")
 }
 
 fn diagnostic(path: &str, d: &Diagnostic) -> Value {
