@@ -46,6 +46,7 @@ pub fn check(cx: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) {
         env: template::environment(),
         out: diagnostics,
         used_inputs: HashSet::new(),
+        references: HashMap::new(),
     };
     rules.run();
 }
@@ -55,6 +56,9 @@ struct Rules<'a, 'b> {
     env: Environment<'static>,
     out: &'b mut Vec<Diagnostic>,
     used_inputs: HashSet<String>,
+    /// What each template text reads, by text: runbooks repeat their templates
+    /// (`{{ inputs.api_base }}/…`), and compiling one is most of the rules' time.
+    references: HashMap<String, Result<Vec<String>, template::SyntaxError>>,
 }
 
 /// Where a template sits, which decides what it may reference.
@@ -417,7 +421,13 @@ impl Rules<'_, '_> {
 
     /// Syntax and references of one template.
     fn template(&mut self, template: &Template, scope: &Scope<'_>, place: &str) {
-        let references = match template::references(&self.env, &template.source) {
+        let env = &self.env;
+        let known = self
+            .references
+            .entry(template.source.clone())
+            .or_insert_with(|| template::references(env, &template.source))
+            .clone();
+        let references = match known {
             Ok(references) => references,
             Err(error) => {
                 let span = match &error.range {
