@@ -2,6 +2,7 @@
 //! users and CI run it.
 
 mod support;
+mod tty;
 
 mod cli;
 mod corpus;

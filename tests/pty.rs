@@ -18,10 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use rexpect::process::WaitStatus;
-use rexpect::session::{PtySession, spawn_command};
-
 use crate::support::binary;
+use crate::tty::Tty;
 
 /// Long enough for a slow CI machine, short enough that a hang fails the test.
 const TIMEOUT_MS: u64 = 10_000;
@@ -95,93 +93,6 @@ impl Dir {
     }
 }
 
-/// A program on a pseudo-terminal, and everything it printed so far.
-struct Tty {
-    session: PtySession,
-    screen: Vec<u8>,
-}
-
-impl Tty {
-    fn spawn(command: Command) -> Self {
-        let session = spawn_command(command, Some(TIMEOUT_MS)).expect("spawned under a PTY");
-        Tty {
-            session,
-            screen: Vec::new(),
-        }
-    }
-
-    /// Waits for `ascii` and returns, as UTF-8, what was printed up to and
-    /// including it since the previous wait.
-    fn wait(&mut self, ascii: &str) -> String {
-        let before = match self.session.exp_string(ascii) {
-            Ok(before) => before,
-            Err(e) => panic!(
-                "waiting for {ascii:?}: {e}\n--- the screen so far ---\n{}",
-                self.text()
-            ),
-        };
-        self.take(&format!("{before}{ascii}"))
-    }
-
-    fn take(&mut self, read: &str) -> String {
-        // rexpect made one char of each byte; undo that.
-        let bytes: Vec<u8> = read
-            .chars()
-            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
-            .collect();
-        self.screen.extend_from_slice(&bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.screen).into_owned()
-    }
-
-    fn send(&mut self, keys: &str) {
-        self.session.send(keys).expect("typed");
-        self.session.flush().expect("typed");
-    }
-
-    fn line(&mut self, text: &str) {
-        self.session.send_line(text).expect("typed");
-    }
-
-    /// Ctrl-C is a key only while console holds the terminal in raw mode; sent
-    /// earlier it is a kernel SIGINT. Either must interrupt, but give the
-    /// prompt a moment so the test exercises the key.
-    fn ctrl_c(&mut self) {
-        sleep(Duration::from_millis(300));
-        self.session.send_control('c').expect("sent Ctrl-C");
-    }
-
-    /// Reads to the end and returns the whole screen and the exit code.
-    fn finish(mut self) -> (String, i32) {
-        match self.session.exp_eof() {
-            Ok(rest) => {
-                self.take(&rest);
-            }
-            Err(e) => panic!(
-                "the program did not end: {e}\n--- the screen so far ---\n{}",
-                self.text()
-            ),
-        }
-        let deadline = Instant::now() + Duration::from_millis(TIMEOUT_MS);
-        let status = loop {
-            match self.session.process().status() {
-                Some(WaitStatus::StillAlive) if Instant::now() < deadline => {
-                    sleep(Duration::from_millis(20));
-                }
-                status => break status,
-            }
-        };
-        let text = self.text();
-        match status {
-            Some(WaitStatus::Exited(_, code)) => (text, code),
-            other => panic!("the program did not exit normally: {other:?}\n{text}"),
-        }
-    }
-}
-
 /// Whether process `pid` still runs (a zombie does not count).
 fn alive(pid: i32) -> bool {
     use nix::sys::signal::kill;
@@ -231,7 +142,7 @@ steps:
 fn a_secret_is_asked_masked_and_never_shown() {
     let dir = Dir::new();
     dir.write("secret.yaml", secret_runbook());
-    let mut tty = Tty::spawn(dir.command(&["run", "secret.yaml"]));
+    let mut tty = Tty::spawn(dir.command(&["run", "secret.yaml"]), TIMEOUT_MS);
 
     tty.wait("Paste the new API token");
     // A typo corrected with Backspace: the step's `len=20` proves the edit took.
@@ -290,7 +201,7 @@ steps:
 fn a_wrong_phrase_is_refused_and_asked_again_and_the_right_one_runs_the_step() {
     let dir = Dir::new();
     dir.write("destroy.yaml", &phrase_runbook(&dir));
-    let mut tty = Tty::spawn(dir.command(&["run", "destroy.yaml"]));
+    let mut tty = Tty::spawn(dir.command(&["run", "destroy.yaml"]), TIMEOUT_MS);
 
     tty.wait("Paste the old API token");
     tty.line(SECRET);
@@ -318,7 +229,7 @@ fn a_wrong_phrase_is_refused_and_asked_again_and_the_right_one_runs_the_step() {
 fn an_empty_phrase_declines_and_the_step_is_blocked() {
     let dir = Dir::new();
     dir.write("destroy.yaml", &phrase_runbook(&dir));
-    let mut tty = Tty::spawn(dir.command(&["run", "destroy.yaml"]));
+    let mut tty = Tty::spawn(dir.command(&["run", "destroy.yaml"]), TIMEOUT_MS);
 
     tty.wait("Paste the old API token");
     tty.line(SECRET);
@@ -359,7 +270,7 @@ steps:
 fn a_deferred_manual_step_shows_its_reason_and_blocks_what_needs_it() {
     let dir = Dir::new();
     dir.write("backups.yaml", &manual_runbook(&dir));
-    let mut tty = Tty::spawn(dir.command(&["run", "backups.yaml"]));
+    let mut tty = Tty::spawn(dir.command(&["run", "backups.yaml"]), TIMEOUT_MS);
 
     tty.wait("that last night's backup finished.");
     tty.wait("Abort");
@@ -389,7 +300,7 @@ fn a_deferred_manual_step_shows_its_reason_and_blocks_what_needs_it() {
 fn a_done_manual_step_lets_what_needs_it_run() {
     let dir = Dir::new();
     dir.write("backups.yaml", &manual_runbook(&dir));
-    let mut tty = Tty::spawn(dir.command(&["run", "backups.yaml"]));
+    let mut tty = Tty::spawn(dir.command(&["run", "backups.yaml"]), TIMEOUT_MS);
 
     tty.wait("Abort");
     tty.send("\r");
@@ -403,7 +314,7 @@ fn a_done_manual_step_lets_what_needs_it_run() {
 fn manual_instructions_are_shown_once() {
     let dir = Dir::new();
     dir.write("backups.yaml", &manual_runbook(&dir));
-    let mut tty = Tty::spawn(dir.command(&["run", "backups.yaml"]));
+    let mut tty = Tty::spawn(dir.command(&["run", "backups.yaml"]), TIMEOUT_MS);
 
     tty.wait("Abort");
     tty.send("\r");
@@ -457,7 +368,7 @@ steps:
     ]);
     command.arg(binary());
     dir.prepare(&mut command);
-    let mut tty = Tty::spawn(command);
+    let mut tty = Tty::spawn(command, TIMEOUT_MS);
     tty.wait("Abort");
     tty.ctrl_c();
     let shown = tty.wait("Interrupted");
@@ -487,7 +398,7 @@ steps:
     assert_eq!(dir.read("lines").as_deref(), Some("announced\n"));
     assert!(!dir.path("done").exists());
 
-    let mut tty = Tty::spawn(dir.command(&["resume", "deploy.yaml"]));
+    let mut tty = Tty::spawn(dir.command(&["resume", "deploy.yaml"]), TIMEOUT_MS);
     tty.wait("Abort");
     tty.send("\r");
     let (screen, code) = tty.finish();
@@ -537,7 +448,7 @@ steps:
         ),
     );
 
-    let mut tty = Tty::spawn(dir.command(&["run", "migrate.yaml"]));
+    let mut tty = Tty::spawn(dir.command(&["run", "migrate.yaml"]), TIMEOUT_MS);
     tty.wait("Run the migration");
     wait_until("the command to start", || dir.path("pid").exists());
     let pid: i32 = dir
@@ -602,7 +513,7 @@ steps:
     command: { run: 'test "${#T}" -eq 20', env: { T: "{{ inputs.token }}" } }
 "#,
     );
-    let mut tty = Tty::spawn(dir.command(&["run", "rotate.yaml"]));
+    let mut tty = Tty::spawn(dir.command(&["run", "rotate.yaml"]), TIMEOUT_MS);
     tty.wait("Paste the new API token");
     tty.line(SECRET);
     tty.wait("Abort");
@@ -610,7 +521,7 @@ steps:
     let (first, code) = tty.finish();
     assert_eq!(code, 130, "{first}");
 
-    let mut tty = Tty::spawn(dir.command(&["resume", "rotate.yaml"]));
+    let mut tty = Tty::spawn(dir.command(&["resume", "rotate.yaml"]), TIMEOUT_MS);
     tty.wait("Abort");
     tty.send("\r");
     tty.wait("Paste the new API token");
@@ -718,7 +629,7 @@ fn a_long_wait_shows_a_spinner_on_a_terminal() {
     let health = Health::healthy_after(Duration::from_secs(1));
     let dir = Dir::new();
     dir.write("wait.yaml", &wait_runbook(&health.url()));
-    let (screen, code) = Tty::spawn(dir.command(&["run", "wait.yaml"])).finish();
+    let (screen, code) = Tty::spawn(dir.command(&["run", "wait.yaml"]), TIMEOUT_MS).finish();
 
     assert_eq!(code, 0, "{screen}");
     assert!(has_spinner(&screen), "no spinner:\n{screen:?}");
@@ -734,7 +645,7 @@ fn ctrl_c_during_a_wait_takes_the_spinner_away_and_exits_130() {
     let health = Health::healthy_after(Duration::from_secs(60));
     let dir = Dir::new();
     dir.write("wait.yaml", &wait_runbook(&health.url()));
-    let mut tty = Tty::spawn(dir.command(&["run", "wait.yaml"]));
+    let mut tty = Tty::spawn(dir.command(&["run", "wait.yaml"]), TIMEOUT_MS);
     // Drawn twice: the spinner is up and ticking.
     tty.wait(&health.url());
     tty.wait(&health.url());
@@ -791,7 +702,7 @@ fn no_color_means_no_colour_on_a_terminal() {
     dir.write("plain.yaml", PLAIN_RUNBOOK);
     let mut command = dir.command(&["run", "plain.yaml"]);
     command.env("NO_COLOR", "1");
-    let (screen, code) = Tty::spawn(command).finish();
+    let (screen, code) = Tty::spawn(command, TIMEOUT_MS).finish();
 
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("✓"), "{screen}");
@@ -807,7 +718,7 @@ fn no_color_means_no_colour_on_a_terminal() {
 fn the_passed_line_is_coloured_on_a_terminal() {
     let dir = Dir::new();
     dir.write("plain.yaml", PLAIN_RUNBOOK);
-    let (screen, code) = Tty::spawn(dir.command(&["run", "plain.yaml"])).finish();
+    let (screen, code) = Tty::spawn(dir.command(&["run", "plain.yaml"]), TIMEOUT_MS).finish();
 
     assert_eq!(code, 0, "{screen}");
     assert!(

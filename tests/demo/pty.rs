@@ -11,102 +11,30 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
-
-use rexpect::process::WaitStatus;
-use rexpect::session::{PtySession, spawn_command};
 
 use super::{has_spinner, seeded};
 use crate::support::binary;
+use crate::tty::Tty;
 
 const TIMEOUT_MS: u64 = 20_000;
 /// The end of the revoke's phrase prompt, the same on every ask.
 const PHRASE_PROMPT: &str = "or nothing to decline";
 
-struct Tty {
-    session: PtySession,
-    screen: Vec<u8>,
-}
-
-impl Tty {
-    /// `runbook demo` in `tmp` (also its `TMPDIR`), at a terminal.
-    fn demo(tmp: &Path) -> Tty {
-        let mut command = Command::new(binary());
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("RUNBOOK_") {
-                command.env_remove(key);
-            }
-        }
-        command
-            .arg("demo")
-            .current_dir(tmp)
-            .env("TMPDIR", tmp)
-            .env("TERM", "xterm")
-            .env_remove("NO_COLOR");
-        let session = spawn_command(command, Some(TIMEOUT_MS)).expect("spawned under a PTY");
-        Tty {
-            session,
-            screen: Vec::new(),
+/// `runbook demo` in `tmp` (also its `TMPDIR`), at a terminal.
+fn demo(tmp: &Path) -> Tty {
+    let mut command = Command::new(binary());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("RUNBOOK_") {
+            command.env_remove(key);
         }
     }
-
-    /// Waits for `ascii`; returns, as UTF-8, what was printed since the last wait.
-    fn wait(&mut self, ascii: &str) -> String {
-        let before = match self.session.exp_string(ascii) {
-            Ok(before) => before,
-            Err(e) => panic!(
-                "waiting for {ascii:?}: {e}\n--- the screen so far ---\n{}",
-                self.text()
-            ),
-        };
-        self.take(&format!("{before}{ascii}"))
-    }
-
-    fn take(&mut self, read: &str) -> String {
-        let bytes: Vec<u8> = read
-            .chars()
-            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
-            .collect();
-        self.screen.extend_from_slice(&bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.screen).into_owned()
-    }
-
-    fn send(&mut self, keys: &str) {
-        self.session.send(keys).expect("typed");
-        self.session.flush().expect("typed");
-    }
-
-    /// Reads to the end; the whole screen and the exit code.
-    fn finish(mut self) -> (String, i32) {
-        match self.session.exp_eof() {
-            Ok(rest) => {
-                self.take(&rest);
-            }
-            Err(e) => panic!(
-                "the demo did not end: {e}\n--- the screen so far ---\n{}",
-                self.text()
-            ),
-        }
-        let deadline = Instant::now() + Duration::from_millis(TIMEOUT_MS);
-        let status = loop {
-            match self.session.process().status() {
-                Some(WaitStatus::StillAlive) if Instant::now() < deadline => {
-                    sleep(Duration::from_millis(20));
-                }
-                status => break status,
-            }
-        };
-        let text = self.text();
-        match status {
-            Some(WaitStatus::Exited(_, code)) => (text, code),
-            other => panic!("the demo did not exit normally: {other:?}\n{text}"),
-        }
-    }
+    command
+        .arg("demo")
+        .current_dir(tmp)
+        .env("TMPDIR", tmp)
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR");
+    Tty::spawn(command, TIMEOUT_MS)
 }
 
 /// The token the intro hands out: the line after "pretend you created this token".
@@ -126,7 +54,7 @@ fn at_a_terminal_the_pasted_token_is_masked_a_wrong_phrase_is_asked_again_and_th
  {
     let (tokens, _) = seeded();
     let tmp = tempfile::tempdir().expect("a temp dir");
-    let mut tty = Tty::demo(tmp.path());
+    let mut tty = demo(tmp.path());
 
     let intro = tty.wait("Paste it when asked");
     let token = handed_out(&intro);
@@ -183,7 +111,7 @@ fn at_a_terminal_the_pasted_token_is_masked_a_wrong_phrase_is_asked_again_and_th
 #[test]
 fn at_a_terminal_the_demo_draws_its_progress() {
     let tmp = tempfile::tempdir().expect("a temp dir");
-    let mut tty = Tty::demo(tmp.path());
+    let mut tty = demo(tmp.path());
 
     tty.wait("Abort");
     tty.send("\r");
