@@ -17,3 +17,4 @@ mod plan;
 mod pty;
 mod runbooks;
 mod sandbox;
+mod yaml_oracle;

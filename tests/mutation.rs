@@ -191,7 +191,7 @@ fn validate_binary_survives_a_directory_of_mutated_files() {
 }
 
 /// The bundled runbooks and examples, with their real paths.
-fn corpus() -> Vec<(PathBuf, String)> {
+pub(crate) fn corpus() -> Vec<(PathBuf, String)> {
     let files = runbook::validate::files(&support::repo().join("runbooks"));
     assert!(files.len() >= 3, "no bundled runbooks found");
     files
@@ -505,7 +505,7 @@ const SCALARS: &[&str] = &[
 
 /// One to three random edits of `corpus[index]`, weighted so that about half the
 /// results are still valid YAML and reach the rules behind the parser.
-fn mutate(rng: &mut Rng, corpus: &[(PathBuf, String)], index: usize) -> String {
+pub(crate) fn mutate(rng: &mut Rng, corpus: &[(PathBuf, String)], index: usize) -> String {
     let mut text = corpus[index].1.clone();
     let edits = [1, 1, 1, 1, 1, 1, 2, 2, 2, 3][rng.below(10)];
     for _ in 0..edits {
@@ -769,7 +769,7 @@ fn boundary(rng: &mut Rng, text: &str) -> usize {
 }
 
 /// Inputs built to exhaust something: depth, aliases, width, length.
-fn hostile_cases(path: &Path) -> Vec<(PathBuf, String)> {
+pub(crate) fn hostile_cases(path: &Path) -> Vec<(PathBuf, String)> {
     let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for (name, previous) in ["b", "c", "d", "e", "f", "g", "h", "i"]
         .iter()
@@ -815,10 +815,10 @@ fn hostile_cases(path: &Path) -> Vec<(PathBuf, String)> {
 }
 
 /// xorshift64*: small, fast and the same on every machine.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed | 1)
     }
 

@@ -1,16 +1,28 @@
 //! A YAML document as a tree of [`Node`]s, each carrying the exact source span it
 //! came from.
 //!
-//! serde-saphyr parses the text; its `Spanned` wrapper gives every value — map keys
-//! included — a position. The rest of the language is decoded from this tree by
-//! hand (see `decode.rs`) rather than by `#[derive(Deserialize)]`, because a derived
-//! deserializer stops at the first problem while `validate` must report them all,
-//! each at the node that caused it.
+//! The tree is built straight from the events of granit-parser, the YAML parser
+//! serde-saphyr is built on (and re-exports for this use). A first version went
+//! through serde-saphyr's `Spanned<T>` for every value; serde's data model carries a
+//! position only as a map of four fields per value, which made reading a runbook
+//! 1.3–1.5× slower than parsing it. The events carry their spans for free.
+//!
+//! The rest of the language is decoded from this tree by hand (see `decode.rs`)
+//! rather than by `#[derive(Deserialize)]`, because a derived deserializer stops at
+//! the first problem while `validate` must report them all, each at its node.
+//!
+//! What the builder does besides: YAML 1.2 core-schema scalars (see `scalar.rs`),
+//! aliases copied with a budget (an alias bomb is refused, not expanded), merge keys
+//! (`<<`), a nesting limit, and one document per file.
 
-use std::fmt;
+mod scalar;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde_saphyr::granit_parser::{
+    ErrorKind, Event, Marker, Options, Parser, ScalarStyle, ScanError, Span as ParserSpan, Tag,
+};
 
 /// Where a node sits in its source: 1-based line and column, and a byte range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,190 +84,356 @@ pub struct SyntaxError {
     pub span: Span,
 }
 
-/// Parses `text` into a node tree. Nesting deeper than the parser budget, alias
-/// bombs and oversized documents are refused with an error, never a panic.
+/// Parses `text` into a node tree. Nesting deeper than [`MAX_DEPTH`], alias bombs and
+/// more than one document are refused with an error, never a panic. A document that
+/// is empty or null is a `Null` node at the start of the file.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    let options = serde_saphyr::options! {
-        budget: serde_saphyr::budget! { max_depth: MAX_DEPTH, flow_nesting_limit: MAX_DEPTH },
-        with_snippet: false,
-        // YAML 1.1 read `y`, `no` and `on` as booleans: `needs: [y]` must stay a step id.
-        strict_booleans: true,
-        // Duplicate keys reach the decoder, which reports them as RB027 and goes on
-        // instead of stopping at a syntax error.
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+    let mut options = Options::default();
+    // The parser's own limits stop a hostile file before the builder recurses; they
+    // sit above the builder's so a deep runbook hears about MAX_DEPTH, in its terms.
+    options.flow_nesting_limit = 2 * MAX_DEPTH;
+    options.block_nesting_limit = 2 * MAX_DEPTH;
+    let mut builder = Builder {
+        text,
+        parser: Parser::new_from_str_with_options(text, options),
+        anchors: HashMap::new(),
+        alias_budget: ALIAS_BUDGET,
     };
-    match serde_saphyr::from_str_with_options::<Option<Spanned<Value>>>(text, options) {
-        Ok(Some(spanned)) => Ok(node_from(spanned, text)),
-        Ok(None) => Ok(Node {
-            value: Value::Null,
-            span: Span::START,
-        }),
-        Err(error) => {
-            let span = error
-                .location()
-                .map_or(Span::START, |location| span_from(&location, text));
-            Err(SyntaxError {
-                message: syntax_message(&error),
-                span,
-            })
-        }
-    }
+    builder.stream()
 }
 
 /// How deep a runbook may nest. Real runbooks stay under 15 levels; the limit keeps a
 /// hostile file from exhausting the stack of the recursive walks that follow.
 const MAX_DEPTH: usize = 48;
 
-fn syntax_message(error: &serde_saphyr::Error) -> String {
-    let text = error.to_string();
-    // serde-saphyr appends " at line X, column Y" (which the snippet already shows)
-    // and speaks of its own API in some messages; say it in the runbook's terms.
-    let first = text.lines().next().unwrap_or("invalid YAML").trim();
-    let first = first.find(" at line ").map_or(first, |cut| &first[..cut]);
-    if first.starts_with("multiple YAML documents") {
-        return "a runbook file holds one YAML document, this one has more (a `---` line starts another)".to_owned();
+/// How many nodes aliases may copy in one file. Shared blocks in a real runbook are a
+/// few dozen nodes each; ten aliases of ten aliases of … reach billions.
+const ALIAS_BUDGET: usize = 100_000;
+
+struct Builder<'input> {
+    text: &'input str,
+    parser: Parser<'input, serde_saphyr::granit_parser::StrInput<'input>>,
+    /// Anchored nodes by the parser's anchor id, each complete (an alias to a node
+    /// still being built would be a cycle).
+    anchors: HashMap<usize, Node>,
+    alias_budget: usize,
+}
+
+impl<'input> Builder<'input> {
+    /// The whole stream: at most one document, whose root is the result.
+    fn stream(&mut self) -> Result<Node, SyntaxError> {
+        let mut root = None;
+        loop {
+            let (event, span) = self.next()?;
+            match event {
+                Event::StreamStart | Event::DocumentEnd => {}
+                Event::StreamEnd => break,
+                Event::DocumentStart(..) if root.is_some() => {
+                    return Err(SyntaxError {
+                        message: "a runbook file holds one YAML document, this one has more \
+                                  (a `---` line starts another)"
+                            .to_owned(),
+                        span: self.span(&span),
+                    });
+                }
+                Event::DocumentStart(..) => {
+                    let (event, span) = self.next()?;
+                    root = Some(self.node(event, span, 0)?);
+                }
+                other => return Err(self.unexpected(&other, &span)),
+            }
+        }
+        Ok(match root {
+            Some(node) if node.value != Value::Null => node,
+            _ => Node {
+                value: Value::Null,
+                span: Span::START,
+            },
+        })
     }
-    if first.contains("budget breached") {
-        return if first.contains("Depth") || first.contains("recursion") {
-            format!("the document nests deeper than {MAX_DEPTH} levels")
-        } else if first.contains("Alias") || first.contains("Nodes") || first.contains("Anchor") {
-            "the document expands to too many values (aliases repeating aliases?)".to_owned()
-        } else {
-            "the document is too large to be a runbook".to_owned()
+
+    fn node(
+        &mut self,
+        event: Event<'input>,
+        span: ParserSpan,
+        depth: usize,
+    ) -> Result<Node, SyntaxError> {
+        let at = self.span(&span);
+        if depth > MAX_DEPTH {
+            return Err(SyntaxError {
+                message: format!("the document nests deeper than {MAX_DEPTH} levels"),
+                span: at,
+            });
+        }
+        let (node, anchor) = match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = scalar_value(text, style, tag.as_deref(), at)?;
+                if let Value::Float(number) = value
+                    && !number.is_finite()
+                {
+                    return Err(SyntaxError {
+                        message: "a runbook has no use for an infinite or not-a-number value; \
+                                  quote it if it is text"
+                            .to_owned(),
+                        span: at,
+                    });
+                }
+                (Node { value, span: at }, anchor)
+            }
+            Event::SequenceStart(_, anchor, tag) => {
+                collection_tag(tag.as_deref(), "seq", at)?;
+                let mut items = Vec::new();
+                loop {
+                    let (event, span) = self.next()?;
+                    if matches!(event, Event::SequenceEnd) {
+                        break;
+                    }
+                    items.push(self.node(event, span, depth + 1)?);
+                }
+                let value = Value::Seq(items);
+                (Node { value, span: at }, anchor)
+            }
+            Event::MappingStart(_, anchor, tag) => {
+                collection_tag(tag.as_deref(), "map", at)?;
+                let value = Value::Map(self.entries(depth)?);
+                (Node { value, span: at }, anchor)
+            }
+            Event::Alias(id) => return self.alias(id, at),
+            other => return Err(self.unexpected(&other, &span)),
         };
-    }
-    if first.contains("recursion limit exceeded") {
-        return format!("the document nests deeper than {MAX_DEPTH} levels");
-    }
-    first.to_owned()
-}
-
-fn span_from(location: &serde_saphyr::Location, text: &str) -> Span {
-    let line = u32::try_from(location.line()).unwrap_or(u32::MAX).max(1);
-    let col = u32::try_from(location.column()).unwrap_or(u32::MAX).max(1);
-    let span = location.span();
-    let offset = span
-        .byte_offset()
-        .and_then(|o| usize::try_from(o).ok())
-        .unwrap_or_else(|| offset_of(text, line, col));
-    let len = span
-        .byte_len()
-        .and_then(|l| usize::try_from(l).ok())
-        .unwrap_or(0);
-    let offset = offset.min(text.len());
-    Span {
-        line,
-        col,
-        offset,
-        len: len.min(text.len() - offset),
-    }
-}
-
-/// The byte offset of a 1-based line and (character) column.
-fn offset_of(text: &str, line: u32, col: u32) -> usize {
-    let mut start = 0;
-    for _ in 1..line {
-        match text[start..].find('\n') {
-            Some(i) => start += i + 1,
-            None => return text.len(),
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
         }
+        Ok(node)
     }
-    let line_text = &text[start..];
-    line_text
-        .char_indices()
-        .nth(col.saturating_sub(1) as usize)
-        .map_or(text.len(), |(i, _)| start + i)
-}
 
-fn node_from(spanned: Spanned<Value>, text: &str) -> Node {
-    Node {
-        value: spanned.value,
-        span: span_from(&spanned.referenced, text),
-    }
-}
-
-/// Children are deserialized as `Spanned<RawValue>` and turned into nodes once the
-/// whole document is read, when the source text is at hand to resolve byte offsets.
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Int(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        // Beyond i64 only a float holds it; a runbook never needs that precision.
-        #[allow(clippy::cast_precision_loss)]
-        let float = v as f64;
-        Ok(i64::try_from(v).map_or(Value::Float(float), Value::Int))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Float(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Str(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Str(v))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Spanned<Value>>()? {
-            items.push(pending(item));
-        }
-        Ok(Value::Seq(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+    /// A map's entries up to its end, with merge keys (`<<: *defaults`) applied: a
+    /// merged entry fills in only keys the map does not write itself.
+    fn entries(&mut self, depth: usize) -> Result<Vec<(Node, Node)>, SyntaxError> {
         let mut entries = Vec::new();
-        while let Some((key, value)) = map.next_entry::<Spanned<Value>, Spanned<Value>>()? {
-            entries.push((pending(key), pending(value)));
+        let mut merged = Vec::new();
+        loop {
+            let (event, span) = self.next()?;
+            if matches!(event, Event::MappingEnd) {
+                break;
+            }
+            let is_merge = matches!(
+                &event,
+                Event::Scalar(text, ScalarStyle::Plain, _, None) if text == "<<"
+            );
+            let key = self.node(event, span, depth + 1)?;
+            let (event, span) = self.next()?;
+            let value = self.node(event, span, depth + 1)?;
+            if is_merge {
+                merge_sources(value, &mut merged)?;
+            } else {
+                entries.push((key, value));
+            }
         }
-        Ok(Value::Map(entries))
+        for (key, value) in merged {
+            if !entries.iter().any(|(k, _)| k.value == key.value) {
+                entries.push((key, value));
+            }
+        }
+        Ok(entries)
+    }
+
+    /// A copy of the anchored node, every span moved to the alias: a problem inside
+    /// shared content is reported where it was used.
+    fn alias(&mut self, id: usize, at: Span) -> Result<Node, SyntaxError> {
+        let Some(anchored) = self.anchors.get(&id) else {
+            return Err(SyntaxError {
+                message: "this alias refers to a node that contains it".to_owned(),
+                span: at,
+            });
+        };
+        let size = count(anchored);
+        if size > self.alias_budget {
+            return Err(SyntaxError {
+                message: "the document expands to too many values (aliases repeating aliases?)"
+                    .to_owned(),
+                span: at,
+            });
+        }
+        self.alias_budget -= size;
+        let mut copy = anchored.clone();
+        restamp(&mut copy, at);
+        Ok(copy)
+    }
+
+    fn next(&mut self) -> Result<(Event<'input>, ParserSpan), SyntaxError> {
+        match self.parser.next_event() {
+            Some(Ok(event)) => Ok(event),
+            Some(Err(error)) => Err(self.scan_error(&error)),
+            // The parser ends with `StreamEnd`, which the stream loop stops at.
+            None => Err(SyntaxError {
+                message: "the document ends too early".to_owned(),
+                span: Span {
+                    line: u32::try_from(self.text.lines().count()).unwrap_or(u32::MAX),
+                    col: 1,
+                    offset: self.text.len(),
+                    len: 0,
+                },
+            }),
+        }
+    }
+
+    fn scan_error(&self, error: &ScanError) -> SyntaxError {
+        let message = match error.kind() {
+            ErrorKind::RecursionLimitExceeded => {
+                format!("the document nests deeper than {MAX_DEPTH} levels")
+            }
+            _ => error.info(),
+        };
+        SyntaxError {
+            message,
+            span: self.at(error.marker()),
+        }
+    }
+
+    fn unexpected(&self, event: &Event<'_>, span: &ParserSpan) -> SyntaxError {
+        SyntaxError {
+            message: format!("unexpected YAML event {event:?}"),
+            span: self.span(span),
+        }
+    }
+
+    fn span(&self, span: &ParserSpan) -> Span {
+        let mut at = self.at(&span.start);
+        let end = span
+            .end
+            .byte_offset()
+            .unwrap_or(at.offset)
+            .min(self.text.len());
+        at.len = end.saturating_sub(at.offset);
+        at
+    }
+
+    /// A parser marker as a span of no length: 1-based line and column, byte offset.
+    fn at(&self, marker: &Marker) -> Span {
+        let offset = marker
+            .byte_offset()
+            .unwrap_or_else(|| byte_of_char(self.text, marker.index()))
+            .min(self.text.len());
+        Span {
+            line: u32::try_from(marker.line()).unwrap_or(u32::MAX).max(1),
+            col: u32::try_from(marker.col() + 1).unwrap_or(u32::MAX),
+            offset,
+            len: 0,
+        }
     }
 }
 
-fn pending(spanned: Spanned<Value>) -> Node {
-    let location = &spanned.referenced;
-    let span = location.span();
-    Node {
-        value: spanned.value,
-        span: Span {
-            line: u32::try_from(location.line()).unwrap_or(u32::MAX),
-            col: u32::try_from(location.column()).unwrap_or(u32::MAX),
-            offset: usize::try_from(span.byte_offset().unwrap_or(span.offset()))
-                .unwrap_or(usize::MAX),
-            len: usize::try_from(span.byte_len().unwrap_or(span.len())).unwrap_or(0),
-        },
+fn byte_of_char(text: &str, index: usize) -> usize {
+    text.char_indices()
+        .nth(index)
+        .map_or(text.len(), |(i, _)| i)
+}
+
+fn scalar_value(
+    text: Cow<'_, str>,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    at: Span,
+) -> Result<Value, SyntaxError> {
+    let Some(tag) = tag else {
+        return Ok(if style == ScalarStyle::Plain {
+            scalar::resolve(text)
+        } else {
+            Value::Str(text.into_owned())
+        });
+    };
+    let wrong = |what: &str| SyntaxError {
+        message: format!("`{}` marks {what}, and `{text}` is not one", tag_name(tag)),
+        span: at,
+    };
+    match tag.core_suffix() {
+        Some("str") => Ok(Value::Str(text.into_owned())),
+        Some("null") => scalar::null(&text).ok_or_else(|| wrong("null")),
+        Some("bool") => scalar::boolean(&text).ok_or_else(|| wrong("a boolean")),
+        Some("int") => scalar::integer(&text).ok_or_else(|| wrong("an integer")),
+        Some("float") => scalar::float(&text)
+            .or_else(|| scalar::integer(&text))
+            .ok_or_else(|| wrong("a number")),
+        // `! value`: the non-specific tag, which makes any scalar a string.
+        _ if tag.handle() == "!" && tag.suffix().is_empty() => Ok(Value::Str(text.into_owned())),
+        _ => Err(unsupported_tag(tag, at)),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn collection_tag(tag: Option<&Tag>, kind: &str, at: Span) -> Result<(), SyntaxError> {
+    match tag {
+        None => Ok(()),
+        Some(tag) if tag.core_suffix() == Some(kind) => Ok(()),
+        Some(tag) => Err(unsupported_tag(tag, at)),
+    }
+}
 
-    #[test]
-    fn spans_point_at_keys_and_values() {
-        let text = "a: é1\nsteps:\n  - id: x\n    needs: [y, {step: z}]\n    run: \"200\"\n    m: |\n      hi {{ x }}\n      there\n";
-        let node = parse(text).unwrap();
-        println!("{node:#?}");
+fn unsupported_tag(tag: &Tag, at: Span) -> SyntaxError {
+    SyntaxError {
+        message: format!(
+            "a runbook does not use YAML tags like `{}`; remove it",
+            tag_name(tag)
+        ),
+        span: at,
+    }
+}
+
+fn tag_name(tag: &Tag) -> String {
+    match tag.core_suffix() {
+        Some(suffix) => format!("!!{suffix}"),
+        None => format!("{}{}", tag.original_handle(), tag.suffix()),
+    }
+}
+
+/// The entries `<<` brings in: from one map, or from a list of maps, earlier ones first.
+fn merge_sources(value: Node, merged: &mut Vec<(Node, Node)>) -> Result<(), SyntaxError> {
+    let sources = match value.value {
+        Value::Map(entries) => vec![entries],
+        Value::Seq(items) => items
+            .into_iter()
+            .map(|item| match item.value {
+                Value::Map(entries) => Ok(entries),
+                other => Err(not_mergeable(other.kind(), item.span)),
+            })
+            .collect::<Result<_, _>>()?,
+        other => return Err(not_mergeable(other.kind(), value.span)),
+    };
+    for (key, value) in sources.into_iter().flatten() {
+        if !merged
+            .iter()
+            .any(|(k, _): &(Node, Node)| k.value == key.value)
+        {
+            merged.push((key, value));
+        }
+    }
+    Ok(())
+}
+
+fn not_mergeable(kind: &str, span: Span) -> SyntaxError {
+    SyntaxError {
+        message: format!("`<<` merges a map or a list of maps, not {kind}"),
+        span,
+    }
+}
+
+/// How many nodes a node holds, itself included.
+fn count(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(count).sum(),
+        Value::Map(entries) => entries.iter().map(|(k, v)| count(k) + count(v)).sum(),
+        _ => 0,
+    }
+}
+
+fn restamp(node: &mut Node, span: Span) {
+    node.span = span;
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|item| restamp(item, span)),
+        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            restamp(k, span);
+            restamp(v, span);
+        }),
+        _ => {}
     }
 }
