@@ -136,7 +136,7 @@ fn same_node(ours: &Node, theirs: &Node) -> Result<(), String> {
 /// Equal scalars, or one of the deliberate differences of the core schema.
 fn same_scalar(ours: &Value, theirs: &Value) -> bool {
     match (ours, theirs) {
-        (Value::Float(a), Value::Float(b)) => a == b || (a.is_nan() && b.is_nan()),
+        (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
         // `0755`: an integer by the core schema, 755.0 to serde-saphyr.
         #[allow(clippy::cast_precision_loss)]
         (Value::Int(a), Value::Float(b)) => (*a as f64 - b).abs() < f64::EPSILON,
