@@ -7,7 +7,8 @@
 //! `within`, templates reading inputs and earlier steps, phases, rollbacks) into a
 //! temp dir, then measures, side by side:
 //!
-//! - parse only: read each file and `serde_saphyr::from_str::<serde_json::Value>`;
+//! - parse only: read each file and `serde_saphyr::from_str::<serde_json::Value>`
+//!   (and, as the floor under everything, only the parser's events);
 //! - `runbook::document::check` on each file, in process (with a phase breakdown:
 //!   YAML to nodes, decoding, rules);
 //! - the release binary, `runbook validate DIR --format json`, as a subprocess, with
@@ -67,11 +68,13 @@ fn main() {
     }
 
     let mut parse = Cost::NONE;
+    let mut events = Cost::NONE;
     let mut nodes = Cost::NONE;
     let mut decoded = Cost::NONE;
     let mut check = Cost::NONE;
     for _ in 0..rounds {
         parse = parse.best(Cost::measure(|| parse_only(&files)));
+        events = events.best(Cost::measure(|| parser_events(&files)));
         nodes = nodes.best(Cost::measure(|| parse_nodes(&files, false)));
         decoded = decoded.best(Cost::measure(|| parse_nodes(&files, true)));
         check = check.best(Cost::measure(|| check_all(&files)));
@@ -108,6 +111,11 @@ fn main() {
     row(
         "(a) parse only: read + serde-saphyr → JSON Value",
         parse.per_file(n),
+        String::new(),
+    );
+    row(
+        "    the parser alone: read + granit-parser events",
+        events.per_file(n),
         String::new(),
     );
     row(
@@ -278,6 +286,20 @@ fn parse_only(files: &[PathBuf]) {
         values += usize::from(value.is_object());
     }
     assert_eq!(values, files.len());
+}
+
+/// The floor under both: the events of granit-parser, the parser serde-saphyr is
+/// built on and the node builder reads, with nothing built from them.
+fn parser_events(files: &[PathBuf]) {
+    let mut count = 0usize;
+    for file in files {
+        let text = std::fs::read_to_string(file).expect("read a generated runbook");
+        for event in serde_saphyr::granit_parser::Parser::new_from_str(&text) {
+            event.expect("a generated runbook is YAML");
+            count += 1;
+        }
+    }
+    assert!(count > files.len());
 }
 
 /// `check`'s first phases on their own: YAML to nodes, and (with `decode`) nodes to

@@ -165,9 +165,11 @@ impl<'input> Builder<'input> {
                 span: at,
             });
         }
+        // A problem with a tag is reported at the tag, not at the content after it.
+        let tag_at = span.tag_span().map_or(at, |tag| self.span(&tag));
         let (node, anchor) = match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let value = scalar_value(text, style, tag.as_deref(), at)?;
+                let value = scalar_value(text, style, tag.as_deref(), tag_at)?;
                 if let Value::Float(number) = value
                     && !number.is_finite()
                 {
@@ -181,7 +183,7 @@ impl<'input> Builder<'input> {
                 (Node { value, span: at }, anchor)
             }
             Event::SequenceStart(_, anchor, tag) => {
-                collection_tag(tag.as_deref(), "seq", at)?;
+                collection_tag(tag.as_deref(), "seq", tag_at)?;
                 let mut items = Vec::new();
                 loop {
                     let (event, span) = self.next()?;
@@ -194,7 +196,7 @@ impl<'input> Builder<'input> {
                 (Node { value, span: at }, anchor)
             }
             Event::MappingStart(_, anchor, tag) => {
-                collection_tag(tag.as_deref(), "map", at)?;
+                collection_tag(tag.as_deref(), "map", tag_at)?;
                 let value = Value::Map(self.entries(depth)?);
                 (Node { value, span: at }, anchor)
             }
@@ -356,7 +358,7 @@ fn scalar_value(
             .or_else(|| scalar::integer(&text))
             .ok_or_else(|| wrong("a number")),
         // `! value`: the non-specific tag, which makes any scalar a string.
-        _ if tag.handle() == "!" && tag.suffix().is_empty() => Ok(Value::Str(text.into_owned())),
+        _ if tag.handle().is_empty() && tag.suffix() == "!" => Ok(Value::Str(text.into_owned())),
         _ => Err(unsupported_tag(tag, at)),
     }
 }
@@ -435,5 +437,197 @@ fn restamp(node: &mut Node, span: Span) {
             restamp(v, span);
         }),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(node: &Node) -> Vec<(String, &Node)> {
+        let Value::Map(entries) = &node.value else {
+            panic!("not a map: {node:?}");
+        };
+        entries
+            .iter()
+            .map(|(k, v)| match &k.value {
+                Value::Str(key) => (key.clone(), v),
+                other => panic!("a key that is not a string: {other:?}"),
+            })
+            .collect()
+    }
+
+    fn refused(text: &str) -> SyntaxError {
+        parse(text).expect_err("a syntax error")
+    }
+
+    #[test]
+    fn spans_point_at_keys_and_values_in_bytes() {
+        let text = "a: é1\nsteps:\n  - id: x\n    needs: [y, {step: z}]\n";
+        let root = parse(text).unwrap();
+        let entries = map(&root);
+        assert_eq!(entries[0].1.value, Value::Str("é1".to_owned()));
+        assert_eq!(
+            entries[0].1.span,
+            Span {
+                line: 1,
+                col: 4,
+                offset: 3,
+                len: 3
+            }
+        );
+        let Value::Seq(steps) = &entries[1].1.value else {
+            panic!()
+        };
+        let step = map(&steps[0]);
+        let Value::Seq(needs) = &step[1].1.value else {
+            panic!()
+        };
+        // `y` stays a step id, and the flow map starts at its brace.
+        assert_eq!(needs[0].value, Value::Str("y".to_owned()));
+        assert_eq!((needs[1].span.line, needs[1].span.col), (4, 16));
+        assert_eq!(&text[needs[0].span.offset..][..needs[0].span.len], "y");
+    }
+
+    #[test]
+    fn empty_and_null_documents_are_null_at_the_start() {
+        for text in ["", "# only a comment\n", "---\n", "~\n", "null"] {
+            assert_eq!(
+                parse(text).unwrap(),
+                Node {
+                    value: Value::Null,
+                    span: Span::START
+                },
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn quoted_and_block_scalars_are_strings_and_tags_are_read_or_refused() {
+        let root = parse("a: '200'\nb: |\n  true\nc: !!str 5\nd: !!int '7'\ne: ! 1.5\n").unwrap();
+        let values: Vec<&Value> = map(&root).into_iter().map(|(_, v)| &v.value).collect();
+        assert_eq!(
+            values,
+            [
+                &Value::Str("200".to_owned()),
+                &Value::Str("true\n".to_owned()),
+                &Value::Str("5".to_owned()),
+                &Value::Int(7),
+                &Value::Str("1.5".to_owned()),
+            ]
+        );
+        assert!(
+            refused("a: !!int seven\n")
+                .message
+                .contains("`!!int` marks an integer")
+        );
+        let custom = refused("a: b\nc: !vault secret\n");
+        assert!(custom.message.contains("`!vault`"), "{}", custom.message);
+        assert_eq!((custom.span.line, custom.span.col), (2, 4));
+    }
+
+    #[test]
+    fn non_finite_numbers_are_refused_at_their_node() {
+        for (text, col) in [("a: .inf\n", 4), ("a: [1, 1e400]\n", 8), ("a: .NaN\n", 4)] {
+            let error = refused(text);
+            assert!(
+                error.message.contains("infinite"),
+                "{text:?}: {}",
+                error.message
+            );
+            assert_eq!((error.span.line, error.span.col), (1, col), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn an_alias_copies_its_anchor_with_the_alias_position() {
+        let text = "base: &b {method: GET, url: x}\nuse: *b\n";
+        let root = parse(text).unwrap();
+        let entries = map(&root);
+        let copy = map(entries[1].1);
+        let keys: Vec<&str> = copy.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["method", "url"]);
+        assert_eq!(copy[0].1.value, Value::Str("GET".to_owned()));
+        let Value::Map(inner) = &entries[1].1.value else {
+            panic!()
+        };
+        for (key, value) in inner {
+            assert_eq!((key.span.line, key.span.col), (2, 6));
+            assert_eq!((value.span.line, value.span.col), (2, 6));
+        }
+    }
+
+    #[test]
+    fn merge_keys_fill_in_what_the_map_does_not_write() {
+        let text = "d: &d {a: 1, b: 2}\ne: &e {c: 3, a: 9}\nm:\n  b: 20\n  <<: [*d, *e]\n";
+        let root = parse(text).unwrap();
+        let merged: Vec<(String, Value)> = map(map(&root)[2].1)
+            .into_iter()
+            .map(|(k, v)| (k, v.value.clone()))
+            .collect();
+        assert_eq!(
+            merged,
+            [
+                ("b".to_owned(), Value::Int(20)),
+                ("a".to_owned(), Value::Int(1)),
+                ("c".to_owned(), Value::Int(3)),
+            ]
+        );
+        let error = refused("m:\n  <<: 5\n");
+        assert!(error.message.contains("merges a map"), "{}", error.message);
+        // A quoted `<<` is an ordinary key.
+        assert_eq!(map(&parse("'<<': 1\n").unwrap())[0].0, "<<");
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_before_it_expands() {
+        let mut text = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n".to_owned();
+        for level in 1..12 {
+            let refs = vec![format!("*l{}", level - 1); 10].join(", ");
+            text.push_str(&format!("l{level}: &l{level} [{refs}]\n"));
+        }
+        let error = refused(&text);
+        assert!(
+            error.message.contains("too many values"),
+            "{}",
+            error.message
+        );
+        // Levels 1–3 copy 12,330 nodes; level 4's ten copies of 11,111 pass 100,000.
+        assert_eq!(error.span.line, 5);
+    }
+
+    #[test]
+    fn deep_nesting_and_second_documents_are_refused() {
+        let mut deep = String::new();
+        for depth in 0..60 {
+            deep.push_str(&"  ".repeat(depth));
+            deep.push_str("a:\n");
+        }
+        let error = refused(&deep);
+        assert!(
+            error.message.contains("deeper than 48"),
+            "{}",
+            error.message
+        );
+        assert!(
+            refused(&"[".repeat(100_000))
+                .message
+                .contains("deeper than 48")
+        );
+        let second = refused("a: 1\n---\nb: 2\n");
+        assert!(second.message.contains("one YAML document"));
+        assert_eq!((second.span.line, second.span.col), (2, 1));
+    }
+
+    #[test]
+    fn parser_errors_keep_the_parser_message_and_position() {
+        let error = refused("steps:\n  - id: check\n     manual: x\n");
+        assert_eq!((error.span.line, error.span.col), (3, 12));
+        assert!(
+            error.message.contains("mapping values"),
+            "{}",
+            error.message
+        );
     }
 }
