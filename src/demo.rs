@@ -82,6 +82,9 @@ pub fn run(scenario: Scenario, options: &DemoOptions) -> Result<i32, DemoError> 
             "restart_command: {:?}",
             restart_command(&sandbox.platform_url())
         ),
+        // The sandbox's tokens may delete themselves, as a token with User → API
+        // Tokens → Edit may; there is no dashboard to send the operator to.
+        "revoke_with: api".to_owned(),
     ];
     if !interactive {
         // Without a person to paste it, the demo answers for them (a fake token).

@@ -44,6 +44,9 @@ pub struct SandboxConfig {
     /// The "restart-keeps-old-token" scenario: a restart does not re-read the env
     /// file, as when the service reads another file than the one that changed.
     pub keep_old_token_on_restart: bool,
+    /// The old token was made from the "Edit zone DNS" template, like most real ones:
+    /// without User → API Tokens → Edit it may not delete tokens, itself included.
+    pub old_token_may_not_revoke: bool,
     /// The platform's env file. Created with the `old` token (mode 0600) when it
     /// does not exist; left alone when it does.
     pub env_file: PathBuf,
@@ -57,6 +60,7 @@ impl Default for SandboxConfig {
             retry_after_secs: 1,
             restart_delay: Duration::from_millis(500),
             keep_old_token_on_restart: false,
+            old_token_may_not_revoke: false,
             env_file: PathBuf::from(".env.auth"),
         }
     }
@@ -130,6 +134,7 @@ impl Sandbox {
             retry_after_secs,
             restart_delay,
             keep_old_token_on_restart,
+            old_token_may_not_revoke,
             env_file,
         } = config;
         let env_file = std::path::absolute(&env_file).map_err(|cause| SandboxError::EnvFile {
@@ -153,6 +158,7 @@ impl Sandbox {
                 latency,
                 request_budget,
                 retry_after: Duration::from_secs(retry_after_secs),
+                old_token_may_not_revoke,
             },
             log.clone(),
         );

@@ -205,7 +205,7 @@ impl Rotation {
     }
 
     /// `runbook VERB runbooks/cloudflare-token-rotation.yaml`, non-interactive,
-    /// `--yes --confirm revoke_old_token`, pointed at the sandbox, with
+    /// `--yes --confirm revoke_old_token`, revoking through the API, pointed at the sandbox, with
     /// `new_token` in the environment and the state in the temp dir.
     fn command(&self, verb: &str, new_token: &str) -> Command {
         let file = repo().join("runbooks/cloudflare-token-rotation.yaml");
@@ -223,6 +223,7 @@ impl Rotation {
                 "--set=restart_command={}",
                 restart_command(&self.sandbox)
             ))
+            .arg("--set=revoke_with=api")
             .env("RUNBOOK_INPUT_NEW_TOKEN", new_token)
             .env("RUNBOOK_STATE_DIR", self.path("state"));
         command
@@ -307,6 +308,12 @@ fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
 
 /// A plain HTTP/1.1 GET on loopback: status and JSON body.
 fn http_get(url: &str) -> (u16, Value) {
+    http("GET", url, None)
+}
+
+/// A plain HTTP/1.1 request on loopback, with a bearer token if given: status and
+/// JSON body.
+fn http(method: &str, url: &str, bearer: Option<&str>) -> (u16, Value) {
     use std::io::{Read as _, Write as _};
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
@@ -314,9 +321,12 @@ fn http_get(url: &str) -> (u16, Value) {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("a read timeout");
+    let authorization = bearer.map_or(String::new(), |token| {
+        format!("Authorization: Bearer {token}\r\n")
+    });
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{authorization}Connection: close\r\n\r\n"
     )
     .expect("send the request");
     let mut answer = Vec::new();

@@ -1016,14 +1016,14 @@ fn mermaid_is_well_formed() {
         "{text}"
     );
     assert!(
-        text.contains("revoke_old_token{{\"Revoke the old token<br/>"),
+        text.contains("revoke_old_token{{\"Revoke the old token through the API<br/>"),
         "{text}"
     );
     assert!(text.contains("create_token[/\""), "{text}");
     assert!(text.contains("verify_zones([\""), "{text}");
     assert!(text.contains("save_token[\""), "{text}");
     assert!(
-        text.contains("class revoke_old_token irreversible"),
+        text.contains("class revoke_old_token,revoke_old_token_in_dashboard irreversible"),
         "{text}"
     );
     assert!(

@@ -969,7 +969,8 @@ fn the_flagship_runbooks_plan_cleanly() {
         "bearer ‹inputs.new_token›",
         "item of ‹steps.verify_zones.json.result›, 4 at a time",
         "GET https://api.cloudflare.com/client/v4/zones/‹item.id›/dns_records",
-        "Revoke the old token  [revoke_old_token]  ⚠ IRREVERSIBLE",
+        "Revoke the old token through the API  [revoke_old_token]  ⚠ IRREVERSIBLE",
+        "Revoke the old token in the Cloudflare dashboard  [revoke_old_token_in_dashboard]  ⚠ IRREVERSIBLE",
         "DELETE https://api.cloudflare.com/client/v4/user/tokens/‹steps.identify_old_token.outputs.token_id›",
         "type ‹last 4 of steps.old_token.value›",
         "Rollback",
@@ -986,7 +987,10 @@ fn the_flagship_runbooks_plan_cleanly() {
             .stdout,
     )
     .expect("JSON");
-    assert_eq!(json["summary"]["irreversible"], json!(["revoke_old_token"]));
+    assert_eq!(
+        json["summary"]["irreversible"],
+        json!(["revoke_old_token", "revoke_old_token_in_dashboard"])
+    );
     assert_eq!(json["problems"], json!([]));
     work.expect(&["plan", file, "--format", "markdown"], &[], 0);
 
@@ -1004,7 +1008,7 @@ fn the_flagship_runbooks_plan_cleanly() {
     );
     let revoke = markdown
         .lines()
-        .find(|l| l.contains("**Revoke the old token** (`revoke_old_token`) — ⚠️ **IRREVERSIBLE**"))
+        .find(|l| l.contains("**Revoke the old token through the API** (`revoke_old_token`) — ⚠️ **IRREVERSIBLE**"))
         .expect("the child's irreversible step is in the checklist's plan");
     assert!(
         revoke.starts_with("    - [ ] 2."),

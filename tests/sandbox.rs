@@ -60,6 +60,7 @@ fn the_rotation_runbook_passes_against_the_sandbox() {
             "--set=restart_command={}",
             restart_command(&sandbox.restart_url())
         ))
+        .arg("--set=revoke_with=api")
         .env("RUNBOOK_INPUT_NEW_TOKEN", &tokens.new)
         .env("RUNBOOK_STATE_DIR", dir.path().join("state"))
         .env_remove("NO_COLOR")

@@ -39,14 +39,22 @@ pub struct ApiConfig {
     pub request_budget: Option<u32>,
     /// The `Retry-After` of a `429`, and how long until the budget is refilled.
     pub retry_after: Duration,
+    /// The old token holds only the "Edit zone DNS" template's permissions.
+    pub old_token_may_not_revoke: bool,
 }
 
 /// The API's router, logging into `log`.
 pub fn router(config: ApiConfig, log: RequestLog) -> Router {
+    let mut tokens = seed::tokens();
+    if config.old_token_may_not_revoke {
+        for token in tokens.iter_mut().filter(|t| t.role == seed::Role::Old) {
+            token.permissions = seed::EDIT_ZONE_DNS;
+        }
+    }
     let state = Arc::new(ApiState {
         config,
         log,
-        tokens: Mutex::new(seed::tokens()),
+        tokens: Mutex::new(tokens),
         zones: seed::zones(),
         spent: Mutex::new(HashMap::new()),
     });
@@ -403,8 +411,7 @@ async fn token_details(
 }
 
 /// Revokes a token. Cloudflare lets a token with "API Tokens: Edit" delete any of
-/// the user's tokens; the sandbox also lets a token delete itself, so that a
-/// rotation can revoke the old token with the old token.
+/// the user's tokens, itself included; without it, not even itself.
 async fn delete_token(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,
@@ -415,7 +422,7 @@ async fn delete_token(
         return Err(ApiError::invalid_token());
     }
     let token_id = path_id(token_id, "/user/tokens")?;
-    if caller.id != token_id && !caller.may(Permission::ApiTokensEdit) {
+    if !caller.may(Permission::ApiTokensEdit) {
         return Err(ApiError::unauthorized());
     }
     let mut tokens = lock(&state.tokens);

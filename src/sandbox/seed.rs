@@ -116,7 +116,8 @@ pub const USER_ID: &str = "7c5dae5552338874e5053f2534d2767a";
 /// The account that owns every seeded zone.
 pub const ACCOUNT_ID: &str = "01a7362d577a6c3019a474fd6f485823";
 
-const EDIT_ZONE_DNS: &[Permission] = &[
+/// The permissions of a token made from the dashboard's "Edit zone DNS" template.
+pub const EDIT_ZONE_DNS: &[Permission] = &[
     Permission::DnsEdit,
     Permission::ZoneRead,
     Permission::ZoneSettingsRead,

@@ -397,6 +397,24 @@ async fn a_revoked_token_is_dead_at_once() {
 }
 
 #[tokio::test]
+async fn an_old_token_made_from_the_dns_template_may_not_delete_itself() {
+    let fixture = start(|config| config.old_token_may_not_revoke = true);
+    let tokens = fixture.sandbox.tokens();
+    let ids = fixture.sandbox.token_ids();
+    let url = format!("{}/user/tokens/{}", fixture.sandbox.api_url(), ids.old);
+    let refused = fixture
+        .send(reqwest::Method::DELETE, &url, Some(&tokens.old))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.json);
+    assert_eq!(error(&refused.json).0, 9109);
+    // Still alive, and still good for DNS: only the revoke is refused.
+    let alive = fixture.api("/user/tokens/verify", Some(&tokens.old)).await;
+    assert_eq!(alive.json["result"]["status"], "active");
+    let zones = fixture.api("/zones", Some(&tokens.old)).await;
+    assert_eq!(zones.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn deleting_an_unknown_id_is_404() {
     let fixture = start(|_| {});
     let tokens = fixture.sandbox.tokens();

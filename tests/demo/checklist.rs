@@ -61,6 +61,7 @@ fn the_checklist_runs_the_rotation_as_a_child_defers_an_item_and_status_shows_wh
         ("platform", sandbox.platform_url()),
         ("env_file", sandbox.env_file().display().to_string()),
         ("restart_command", super::restart_command(&sandbox)),
+        ("revoke_with", "api".to_owned()),
         ("site_url", "https://ops.example.com".to_owned()),
         ("keycloak_url", "https://auth.example.com".to_owned()),
         ("keycloak_realm", "ops".to_owned()),

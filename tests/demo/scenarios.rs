@@ -7,8 +7,8 @@
 use runbook::sandbox::{SandboxConfig, Service};
 
 use super::{
-    BOGUS_TOKEN, REVOKE, Rotation, everything, indices, is_delete, is_restart, is_verification,
-    last4, show,
+    BOGUS_TOKEN, REVOKE, Rotation, everything, http, indices, is_delete, is_restart,
+    is_verification, last4, run, show,
 };
 
 /// The env file is as the sandbox created it, with the mode it created it with.
@@ -170,6 +170,80 @@ fn restart_keeping_the_old_token_is_caught_the_revoke_never_runs_and_it_is_rolle
         show(&log)
     );
     assert!(indices(&log, is_delete).is_empty(), "{}", show(&log));
+}
+
+/// After the run, the platform itself says it uses the new token.
+fn assert_platform_uses_new_token(rotation: &Rotation) {
+    let (status, body) = rotation.platform_get("/api/cloudflare/token/verify");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["result"]["id"],
+        rotation.sandbox.token_ids().new.as_str(),
+        "the platform does not use the new token: {body}"
+    );
+}
+
+#[test]
+fn the_seed_situation_an_old_token_cloudflare_already_rejects_is_rotated_all_the_same() {
+    // The seed: the token in the env file already answers 401. Here it was revoked
+    // before the run, through the API, by itself.
+    let rotation = Rotation::start(SandboxConfig::default());
+    let tokens = rotation.sandbox.tokens();
+    let ids = rotation.sandbox.token_ids();
+    let url = format!("{}/user/tokens/{}", rotation.sandbox.api_url(), ids.old);
+    let (status, body) = http("DELETE", &url, Some(&tokens.old));
+    assert_eq!(status, 200, "{body}");
+
+    let dashboard = "revoke_old_token_in_dashboard";
+    let mut command = rotation.command("run", &tokens.new);
+    command.args(["--confirm", dashboard]);
+    let ran = run(command, rotation.dir.path(), "run");
+    let log = rotation.log();
+
+    assert_eq!(ran.status, 0, "{}\n{}", everything(&ran), show(&log));
+    let journal = rotation.journal();
+    assert_eq!(journal.outcome("identify_old_token"), "passed");
+    // `revoke_with: api` was asked for, but a dead token cannot delete itself: the
+    // operator is sent to the dashboard, and the proof that it is dead follows.
+    assert_eq!(journal.outcome(REVOKE), "skipped");
+    assert_eq!(journal.outcome(dashboard), "passed");
+    assert_eq!(journal.outcome("old_token_revoked"), "passed");
+    assert_eq!(journal.end(), ("passed".to_owned(), 0));
+
+    assert_eq!(rotation.env_file().0, rotation.rotated(&tokens.new));
+    assert_platform_uses_new_token(&rotation);
+    // The only DELETE is the one before the run.
+    assert_eq!(indices(&log, is_delete).len(), 1, "{}", show(&log));
+}
+
+#[test]
+fn a_revoke_refused_after_the_switch_is_proven_keeps_the_new_token() {
+    // Most real tokens are made from the "Edit zone DNS" template: they may not
+    // delete tokens. The refusal comes after the platform proved the new token
+    // works, so the rollback must not bring the old token back.
+    let rotation = Rotation::start(SandboxConfig {
+        old_token_may_not_revoke: true,
+        ..SandboxConfig::default()
+    });
+    let tokens = rotation.sandbox.tokens();
+    let ran = rotation.run(&tokens.new);
+    let log = rotation.log();
+
+    assert_eq!(ran.status, 1, "{}\n{}", everything(&ran), show(&log));
+    ran.stdout_has("Revoke it in the dashboard instead");
+    let journal = rotation.journal();
+    assert_eq!(journal.outcome("verify_dns_records"), "passed");
+    assert_eq!(journal.outcome(REVOKE), "failed");
+    assert_eq!(journal.outcome("restore_token"), "skipped");
+    assert_eq!(journal.outcome("restart_again"), "skipped");
+    assert_eq!(journal.end(), ("failed".to_owned(), 1));
+
+    assert_eq!(rotation.env_file().0, rotation.rotated(&tokens.new));
+    assert_platform_uses_new_token(&rotation);
+    let deletes = indices(&log, is_delete);
+    assert_eq!(deletes.len(), 1, "{}", show(&log));
+    assert_eq!(log[deletes[0]].status, 403, "{}", show(&log));
+    assert_eq!(indices(&log, is_restart).len(), 1, "{}", show(&log));
 }
 
 #[test]
