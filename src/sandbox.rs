@@ -366,7 +366,7 @@ fn banner(sandbox: &Sandbox) -> String {
          \x20 env file         {env_file}\n\
          \n\
          Seeded tokens (fake: they work only against this sandbox, so printing them is fine):\n\
-         \x20 old       {old}  (in the env file; may revoke itself)\n\
+         \x20 old       {old}  (in the env file; holds API Tokens: Edit, so it may delete itself)\n\
          \x20 new       {new}  (the \"Edit zone DNS\" template)\n\
          \x20 limited   {limited}  (Zone:Read only: DNS records answer 403)\n\
          \x20 disabled  {disabled}\n\
@@ -377,7 +377,8 @@ fn banner(sandbox: &Sandbox) -> String {
          \x20 RUNBOOK_INPUT_NEW_TOKEN={new_q} runbook run runbooks/cloudflare-token-rotation.yaml \\\n\
          \x20   --set api_base={api} --set platform={platform} \\\n\
          \x20   --set env_file={env_file_q} \\\n\
-         \x20   --set restart_command={restart_q}\n\
+         \x20   --set restart_command={restart_q} \\\n\
+         \x20   --set revoke_with=api\n\
          \n\
          Press Ctrl-C to stop.\n",
         api = sandbox.api_url(),

@@ -290,14 +290,19 @@ impl Engine {
     fn summary(&self, steps: &[Step], end: RunEnd) {
         self.say("");
         self.say("Summary");
-        let all = steps.iter().chain(self.runbook.rollback.iter());
-        for step in all {
+        let all = || steps.iter().chain(self.runbook.rollback.iter());
+        // One column for the ids, as wide as the longest.
+        let width = all()
+            .map(|step| step.id.value.chars().count())
+            .max()
+            .unwrap_or(0);
+        for step in all() {
             let Some(record) = self.records.get(&step.id.value) else {
                 continue;
             };
             let took = short(std::time::Duration::from_millis(record.duration_ms));
             let mut line = format!(
-                "  {} {:<28} {:<9} {took}",
+                "  {} {:<width$} {:<9} {took}",
                 record.outcome.symbol(),
                 step.id.value,
                 record.outcome.as_str()
