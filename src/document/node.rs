@@ -281,15 +281,55 @@ impl<'input> Builder<'input> {
     }
 
     fn scan_error(&self, error: &ScanError) -> SyntaxError {
-        let message = match error.kind() {
-            ErrorKind::RecursionLimitExceeded => {
-                format!("the document nests deeper than {MAX_DEPTH} levels")
-            }
-            _ => error.info(),
+        let at = self.at(error.marker());
+        match error.kind() {
+            ErrorKind::RecursionLimitExceeded => SyntaxError {
+                message: format!("the document nests deeper than {MAX_DEPTH} levels"),
+                span: at,
+            },
+            kind @ (ErrorKind::TabInBlockIndentation
+            | ErrorKind::TabNotAllowed
+            | ErrorKind::TabInPlainScalar) => SyntaxError {
+                message: "a tab where YAML allows only spaces (YAML indents with spaces)"
+                    .to_owned(),
+                span: self.tab_near(at, matches!(kind, ErrorKind::TabInPlainScalar)),
+            },
+            _ => SyntaxError {
+                message: error.info(),
+                span: at,
+            },
+        }
+    }
+
+    /// The tab a tab error is about. The parser reports it after the tabs that indent
+    /// a line, or (`ahead`) at the start of the plain scalar a tab continues; either
+    /// way the operator needs to see the tab itself.
+    fn tab_near(&self, at: Span, ahead: bool) -> Span {
+        let before = &self.text[..at.offset];
+        let tabs_before = before.len() - before.trim_end_matches('\t').len();
+        if tabs_before > 0 {
+            let back = u32::try_from(tabs_before).unwrap_or(0);
+            return Span {
+                col: at.col.saturating_sub(back).max(1),
+                offset: at.offset - tabs_before,
+                len: 1,
+                ..at
+            };
+        }
+        let Some(found) = self.text[at.offset..].find('\t').filter(|_| ahead) else {
+            return at;
         };
-        SyntaxError {
-            message,
-            span: self.at(error.marker()),
+        let between = &self.text[at.offset..at.offset + found];
+        let newlines = between.matches('\n').count();
+        let col = match between.rfind('\n') {
+            Some(newline) => between[newline + 1..].chars().count() + 1,
+            None => at.col as usize + between.chars().count(),
+        };
+        Span {
+            line: at.line + u32::try_from(newlines).unwrap_or(0),
+            col: u32::try_from(col).unwrap_or(u32::MAX),
+            offset: at.offset + found,
+            len: 1,
         }
     }
 
@@ -618,6 +658,24 @@ mod tests {
         let second = refused("a: 1\n---\nb: 2\n");
         assert!(second.message.contains("one YAML document"));
         assert_eq!((second.span.line, second.span.col), (2, 1));
+    }
+
+    #[test]
+    fn a_tab_error_points_at_the_tab() {
+        for (text, line, col) in [
+            ("a:\n\tb: 1\n", 2, 1),
+            ("a:\n  b:\n  \t\tc: 1\n", 3, 3),
+            ("steps:\n  - id: x\n    \tmanual: y\n", 3, 5),
+        ] {
+            let error = refused(text);
+            assert!(
+                error.message.contains("a tab"),
+                "{text:?}: {}",
+                error.message
+            );
+            assert_eq!((error.span.line, error.span.col), (line, col), "{text:?}");
+            assert_eq!(&text[error.span.offset..][..1], "\t", "{text:?}");
+        }
     }
 
     #[test]
