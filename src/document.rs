@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod locate;
 pub mod model;
 pub mod node;
+pub mod pattern;
 pub mod rules;
 pub mod source;
 

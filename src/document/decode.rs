@@ -367,7 +367,8 @@ impl Decoder<'_> {
 
     fn regex(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
         let pattern = self.text(node, what)?;
-        // Only the syntax matters here; parsing it is much cheaper than compiling.
+        // The syntax first: its errors say where; then whether it compiles as the
+        // engine will use it (a valid pattern can still exceed the size limit).
         if let Err(error) = regex_syntax::Parser::new().parse(&pattern.value) {
             let reason = error.to_string();
             let last = reason.lines().last().unwrap_or("invalid").trim();
@@ -375,6 +376,11 @@ impl Decoder<'_> {
             self.report(
                 Diagnostic::new(Code::InvalidValue, node.span, format!("{what} is not a valid regular expression: {last}"))
                     .help("fix the pattern (Rust `regex` syntax); escape literal characters such as `.` or `(` with `\\`"),
+            );
+        } else if let Err(error) = super::pattern::anchored(&pattern.value) {
+            self.report(
+                Diagnostic::new(Code::InvalidValue, node.span, format!("{what} cannot be compiled: {error}"))
+                    .help("simplify the pattern: large counted repetitions (`{1000}`) of large classes (`\\w`) multiply"),
             );
         }
         Some(pattern)

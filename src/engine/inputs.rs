@@ -8,6 +8,7 @@ use regex::Regex;
 
 use crate::document::diagnostic::did_you_mean;
 use crate::document::model::{Action, Input, Runbook};
+use crate::document::pattern::anchored;
 use crate::engine::answers::{Answers, Source, env_var};
 use crate::operator::Question;
 
@@ -82,7 +83,8 @@ impl Spec {
                 .or(input.description.as_ref())
                 .map_or_else(|| name.clone(), |p| p.value.clone()),
             secret: input.secret.as_ref().is_some_and(|s| s.value),
-            pattern: input.pattern.as_ref().and_then(|p| anchored(&p.value)),
+            // Compiles: `validate`, which every run passes first, compiled it the same way.
+            pattern: input.pattern.as_ref().and_then(|p| anchored(&p.value).ok()),
             choices: input.choices.iter().map(|c| c.value.clone()).collect(),
             name,
         }
@@ -111,11 +113,6 @@ impl Spec {
             default,
         }
     }
-}
-
-/// A pattern must match the whole answer.
-pub fn anchored(pattern: &str) -> Option<Regex> {
-    Regex::new(&format!("^(?:{pattern})$")).ok()
 }
 
 /// Checks the answers given up front against the runbooks they are for: every

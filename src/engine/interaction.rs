@@ -5,8 +5,9 @@
 use std::sync::{Arc, Mutex};
 
 use crate::document::model::{Prompt, Step};
+use crate::document::pattern::anchored;
 use crate::engine::answers::Source;
-use crate::engine::inputs::{Spec, anchored};
+use crate::engine::inputs::Spec;
 use crate::engine::journal::EventKind;
 use crate::engine::runner::Engine;
 use crate::engine::{EngineError, Stop};
@@ -241,7 +242,11 @@ impl Engine {
             name: id,
             prompt: self.values.redactor.redact(&message),
             secret,
-            pattern: prompt.pattern.as_ref().and_then(|p| anchored(&p.value)),
+            // Compiles: `validate`, which every run passes first, compiled it the same way.
+            pattern: prompt
+                .pattern
+                .as_ref()
+                .and_then(|p| anchored(&p.value).ok()),
             choices: prompt.choices.iter().map(|c| c.value.clone()).collect(),
             default,
         };
