@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use super::diagnostic::{Code, Diagnostic, did_you_mean};
 use super::model::{Runbook, Spanned, Template, Timespan};
 use super::node::{Node, Span, Value};
+use super::pattern;
 
 /// Decodes a whole document. Returns `None` only when the root is not a map at all.
 pub fn decode(root: &Node, source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Runbook> {
@@ -366,24 +367,32 @@ impl Decoder<'_> {
     }
 
     fn regex(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
-        let pattern = self.text(node, what)?;
-        // The syntax first: its errors say where; then whether it compiles as the
-        // engine will use it (a valid pattern can still exceed the size limit).
-        if let Err(error) = regex_syntax::Parser::new().parse(&pattern.value) {
-            let reason = error.to_string();
-            let last = reason.lines().last().unwrap_or("invalid").trim();
-            let last = last.strip_prefix("error: ").unwrap_or(last).to_owned();
-            self.report(
-                Diagnostic::new(Code::InvalidValue, node.span, format!("{what} is not a valid regular expression: {last}"))
-                    .help("fix the pattern (Rust `regex` syntax); escape literal characters such as `.` or `(` with `\\`"),
-            );
-        } else if let Err(error) = super::pattern::anchored(&pattern.value) {
+        let source = self.text(node, what)?;
+        // The syntax first: its errors say where; then, for a pattern that might not
+        // fit the size limit, whether it compiles as the engine will use it.
+        let hir = match regex_syntax::Parser::new().parse(&source.value) {
+            Ok(hir) => hir,
+            Err(error) => {
+                let reason = error.to_string();
+                let last = reason.lines().last().unwrap_or("invalid").trim();
+                let last = last.strip_prefix("error: ").unwrap_or(last).to_owned();
+                self.report(
+                    Diagnostic::new(Code::InvalidValue, node.span, format!("{what} is not a valid regular expression: {last}"))
+                        .help("fix the pattern (Rust `regex` syntax); escape literal characters such as `.` or `(` with `\\`"),
+                );
+                return Some(source);
+            }
+        };
+        if !pattern::may_exceed_size_limit(&hir) {
+            return Some(source);
+        }
+        if let Err(error) = pattern::anchored(&source.value) {
             self.report(
                 Diagnostic::new(Code::InvalidValue, node.span, format!("{what} cannot be compiled: {error}"))
                     .help("simplify the pattern: large counted repetitions (`{1000}`) of large classes (`\\w`) multiply"),
             );
         }
-        Some(pattern)
+        Some(source)
     }
 }
 
