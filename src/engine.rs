@@ -61,6 +61,8 @@ pub enum EngineError {
     NothingToResume(String),
     #[error("`{}` changed since the run began; resuming would run steps that were not reviewed", path.display())]
     Changed { path: PathBuf },
+    #[error("this run began in `{}`, not here; its relative paths (env files, commands) would mean other files", started_in.display())]
+    OtherDirectory { started_in: PathBuf },
     #[error("cannot start the HTTP client: {0}")]
     Http(String),
     #[error("cannot start the async runtime: {0}")]
@@ -80,6 +82,10 @@ impl EngineError {
             EngineError::Journal(e) => e.help().map(str::to_owned),
             EngineError::Plan(e) => e.help(),
             EngineError::NothingToResume(_) => Some("start a new run with `runbook run FILE`".to_owned()),
+            EngineError::OtherDirectory { started_in } => Some(format!(
+                "resume from that directory: `cd {}`",
+                started_in.display()
+            )),
             EngineError::Changed { .. } => Some(
                 "restore the file as it was, or start a new run with `runbook run FILE` (gates will ask for fresh evidence)".to_owned(),
             ),

@@ -174,6 +174,11 @@ pub enum EventKind {
         pid: u32,
         #[serde(default)]
         inputs: BTreeMap<String, InputRecord>,
+        /// The working directory it started in: relative paths (env files, commands)
+        /// resolve against it, so `resume` must run there too. `None` in journals
+        /// written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cwd: Option<String>,
     },
     StepStarted {
         step: String,
@@ -581,6 +586,7 @@ mod tests {
                 operator: "ops".to_owned(),
                 pid: 4242,
                 inputs,
+                cwd: Some("/srv/ops".to_owned()),
             },
             EventKind::StepStarted {
                 step: "create_token".to_owned(),

@@ -14,7 +14,7 @@ use crate::engine::answers::Answers;
 use crate::engine::gate::StepRecord;
 use crate::engine::journal::{Event, EventKind, Journal};
 use crate::engine::lock::{Holder, Lock};
-use crate::engine::runner::{Engine, RunOptions, SharedOperator};
+use crate::engine::runner::{Engine, RunOptions, SharedOperator, working_directory};
 use crate::engine::state_dir::StateDir;
 use crate::engine::values::Values;
 use crate::engine::{EngineError, child_hashes, file_hash, open_events};
@@ -49,11 +49,19 @@ impl Engine {
             file_hash: hash,
             child_file_hashes,
             operator: started_by,
+            cwd: started_in,
             ..
         } = &first.kind
         else {
             return Err(EngineError::NothingToResume(runbook.id.value.clone()));
         };
+        if let Some(started_in) = started_in
+            && working_directory().as_ref() != Some(started_in)
+        {
+            return Err(EngineError::OtherDirectory {
+                started_in: started_in.into(),
+            });
+        }
         let at_started = first.at.clone();
         if file_hash(file)? != *hash {
             return Err(EngineError::Changed {

@@ -121,6 +121,7 @@ impl Engine {
             operator: operator_name.clone(),
             pid: std::process::id(),
             inputs: BTreeMap::new(),
+            cwd: working_directory(),
         });
         let journal = Journal::create(&state.journal_path(&run_id), &first)?;
         let events = match &options.events {
@@ -369,4 +370,11 @@ fn operator_name() -> String {
 
 fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")
+}
+
+/// The working directory as the journal records it (see `RunStarted::cwd`).
+pub(super) fn working_directory() -> Option<String> {
+    std::env::current_dir()
+        .ok()
+        .map(|dir| dir.display().to_string())
 }

@@ -315,6 +315,7 @@ mod tests {
             operator: "ops".to_owned(),
             pid: 1,
             inputs: BTreeMap::new(),
+            cwd: None,
         })
     }
 

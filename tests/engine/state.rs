@@ -403,12 +403,9 @@ fn ctrl_c_saves_the_state_exits_130_and_resume_finishes() {
     assert_eq!(server.count("GET", "/probe"), 1);
 }
 
-#[test]
-fn resume_continues_a_run_blocked_on_a_confirmation() {
-    let work = Work::new();
-    work.write(
-        "blocked.yaml",
-        r#"runbook: blocked
+/// A run that changes a file named relative to the working directory, then stops
+/// blocked before an irreversible step that appends to another.
+const BLOCKED: &str = r#"runbook: blocked
 steps:
   - id: change
     effect: change
@@ -422,8 +419,38 @@ steps:
     effect: irreversible
     confirm: true
     command: echo ran >> finished
-"#,
+"#;
+
+#[test]
+fn resume_from_another_directory_is_refused_where_relative_paths_would_differ() {
+    let work = Work::new();
+    work.write("blocked.yaml", BLOCKED);
+    work.runbook(["run", "blocked.yaml", "--yes"]).status(3);
+    std::fs::create_dir(work.join("elsewhere")).expect("mkdir");
+
+    let mut elsewhere = work.runbook(["resume", "../blocked.yaml", "--confirm", "finish"]);
+    elsewhere.command.current_dir(work.join("elsewhere"));
+    let ran = elsewhere.status(2);
+    let said = all(&ran);
+    assert!(said.contains("this run began in"), "{said}");
+    assert!(
+        said.contains(&format!("cd {}", work.path().display())),
+        "{said}"
     );
+    assert_eq!(work.lines("finished"), 0);
+    assert_eq!(work.lines("elsewhere/finished"), 0);
+
+    // From where it began, it finishes.
+    work.runbook(["resume", "blocked.yaml", "--confirm", "finish"])
+        .status(0);
+    assert_eq!(work.lines("finished"), 1);
+    assert_eq!(work.lines("marker"), 1);
+}
+
+#[test]
+fn resume_continues_a_run_blocked_on_a_confirmation() {
+    let work = Work::new();
+    work.write("blocked.yaml", BLOCKED);
     work.runbook(["run", "blocked.yaml", "--yes"]).status(3);
     assert_eq!(work.lines("marker"), 1);
     assert_eq!(work.lines("finished"), 0);
