@@ -40,9 +40,7 @@ pub fn check(path: &Path, text: &str) -> Checked {
         Ok(root) => root,
         Err(error) => {
             diagnostics.push(
-                Diagnostic::new(Code::YamlSyntax, error.span, error.message).help(
-                    "fix the YAML syntax: check indentation, colons and quotes around this point",
-                ),
+                Diagnostic::new(Code::YamlSyntax, error.span, error.message).help(error.help),
             );
             return Checked {
                 runbook: None,

@@ -82,7 +82,13 @@ impl Value {
 pub struct SyntaxError {
     pub message: String,
     pub span: Span,
+    /// What to do about it.
+    pub help: &'static str,
 }
+
+/// The help for what the parser itself reports.
+const SYNTAX_HELP: &str =
+    "fix the YAML syntax: check indentation, colons and quotes around this point";
 
 /// Parses `text` into a node tree. Nesting deeper than [`MAX_DEPTH`], alias bombs and
 /// more than one document are refused with an error, never a panic. A document that
@@ -133,6 +139,7 @@ impl<'input> Builder<'input> {
                         message: "a runbook file holds one YAML document, this one has more \
                                   (a `---` line starts another)"
                             .to_owned(),
+                        help: "keep one runbook per file: move what follows the `---` to a file of its own, or remove the line",
                         span: self.span(&span),
                     });
                 }
@@ -162,6 +169,7 @@ impl<'input> Builder<'input> {
         if depth > MAX_DEPTH {
             return Err(SyntaxError {
                 message: format!("the document nests deeper than {MAX_DEPTH} levels"),
+                help: "flatten the structure: a runbook needs far fewer levels",
                 span: at,
             });
         }
@@ -177,6 +185,7 @@ impl<'input> Builder<'input> {
                         message: "a runbook has no use for an infinite or not-a-number value; \
                                   quote it if it is text"
                             .to_owned(),
+                        help: "quote the value if it is text: `\".inf\"`",
                         span: at,
                     });
                 }
@@ -246,6 +255,7 @@ impl<'input> Builder<'input> {
         let Some(anchored) = self.anchors.get(&id) else {
             return Err(SyntaxError {
                 message: "this alias refers to a node that contains it".to_owned(),
+                help: "an alias can only refer to an anchored node that ends before it",
                 span: at,
             });
         };
@@ -254,6 +264,7 @@ impl<'input> Builder<'input> {
             return Err(SyntaxError {
                 message: "the document expands to too many values (aliases repeating aliases?)"
                     .to_owned(),
+                help: "use fewer aliases of aliases: a runbook's shared blocks are small",
                 span: at,
             });
         }
@@ -270,6 +281,7 @@ impl<'input> Builder<'input> {
             // The parser ends with `StreamEnd`, which the stream loop stops at.
             None => Err(SyntaxError {
                 message: "the document ends too early".to_owned(),
+                help: SYNTAX_HELP,
                 span: Span {
                     line: u32::try_from(self.text.lines().count()).unwrap_or(u32::MAX),
                     col: 1,
@@ -285,6 +297,7 @@ impl<'input> Builder<'input> {
         match error.kind() {
             ErrorKind::RecursionLimitExceeded => SyntaxError {
                 message: format!("the document nests deeper than {MAX_DEPTH} levels"),
+                help: "flatten the structure: a runbook needs far fewer levels",
                 span: at,
             },
             kind @ (ErrorKind::TabInBlockIndentation
@@ -292,10 +305,12 @@ impl<'input> Builder<'input> {
             | ErrorKind::TabInPlainScalar) => SyntaxError {
                 message: "a tab where YAML allows only spaces (YAML indents with spaces)"
                     .to_owned(),
+                help: "replace the tab with spaces",
                 span: self.tab_near(at, matches!(kind, ErrorKind::TabInPlainScalar)),
             },
             _ => SyntaxError {
                 message: error.info(),
+                help: SYNTAX_HELP,
                 span: at,
             },
         }
@@ -336,6 +351,7 @@ impl<'input> Builder<'input> {
     fn unexpected(&self, event: &Event<'_>, span: &ParserSpan) -> SyntaxError {
         SyntaxError {
             message: format!("unexpected YAML event {event:?}"),
+            help: SYNTAX_HELP,
             span: self.span(span),
         }
     }
@@ -387,6 +403,7 @@ fn scalar_value(
     };
     let wrong = |what: &str| SyntaxError {
         message: format!("`{}` marks {what}, and `{text}` is not one", tag_name(tag)),
+        help: "remove the tag, or write a value of the kind it names",
         span: at,
     };
     match tag.core_suffix() {
@@ -417,6 +434,7 @@ fn unsupported_tag(tag: &Tag, at: Span) -> SyntaxError {
             "a runbook does not use YAML tags like `{}`; remove it",
             tag_name(tag)
         ),
+        help: "remove the tag: a runbook's values are plain YAML",
         span: at,
     }
 }
@@ -456,6 +474,7 @@ fn not_mergeable(kind: &str, span: Span) -> SyntaxError {
     SyntaxError {
         message: format!("`<<` merges a map or a list of maps, not {kind}"),
         span,
+        help: "write `<<: *defaults` or `<<: [*a, *b]`, each alias naming a map",
     }
 }
 
@@ -657,6 +676,7 @@ mod tests {
         );
         let second = refused("a: 1\n---\nb: 2\n");
         assert!(second.message.contains("one YAML document"));
+        assert!(second.help.contains("a file of its own"), "{}", second.help);
         assert_eq!((second.span.line, second.span.col), (2, 1));
     }
 
@@ -675,6 +695,7 @@ mod tests {
             );
             assert_eq!((error.span.line, error.span.col), (line, col), "{text:?}");
             assert_eq!(&text[error.span.offset..][..1], "\t", "{text:?}");
+            assert_eq!(error.help, "replace the tab with spaces");
         }
     }
 
