@@ -19,8 +19,14 @@ use crate::template::mask;
 /// The flagship runbook, exactly as committed.
 const ROTATION: &str = include_str!("../runbooks/cloudflare-token-rotation.yaml");
 const ROTATION_FILE: &str = "cloudflare-token-rotation.yaml";
-/// The step whose confirmation the demo asks for (or `--confirm` gives).
-const REVOKE_STEP: &str = "revoke_old_token";
+/// The step whose confirmation the demo asks for (or `--confirm` gives): the API
+/// revoke, or the dashboard step when the old token no longer works.
+fn revoke_step(scenario: Scenario) -> &'static str {
+    match scenario {
+        Scenario::OldTokenRejected => "revoke_old_token_in_dashboard",
+        _ => "revoke_old_token",
+    }
+}
 
 /// What can go wrong, on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -36,6 +42,12 @@ pub enum Scenario {
     RestartKeepsOldToken,
     /// The API rate-limits: 429s are waited out, the rotation still completes.
     RateLimited,
+    /// The seed's situation: the token in use already answers 401. The rotation goes
+    /// on and ends with the dashboard step (confirm `revoke_old_token_in_dashboard`).
+    OldTokenRejected,
+    /// The old token may not delete tokens (made from the "Edit zone DNS" template):
+    /// the revoke gets 403 after the switch is proven; the new token stays.
+    RevokeRefused,
 }
 
 /// The demo's own flags (a subset of `run`'s).
@@ -109,7 +121,7 @@ pub fn run(scenario: Scenario, options: &DemoOptions) -> Result<i32, DemoError> 
         Box::new(Headless::new())
     };
     let end = engine::run(&file, run_options, operator, false)?;
-    outro(&sandbox, end, &env_file, &old, &new_token);
+    outro(scenario, &sandbox, end, &env_file, (&old, &new_token));
     if options.keep {
         let kept = dir.keep();
         println!("The demo directory is kept at {}", kept.display());
@@ -131,6 +143,8 @@ fn config(scenario: Scenario, env_file: &Path) -> SandboxConfig {
             config.request_budget = Some(2);
             config.retry_after_secs = 1;
         }
+        Scenario::OldTokenRejected => config.old_token_revoked = true,
+        Scenario::RevokeRefused => config.old_token_may_not_revoke = true,
         Scenario::Happy | Scenario::BadToken | Scenario::MissingPermission => {}
     }
     config
@@ -175,7 +189,13 @@ fn intro(scenario: Scenario, sandbox: &Sandbox, new_token: &str, interactive: bo
     println!();
 }
 
-fn outro(sandbox: &Sandbox, end: RunEnd, env_file: &Path, old: &str, new: &str) {
+fn outro(
+    scenario: Scenario,
+    sandbox: &Sandbox,
+    end: RunEnd,
+    env_file: &Path,
+    (old, new): (&str, &str),
+) {
     println!();
     println!("What the sandbox saw (token shown by its last 4 characters):");
     for request in sandbox.requests() {
@@ -191,18 +211,35 @@ fn outro(sandbox: &Sandbox, end: RunEnd, env_file: &Path, old: &str, new: &str) 
     };
     println!();
     println!("The env file now holds {holds}.");
-    let revoked = sandbox
+    // What Cloudflare last said of the old token: 401 once it is gone.
+    let old_last4 = crate::template::last4(old);
+    let dead = sandbox
         .requests()
         .iter()
-        .any(|r| r.method == "DELETE" && r.status == 200);
+        .rev()
+        .find(|r| r.service == Service::Api && r.token_last4.as_deref() == Some(old_last4.as_str()))
+        .is_some_and(|r| r.status == 401);
     println!(
-        "The old token was {}.",
-        if revoked { "revoked" } else { "NOT revoked" }
+        "The old token is {}.",
+        if dead {
+            "dead: Cloudflare rejects it"
+        } else {
+            "NOT revoked: Cloudflare still accepts it"
+        }
     );
     match end {
-        RunEnd::Blocked => println!(
-            "The run stopped at a gate. Without a terminal, confirm the revoke with `runbook demo --confirm {REVOKE_STEP}`."
-        ),
+        RunEnd::Blocked => {
+            let again = match clap::ValueEnum::to_possible_value(&scenario) {
+                Some(value) if scenario != Scenario::Happy => {
+                    format!("runbook demo --scenario {}", value.get_name())
+                }
+                _ => "runbook demo".to_owned(),
+            };
+            println!(
+                "The run stopped at a gate. Without a terminal, confirm the revoke with `{again} --confirm {}`.",
+                revoke_step(scenario)
+            );
+        }
         RunEnd::Interrupted => {
             println!("Interrupted; the demo directory goes away with the sandbox.");
         }
@@ -232,6 +269,8 @@ fn scenario_name(scenario: Scenario) -> &'static str {
         Scenario::MissingPermission => "missing-permission",
         Scenario::RestartKeepsOldToken => "restart-keeps-old-token",
         Scenario::RateLimited => "rate-limited",
+        Scenario::OldTokenRejected => "old-token-rejected",
+        Scenario::RevokeRefused => "revoke-refused",
     }
 }
 

@@ -47,6 +47,9 @@ pub struct SandboxConfig {
     /// The old token was made from the "Edit zone DNS" template, like most real ones:
     /// without User → API Tokens → Edit it may not delete tokens, itself included.
     pub old_token_may_not_revoke: bool,
+    /// The seed's situation: the token in the env file was revoked before anyone
+    /// rotated it, so Cloudflare answers 401 for it from the start.
+    pub old_token_revoked: bool,
     /// The platform's env file. Created with the `old` token (mode 0600) when it
     /// does not exist; left alone when it does.
     pub env_file: PathBuf,
@@ -61,6 +64,7 @@ impl Default for SandboxConfig {
             restart_delay: Duration::from_millis(500),
             keep_old_token_on_restart: false,
             old_token_may_not_revoke: false,
+            old_token_revoked: false,
             env_file: PathBuf::from(".env.auth"),
         }
     }
@@ -135,6 +139,7 @@ impl Sandbox {
             restart_delay,
             keep_old_token_on_restart,
             old_token_may_not_revoke,
+            old_token_revoked,
             env_file,
         } = config;
         let env_file = std::path::absolute(&env_file).map_err(|cause| SandboxError::EnvFile {
@@ -159,6 +164,7 @@ impl Sandbox {
                 request_budget,
                 retry_after: Duration::from_secs(retry_after_secs),
                 old_token_may_not_revoke,
+                old_token_revoked,
             },
             log.clone(),
         );

@@ -535,7 +535,7 @@ fn the_demo_without_a_terminal_rotates_revokes_after_verifying_and_prints_plain_
     assert_eq!(ran.status, 0, "{}", everything(&ran));
     ran.stdout_has("runbook demo — scenario: happy path")
         .stdout_has("The env file now holds the new token (••••R7kd).")
-        .stdout_has("The old token was revoked.");
+        .stdout_has("The old token is dead: Cloudflare rejects it.");
 
     // The request log it prints: the old token deleted by id, once, by itself,
     // after every request that verified the new token through the platform.
@@ -624,7 +624,7 @@ fn the_demo_without_confirm_stops_blocked_at_the_revoke_and_says_how_to_confirm(
     let (ran, kept) = demo(tmp.path(), &["--non-interactive", "--yes"]);
     assert_eq!(ran.status, 3, "{}", everything(&ran));
     ran.stdout_has("confirm the revoke with `runbook demo --confirm revoke_old_token`")
-        .stdout_has("The old token was NOT revoked.")
+        .stdout_has("The old token is NOT revoked: Cloudflare still accepts it.")
         .stdout_has("The env file now holds the new token (••••R7kd).");
     let log = printed_log(&ran.stdout);
     assert!(log.iter().all(|r| r.1 != "DELETE"), "{log:?}");
@@ -638,6 +638,73 @@ fn the_demo_without_confirm_stops_blocked_at_the_revoke_and_says_how_to_confirm(
     assert!(journal.of("rollback_started").is_empty());
     let text = std::fs::read_to_string(kept.join(".env.auth")).expect("the env file");
     assert!(text.contains(&tokens.new), "{text}");
+}
+
+#[test]
+fn the_demo_old_token_rejected_scenario_rotates_and_ends_at_the_dashboard() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let args = [
+        "--non-interactive",
+        "--yes",
+        "--scenario",
+        "old-token-rejected",
+    ];
+    // Without the dashboard step's confirmation it stops there, and says how to go on.
+    let (ran, _) = demo(tmp.path(), &args);
+    assert_eq!(ran.status, 3, "{}", everything(&ran));
+    ran.stdout_has(
+        "confirm the revoke with `runbook demo --scenario old-token-rejected --confirm revoke_old_token_in_dashboard`",
+    );
+
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let mut confirmed = args.to_vec();
+    confirmed.extend(["--confirm", "revoke_old_token_in_dashboard"]);
+    let (ran, kept) = demo(tmp.path(), &confirmed);
+    assert_eq!(ran.status, 0, "{}", everything(&ran));
+    let (tokens, _) = seeded();
+    ran.stdout_has("runbook demo — scenario: old-token-rejected")
+        .stdout_has(&format!(
+            "The env file now holds the new token (••••{}).",
+            last4(&tokens.new)
+        ))
+        .stdout_has("The old token is dead: Cloudflare rejects it.");
+    // Nothing was deleted: the token was gone before the rotation began.
+    let log = printed_log(&ran.stdout);
+    assert!(log.iter().all(|r| r.1 != "DELETE"), "{}", ran.stdout);
+    let journal =
+        Journal::read(&jsonl_files(&kept.join(".runbook/cloudflare-token-rotation/runs"))[0]);
+    assert_eq!(journal.outcome("revoke_old_token"), "skipped");
+    assert_eq!(journal.outcome("old_token_revoked"), "passed");
+}
+
+#[test]
+fn the_demo_revoke_refused_scenario_keeps_the_new_token() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let (ran, _) = demo(
+        tmp.path(),
+        &[
+            "--non-interactive",
+            "--yes",
+            "--confirm",
+            REVOKE,
+            "--scenario",
+            "revoke-refused",
+        ],
+    );
+    assert_eq!(ran.status, 1, "{}", everything(&ran));
+    let (tokens, _) = seeded();
+    ran.stdout_has("Revoke it in the dashboard instead")
+        .stdout_has(&format!(
+            "The env file now holds the new token (••••{}).",
+            last4(&tokens.new)
+        ))
+        .stdout_has("The old token is NOT revoked: Cloudflare still accepts it.");
+    let log = printed_log(&ran.stdout);
+    assert!(
+        log.iter().any(|r| r.1 == "DELETE" && r.3 == 403),
+        "{}",
+        ran.stdout
+    );
 }
 
 #[test]
@@ -658,7 +725,7 @@ fn the_demo_bad_token_scenario_fails_and_saves_nothing() {
     ran.stdout_has("runbook demo — scenario: bad-token")
         .stdout_has("The token is invalid, revoked or expired.")
         .stdout_has("The env file now holds the old token (••••egC_).")
-        .stdout_has("The old token was NOT revoked.");
+        .stdout_has("The old token is NOT revoked: Cloudflare still accepts it.");
     let log = printed_log(&ran.stdout);
     let expected = vec![
         ("api", "/client/v4/user/tokens/verify", 200, "egC_"),

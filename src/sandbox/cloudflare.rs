@@ -41,6 +41,8 @@ pub struct ApiConfig {
     pub retry_after: Duration,
     /// The old token holds only the "Edit zone DNS" template's permissions.
     pub old_token_may_not_revoke: bool,
+    /// The old token is gone before anything starts (answers 401).
+    pub old_token_revoked: bool,
 }
 
 /// The API's router, logging into `log`.
@@ -50,6 +52,9 @@ pub fn router(config: ApiConfig, log: RequestLog) -> Router {
         for token in tokens.iter_mut().filter(|t| t.role == seed::Role::Old) {
             token.permissions = seed::EDIT_ZONE_DNS;
         }
+    }
+    if config.old_token_revoked {
+        tokens.retain(|t| t.role != seed::Role::Old);
     }
     let state = Arc::new(ApiState {
         config,

@@ -81,7 +81,10 @@ fn at_a_terminal_the_pasted_token_is_masked_a_wrong_phrase_is_asked_again_and_th
     let (screen, code) = tty.finish();
 
     assert_eq!(code, 0, "{screen}");
-    assert!(screen.contains("The old token was revoked."), "{screen}");
+    assert!(
+        screen.contains("The old token is dead: Cloudflare rejects it."),
+        "{screen}"
+    );
     assert!(
         screen.contains("The env file now holds the new token (••••R7kd)."),
         "{screen}"
@@ -133,5 +136,8 @@ fn at_a_terminal_the_demo_draws_its_progress() {
         progress.contains('\u{1b}'),
         "drawn without escape codes?\n{progress:?}"
     );
-    assert!(screen.contains("The old token was revoked."), "{screen}");
+    assert!(
+        screen.contains("The old token is dead: Cloudflare rejects it."),
+        "{screen}"
+    );
 }
