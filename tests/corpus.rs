@@ -6,14 +6,11 @@
 //! # expect: RB004 9:5     a diagnostic: its code and the line:col of the node at fault
 //! # expect: clean         no diagnostic at all (a helper file, such as a valid child)
 //! # schema: reject        the JSON Schema must reject this file too (checked elsewhere)
-//! # known-bug: WHAT       the validator gets this file wrong today; WHAT says how
 //! ```
 //!
 //! The multiset of (code, line, col) must match exactly, so a spurious cascading
 //! diagnostic fails as surely as a missing one, and the exit status must be 1 when an
-//! error is expected, 0 when only warnings are. A `known-bug` file states what the
-//! validator *should* report and is held to the opposite standard — it must still
-//! be wrong — so the fix of the bug makes its test fail until the marker goes.
+//! error is expected, 0 when only warnings are.
 //!
 //! Subdirectories hold the cases that need several files (child runbooks). Every
 //! file is validated from its own directory, so output names it by its bare file
@@ -40,7 +37,6 @@ struct Case {
     /// Sorted, so two multisets compare with `==`.
     expected: Vec<Found>,
     schema_reject: bool,
-    known_bug: Option<String>,
 }
 
 /// What `validate --format json` said about one file.
@@ -86,7 +82,6 @@ fn case(path: &Path) -> Case {
         path: path.to_path_buf(),
         expected: Vec::new(),
         schema_reject: false,
-        known_bug: None,
     };
     let mut clean = false;
     for line in text.lines().take_while(|line| line.starts_with('#')) {
@@ -110,8 +105,6 @@ fn case(path: &Path) -> Case {
             case.expected.push(expected);
         } else if line == "# schema: reject" {
             case.schema_reject = true;
-        } else if let Some(what) = line.strip_prefix("# known-bug: ") {
-            case.known_bug = Some(what.to_owned());
         }
     }
     assert_eq!(
@@ -201,7 +194,7 @@ fn list(found: &[Found]) -> String {
 #[test]
 fn every_corpus_file_reports_exactly_what_it_expects() {
     let mut failures = Vec::new();
-    for case in cases().iter().filter(|c| c.known_bug.is_none()) {
+    for case in &cases() {
         let outcome = validate_json(&case.path);
         let status = status_for(&case.expected);
         if outcome.found != case.expected || outcome.status != status {
@@ -217,28 +210,11 @@ fn every_corpus_file_reports_exactly_what_it_expects() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-#[test]
-fn known_bugs_still_reproduce() {
-    let mut fixed = Vec::new();
-    for case in cases().iter().filter(|c| c.known_bug.is_some()) {
-        let outcome = validate_json(&case.path);
-        if outcome.found == case.expected && outcome.status == status_for(&case.expected) {
-            fixed.push(shown(&case.path));
-        }
-    }
-    assert!(
-        fixed.is_empty(),
-        "these files now report what they expect: remove their `# known-bug:` line\n{}",
-        fixed.join("\n")
-    );
-}
-
 /// The corpus must keep up with the table of codes: a new code needs a file.
 #[test]
 fn corpus_covers_every_code_a_file_can_produce() {
     let cases = cases();
-    let working: Vec<&Case> = cases.iter().filter(|c| c.known_bug.is_none()).collect();
-    let covered: Vec<&str> = working
+    let covered: Vec<&str> = cases
         .iter()
         .flat_map(|c| c.expected.iter().map(|(code, _, _)| code.as_str()))
         .collect();
@@ -249,17 +225,13 @@ fn corpus_covers_every_code_a_file_can_produce() {
         .filter(|c| *c != "RB002" && !covered.contains(c))
         .collect();
     assert!(missing.is_empty(), "no corpus file expects {missing:?}");
-    assert!(
-        working.len() >= 45,
-        "only {} working corpus files",
-        working.len()
-    );
+    assert!(cases.len() >= 45, "only {} corpus files", cases.len());
     let rejected = cases.iter().filter(|c| c.schema_reject).count();
     assert!(
         rejected >= 12,
         "only {rejected} files are `# schema: reject`"
     );
-    let several = working.iter().filter(|c| c.expected.len() >= 3).count();
+    let several = cases.iter().filter(|c| c.expected.len() >= 3).count();
     assert!(
         several >= 3,
         "only {several} files prove one pass reports several problems"
