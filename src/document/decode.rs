@@ -366,27 +366,42 @@ impl Decoder<'_> {
         }
     }
 
-    fn regex(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
+    /// A regular expression, checked in the form the engine will compile it.
+    fn regex(&mut self, node: &Node, what: &str, usage: pattern::Use) -> Option<Spanned<String>> {
         let source = self.text(node, what)?;
-        // The syntax first: its errors say where; then, for a pattern that might not
-        // fit the size limit, whether it compiles as the engine will use it.
-        let hir = match regex_syntax::Parser::new().parse(&source.value) {
+        let used = usage.source(&source.value);
+        let parser = || regex_syntax::Parser::new();
+        let hir = match parser().parse(&used) {
             Ok(hir) => hir,
+            // The pattern's own error says where; if it has none, it is the anchoring
+            // that breaks it (a `(?x)` comment running past its end).
             Err(error) => {
-                let reason = error.to_string();
-                let last = reason.lines().last().unwrap_or("invalid").trim();
-                let last = last.strip_prefix("error: ").unwrap_or(last).to_owned();
-                self.report(
-                    Diagnostic::new(Code::InvalidValue, node.span, format!("{what} is not a valid regular expression: {last}"))
-                        .help("fix the pattern (Rust `regex` syntax); escape literal characters such as `.` or `(` with `\\`"),
-                );
+                let (message, help) = match parser().parse(&source.value) {
+                    Err(own) => (
+                        format!(
+                            "{what} is not a valid regular expression: {}",
+                            last_line(&own.to_string())
+                        ),
+                        "fix the pattern (Rust `regex` syntax); escape literal characters such as `.` or `(` with `\\`",
+                    ),
+                    Ok(_) => (
+                        format!(
+                            "{what} stops working when it must match the whole answer: {}",
+                            last_line(&error.to_string())
+                        ),
+                        "end a `(?x)` pattern's trailing `# comment` with a line break, or drop the comment",
+                    ),
+                };
+                self.report(Diagnostic::new(Code::InvalidValue, node.span, message).help(help));
                 return Some(source);
             }
         };
-        if !pattern::may_exceed_size_limit(&hir) {
-            return Some(source);
-        }
-        if let Err(error) = pattern::anchored(&source.value) {
+        // A valid pattern can still be too large to compile; only those the size
+        // estimate cannot vouch for are compiled here (compiling costs more than the
+        // rest of the check).
+        if pattern::may_exceed_size_limit(&hir)
+            && let Err(error) = regex::Regex::new(&used)
+        {
             self.report(
                 Diagnostic::new(Code::InvalidValue, node.span, format!("{what} cannot be compiled: {error}"))
                     .help("simplify the pattern: large counted repetitions (`{1000}`) of large classes (`\\w`) multiply"),
@@ -394,6 +409,12 @@ impl Decoder<'_> {
         }
         Some(source)
     }
+}
+
+/// The last line of a regex-syntax error (the earlier ones draw the pattern).
+fn last_line(reason: &str) -> String {
+    let last = reason.lines().last().unwrap_or("invalid").trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_owned()
 }
 
 fn scalar_text(value: &Value) -> String {

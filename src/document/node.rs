@@ -18,7 +18,7 @@
 mod scalar;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_saphyr::granit_parser::{
     ErrorKind, Event, Marker, Options, Parser, ScalarStyle, ScanError, Span as ParserSpan, Tag,
@@ -103,7 +103,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         text,
         parser: Parser::new_from_str_with_options(text, options),
         anchors: HashMap::new(),
-        alias_budget: ALIAS_BUDGET,
+        copied: Size::default(),
     };
     builder.stream()
 }
@@ -112,9 +112,11 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 /// hostile file from exhausting the stack of the recursive walks that follow.
 const MAX_DEPTH: usize = 48;
 
-/// How many nodes aliases may copy in one file. Shared blocks in a real runbook are a
-/// few dozen nodes each; ten aliases of ten aliases of … reach billions.
-const ALIAS_BUDGET: usize = 100_000;
+/// How much aliases may copy in one file, in nodes and in bytes of text. Shared blocks
+/// in a real runbook are a few dozen nodes; ten aliases of ten aliases of … reach
+/// billions, and a thousand aliases of a megabyte-long string, a gigabyte.
+const ALIAS_NODES: usize = 100_000;
+const ALIAS_BYTES: usize = 10 * 1024 * 1024;
 
 struct Builder<'input> {
     text: &'input str,
@@ -122,7 +124,8 @@ struct Builder<'input> {
     /// Anchored nodes by the parser's anchor id, each complete (an alias to a node
     /// still being built would be a cycle).
     anchors: HashMap<usize, Node>,
-    alias_budget: usize,
+    /// What aliases have copied so far.
+    copied: Size,
 }
 
 impl<'input> Builder<'input> {
@@ -209,7 +212,7 @@ impl<'input> Builder<'input> {
                 let value = Value::Map(self.entries(depth)?);
                 (Node { value, span: at }, anchor)
             }
-            Event::Alias(id) => return self.alias(id, at),
+            Event::Alias(id) => return self.alias(id, at, depth),
             other => return Err(self.unexpected(&other, &span)),
         };
         if anchor != 0 {
@@ -241,17 +244,21 @@ impl<'input> Builder<'input> {
                 entries.push((key, value));
             }
         }
-        for (key, value) in merged {
-            if !entries.iter().any(|(k, _)| k.value == key.value) {
-                entries.push((key, value));
-            }
-        }
+        let written: HashSet<String> = entries
+            .iter()
+            .filter_map(|(k, _)| identity(&k.value))
+            .collect();
+        entries.extend(
+            merged
+                .into_iter()
+                .filter(|(key, _)| identity(&key.value).is_none_or(|id| !written.contains(&id))),
+        );
         Ok(entries)
     }
 
     /// A copy of the anchored node, every span moved to the alias: a problem inside
     /// shared content is reported where it was used.
-    fn alias(&mut self, id: usize, at: Span) -> Result<Node, SyntaxError> {
+    fn alias(&mut self, id: usize, at: Span, depth: usize) -> Result<Node, SyntaxError> {
         let Some(anchored) = self.anchors.get(&id) else {
             return Err(SyntaxError {
                 message: "this alias refers to a node that contains it".to_owned(),
@@ -259,8 +266,18 @@ impl<'input> Builder<'input> {
                 span: at,
             });
         };
-        let size = count(anchored);
-        if size > self.alias_budget {
+        let size = Size::of(anchored);
+        // The copy nests as deep as the anchored node, from here.
+        if depth + size.height > MAX_DEPTH {
+            return Err(SyntaxError {
+                message: format!("the document nests deeper than {MAX_DEPTH} levels"),
+                help: "flatten the structure: a runbook needs far fewer levels",
+                span: at,
+            });
+        }
+        self.copied.nodes += size.nodes;
+        self.copied.bytes += size.bytes;
+        if self.copied.nodes > ALIAS_NODES || self.copied.bytes > ALIAS_BYTES {
             return Err(SyntaxError {
                 message: "the document expands to too many values (aliases repeating aliases?)"
                     .to_owned(),
@@ -268,7 +285,6 @@ impl<'input> Builder<'input> {
                 span: at,
             });
         }
-        self.alias_budget -= size;
         let mut copy = anchored.clone();
         restamp(&mut copy, at);
         Ok(copy)
@@ -320,13 +336,14 @@ impl<'input> Builder<'input> {
     /// a line, or (`ahead`) at the start of the plain scalar a tab continues; either
     /// way the operator needs to see the tab itself.
     fn tab_near(&self, at: Span, ahead: bool) -> Span {
+        // The blanks just before the reported point, on its line: the first tab there.
         let before = &self.text[..at.offset];
-        let tabs_before = before.len() - before.trim_end_matches('\t').len();
-        if tabs_before > 0 {
-            let back = u32::try_from(tabs_before).unwrap_or(0);
+        let blanks = &before[before.trim_end_matches([' ', '\t']).len()..];
+        if let Some(tab) = blanks.find('\t') {
+            let back = u32::try_from(blanks.len() - tab).unwrap_or(0);
             return Span {
                 col: at.col.saturating_sub(back).max(1),
-                offset: at.offset - tabs_before,
+                offset: at.offset - (blanks.len() - tab),
                 len: 1,
                 ..at
             };
@@ -411,8 +428,13 @@ fn scalar_value(
         Some("null") => scalar::null(&text).ok_or_else(|| wrong("null")),
         Some("bool") => scalar::boolean(&text).ok_or_else(|| wrong("a boolean")),
         Some("int") => scalar::integer(&text).ok_or_else(|| wrong("an integer")),
+        // `!!float 1` is 1.0: the tag says which number type.
+        #[allow(clippy::cast_precision_loss)]
         Some("float") => scalar::float(&text)
-            .or_else(|| scalar::integer(&text))
+            .or_else(|| match scalar::integer(&text)? {
+                Value::Int(int) => Some(Value::Float(int as f64)),
+                other => Some(other),
+            })
             .ok_or_else(|| wrong("a number")),
         // `! value`: the non-specific tag, which makes any scalar a string.
         _ if tag.handle().is_empty() && tag.suffix() == "!" => Ok(Value::Str(text.into_owned())),
@@ -459,11 +481,12 @@ fn merge_sources(value: Node, merged: &mut Vec<(Node, Node)>) -> Result<(), Synt
             .collect::<Result<_, _>>()?,
         other => return Err(not_mergeable(other.kind(), value.span)),
     };
+    let mut seen: HashSet<String> = merged
+        .iter()
+        .filter_map(|(k, _)| identity(&k.value))
+        .collect();
     for (key, value) in sources.into_iter().flatten() {
-        if !merged
-            .iter()
-            .any(|(k, _): &(Node, Node)| k.value == key.value)
-        {
+        if identity(&key.value).is_none_or(|id| seen.insert(id)) {
             merged.push((key, value));
         }
     }
@@ -478,12 +501,52 @@ fn not_mergeable(kind: &str, span: Span) -> SyntaxError {
     }
 }
 
-/// How many nodes a node holds, itself included.
-fn count(node: &Node) -> usize {
-    1 + match &node.value {
-        Value::Seq(items) => items.iter().map(count).sum(),
-        Value::Map(entries) => entries.iter().map(|(k, v)| count(k) + count(v)).sum(),
-        _ => 0,
+/// What makes two scalar keys the same key, for merges (compared in a set: a merge of
+/// many keys must not take quadratic time). A list or map used as a key has none:
+/// such a key is never the same as another, and the decoder refuses it anyway.
+fn identity(value: &Value) -> Option<String> {
+    match value {
+        Value::Str(text) => Some(format!("s{text}")),
+        Value::Seq(_) | Value::Map(_) => None,
+        scalar => Some(format!("{scalar:?}")),
+    }
+}
+
+/// How big a node is: its nodes (itself included), the bytes of its strings, and
+/// how many levels it nests.
+#[derive(Debug, Default, Clone, Copy)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
+    height: usize,
+}
+
+impl Size {
+    fn of(node: &Node) -> Size {
+        let children = |sizes: &mut dyn Iterator<Item = Size>| {
+            sizes.fold(Size::default(), |total, size| Size {
+                nodes: total.nodes + size.nodes,
+                bytes: total.bytes + size.bytes,
+                height: total.height.max(size.height),
+            })
+        };
+        let inner = match &node.value {
+            Value::Seq(items) => children(&mut items.iter().map(Size::of)),
+            Value::Map(entries) => {
+                children(&mut entries.iter().flat_map(|(k, v)| [Size::of(k), Size::of(v)]))
+            }
+            Value::Str(text) => Size {
+                bytes: text.len(),
+                ..Size::default()
+            },
+            _ => Size::default(),
+        };
+        let nested = matches!(node.value, Value::Seq(_) | Value::Map(_));
+        Size {
+            nodes: inner.nodes + 1,
+            bytes: inner.bytes,
+            height: inner.height + usize::from(nested),
+        }
     }
 }
 
@@ -564,7 +627,9 @@ mod tests {
 
     #[test]
     fn quoted_and_block_scalars_are_strings_and_tags_are_read_or_refused() {
-        let root = parse("a: '200'\nb: |\n  true\nc: !!str 5\nd: !!int '7'\ne: ! 1.5\n").unwrap();
+        let root =
+            parse("a: '200'\nb: |\n  true\nc: !!str 5\nd: !!int '7'\ne: ! 1.5\nf: !!float 1\n")
+                .unwrap();
         let values: Vec<&Value> = map(&root).into_iter().map(|(_, v)| &v.value).collect();
         assert_eq!(
             values,
@@ -574,6 +639,7 @@ mod tests {
                 &Value::Str("5".to_owned()),
                 &Value::Int(7),
                 &Value::Str("1.5".to_owned()),
+                &Value::Float(1.0),
             ]
         );
         assert!(
@@ -657,6 +723,56 @@ mod tests {
     }
 
     #[test]
+    fn aliases_of_a_long_string_are_refused_before_they_fill_memory() {
+        let mut text = format!("s: &s \"{}\"\nall: [", "x".repeat(200_000));
+        text.push_str(&vec!["*s"; 5_000].join(", "));
+        text.push_str("]\n");
+        let error = refused(&text);
+        assert!(
+            error.message.contains("too many values"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn an_alias_nests_as_deep_as_what_it_copies() {
+        // Each anchor nests one level deeper than the one it repeats.
+        let mut text = "l0: &l0 [x]\n".to_owned();
+        for level in 1..60 {
+            text.push_str(&format!("l{level}: &l{level} [*l{}]\n", level - 1));
+        }
+        let error = refused(&text);
+        assert!(
+            error.message.contains("deeper than 48"),
+            "{}",
+            error.message
+        );
+        assert_eq!(error.span.line, 48);
+    }
+
+    #[test]
+    fn own_keys_win_over_many_merged_ones() {
+        // 40,000 merged keys, half of them written by the map itself.
+        let keys = |range: std::ops::Range<u32>, value: &str| -> Vec<String> {
+            range.map(|i| format!("k{i}: {value}")).collect()
+        };
+        let text = format!(
+            "base: &b {{{}}}\nm:\n  <<: *b\n  {}\n",
+            keys(0..40_000, "merged").join(", "),
+            keys(20_000..40_000, "own").join("\n  ")
+        );
+        let root = parse(&text).unwrap();
+        let merged = map(map(&root)[1].1);
+        assert_eq!(merged.len(), 40_000);
+        let own = merged
+            .iter()
+            .filter(|(_, v)| v.value == Value::Str("own".to_owned()))
+            .count();
+        assert_eq!(own, 20_000);
+    }
+
+    #[test]
     fn deep_nesting_and_second_documents_are_refused() {
         let mut deep = String::new();
         for depth in 0..60 {
@@ -686,6 +802,7 @@ mod tests {
             ("a:\n\tb: 1\n", 2, 1),
             ("a:\n  b:\n  \t\tc: 1\n", 3, 3),
             ("steps:\n  - id: x\n    \tmanual: y\n", 3, 5),
+            ("a:\n\t  b: 1\n", 2, 1),
         ] {
             let error = refused(text);
             assert!(

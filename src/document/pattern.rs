@@ -2,20 +2,46 @@
 //! as with HTML's `pattern` attribute (`https?://.+` accepts a URL, not any text
 //! holding one).
 //!
-//! A pattern can be valid syntax and still not compile: the compiled program must fit
-//! the `regex` crate's size limit (10 MiB), and counted repetitions multiply
-//! (`\w{1000}` does not fit). Compiling takes tens of microseconds, as long as the
-//! rest of `validate`'s work on a file, so `validate` compiles only the patterns
-//! [`may_exceed_size_limit`] cannot vouch for. Together: a runbook that runs — `run`,
-//! `resume` and `plan` refuse one that does not validate — only has patterns that
-//! compile.
+//! `validate` parses each pattern in the form the engine compiles ([`Use::source`]:
+//! anchored for inputs and prompts, as written for `matches`). A pattern can be valid
+//! syntax and still not compile: the compiled program must fit the `regex` crate's
+//! size limit (10 MiB), and counted repetitions multiply (`\w{1000}` does not fit).
+//! Compiling takes tens of microseconds, as long as the rest of `validate`'s work on a
+//! file, so `validate` compiles only the patterns [`may_exceed_size_limit`] cannot
+//! vouch for. Together: a runbook that runs — `run`, `resume` and `plan` refuse one
+//! that does not validate — only has patterns that compile.
 
 use regex::Regex;
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// `pattern` anchored at both ends, compiled.
 pub fn anchored(pattern: &str) -> Result<Regex, regex::Error> {
-    Regex::new(&format!(r"\A(?:{pattern})\z"))
+    Regex::new(&anchored_source(pattern))
+}
+
+/// The text [`anchored`] compiles. A pattern can be valid alone and not in here: in
+/// `(?x)` mode a trailing `# comment` swallows the closing `)`.
+pub fn anchored_source(pattern: &str) -> String {
+    format!(r"\A(?:{pattern})\z")
+}
+
+/// How the engine uses a regular expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// An input's or prompt's `pattern`: it must match the whole answer ([`anchored`]).
+    Whole,
+    /// A `matches` matcher: it must match somewhere in the value, as written.
+    Search,
+}
+
+impl Use {
+    /// The text the engine compiles for `pattern`.
+    pub fn source(self, pattern: &str) -> std::borrow::Cow<'_, str> {
+        match self {
+            Use::Whole => anchored_source(pattern).into(),
+            Use::Search => pattern.into(),
+        }
+    }
 }
 
 /// Whether the compiled `hir` could come anywhere near the size limit. An upper

@@ -83,7 +83,7 @@ impl Spec {
                 .or(input.description.as_ref())
                 .map_or_else(|| name.clone(), |p| p.value.clone()),
             secret: input.secret.as_ref().is_some_and(|s| s.value),
-            // Compiles: `validate`, which every run passes first, compiled it the same way.
+            // Compiles: `validate`, which every run passes first, checked this very form.
             pattern: input.pattern.as_ref().and_then(|p| anchored(&p.value).ok()),
             choices: input.choices.iter().map(|c| c.value.clone()).collect(),
             name,

@@ -242,7 +242,7 @@ impl Engine {
             name: id,
             prompt: self.values.redactor.redact(&message),
             secret,
-            // Compiles: `validate`, which every run passes first, compiled it the same way.
+            // Compiles: `validate`, which every run passes first, checked this very form.
             pattern: prompt
                 .pattern
                 .as_ref()

@@ -217,6 +217,27 @@ fn the_seed_situation_an_old_token_cloudflare_already_rejects_is_rotated_all_the
 }
 
 #[test]
+fn an_old_token_cloudflare_already_rejected_is_not_put_back_by_the_rollback() {
+    // The seed's dead token, and a new token lacking DNS permission: the DNS check
+    // fails, and the rollback has no working token to go back to.
+    let rotation = Rotation::start(SandboxConfig {
+        old_token_revoked: true,
+        ..SandboxConfig::default()
+    });
+    let tokens = rotation.sandbox.tokens();
+    let ran = rotation.run(&tokens.limited);
+    let log = rotation.log();
+
+    assert_eq!(ran.status, 1, "{}\n{}", everything(&ran), show(&log));
+    let journal = rotation.journal();
+    assert_eq!(journal.outcome("verify_dns_records"), "failed");
+    assert_eq!(journal.outcome("restore_token"), "skipped");
+    assert_eq!(journal.outcome("restart_again"), "skipped");
+    assert_eq!(rotation.env_file().0, rotation.rotated(&tokens.limited));
+    assert_eq!(indices(&log, is_restart).len(), 1, "{}", show(&log));
+}
+
+#[test]
 fn a_revoke_refused_after_the_switch_is_proven_keeps_the_new_token() {
     // Most real tokens are made from the "Edit zone DNS" template: they may not
     // delete tokens. The refusal comes after the platform proved the new token

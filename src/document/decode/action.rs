@@ -124,7 +124,7 @@ impl Decoder<'_> {
             .and_then(|n| self.boolean(n, "`secret`"));
         prompt.pattern = fields
             .get("pattern")
-            .and_then(|n| self.regex(n, "`pattern`"));
+            .and_then(|n| self.regex(n, "`pattern`", crate::document::pattern::Use::Whole));
         if let Some(n) = fields.get("choices") {
             prompt.choices = self.string_list(n, "`choices`");
         }

@@ -147,7 +147,11 @@ impl Decoder<'_> {
             "equals" => Matcher::Equals(value.clone()),
             "not_empty" => Matcher::NotEmpty(self.boolean(value, "`not_empty`")?.value),
             "exists" => Matcher::Exists(self.boolean(value, "`exists`")?.value),
-            "matches" => Matcher::Matches(self.regex(value, "`matches`")?),
+            "matches" => Matcher::Matches(self.regex(
+                value,
+                "`matches`",
+                crate::document::pattern::Use::Search,
+            )?),
             "len" => {
                 let len = self.integer(value, "`len`")?;
                 let Ok(n) = u64::try_from(len.value) else {

@@ -183,9 +183,9 @@ impl Decoder<'_> {
                         .get("secret")
                         .and_then(|n| self.boolean(n, "`secret`"));
                     input.prompt = fields.get("prompt").and_then(|n| self.text(n, "`prompt`"));
-                    input.pattern = fields
-                        .get("pattern")
-                        .and_then(|n| self.regex(n, "`pattern`"));
+                    input.pattern = fields.get("pattern").and_then(|n| {
+                        self.regex(n, "`pattern`", crate::document::pattern::Use::Whole)
+                    });
                     if let Some(n) = fields.get("choices") {
                         input.choices = self.string_list(n, "`choices`");
                     }

@@ -34,13 +34,25 @@ pub fn boolean(text: &str) -> Option<Value> {
     }
 }
 
-/// `[-+]?[0-9]+`, `0o[0-7]+`, `0x[0-9a-fA-F]+`. A decimal beyond `i64` is kept as a
-/// float, the only number type that holds it; a runbook never needs that precision.
+/// `[-+]?[0-9]+`, `0o[0-7]+`, `0x[0-9a-fA-F]+`. A number beyond `i64` is kept as a
+/// float, the only number type that holds it (a runbook never needs that precision,
+/// and the decoder then says that an integer was expected).
 pub fn integer(text: &str) -> Option<Value> {
     let radix = |prefix: &str, radix: u32| {
         let digits = text.strip_prefix(prefix)?;
         let valid = !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix));
-        valid.then(|| i64::from_str_radix(digits, radix).ok().map(Value::Int))?
+        valid.then(|| {
+            i64::from_str_radix(digits, radix).map_or_else(
+                |_| {
+                    let float = digits
+                        .chars()
+                        .filter_map(|c| c.to_digit(radix))
+                        .fold(0.0, |n, d| n * f64::from(radix) + f64::from(d));
+                    Value::Float(float)
+                },
+                Value::Int,
+            )
+        })
     };
     if let Some(value) = radix("0o", 8).or_else(|| radix("0x", 16)) {
         return Some(value);
@@ -123,6 +135,10 @@ mod tests {
         assert_eq!(plain("9223372036854775807"), Value::Int(i64::MAX));
         assert_eq!(
             plain("18446744073709551616"),
+            Value::Float(18_446_744_073_709_551_616.0)
+        );
+        assert_eq!(
+            plain("0x10000000000000000"),
             Value::Float(18_446_744_073_709_551_616.0)
         );
         for text in [
