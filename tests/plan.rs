@@ -973,6 +973,9 @@ fn the_flagship_runbooks_plan_cleanly() {
         "Revoke the old token in the Cloudflare dashboard  [revoke_old_token_in_dashboard]  ⚠ IRREVERSIBLE",
         "DELETE https://api.cloudflare.com/client/v4/user/tokens/‹steps.identify_old_token.outputs.token_id›",
         "type ‹last 4 of steps.old_token.value›",
+        // `revoke_with` is known (its default): the API revoke is settled now.
+        "inputs.revoke_with == 'api' and steps.identify_old_token.outputs.state == 'active' (false now: the step will be skipped)",
+        "inputs.revoke_with == 'dashboard' or steps.identify_old_token.outputs.state != 'active' (true now)",
         "Rollback",
         "restore CLOUDFLARE_API_TOKEN in .env.auth as it was before `save_token`",
     ] {

@@ -270,17 +270,7 @@ impl Values {
     /// A `when:` condition: the expression's truth, or for text, anything but
     /// empty, `false`, `no` or `0`.
     pub fn condition(&self, source: &str) -> Result<bool, RenderError> {
-        Ok(match self.evaluate(source, None)? {
-            Json::Bool(b) => b,
-            Json::Null => false,
-            Json::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
-            Json::String(s) => !matches!(
-                s.trim().to_ascii_lowercase().as_str(),
-                "" | "false" | "no" | "0"
-            ),
-            Json::Array(a) => !a.is_empty(),
-            Json::Object(o) => !o.is_empty(),
-        })
+        Ok(truthy(&self.evaluate(source, None)?))
     }
 
     /// A YAML node (an HTTP `json:` body, an expected value) as JSON, with every
@@ -343,7 +333,24 @@ fn serialized<T: serde::Serialize>(value: &T) -> minijinja::Value {
 }
 
 /// The expression inside a template that is exactly one `{{ … }}`.
-fn single_expression(source: &str) -> Option<&str> {
+/// Whether a `when:` value holds: an expression's truth, or for text, anything but
+/// empty, `false`, `no` or `0`.
+pub fn truthy(value: &Json) -> bool {
+    match value {
+        Json::Bool(b) => *b,
+        Json::Null => false,
+        Json::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Json::String(s) => !matches!(
+            s.trim().to_ascii_lowercase().as_str(),
+            "" | "false" | "no" | "0"
+        ),
+        Json::Array(a) => !a.is_empty(),
+        Json::Object(o) => !o.is_empty(),
+    }
+}
+
+/// The expression of a template that is one `{{ … }}` and nothing else.
+pub fn single_expression(source: &str) -> Option<&str> {
     let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?;
     (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%"))
         .then_some(inner.trim())

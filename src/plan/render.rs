@@ -10,7 +10,7 @@
 //! else done to an unknown value (a comparison, another filter) cannot be shown
 //! honestly, so the whole expression is shown as written, in `‹ ›`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value as Json;
 
 use crate::document::node::{Node, Value as Yaml};
-use crate::engine::values::Values;
+use crate::engine::values::{self, Values};
 use crate::secret::Redactor;
 use crate::template::{self, MASK};
 
@@ -28,6 +28,11 @@ thread_local! {
     /// The placeholders the current render wrote, so text that only looks like
     /// one (a placeholder upper-cased by a filter) is caught.
     static WRITTEN: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// Whether the current evaluation read an unknown value at all. A condition
+    /// that never did (`inputs.mode == 'api' and steps.x.outcome == 'passed'` with
+    /// `mode` known to be something else) is decided now; one that did is not,
+    /// whatever it evaluated to (an unknown compares unequal to everything).
+    static TOUCHED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A value the run produces and the plan cannot know: a step result, `run.*`,
@@ -41,6 +46,7 @@ impl Object for Unknown {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        TOUCHED.with(|t| t.set(true));
         let path = match key.as_str() {
             Some(name) => format!("{}.{name}", self.0),
             None => format!("{}[{key}]", self.0),
@@ -66,12 +72,10 @@ struct Partial {
 impl Object for Partial {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
-        Some(
-            self.known
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| Value::from_object(Unknown(format!("{}.{name}", self.prefix)))),
-        )
+        Some(self.known.get(name).cloned().unwrap_or_else(|| {
+            TOUCHED.with(|t| t.set(true));
+            Value::from_object(Unknown(format!("{}.{name}", self.prefix)))
+        }))
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -395,9 +399,28 @@ impl Renderer {
         let value = if self.unknowns(source).is_empty() {
             self.values.condition(source).ok()
         } else {
-            None
+            self.decided_without_unknowns(source)
         };
         Condition { expression, value }
+    }
+
+    /// A condition that reads unknown values but may not need them: `and` and `or`
+    /// stop at the first operand that decides. Evaluated with the known values;
+    /// decided only if no unknown value was read.
+    fn decided_without_unknowns(&self, source: &str) -> Option<bool> {
+        let expression = values::single_expression(source)?;
+        // A bare `item`, `run` or `env` is an unknown read without a field access,
+        // which the tracking below would not see.
+        if self.unknowns(source).iter().any(|r| !r.contains('.')) {
+            return None;
+        }
+        let compiled = self.env.compile_expression(expression).ok()?;
+        TOUCHED.with(|t| t.set(false));
+        let value = compiled.eval(&self.context).ok();
+        if TOUCHED.with(Cell::take) {
+            return None;
+        }
+        Some(values::truthy(&serde_json::to_value(value?).ok()?))
     }
 }
 
@@ -482,5 +505,36 @@ mod tests {
             r.unknowns("{{ steps.save.outcome }} {{ inputs.api }}"),
             ["steps.save.outcome"]
         );
+    }
+
+    #[test]
+    fn a_condition_the_known_values_settle_is_decided_without_the_unknown_ones() {
+        let r = renderer();
+        let decided = |source: &str| r.condition(source).value;
+        // `and`/`or` stop at the known operand.
+        assert_eq!(
+            decided("{{ inputs.api == 'x' and steps.save.outcome == 'passed' }}"),
+            Some(false)
+        );
+        assert_eq!(
+            decided("{{ inputs.api != 'x' or steps.save.outcome == 'passed' }}"),
+            Some(true)
+        );
+        assert_eq!(
+            decided("{{ steps.zone.value == 'example.com' or run.id }}"),
+            Some(true)
+        );
+        // Once an unknown value is read, nothing is decided, whatever it evaluated to.
+        for source in [
+            "{{ inputs.api != 'x' and steps.save.outcome == 'passed' }}",
+            "{{ steps.save.outcome != 'passed' }}",
+            "{{ steps.save is defined }}",
+            "{{ steps.save.outcome | default('passed') == 'passed' }}",
+            "{{ inputs.missing == 'x' or inputs.api == 'x' }}",
+            "{{ item }}",
+            "text {{ inputs.api == 'x' and steps.save.outcome }}",
+        ] {
+            assert_eq!(decided(source), None, "{source}");
+        }
     }
 }
