@@ -188,7 +188,12 @@ impl Engine {
             ));
         }
         let step_title = title(step);
-        let instructions = self.values.redactor.redact(&instructions);
+        let instructions = if self.instructions_shown.take().as_ref() == Some(&step.id.value) {
+            // Shown before the confirmation: the operator has just read them.
+            String::new()
+        } else {
+            self.values.redactor.redact(&instructions)
+        };
         let answer = self
             .ask_operator(move |op| op.manual(&step_title, &instructions))
             .await?;

@@ -99,6 +99,7 @@ impl Engine {
             _lock: lock,
             depth: 0,
             failed_evidence: None,
+            instructions_shown: None,
         };
         if let Some(torn) = replay.torn {
             engine.say(&format!(

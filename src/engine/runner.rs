@@ -90,6 +90,9 @@ pub struct Engine {
     pub(super) depth: usize,
     /// Evidence re-run for a gate (its `within` expired) that failed this time.
     pub(super) failed_evidence: Option<String>,
+    /// The manual step whose instructions were shown before its confirmation was
+    /// asked, so they are not shown twice.
+    pub(super) instructions_shown: Option<String>,
 }
 
 impl Engine {
@@ -149,6 +152,7 @@ impl Engine {
             _lock: lock,
             depth,
             failed_evidence: None,
+            instructions_shown: None,
         };
         engine.emit_only(&first);
         Ok(engine)

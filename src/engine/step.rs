@@ -335,6 +335,17 @@ impl Engine {
                     }
                 };
                 let message = self.values.redactor.redact(&message);
+                // A manual step's instructions come first: the operator should know
+                // what they are confirming before they type the phrase.
+                if let Action::Manual(text) = &step.action {
+                    self.resolve_for(&[text.source.as_str()]).await?;
+                    if let Ok(rendered) = self.values.render(&text.source, None) {
+                        for line in rendered.text.lines() {
+                            self.say(&format!("    {line}"));
+                        }
+                        self.instructions_shown = Some(id.clone());
+                    }
+                }
                 let yes = self
                     .ask_operator(move |op| op.confirm(&message, phrase.as_deref()))
                     .await?;

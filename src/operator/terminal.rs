@@ -281,8 +281,10 @@ impl Operator for Terminal {
     }
 
     fn manual(&mut self, title: &str, instructions: &str) -> Result<ManualAnswer, Interrupted> {
-        let indented: Vec<String> = instructions.lines().map(|l| format!("    {l}")).collect();
-        self.screen.print(&indented.join("\n"), false);
+        if !instructions.is_empty() {
+            let indented: Vec<String> = instructions.lines().map(|l| format!("    {l}")).collect();
+            self.screen.print(&indented.join("\n"), false);
+        }
         self.prompt(|term| {
             let choice = Select::new()
                 .with_prompt(title)

@@ -152,16 +152,16 @@ fn at_a_terminal_the_seed_situation_ends_with_the_dashboard_step() {
     tty.send("\r");
     tty.wait("Paste the new Cloudflare API token");
     tty.send("\r");
-    // The old token answered 401: no API revoke, the dashboard step instead —
-    // confirmed by the old token's last four, then done by hand.
+    // The old token answered 401: no API revoke, the dashboard step instead. Its
+    // instructions come first, then the confirmation by the old token's last four,
+    // then "Done" — without the instructions shown a second time.
     let gate = tty.wait(PHRASE_PROMPT);
+    let instructions = "Cloudflare no longer accepts the old token (401)";
+    assert!(gate.contains(instructions), "{gate}");
     assert!(gate.contains("state: invalid"), "{gate}");
     tty.send("egC_\r");
-    let instructions = tty.wait("Abort");
-    assert!(
-        instructions.contains("Cloudflare no longer accepts the old token (401)"),
-        "{instructions}"
-    );
+    let done = tty.wait("Abort");
+    assert!(!done.contains(instructions), "shown twice:\n{done}");
     tty.send("\r");
     let (screen, code) = tty.finish();
 
