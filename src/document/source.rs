@@ -24,21 +24,37 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
     let unreadable = |message: String, help: &str| {
         Diagnostic::new(Code::Unreadable, start, message).help(help.to_owned())
     };
-    if path.is_dir() {
+    let too_large = || {
+        unreadable(
+            format!(
+                "the file is larger than {} MiB",
+                MAX_FILE_BYTES / 1024 / 1024
+            ),
+            "a runbook is a few kilobytes of YAML; split it into child runbooks",
+        )
+    };
+    // One `stat` (symlinks followed) says what the path is: opening a FIFO or a
+    // device would block or read forever, so only regular files are runbooks.
+    let metadata = std::fs::metadata(path).map_err(|e| {
+        unreadable(
+            format!("cannot open the file: {e}"),
+            "check that the file exists and that you may read it",
+        )
+    })?;
+    if metadata.is_dir() {
         return Err(unreadable(
             "this is a directory, not a runbook file".to_owned(),
             "pass the directory itself to `runbook validate` to check every .yaml file in it",
         ));
     }
-    // Opening a FIFO or a device would block or read forever: only regular files
-    // (symlinks followed) are runbooks.
-    if let Ok(metadata) = std::fs::metadata(path)
-        && !metadata.is_file()
-    {
+    if !metadata.is_file() {
         return Err(unreadable(
             "this is not a regular file".to_owned(),
             "a runbook is a regular YAML file",
         ));
+    }
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_large());
     }
     let file = std::fs::File::open(path).map_err(|e| {
         unreadable(
@@ -46,7 +62,11 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
             "check that the file exists and that you may read it",
         )
     })?;
-    let mut bytes = Vec::new();
+    // Sized from the `stat` (plus one byte, to see the end at once), so a runbook
+    // is read in one call instead of a probe and a series of growing ones. The
+    // limit still holds if the file grows meanwhile.
+    let expected = metadata.len().min(MAX_FILE_BYTES) + 1;
+    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| {
@@ -55,14 +75,9 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
                 "check that the file is a regular, readable file",
             )
         })?;
+    // It may have grown since the `stat`.
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(unreadable(
-            format!(
-                "the file is larger than {} MiB",
-                MAX_FILE_BYTES / 1024 / 1024
-            ),
-            "a runbook is a few kilobytes of YAML; split it into child runbooks",
-        ));
+        return Err(too_large());
     }
     if bytes.contains(&0) {
         return Err(unreadable(
