@@ -229,11 +229,9 @@ fn outro(
     );
     match end {
         RunEnd::Blocked => {
-            let again = match clap::ValueEnum::to_possible_value(&scenario) {
-                Some(value) if scenario != Scenario::Happy => {
-                    format!("runbook demo --scenario {}", value.get_name())
-                }
-                _ => "runbook demo".to_owned(),
+            let again = match scenario {
+                Scenario::Happy => "runbook demo".to_owned(),
+                other => format!("runbook demo --scenario {}", scenario_name(other)),
             };
             println!(
                 "The run stopped at a gate. Without a terminal, confirm the revoke with `{again} --confirm {}`.",
@@ -262,15 +260,13 @@ fn describe(request: &LoggedRequest) -> String {
     )
 }
 
-fn scenario_name(scenario: Scenario) -> &'static str {
-    match scenario {
-        Scenario::Happy => "happy path",
-        Scenario::BadToken => "bad-token",
-        Scenario::MissingPermission => "missing-permission",
-        Scenario::RestartKeepsOldToken => "restart-keeps-old-token",
-        Scenario::RateLimited => "rate-limited",
-        Scenario::OldTokenRejected => "old-token-rejected",
-        Scenario::RevokeRefused => "revoke-refused",
+/// The scenario as `--scenario` names it (clap derives the names), the happy one
+/// spelled out.
+fn scenario_name(scenario: Scenario) -> String {
+    match clap::ValueEnum::to_possible_value(&scenario) {
+        _ if scenario == Scenario::Happy => "happy path".to_owned(),
+        Some(value) => value.get_name().to_owned(),
+        None => format!("{scenario:?}"),
     }
 }
 

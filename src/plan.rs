@@ -260,6 +260,23 @@ pub struct Summary {
     pub unresolved_inputs: Vec<String>,
 }
 
+impl Summary {
+    /// "3 probe", "1 irreversible", …: the effects present, in a fixed order.
+    pub fn effect_counts(&self) -> Vec<String> {
+        [
+            "manual",
+            "none",
+            "probe",
+            "change",
+            "irreversible",
+            "unknown",
+        ]
+        .iter()
+        .filter_map(|e| self.effects.get(*e).map(|n| format!("{n} {e}")))
+        .collect()
+    }
+}
+
 impl Plan {
     /// The main steps, in order.
     pub fn steps(&self) -> impl Iterator<Item = &PlannedStep> {

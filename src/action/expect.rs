@@ -183,6 +183,15 @@ pub fn check(expect: &Expectation, response: &Response) -> Vec<Mismatch> {
     mismatches
 }
 
+/// Every mismatch in one line, as a failed step's reason says them.
+pub fn describe(mismatches: &[Mismatch]) -> String {
+    mismatches
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The message `explain:` gives for a status (or an exit code), if any.
 pub fn explain(explain: &[(i64, String)], code: impl Into<i64>) -> Option<&str> {
     let code = code.into();

@@ -201,6 +201,14 @@ pub struct Step {
 }
 
 impl Step {
+    /// `explain:` as code → message source, for [`crate::action::expect::explain`].
+    pub fn explains(&self) -> Vec<(i64, String)> {
+        self.explain
+            .iter()
+            .map(|(code, message)| (code.value, message.source.clone()))
+            .collect()
+    }
+
     /// Whether the file gave this key but its value could not be read.
     pub fn unread(&self, key: &str) -> bool {
         self.unread.contains(&key)

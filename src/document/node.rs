@@ -523,30 +523,27 @@ struct Size {
 
 impl Size {
     fn of(node: &Node) -> Size {
-        let children = |sizes: &mut dyn Iterator<Item = Size>| {
-            sizes.fold(Size::default(), |total, size| Size {
-                nodes: total.nodes + size.nodes,
-                bytes: total.bytes + size.bytes,
-                height: total.height.max(size.height),
-            })
+        let mut size = Size {
+            nodes: 1,
+            bytes: 0,
+            height: usize::from(matches!(node.value, Value::Seq(_) | Value::Map(_))),
         };
-        let inner = match &node.value {
-            Value::Seq(items) => children(&mut items.iter().map(Size::of)),
-            Value::Map(entries) => {
-                children(&mut entries.iter().flat_map(|(k, v)| [Size::of(k), Size::of(v)]))
-            }
-            Value::Str(text) => Size {
-                bytes: text.len(),
-                ..Size::default()
-            },
-            _ => Size::default(),
+        let mut add = |child: &Node| {
+            let child = Size::of(child);
+            size.nodes += child.nodes;
+            size.bytes += child.bytes;
+            size.height = size.height.max(child.height + 1);
         };
-        let nested = matches!(node.value, Value::Seq(_) | Value::Map(_));
-        Size {
-            nodes: inner.nodes + 1,
-            bytes: inner.bytes,
-            height: inner.height + usize::from(nested),
+        match &node.value {
+            Value::Seq(items) => items.iter().for_each(&mut add),
+            Value::Map(entries) => entries.iter().for_each(|(k, v)| {
+                add(k);
+                add(v);
+            }),
+            Value::Str(text) => size.bytes = text.len(),
+            _ => {}
         }
+        size
     }
 }
 

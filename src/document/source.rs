@@ -24,6 +24,12 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
     let unreadable = |message: String, help: &str| {
         Diagnostic::new(Code::Unreadable, start, message).help(help.to_owned())
     };
+    let cannot_open = |e: std::io::Error| {
+        unreadable(
+            format!("cannot open the file: {e}"),
+            "check that the file exists and that you may read it",
+        )
+    };
     let too_large = || {
         unreadable(
             format!(
@@ -35,12 +41,7 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
     };
     // One `stat` (symlinks followed) says what the path is: opening a FIFO or a
     // device would block or read forever, so only regular files are runbooks.
-    let metadata = std::fs::metadata(path).map_err(|e| {
-        unreadable(
-            format!("cannot open the file: {e}"),
-            "check that the file exists and that you may read it",
-        )
-    })?;
+    let metadata = std::fs::metadata(path).map_err(cannot_open)?;
     if metadata.is_dir() {
         return Err(unreadable(
             "this is a directory, not a runbook file".to_owned(),
@@ -56,12 +57,7 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
     if metadata.len() > MAX_FILE_BYTES {
         return Err(too_large());
     }
-    let file = std::fs::File::open(path).map_err(|e| {
-        unreadable(
-            format!("cannot open the file: {e}"),
-            "check that the file exists and that you may read it",
-        )
-    })?;
+    let file = std::fs::File::open(path).map_err(cannot_open)?;
     // Sized from the `stat` (plus one byte, to see the end at once), so a runbook
     // is read in one call instead of a probe and a series of growing ones. The
     // limit still holds if the file grows meanwhile.

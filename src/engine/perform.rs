@@ -367,16 +367,8 @@ impl Engine {
         if mismatches.is_empty() {
             return Done::passed(results);
         }
-        let mut reason = mismatches
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        let explains: Vec<(i64, String)> = step
-            .explain
-            .iter()
-            .map(|(code, t)| (code.value, t.source.clone()))
-            .collect();
+        let mut reason = expect::describe(&mismatches);
+        let explains = step.explains();
         if let Some(explanation) = expect::explain(&explains, response.status) {
             let explanation = self
                 .values
@@ -632,12 +624,8 @@ impl Engine {
             Some(code) if i64::from(code) == expected => {}
             Some(code) => {
                 let mut reason = format!("exit code {code}, expected {expected}");
-                if let Some((_, message)) = step
-                    .explain
-                    .iter()
-                    .find(|(c, _)| c.value == i64::from(code))
-                {
-                    reason.push_str(&format!(" — {}", message.source));
+                if let Some(message) = expect::explain(&step.explains(), code) {
+                    reason.push_str(&format!(" — {message}"));
                 }
                 failure = Some(reason);
             }

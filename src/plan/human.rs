@@ -300,17 +300,7 @@ fn probe_line(probe: &ProbeResult, paint: &Paint) -> String {
 
 fn summary(out: &mut String, plan: &Plan, paint: &Paint) {
     let s = &plan.summary;
-    let effects: Vec<String> = [
-        "manual",
-        "none",
-        "probe",
-        "change",
-        "irreversible",
-        "unknown",
-    ]
-    .iter()
-    .filter_map(|e| s.effects.get(*e).map(|n| format!("{n} {e}")))
-    .collect();
+    let effects = s.effect_counts();
     let _ = writeln!(
         out,
         "\n{} {} step(s): {}; {} rollback step(s)",

@@ -88,17 +88,7 @@ pub fn render(plan: &Plan) -> String {
         out.push('\n');
     }
     let s = &plan.summary;
-    let effects: Vec<String> = [
-        "manual",
-        "none",
-        "probe",
-        "change",
-        "irreversible",
-        "unknown",
-    ]
-    .iter()
-    .filter_map(|e| s.effects.get(*e).map(|n| format!("{n} {e}")))
-    .collect();
+    let effects = s.effect_counts();
     let _ = writeln!(
         out,
         "**{} step(s):** {}; {} rollback step(s).",

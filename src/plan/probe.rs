@@ -339,16 +339,8 @@ fn judge(
             elapsed_ms,
         };
     }
-    let mut detail = mismatches
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ");
-    let explains: Vec<(i64, String)> = step
-        .explain
-        .iter()
-        .map(|(code, t)| (code.value, t.source.clone()))
-        .collect();
+    let mut detail = expect::describe(&mismatches);
+    let explains = step.explains();
     if let Some(explanation) = expect::explain(&explains, response.status) {
         detail.push_str(&format!(" — {}", renderer.text(explanation).trim()));
     }
