@@ -178,4 +178,12 @@ fn at_a_terminal_the_seed_situation_ends_with_the_dashboard_step() {
         !screen.contains(" DELETE "),
         "nothing to delete through the API:\n{screen}"
     );
+    // The instructions shown before the confirmation go through the redactor too.
+    let (tokens, _) = seeded();
+    for leak in [&tokens.old[..], &tokens.old[..12], &tokens.old[5..]] {
+        assert!(
+            !screen.contains(leak),
+            "the screen shows {leak:?}:\n{screen}"
+        );
+    }
 }
