@@ -9,6 +9,7 @@ use std::io::IsTerminal;
 
 use crate::engine::{self, RunOptions};
 use crate::error::Error;
+use crate::eval::LoadError;
 use crate::operator::Operator;
 use crate::operator::headless::Headless;
 use crate::operator::terminal::Terminal;
@@ -199,6 +200,17 @@ fn operator(options: &RunOptions) -> Box<dyn Operator> {
 
 fn run(file: &std::path::Path, flags: RunFlags, resume: bool) -> i32 {
     let options = flags.options();
+    // What was reviewed is what runs: checked before the lock, the journal or any step.
+    if let Some(plan_path) = &options.plan
+        && let Err(error) = plan::check_run(
+            plan_path,
+            file,
+            &options.sets,
+            options.answers_file.as_deref(),
+        )
+    {
+        return report_plan(&error);
+    }
     let operator = operator(&options);
     match engine::run(file, options, operator, resume) {
         Ok(end) => {
@@ -213,8 +225,39 @@ fn run(file: &std::path::Path, flags: RunFlags, resume: bool) -> i32 {
 
 /// Prints an error that stopped a run (or a plan) before it could start: exit 2.
 fn report_engine(error: &engine::EngineError) -> i32 {
-    print_error(error, error.details(), error.help().as_deref());
+    print_error(
+        error,
+        diagnostics(error.invalid()).as_deref(),
+        error.help().as_deref(),
+    );
     2
+}
+
+fn report_plan(error: &plan::PlanError) -> i32 {
+    print_error(
+        error,
+        diagnostics(error.invalid()).as_deref(),
+        error.help().as_deref(),
+    );
+    2
+}
+
+/// An invalid runbook's diagnostics, rendered as `validate` shows them.
+fn diagnostics(invalid: Option<&LoadError>) -> Option<String> {
+    match invalid? {
+        LoadError::Invalid {
+            path,
+            diagnostics,
+            text,
+            ..
+        } => Some(crate::report::human::render(
+            &path.display().to_string(),
+            Some(text),
+            diagnostics,
+            false,
+        )),
+        LoadError::Read { .. } => None,
+    }
 }
 
 /// Prints an error with its causes and help; exit code 2.
@@ -322,7 +365,7 @@ pub fn main() -> i32 {
                 probe,
                 out: artifact,
             };
-            return plan::command(&options, &mut out).unwrap_or_else(|e| report_engine(&e));
+            return plan::command(&options, &mut out).unwrap_or_else(|e| report_plan(&e));
         }
         Command::Validate {
             paths,
@@ -357,7 +400,11 @@ fn shown(result: Result<i32, crate::report::run_report::ReportError>) -> i32 {
         Ok(code) => return code,
         Err(error) => error,
     };
-    print_error(&error, error.details(), error.help().as_deref());
+    print_error(
+        &error,
+        diagnostics(error.invalid()).as_deref(),
+        error.help().as_deref(),
+    );
     error.exit_code()
 }
 

@@ -2,28 +2,24 @@
 //! a durable journal, and resuming after an interruption. [`run`] is the entry
 //! for both `runbook run` and `runbook resume`.
 
-pub mod answers;
 pub mod child;
 pub mod gate;
-pub mod inputs;
 pub mod interaction;
 pub mod journal;
 pub mod lock;
 pub mod outcome;
 pub mod perform;
-pub mod rendered;
 pub mod resume;
 pub mod runner;
 pub mod state_dir;
 pub mod step;
-pub mod values;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::document::model::{Action, Runbook};
-use crate::document::{self, Checked};
+use crate::document;
+use crate::document::model::Runbook;
+use crate::eval::{LoadError, answers, inputs, load};
 use crate::operator::Operator;
 pub use runner::{RunEnd, RunOptions};
 
@@ -31,18 +27,8 @@ pub use runner::{RunEnd, RunOptions};
 /// by it) unless the message says otherwise.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("`{}` is not a valid runbook ({errors} error(s)); nothing was run", path.display())]
-    Invalid {
-        path: PathBuf,
-        errors: usize,
-        /// The diagnostics, rendered as `validate` shows them.
-        rendered: String,
-    },
-    #[error("cannot read `{}`: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Load(#[from] LoadError),
     #[error(transparent)]
     Answers(#[from] answers::AnswerError),
     #[error(transparent)]
@@ -67,20 +53,17 @@ pub enum EngineError {
     Http(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
-    #[error(transparent)]
-    Plan(#[from] crate::plan::PlanError),
 }
 
 impl EngineError {
     pub fn help(&self) -> Option<String> {
         match self {
-            EngineError::Invalid { .. } => Some("fix the problems above; `runbook validate FILE` shows them again".to_owned()),
+            EngineError::Load(e) => e.help(),
             EngineError::Inputs(e) => Some(e.help()),
             EngineError::UnknownConfirm { help, .. } => Some(help.clone()),
             EngineError::StateDir(e) => e.help().map(str::to_owned),
             EngineError::Lock(e) => e.help().map(str::to_owned),
             EngineError::Journal(e) => e.help().map(str::to_owned),
-            EngineError::Plan(e) => e.help(),
             EngineError::NothingToResume(_) => Some("start a new run with `runbook run FILE`".to_owned()),
             EngineError::OtherDirectory { started_in } => Some(format!(
                 "resume from that directory: `cd {}`",
@@ -93,10 +76,11 @@ impl EngineError {
         }
     }
 
-    /// The diagnostics to show before the error line, if any.
-    pub fn details(&self) -> Option<&str> {
+    /// The runbook's diagnostics, when it is the runbook that is invalid: the
+    /// edge that prints the error shows them first.
+    pub fn invalid(&self) -> Option<&LoadError> {
         match self {
-            EngineError::Invalid { rendered, .. } => Some(rendered),
+            EngineError::Load(e @ LoadError::Invalid { .. }) => Some(e),
             _ => None,
         }
     }
@@ -136,16 +120,13 @@ async fn run_async(
     resume: bool,
 ) -> Result<RunEnd, EngineError> {
     let runbook = load(file)?;
-    let children = child::load_all(file, &runbook);
+    let children = crate::eval::load::load_all(file, &runbook);
     let answers = answers::Answers::load(&options.sets, options.answers_file.as_deref())?;
     let all: Vec<&Runbook> = std::iter::once(&runbook)
         .chain(children.iter().map(|(_, r)| r))
         .collect();
     inputs::check_answers(&answers, &all)?;
     check_confirms(&options, &all)?;
-    if let Some(plan) = &options.plan {
-        crate::plan::check_run(plan, file, &runbook, &answers)?;
-    }
     let interactive = !options.non_interactive && operator.lock().is_ok_and(|o| o.interactive());
     if !interactive && !resume {
         // A child runbook deferred up front never runs, so its inputs are not
@@ -216,60 +197,6 @@ fn check_confirms(options: &RunOptions, runbooks: &[&Runbook]) -> Result<(), Eng
         }
     }
     Ok(())
-}
-
-/// Reads and checks a runbook; one with errors is never run.
-pub fn load(file: &Path) -> Result<Runbook, EngineError> {
-    let source = document::source::read(file).map_err(|d| EngineError::Read {
-        path: file.to_path_buf(),
-        source: std::io::Error::other(d.message),
-    })?;
-    let Checked {
-        runbook,
-        diagnostics,
-    } = document::check(file, &source.text);
-    let errors = diagnostics
-        .iter()
-        .filter(|d| d.severity == document::diagnostic::Severity::Error)
-        .count();
-    match runbook {
-        Some(runbook) if errors == 0 => Ok(runbook),
-        _ => {
-            let shown = file.display().to_string();
-            let secrets = diagnostics
-                .iter()
-                .filter(|d| d.code == document::diagnostic::Code::LiteralSecret)
-                .map(|d| d.span.offset..d.span.offset + d.span.len);
-            let text = crate::secret::redact_ranges(&source.text, secrets);
-            Err(EngineError::Invalid {
-                path: file.to_path_buf(),
-                errors: errors.max(1),
-                rendered: crate::report::human::render(&shown, Some(&text), &diagnostics, false),
-            })
-        }
-    }
-}
-
-/// The hash the journal keeps of a runbook file, to refuse resuming a changed one.
-pub fn file_hash(file: &Path) -> Result<String, EngineError> {
-    let bytes = std::fs::read(file).map_err(|source| EngineError::Read {
-        path: file.to_path_buf(),
-        source,
-    })?;
-    Ok(journal::sha256_hex(&bytes))
-}
-
-/// Hashes of the child runbook files, by path.
-pub fn child_hashes(file: &Path, runbook: &Runbook) -> BTreeMap<String, String> {
-    let base = document::rules::parent_dir(file);
-    runbook
-        .all_steps()
-        .filter_map(|s| match &s.action {
-            Action::Runbook(path) => Some(base.join(&path.value)),
-            _ => None,
-        })
-        .filter_map(|path| Some((path.display().to_string(), file_hash(&path).ok()?)))
-        .collect()
 }
 
 /// The `--events` stream: a file, or standard output for `-`.

@@ -11,7 +11,6 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::document::model::{Action, Effect, Runbook, Step};
-use crate::engine;
 use crate::output::Output;
 use crate::report::run_report::ReportError;
 
@@ -420,7 +419,7 @@ pub fn run(file: &Path, format: Format, out: &mut Output) -> Result<i32, ReportE
     if !file.exists() {
         return Err(ReportError::NoSuchPath(file.to_owned()));
     }
-    let runbook = engine::load(file)?;
+    let runbook = crate::eval::load(file)?;
     let text = match format {
         Format::Mermaid => mermaid(&runbook),
         Format::Dot => dot(&runbook),

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod document;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod graph;
 pub mod list;
 pub mod operator;

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::engine::{self, EngineError, answers, child, inputs};
+use crate::eval::{answers, inputs};
 use crate::output::Output;
 
 /// The version of the JSON plan and of the plan artifact. It changes only when a
@@ -80,9 +80,23 @@ pub enum PlanError {
     Changed { path: PathBuf, changes: Vec<String> },
     #[error("cannot start the HTTP client for --probe: {0}")]
     Probe(String),
+    #[error(transparent)]
+    Load(#[from] crate::eval::LoadError),
+    #[error(transparent)]
+    Answers(#[from] answers::AnswerError),
+    #[error(transparent)]
+    Inputs(#[from] inputs::InputError),
 }
 
 impl PlanError {
+    /// The invalid runbook, whose diagnostics are shown before the error line.
+    pub fn invalid(&self) -> Option<&crate::eval::LoadError> {
+        match self {
+            PlanError::Load(error @ crate::eval::LoadError::Invalid { .. }) => Some(error),
+            _ => None,
+        }
+    }
+
     pub fn help(&self) -> Option<String> {
         match self {
             PlanError::Write { .. } => Some("choose a path in a directory you can write to".to_owned()),
@@ -94,7 +108,9 @@ impl PlanError {
                 "have the new plan reviewed (`runbook plan FILE --out PLAN.json`), or run with what the plan was made with".to_owned(),
             ),
             PlanError::Output(e) => e.help().map(str::to_owned),
-            PlanError::Probe(_) => None,
+            PlanError::Probe(_) | PlanError::Answers(_) => None,
+            PlanError::Load(e) => e.help(),
+            PlanError::Inputs(e) => Some(e.help()),
         }
     }
 }
@@ -285,15 +301,10 @@ impl Plan {
 }
 
 /// Runs `runbook plan`: prints the plan, writes the artifact with `--out`.
-pub fn command(options: &PlanOptions, out: &mut Output) -> Result<i32, EngineError> {
+pub fn command(options: &PlanOptions, out: &mut Output) -> Result<i32, PlanError> {
     let file = options.file.as_path();
-    let runbook = engine::load(file)?;
-    let children = child::load_all(file, &runbook);
-    let answers = answers::Answers::load(&options.sets, options.answers_file.as_deref())?;
-    let all: Vec<_> = std::iter::once(&runbook)
-        .chain(children.iter().map(|(_, r)| r))
-        .collect();
-    inputs::check_answers(&answers, &all)?;
+    let (runbook, answers) =
+        load_with_answers(file, &options.sets, options.answers_file.as_deref())?;
     let prober = if options.probe {
         Some(probe::Prober::new().map_err(PlanError::Probe)?)
     } else {
@@ -330,15 +341,33 @@ pub fn json(plan: &Plan) -> String {
     text
 }
 
-/// Checks, before a run starts, that the runbook and the answers are still the
-/// ones the plan at `plan_path` was made with.
+/// The runbook and the answers, checked against each other (and the children's
+/// inputs) as `run` checks them.
+fn load_with_answers(
+    file: &Path,
+    sets: &[String],
+    answers_file: Option<&Path>,
+) -> Result<(crate::document::model::Runbook, answers::Answers), PlanError> {
+    let runbook = crate::eval::load(file)?;
+    let children = crate::eval::load::load_all(file, &runbook);
+    let answers = answers::Answers::load(sets, answers_file)?;
+    let all: Vec<_> = std::iter::once(&runbook)
+        .chain(children.iter().map(|(_, r)| r))
+        .collect();
+    inputs::check_answers(&answers, &all)?;
+    Ok((runbook, answers))
+}
+
+/// Checks, before a run starts (`run --plan`), that the runbook and the answers
+/// are still the ones the plan at `plan_path` was made with.
 pub fn check_run(
     plan_path: &Path,
     file: &Path,
-    runbook: &crate::document::model::Runbook,
-    answers: &answers::Answers,
-) -> Result<(), EngineError> {
-    artifact::verify(plan_path, file, runbook, answers).map_err(EngineError::from)
+    sets: &[String],
+    answers_file: Option<&Path>,
+) -> Result<(), PlanError> {
+    let (runbook, answers) = load_with_answers(file, sets, answers_file)?;
+    artifact::verify(plan_path, file, &runbook, &answers)
 }
 
 #[cfg(test)]

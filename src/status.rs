@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{Value as Json, json};
 
 use crate::document::model::{Runbook, Step};
-use crate::engine::{self, outcome::Outcome};
+use crate::engine::outcome::Outcome;
 use crate::output::Output;
 use crate::report::run_report::{
     ReportError, Run, RunState, date, declared_id, latest_run, minute,
@@ -520,7 +520,7 @@ pub fn run(file: Option<&Path>, format: Format, out: &mut Output) -> Result<i32,
     if !file.exists() {
         return Err(ReportError::NoSuchPath(file.to_owned()));
     }
-    let runbook = engine::load(file)?;
+    let runbook = crate::eval::load(file)?;
     let run = latest_run(file, &runbook.id.value)?;
     let status = Status::new(runbook, file, run);
     let text = match format {
@@ -551,7 +551,7 @@ fn overview(format: Format, out: &mut Output) -> Result<i32, ReportError> {
     let mut rows = Vec::new();
     for path in crate::validate::files(dir) {
         let file = path.display().to_string();
-        let runbook = engine::load(&path).ok();
+        let runbook = crate::eval::load(&path).ok();
         let id = runbook
             .as_ref()
             .map(|r| r.id.value.clone())

@@ -210,6 +210,13 @@ impl Step {
     }
 
     /// Whether the file gave this key but its value could not be read.
+    /// The title, or the id when there is none.
+    pub fn title_or_id(&self) -> String {
+        self.title
+            .as_ref()
+            .map_or_else(|| self.id.value.clone(), |t| t.value.clone())
+    }
+
     pub fn unread(&self, key: &str) -> bool {
         self.unread.contains(&key)
     }

@@ -2,42 +2,17 @@
 //! same answers, flags and operator, in an engine (journal, lock) of its own; its
 //! outcome is the step's outcome.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::document::model::{Action, Runbook, Step};
+use crate::document::model::Step;
 use crate::document::rules::parent_dir;
+use crate::engine::Stop;
 use crate::engine::outcome::Outcome;
 use crate::engine::perform::Done;
 use crate::engine::runner::{Engine, RunEnd};
-use crate::engine::{Stop, load};
-
-/// Every child runbook below `file`, loaded (the ones that load), for checking
-/// answers before the run starts. Cycles are refused by `validate`; the depth
-/// bound only guards against a file changed since.
-pub fn load_all(file: &Path, runbook: &Runbook) -> Vec<(PathBuf, Runbook)> {
-    let mut out = Vec::new();
-    collect(file, runbook, 0, &mut out);
-    out
-}
-
-fn collect(file: &Path, runbook: &Runbook, depth: usize, out: &mut Vec<(PathBuf, Runbook)>) {
-    if depth > 16 {
-        return;
-    }
-    let base = parent_dir(file);
-    for step in runbook.all_steps() {
-        if let Action::Runbook(path) = &step.action {
-            let child_file = base.join(&path.value);
-            if let Ok(child) = load(&child_file) {
-                collect(&child_file, &child, depth + 1, out);
-                out.push((child_file, child));
-            }
-        }
-    }
-}
+use crate::eval::load;
 
 impl Engine {
     pub(super) async fn child(&mut self, step: &Step, path: &str) -> Result<Done, Stop> {

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::document::model::{Prompt, Step};
 use crate::document::pattern::anchored;
-use crate::engine::answers::Source;
-use crate::engine::inputs::Spec;
 use crate::engine::journal::EventKind;
 use crate::engine::runner::Engine;
 use crate::engine::{EngineError, Stop};
+use crate::eval::answers::Source;
+use crate::eval::inputs::Spec;
 use crate::operator::{Interrupted, Operator, Progress};
 use crate::secret::fingerprint;
 
@@ -236,7 +236,7 @@ impl Engine {
                     .map_err(|e| Stop::Fatal(EngineError::Input(e.0)))?
                     .text
             }
-            None => crate::engine::runner::title(step),
+            None => step.title_or_id(),
         };
         let question = crate::operator::Question {
             name: id,

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::engine::outcome::Outcome;
 
@@ -141,17 +140,7 @@ pub fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
-/// Lowercase hex SHA-256 of `bytes`: how the journal fingerprints runbook files,
-/// so that resume can refuse a file that changed since the run began.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
-}
+pub use crate::eval::load::sha256_hex;
 
 /// What happened. Values are already redacted by the engine: secrets appear
 /// only as fingerprints (SPEC §3).

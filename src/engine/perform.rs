@@ -12,10 +12,11 @@ use crate::action::expect::{self, Expectation};
 use crate::action::http::{self, Request, Response};
 use crate::action::{fan_out, setting};
 use crate::document::model::{self, Action, Effect, Expect, HttpRequest, Step};
+use crate::engine::Stop;
 use crate::engine::outcome::Outcome;
-use crate::engine::runner::{Engine, title};
-use crate::engine::values::RenderError;
-use crate::engine::{Stop, rendered};
+use crate::engine::runner::Engine;
+use crate::eval::rendered;
+use crate::eval::values::RenderError;
 use crate::operator::ManualAnswer;
 
 /// How long `wait_for` polls when it does not say.
@@ -187,7 +188,7 @@ impl Engine {
                 ),
             ));
         }
-        let step_title = title(step);
+        let step_title = step.title_or_id();
         let instructions = if self.instructions_shown.take().as_ref() == Some(&step.id.value) {
             // Shown before the confirmation: the operator has just read them.
             String::new()
@@ -426,7 +427,10 @@ impl Engine {
                 .as_ref()
                 .map_or(Duration::from_secs(600), |t| t.value.0);
         let total = prepared.len() as u64;
-        let progress = self.progress(&format!("{} ({} items)", title(step), total), Some(total));
+        let progress = self.progress(
+            &format!("{} ({} items)", step.title_or_id(), total),
+            Some(total),
+        );
         let client = self.client.clone();
         let progress_handle = progress.clone();
         let outcomes = self
@@ -836,7 +840,7 @@ pub fn step_answer(value: &str) -> Result<ManualAnswer, String> {
 pub fn deferred_children(
     file: &std::path::Path,
     runbook: &model::Runbook,
-    answers: &crate::engine::answers::Answers,
+    answers: &crate::eval::answers::Answers,
 ) -> Vec<PathBuf> {
     let base = crate::document::rules::parent_dir(file);
     runbook

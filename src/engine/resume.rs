@@ -10,14 +10,15 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use crate::document::model::Runbook;
-use crate::engine::answers::Answers;
 use crate::engine::gate::StepRecord;
 use crate::engine::journal::{Event, EventKind, Journal};
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::runner::{Engine, RunOptions, SharedOperator, working_directory};
 use crate::engine::state_dir::StateDir;
-use crate::engine::values::Values;
-use crate::engine::{EngineError, child_hashes, file_hash, open_events};
+use crate::engine::{EngineError, open_events};
+use crate::eval::answers::Answers;
+use crate::eval::load::{child_hashes, file_hash};
+use crate::eval::values::Values;
 
 impl Engine {
     pub(super) fn resume(

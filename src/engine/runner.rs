@@ -11,14 +11,14 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use crate::document::model::{Runbook, Step};
-use crate::engine::answers::Answers;
 use crate::engine::gate::{StepRecord, short};
 use crate::engine::journal::{Event, EventKind, Events, Journal};
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::StateDir;
-use crate::engine::values::Values;
 use crate::engine::{EngineError, Stop};
+use crate::eval::answers::Answers;
+use crate::eval::values::Values;
 use crate::operator::Operator;
 
 /// The operator, shared with the blocking threads that wait on the keyboard.
@@ -119,8 +119,8 @@ impl Engine {
             run_id: run_id.clone(),
             runbook: runbook.id.value.clone(),
             file: file.display().to_string(),
-            file_hash: crate::engine::file_hash(file)?,
-            child_file_hashes: crate::engine::child_hashes(file, &runbook),
+            file_hash: crate::eval::load::file_hash(file)?,
+            child_file_hashes: crate::eval::load::child_hashes(file, &runbook),
             operator: operator_name.clone(),
             pid: std::process::id(),
             inputs: BTreeMap::new(),
@@ -206,14 +206,14 @@ impl Engine {
                 self.say(&format!(
                     "[{}/{total}] {} · passed earlier in this run",
                     index + 1,
-                    title(step)
+                    step.title_or_id()
                 ));
                 continue;
             }
             self.say(&format!(
                 "[{}/{total}] {} · {}",
                 index + 1,
-                title(step),
+                step.title_or_id(),
                 effect_name(step)
             ));
             let outcome = self.run_step(step).await?;
@@ -261,7 +261,7 @@ impl Engine {
             self.say(&format!(
                 "[rollback {}/{total}] {} · {}",
                 index + 1,
-                title(step),
+                step.title_or_id(),
                 effect_name(step)
             ));
             self.run_step(step).await?;
@@ -353,13 +353,6 @@ fn summary_reason(reason: &str) -> String {
     } else {
         first.to_owned()
     }
-}
-
-/// The step's title, or its id.
-pub fn title(step: &Step) -> String {
-    step.title
-        .as_ref()
-        .map_or_else(|| step.id.value.clone(), |t| t.value.clone())
 }
 
 fn effect_name(step: &Step) -> &'static str {

@@ -12,7 +12,7 @@ use crate::engine::gate::{self, Confirmation, NeedState, StepRecord};
 use crate::engine::journal::{ConfirmedHow, EventKind};
 use crate::engine::outcome::Outcome;
 use crate::engine::perform::Done;
-use crate::engine::runner::{Engine, title};
+use crate::engine::runner::Engine;
 use crate::engine::{EngineError, Stop};
 use crate::secret::fingerprint;
 
@@ -99,7 +99,7 @@ impl Engine {
             self.record(EventKind::StepStarted {
                 step: step.id.value.clone(),
                 attempt: 1,
-                title: title(step),
+                title: step.title_or_id(),
             })?;
             let done = self.perform(step).await?;
             let Done {
@@ -319,7 +319,7 @@ impl Engine {
                     Some(t) => self.values.render(&t.source, None).map(|r| r.text),
                     None => Ok(format!(
                         "Run `{}` ({})?",
-                        title(step),
+                        step.title_or_id(),
                         step.effect().map_or("child runbook", Effect::as_str)
                     )),
                 };

@@ -18,9 +18,8 @@ use super::planner::Known;
 use super::{Plan, PlanError, VERSION};
 use crate::document::model::{Action, Runbook};
 use crate::document::rules::parent_dir;
-use crate::engine::answers::Answers;
-use crate::engine::journal::sha256_hex;
-use crate::engine::{self, child};
+use crate::eval::answers::Answers;
+use crate::eval::load::{file_hash, load, load_all, sha256_hex};
 use crate::secret::fingerprint;
 
 /// What the artifact says it is, so any other JSON file is refused clearly.
@@ -87,7 +86,7 @@ pub fn write(
     answers: &Answers,
     plan: &Plan,
 ) -> Result<(), PlanError> {
-    let file_hash = engine::file_hash(file).map_err(|e| PlanError::Read {
+    let file_hash = file_hash(file).map_err(|e| PlanError::Read {
         path: file.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
     })?;
@@ -101,7 +100,7 @@ pub fn write(
         child_file_hashes: child_file_hashes(file, runbook),
         inputs_hash: inputs_hash(&inputs),
         inputs,
-        created_at: crate::engine::journal::now(),
+        created_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
         plan: serde_json::to_value(plan).unwrap_or(serde_json::Value::Null),
     };
     let mut text = serde_json::to_string_pretty(&artifact).unwrap_or_default();
@@ -247,7 +246,7 @@ pub fn input_values(
         }
     };
     add("", runbook);
-    for (_, child) in child::load_all(file, runbook) {
+    for (_, child) in load_all(file, runbook) {
         add(&format!("{}.", child.id.value), &child);
     }
     out
@@ -289,7 +288,7 @@ fn collect(
             std::fs::read(&child_file).map_or_else(|_| "missing".to_owned(), |b| sha256_hex(&b));
         out.insert(key, hash);
         if depth < MAX_DEPTH
-            && let Ok(child) = engine::load(&child_file)
+            && let Ok(child) = load(&child_file)
         {
             collect(top, &child_file, &child, depth + 1, out);
         }

@@ -21,8 +21,8 @@ use crate::document::model::{
     WaitFor,
 };
 use crate::document::rules::parent_dir;
-use crate::engine::answers::Answers;
-use crate::engine::values::Values;
+use crate::eval::answers::Answers;
+use crate::eval::values::Values;
 
 /// How long `wait_for` polls, and how often, when it does not say — as the engine does.
 const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -262,7 +262,7 @@ impl Planner<'_> {
                 let message = prompt
                     .message
                     .as_ref()
-                    .map_or_else(|| crate::engine::runner::title(step), |m| r.text(&m.source));
+                    .map_or_else(|| step.title_or_id(), |m| r.text(&m.source));
                 let secret = prompt.secret.as_ref().is_some_and(|s| s.value)
                     || step.secret.as_ref().is_some_and(|s| s.value);
                 if secret {
@@ -349,7 +349,7 @@ impl Planner<'_> {
                         child_file.display()
                     ));
                 } else {
-                    match crate::engine::load(&child_file) {
+                    match crate::eval::load(&child_file) {
                         Ok(runbook) => {
                             let plan = plan_at(
                                 &child_file,
@@ -396,7 +396,7 @@ impl Planner<'_> {
         PlannedStep {
             number,
             id: step.id.value.clone(),
-            title: crate::engine::runner::title(step),
+            title: step.title_or_id(),
             description: step.description.as_ref().map(|d| d.value.clone()),
             action: step.action.key().to_owned(),
             effect: effect.map_or("unknown", Effect::as_str).to_owned(),

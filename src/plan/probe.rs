@@ -150,12 +150,8 @@ impl Prober {
         renderer: &Renderer,
     ) -> ProbeResult {
         let values = renderer.values();
-        let prepared = crate::engine::rendered::request(values, spec, None).and_then(|r| {
-            Ok((
-                r,
-                crate::engine::rendered::expectation(values, expect, None)?,
-            ))
-        });
+        let prepared = crate::eval::rendered::request(values, spec, None)
+            .and_then(|r| Ok((r, crate::eval::rendered::expectation(values, expect, None)?)));
         let (request, expectation) = match prepared {
             Ok(pair) => pair,
             Err(e) => return not_probed(format!("not probed: {}", e.0)),
@@ -190,10 +186,10 @@ impl Prober {
         };
         let mut prepared = Vec::with_capacity(items.len());
         for item in &items {
-            match crate::engine::rendered::request(values, spec, Some(item)).and_then(|r| {
+            match crate::eval::rendered::request(values, spec, Some(item)).and_then(|r| {
                 Ok((
                     r,
-                    crate::engine::rendered::expectation(values, expect, Some(item))?,
+                    crate::eval::rendered::expectation(values, expect, Some(item))?,
                 ))
             }) {
                 Ok(pair) => prepared.push(pair),
@@ -244,10 +240,10 @@ impl Prober {
         renderer: &Renderer,
     ) -> ProbeResult {
         let values = renderer.values();
-        let prepared = crate::engine::rendered::request(values, spec, None).and_then(|r| {
+        let prepared = crate::eval::rendered::request(values, spec, None).and_then(|r| {
             Ok((
                 r,
-                crate::engine::rendered::expectation(values, wait.expect.as_ref(), None)?,
+                crate::eval::rendered::expectation(values, wait.expect.as_ref(), None)?,
             ))
         });
         let (mut request, expectation) = match prepared {

@@ -20,7 +20,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value as Json;
 
 use crate::document::node::{Node, Value as Yaml};
-use crate::engine::values::{self, Values};
+use crate::eval::values::{self, Values};
 use crate::secret::Redactor;
 use crate::template::{self, MASK};
 

@@ -20,10 +20,11 @@ use serde_json::Value as Json;
 
 use crate::document::model::{Effect, Expect, Matcher, Runbook, Step};
 use crate::document::node::{Node, Value};
+use crate::engine;
 use crate::engine::journal::{self, ConfirmedHow, EventKind, JournalError};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::{DEFAULT_DIR_NAME, STATE_DIR_ENV, StateDir, StateDirError};
-use crate::engine::{self, EngineError};
+use crate::eval::LoadError;
 use crate::output::Output;
 
 /// The formats of `runbook report`.
@@ -40,7 +41,7 @@ pub enum Format {
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
-    Engine(#[from] EngineError),
+    Load(#[from] LoadError),
 
     #[error(transparent)]
     StateDir(#[from] StateDirError),
@@ -85,7 +86,7 @@ impl ReportError {
     /// What the user can do about it.
     pub fn help(&self) -> Option<String> {
         match self {
-            ReportError::Engine(error) => error.help(),
+            ReportError::Load(error) => error.help(),
             ReportError::StateDir(error) => error.help().map(str::to_owned),
             ReportError::Journal(error) => error.help().map(str::to_owned),
             ReportError::NoSuchPath(_) => {
@@ -118,10 +119,10 @@ impl ReportError {
         }
     }
 
-    /// Diagnostics to show before the error line (an invalid runbook's).
-    pub fn details(&self) -> Option<&str> {
+    /// The invalid runbook, whose diagnostics are shown before the error line.
+    pub fn invalid(&self) -> Option<&LoadError> {
         match self {
-            ReportError::Engine(error) => error.details(),
+            ReportError::Load(error @ LoadError::Invalid { .. }) => Some(error),
             _ => None,
         }
     }
@@ -530,7 +531,7 @@ pub fn find(target: Option<&str>) -> Result<Found, ReportError> {
         // A runbook file: it must be one, or nothing can be said of its runs.
         let id = match declared_id(path) {
             Some(id) => id,
-            None => engine::load(path)?.id.value,
+            None => crate::eval::load(path)?.id.value,
         };
         let run = latest_run(path, &id)?.ok_or_else(|| ReportError::NoRuns {
             dir: StateDir::for_runbook(path, &id)
@@ -656,10 +657,10 @@ impl Report {
         let Found { run, runbook_file } = found;
         let runbook = runbook_file
             .as_deref()
-            .and_then(|file| engine::load(file).ok());
+            .and_then(|file| crate::eval::load(file).ok());
         let file_changed = runbook_file
             .as_deref()
-            .and_then(|file| engine::file_hash(file).ok())
+            .and_then(|file| crate::eval::load::file_hash(file).ok())
             .map(|hash| hash != run.file_hash);
         Report {
             run,

@@ -9,7 +9,7 @@ use regex::Regex;
 use crate::document::diagnostic::did_you_mean;
 use crate::document::model::{Action, Input, Runbook};
 use crate::document::pattern::anchored;
-use crate::engine::answers::{Answers, Source, env_var};
+use crate::eval::answers::{Answers, Source, env_var};
 use crate::operator::Question;
 
 /// Why the answers cannot start a run. Exit code 2: nothing has started.

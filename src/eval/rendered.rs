@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use crate::action::expect::{Check, Expectation};
 use crate::action::http::Request;
 use crate::document::model::{Expect, HttpRequest, Matcher};
-use crate::engine::values::{RenderError, Values};
+use crate::eval::values::{RenderError, Values};
 
 /// How long an HTTP request may take when neither it nor its step says.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
