@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use minijinja::Environment;
 use regex::Regex;
 
+use super::templates::Stage;
 use super::diagnostic::{Code, Diagnostic, did_you_mean};
 use super::model::{Action, Effect, HttpRequest, Probe, Runbook, Step, Template};
 use super::node::{Node, Span, Value};
@@ -174,44 +175,17 @@ impl Rules<'_, '_> {
             item: false,
             ..scope
         };
-        if let Some(when) = &step.when {
-            self.template(when, &before, "`when`");
-        }
-        if let Some(for_each) = &step.for_each {
-            self.template(for_each, &before, "`for_each`");
-        }
-        for template in action_templates(step) {
-            self.template(template, &scope, "this step");
-        }
-        // Strings inside a `json:` body are templates too.
-        for request in http_requests(step) {
-            let mut strings = Vec::new();
-            if let Some(json) = &request.json {
-                scan_strings(json, &mut |node, text| {
-                    strings.push(Template {
-                        source: text.to_owned(),
-                        span: node.span,
-                    });
-                });
-            }
-            for template in &strings {
-                self.template(template, &scope, "the `json` body");
-            }
-        }
-        if let Some(confirm) = &step.confirm {
-            for template in confirm.message.iter().chain(confirm.phrase.iter()) {
-                self.template(template, &before, "`confirm`");
-            }
-        }
         let after = Scope {
             own_results: true,
             ..scope
         };
-        for (_, template) in &step.explain {
-            self.template(template, &after, "`explain`");
-        }
-        for (_, template) in &step.outputs {
-            self.template(template, &after, "`outputs`");
+        for found in step.templates() {
+            let scope = match found.stage {
+                Stage::Gate | Stage::Confirm => &before,
+                Stage::Action => &scope,
+                Stage::After => &after,
+            };
+            self.template(&found.template, scope, found.place);
         }
         self.action_rules(step, earlier);
     }
@@ -805,57 +779,6 @@ impl Rules<'_, '_> {
 /// "a" or "an" before an action's name, as it is read aloud.
 fn article(key: &str) -> &'static str {
     if key == "http" { "an" } else { "a" }
-}
-
-/// The templates an action renders.
-fn action_templates(step: &Step) -> Vec<&Template> {
-    let mut out = Vec::new();
-    match &step.action {
-        Action::Manual(text) => out.push(text),
-        Action::Prompt(prompt) => out.extend(prompt.message.iter().chain(prompt.default.iter())),
-        Action::ReadSetting(setting) => out.push(&setting.file),
-        Action::SetSetting(setting) => out.extend([&setting.file, &setting.value]),
-        Action::RestoreSetting(_) | Action::Runbook(_) | Action::WaitFor(_) => {}
-        Action::Http(request) => http_templates(request, &mut out),
-        Action::Command(command) => {
-            out.push(&command.run);
-            out.extend(command.env.iter().map(|(_, t)| t));
-            out.extend(command.cwd.iter());
-        }
-    }
-    for wait in step.waits() {
-        match &wait.probe {
-            Probe::Http(request) => http_templates(request, &mut out),
-            Probe::Command(command) => {
-                out.push(&command.run);
-                out.extend(command.env.iter().map(|(_, t)| t));
-                out.extend(command.cwd.iter());
-            }
-        }
-        if let Some(expect) = &wait.expect {
-            out.extend(
-                expect
-                    .stdout_contains
-                    .iter()
-                    .chain(expect.body_contains.iter()),
-            );
-        }
-    }
-    if let Some(expect) = &step.expect {
-        out.extend(
-            expect
-                .stdout_contains
-                .iter()
-                .chain(expect.body_contains.iter()),
-        );
-    }
-    out
-}
-
-fn http_templates<'a>(request: &'a HttpRequest, out: &mut Vec<&'a Template>) {
-    out.push(&request.url);
-    out.extend(request.headers.iter().map(|(_, t)| t));
-    out.extend(request.bearer.iter().chain(request.body.iter()));
 }
 
 fn http_requests(step: &Step) -> Vec<&HttpRequest> {

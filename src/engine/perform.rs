@@ -12,6 +12,7 @@ use crate::action::expect::{self, Expectation};
 use crate::action::http::{self, Request, Response};
 use crate::action::{fan_out, setting};
 use crate::document::model::{self, Action, Effect, Expect, HttpRequest, Step};
+use crate::document::templates::Stage;
 use crate::engine::Stop;
 use crate::engine::outcome::Outcome;
 use crate::engine::runner::Engine;
@@ -117,7 +118,8 @@ impl Engine {
     }
 
     async fn attempt(&mut self, step: &Step) -> Result<Done, Stop> {
-        let templates = step_templates(step);
+        // Every input the step reads is asked for before it starts, not half-way.
+        let templates = step.template_sources(&[Stage::Gate, Stage::Action, Stage::After]);
         self.resolve_for(&templates.iter().map(String::as_str).collect::<Vec<_>>())
             .await?;
         let done = match &step.action {
@@ -760,62 +762,6 @@ impl Engine {
             }
             self.interruptible(tokio::time::sleep(interval)).await?;
         }
-    }
-}
-
-/// Every template of a step's action, for resolving the inputs they read first.
-fn step_templates(step: &Step) -> Vec<String> {
-    let mut out = Vec::new();
-    let http = |spec: &HttpRequest, out: &mut Vec<String>| {
-        out.push(spec.url.source.clone());
-        out.extend(spec.headers.iter().map(|(_, t)| t.source.clone()));
-        out.extend(
-            spec.bearer
-                .iter()
-                .chain(spec.body.iter())
-                .map(|t| t.source.clone()),
-        );
-        if let Some(json) = &spec.json {
-            collect_strings(json, out);
-        }
-    };
-    let command = |spec: &model::Command, out: &mut Vec<String>| {
-        out.push(spec.run.source.clone());
-        out.extend(spec.env.iter().map(|(_, t)| t.source.clone()));
-        out.extend(spec.cwd.iter().map(|t| t.source.clone()));
-    };
-    match &step.action {
-        Action::Manual(t) => out.push(t.source.clone()),
-        Action::Prompt(p) => out.extend(
-            p.message
-                .iter()
-                .chain(p.default.iter())
-                .map(|t| t.source.clone()),
-        ),
-        Action::ReadSetting(s) => out.push(s.file.source.clone()),
-        Action::SetSetting(s) => out.extend([s.file.source.clone(), s.value.source.clone()]),
-        Action::Http(spec) => http(spec, &mut out),
-        Action::Command(spec) => command(spec, &mut out),
-        Action::RestoreSetting(_) | Action::WaitFor(_) | Action::Runbook(_) => {}
-    }
-    for wait in step.waits() {
-        match &wait.probe {
-            model::Probe::Http(spec) => http(spec, &mut out),
-            model::Probe::Command(spec) => command(spec, &mut out),
-        }
-    }
-    out.extend(step.for_each.iter().map(|t| t.source.clone()));
-    out.extend(step.outputs.iter().map(|(_, t)| t.source.clone()));
-    out
-}
-
-fn collect_strings(node: &crate::document::node::Node, out: &mut Vec<String>) {
-    use crate::document::node::Value;
-    match &node.value {
-        Value::Str(s) => out.push(s.clone()),
-        Value::Seq(items) => items.iter().for_each(|i| collect_strings(i, out)),
-        Value::Map(entries) => entries.iter().for_each(|(_, v)| collect_strings(v, out)),
-        _ => {}
     }
 }
 

@@ -15,8 +15,8 @@ use super::render::Renderer;
 use crate::action::expect::{self, Expectation};
 use crate::action::fan_out;
 use crate::action::http::{self, Request, Response};
-use crate::document::model::{Expect, HttpRequest, Matcher, Method, Probe, Step, WaitFor};
-use crate::document::node::{Node, Value as Yaml};
+use crate::document::model::{Expect, HttpRequest, Method, Probe, Step, WaitFor};
+use crate::document::templates::Stage;
 
 /// How long `wait_for` polls, and how often, when it does not say — as the engine does.
 const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -86,18 +86,7 @@ impl Prober {
             Ok(sends) => sends,
             Err(why) => return not_probed(format!("not probed: {why}")),
         };
-        let mut templates: Vec<String> = step.when.iter().map(|t| t.source.clone()).collect();
-        templates.extend(step.for_each.iter().map(|t| t.source.clone()));
-        match &sends {
-            Sends::Request(spec, expect) => {
-                request_templates(spec, &mut templates);
-                expect_templates(*expect, &mut templates);
-            }
-            Sends::Poll(wait, spec) => {
-                request_templates(spec, &mut templates);
-                expect_templates(wait.expect.as_ref(), &mut templates);
-            }
-        }
+        let templates = step.template_sources(&[Stage::Gate, Stage::Action]);
         // `item` is each element of `for_each`, known once `for_each` is.
         let per_item =
             |r: &String| step.for_each.is_some() && (r == "item" || r.starts_with("item."));
@@ -345,40 +334,5 @@ fn judge(
         detail,
         status,
         elapsed_ms,
-    }
-}
-
-fn request_templates(spec: &HttpRequest, out: &mut Vec<String>) {
-    out.push(spec.url.source.clone());
-    out.extend(spec.headers.iter().map(|(_, t)| t.source.clone()));
-    out.extend(
-        spec.bearer
-            .iter()
-            .chain(spec.body.iter())
-            .map(|t| t.source.clone()),
-    );
-    if let Some(json) = &spec.json {
-        node_strings(json, out);
-    }
-}
-
-fn expect_templates(expect: Option<&Expect>, out: &mut Vec<String>) {
-    let Some(expect) = expect else {
-        return;
-    };
-    for (_, matcher) in &expect.json {
-        if let Matcher::Equals(node) = matcher {
-            node_strings(node, out);
-        }
-    }
-    out.extend(expect.body_contains.iter().map(|t| t.source.clone()));
-}
-
-fn node_strings(node: &Node, out: &mut Vec<String>) {
-    match &node.value {
-        Yaml::Str(s) => out.push(s.clone()),
-        Yaml::Seq(items) => items.iter().for_each(|i| node_strings(i, out)),
-        Yaml::Map(entries) => entries.iter().for_each(|(_, v)| node_strings(v, out)),
-        _ => {}
     }
 }

@@ -1,0 +1,154 @@
+//! Every template a step has, listed once. `validate` checks them, `plan` and
+//! `--probe` find what they read, and `run` resolves the inputs they read before
+//! the step starts — all from this one list, so a template cannot be checked in
+//! one place and forgotten in another. The matches are exhaustive (no `_ =>`):
+//! a new action or field makes the compiler point here.
+
+use std::borrow::Cow;
+
+use super::model::{Action, Command, Expect, HttpRequest, Matcher, Probe, Step, Template};
+use super::node::{Node, Value};
+
+/// When a template is rendered, which decides what it may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Before the step: `when`, `for_each` — no `item`, no own results.
+    Gate,
+    /// The confirmation, asked before the action: as `Gate`.
+    Confirm,
+    /// The action itself, its `wait_for` and its `expect`: `item` in a fan-out.
+    Action,
+    /// After the action: `explain`, `outputs` — the step's own results too.
+    After,
+}
+
+/// One template of a step: where it is and what it is for.
+#[derive(Debug, Clone)]
+pub struct StepTemplate<'a> {
+    pub template: Cow<'a, Template>,
+    pub stage: Stage,
+    /// Where, as a diagnostic names it: "`when`", "the `json` body".
+    pub place: &'static str,
+}
+
+impl Step {
+    /// Every template of this step, in the order the run meets them.
+    pub fn templates(&self) -> Vec<StepTemplate<'_>> {
+        let mut out = Templates(Vec::new());
+        out.text(self.when.as_ref(), Stage::Gate, "`when`");
+        out.text(self.for_each.as_ref(), Stage::Gate, "`for_each`");
+        if let Some(confirm) = &self.confirm {
+            out.text(confirm.message.as_ref(), Stage::Confirm, "`confirm`");
+            out.text(confirm.phrase.as_ref(), Stage::Confirm, "`confirm`");
+        }
+        match &self.action {
+            Action::Manual(text) => out.text(Some(text), Stage::Action, "this step"),
+            Action::Prompt(prompt) => {
+                out.text(prompt.message.as_ref(), Stage::Action, "this step");
+                out.text(prompt.default.as_ref(), Stage::Action, "this step");
+            }
+            Action::ReadSetting(setting) => out.text(Some(&setting.file), Stage::Action, "this step"),
+            Action::SetSetting(setting) => {
+                out.text(Some(&setting.file), Stage::Action, "this step");
+                out.text(Some(&setting.value), Stage::Action, "this step");
+            }
+            Action::Http(request) => out.http(request),
+            Action::Command(command) => out.command(command),
+            Action::WaitFor(_) | Action::RestoreSetting(_) | Action::Runbook(_) => {}
+        }
+        out.expect(self.expect.as_ref());
+        for wait in self.waits() {
+            match &wait.probe {
+                Probe::Http(request) => out.http(request),
+                Probe::Command(command) => out.command(command),
+            }
+            out.expect(wait.expect.as_ref());
+        }
+        for (_, message) in &self.explain {
+            out.text(Some(message), Stage::After, "`explain`");
+        }
+        for (_, value) in &self.outputs {
+            out.text(Some(value), Stage::After, "`outputs`");
+        }
+        out.0
+    }
+
+    /// The sources of the templates rendered in `stages`.
+    pub fn template_sources(&self, stages: &[Stage]) -> Vec<String> {
+        self.templates()
+            .into_iter()
+            .filter(|t| stages.contains(&t.stage))
+            .map(|t| t.template.into_owned().source)
+            .collect()
+    }
+}
+
+struct Templates<'a>(Vec<StepTemplate<'a>>);
+
+impl<'a> Templates<'a> {
+    fn text(&mut self, template: Option<&'a Template>, stage: Stage, place: &'static str) {
+        if let Some(template) = template {
+            self.0.push(StepTemplate {
+                template: Cow::Borrowed(template),
+                stage,
+                place,
+            });
+        }
+    }
+
+    /// The strings inside a YAML value (a `json:` body, an `equals:` value) are
+    /// templates too, each at its own node.
+    fn node(&mut self, node: &Node, place: &'static str) {
+        match &node.value {
+            Value::Str(text) => self.0.push(StepTemplate {
+                template: Cow::Owned(Template {
+                    source: text.clone(),
+                    span: node.span,
+                }),
+                stage: Stage::Action,
+                place,
+            }),
+            Value::Seq(items) => items.iter().for_each(|item| self.node(item, place)),
+            Value::Map(entries) => entries.iter().for_each(|(_, value)| self.node(value, place)),
+            Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {}
+        }
+    }
+
+    fn http(&mut self, request: &'a HttpRequest) {
+        self.text(Some(&request.url), Stage::Action, "this step");
+        for (_, value) in &request.headers {
+            self.text(Some(value), Stage::Action, "this step");
+        }
+        self.text(request.bearer.as_ref(), Stage::Action, "this step");
+        self.text(request.body.as_ref(), Stage::Action, "this step");
+        if let Some(json) = &request.json {
+            self.node(json, "the `json` body");
+        }
+    }
+
+    fn command(&mut self, command: &'a Command) {
+        self.text(Some(&command.run), Stage::Action, "this step");
+        for (_, value) in &command.env {
+            self.text(Some(value), Stage::Action, "this step");
+        }
+        self.text(command.cwd.as_ref(), Stage::Action, "this step");
+    }
+
+    fn expect(&mut self, expect: Option<&'a Expect>) {
+        let Some(expect) = expect else {
+            return;
+        };
+        for (_, matcher) in &expect.json {
+            match matcher {
+                Matcher::Equals(node) => self.node(node, "`expect`"),
+                Matcher::NotEmpty(_)
+                | Matcher::Exists(_)
+                | Matcher::Compare(..)
+                | Matcher::Matches(_)
+                | Matcher::Len(_) => {}
+            }
+        }
+        self.text(expect.stdout_contains.as_ref(), Stage::Action, "`expect`");
+        self.text(expect.body_contains.as_ref(), Stage::Action, "`expect`");
+    }
+}
