@@ -7,3 +7,4 @@ pub mod expect;
 pub mod fan_out;
 pub mod http;
 pub mod setting;
+pub mod wait;

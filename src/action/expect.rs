@@ -29,14 +29,88 @@ const VALUE_CHARS: usize = 80;
 /// The most characters of a body quoted when the body itself is the problem.
 const BODY_CHARS: usize = 200;
 
-/// What a response must show, every template already rendered.
+/// What an expectation is checked against, which decides its defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Subject {
+    /// An HTTP response: any `2xx` unless statuses are given.
+    #[default]
+    Http,
+    /// A finished command: exit code 0 unless codes are given.
+    Command,
+}
+
+/// What a response or a finished command must show, every template already
+/// rendered. The plan shows it ([`Expectation::lines`]); the run and
+/// `--probe` judge by it ([`check`], [`check_command`]).
 #[derive(Debug, Clone, Default)]
 pub struct Expectation {
+    pub subject: Subject,
     /// Accepted statuses; empty means any `2xx`.
     pub statuses: Vec<u16>,
     /// Dotted paths (`result.0.id`) and what the value there must satisfy.
     pub json: Vec<(String, Check)>,
     pub body_contains: Option<String>,
+    /// Accepted exit codes; empty means 0.
+    pub exit_codes: Vec<i32>,
+    pub stdout_contains: Option<String>,
+}
+
+impl Expectation {
+    /// Every check, one line each, as the plan shows them: `status 200`,
+    /// `json result.status = "active"`, `exit code 0`, `stdout contains "ready"`.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        match self.subject {
+            Subject::Http if self.statuses.is_empty() => lines.push("status 2xx".to_owned()),
+            Subject::Http => {
+                let statuses: Vec<String> = self.statuses.iter().map(u16::to_string).collect();
+                lines.push(format!("status {}", statuses.join(" or ")));
+            }
+            Subject::Command => {
+                lines.push(format!("exit code {}", exit_codes_text(&self.exit_codes)))
+            }
+        }
+        for (path, check) in &self.json {
+            let relation = match check {
+                Check::Equals(value) => format!("= {value}"),
+                Check::NotEmpty(true) => "not empty".to_owned(),
+                Check::NotEmpty(false) => "empty".to_owned(),
+                Check::Exists(true) => "exists".to_owned(),
+                Check::Exists(false) => "absent".to_owned(),
+                Check::Compare(comparison, operand) => {
+                    let sign = match comparison {
+                        Comparison::Gt => ">",
+                        Comparison::Ge => "≥",
+                        Comparison::Lt => "<",
+                        Comparison::Le => "≤",
+                    };
+                    format!("{sign} {}", number_text(*operand))
+                }
+                Check::Matches(regex) => format!("matches /{}/", regex.as_str()),
+                Check::Len(length) => format!("has length {length}"),
+            };
+            lines.push(format!("json {path} {relation}"));
+        }
+        if let Some(needle) = &self.stdout_contains {
+            lines.push(format!("stdout contains \"{needle}\""));
+        }
+        if let Some(needle) = &self.body_contains {
+            lines.push(format!("body contains \"{needle}\""));
+        }
+        lines
+    }
+}
+
+/// `0`, or `0 or 3`.
+fn exit_codes_text(codes: &[i32]) -> String {
+    if codes.is_empty() {
+        return "0".to_owned();
+    }
+    codes
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// One check on the value at a JSON path.
@@ -81,6 +155,14 @@ pub enum Mismatch {
         expected: String,
         body: String,
     },
+    /// A command ended with another exit code (`None`: killed by a signal).
+    ExitCode {
+        expected: Vec<i32>,
+        actual: Option<i32>,
+    },
+    StdoutContains {
+        expected: String,
+    },
 }
 
 impl fmt::Display for Mismatch {
@@ -110,6 +192,29 @@ impl fmt::Display for Mismatch {
                     "body is not JSON, so {} cannot be checked ({})",
                     paths.join(", "),
                     quote_body(body)
+                )
+            }
+            Mismatch::ExitCode {
+                expected,
+                actual: Some(code),
+            } => write!(
+                f,
+                "exit code {code}, expected {}",
+                exit_codes_text(expected)
+            ),
+            Mismatch::ExitCode {
+                expected,
+                actual: None,
+            } => write!(
+                f,
+                "the command was killed by a signal, expected exit code {}",
+                exit_codes_text(expected)
+            ),
+            Mismatch::StdoutContains { expected } => {
+                write!(
+                    f,
+                    "stdout does not contain {}",
+                    render(&Value::String(expected.clone()))
                 )
             }
             Mismatch::BodyContains { expected, body } => write!(
@@ -178,6 +283,30 @@ pub fn check(expect: &Expectation, response: &Response) -> Vec<Mismatch> {
         mismatches.push(Mismatch::BodyContains {
             expected: needle.clone(),
             body: body_excerpt(&response.body),
+        });
+    }
+    mismatches
+}
+
+/// Every way a finished command fails `expect`; empty when it passes.
+pub fn check_command(expect: &Expectation, exit_code: Option<i32>, stdout: &str) -> Vec<Mismatch> {
+    let mut mismatches = Vec::new();
+    let code_ok = match exit_code {
+        Some(code) if expect.exit_codes.is_empty() => code == 0,
+        Some(code) => expect.exit_codes.contains(&code),
+        None => false,
+    };
+    if !code_ok {
+        mismatches.push(Mismatch::ExitCode {
+            expected: expect.exit_codes.clone(),
+            actual: exit_code,
+        });
+    }
+    if let Some(needle) = &expect.stdout_contains
+        && !stdout.contains(needle.as_str())
+    {
+        mismatches.push(Mismatch::StdoutContains {
+            expected: needle.clone(),
         });
     }
     mismatches
@@ -489,7 +618,7 @@ mod tests {
                 .into_iter()
                 .map(|(path, check)| (path.to_owned(), check))
                 .collect(),
-            body_contains: None,
+            ..Expectation::default()
         }
     }
 
@@ -557,6 +686,7 @@ mod tests {
                 ),
             ],
             body_contains: Some("valid and active".into()),
+            ..Expectation::default()
         };
         assert_eq!(check_messages(&expect, &response), Vec::<String>::new());
     }

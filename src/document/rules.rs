@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use minijinja::Environment;
 use regex::Regex;
 
-use super::templates::Stage;
 use super::diagnostic::{Code, Diagnostic, did_you_mean};
 use super::model::{Action, Effect, HttpRequest, Probe, Runbook, Step, Template};
 use super::node::{Node, Span, Value};
+use super::templates::Stage;
 use super::{children, locate};
 use crate::template::{self, mask};
 

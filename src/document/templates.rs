@@ -47,7 +47,9 @@ impl Step {
                 out.text(prompt.message.as_ref(), Stage::Action, "this step");
                 out.text(prompt.default.as_ref(), Stage::Action, "this step");
             }
-            Action::ReadSetting(setting) => out.text(Some(&setting.file), Stage::Action, "this step"),
+            Action::ReadSetting(setting) => {
+                out.text(Some(&setting.file), Stage::Action, "this step")
+            }
             Action::SetSetting(setting) => {
                 out.text(Some(&setting.file), Stage::Action, "this step");
                 out.text(Some(&setting.value), Stage::Action, "this step");
@@ -109,7 +111,9 @@ impl<'a> Templates<'a> {
                 place,
             }),
             Value::Seq(items) => items.iter().for_each(|item| self.node(item, place)),
-            Value::Map(entries) => entries.iter().for_each(|(_, value)| self.node(value, place)),
+            Value::Map(entries) => entries
+                .iter()
+                .for_each(|(_, value)| self.node(value, place)),
             Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {}
         }
     }

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 
 use crate::action::command::{self, CommandSpec};
-use crate::action::expect::{self, Expectation};
+use crate::action::expect::{self, Expectation, Subject};
 use crate::action::http::{self, Request, Response};
+use crate::action::wait::Poll;
 use crate::action::{fan_out, setting};
 use crate::document::model::{self, Action, Effect, Expect, HttpRequest, Step};
 use crate::document::templates::Stage;
@@ -20,9 +21,6 @@ use crate::eval::rendered;
 use crate::eval::values::RenderError;
 use crate::operator::ManualAnswer;
 
-/// How long `wait_for` polls when it does not say.
-const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
-const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(2);
 /// `for_each` without `concurrency` runs one item at a time.
 const DEFAULT_CONCURRENCY: usize = 1;
 
@@ -122,15 +120,22 @@ impl Engine {
         let templates = step.template_sources(&[Stage::Gate, Stage::Action, Stage::After]);
         self.resolve_for(&templates.iter().map(String::as_str).collect::<Vec<_>>())
             .await?;
+        let items = match self.items(step) {
+            Ok(items) => items,
+            Err(done) => return Ok(done),
+        };
         let done = match &step.action {
             Action::Manual(text) => self.manual(step, &text.source).await?,
             Action::Prompt(_) => self.prompt_step(step).await?,
             Action::ReadSetting(setting) => self.read_setting(step, setting),
             Action::SetSetting(setting) => self.set_setting(step, setting),
             Action::RestoreSetting(target) => self.restore_setting(&target.value),
-            Action::Http(request) => self.http_step(step, request).await?,
-            Action::Command(command) => self.command_step(step, command).await?,
-            Action::WaitFor(wait) => self.wait(wait).await?,
+            Action::Http(request) => match &items {
+                Some(items) => self.http_fan_out(step, request, items).await?,
+                None => self.http_step(step, request).await?,
+            },
+            Action::Command(command) => self.command_step(step, command, items.as_deref()).await?,
+            Action::WaitFor(wait) => self.wait(step, wait, None).await?,
             // A checklist item that runs a child runbook can be deferred up front too
             // (the seed's "deferred until production deployment"); never marked done.
             Action::Runbook(path) => match self.answered(step) {
@@ -141,15 +146,46 @@ impl Engine {
         if done.outcome == Outcome::Passed
             && let Some(wait) = &step.then_wait
         {
-            let waited = self.wait(wait).await?;
-            if waited.outcome != Outcome::Passed {
-                return Ok(Done {
-                    results: done.results,
-                    ..waited
-                });
+            // A fan-out waits for each item as it acted on each item.
+            let per_item: Vec<Option<&Json>> = match &items {
+                Some(items) => items.iter().map(Some).collect(),
+                None => vec![None],
+            };
+            for item in per_item {
+                let waited = self.wait(step, wait, item).await?;
+                if waited.outcome != Outcome::Passed {
+                    let reason = match item {
+                        Some(item) => waited.reason.map(|r| format!("{}: {r}", item_label(item))),
+                        None => waited.reason,
+                    };
+                    return Ok(Done {
+                        results: done.results,
+                        reason,
+                        ..waited
+                    });
+                }
             }
         }
         Ok(done)
+    }
+
+    /// The items of a `for_each` (`None` without one); a failed step when the
+    /// template fails or gives something other than a list.
+    fn items(&self, step: &Step) -> Result<Option<Vec<Json>>, Done> {
+        let Some(for_each) = &step.for_each else {
+            return Ok(None);
+        };
+        match self.values.evaluate(&for_each.source, None) {
+            Ok(Json::Array(items)) => Ok(Some(items)),
+            Ok(other) => Err(Done::failed(
+                format!("`for_each` must give a list, it gave {}", json_kind(&other)),
+                json!({}),
+            )),
+            Err(e) => Err(Done::failed(
+                self.render_failed(step, "for_each", &e.0),
+                json!({}),
+            )),
+        }
     }
 
     async fn manual(&mut self, step: &Step, text: &str) -> Result<Done, Stop> {
@@ -313,18 +349,18 @@ impl Engine {
         &self,
         expect: Option<&Expect>,
         item: Option<&Json>,
+        subject: Subject,
     ) -> Result<Expectation, RenderError> {
-        rendered::expectation(&self.values, expect, item)
+        rendered::expectation(&self.values, expect, item, subject)
     }
 
     async fn http_step(&mut self, step: &Step, spec: &HttpRequest) -> Result<Done, Stop> {
-        if let Some(for_each) = &step.for_each {
-            return self.http_fan_out(step, spec, &for_each.source).await;
-        }
-        let (request, expectation) = match self
-            .request(spec, None)
-            .and_then(|r| Ok((r, self.expectation(step.expect.as_ref(), None)?)))
-        {
+        let (request, expectation) = match self.request(spec, None).and_then(|r| {
+            Ok((
+                r,
+                self.expectation(step.expect.as_ref(), None, Subject::Http)?,
+            ))
+        }) {
             Ok(pair) => pair,
             Err(e) => {
                 return Ok(Done::failed(
@@ -370,50 +406,40 @@ impl Engine {
         if mismatches.is_empty() {
             return Done::passed(results);
         }
-        let mut reason = expect::describe(&mismatches);
-        let explains = step.explains();
-        if let Some(explanation) = expect::explain(&explains, response.status) {
-            let explanation = self
-                .values
-                .render(explanation, None)
-                .map_or_else(|_| explanation.to_owned(), |r| r.text);
-            reason.push_str(&format!(" — {explanation}"));
-        }
+        let reason = self.explained(step, expect::describe(&mismatches), response.status);
         Done::failed(self.values.redactor.redact(&reason), results)
+    }
+
+    /// A failure reason with the step's `explain:` for the status or exit code.
+    fn explained(&self, step: &Step, mut reason: String, code: impl Into<i64>) -> String {
+        let explains = step.explains();
+        if let Some(explanation) = expect::explain(&explains, code) {
+            match self.values.render(explanation, None) {
+                Ok(rendered) => reason.push_str(&format!(" — {}", rendered.text.trim())),
+                Err(e) => reason.push_str(&format!(" (its `explain` template failed: {})", e.0)),
+            }
+        }
+        reason
     }
 
     async fn http_fan_out(
         &mut self,
         step: &Step,
         spec: &HttpRequest,
-        for_each: &str,
+        items: &[Json],
     ) -> Result<Done, Stop> {
-        let items = match self.values.evaluate(for_each, None) {
-            Ok(Json::Array(items)) => items,
-            Ok(other) => {
-                let kind = json_kind(&other);
-                return Ok(Done::failed(
-                    format!("`for_each` must give a list, it gave {kind}"),
-                    json!({}),
-                ));
-            }
-            Err(e) => {
-                return Ok(Done::failed(
-                    self.render_failed(step, "for_each", &e.0),
-                    json!({}),
-                ));
-            }
-        };
         let mut prepared = Vec::with_capacity(items.len());
-        for item in &items {
-            match self
-                .request(spec, Some(item))
-                .and_then(|r| Ok((r, self.expectation(step.expect.as_ref(), Some(item))?)))
-            {
+        for item in items {
+            match self.request(spec, Some(item)).and_then(|r| {
+                Ok((
+                    r,
+                    self.expectation(step.expect.as_ref(), Some(item), Subject::Http)?,
+                ))
+            }) {
                 Ok(pair) => prepared.push(pair),
                 Err(e) => {
                     return Ok(Done::failed(
-                        self.render_failed(step, "http", &e.0),
+                        self.render_failed(step, "http", &format!("{}: {}", item_label(item), e.0)),
                         json!({}),
                     ));
                 }
@@ -455,14 +481,15 @@ impl Engine {
             .await?;
         let mut results = Vec::new();
         let mut failures = Vec::new();
-        for (index, (url, result, expectation)) in outcomes.into_iter().enumerate() {
+        for (item, (url, result, expectation)) in items.iter().zip(outcomes) {
             let done = self.judge_response(step, result.map(|(r, _)| r), &expectation);
             let mut entry = done.results;
             entry["outcome"] = json!(done.outcome.as_str());
             entry["url"] = json!(url);
+            entry["item"] = item.clone();
             if let Some(reason) = &done.reason {
                 entry["reason"] = json!(reason);
-                failures.push(format!("item {index} ({url}): {reason}"));
+                failures.push(format!("{} ({url}): {reason}", item_label(item)));
             }
             results.push(entry);
         }
@@ -473,78 +500,53 @@ impl Engine {
                 results.len()
             ));
         }
+        Ok(self.fanned_out(results, &failures))
+    }
+
+    /// A fan-out's outcome: passed only if every item passed.
+    fn fanned_out(&self, results: Vec<Json>, failures: &[String]) -> Done {
+        let total = results.len();
         let results = json!({ "results": results });
         if failures.is_empty() {
-            Ok(Done::passed(results))
+            Done::passed(results)
         } else {
             let reason = format!(
-                "{} of {} items failed: {}",
+                "{} of {total} items failed: {}",
                 failures.len(),
-                items.len(),
-                first_failures(&failures)
+                first_failures(failures)
             );
-            Ok(Done::failed(self.values.redactor.redact(&reason), results))
+            Done::failed(self.values.redactor.redact(&reason), results)
         }
     }
 
-    fn command_spec(
-        &self,
+    async fn command_step(
+        &mut self,
+        step: &Step,
         spec: &model::Command,
-        item: Option<&Json>,
-        timeout: Option<Duration>,
-    ) -> Result<(CommandSpec, bool), RenderError> {
-        let run = self.values.render(&spec.run.source, item)?;
-        let mut secret = run.secret;
-        let mut env = Vec::new();
-        for (name, value) in &spec.env {
-            let rendered = self.values.render(&value.source, item)?;
-            secret |= rendered.secret;
-            env.push((name.value.clone(), rendered.text));
-        }
-        let cwd = spec
-            .cwd
-            .as_ref()
-            .map(|c| self.values.render(&c.source, item))
-            .transpose()?
-            .map(|r| PathBuf::from(r.text));
-        Ok((
-            CommandSpec {
-                run: run.text,
-                env,
-                cwd,
-                timeout,
-            },
-            secret,
-        ))
-    }
-
-    async fn command_step(&mut self, step: &Step, spec: &model::Command) -> Result<Done, Stop> {
+        items: Option<&[Json]>,
+    ) -> Result<Done, Stop> {
         let timeout = step.timeout.as_ref().map(|t| t.value.0);
-        let items: Vec<Option<Json>> = match &step.for_each {
+        let per_item: Vec<Option<&Json>> = match items {
+            Some(items) => items.iter().map(Some).collect(),
             None => vec![None],
-            Some(for_each) => match self.values.evaluate(&for_each.source, None) {
-                Ok(Json::Array(items)) => items.into_iter().map(Some).collect(),
-                Ok(other) => {
-                    return Ok(Done::failed(
-                        format!("`for_each` must give a list, it gave {}", json_kind(&other)),
-                        json!({}),
-                    ));
-                }
-                Err(e) => {
-                    return Ok(Done::failed(
-                        self.render_failed(step, "for_each", &e.0),
-                        json!({}),
-                    ));
-                }
-            },
         };
-        let mut specs = Vec::new();
-        for item in &items {
-            match self.command_spec(spec, item.as_ref(), timeout) {
-                Ok((s, _)) => specs.push(s),
+        let mut prepared = Vec::with_capacity(per_item.len());
+        for item in &per_item {
+            let rendered = rendered::command(&self.values, spec, *item, timeout).and_then(|c| {
+                Ok((
+                    c,
+                    self.expectation(step.expect.as_ref(), *item, Subject::Command)?,
+                ))
+            });
+            match rendered {
+                Ok(pair) => prepared.push(pair),
                 Err(e) => {
+                    let error = match item {
+                        Some(item) => format!("{}: {}", item_label(item), e.0),
+                        None => e.0,
+                    };
                     return Ok(Done::failed(
-                        self.render_failed(step, "command", &e.0),
+                        self.render_failed(step, "command", &error),
                         json!({}),
                     ));
                 }
@@ -556,38 +558,45 @@ impl Engine {
             .map_or(DEFAULT_CONCURRENCY, |c| c.value as usize);
         let outputs = self
             .interruptible(fan_out::for_each(
-                specs,
+                prepared,
                 concurrency,
-                |s: CommandSpec| async move { command::run(&s).await },
+                |(s, expectation): (CommandSpec, Expectation)| async move {
+                    (command::run(&s).await, expectation)
+                },
                 |_| {},
             ))
             .await?;
-        let mut results = Vec::new();
-        let mut failures = Vec::new();
-        for (index, output) in outputs.into_iter().enumerate() {
-            let (entry, failure) = self.judge_command(step, output);
-            if let Some(failure) = failure {
-                failures.push(if items.len() > 1 {
-                    format!("item {index}: {failure}")
-                } else {
-                    failure
-                });
-            }
-            results.push(entry);
-        }
         let secret = step.secret.as_ref().is_some_and(|s| s.value);
-        let mut done = if step.for_each.is_some() {
-            let results = json!({ "results": results });
-            if failures.is_empty() {
-                Done::passed(results)
-            } else {
-                Done::failed(failures.join("; "), results)
+        let mut done = if let Some(items) = items {
+            let mut results = Vec::new();
+            let mut failures = Vec::new();
+            for (item, (output, expectation)) in items.iter().zip(outputs) {
+                let (mut entry, failure) = self.judge_command(step, output, &expectation);
+                entry["item"] = item.clone();
+                entry["outcome"] = json!(if failure.is_some() {
+                    "failed"
+                } else {
+                    "passed"
+                });
+                if let Some(failure) = failure {
+                    entry["reason"] = json!(failure);
+                    failures.push(format!("{}: {failure}", item_label(item)));
+                }
+                results.push(entry);
             }
+            self.fanned_out(results, &failures)
         } else {
-            let entry = results.pop().unwrap_or_else(|| json!({}));
-            match failures.pop() {
-                None => Done::passed(entry),
-                Some(failure) => Done::failed(failure, entry),
+            let (output, expectation) = outputs.into_iter().next().unwrap_or_else(|| {
+                (
+                    Err(command::CommandError::Wait(std::io::Error::other(
+                        "the command did not run",
+                    ))),
+                    Expectation::default(),
+                )
+            });
+            match self.judge_command(step, output, &expectation) {
+                (entry, None) => Done::passed(entry),
+                (entry, Some(failure)) => Done::failed(failure, entry),
             }
         };
         if secret {
@@ -603,6 +612,7 @@ impl Engine {
         &self,
         step: &Step,
         output: Result<command::CommandOutput, command::CommandError>,
+        expectation: &Expectation,
     ) -> (Json, Option<String>) {
         let output = match output {
             Ok(output) => output,
@@ -620,148 +630,82 @@ impl Engine {
                 Some("timed out; the command and everything it started were stopped".to_owned()),
             );
         }
-        let expected = step
-            .expect
-            .as_ref()
-            .and_then(|e| e.exit_code.as_ref())
-            .map_or(0, |c| c.value);
-        let mut failure = None;
-        match output.exit_code {
-            Some(code) if i64::from(code) == expected => {}
-            Some(code) => {
-                let mut reason = format!("exit code {code}, expected {expected}");
-                if let Some(message) = expect::explain(&step.explains(), code) {
-                    reason.push_str(&format!(" — {message}"));
-                }
-                failure = Some(reason);
-            }
-            None => failure = Some("the command was killed by a signal".to_owned()),
+        let mismatches = expect::check_command(expectation, output.exit_code, &output.stdout);
+        if mismatches.is_empty() {
+            return (results, None);
         }
-        if failure.is_none()
-            && let Some(needle) = step
-                .expect
-                .as_ref()
-                .and_then(|e| e.stdout_contains.as_ref())
-        {
-            let needle = self
-                .values
-                .render(&needle.source, None)
-                .map_or_else(|_| needle.source.clone(), |r| r.text);
-            if !output.stdout.contains(&needle) {
-                failure = Some(format!("stdout does not contain {needle:?}"));
-            }
+        let mut reason = expect::describe(&mismatches);
+        if let Some(code) = output.exit_code {
+            reason = self.explained(step, reason, code);
         }
-        if let Some(reason) = &mut failure {
-            let tail = last_lines(&output.stderr, 5).or_else(|| last_lines(&output.stdout, 5));
-            if let Some(tail) = tail {
-                reason.push_str(&format!("\n{tail}"));
-            }
+        // A secret command's output is the secret: it is not quoted.
+        let secret = step.secret.as_ref().is_some_and(|s| s.value);
+        let tail = last_lines(&output.stderr, 5).or_else(|| last_lines(&output.stdout, 5));
+        if let Some(tail) = tail.filter(|_| !secret) {
+            reason.push_str(&format!("\n{tail}"));
         }
-        (results, failure)
+        (results, Some(reason))
     }
 
-    /// Polls `wait_for` until its expectation holds or its timeout passes.
-    pub(super) async fn wait(&mut self, wait: &model::WaitFor) -> Result<Done, Stop> {
-        let timeout = wait
-            .timeout
-            .as_ref()
-            .map_or(DEFAULT_WAIT_TIMEOUT, |t| t.value.0);
-        let interval = wait
-            .interval
-            .as_ref()
-            .map_or(DEFAULT_WAIT_INTERVAL, |t| t.value.0);
-        let started = Instant::now();
-        let label = match &wait.probe {
-            model::Probe::Http(spec) => format!(
-                "waiting for {}",
-                self.values
-                    .render(&spec.url.source, None)
-                    .map_or_else(|_| spec.url.source.clone(), |r| r.text)
-            ),
-            model::Probe::Command(spec) => format!("waiting for `{}`", spec.run.source),
-        };
-        let progress = self.progress(&label, None);
-        let mut attempts = 0u32;
-        let mut last_failure;
-        loop {
-            attempts += 1;
-            let failure: Option<String> = match &wait.probe {
-                model::Probe::Http(spec) => {
-                    let prepared = self
-                        .request(spec, None)
-                        .and_then(|r| Ok((r, self.expectation(wait.expect.as_ref(), None)?)));
-                    match prepared {
-                        Err(e) => Some(e.0),
-                        Ok((mut request, expectation)) => {
-                            request.timeout = request.timeout.min(
-                                timeout
-                                    .saturating_sub(started.elapsed())
-                                    .max(Duration::from_millis(100)),
-                            );
-                            let result = self
-                                .interruptible(http::send(&self.client, &request))
-                                .await?;
-                            match result {
-                                Ok(response) => {
-                                    let mismatches = expect::check(&expectation, &response);
-                                    (!mismatches.is_empty()).then(|| {
-                                        mismatches
-                                            .iter()
-                                            .map(ToString::to_string)
-                                            .collect::<Vec<_>>()
-                                            .join("; ")
-                                    })
-                                }
-                                Err(error) => Some(error.to_string()),
-                            }
-                        }
-                    }
-                }
-                model::Probe::Command(spec) => match self.command_spec(spec, None, Some(timeout)) {
-                    Err(e) => Some(e.0),
-                    Ok((s, _)) => {
-                        let output = self.interruptible(command::run(&s)).await?;
-                        let expected = wait
-                            .expect
-                            .as_ref()
-                            .and_then(|e| e.exit_code.as_ref())
-                            .map_or(0, |c| c.value);
-                        match output {
-                            Ok(o) if o.exit_code.map(i64::from) == Some(expected) => None,
-                            Ok(o) => {
-                                Some(format!("exit code {:?}, expected {expected}", o.exit_code))
-                            }
-                            Err(e) => Some(e.to_string()),
-                        }
-                    }
-                },
-            };
-            match failure {
-                None => {
-                    if let Ok(mut p) = progress.lock() {
-                        p.finish(&format!("    ready after {attempts} attempt(s)"));
-                    }
-                    return Ok(Done::passed(json!({ "attempts": attempts })));
-                }
-                Some(reason) => last_failure = self.values.redactor.redact(&reason),
-            }
-            if started.elapsed() + interval > timeout {
-                if let Ok(mut p) = progress.lock() {
-                    p.finish(&format!("    gave up after {attempts} attempt(s)"));
-                }
+    /// Polls `wait_for` (for one item of a fan-out, or for the step) until its
+    /// expectation holds or its timeout passes.
+    pub(super) async fn wait(
+        &mut self,
+        step: &Step,
+        wait: &model::WaitFor,
+        item: Option<&Json>,
+    ) -> Result<Done, Stop> {
+        let wait = match rendered::wait(&self.values, wait, item) {
+            Ok(wait) => wait,
+            Err(e) => {
                 return Ok(Done::failed(
-                    format!(
-                        "not ready after {} ({attempts} attempts); last: {last_failure}",
-                        humantime::format_duration(timeout)
-                    ),
-                    json!({ "attempts": attempts }),
+                    self.render_failed(step, "wait_for", &e.0),
+                    json!({ "attempts": 0 }),
                 ));
             }
+        };
+        let label = match &wait.poll {
+            Poll::Request(request) => format!("waiting for {}", request.url),
+            Poll::Command(command) => format!("waiting for `{}`", command.run),
+        };
+        let progress = self.progress(&label, None);
+        let shown = progress.clone();
+        let redactor = self.values.redactor.clone();
+        let polled = self
+            .interruptible(wait.poll(&self.client, move |attempt, failure| {
+                if let Ok(mut p) = shown.lock() {
+                    p.message(&redactor.redact(&format!("attempt {attempt}: {failure}")));
+                }
+            }))
+            .await?;
+        let attempts = polled.attempts;
+        if polled.ready {
             if let Ok(mut p) = progress.lock() {
-                p.message(&format!("attempt {attempts}: {last_failure}"));
+                p.finish(&format!("    ready after {attempts} attempt(s)"));
             }
-            self.interruptible(tokio::time::sleep(interval)).await?;
+            return Ok(Done::passed(json!({ "attempts": attempts })));
         }
+        if let Ok(mut p) = progress.lock() {
+            p.finish(&format!("    gave up after {attempts} attempt(s)"));
+        }
+        let last = polled.last_failure.unwrap_or_default();
+        Ok(Done::failed(
+            self.values.redactor.redact(&format!(
+                "not ready after {} ({attempts} attempts); last: {last}",
+                humantime::format_duration(wait.timeout)
+            )),
+            json!({ "attempts": attempts }),
+        ))
+    }
+}
+
+/// An item of a fan-out as messages name it: by its value, not its index.
+fn item_label(item: &Json) -> String {
+    const SHOWN: usize = 60;
+    let text = item.to_string();
+    match text.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("item {}…", &text[..end]),
+        None => format!("item {text}"),
     }
 }
 

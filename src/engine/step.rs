@@ -398,6 +398,12 @@ fn details(step: &Step, results: &Json) -> Vec<String> {
                 out.push(format!("{passed} of {} items passed", items.len()));
             }
         }
+        // A secret command's output is the secret itself: shown masked, whole.
+        Action::Command(_) if step.secret.as_ref().is_some_and(|s| s.value) => {
+            if let Some(stdout) = text("stdout") {
+                out.push(format!("stdout: {}", crate::template::mask(stdout.trim())));
+            }
+        }
         Action::Command(_) => {
             if let Some(stdout) = text("stdout") {
                 let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();

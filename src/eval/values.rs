@@ -80,7 +80,9 @@ impl Values {
     pub fn set_step(&mut self, id: &str, results: Json, secret_fields: &[String]) {
         for field in secret_fields {
             if let Some(Json::String(value)) = results.get(field) {
-                self.redactor.add(value);
+                // A command's output ends in a newline that is not part of the
+                // secret: masked as `••••2b4f`, on any line it is printed on.
+                self.redactor.add(value.trim());
             }
             self.secret_paths.insert(format!("steps.{id}.{field}"));
         }

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::Value as Json;
 
@@ -15,18 +14,16 @@ use super::{
     Plan, PlannedConfirm, PlannedForEach, PlannedInput, PlannedNeed, PlannedOutput, PlannedPhase,
     PlannedStep, PlannedWhen, Summary, VERSION,
 };
+use crate::action::expect::Subject;
 use crate::document::children;
 use crate::document::model::{
-    Action, Comparison, Effect, Expect, HttpRequest, Matcher, Probe, Runbook, Step, Timespan,
-    WaitFor,
+    Action, Effect, Expect, HttpRequest, Runbook, Step, Timespan, WaitFor,
 };
 use crate::document::rules::parent_dir;
 use crate::eval::answers::Answers;
-use crate::eval::values::Values;
+use crate::eval::rendered;
+use crate::eval::values::{RenderError, Values};
 
-/// How long `wait_for` polls, and how often, when it does not say — as the engine does.
-const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
-const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(2);
 /// Child runbooks nest at most this deep in a plan; `validate` refuses cycles, so
 /// this only bounds a file changed since.
 const MAX_DEPTH: usize = 16;
@@ -323,8 +320,11 @@ impl Planner<'_> {
             }
             Action::Http(spec) => {
                 details.extend(self.request_details(spec));
-                expect = self.expectation(step.expect.as_ref(), true);
-                format!("{} {}", spec.method().as_str(), r.text(&spec.url.source))
+                expect = self.expectation(step.expect.as_ref(), Subject::Http);
+                match rendered::request(r, spec, None) {
+                    Ok(request) => format!("{} {}", request.method.as_str(), request.url),
+                    Err(e) => cannot_show(&e),
+                }
             }
             Action::Command(command) => {
                 for (name, value) in &command.env {
@@ -333,8 +333,11 @@ impl Planner<'_> {
                 if let Some(cwd) = &command.cwd {
                     details.push(format!("in {}", r.text(&cwd.source)));
                 }
-                expect = self.expectation(step.expect.as_ref(), false);
-                format!("$ {}", r.text(&command.run.source))
+                expect = self.expectation(step.expect.as_ref(), Subject::Command);
+                match rendered::command(r, command, None, None) {
+                    Ok(command) => format!("$ {}", command.run),
+                    Err(e) => cannot_show(&e),
+                }
             }
             Action::WaitFor(wait) => {
                 let (target, until) = self.wait(wait);
@@ -475,93 +478,28 @@ impl Planner<'_> {
         details
     }
 
-    /// What `expect` asks for, one check per line.
-    fn expectation(&self, expect: Option<&Expect>, http: bool) -> Vec<String> {
-        let r = &self.renderer;
-        let mut lines = Vec::new();
-        let statuses: Vec<String> = expect
-            .map(|e| e.status.iter().map(|s| s.value.to_string()).collect())
-            .unwrap_or_default();
-        if http {
-            lines.push(if statuses.is_empty() {
-                "status 2xx".to_owned()
-            } else {
-                format!("status {}", statuses.join(" or "))
-            });
-        } else {
-            let code = expect
-                .and_then(|e| e.exit_code.as_ref())
-                .map_or(0, |c| c.value);
-            lines.push(format!("exit code {code}"));
+    /// What `expect` asks for, one check per line: rendered as the run renders
+    /// it, worded by the expectation itself.
+    fn expectation(&self, expect: Option<&Expect>, subject: Subject) -> Vec<String> {
+        match rendered::expectation(&self.renderer, expect, None, subject) {
+            Ok(expectation) => expectation.lines(),
+            Err(e) => vec![cannot_show(&e)],
         }
-        let Some(expect) = expect else {
-            return lines;
-        };
-        for (path, matcher) in &expect.json {
-            let path = &path.value;
-            lines.push(match matcher {
-                Matcher::Equals(node) => format!("json {path} = {}", r.node(node)),
-                Matcher::NotEmpty(true) => format!("json {path} not empty"),
-                Matcher::NotEmpty(false) => format!("json {path} empty"),
-                Matcher::Exists(true) => format!("json {path} exists"),
-                Matcher::Exists(false) => format!("json {path} absent"),
-                Matcher::Compare(op, n) => {
-                    let sign = match op {
-                        Comparison::Gt => ">",
-                        Comparison::Ge => "≥",
-                        Comparison::Lt => "<",
-                        Comparison::Le => "≤",
-                    };
-                    format!("json {path} {sign} {}", n.value)
-                }
-                Matcher::Matches(re) => format!("json {path} matches /{}/", re.value),
-                Matcher::Len(n) => format!("json {path} has length {}", n.value),
-            });
-        }
-        if let Some(needle) = &expect.stdout_contains {
-            lines.push(format!("stdout contains \"{}\"", r.text(&needle.source)));
-        }
-        if let Some(needle) = &expect.body_contains {
-            lines.push(format!("body contains \"{}\"", r.text(&needle.source)));
-        }
-        lines
     }
 
-    /// `wait for …` and `until …, every …, up to …`.
+    /// `wait for …` and `until …, every …, up to …`, with the run's defaults.
     fn wait(&self, wait: &WaitFor) -> (String, String) {
-        let r = &self.renderer;
-        let (target, until) = match &wait.probe {
-            Probe::Http(spec) => (
-                format!(
-                    "wait for {} {}",
-                    spec.method().as_str(),
-                    r.text(&spec.url.source)
-                ),
-                self.expectation(wait.expect.as_ref(), true),
-            ),
-            Probe::Command(command) => (
-                format!("wait for $ {}", r.text(&command.run.source)),
-                self.expectation(wait.expect.as_ref(), false),
-            ),
-        };
-        let interval = wait
-            .interval
-            .as_ref()
-            .map_or(DEFAULT_WAIT_INTERVAL, |i| i.value.0);
-        let timeout = wait
-            .timeout
-            .as_ref()
-            .map_or(DEFAULT_WAIT_TIMEOUT, |t| t.value.0);
-        (
-            target,
-            format!(
-                "until {}, every {}, up to {}",
-                until.join(", "),
-                humantime::format_duration(interval),
-                humantime::format_duration(timeout)
-            ),
-        )
+        match rendered::wait(&self.renderer, wait, None) {
+            Ok(wait) => (wait.target(), wait.until()),
+            Err(e) => (cannot_show(&e), String::new()),
+        }
     }
+}
+
+/// A template the plan cannot render (only a pattern that does not compile,
+/// which `validate` refuses): said in its place, never silently replaced.
+fn cannot_show(error: &RenderError) -> String {
+    format!("‹cannot be shown: {}›", error.0)
 }
 
 /// A child runbook's path: relative to the parent's directory, as the run

@@ -12,15 +12,11 @@ use serde_json::Value as Json;
 
 use super::ProbeResult;
 use super::render::Renderer;
-use crate::action::expect::{self, Expectation};
+use crate::action::expect::{self, Expectation, Subject};
 use crate::action::fan_out;
 use crate::action::http::{self, Request, Response};
 use crate::document::model::{Expect, HttpRequest, Method, Probe, Step, WaitFor};
 use crate::document::templates::Stage;
-
-/// How long `wait_for` polls, and how often, when it does not say — as the engine does.
-const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
-const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Sends probes: one runtime and one HTTP client for the whole plan.
 pub struct Prober {
@@ -31,7 +27,7 @@ pub struct Prober {
 /// What a probe step sends.
 enum Sends<'a> {
     Request(&'a HttpRequest, Option<&'a Expect>),
-    Poll(&'a WaitFor, &'a HttpRequest),
+    Poll(&'a WaitFor),
 }
 
 /// The request a step would send, if `--probe` may send it; otherwise why not.
@@ -46,7 +42,7 @@ fn sends(step: &Step) -> Result<Sends<'_>, String> {
             spec.method().as_str()
         )),
         (crate::document::model::Action::WaitFor(wait), None) => match &wait.probe {
-            Probe::Http(spec) if read_only(spec) => Ok(Sends::Poll(wait, spec)),
+            Probe::Http(spec) if read_only(spec) => Ok(Sends::Poll(wait)),
             Probe::Http(spec) => Err(format!(
                 "it polls with {}; only GET and HEAD are probed",
                 spec.method().as_str()
@@ -124,7 +120,7 @@ impl Prober {
                 Some(items) => self.fan_out(step, spec, expect, &items.source, renderer),
                 None => self.once(step, spec, expect, limit, renderer),
             },
-            Sends::Poll(wait, spec) => self.poll(step, wait, spec, renderer),
+            Sends::Poll(wait) => self.poll(wait, step, renderer),
         };
         result.detail = renderer.redact(&result.detail);
         result
@@ -139,8 +135,12 @@ impl Prober {
         renderer: &Renderer,
     ) -> ProbeResult {
         let values = renderer.values();
-        let prepared = crate::eval::rendered::request(values, spec, None)
-            .and_then(|r| Ok((r, crate::eval::rendered::expectation(values, expect, None)?)));
+        let prepared = crate::eval::rendered::request(values, spec, None).and_then(|r| {
+            Ok((
+                r,
+                crate::eval::rendered::expectation(values, expect, None, Subject::Http)?,
+            ))
+        });
         let (request, expectation) = match prepared {
             Ok(pair) => pair,
             Err(e) => return not_probed(format!("not probed: {}", e.0)),
@@ -178,7 +178,7 @@ impl Prober {
             match crate::eval::rendered::request(values, spec, Some(item)).and_then(|r| {
                 Ok((
                     r,
-                    crate::eval::rendered::expectation(values, expect, Some(item))?,
+                    crate::eval::rendered::expectation(values, expect, Some(item), Subject::Http)?,
                 ))
             }) {
                 Ok(pair) => prepared.push(pair),
@@ -221,68 +221,36 @@ impl Prober {
         }
     }
 
-    fn poll(
-        &self,
-        step: &Step,
-        wait: &WaitFor,
-        spec: &HttpRequest,
-        renderer: &Renderer,
-    ) -> ProbeResult {
-        let values = renderer.values();
-        let prepared = crate::eval::rendered::request(values, spec, None).and_then(|r| {
-            Ok((
-                r,
-                crate::eval::rendered::expectation(values, wait.expect.as_ref(), None)?,
-            ))
-        });
-        let (mut request, expectation) = match prepared {
-            Ok(pair) => pair,
+    fn poll(&self, wait: &WaitFor, step: &Step, renderer: &Renderer) -> ProbeResult {
+        let wait = match crate::eval::rendered::wait(renderer.values(), wait, None) {
+            Ok(wait) => wait,
             Err(e) => return not_probed(format!("not probed: {}", e.0)),
         };
-        let timeout = wait
-            .timeout
-            .as_ref()
-            .map_or(DEFAULT_WAIT_TIMEOUT, |t| t.value.0);
-        let interval = wait
-            .interval
-            .as_ref()
-            .map_or(DEFAULT_WAIT_INTERVAL, |t| t.value.0);
         // A poll can take a while; say so, on stderr, so the plan itself stays clean.
         eprintln!(
-            "probing `{}`: waiting for {} {} (up to {})",
+            "probing `{}`: {} (up to {})",
             step.id.value,
-            request.method.as_str(),
-            renderer.redact(&request.url),
-            humantime::format_duration(timeout)
+            renderer.redact(&wait.target()),
+            humantime::format_duration(wait.timeout)
         );
-        let started = Instant::now();
-        let mut attempts = 0u32;
-        loop {
-            attempts += 1;
-            request.timeout = request.timeout.min(
-                timeout
-                    .saturating_sub(started.elapsed())
-                    .max(Duration::from_millis(100)),
-            );
-            let result = self.runtime.block_on(http::send(&self.client, &request));
-            let judged = judge(step, result, &expectation, renderer);
-            if judged.outcome == "passed" {
-                return ProbeResult {
-                    detail: format!("ready after {attempts} attempt(s): {}", judged.detail),
-                    ..judged
-                };
-            }
-            if started.elapsed() + interval > timeout {
-                return ProbeResult {
-                    detail: format!(
-                        "not ready after {} ({attempts} attempts); last: {}",
-                        humantime::format_duration(timeout),
-                        judged.detail
-                    ),
-                    ..judged
-                };
-            }
-            std::thread::sleep(interval);
+        let polled = self.runtime.block_on(wait.poll(&self.client, |_, _| {}));
+        let attempts = polled.attempts;
+        let got = polled.status.map(|s| format!(": {s}")).unwrap_or_default();
+        let (outcome, detail) = match polled.last_failure {
+            None => ("passed", format!("ready after {attempts} attempt(s){got}")),
+            Some(last) => (
+                "failed",
+                format!(
+                    "not ready after {} ({attempts} attempts); last: {last}",
+                    humantime::format_duration(wait.timeout)
+                ),
+            ),
+        };
+        ProbeResult {
+            outcome: outcome.to_owned(),
+            detail,
+            status: polled.status,
+            elapsed_ms: None,
         }
     }
 }

@@ -20,7 +20,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value as Json;
 
 use crate::document::node::{Node, Value as Yaml};
-use crate::eval::values::{self, Values};
+use crate::eval::values::{self, RenderError, Values};
 use crate::secret::Redactor;
 use crate::template::{self, MASK};
 
@@ -421,6 +421,19 @@ impl Renderer {
             return None;
         }
         Some(values::truthy(&serde_json::to_value(value?).ok()?))
+    }
+}
+
+/// The plan renders a step with the very functions the run uses
+/// (`eval::rendered`), with placeholders for what is not known yet; `item`
+/// stays a placeholder, since the items are known only when the run gets there.
+impl crate::eval::rendered::Render for Renderer {
+    fn text(&self, source: &str, _item: Option<&Json>) -> Result<String, RenderError> {
+        Ok(Renderer::text(self, source))
+    }
+
+    fn node(&self, node: &Node, _item: Option<&Json>) -> Result<Json, RenderError> {
+        Ok(Renderer::node(self, node))
     }
 }
 
