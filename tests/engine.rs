@@ -7,6 +7,7 @@
 mod actions;
 mod gates;
 mod inputs;
+mod interpretation;
 mod leak;
 mod server;
 mod state;
