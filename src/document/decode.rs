@@ -159,6 +159,27 @@ impl Decoder<'_> {
         })
     }
 
+    /// A `when:` condition. A bare expression (`inputs.flag == 'yes'`, as
+    /// Ansible's `when` and GitHub's `if` are written) is kept as the template
+    /// `{{ … }}` that evaluates it, so everything after decoding reads one form;
+    /// text mixed with `{{ }}` is no condition at all, and is refused.
+    fn condition(&mut self, node: &Node) -> Option<Template> {
+        let template = self.template(node, "`when`")?;
+        match crate::template::condition(&template.source) {
+            Ok(expression) => Some(Template {
+                source: format!("{{{{ {expression} }}}}"),
+                span: template.span,
+            }),
+            Err(problem) => {
+                self.report(
+                    Diagnostic::new(Code::TemplateSyntax, node.span, format!("`when` is not a condition: {problem}"))
+                        .help("write one expression, bare (`when: inputs.flag == 'yes'`) or in braces (`when: \"{{ inputs.flag == 'yes' }}\"`)"),
+                );
+                None
+            }
+        }
+    }
+
     fn boolean(&mut self, node: &Node, what: &str) -> Option<Spanned<bool>> {
         if let Value::Bool(value) = node.value {
             Some(Spanned::new(value, node.span))

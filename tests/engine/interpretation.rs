@@ -24,9 +24,18 @@ steps:
 ",
     );
     let plan = work.runbook(["plan", "wait.yaml"]).status(0);
-    assert!(plan.stdout.contains("until exit code 0, stdout contains \"ready\""), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("until exit code 0, stdout contains \"ready\""),
+        "{}",
+        plan.stdout
+    );
     let ran = work.runbook(["run", "wait.yaml"]).status(1);
-    assert!(all(&ran).contains("stdout does not contain \"ready\""), "{}", all(&ran));
+    assert!(
+        all(&ran).contains("stdout does not contain \"ready\""),
+        "{}",
+        all(&ran)
+    );
     work.write("ready", "");
     work.write(
         "wait.yaml",
@@ -46,7 +55,11 @@ steps:
 #[test]
 fn an_input_read_only_by_an_expect_is_resolved() {
     let server = Server::start();
-    server.route("GET", "/hello", Reply::json(200, serde_json::json!({"word": "hello"})));
+    server.route(
+        "GET",
+        "/hello",
+        Reply::json(200, serde_json::json!({"word": "hello"})),
+    );
     let work = Work::new();
     work.write(
         "needle.yaml",
@@ -71,7 +84,11 @@ steps:
     let ran = work
         .runbook(["run", "needle.yaml", "--set", "needle=goodbye"])
         .status(1);
-    assert!(all(&ran).contains("stdout does not contain \"goodbye\""), "{}", all(&ran));
+    assert!(
+        all(&ran).contains("stdout does not contain \"goodbye\""),
+        "{}",
+        all(&ran)
+    );
 }
 
 #[test]
@@ -108,7 +125,10 @@ steps:
     );
     let ran = work.runbook(["run", "fan.yaml"]).status(1);
     let text = all(&ran);
-    assert!(text.contains("1 of 2 items failed: item \"b.test\": exit code 1, expected 0"), "{text}");
+    assert!(
+        text.contains("1 of 2 items failed: item \"b.test\": exit code 1, expected 0"),
+        "{text}"
+    );
     assert!(!text.contains("Some("), "{text}");
 }
 
@@ -137,4 +157,53 @@ steps:
     assert!(!stdout.contains("s3cr3t"), "{stdout}");
     assert!(stdout.starts_with("••••9b2f"), "{stdout:?}");
     assert_eq!(step["results"]["stdout"], Value::from("••••9b2f\n"));
+}
+
+#[test]
+fn a_bare_when_is_a_condition_and_text_mixed_with_braces_is_refused() {
+    let work = Work::new();
+    let yaml = r"runbook: cond
+inputs:
+  flag: { default: 'no' }
+steps:
+  - id: only_if_yes
+    when: inputs.flag == 'yes'
+    effect: change
+    command: touch ran
+";
+    work.write("cond.yaml", yaml);
+    work.runbook(["validate", "cond.yaml"]).status(0);
+    let plan = work.runbook(["plan", "cond.yaml"]).status(0);
+    assert!(plan.stdout.contains("false now"), "{}", plan.stdout);
+    let ran = work.runbook(["run", "cond.yaml"]).status(0);
+    assert!(ran.stdout.contains("skipped"), "{}", ran.stdout);
+    assert!(!work.exists("ran"));
+    work.runbook(["run", "cond.yaml", "--set", "flag=yes"])
+        .status(0);
+    assert!(work.exists("ran"));
+    // Braces keep working.
+    work.write(
+        "cond.yaml",
+        yaml.replace(
+            "when: inputs.flag == 'yes'",
+            "when: \"{{ inputs.flag == 'yes' }}\"",
+        ),
+    );
+    let plan = work.runbook(["plan", "cond.yaml"]).status(0);
+    assert!(plan.stdout.contains("false now"), "{}", plan.stdout);
+    // Text around braces would always be true: refused at its line.
+    work.write(
+        "cond.yaml",
+        yaml.replace(
+            "when: inputs.flag == 'yes'",
+            "when: \"flag is {{ inputs.flag }}\"",
+        ),
+    );
+    let checked = work.runbook(["validate", "cond.yaml"]).status(1);
+    let text = all(&checked);
+    assert!(
+        text.contains("RB013") && text.contains("cond.yaml:6:"),
+        "{text}"
+    );
+    assert!(text.contains("`when` is not a condition"), "{text}");
 }

@@ -142,7 +142,7 @@ impl Decoder<'_> {
         if let Some(n) = fields.get("needs") {
             step.needs = self.needs(n);
         }
-        step.when = fields.get("when").and_then(|n| self.template(n, "`when`"));
+        step.when = fields.get("when").and_then(|n| self.condition(n));
         step.effect = fields.get("effect").and_then(|n| self.effect(n));
         if fields.get("effect").is_some() && step.effect.is_none() {
             step.unread.push("effect");
