@@ -1,12 +1,12 @@
 //! The person running the runbook, behind a small trait so the engine can be
-//! driven by a real terminal (`terminal.rs`), by nobody (`headless.rs`: no TTY or
-//! `--non-interactive`, never asks) or by a script in unit tests (`scripted.rs`).
+//! driven by a real terminal (`terminal.rs`) or by nobody (`headless.rs`: no TTY
+//! or `--non-interactive`, never asks). Tests drive the terminal for real, in a
+//! pseudo-terminal (tests/pty.rs).
 //!
 //! Everything the engine shows goes through [`Operator::say`] already redacted;
 //! an operator never sees a secret except the one it is typing.
 
 pub mod headless;
-pub mod scripted;
 pub mod terminal;
 
 use regex::Regex;

@@ -3,7 +3,6 @@
 //! no passed step runs again; secrets are known only by fingerprint and are
 //! asked for again when needed; a changed runbook file is refused.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -13,7 +12,7 @@ use crate::document::model::Runbook;
 use crate::engine::gate::StepRecord;
 use crate::engine::journal::{Event, EventKind, Journal};
 use crate::engine::lock::{Holder, Lock};
-use crate::engine::runner::{Engine, RunOptions, SharedOperator, working_directory};
+use crate::engine::runner::{Engine, Opened, RunOptions, SharedOperator, working_directory};
 use crate::engine::state_dir::StateDir;
 use crate::engine::{EngineError, open_events};
 use crate::eval::answers::Answers;
@@ -82,26 +81,21 @@ impl Engine {
             Values::new(json!({"id": run_id, "started_at": at_started, "operator": started_by}));
         values.declare_steps(&runbook);
         let events_so_far = replay.events.clone();
-        let mut engine = Engine {
+        let mut engine = Engine::new(Opened {
             file: file.to_path_buf(),
             runbook,
             options,
             answers,
             operator,
             values,
-            records: BTreeMap::new(),
-            pending_secrets: BTreeMap::new(),
-            pending_inputs: BTreeMap::new(),
             journal,
             events,
             client,
             state,
             run_id,
-            _lock: lock,
+            lock,
             depth: 0,
-            failed_evidence: None,
-            instructions_shown: None,
-        };
+        });
         if let Some(torn) = replay.torn {
             engine.say(&format!(
                 "note: the journal's last line ({} bytes, line {}) was cut short, probably by a crash; it was dropped",

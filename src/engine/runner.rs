@@ -95,7 +95,49 @@ pub struct Engine {
     pub(super) instructions_shown: Option<String>,
 }
 
+/// What a started or resumed run has opened: the parts of an [`Engine`] that
+/// differ between the two; the rest starts empty.
+pub(super) struct Opened {
+    pub file: PathBuf,
+    pub runbook: Runbook,
+    pub options: RunOptions,
+    pub answers: Answers,
+    pub operator: SharedOperator,
+    pub values: Values,
+    pub journal: Journal,
+    pub events: Option<Events>,
+    pub client: reqwest::Client,
+    pub state: StateDir,
+    pub run_id: String,
+    pub lock: Lock,
+    pub depth: usize,
+}
+
 impl Engine {
+    /// The one place an engine is put together.
+    pub(super) fn new(opened: Opened) -> Engine {
+        Engine {
+            file: opened.file,
+            runbook: opened.runbook,
+            options: opened.options,
+            answers: opened.answers,
+            operator: opened.operator,
+            values: opened.values,
+            records: BTreeMap::new(),
+            pending_secrets: BTreeMap::new(),
+            pending_inputs: BTreeMap::new(),
+            journal: opened.journal,
+            events: opened.events,
+            client: opened.client,
+            state: opened.state,
+            run_id: opened.run_id,
+            _lock: opened.lock,
+            depth: opened.depth,
+            failed_evidence: None,
+            instructions_shown: None,
+        }
+    }
+
     /// Starts the engine on a new run: the lock is taken and the journal opened.
     pub(super) fn start(
         file: &Path,
@@ -134,26 +176,21 @@ impl Engine {
         let mut values =
             Values::new(json!({"id": run_id, "started_at": started_at, "operator": operator_name}));
         values.declare_steps(&runbook);
-        let mut engine = Engine {
+        let mut engine = Engine::new(Opened {
             file: file.to_path_buf(),
             runbook,
             options,
             answers,
             operator,
             values,
-            records: BTreeMap::new(),
-            pending_secrets: BTreeMap::new(),
-            pending_inputs: BTreeMap::new(),
             journal,
             events,
             client,
             state,
             run_id,
-            _lock: lock,
+            lock,
             depth,
-            failed_evidence: None,
-            instructions_shown: None,
-        };
+        });
         engine.emit_only(&first);
         Ok(engine)
     }

@@ -25,9 +25,8 @@ pub(crate) fn phrase_mismatch(phrase: &str) -> String {
     format!("That does not match; type exactly: {phrase}")
 }
 
-/// Why `answer` is not acceptable for `question`, or `None` when it is. Shared
-/// with the scripted operator so engine tests see the terminal's rules.
-pub(crate) fn refusal(question: &Question, answer: &str) -> Option<String> {
+/// Why `answer` is not acceptable for `question`, or `None` when it is.
+fn refusal(question: &Question, answer: &str) -> Option<String> {
     if !question.choices.is_empty() && !question.choices.iter().any(|c| c == answer) {
         return Some(format!("choose one of: {}", question.choices.join(", ")));
     }
