@@ -83,6 +83,31 @@ fn written_paths(source: &str) -> Vec<String> {
     found
 }
 
+/// The expression of a `when:` condition: the inside of one `{{ … }}`, or the
+/// whole text written bare. Text around or between `{{ }}` is not a condition
+/// (a non-empty string would always be true), nor is a `{% %}` block.
+pub fn condition(source: &str) -> Result<&str, String> {
+    let trimmed = source.trim();
+    let inner = trimmed
+        .strip_prefix("{{")
+        .and_then(|s| s.strip_suffix("}}"))
+        .map(|s| s.trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace()));
+    let expression = match inner {
+        Some(inner) if !inner.contains("{{") && !inner.contains("}}") => inner,
+        Some(_) => return Err("it holds more than one `{{ }}`".to_owned()),
+        None if trimmed.contains("{{") || trimmed.contains("{%") => {
+            return Err(
+                "it mixes text with `{{ }}` or `{% %}`, so it would always be true".to_owned(),
+            );
+        }
+        None => trimmed,
+    };
+    if expression.is_empty() {
+        return Err("it is empty".to_owned());
+    }
+    Ok(expression)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,29 +182,4 @@ mod tests {
         );
         assert!(result.is_err());
     }
-}
-
-/// The expression of a `when:` condition: the inside of one `{{ … }}`, or the
-/// whole text written bare. Text around or between `{{ }}` is not a condition
-/// (a non-empty string would always be true), nor is a `{% %}` block.
-pub fn condition(source: &str) -> Result<&str, String> {
-    let trimmed = source.trim();
-    let inner = trimmed
-        .strip_prefix("{{")
-        .and_then(|s| s.strip_suffix("}}"))
-        .map(|s| s.trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace()));
-    let expression = match inner {
-        Some(inner) if !inner.contains("{{") && !inner.contains("}}") => inner,
-        Some(_) => return Err("it holds more than one `{{ }}`".to_owned()),
-        None if trimmed.contains("{{") || trimmed.contains("{%") => {
-            return Err(
-                "it mixes text with `{{ }}` or `{% %}`, so it would always be true".to_owned(),
-            );
-        }
-        None => trimmed,
-    };
-    if expression.is_empty() {
-        return Err("it is empty".to_owned());
-    }
-    Ok(expression)
 }

@@ -67,7 +67,7 @@ impl Expectation {
                 lines.push(format!("status {}", statuses.join(" or ")));
             }
             Subject::Command => {
-                lines.push(format!("exit code {}", exit_codes_text(&self.exit_codes)))
+                lines.push(format!("exit code {}", exit_codes_text(&self.exit_codes)));
             }
         }
         for (path, check) in &self.json {

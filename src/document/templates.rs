@@ -48,7 +48,7 @@ impl Step {
                 out.text(prompt.default.as_ref(), Stage::Action, "this step");
             }
             Action::ReadSetting(setting) => {
-                out.text(Some(&setting.file), Stage::Action, "this step")
+                out.text(Some(&setting.file), Stage::Action, "this step");
             }
             Action::SetSetting(setting) => {
                 out.text(Some(&setting.file), Stage::Action, "this step");

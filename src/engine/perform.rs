@@ -506,7 +506,7 @@ impl Engine {
     /// A fan-out's outcome: passed only if every item passed.
     fn fanned_out(&self, results: Vec<Json>, failures: &[String]) -> Done {
         let total = results.len();
-        let results = json!({ "results": results });
+        let results = json!({ "results": Json::Array(results) });
         if failures.is_empty() {
             Done::passed(results)
         } else {

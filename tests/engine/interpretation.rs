@@ -63,7 +63,7 @@ fn an_input_read_only_by_an_expect_is_resolved() {
     let work = Work::new();
     work.write(
         "needle.yaml",
-        &with_base(
+        with_base(
             r#"runbook: needle
 inputs:
   needle: {}
