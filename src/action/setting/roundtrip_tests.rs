@@ -463,29 +463,36 @@ fn read_agrees_with_python_dotenv_on_odd_files() {
     fs::write(&file, CORPUS).expect("writing the corpus");
     let pairs = python_reads(&file, false);
     assert!(pairs.len() > 40, "python-dotenv read too little: {pairs:?}");
-    let mut expected = Vec::new();
-    for pair in pairs.chunks(2) {
-        let [key, value] = pair else {
-            panic!("odd python output {pairs:?}")
-        };
-        let value = (value != "\u{1}").then(|| value.clone());
-        expected.push((key.clone(), value));
-    }
-    let ours: Vec<(String, Option<String>)> = expected
-        .iter()
-        .map(|(key, _)| (key.clone(), super::dotenv::get(CORPUS, key)))
-        .collect();
-    assert_eq!(ours, expected);
-    // And no key python-dotenv does not see.
-    let mut our_keys: Vec<String> = super::dotenv::parse(CORPUS)
+    assert_eq!(bindings_read_by_us(CORPUS), bindings_read_by_python(&pairs));
+}
+
+/// Every key `text` sets, with the value `read` gives it (`None`: no value), by key.
+fn bindings_read_by_us(text: &str) -> Vec<(String, Option<String>)> {
+    let mut keys: Vec<String> = super::dotenv::parse(text)
         .into_iter()
         .filter_map(|binding| binding.key)
         .collect();
-    our_keys.sort();
-    our_keys.dedup();
-    let mut their_keys: Vec<String> = expected.into_iter().map(|(key, _)| key).collect();
-    their_keys.sort();
-    assert_eq!(our_keys, their_keys);
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .map(|key| {
+            let value = super::dotenv::get(text, &key);
+            (key, value)
+        })
+        .collect()
+}
+
+/// The same from [`python_reads`]' output.
+fn bindings_read_by_python(pairs: &[String]) -> Vec<(String, Option<String>)> {
+    let mut bindings: Vec<(String, Option<String>)> = pairs
+        .chunks(2)
+        .map(|pair| {
+            let value = pair.get(1).filter(|value| *value != "\u{1}").cloned();
+            (pair[0].clone(), value)
+        })
+        .collect();
+    bindings.sort();
+    bindings
 }
 
 /// What generated files are made of: the characters and words dotenv syntax uses.
@@ -538,30 +545,11 @@ fn read_agrees_with_python_dotenv_on_generated_files() {
     let theirs = python_reads_each(&paths, false);
     assert_eq!(theirs.len(), texts.len());
     for (text, pairs) in texts.iter().zip(theirs) {
-        let mut expected: Vec<(String, Option<String>)> = pairs
-            .chunks(2)
-            .map(|pair| {
-                (
-                    pair[0].clone(),
-                    pair.get(1).filter(|v| *v != "\u{1}").cloned(),
-                )
-            })
-            .collect();
-        expected.sort();
-        let mut keys: Vec<String> = super::dotenv::parse(text)
-            .into_iter()
-            .filter_map(|binding| binding.key)
-            .collect();
-        keys.sort();
-        keys.dedup();
-        let ours: Vec<(String, Option<String>)> = keys
-            .into_iter()
-            .map(|key| {
-                let value = super::dotenv::get(text, &key);
-                (key, value)
-            })
-            .collect();
-        assert_eq!(ours, expected, "{text:?}");
+        assert_eq!(
+            bindings_read_by_us(text),
+            bindings_read_by_python(&pairs),
+            "{text:?}"
+        );
     }
 }
 
