@@ -10,13 +10,16 @@ mod atomic;
 mod backup;
 mod dotenv;
 
-use std::fs::{self, DirBuilder, Metadata};
-use std::io;
+use std::fs::{self, DirBuilder, File, Metadata};
+use std::io::{self, Read as _};
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 
 use backup::{Backup, Previous};
 
+// A settings file is a few lines; the cap that keeps a huge runbook file out of
+// memory keeps a huge settings file out too (and out of its backup).
+use crate::document::source::MAX_FILE_BYTES;
 use crate::secret::fingerprint;
 
 /// What `set_setting` did, for the journal and for `restore_setting`.
@@ -48,6 +51,13 @@ pub enum SettingError {
         path.display()
     )]
     NotUtf8 { path: PathBuf, offset: usize },
+
+    #[error(
+        "the settings file `{}` is larger than {} MiB, too large for a dotenv file; point `file:` at the dotenv file itself",
+        path.display(),
+        MAX_FILE_BYTES / 1024 / 1024
+    )]
+    TooLarge { path: PathBuf },
 
     #[error(
         "`{}` is a directory, not a settings file; point `file:` at the dotenv file itself",
@@ -161,15 +171,16 @@ pub enum SettingError {
 }
 
 /// The value of `key` in the dotenv file at `path`; `None` when the file or the key
-/// is absent (or the key has no `=`). With several occurrences the last one wins.
+/// is absent (or the key has no `=`). With several occurrences the last one wins, as
+/// for python-dotenv and bash.
 pub fn read(path: &Path, key: &str) -> Result<Option<String>, SettingError> {
     check_key(key)?;
     let target = locate(path)?;
     Ok(read_text(path, &target)?.and_then(|text| dotenv::get(&text, key)))
 }
 
-/// Sets `key` to `value` in the dotenv file at `path`, creating the file (mode 0600)
-/// if needed, after saving the previous file to `backup`.
+/// Sets `key` to `value` in the dotenv file at `path` (on every line that sets it),
+/// creating the file (mode 0600) if needed, after saving the previous file to `backup`.
 ///
 /// `backup` should be unique to the run and step. If it already holds the backup of
 /// an earlier attempt whose write landed (a retry, or a resume after a crash between
@@ -350,10 +361,23 @@ fn require_parent(path: &Path, target: &Target) -> Result<(), SettingError> {
 }
 
 fn read_text(path: &Path, target: &Target) -> Result<Option<String>, SettingError> {
-    if target.existing.is_none() {
+    let Some(metadata) = &target.existing else {
         return Ok(None);
+    };
+    let too_large = || SettingError::TooLarge {
+        path: path.to_path_buf(),
+    };
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_large());
     }
-    let bytes = fs::read(&target.path).map_err(|cause| unreadable(path, cause))?;
+    let mut bytes = Vec::new();
+    // At most one byte past the cap, in case the file grew since the `stat`.
+    File::open(&target.path)
+        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|cause| unreadable(path, cause))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|error| SettingError::NotUtf8 {

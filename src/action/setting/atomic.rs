@@ -1,6 +1,11 @@
 //! Replacing a file so that every reader, and every crash, sees either the old
 //! content or the new one: write a temporary file in the same directory, fsync it,
 //! rename it over the target, fsync the directory so the rename itself is durable.
+//!
+//! A crash between creating the temporary file and the rename leaves it behind,
+//! holding the new content — maybe a secret. Its name carries the writer's pid, so
+//! the next replacement of the same file removes the leftovers of writers that are
+//! no longer running.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write as _};
@@ -62,8 +67,10 @@ pub fn replace(
     owner: Option<(u32, u32)>,
 ) -> Result<(), Failure> {
     let dir = parent(target);
+    let name = temp_prefix(target);
+    remove_stale_temps(dir, &name);
     let (temp_path, mut temp) =
-        create_temp(dir, target).map_err(failed("create a temporary file"))?;
+        create_temp(dir, &name).map_err(failed("create a temporary file"))?;
     let result = (|| {
         temp.write_all(bytes)
             .map_err(failed("write the temporary file"))?;
@@ -105,17 +112,23 @@ fn sync_dir(dir: &Path) -> Result<(), Failure> {
         .map_err(failed("fsync the directory"))
 }
 
-/// A new, empty, owner-only file next to `target`, named after it so a leftover
-/// from a crash says where it came from.
-fn create_temp(dir: &Path, target: &Path) -> io::Result<(PathBuf, File)> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// `.NAME.runbook-`: how the temporary files replacing `target` start, named after
+/// it so a leftover from a crash says where it came from. The pid and a counter
+/// follow, then `.tmp`.
+fn temp_prefix(target: &Path) -> String {
     let name = target
         .file_name()
         .map_or_else(|| "setting".into(), |name| name.to_string_lossy());
+    format!(".{name}.runbook-")
+}
+
+/// A new, empty, owner-only file in `dir`, its name starting with `prefix`.
+fn create_temp(dir: &Path, prefix: &str) -> io::Result<(PathBuf, File)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut attempts = 0;
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".{name}.runbook-{}-{n}.tmp", std::process::id()));
+        let path = dir.join(format!("{prefix}{}-{n}.tmp", std::process::id()));
         match OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -130,4 +143,39 @@ fn create_temp(dir: &Path, target: &Path) -> io::Result<(PathBuf, File)> {
             Err(error) => return Err(error),
         }
     }
+}
+
+/// Removes the temporary files in `dir` named with `prefix` whose writer is no longer
+/// running. Best effort: a leftover that cannot be listed or removed does not stop
+/// the write. A live writer's file (another `runbook` in the middle of its own write,
+/// or a thread of this one) is left alone.
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let writer = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(prefix))
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .and_then(|rest| rest.split_once('-'))
+            .filter(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok());
+        if writer.is_some_and(|pid| pid > 0 && !is_running(pid)) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether a process `pid` exists (signal 0 checks without sending anything). One we
+/// may not signal exists too.
+fn is_running(pid: i32) -> bool {
+    if u32::try_from(pid).is_ok_and(|pid| pid == std::process::id()) {
+        return true;
+    }
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
 }

@@ -2,9 +2,9 @@
 //! bash's `source` and python-dotenv both read back exactly, and editing one key while
 //! every other byte of the file stays as it was.
 //!
-//! The parser mirrors python-dotenv's (`dotenv/parser.py`) statement by statement, so
-//! "the value of KEY" means what the platform reading the file will see. It does not
-//! expand `${VAR}`: `read_setting` returns the text as written.
+//! The parser mirrors python-dotenv 1.2.4's (`dotenv/parser.py`) statement by
+//! statement, so "the value of KEY" means what the platform reading the file will see.
+//! It does not expand `${VAR}`: `read_setting` returns the text as written.
 
 /// One statement of a dotenv file: a binding, a comment, or a line python-dotenv
 /// cannot parse (skipped, `key` and `value` both `None`).
@@ -36,18 +36,20 @@ pub fn get(text: &str, key: &str) -> Option<String> {
 
 /// `text` with `key` set to the already-quoted `encoded` value.
 ///
-/// The LAST occurrence of the key is replaced, because that is the one every reader
-/// honours; earlier occurrences are dead text and stay as they were. The statement
-/// becomes `[export ]KEY=encoded`, keeping its `export ` prefix, its indentation, its
-/// trailing comment and its line terminator. An absent key is appended as
-/// `KEY=encoded`, after adding the final newline the file may have lacked.
+/// EVERY occurrence of the key is replaced: readers disagree on which one wins
+/// (python-dotenv, bash, Node and Ruby take the last; dotenvy never overrides a
+/// variable already set, so it takes the first), and an old secret left on an
+/// earlier line would still sit in the file. Each statement becomes
+/// `[export ]KEY=encoded`, keeping its `export ` prefix, its indentation, its trailing
+/// comment and its line terminator. An absent key is appended as `KEY=encoded`, after
+/// adding the final newline the file may have lacked.
 pub fn set(text: &str, key: &str, encoded: &str) -> String {
     let bindings = parse(text);
-    let Some(binding) = bindings
+    let mut occurrences = bindings
         .iter()
-        .rev()
-        .find(|binding| binding.key.as_deref() == Some(key))
-    else {
+        .filter(|binding| binding.key.as_deref() == Some(key))
+        .peekable();
+    if occurrences.peek().is_none() {
         let newline = if first_newline_is_crlf(text) {
             "\r\n"
         } else {
@@ -63,37 +65,56 @@ pub fn set(text: &str, key: &str, encoded: &str) -> String {
         out.push_str(encoded);
         out.push_str(newline);
         return out;
-    };
-    let mut out = String::with_capacity(text.len() + encoded.len());
-    out.push_str(&text[..binding.key_start]);
-    out.push_str(key);
-    out.push('=');
-    out.push_str(encoded);
-    let tail = &text[binding.value_end..binding.line_end];
-    if tail.trim_start_matches(is_space).starts_with('#') {
-        // A comment glued to a closing quote (`"x"#c`) would become part of an
-        // unquoted value: python-dotenv only sees a comment after a blank.
-        if !tail.starts_with(is_space) {
-            out.push(' ');
-        }
-        out.push_str(tail);
     }
-    out.push_str(&text[binding.line_end..]);
+    let mut out = String::with_capacity(text.len() + encoded.len());
+    let mut copied = 0;
+    for binding in occurrences {
+        out.push_str(&text[copied..binding.key_start]);
+        let tail = &text[binding.value_end..binding.line_end];
+        let comment = tail.trim_start_matches(is_space).starts_with('#');
+        out.push_str(key);
+        out.push('=');
+        // `KEY= # c` is empty for bash and python-dotenv 1.2.4, but `# c` for the
+        // python-dotenv releases before it; `''` is empty for every reader.
+        out.push_str(if comment && encoded.is_empty() {
+            "''"
+        } else {
+            encoded
+        });
+        if comment {
+            // A comment glued to a closing quote (`"x"#c`) would become part of an
+            // unquoted value: python-dotenv only sees a comment after a blank.
+            if !tail.starts_with(is_space) {
+                out.push(' ');
+            }
+            out.push_str(tail);
+        }
+        copied = binding.line_end;
+    }
+    out.push_str(&text[copied..]);
     out
 }
 
-/// Whether `edited` (the result of [`set`]) reads back `value` for `key` and every
-/// other statement exactly as `original` did. This catches the cases where a new line
-/// would be swallowed by something earlier, like an unterminated quote.
+/// Whether `edited` (the result of [`set`]) reads back `value` for every occurrence
+/// of `key`, and every other statement exactly as `original` did. This catches the
+/// cases where a new line would be swallowed by something earlier, like an
+/// unterminated quote.
 pub fn edit_is_faithful(original: &str, edited: &str, key: &str, value: &str) -> bool {
-    let others = |text: &str| -> Vec<(Option<String>, Option<String>)> {
-        parse(text)
-            .into_iter()
-            .filter(|binding| binding.key.as_deref() != Some(key))
+    let (mine, others_edited): (Vec<Binding>, Vec<Binding>) = parse(edited)
+        .into_iter()
+        .partition(|binding| binding.key.as_deref() == Some(key));
+    let others_original = parse(original)
+        .into_iter()
+        .filter(|binding| binding.key.as_deref() != Some(key));
+    !mine.is_empty()
+        && mine
+            .iter()
+            .all(|binding| binding.value.as_deref() == Some(value))
+        && others_original
             .map(|binding| (binding.key, binding.value))
-            .collect()
-    };
-    get(edited, key).as_deref() == Some(value) && others(original) == others(edited)
+            .eq(others_edited
+                .into_iter()
+                .map(|binding| (binding.key, binding.value)))
 }
 
 /// Why a value cannot be written so that bash and python-dotenv agree on it.
@@ -105,17 +126,17 @@ pub type Unrepresentable = &'static str;
 ///   that know no quoting at all (`docker --env-file`) get them right too. A `~` at
 ///   the start or after a `:` is not plain: bash expands it in an assignment.
 /// - Otherwise single quotes, literal in both bash and python-dotenv, when the value
-///   has no `'`, no `\\` and does not end in `\` (python-dotenv decodes `\\` and `\'`
-///   inside single quotes; bash does not).
+///   has no `'`, no `\\` and does not end in `\` (python-dotenv decodes `\\` and
+///   `\'` inside single quotes; bash does not).
 /// - Otherwise double quotes escaping `\` and `"` (the only escapes both decode the
 ///   same way), newlines literal, when the value has no `$` or backtick (which bash
-///   expands and python-dotenv cannot escape) and does not end in `\`.
+///   expands and python-dotenv cannot escape). A final backslash is written `\\`,
+///   which python-dotenv 1.2.4 and bash both read as one backslash.
 ///
-/// What is left cannot be written faithfully for both readers: values ending in a
-/// backslash (python-dotenv's quote scanning takes `\"` / `\'` as an escaped quote),
-/// values with a quote or `\\` *and* a `$` or backtick, values with `${…}` (which
-/// python-dotenv expands even inside single quotes), and carriage returns or NULs
-/// (which neither keeps).
+/// What is left cannot be written faithfully for both readers: values with `$` or a
+/// backtick *and* a `'`, a `\\` or a final `\`; values with `${…}` as python-dotenv
+/// expands it (even inside single quotes); carriage returns and NULs (which neither
+/// keeps).
 pub fn encode(value: &str) -> Result<String, Unrepresentable> {
     if value.contains('\r') {
         return Err("contains a carriage return, which dotenv readers turn into a newline");
@@ -123,21 +144,13 @@ pub fn encode(value: &str) -> Result<String, Unrepresentable> {
     if value.contains('\0') {
         return Err("contains a NUL character, which no environment variable can hold");
     }
-    if value
-        .find("${")
-        .is_some_and(|at| value[at + 2..].contains('}'))
-    {
+    if python_dotenv_interpolates(value) {
         return Err("contains `${…}`, which python-dotenv expands even inside quotes");
-    }
-    if value.ends_with('\\') {
-        return Err(
-            "ends with a backslash, which python-dotenv reads as escaping the closing quote",
-        );
     }
     if is_plain(value) {
         return Ok(value.to_owned());
     }
-    if !value.contains('\'') && !value.contains("\\\\") {
+    if !value.contains('\'') && !value.contains("\\\\") && !value.ends_with('\\') {
         return Ok(format!("'{value}'"));
     }
     if !value.contains(['$', '`']) {
@@ -153,8 +166,23 @@ pub fn encode(value: &str) -> Result<String, Unrepresentable> {
         return Ok(out);
     }
     Err(
-        "has a single quote or a double backslash together with `$` or a backtick, a mix no quoting reads back the same in bash and python-dotenv",
+        "has `$` or a backtick together with a single quote, a double backslash or a final backslash: bash expands `$` inside double quotes and python-dotenv decodes backslashes inside single quotes",
     )
+}
+
+/// Whether python-dotenv's interpolation pattern, `\$\{[^}:]*(:-[^}]*)?\}`, matches
+/// somewhere in `value` (`dotenv/variables.py`).
+fn python_dotenv_interpolates(value: &str) -> bool {
+    value.match_indices("${").any(|(at, _)| {
+        let rest = &value[at + 2..];
+        match rest.find(['}', ':']) {
+            Some(end) if rest[end..].starts_with('}') => true,
+            Some(end) => rest[end + 1..]
+                .strip_prefix('-')
+                .is_some_and(|default| default.contains('}')),
+            None => false,
+        }
+    })
 }
 
 fn is_plain(value: &str) -> bool {
@@ -190,7 +218,12 @@ fn skip(text: &str, from: usize, keep: impl Fn(char) -> bool) -> usize {
 /// Every statement of `text`, in order (python-dotenv's `parse_stream`).
 pub fn parse(text: &str) -> Vec<Binding> {
     let mut bindings = Vec::new();
-    let mut pos = 0;
+    // A byte-order mark at the start is no part of the first key (python-dotenv 1.2.4).
+    let mut pos = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
     while pos < text.len() {
         let start = skip(text, pos, is_space);
         if start == text.len() {
@@ -235,7 +268,7 @@ fn statement(text: &str, start: usize) -> Result<(Binding, usize), usize> {
         match rest.find('\'') {
             Some(len) if len > 0 => {
                 pos += len + 2;
-                Some(rest[..len].to_owned())
+                Some(normalize_newlines(&rest[..len]))
             }
             _ => return Err(pos),
         }
@@ -251,10 +284,19 @@ fn statement(text: &str, start: usize) -> Result<(Binding, usize), usize> {
     let mut value_end = pos;
     pos = skip(text, pos, is_blank);
     let value = if text[pos..].starts_with('=') {
-        let (value, end) = parse_value(text, skip(text, pos + 1, is_blank))?;
-        value_end = end;
-        pos = end;
-        Some(value)
+        let after_equals = pos + 1;
+        let value_start = skip(text, after_equals, is_blank);
+        if value_start > after_equals && text[value_start..].starts_with('#') {
+            // `KEY= # c`: an empty value, then a comment (python-dotenv 1.2.4, bash).
+            value_end = after_equals;
+            pos = value_start;
+            Some(String::new())
+        } else {
+            let (value, end) = parse_value(text, value_start)?;
+            value_end = end;
+            pos = end;
+            Some(value)
+        }
     } else {
         None
     };
@@ -315,19 +357,18 @@ fn strip_comment(line: &str) -> &str {
 }
 
 /// The raw body of the quoted value opening at `open`, and the position after its
-/// closing quote. Python-dotenv's pattern is `Q((?:\\Q|[^Q])*)Q`, greedy: `\Q` never
-/// closes the value unless nothing later does, in which case the regex engine
-/// backtracks to the last `\Q` and lets its quote close it.
+/// closing quote. Python-dotenv 1.2.4's pattern is `Q((?:\\.|[^Q\\])*)Q`: a
+/// backslash escapes whatever follows it, so `\\` never starts an escaped quote and
+/// `\Q` never closes the value.
 fn quoted(text: &str, open: usize, quote: char) -> Option<(&str, usize)> {
     let bytes = text.as_bytes();
-    // Quotes and backslashes are ASCII, so byte scanning never splits a character.
+    // Quotes and backslashes are ASCII, and a UTF-8 continuation byte is neither, so
+    // byte scanning never closes the value inside a character.
     let quote = u8::try_from(quote).ok()?;
     let body = open + 1;
     let mut at = body;
-    let mut last_escaped_quote = None;
     while let Some(&byte) = bytes.get(at) {
-        if byte == b'\\' && bytes.get(at + 1) == Some(&quote) {
-            last_escaped_quote = Some(at + 1);
+        if byte == b'\\' {
             at += 2;
         } else if byte == quote {
             return Some((&text[body..at], at + 1));
@@ -335,7 +376,7 @@ fn quoted(text: &str, open: usize, quote: char) -> Option<(&str, usize)> {
             at += 1;
         }
     }
-    last_escaped_quote.map(|close| (&text[body..close], close + 1))
+    None
 }
 
 /// Python reads files with universal newlines: `\r\n` and `\r` arrive as `\n`.

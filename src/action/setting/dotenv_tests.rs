@@ -68,10 +68,58 @@ fn unparseable_lines_are_skipped_not_fatal() {
 }
 
 #[test]
-fn an_escaped_closing_quote_closes_only_when_nothing_later_does() {
-    // python-dotenv's greedy regex backtracks to the last `\'`.
-    assert_eq!(value("A='x\\'", "A").as_deref(), Some("x\\"));
-    assert_eq!(value("A=\"x\\\"", "A").as_deref(), Some("x\\"));
+fn a_backslash_escapes_the_next_character_so_a_lone_final_one_closes_nothing() {
+    // python-dotenv 1.2.4: `\'` is an escaped quote, never a closing one.
+    assert_eq!(value("A='x\\'", "A"), None);
+    assert_eq!(value("A=\"x\\\"", "A"), None);
+    assert_eq!(value("A='x\\'\nB=2\n", "B").as_deref(), Some("2"));
+}
+
+#[test]
+fn a_quoted_value_ending_in_an_escaped_backslash_hides_no_later_line() {
+    // Each quote has a later one of its kind that a `\"` scan would run on to.
+    let text = "A=\"C:\\\\\"\nB=2\nC=\"x y\"\nD='E:\\\\'\nF=6\nG='z'\n";
+    let read = |key| value(text, key);
+    assert_eq!(read("A").as_deref(), Some("C:\\"));
+    assert_eq!(read("B").as_deref(), Some("2"));
+    assert_eq!(read("C").as_deref(), Some("x y"));
+    assert_eq!(read("D").as_deref(), Some("E:\\"));
+    assert_eq!(read("F").as_deref(), Some("6"));
+    assert_eq!(read("G").as_deref(), Some("z"));
+    // B is found where it is, not appended a second time.
+    assert_eq!(set(text, "B", "3"), text.replace("B=2", "B=3"));
+}
+
+#[test]
+fn an_empty_value_before_a_comment_is_empty_and_the_comment_stays() {
+    assert_eq!(value("KEY= # comment", "KEY").as_deref(), Some(""));
+    assert_eq!(value("KEY =\t#c\nNEXT=1", "KEY").as_deref(), Some(""));
+    assert_eq!(value("KEY= # c\nNEXT=1", "NEXT").as_deref(), Some("1"));
+    // Without a blank after `=`, `#` starts the value (bash agrees).
+    assert_eq!(value("KEY=#novalue", "KEY").as_deref(), Some("#novalue"));
+    assert_eq!(set("KEY= # comment\n", "KEY", "new"), "KEY=new # comment\n");
+}
+
+#[test]
+fn an_empty_value_on_a_line_with_a_comment_is_written_as_two_single_quotes() {
+    // `KEY= # c` is empty for bash and python-dotenv 1.2.4 but `# c` for older
+    // python-dotenv releases; `''` is empty for every reader.
+    let edited = set("KEY=old # why\n", "KEY", "");
+    assert_eq!(edited, "KEY='' # why\n");
+    assert!(edit_is_faithful("KEY=old # why\n", &edited, "KEY", ""));
+    assert_eq!(set("KEY=old\n", "KEY", ""), "KEY=\n");
+}
+
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_first_key() {
+    let text = "\u{feff}KEY=v\nB=2\n";
+    assert_eq!(value(text, "KEY").as_deref(), Some("v"));
+    assert_eq!(value(text, "\u{feff}KEY"), None);
+    // Editing keeps the mark, like every other byte.
+    assert_eq!(set(text, "KEY", "w"), "\u{feff}KEY=w\nB=2\n");
+    assert_eq!(set(text, "C", "3"), "\u{feff}KEY=v\nB=2\nC=3\n");
+    // Only at the very start: elsewhere it is text.
+    assert_eq!(value("A=1\n\u{feff}B=2\n", "B"), None);
 }
 
 #[test]
@@ -101,9 +149,24 @@ OTHER=\"keep me\"  # and me
 }
 
 #[test]
-fn replacing_updates_the_last_occurrence_only() {
-    let text = "KEY=first\nKEY=second\nTAIL=1\n";
-    assert_eq!(set(text, "KEY", "third"), "KEY=first\nKEY=third\nTAIL=1\n");
+fn replacing_a_key_written_twice_replaces_every_occurrence() {
+    // Readers disagree on which occurrence wins (python-dotenv, bash, Node and Ruby:
+    // the last; dotenvy: the first, as it never overrides a variable already set),
+    // and an old secret left on a dead line is still a secret on disk.
+    let text = "export KEY=first # one\nOTHER=x\nKEY='second'\nTAIL=1\n";
+    let edited = set(text, "KEY", "third");
+    assert_eq!(
+        edited,
+        "export KEY=third # one\nOTHER=x\nKEY=third\nTAIL=1\n"
+    );
+    assert!(edit_is_faithful(text, &edited, "KEY", "third"));
+    // An edit that leaves one occurrence with another value is not faithful.
+    assert!(!edit_is_faithful(
+        text,
+        "KEY=first\nOTHER=x\nKEY=third\nTAIL=1\n",
+        "KEY",
+        "third"
+    ));
 }
 
 #[test]
@@ -152,6 +215,14 @@ fn quoting_rules() {
         ("line\nbreak", "'line\nbreak'"),
         ("it's\n\"x\"", "\"it's\n\\\"x\\\"\""),
         ("ünï", "'ünï'"),
+        // A final backslash would escape a closing single quote: double quotes.
+        ("C:\\", "\"C:\\\\\""),
+        ("C:\\Users\\me\\", "\"C:\\\\Users\\\\me\\\\\""),
+        ("\\", "\"\\\\\""),
+        ("it's C:\\", "\"it's C:\\\\\""),
+        // `${…}` only where python-dotenv's interpolation pattern matches.
+        ("${a:b}", "'${a:b}'"),
+        ("${a", "'${a'"),
     ];
     for (raw, encoded) in cases {
         assert_eq!(encode(raw).as_deref(), Ok(encoded), "encoding {raw:?}");
@@ -163,7 +234,15 @@ fn quoting_rules() {
 #[test]
 fn values_no_quoting_can_carry_are_refused() {
     for raw in [
-        "a\\", "it's $5", "it's `x`", "a\\\\$", "${HOME}", "a\rb", "a\0b",
+        "$5 a\\",
+        "it's $5",
+        "it's `x`",
+        "a\\\\$",
+        "${HOME}",
+        "${}",
+        "x${A:-default}y",
+        "a\rb",
+        "a\0b",
     ] {
         assert!(encode(raw).is_err(), "{raw:?} should be refused");
     }
@@ -184,4 +263,136 @@ fn every_statement_is_found_once() {
             Some("C".to_owned())
         ]
     );
+}
+
+/// Facts from the test suites of python-dotenv, dotenvy, bkeepers/dotenv (Ruby) and
+/// motdotla/dotenv (Node), as python-dotenv 1.2.4 reads them. Where those libraries
+/// read a line otherwise, the comment says how and why this dialect does not follow.
+#[test]
+fn cases_from_the_dotenv_libraries_suites() {
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        // Keys: anything up to `=`, blank or `#`; quoted keys; `export`.
+        ("[=b", "[", Some("b")),
+        (
+            "uglyKey[%$=\"S3cr3t_P4ssw#rD\" #",
+            "uglyKey[%$",
+            Some("S3cr3t_P4ssw#rD"),
+        ),
+        ("FOO.BAR=foobar", "FOO.BAR", Some("foobar")),
+        (" export 'a'=b", "a", Some("b")),
+        ("export export_a=1", "export_a", Some("1")),
+        (
+            "export   SPACED_EXPORT=parsed",
+            "SPACED_EXPORT",
+            Some("parsed"),
+        ),
+        (
+            "export   K_AND_SPACING  =some_value",
+            "K_AND_SPACING",
+            Some("some_value"),
+        ),
+        ("export=\"export as key\"", "export", Some("export as key")),
+        // Blanks around the key, `=` and the value.
+        (" a = b ", "a", Some("b")),
+        ("    SPACED_KEY = parsed", "SPACED_KEY", Some("parsed")),
+        (
+            "KEY11=    \"whitespace after =\"",
+            "KEY11",
+            Some("whitespace after ="),
+        ),
+        (
+            "TRIM=    some spaced out string",
+            "TRIM",
+            Some("some spaced out string"),
+        ),
+        ("a=b\tc", "a", Some("b\tc")),
+        ("a=b\u{a0} c", "a", Some("b\u{a0} c")),
+        // Comments: `#` after a blank, never inside quotes.
+        ("a=b#c", "a", Some("b#c")),
+        ("a=b\t#c", "a", Some("b")),
+        (
+            "INLINE=inline comments # work #very #well",
+            "INLINE",
+            Some("inline comments"),
+        ),
+        (
+            "SPACE=start with a#number sign",
+            "SPACE",
+            Some("start with a#number sign"),
+        ),
+        ("foo= \"bar#baz\" # comment", "foo", Some("bar#baz")),
+        ("foo='ba#r'  ", "foo", Some("ba#r")),
+        ("KEY6=\"lol\" #well you see", "KEY6", Some("lol")),
+        ("# HELLO=world", "HELLO", None),
+        // Empty values, and keys without `=`.
+        ("EMPTY=", "EMPTY", Some("")),
+        ("EMPTY_SINGLE=''", "EMPTY_SINGLE", Some("")),
+        ("EMPTY_DOUBLE=\"\"", "EMPTY_DOUBLE", Some("")),
+        ("no_value_var", "no_value_var", None),
+        // Quotes: kept inside the other kind; escapes only in double quotes.
+        (
+            "Q='double \"quotes\" inside'",
+            "Q",
+            Some("double \"quotes\" inside"),
+        ),
+        (
+            "Q=\"single 'quotes' inside\"",
+            "Q",
+            Some("single 'quotes' inside"),
+        ),
+        (
+            "RETAIN={\"foo\": \"bar\"}",
+            "RETAIN",
+            Some("{\"foo\": \"bar\"}"),
+        ),
+        ("a=\"b\\\"c\"", "a", Some("b\"c")),
+        ("a='b\\'c'", "a", Some("b'c")),
+        (
+            "NL=\"expand\\nnew\\nlines\"",
+            "NL",
+            Some("expand\nnew\nlines"),
+        ),
+        (
+            "NL='dontexpand\\nnewlines'",
+            "NL",
+            Some("dontexpand\\nnewlines"),
+        ),
+        (
+            "NL=dontexpand\\nnewlines",
+            "NL",
+            Some("dontexpand\\nnewlines"),
+        ),
+        ("KEY5=\"'\\\"yay\\\\\"", "KEY5", Some("'\"yay\\")),
+        ("EQUAL_SIGNS=equals==", "EQUAL_SIGNS", Some("equals==")),
+        // Node reads backticks as a third quote; python-dotenv and bash do not.
+        ("BACKTICKS=`backticks`", "BACKTICKS", Some("`backticks`")),
+        // dotenvy and Ruby expand `$VAR` here; python-dotenv only expands `${VAR}`,
+        // and `read_setting` expands nothing.
+        ("KEY2=$sweet", "KEY2", Some("$sweet")),
+        ("BAR=\"quote ${FOO}\"", "BAR", Some("quote ${FOO}")),
+        // Ruby's parser accepts YAML-style `KEY: value`; python-dotenv does not.
+        ("OPTION_A: 1", "OPTION_A", None),
+        ("a: b", "a", None),
+        // Ruby and Node read a backslash-space unquoted; python-dotenv keeps it.
+        ("FOO=bar\\ bar", "FOO", Some("bar\\ bar")),
+    ];
+    for (line, key, expected) in cases {
+        assert_eq!(value(line, key).as_deref(), *expected, "{line:?}");
+    }
+    // Line terminators of every kind, as in Node's and Ruby's suites.
+    for text in [
+        "SERVER=localhost\rPASSWORD=password\rDB=tests\r",
+        "SERVER=localhost\nPASSWORD=password\nDB=tests\n",
+        "SERVER=localhost\r\nPASSWORD=password\r\nDB=tests\r\n",
+    ] {
+        assert_eq!(
+            value(text, "PASSWORD").as_deref(),
+            Some("password"),
+            "{text:?}"
+        );
+        assert_eq!(value(text, "DB").as_deref(), Some("tests"), "{text:?}");
+    }
+    // An unterminated quote loses its own line only (Node's suite, and python-dotenv's).
+    assert_eq!(value("a=\"\nb=c", "b").as_deref(), Some("c"));
+    assert_eq!(value("a=\"\nb=c", "a"), None);
 }

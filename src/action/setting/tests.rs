@@ -362,3 +362,108 @@ fn an_unterminated_quote_earlier_in_the_file_stops_the_write() {
     );
     assert_eq!(text(&path), "A=\"never closed\n");
 }
+
+#[test]
+fn the_empty_string_is_written_on_a_line_with_a_comment() {
+    let tmp = dir();
+    let path = tmp.path().join(".env");
+    put(&path, "KEY=old # rotated by hand\nNEXT=1\n");
+    write(&path, "KEY", "", &tmp.path().join("b")).expect("an empty value is writable");
+    assert_eq!(text(&path), "KEY='' # rotated by hand\nNEXT=1\n");
+    assert_eq!(read(&path, "KEY").ok(), Some(Some(String::new())));
+}
+
+#[test]
+fn a_key_written_twice_gets_the_new_value_on_every_line() {
+    let tmp = dir();
+    let path = tmp.path().join(".env");
+    put(
+        &path,
+        "KEY=old-secret\nOTHER=1\nexport KEY=\"old-secret\" # again\n",
+    );
+    let written = write(&path, "KEY", "new", &tmp.path().join("b")).expect("write");
+    assert_eq!(text(&path), "KEY=new\nOTHER=1\nexport KEY=new # again\n");
+    assert!(!text(&path).contains("old-secret"));
+    assert_eq!(
+        written.previous_fingerprint,
+        Some(fingerprint("old-secret"))
+    );
+}
+
+#[test]
+fn a_settings_file_larger_than_the_cap_is_refused_unread() {
+    use crate::document::source::MAX_FILE_BYTES;
+    let tmp = dir();
+    let path = tmp.path().join("huge.env");
+    // Sparse: 2 GiB on paper, no blocks on disk. Reading it whole would take 2 GiB
+    // of memory, then as much again for the edited copy and the backup.
+    let file = fs::File::create(&path).expect("create");
+    file.set_len(2 << 30).expect("a sparse file");
+    drop(file);
+    let backup = tmp.path().join("backups/b");
+    for error in [
+        read(&path, "KEY").expect_err("read refused"),
+        write(&path, "KEY", SECRET, &backup).expect_err("write refused"),
+    ] {
+        assert!(matches!(error, SettingError::TooLarge { .. }), "{error}");
+        let shown = error.to_string();
+        assert!(shown.contains(&path.display().to_string()), "{shown}");
+        let limit = format!("{} MiB", MAX_FILE_BYTES / 1024 / 1024);
+        assert!(shown.contains(&limit), "{shown}");
+    }
+    assert_eq!(fs::metadata(&path).expect("stat").len(), 2 << 30);
+    assert!(!backup.exists(), "no backup of a file never read");
+    // One byte over the cap is over; the cap itself is fine.
+    let edge = tmp.path().join("edge.env");
+    let mut bytes = vec![b'#'; usize::try_from(MAX_FILE_BYTES).expect("fits")];
+    bytes[0..6].copy_from_slice(b"KEY=1\n");
+    fs::write(&edge, &bytes).expect("fixture");
+    assert_eq!(read(&edge, "KEY").ok(), Some(Some("1".to_owned())));
+    bytes.push(b'#');
+    fs::write(&edge, &bytes).expect("fixture");
+    assert!(matches!(
+        read(&edge, "KEY"),
+        Err(SettingError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn a_crashed_writers_temporary_file_is_removed_by_the_next_write() {
+    let tmp = dir();
+    let path = tmp.path().join("app.env");
+    put(&path, "KEY=old\n");
+    // A real process that has ended: the pid in a leftover's name names no one now.
+    let mut ended = std::process::Command::new("true")
+        .spawn()
+        .expect("start `true`");
+    let dead = ended.id();
+    ended.wait().expect("`true` ended");
+    // And one still running, whose temporary file may be in the middle of a write.
+    let mut running = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("start `sleep`");
+    let stale = tmp.path().join(format!(".app.env.runbook-{dead}-0.tmp"));
+    let in_flight = tmp
+        .path()
+        .join(format!(".app.env.runbook-{}-3.tmp", running.id()));
+    let other_file = tmp.path().join(format!(".other.runbook-{dead}-0.tmp"));
+    let not_ours = tmp.path().join(".app.env.runbook-notes.tmp");
+    for leftover in [&stale, &in_flight, &other_file, &not_ours] {
+        put(leftover, &format!("KEY={SECRET}\n"));
+    }
+    write(&path, "KEY", "new", &tmp.path().join("b")).expect("write");
+    let _ = running.kill();
+    let _ = running.wait();
+    assert!(
+        !stale.exists(),
+        "the dead writer's copy of the secret stays"
+    );
+    assert!(in_flight.exists(), "a live writer's file was removed");
+    assert!(
+        other_file.exists(),
+        "another file's leftover is the next write's"
+    );
+    assert!(not_ours.exists(), "a file runbook did not name was removed");
+    assert_eq!(text(&path), "KEY=new\n");
+}
