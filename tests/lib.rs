@@ -14,6 +14,7 @@ mod mutation;
 mod operator_pty;
 mod overview;
 mod plan;
+mod processes;
 mod pty;
 mod runbooks;
 mod sandbox;
