@@ -8,6 +8,7 @@ mod actions;
 mod gates;
 mod inputs;
 mod leak;
+mod processes;
 mod server;
 mod state;
 

@@ -14,7 +14,6 @@ mod mutation;
 mod operator_pty;
 mod overview;
 mod plan;
-mod processes;
 mod pty;
 mod runbooks;
 mod sandbox;
