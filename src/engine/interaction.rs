@@ -4,6 +4,7 @@
 //! or by SIGTERM or SIGHUP (systemd stopping a unit, an ssh session closing).
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
@@ -21,6 +22,9 @@ use crate::secret::fingerprint;
 
 /// A progress display shared with the tasks that advance it.
 pub type SharedProgress = Arc<Mutex<Box<dyn Progress>>>;
+
+/// How long an answer that failed waits for the signal behind it.
+const SIGNAL_WITH_FAILED_READ: Duration = Duration::from_millis(200);
 
 tokio::task_local! {
     /// The signal that asked the run to stop, once one came.
@@ -92,11 +96,13 @@ impl Engine {
         });
         match self.interruptible(asked).await? {
             Ok(Ok(value)) => Ok(value),
-            // The terminal raises SIGINT at Ctrl-C; an operator who cannot answer
-            // (no terminal) stops the run as Ctrl-C does.
+            // The terminal raises SIGINT at Ctrl-C, and a hung-up one fails the
+            // read as SIGHUP comes: the signal, if one comes at once, names the
+            // interruption. An operator who cannot answer (no terminal) stops
+            // the run as Ctrl-C does.
             Ok(Err(Interrupted)) | Err(_) => Err(Stop::Interrupted(
-                STOP_SIGNAL
-                    .with(|told| *told.borrow())
+                tokio::time::timeout(SIGNAL_WITH_FAILED_READ, stop_signal())
+                    .await
                     .unwrap_or(Signal::SIGINT),
             )),
         }
@@ -324,8 +330,6 @@ impl Progress for NoProgress {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[tokio::test]

@@ -4,11 +4,13 @@
 //! background children outlive it when it exits by itself; commands do not
 //! inherit the `RUNBOOK_INPUT_*` variables.
 
+use std::process::{Command, Stdio};
+
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::{Work, names, wait_for_exit, wait_until_started};
-use crate::support::alive;
+use crate::support::{alive, binary};
 
 /// Kills a process a test left running, whatever its assertions did.
 struct Reap(i32);
@@ -111,6 +113,74 @@ fn sigint_still_exits_130_naming_no_signal() {
         out.contains("Interrupted. Nothing is lost: resume with `runbook resume held.yaml`"),
         "{out}"
     );
+}
+
+/// What an ssh session closing does: the terminal hangs up while a manual step
+/// waits for its answer. The terminal's controlling process (runbook, through
+/// `setsid -c`) gets SIGHUP and its read fails at once; the signal names the stop.
+#[test]
+fn a_terminal_hanging_up_at_a_prompt_exits_129_and_resume_goes_on() {
+    use std::io::Read as _;
+    let work = Work::new();
+    work.write(
+        "ask.yaml",
+        r"runbook: ask
+steps:
+  - id: first
+    effect: change
+    command: echo ran >> first
+  - id: ask
+    manual: Check the dashboard
+",
+    );
+    let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    // openpty's descriptors are inherited otherwise: runbook holding the master
+    // would keep its own terminal from ever hanging up.
+    for fd in [&pty.master, &pty.slave] {
+        let cloexec = nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC);
+        nix::fcntl::fcntl(fd, cloexec).expect("close-on-exec");
+    }
+    let slave = || Stdio::from(pty.slave.try_clone().expect("the terminal again"));
+    let mut command = Command::new("setsid");
+    command
+        .arg("-c")
+        .arg(binary())
+        .args(["run", "ask.yaml"])
+        .current_dir(work.path())
+        .stdin(slave())
+        .stdout(slave())
+        .stderr(slave());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("RUNBOOK_") {
+            command.env_remove(key);
+        }
+    }
+    let mut run = command.spawn().expect("spawn runbook on the terminal");
+    drop((command, pty.slave));
+    // Reads the screen until the prompt, then closes the terminal's last end.
+    let mut master = std::fs::File::from(pty.master);
+    let (tell, shown) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut screen = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !String::from_utf8_lossy(&screen).contains("Check the dashboard") {
+            match master.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => screen.extend_from_slice(&buffer[..n]),
+            }
+        }
+        let _ = tell.send(String::from_utf8_lossy(&screen).into_owned());
+    });
+    let screen = shown
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the prompt within 10s");
+    assert!(screen.contains("Check the dashboard"), "{screen}");
+
+    assert_eq!(wait_for_exit(&mut run), 129, "{screen}");
+    let events = work.only_journal(".runbook");
+    assert_eq!(names(&events).last(), Some(&"interrupted"), "{events:?}");
+    work.runbook(["resume", "ask.yaml", "--yes"]).status(0);
+    assert_eq!(work.lines("first"), 1, "a passed step ran again");
 }
 
 #[test]
