@@ -214,7 +214,7 @@ fn run(file: &std::path::Path, flags: RunFlags, resume: bool) -> i32 {
     let operator = operator(&options);
     match engine::run(file, options, operator, resume) {
         Ok(end) => {
-            if end == engine::RunEnd::Interrupted {
+            if matches!(end, engine::RunEnd::Interrupted(_)) {
                 restore_terminal();
             }
             end.exit_code()

@@ -238,7 +238,7 @@ fn outro(
                 revoke_step(scenario)
             );
         }
-        RunEnd::Interrupted => {
+        RunEnd::Interrupted(_) => {
             println!("Interrupted; the demo directory goes away with the sandbox.");
         }
         RunEnd::Passed | RunEnd::Failed => {}

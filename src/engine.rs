@@ -17,6 +17,8 @@ pub mod step;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use nix::sys::signal::Signal;
+
 use crate::document;
 use crate::document::model::Runbook;
 use crate::eval::{LoadError, answers, inputs, load};
@@ -89,8 +91,9 @@ impl EngineError {
 /// Why the step loop stopped early.
 #[derive(Debug)]
 pub enum Stop {
-    /// Ctrl-C: the journal has everything; `resume` continues.
-    Interrupted,
+    /// Ctrl-C (SIGINT), SIGTERM or SIGHUP: the journal has everything; `resume`
+    /// continues.
+    Interrupted(Signal),
     Fatal(EngineError),
 }
 
@@ -157,19 +160,26 @@ async fn run_async(
 impl runner::Engine {
     /// Runs the steps and writes how the run ended.
     pub(crate) async fn drive(&mut self) -> Result<RunEnd, EngineError> {
-        match self.run_steps().await {
+        let ran = interaction::watching_signals(self.run_steps())
+            .await
+            .map_err(EngineError::Runtime)?;
+        match ran {
             Ok(end) => {
                 self.finish(end)?;
                 Ok(end)
             }
-            Err(Stop::Interrupted) => {
+            Err(Stop::Interrupted(signal)) => {
                 self.record(journal::EventKind::Interrupted)?;
+                let by = match signal {
+                    Signal::SIGINT => String::new(),
+                    other => format!(" by {other}"),
+                };
                 // The cursor may sit after a half-typed answer: start a fresh line.
                 self.say(&format!(
-                    "\nInterrupted. Nothing is lost: resume with `runbook resume {}`",
+                    "\nInterrupted{by}. Nothing is lost: resume with `runbook resume {}`",
                     self.file.display()
                 ));
-                Ok(RunEnd::Interrupted)
+                Ok(RunEnd::Interrupted(signal))
             }
             Err(Stop::Fatal(error)) => Err(error),
         }

@@ -9,6 +9,7 @@ mod gates;
 mod inputs;
 mod interpretation;
 mod leak;
+mod processes;
 mod server;
 mod state;
 

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::support::binary;
+use crate::support::{alive, binary};
 use crate::tty::Tty;
 
 /// Long enough for a slow CI machine, short enough that a hang fails the test.
@@ -90,22 +90,6 @@ impl Dir {
         let mut all = String::new();
         walk(&self.path("state"), &mut all);
         all
-    }
-}
-
-/// Whether process `pid` still runs (a zombie does not count).
-fn alive(pid: i32) -> bool {
-    use nix::sys::signal::kill;
-    use nix::unistd::Pid;
-    if kill(Pid::from_raw(pid), None).is_err() {
-        return false;
-    }
-    // kill(0) also succeeds on a zombie nobody reaped (a container's PID 1 may not).
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z')),
-        Err(_) => !Path::new("/proc/self").exists(),
     }
 }
 

@@ -13,6 +13,22 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_runbook"))
 }
 
+/// Whether process `pid` still runs (a zombie does not count).
+pub fn alive(pid: i32) -> bool {
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+    if kill(Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    // kill(0) also succeeds on a zombie nobody reaped (a container's PID 1 may not).
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        Err(_) => !Path::new("/proc/self").exists(),
+    }
+}
+
 /// The repository root (for the bundled runbooks and schema).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

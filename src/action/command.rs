@@ -1,5 +1,7 @@
-//! `command`: runs `sh -c RUN` as its own process group, with a timeout that
-//! kills the whole group (a shell's children included), and captures its output.
+//! `command`: runs `sh -c RUN` as its own process group and captures its
+//! output. A timeout or an interruption stops the whole group (a shell's children
+//! included); a command that exits by itself leaves its background children
+//! running (`nohup app &` starts a daemon that must outlive the step).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -8,12 +10,22 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
 
-/// How much of each output stream is kept; a command that prints more is still
-/// run to the end, its output cut.
+/// How much of each output stream a step keeps: [`cut`] applies it.
 const MAX_CAPTURE: usize = 1024 * 1024;
+/// Read beyond [`MAX_CAPTURE`], so that a secret straddling the cut is whole
+/// when the caller masks it, and [`cut`] after masking leaks no prefix of it.
+/// A secret (in any of its encodings) longer than this could still straddle.
+const MASKING_MARGIN: usize = 64 * 1024;
 /// After the timeout, how long the group has to exit on SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(2);
+/// After the shell exits, how long its output is still read: a background child
+/// that inherited the pipes (`app &`) would otherwise hold the step forever.
+const PIPE_GRACE: Duration = Duration::from_secs(1);
+/// The variables that answer runbook's inputs (`RUNBOOK_INPUT_NEW_TOKEN`): they
+/// are runbook's, and a secret among them must not reach every command.
+const INPUT_VARIABLES: &str = "RUNBOOK_INPUT_";
 
 /// A command with every template already rendered.
 #[derive(Debug, Clone)]
@@ -29,7 +41,9 @@ pub struct CommandSpec {
 pub struct CommandOutput {
     /// `None` when the process was killed by a signal.
     pub exit_code: Option<i32>,
+    /// Up to [`MAX_CAPTURE`] + [`MASKING_MARGIN`] bytes: mask it, then [`cut`] it.
     pub stdout: String,
+    /// As `stdout`.
     pub stderr: String,
     pub timed_out: bool,
     pub elapsed_ms: u64,
@@ -45,8 +59,8 @@ pub enum CommandError {
     Wait(#[source] std::io::Error),
 }
 
-/// Kills the process group when dropped — on timeout, and when the run is
-/// interrupted while the command is still going.
+/// Kills the process group when dropped while the command still runs: the run
+/// was interrupted. Disarmed once the shell has exited.
 struct GroupGuard {
     pgid: Option<Pid>,
 }
@@ -66,6 +80,17 @@ impl Drop for GroupGuard {
     }
 }
 
+/// Output cut to what a step keeps ([`MAX_CAPTURE`] bytes, on a character
+/// boundary). Apply it after masking secrets, never before: a cut through a
+/// secret leaves a prefix the masking no longer recognises.
+pub fn cut(text: &str) -> String {
+    let mut end = text.len().min(MAX_CAPTURE);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
 pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
     if let Some(cwd) = &spec.cwd
         && !cwd.is_dir()
@@ -73,6 +98,11 @@ pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
         return Err(CommandError::NoCwd(cwd.clone()));
     }
     let mut command = tokio::process::Command::new("sh");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with(INPUT_VARIABLES) {
+            command.env_remove(key);
+        }
+    }
     command
         .arg("-c")
         .arg(&spec.run)
@@ -95,10 +125,9 @@ pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
             .and_then(|id| i32::try_from(id).ok())
             .map(Pid::from_raw),
     };
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let read_out = tokio::spawn(capture(stdout));
-    let read_err = tokio::spawn(capture(stderr));
+    let (stop_reading, reading_stopped) = watch::channel(false);
+    let read_out = tokio::spawn(capture(child.stdout.take(), reading_stopped.clone()));
+    let read_err = tokio::spawn(capture(child.stderr.take(), reading_stopped));
 
     let mut timed_out = false;
     let status = match spec.timeout {
@@ -109,42 +138,63 @@ pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
             } else {
                 timed_out = true;
                 guard.signal(Signal::SIGTERM);
-                match tokio::time::timeout(GRACE, child.wait()).await {
+                let status = match tokio::time::timeout(GRACE, child.wait()).await {
                     Ok(status) => status.map_err(CommandError::Wait)?,
                     Err(_) => {
                         guard.signal(Signal::SIGKILL);
                         child.wait().await.map_err(CommandError::Wait)?
                     }
-                }
+                };
+                // What the shell started and SIGTERM did not stop goes too: a
+                // timed-out step leaves nothing behind.
+                guard.signal(Signal::SIGKILL);
+                status
             }
         }
     };
-    // Whatever is left of the group (a daemonised grandchild holding the pipes)
-    // goes too: a step's processes do not outlive the step.
-    guard.signal(Signal::SIGKILL);
     guard.pgid = None;
-    let stdout = read_out.await.unwrap_or_default();
-    let stderr = read_err.await.unwrap_or_default();
+    let readers = async { (read_out.await, read_err.await) };
+    tokio::pin!(readers);
+    let (stdout, stderr) = match tokio::time::timeout(PIPE_GRACE, &mut readers).await {
+        Ok(read) => read,
+        Err(_) => {
+            let _ = stop_reading.send(true);
+            readers.await
+        }
+    };
     Ok(CommandOutput {
         exit_code: status.code(),
-        stdout,
-        stderr,
+        stdout: stdout.unwrap_or_default(),
+        stderr: stderr.unwrap_or_default(),
         timed_out,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }
 
-async fn capture<R: tokio::io::AsyncRead + Unpin>(stream: Option<R>) -> String {
+/// Reads a stream to its end, keeping what fits. Told to stop, it returns what
+/// it kept and leaves the stream to a task that drains it: a background child
+/// still writing to it would die of SIGPIPE if its reader went away.
+async fn capture<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    stream: Option<R>,
+    mut stop: watch::Receiver<bool>,
+) -> String {
     let Some(mut stream) = stream else {
         return String::new();
     };
     let mut kept = Vec::new();
     let mut buffer = [0u8; 8192];
     loop {
-        match stream.read(&mut buffer).await {
+        let read = tokio::select! {
+            read = stream.read(&mut buffer) => read,
+            _ = stop.wait_for(|stop| *stop) => {
+                tokio::spawn(async move { tokio::io::copy(&mut stream, &mut tokio::io::sink()).await });
+                break;
+            }
+        };
+        match read {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                let room = MAX_CAPTURE.saturating_sub(kept.len());
+                let room = (MAX_CAPTURE + MASKING_MARGIN).saturating_sub(kept.len());
                 kept.extend_from_slice(&buffer[..n.min(room)]);
             }
         }
@@ -188,6 +238,117 @@ mod tests {
         assert_eq!(out.exit_code, None, "killed by a signal");
         tokio::time::sleep(Duration::from_millis(2500)).await;
         assert!(!marker.exists(), "the grandchild outlived the timeout");
+    }
+
+    /// Whether a process still runs: a zombie nobody reaped (a container's PID 1
+    /// may not) does not count.
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            !stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+        })
+    }
+
+    /// The pid a command wrote to `file`.
+    fn pid_in(file: &std::path::Path) -> i32 {
+        let text = std::fs::read_to_string(file).unwrap();
+        text.trim().parse().unwrap()
+    }
+
+    /// Kills the background child a test started, whatever its assertions did.
+    struct Reap(i32);
+
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(self.0), Signal::SIGKILL);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_background_child_outlives_a_command_that_exits_normally() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        // The sleep inherits stdout and stderr: reading them to their end would
+        // wait for it, so the capture stops once the shell has gone.
+        let s = spec(&format!(
+            "echo started; sleep 30 & echo $! > {}",
+            pidfile.display()
+        ));
+        let out = tokio::time::timeout(Duration::from_secs(10), run(&s))
+            .await
+            .expect("the step ends although its background child holds the pipes")
+            .unwrap();
+        let daemon = Reap(pid_in(&pidfile));
+        assert_eq!(out.exit_code, Some(0));
+        assert_eq!(out.stdout, "started\n");
+        assert!(
+            alive(daemon.0),
+            "the background child was killed with the step"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_background_child_may_write_to_its_output_after_the_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        // Writes once the capture has stopped: without a reader it would die of SIGPIPE.
+        let late = PIPE_GRACE + Duration::from_millis(500);
+        let out = run(&spec(&format!(
+            "sh -c 'sleep {}; echo late; echo late >&2; exec sleep 30' & echo $! > {}",
+            late.as_secs_f64(),
+            pidfile.display()
+        )))
+        .await
+        .unwrap();
+        let daemon = Reap(pid_in(&pidfile));
+        assert_eq!(out.stdout, "");
+        tokio::time::sleep(late + Duration::from_millis(500)).await;
+        assert!(
+            alive(daemon.0),
+            "the background child died writing its output"
+        );
+    }
+
+    #[tokio::test]
+    async fn output_is_read_past_the_cut_so_masking_then_cutting_leaks_no_prefix() {
+        let secret = "s3cr3t-straddling-the-cut";
+        // The secret begins 5 bytes before the cut.
+        let s = spec(&format!(
+            "head -c {} /dev/zero | tr '\\0' a; printf %s {secret}; echo after",
+            MAX_CAPTURE - 5
+        ));
+        let out = run(&s).await.unwrap();
+        assert!(out.stdout.ends_with(&format!("{secret}after\n")));
+        let redactor = crate::secret::Redactor::default();
+        redactor.add(secret);
+        let kept = cut(&redactor.redact(&out.stdout));
+        assert!(kept.len() <= MAX_CAPTURE);
+        assert!(kept.starts_with(&"a".repeat(MAX_CAPTURE - 5)));
+        assert!(!kept.contains('s'), "{:?}", &kept[MAX_CAPTURE - 5..]);
+    }
+
+    #[tokio::test]
+    async fn capture_stops_at_the_margin_past_the_cut() {
+        let out = run(&spec(&format!(
+            "head -c {} /dev/zero | tr '\\0' a",
+            MAX_CAPTURE + MASKING_MARGIN + 4096
+        )))
+        .await
+        .unwrap();
+        assert_eq!(out.exit_code, Some(0), "the command runs to its end");
+        assert_eq!(out.stdout.len(), MAX_CAPTURE + MASKING_MARGIN);
+        assert_eq!(cut(&out.stdout).len(), MAX_CAPTURE);
+    }
+
+    #[test]
+    fn cut_keeps_short_text_and_cuts_on_a_character_boundary() {
+        assert_eq!(cut("short"), "short");
+        // `é` is two bytes; one of them would sit past the cut.
+        let text = format!("{}é", "a".repeat(MAX_CAPTURE - 1));
+        assert_eq!(cut(&text), "a".repeat(MAX_CAPTURE - 1));
+        let exact = "a".repeat(MAX_CAPTURE + 10);
+        assert_eq!(cut(&exact).len(), MAX_CAPTURE);
     }
 
     #[tokio::test]

@@ -70,7 +70,7 @@ impl Engine {
                     ),
                 }
             }
-            RunEnd::Interrupted => return Err(Stop::Interrupted),
+            RunEnd::Interrupted(signal) => return Err(Stop::Interrupted(signal)),
         };
         Ok(Done {
             outcome,

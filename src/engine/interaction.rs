@@ -1,8 +1,14 @@
 //! Where the run meets the operator and the keyboard: asking (on a blocking
 //! thread, so Ctrl-C is seen even while a prompt waits), progress displays,
-//! inputs resolved when a step first needs them, and interruption.
+//! inputs resolved when a step first needs them, and interruption — by Ctrl-C,
+//! or by SIGTERM or SIGHUP (systemd stopping a unit, an ssh session closing).
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 
 use crate::document::model::{Prompt, Step};
 use crate::document::pattern::anchored;
@@ -17,13 +23,64 @@ use crate::secret::fingerprint;
 /// A progress display shared with the tasks that advance it.
 pub type SharedProgress = Arc<Mutex<Box<dyn Progress>>>;
 
+/// How long an answer that failed waits for the signal behind it.
+const SIGNAL_WITH_FAILED_READ: Duration = Duration::from_millis(200);
+
+tokio::task_local! {
+    /// The signal that asked the run to stop, once one came.
+    static STOP_SIGNAL: watch::Receiver<Option<Signal>>;
+}
+
+/// Runs `steps` with SIGINT, SIGTERM and SIGHUP caught from the start: one that
+/// arrives while no step waits is kept, and the next wait stops the run. A child
+/// runbook's steps run inside their parent's watch.
+pub(super) async fn watching_signals<T>(steps: impl Future<Output = T>) -> std::io::Result<T> {
+    if STOP_SIGNAL.try_with(|_| ()).is_ok() {
+        return Ok(steps.await);
+    }
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let (tell, told) = watch::channel(None);
+    let listen = async move {
+        let caught = tokio::select! {
+            Some(()) = interrupt.recv() => Signal::SIGINT,
+            Some(()) = terminate.recv() => Signal::SIGTERM,
+            Some(()) = hangup.recv() => Signal::SIGHUP,
+            else => std::future::pending().await,
+        };
+        tell.send_replace(Some(caught));
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    tokio::select! {
+        // The listener first: a wait woken together with a signal sees it.
+        biased;
+        never = listen => match never {},
+        value = STOP_SIGNAL.scope(told, steps) => Ok(value),
+    }
+}
+
+/// Resolves, to the signal, once one asked the run to stop.
+async fn stop_signal() -> Signal {
+    // Every run's steps run inside `watching_signals` (see `drive`).
+    let mut told = STOP_SIGNAL.with(watch::Receiver::clone);
+    match told.wait_for(Option::is_some).await.map(|caught| *caught) {
+        Ok(Some(caught)) => caught,
+        // The listener outlives the steps it watches over: never reached.
+        _ => std::future::pending().await,
+    }
+}
+
 impl Engine {
-    /// Awaits `work`, or stops the run if the operator presses Ctrl-C first.
-    /// Dropping `work` stops it: a running command's process group is killed.
+    /// Awaits `work`, or stops the run if a signal (Ctrl-C, SIGTERM, SIGHUP)
+    /// came first or comes meanwhile. Dropping `work` stops it: a running
+    /// command's process group is killed.
     pub(super) async fn interruptible<T>(&self, work: impl Future<Output = T>) -> Result<T, Stop> {
         tokio::select! {
+            // Work that is done is kept; the next wait stops the run.
+            biased;
             value = work => Ok(value),
-            _ = tokio::signal::ctrl_c() => Err(Stop::Interrupted),
+            caught = stop_signal() => Err(Stop::Interrupted(caught)),
         }
     }
 
@@ -39,7 +96,15 @@ impl Engine {
         });
         match self.interruptible(asked).await? {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(Interrupted)) | Err(_) => Err(Stop::Interrupted),
+            // The terminal raises SIGINT at Ctrl-C, and a hung-up one fails the
+            // read as SIGHUP comes: the signal, if one comes at once, names the
+            // interruption. An operator who cannot answer (no terminal) stops
+            // the run as Ctrl-C does.
+            Ok(Err(Interrupted)) | Err(_) => Err(Stop::Interrupted(
+                tokio::time::timeout(SIGNAL_WITH_FAILED_READ, stop_signal())
+                    .await
+                    .unwrap_or(Signal::SIGINT),
+            )),
         }
     }
 
@@ -261,4 +326,23 @@ impl Progress for NoProgress {
     fn message(&mut self, _: &str) {}
     fn advance(&mut self, _: u64) {}
     fn finish(&mut self, _: &str) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_signal_that_came_while_nothing_waited_stops_the_next_wait() {
+        let caught = watching_signals(async {
+            // Caught from here on: the handlers were installed before the steps began.
+            nix::sys::signal::raise(Signal::SIGTERM).expect("raise SIGTERM");
+            // Not a wait that watches for signals: this one runs to its end.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::timeout(Duration::from_secs(10), stop_signal()).await
+        })
+        .await
+        .expect("the handlers installed");
+        assert_eq!(caught.ok(), Some(Signal::SIGTERM), "the signal was lost");
+    }
 }

@@ -43,7 +43,8 @@ pub enum RunEnd {
     Passed,
     Failed,
     Blocked,
-    Interrupted,
+    /// Stopped by this signal (Ctrl-C is SIGINT); `resume` continues.
+    Interrupted(nix::sys::signal::Signal),
 }
 
 impl RunEnd {
@@ -52,7 +53,8 @@ impl RunEnd {
             RunEnd::Passed => 0,
             RunEnd::Failed => 1,
             RunEnd::Blocked => 3,
-            RunEnd::Interrupted => 130,
+            // As a shell reports a process the signal ended: 130, 143, 129.
+            RunEnd::Interrupted(signal) => 128 + signal as i32,
         }
     }
 
@@ -61,7 +63,7 @@ impl RunEnd {
             RunEnd::Passed => Outcome::Passed,
             RunEnd::Failed => Outcome::Failed,
             RunEnd::Blocked => Outcome::Blocked,
-            RunEnd::Interrupted => Outcome::Pending,
+            RunEnd::Interrupted(_) => Outcome::Pending,
         }
     }
 }
@@ -358,7 +360,7 @@ impl Engine {
             RunEnd::Passed => "passed".to_owned(),
             RunEnd::Failed => "failed".to_owned(),
             RunEnd::Blocked => "blocked: some steps did not run (see above)".to_owned(),
-            RunEnd::Interrupted => "interrupted".to_owned(),
+            RunEnd::Interrupted(_) => "interrupted".to_owned(),
         };
         self.say(&format!("Run {} {verdict}", self.run_id));
     }
