@@ -278,6 +278,14 @@ impl Rules<'_, '_> {
                     .help("add `confirm: true`, or `confirm: {phrase: …}` to make the operator type something"),
             );
         }
+        if step.effect() == Some(Effect::Irreversible)
+            && let Some(retry) = &step.retry
+        {
+            self.report(
+                Diagnostic::new(Code::RetryIrreversible, retry.span, format!("irreversible step `{id}` has `retry`: one confirmation would let it run again after a failed attempt that may have done it"))
+                    .help("remove `retry`: an irreversible step runs once per confirmation; retry the probe before it (or a `wait_for` after it) instead"),
+            );
+        }
         if let Action::RestoreSetting(target) = &step.action {
             let found = earlier.iter().find(|s| s.id.value == target.value);
             match found {
