@@ -342,13 +342,19 @@ impl Rules<'_, '_> {
                 );
             }
             for (name, value) in &request.headers {
-                if name.value.eq_ignore_ascii_case("authorization")
+                if is_credential_header(&name.value)
                     && value.is_literal()
-                    && !value.source.is_empty()
+                    && !value.source.trim().is_empty()
                 {
+                    let name = &name.value;
+                    let example = if name.eq_ignore_ascii_case("authorization") {
+                        "Bearer {{ inputs.token }}"
+                    } else {
+                        "{{ inputs.token }}"
+                    };
                     self.report(
-                        Diagnostic::new(Code::LiteralSecret, value.span, format!("the `Authorization` header holds a literal credential ({})", mask(&value.source)))
-                            .help("take the credential from a `secret: true` input: `Authorization: \"Bearer {{ inputs.token }}\"`"),
+                        Diagnostic::new(Code::LiteralSecret, value.span, format!("the `{name}` header holds a literal credential ({})", mask(&value.source)))
+                            .help(format!("take the credential from a `secret: true` input: `{name}: \"{example}\"`")),
                     );
                 }
             }
@@ -918,6 +924,17 @@ fn sibling_names(target: &Path) -> Option<String> {
     did_you_mean(wanted, names.iter().map(String::as_str)).map(str::to_owned)
 }
 
+/// Whether a header's name says it carries a credential: `Authorization`,
+/// `X-Api-Key`, `X-Auth-Token`, `X-Client-Secret`, `Cookie`, … An idempotency key
+/// is a request id, not a credential.
+fn is_credential_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let credential = ["auth", "key", "token", "secret", "passw", "credential", "cookie"]
+        .iter()
+        .any(|word| name.contains(word));
+    credential && !name.contains("idempotency")
+}
+
 /// Cloudflare user and account tokens; their length is not fixed. Compiled once:
 /// compiling it per file was a third of `validate`'s time.
 fn token_pattern() -> &'static Regex {
@@ -994,5 +1011,26 @@ mod tests {
         assert_eq!(plain_http_host("http://{{ inputs.host }}/x"), None);
         assert!(is_loopback("127.0.0.1") && is_loopback("localhost") && is_loopback("[::1]"));
         assert!(!is_loopback("example.com"));
+    }
+
+    #[test]
+    fn knows_headers_that_carry_credentials() {
+        for name in [
+            "Authorization",
+            "proxy-authorization",
+            "X-Api-Key",
+            "X-API-KEY",
+            "apikey",
+            "X-Auth-Token",
+            "X-Client-Secret",
+            "X-Password",
+            "Cookie",
+            "X-Vault-Token",
+        ] {
+            assert!(is_credential_header(name), "{name}");
+        }
+        for name in ["Accept", "Content-Type", "X-Request-Id", "Idempotency-Key", "Keep-Alive"] {
+            assert!(!is_credential_header(name), "{name}");
+        }
     }
 }
