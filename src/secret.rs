@@ -295,8 +295,9 @@ mod tests {
         assert_hidden(&redactor, quote_plus, "quote_plus");
         assert_hidden(&redactor, &lower_hex(quote), "lower-case quote");
         assert_hidden(&redactor, &lower_hex(quote_plus), "lower-case quote_plus");
-        let every = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-            .to_string();
+        let every =
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
         assert_hidden(&redactor, &lower_hex(&every), "lower-case full encoding");
         // Python keeps `~` and encodes `*`; WHATWG form encoding (browsers,
         // `URLSearchParams`) keeps `*` and encodes `~`.
@@ -304,7 +305,11 @@ mod tests {
         odd.add("a~b*c d_e-f.g0123456789");
         assert_hidden(&odd, "a~b%2Ac+d_e-f.g0123456789", "quote_plus");
         assert_hidden(&odd, "a%7Eb*c+d_e-f.g0123456789", "form encoding");
-        assert_hidden(&odd, "a%7eb*c+d_e-f.g0123456789", "lower-case form encoding");
+        assert_hidden(
+            &odd,
+            "a%7eb*c+d_e-f.g0123456789",
+            "lower-case form encoding",
+        );
     }
 
     #[test]
@@ -327,9 +332,8 @@ mod tests {
     /// of base64 characters in `text`, read at any alignment, in either alphabet.
     fn base64_recoverable(text: &str, secret: &str) -> bool {
         let windows: Vec<&[u8]> = secret.as_bytes().windows(6).collect();
-        let runs = text.split(|c: char| {
-            !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '-' | '_'))
-        });
+        let runs = text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '-' | '_')));
         let engines = [
             &base64::engine::general_purpose::STANDARD_NO_PAD,
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
@@ -339,7 +343,9 @@ mod tests {
                 let rest = &run[skip..];
                 let whole = &rest[..rest.len() / 4 * 4];
                 for engine in engines {
-                    let Ok(bytes) = engine.decode(whole) else { continue };
+                    let Ok(bytes) = engine.decode(whole) else {
+                        continue;
+                    };
                     if windows.iter().any(|w| bytes.windows(6).any(|b| b == *w)) {
                         return true;
                     }
@@ -367,7 +373,10 @@ mod tests {
         for value in &values {
             for engine in engines {
                 let encoded = engine.encode(value);
-                assert!(base64_recoverable(&encoded, secret), "the check itself: {value}");
+                assert!(
+                    base64_recoverable(&encoded, secret),
+                    "the check itself: {value}"
+                );
                 let out = redactor.redact(&format!("Authorization: Basic {encoded}"));
                 assert!(out.contains(MASK), "{value}: {out}");
                 assert!(!base64_recoverable(&out, secret), "{value}: {out}");

@@ -99,6 +99,7 @@ codes! {
     UnknownResult = "RB030", Error, "template reads a result the step does not produce";
     ChildInvalid = "RB031", Error, "child runbook is invalid";
     RetryIrreversible = "RB032", Error, "retry on an irreversible step";
+    TemplateTooCostly = "RB033", Error, "template does more work than a template may";
 }
 
 impl fmt::Display for Code {

@@ -501,7 +501,10 @@ impl Retry {
     /// `backoff` once per retry before it, never more than [`Retry::MAX_DELAY`].
     /// The arithmetic saturates, so no factor or attempt count can overflow.
     pub fn delay_before(&self, attempt: u32) -> Duration {
-        let delay = self.delay.as_ref().map_or(Self::DEFAULT_DELAY, |d| d.value.0);
+        let delay = self
+            .delay
+            .as_ref()
+            .map_or(Self::DEFAULT_DELAY, |d| d.value.0);
         if delay.is_zero() {
             return delay;
         }
@@ -541,7 +544,11 @@ mod tests {
         for backoff in [1e300, f64::MAX] {
             let retry = retry(Some(Duration::from_secs(1)), Some(backoff));
             for attempt in [3, 40, u32::MAX] {
-                assert_eq!(retry.delay_before(attempt), Retry::MAX_DELAY, "×{backoff} at {attempt}");
+                assert_eq!(
+                    retry.delay_before(attempt),
+                    Retry::MAX_DELAY,
+                    "×{backoff} at {attempt}"
+                );
             }
         }
         let steep = retry(Some(Duration::from_secs(1)), Some(Retry::MAX_BACKOFF));

@@ -462,8 +462,33 @@ impl Rules<'_, '_> {
                 return;
             }
         };
+        let constant = references
+            .iter()
+            .all(|r| GLOBAL_FUNCTIONS.contains(&r.split('.').next().unwrap_or_default()));
+        if constant && !template.is_literal() {
+            self.constant_template(template, place);
+        }
         for reference in references {
             self.reference(template, &reference, scope);
+        }
+    }
+
+    /// A template that reads nothing renders the same now as at run time, so a
+    /// runaway one (`{{ "a" * 99999999 }}`, loops in loops) is refused here, not
+    /// when `plan` or `run` gets to it. Rendering is bounded (`template.rs`), so
+    /// this takes milliseconds whatever the template.
+    fn constant_template(&mut self, template: &Template, place: &str) {
+        let Err(error) = self
+            .env
+            .render_str(&template.source, minijinja::context! {})
+        else {
+            return;
+        };
+        if let Some(why) = template::exceeded(&error) {
+            self.report(
+                Diagnostic::new(Code::TemplateTooCostly, template.span, format!("the template in {place} cannot be rendered: {why}"))
+                    .help(format!("a rendering may take {} steps and write {} MiB: shorten the loop or the repeated text", template::FUEL, template::MAX_OUTPUT / (1024 * 1024))),
+            );
         }
     }
 
@@ -929,9 +954,17 @@ fn sibling_names(target: &Path) -> Option<String> {
 /// is a request id, not a credential.
 fn is_credential_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    let credential = ["auth", "key", "token", "secret", "passw", "credential", "cookie"]
-        .iter()
-        .any(|word| name.contains(word));
+    let credential = [
+        "auth",
+        "key",
+        "token",
+        "secret",
+        "passw",
+        "credential",
+        "cookie",
+    ]
+    .iter()
+    .any(|word| name.contains(word));
     credential && !name.contains("idempotency")
 }
 
@@ -1029,7 +1062,13 @@ mod tests {
         ] {
             assert!(is_credential_header(name), "{name}");
         }
-        for name in ["Accept", "Content-Type", "X-Request-Id", "Idempotency-Key", "Keep-Alive"] {
+        for name in [
+            "Accept",
+            "Content-Type",
+            "X-Request-Id",
+            "Idempotency-Key",
+            "Keep-Alive",
+        ] {
             assert!(!is_credential_header(name), "{name}");
         }
     }
