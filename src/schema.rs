@@ -8,7 +8,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{Schema, json_schema};
 use serde_json::{Value, json};
 
-use crate::document::model::{Action, Effect, Method, Priority};
+use crate::document::model::{Action, Effect, Method, Priority, Retry};
 
 /// The schema as pretty JSON, ending with a newline (the committed file's form).
 pub fn render() -> String {
@@ -222,7 +222,7 @@ fn step_schema(effect: &Value, priority: &Value) -> Value {
             "properties": {
                 "attempts": {"type": "integer", "minimum": 1},
                 "delay": r("Duration"),
-                "backoff": {"type": "number", "minimum": 1},
+                "backoff": {"type": "number", "minimum": 1, "maximum": Retry::MAX_BACKOFF},
             },
         },
         "explain": {"type": "object", "propertyNames": {"pattern": "^[0-9]+$"}, "additionalProperties": r("Template")},

@@ -21,6 +21,13 @@ const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
     .remove(b'~');
 /// As [`COMPONENT`], keeping `/` too (`MiniJinja`'s `urlencode` on a string).
 const PATH: &percent_encoding::AsciiSet = &COMPONENT.remove(b'/');
+/// WHATWG's `application/x-www-form-urlencoded` set: all but alphanumerics and
+/// `*-._` (browsers, `URLSearchParams`).
+const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_');
 
 /// Every secret of a run, in the forms it may take in output. It learns through
 /// a shared reference (`add(&self)`): rendering a template is a read of the run's
@@ -40,27 +47,10 @@ impl Redactor {
             return;
         }
         let masked = mask(secret);
-        let engines = [
-            &base64::engine::general_purpose::STANDARD,
-            &base64::engine::general_purpose::STANDARD_NO_PAD,
-            &base64::engine::general_purpose::URL_SAFE,
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        ];
-        let mut forms = vec![
-            secret.to_owned(),
-            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-                .to_string(),
-            // How URL components are usually encoded (RFC 3986 unreserved kept), and
-            // how MiniJinja's `urlencode` filter does it (`/` kept as well).
-            percent_encoding::utf8_percent_encode(secret, COMPONENT).to_string(),
-            percent_encoding::utf8_percent_encode(secret, PATH).to_string(),
-            form_urlencoded(secret),
-            serde_json::to_string(secret)
-                .unwrap_or_default()
-                .trim_matches('"')
-                .to_owned(),
-        ];
-        forms.extend(engines.iter().map(|engine| engine.encode(secret)));
+        let mut forms = vec![secret.to_owned()];
+        forms.extend(percent_forms(secret));
+        forms.extend(json_forms(secret));
+        forms.extend(base64_forms(secret));
         for form in forms {
             if !form.is_empty() && !needles.iter().any(|(n, _)| *n == form) {
                 needles.push((form, masked.clone()));
@@ -106,17 +96,118 @@ impl Redactor {
     }
 }
 
-/// How a secret is encoded in an `application/x-www-form-urlencoded` body or
-/// query: like percent-encoding, but spaces become `+`.
-fn form_urlencoded(secret: &str) -> String {
-    secret
-        .split(' ')
-        .map(|part| {
-            percent_encoding::utf8_percent_encode(part, percent_encoding::NON_ALPHANUMERIC)
-                .to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("+")
+/// The secret percent-encoded as URLs, query strings and form bodies carry it:
+/// every set of kept characters in use (everything but alphanumerics; RFC 3986's
+/// unreserved, as Python's `quote` and `quote_plus`; that and `/`, as `MiniJinja`'s
+/// `urlencode`; WHATWG's form set), spaces as `%20` or `+`, hex digits in upper
+/// or lower case.
+fn percent_forms(secret: &str) -> Vec<String> {
+    let sets = [percent_encoding::NON_ALPHANUMERIC, COMPONENT, PATH, FORM];
+    let mut forms = Vec::new();
+    for set in sets {
+        let encoded = percent_encoding::utf8_percent_encode(secret, set).to_string();
+        let plus = secret
+            .split(' ')
+            .map(|part| percent_encoding::utf8_percent_encode(part, set).to_string())
+            .collect::<Vec<_>>()
+            .join("+");
+        for form in [encoded, plus] {
+            forms.push(lower_hex(&form));
+            forms.push(form);
+        }
+    }
+    forms
+}
+
+/// A percent-encoded text with the two hex digits of each `%XX` in lower case.
+fn lower_hex(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut hex_left = 0;
+    for c in encoded.chars() {
+        if hex_left > 0 {
+            out.push(c.to_ascii_lowercase());
+            hex_left -= 1;
+        } else {
+            hex_left = if c == '%' { 2 } else { 0 };
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The secret inside a JSON string: as `serde_json` writes it (non-ASCII kept),
+/// with every non-ASCII character as `\uXXXX` escapes (Python's `json.dumps`,
+/// in lower case, and the same in upper case), each also with `/` as `\/` (PHP).
+fn json_forms(secret: &str) -> Vec<String> {
+    let plain = serde_json::to_string(secret).unwrap_or_default();
+    let plain = plain
+        .strip_prefix('"')
+        .and_then(|p| p.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_owned();
+    let mut ascii = String::with_capacity(plain.len());
+    for c in plain.chars() {
+        if c.is_ascii() {
+            ascii.push(c);
+        } else {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                let _ = write!(ascii, "\\u{unit:04x}");
+            }
+        }
+    }
+    let upper = upper_unicode_escapes(&ascii);
+    let mut forms = Vec::new();
+    for form in [plain, ascii, upper] {
+        forms.push(form.replace('/', "\\/"));
+        forms.push(form);
+    }
+    forms
+}
+
+/// `\uXXXX` escapes with upper-case hex digits; the rest is unchanged.
+fn upper_unicode_escapes(escaped: &str) -> String {
+    let mut out = String::with_capacity(escaped.len());
+    let mut rest = escaped;
+    while let Some(at) = rest.find("\\u") {
+        let end = (at + 6).min(rest.len());
+        out.push_str(&rest[..at + 2]);
+        out.push_str(&rest[at + 2..end].to_ascii_uppercase());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The shortest base64 run hidden: two groups, six bytes of the secret. Shorter
+/// runs would mask unrelated text by chance.
+const MIN_BASE64_RUN: usize = 8;
+
+/// The secret in base64, alone (with and without padding) and inside a longer
+/// value — `Bearer <secret>`, `user:<secret>` for Basic auth. Inside a longer
+/// value the encoding depends on where the secret falls in a 3-byte group, so
+/// for each of the three offsets the groups made only of the secret's bytes are
+/// hidden; the group shared with what comes before or after holds at most two of
+/// its bytes at each end. Both alphabets (standard, URL-safe).
+fn base64_forms(secret: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let mut forms: Vec<String> = [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD]
+        .iter()
+        .map(|engine| engine.encode(secret))
+        .collect();
+    for offset in 0..3 {
+        let mut bytes = vec![0; offset];
+        bytes.extend_from_slice(secret.as_bytes());
+        let first = usize::from(offset > 0);
+        let last = bytes.len() / 3;
+        if last <= first || (last - first) * 4 < MIN_BASE64_RUN {
+            continue;
+        }
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let encoded = engine.encode(&bytes);
+            forms.push(encoded[first * 4..last * 4].to_owned());
+        }
+    }
+    forms
 }
 
 /// A stable, one-way identifier of a value: `sha256:` and 16 hex digits. Enough
@@ -165,6 +256,7 @@ pub fn redact_ranges(text: &str, ranges: impl IntoIterator<Item = Range<usize>>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::template::MASK;
 
     #[test]
     fn redacts_every_form_of_a_secret() {
@@ -182,6 +274,114 @@ mod tests {
         assert!(!redactor.leaks(&out), "{out}");
         assert!(!out.contains("s3cr3t"), "{out}");
         assert_eq!(out.matches("••••9Xy7").count(), 4, "{out}");
+    }
+
+    fn assert_hidden(redactor: &Redactor, form: &str, what: &str) {
+        let text = format!("echo: {form} (end)");
+        let out = redactor.redact(&text);
+        assert!(!out.contains(form), "{what} `{form}` shown: {out}");
+        assert!(out.contains(MASK), "{what}: no mask in {out}");
+        assert!(!redactor.leaks(&out), "{what}: {out}");
+    }
+
+    #[test]
+    fn redacts_lower_case_percent_encoding_and_quote_plus() {
+        let secret = "cfut_s3cr3t/with+odd=chars 9Xy7";
+        let redactor = Redactor::default();
+        redactor.add(secret);
+        // Python's `urllib.parse.quote(secret, safe="")` and `quote_plus(secret)`.
+        let quote = "cfut_s3cr3t%2Fwith%2Bodd%3Dchars%209Xy7";
+        let quote_plus = "cfut_s3cr3t%2Fwith%2Bodd%3Dchars+9Xy7";
+        assert_hidden(&redactor, quote_plus, "quote_plus");
+        assert_hidden(&redactor, &lower_hex(quote), "lower-case quote");
+        assert_hidden(&redactor, &lower_hex(quote_plus), "lower-case quote_plus");
+        let every =
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        assert_hidden(&redactor, &lower_hex(&every), "lower-case full encoding");
+        // Python keeps `~` and encodes `*`; WHATWG form encoding (browsers,
+        // `URLSearchParams`) keeps `*` and encodes `~`.
+        let odd = Redactor::default();
+        odd.add("a~b*c d_e-f.g0123456789");
+        assert_hidden(&odd, "a~b%2Ac+d_e-f.g0123456789", "quote_plus");
+        assert_hidden(&odd, "a%7Eb*c+d_e-f.g0123456789", "form encoding");
+        assert_hidden(
+            &odd,
+            "a%7eb*c+d_e-f.g0123456789",
+            "lower-case form encoding",
+        );
+    }
+
+    #[test]
+    fn redacts_json_unicode_escapes_of_a_non_ascii_secret() {
+        let secret = "pässwörd-ünïcode-🔑-1234";
+        let redactor = Redactor::default();
+        redactor.add(secret);
+        // Python's `json.dumps(secret)` (ensure_ascii) and the same in upper case.
+        let escaped = r"p\u00e4ssw\u00f6rd-\u00fcn\u00efcode-\ud83d\udd11-1234";
+        assert_hidden(&redactor, escaped, "\\u escapes");
+        let upper = r"p\u00E4ssw\u00F6rd-\u00FCn\u00EFcode-\uD83D\uDD11-1234";
+        assert_hidden(&redactor, upper, "upper-case \\u escapes");
+        // PHP's `json_encode` escapes `/` too.
+        let slashed = Redactor::default();
+        slashed.add("tok/en/with/slashes");
+        assert_hidden(&slashed, r"tok\/en\/with\/slashes", "escaped slashes");
+    }
+
+    /// Whether six consecutive bytes of `secret` can still be decoded from a run
+    /// of base64 characters in `text`, read at any alignment, in either alphabet.
+    fn base64_recoverable(text: &str, secret: &str) -> bool {
+        let windows: Vec<&[u8]> = secret.as_bytes().windows(6).collect();
+        let runs = text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '-' | '_')));
+        let engines = [
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ];
+        for run in runs {
+            for skip in 0..4.min(run.len()) {
+                let rest = &run[skip..];
+                let whole = &rest[..rest.len() / 4 * 4];
+                for engine in engines {
+                    let Ok(bytes) = engine.decode(whole) else {
+                        continue;
+                    };
+                    if windows.iter().any(|w| bytes.windows(6).any(|b| b == *w)) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn redacts_base64_of_a_secret_inside_a_longer_value() {
+        let secret = "cfut_Zx81Qa0Lm3Np5Rs7Tu9Vw2Yb4";
+        let redactor = Redactor::default();
+        redactor.add(secret);
+        let engines = [
+            &base64::engine::general_purpose::STANDARD,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ];
+        // As servers echo credentials: a bearer header, Basic auth with users of
+        // every length (every alignment), the secret followed by more.
+        let mut values = vec![format!("Bearer {secret}"), format!("{secret}:x")];
+        for user in ["", "a", "ab", "abc", "user", "admin", "deploy-bot"] {
+            values.push(format!("{user}:{secret}"));
+        }
+        for value in &values {
+            for engine in engines {
+                let encoded = engine.encode(value);
+                assert!(
+                    base64_recoverable(&encoded, secret),
+                    "the check itself: {value}"
+                );
+                let out = redactor.redact(&format!("Authorization: Basic {encoded}"));
+                assert!(out.contains(MASK), "{value}: {out}");
+                assert!(!base64_recoverable(&out, secret), "{value}: {out}");
+            }
+        }
     }
 
     #[test]

@@ -1,22 +1,147 @@
 //! Templates: the `MiniJinja` environment every runbook string is rendered with
-//! (strict undefined, the `last4` and `mask` filters), and the static analysis
-//! `validate` runs on them — syntax, and which variables a template reads.
+//! (strict undefined, bounded work, the `last4` and `mask` filters), and the
+//! static analysis `validate` runs on them — syntax, and which variables a
+//! template reads.
 
+use std::fmt::{self, Write as _};
 use std::ops::Range;
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::value::ValueKind;
+use minijinja::{Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value};
 use regex::Regex;
 
 /// What a masked secret looks like: four bullets and the last four characters.
 pub const MASK: &str = "••••";
 
-/// The environment shared by validation and rendering.
-pub fn environment() -> Environment<'static> {
+/// The work one rendering may do, in `MiniJinja`'s fuel: one per instruction,
+/// and one per 64 bytes of data made or written (checked before a large string
+/// or list is made, so `"a" * 99999999` fails at once). A runbook's templates
+/// use a few hundred; this bounds a loop at a quarter of a million steps and
+/// the data at 16 MB, so a hostile template fails in milliseconds.
+pub const FUEL: u64 = 250_000;
+
+/// The most text one rendering may write from its `{{ … }}`: 1 MiB, as much as
+/// a command's output that runbook keeps.
+pub const MAX_OUTPUT: usize = 1024 * 1024;
+
+/// Why a rendering stopped at [`MAX_OUTPUT`].
+const TOO_LARGE: &str = "the text it writes would be larger than 1 MiB";
+
+/// Strict undefined and bounded work: the base of every environment that
+/// renders runbook templates (the plan adds placeholder-aware filters to it).
+pub fn bounded() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_formatter(capped);
+    env
+}
+
+/// The environment shared by validation and rendering.
+pub fn environment() -> Environment<'static> {
+    let mut env = bounded();
     env.add_filter("last4", last4);
     env.add_filter("mask", mask);
     env
+}
+
+/// Whether a rendering failed because it would do more than [`FUEL`] or write
+/// more than [`MAX_OUTPUT`] allow, with a sentence saying which.
+pub fn exceeded(error: &Error) -> Option<&'static str> {
+    match error.kind() {
+        ErrorKind::OutOfFuel => {
+            Some("it does more work than a template may (a loop too long, a value too large)")
+        }
+        ErrorKind::InvalidOperation if error.detail() == Some(TOO_LARGE) => Some(TOO_LARGE),
+        _ => None,
+    }
+}
+
+/// Bytes written so far by the `{{ … }}` of the current rendering.
+struct Written(usize);
+
+/// Writes a value as `MiniJinja` does without auto-escaping (runbook templates
+/// are rendered from strings, never as HTML), refusing to go past [`MAX_OUTPUT`].
+fn capped(out: &mut Output<'_>, state: &mut State<'_, '_>, value: &Value) -> Result<(), Error> {
+    let written = state.get_or_insert_extension(Written(0));
+    let too_large = || Error::new(ErrorKind::InvalidOperation, TOO_LARGE);
+    if oversized(value, &mut MAX_OUTPUT.saturating_sub(written.0), 0) {
+        return Err(too_large());
+    }
+    let mut sink = Limited {
+        out,
+        left: MAX_OUTPUT.saturating_sub(written.0),
+        over: false,
+    };
+    let result = write!(sink, "{value}");
+    written.0 = MAX_OUTPUT - sink.left;
+    match result {
+        Ok(()) => Ok(()),
+        Err(_) if sink.over => Err(too_large()),
+        Err(error) => Err(Error::from(error)),
+    }
+}
+
+/// How deeply nested a list or map may be shown.
+const MAX_NESTING: usize = 64;
+
+/// Whether showing `value` would write more than `budget` bytes, judged by
+/// sizes alone — each item of a list or map shows as a byte at least — before
+/// any is written: `MiniJinja` walks every item of a list it shows even once
+/// the output refuses more, so `{{ ["a"] * 99999999 }}` would take a minute.
+/// Looks at no more items than the budget.
+fn oversized(value: &Value, budget: &mut usize, depth: usize) -> bool {
+    let mut take = |n: usize| match budget.checked_sub(n) {
+        Some(left) => {
+            *budget = left;
+            false
+        }
+        None => true,
+    };
+    if let Some(text) = value.as_str() {
+        return take(text.len());
+    }
+    let kind = value.kind();
+    if !matches!(kind, ValueKind::Seq | ValueKind::Map | ValueKind::Iterable) {
+        return false;
+    }
+    // An iterable of unknown length is shown by its type, never walked.
+    let Some(len) = value.len() else { return false };
+    if depth >= MAX_NESTING || take(len) {
+        return true;
+    }
+    let Ok(items) = value.try_iter() else {
+        return false;
+    };
+    for item in items {
+        let item = if kind == ValueKind::Map {
+            value.get_item(&item).unwrap_or_default()
+        } else {
+            item
+        };
+        if oversized(&item, budget, depth + 1) {
+            return true;
+        }
+    }
+    false
+}
+
+/// An output that takes at most `left` more bytes.
+struct Limited<'o, 'a> {
+    out: &'o mut Output<'a>,
+    left: usize,
+    over: bool,
+}
+
+impl fmt::Write for Limited<'_, '_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        if text.len() > self.left {
+            self.over = true;
+            return Err(fmt::Error);
+        }
+        self.left -= text.len();
+        self.out.write_str(text)
+    }
 }
 
 /// The last four characters of a value: enough to recognise a token, not to use it.
@@ -111,6 +236,34 @@ pub fn condition(source: &str) -> Result<&str, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rendering_is_bounded_in_work_and_output() {
+        let env = environment();
+        let context = minijinja::context! {};
+        for source in [
+            r#"{{ "a" * 99999999 }}"#,
+            "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+            "{% set ns = namespace(x='ab') %}{% for i in range(40) %}{% set ns.x = ns.x ~ ns.x %}{% endfor %}{{ ns.x }}",
+            r#"{{ ["a"] * 99999999 }}"#,
+            r#"{{ [["a"] * 99999999] }}"#,
+            r#"{{ {"k": ["a"] * 99999999} }}"#,
+        ] {
+            let error = env.render_str(source, &context).expect_err(source);
+            assert!(exceeded(&error).is_some(), "{source}: {error}");
+        }
+        let error = env
+            .render_str(r#"{{ "a" * 600000 }}{{ "b" * 600000 }}"#, &context)
+            .expect_err("two halves over the cap");
+        assert_eq!(exceeded(&error), Some(TOO_LARGE), "{error}");
+        let fine = env
+            .render_str(
+                "{% for z in range(300) %}{{ z }},{% endfor %}{{ 'x' * 1000 }}",
+                &context,
+            )
+            .unwrap();
+        assert!(fine.starts_with("0,1,2,") && fine.ends_with("xxx"));
+    }
 
     #[test]
     fn masks_keep_only_the_last_four_characters() {

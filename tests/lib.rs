@@ -9,6 +9,7 @@ mod corpus;
 mod demo;
 mod engine;
 mod formats;
+mod hostile;
 mod leak;
 mod mutation;
 mod operator_pty;

@@ -98,6 +98,8 @@ codes! {
     MisplacedField = "RB029", Error, "field not allowed with this action";
     UnknownResult = "RB030", Error, "template reads a result the step does not produce";
     ChildInvalid = "RB031", Error, "child runbook is invalid";
+    RetryIrreversible = "RB032", Error, "retry on an irreversible step";
+    TemplateTooCostly = "RB033", Error, "template does more work than a template may";
 }
 
 impl fmt::Display for Code {

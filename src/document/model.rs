@@ -494,3 +494,77 @@ pub struct Retry {
     /// Each delay is the previous one times this factor.
     pub backoff: Option<Spanned<f64>>,
 }
+
+impl Retry {
+    /// The wait before the first retry when `delay` is not given.
+    pub const DEFAULT_DELAY: Duration = Duration::from_secs(1);
+    /// The longest wait between two attempts, whatever `delay` and `backoff`
+    /// say: a retry is for a flake, and an hour is past any flake.
+    pub const MAX_DELAY: Duration = Duration::from_secs(60 * 60);
+    /// The largest `backoff` accepted: ten times the last wait is already steep.
+    pub const MAX_BACKOFF: f64 = 10.0;
+
+    /// The wait before attempt `attempt` (2 is the first retry): `delay` times
+    /// `backoff` once per retry before it, never more than [`Retry::MAX_DELAY`].
+    /// The arithmetic saturates, so no factor or attempt count can overflow.
+    pub fn delay_before(&self, attempt: u32) -> Duration {
+        let delay = self
+            .delay
+            .as_ref()
+            .map_or(Self::DEFAULT_DELAY, |d| d.value.0);
+        if delay.is_zero() {
+            return delay;
+        }
+        let backoff = self.backoff.as_ref().map_or(1.0, |b| b.value);
+        let retries_before = i32::try_from(attempt.saturating_sub(2)).unwrap_or(i32::MAX);
+        let seconds = delay.as_secs_f64() * backoff.powi(retries_before);
+        Duration::try_from_secs_f64(seconds).map_or(Self::MAX_DELAY, |d| d.min(Self::MAX_DELAY))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry(delay: Option<Duration>, backoff: Option<f64>) -> Retry {
+        let span = Span::default();
+        Retry {
+            span,
+            attempts: Spanned::new(5, span),
+            delay: delay.map(|d| Spanned::new(Timespan(d), span)),
+            backoff: backoff.map(|b| Spanned::new(b, span)),
+        }
+    }
+
+    #[test]
+    fn delays_grow_by_the_backoff_from_the_first_retry() {
+        let retry = retry(Some(Duration::from_secs(2)), Some(3.0));
+        let waits: Vec<u64> = (2..=5).map(|a| retry.delay_before(a).as_secs()).collect();
+        assert_eq!(waits, [2, 6, 18, 54]);
+        let fixed = self::retry(None, None);
+        assert_eq!(fixed.delay_before(2), Retry::DEFAULT_DELAY);
+        assert_eq!(fixed.delay_before(9), Retry::DEFAULT_DELAY);
+    }
+
+    #[test]
+    fn delays_saturate_at_the_cap_instead_of_overflowing() {
+        for backoff in [1e300, f64::MAX] {
+            let retry = retry(Some(Duration::from_secs(1)), Some(backoff));
+            for attempt in [3, 40, u32::MAX] {
+                assert_eq!(
+                    retry.delay_before(attempt),
+                    Retry::MAX_DELAY,
+                    "×{backoff} at {attempt}"
+                );
+            }
+        }
+        let steep = retry(Some(Duration::from_secs(1)), Some(Retry::MAX_BACKOFF));
+        assert_eq!(steep.delay_before(5), Duration::from_secs(1000));
+        assert_eq!(steep.delay_before(6), Retry::MAX_DELAY);
+        assert_eq!(steep.delay_before(u32::MAX), Retry::MAX_DELAY);
+        let long = retry(Some(Duration::from_secs(10 * 24 * 3600)), None);
+        assert_eq!(long.delay_before(2), Retry::MAX_DELAY);
+        let none = retry(Some(Duration::ZERO), Some(10.0));
+        assert_eq!(none.delay_before(u32::MAX), Duration::ZERO);
+    }
+}

@@ -252,6 +252,14 @@ impl Rules<'_, '_> {
                     .help("add `confirm: true`, or `confirm: {phrase: …}` to make the operator type something"),
             );
         }
+        if step.effect() == Some(Effect::Irreversible)
+            && let Some(retry) = &step.retry
+        {
+            self.report(
+                Diagnostic::new(Code::RetryIrreversible, retry.span, format!("irreversible step `{id}` has `retry`: one confirmation would let it run again after a failed attempt that may have done it"))
+                    .help("remove `retry`: an irreversible step runs once per confirmation; retry the probe before it (or a `wait_for` after it) instead"),
+            );
+        }
         if let Action::RestoreSetting(target) = &step.action {
             let found = earlier.iter().find(|s| s.id.value == target.value);
             match found {
@@ -308,13 +316,19 @@ impl Rules<'_, '_> {
                 );
             }
             for (name, value) in &request.headers {
-                if name.value.eq_ignore_ascii_case("authorization")
+                if is_credential_header(&name.value)
                     && value.is_literal()
-                    && !value.source.is_empty()
+                    && !value.source.trim().is_empty()
                 {
+                    let name = &name.value;
+                    let example = if name.eq_ignore_ascii_case("authorization") {
+                        "Bearer {{ inputs.token }}"
+                    } else {
+                        "{{ inputs.token }}"
+                    };
                     self.report(
-                        Diagnostic::new(Code::LiteralSecret, value.span, format!("the `Authorization` header holds a literal credential ({})", mask(&value.source)))
-                            .help("take the credential from a `secret: true` input: `Authorization: \"Bearer {{ inputs.token }}\"`"),
+                        Diagnostic::new(Code::LiteralSecret, value.span, format!("the `{name}` header holds a literal credential ({})", mask(&value.source)))
+                            .help(format!("take the credential from a `secret: true` input: `{name}: \"{example}\"`")),
                     );
                 }
             }
@@ -422,8 +436,33 @@ impl Rules<'_, '_> {
                 return;
             }
         };
+        let constant = references
+            .iter()
+            .all(|r| GLOBAL_FUNCTIONS.contains(&r.split('.').next().unwrap_or_default()));
+        if constant && !template.is_literal() {
+            self.constant_template(template, place);
+        }
         for reference in references {
             self.reference(template, &reference, scope);
+        }
+    }
+
+    /// A template that reads nothing renders the same now as at run time, so a
+    /// runaway one (`{{ "a" * 99999999 }}`, loops in loops) is refused here, not
+    /// when `plan` or `run` gets to it. Rendering is bounded (`template.rs`), so
+    /// this takes milliseconds whatever the template.
+    fn constant_template(&mut self, template: &Template, place: &str) {
+        let Err(error) = self
+            .env
+            .render_str(&template.source, minijinja::context! {})
+        else {
+            return;
+        };
+        if let Some(why) = template::exceeded(&error) {
+            self.report(
+                Diagnostic::new(Code::TemplateTooCostly, template.span, format!("the template in {place} cannot be rendered: {why}"))
+                    .help(format!("a rendering may take {} steps and write {} MiB: shorten the loop or the repeated text", template::FUEL, template::MAX_OUTPUT / (1024 * 1024))),
+            );
         }
     }
 
@@ -833,6 +872,25 @@ fn sibling_names(target: &Path) -> Option<String> {
     did_you_mean(wanted, names.iter().map(String::as_str)).map(str::to_owned)
 }
 
+/// Whether a header's name says it carries a credential: `Authorization`,
+/// `X-Api-Key`, `X-Auth-Token`, `X-Client-Secret`, `Cookie`, … An idempotency key
+/// is a request id, not a credential.
+fn is_credential_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let credential = [
+        "auth",
+        "key",
+        "token",
+        "secret",
+        "passw",
+        "credential",
+        "cookie",
+    ]
+    .iter()
+    .any(|word| name.contains(word));
+    credential && !name.contains("idempotency")
+}
+
 /// Cloudflare user and account tokens; their length is not fixed. Compiled once:
 /// compiling it per file was a third of `validate`'s time.
 fn token_pattern() -> &'static Regex {
@@ -909,5 +967,32 @@ mod tests {
         assert_eq!(plain_http_host("http://{{ inputs.host }}/x"), None);
         assert!(is_loopback("127.0.0.1") && is_loopback("localhost") && is_loopback("[::1]"));
         assert!(!is_loopback("example.com"));
+    }
+
+    #[test]
+    fn knows_headers_that_carry_credentials() {
+        for name in [
+            "Authorization",
+            "proxy-authorization",
+            "X-Api-Key",
+            "X-API-KEY",
+            "apikey",
+            "X-Auth-Token",
+            "X-Client-Secret",
+            "X-Password",
+            "Cookie",
+            "X-Vault-Token",
+        ] {
+            assert!(is_credential_header(name), "{name}");
+        }
+        for name in [
+            "Accept",
+            "Content-Type",
+            "X-Request-Id",
+            "Idempotency-Key",
+            "Keep-Alive",
+        ] {
+            assert!(!is_credential_header(name), "{name}");
+        }
     }
 }

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use minijinja::Environment;
 use minijinja::value::{Object, ObjectRepr, Value};
-use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value as Json;
 
 use crate::document::node::{Node, Value as Yaml};
@@ -120,8 +120,7 @@ fn mask(value: &Value) -> Value {
 
 /// The run's environment with `last4` and `mask` that understand placeholders.
 fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let mut env = template::bounded();
     env.add_filter("last4", |v: Value| last4(&v));
     env.add_filter("mask", |v: Value| mask(&v));
     env

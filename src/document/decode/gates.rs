@@ -100,25 +100,46 @@ impl Decoder<'_> {
             return None;
         };
         let attempts = self.positive(attempts, "`attempts`");
-        let delay = fields
-            .get("delay")
-            .and_then(|n| self.duration(n, "`delay`"));
-        let backoff = fields.get("backoff").and_then(|n| {
-            let factor = self.number(n, "`backoff`")?;
-            if factor.value < 1.0 || !factor.value.is_finite() {
+        let delay = fields.get("delay").and_then(|n| {
+            let delay = self.duration(n, "`delay`")?;
+            if delay.value.0 > Retry::MAX_DELAY {
                 self.report(
                     Diagnostic::new(
                         Code::InvalidValue,
                         n.span,
-                        format!("`backoff` {} would shrink the delay", factor.value),
+                        format!(
+                            "`delay` {} is longer than {}, the longest wait between attempts",
+                            humantime::format_duration(delay.value.0),
+                            humantime::format_duration(Retry::MAX_DELAY)
+                        ),
                     )
-                    .help(
-                        "`backoff` multiplies each delay: use 1 for a fixed delay, 2 to double it",
-                    ),
+                    .help("a retry is for a flake: wait seconds or minutes; to wait for a change to land, use `wait_for` with a `timeout`"),
                 );
                 return None;
             }
-            Some(factor)
+            Some(delay)
+        });
+        let backoff = fields.get("backoff").and_then(|n| {
+            let factor = self.number(n, "`backoff`")?;
+            let message = if factor.value < 1.0 || factor.value.is_nan() {
+                format!("`backoff` {} would shrink the delay", factor.value)
+            } else if factor.value > Retry::MAX_BACKOFF {
+                format!(
+                    "`backoff` above {} would grow the delay past any use",
+                    Retry::MAX_BACKOFF
+                )
+            } else {
+                return Some(factor);
+            };
+            self.report(
+                Diagnostic::new(Code::InvalidValue, n.span, message)
+                .help(format!(
+                    "`backoff` multiplies each delay: use 1 for a fixed delay, 2 to double it, at most {}; a wait never exceeds {}",
+                    Retry::MAX_BACKOFF,
+                    humantime::format_duration(Retry::MAX_DELAY)
+                )),
+            );
+            None
         });
         Some(Retry {
             span: fields.span,
