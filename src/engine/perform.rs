@@ -66,16 +66,6 @@ impl Engine {
     /// Runs the action, with `retry` and the step's `timeout`.
     pub(super) async fn perform(&mut self, step: &Step) -> Result<Done, Stop> {
         let attempts = step.retry.as_ref().map_or(1, |r| r.attempts.value);
-        let mut delay = step
-            .retry
-            .as_ref()
-            .and_then(|r| r.delay.as_ref())
-            .map_or(Duration::from_secs(1), |d| d.value.0);
-        let backoff = step
-            .retry
-            .as_ref()
-            .and_then(|r| r.backoff.as_ref())
-            .map_or(1.0, |b| b.value);
         let mut attempt = 1;
         loop {
             let done = match step.timeout.as_ref().map(|t| t.value.0) {
@@ -104,13 +94,16 @@ impl Engine {
             if !retriable || attempt >= attempts {
                 return Ok(done);
             }
+            let delay = step
+                .retry
+                .as_ref()
+                .map_or(Duration::ZERO, |r| r.delay_before(attempt + 1));
             self.say(&format!(
                 "  ↻ attempt {attempt}/{attempts} failed: {}; trying again in {}",
                 done.reason.as_deref().unwrap_or("failed"),
                 humantime::format_duration(delay)
             ));
             self.interruptible(tokio::time::sleep(delay)).await?;
-            delay = delay.mul_f64(backoff);
             attempt += 1;
         }
     }
@@ -618,10 +611,13 @@ impl Engine {
             Ok(output) => output,
             Err(error) => return (json!({}), Some(error.to_string())),
         };
+        // Masked, then cut: a cut through a secret would leave a prefix that no
+        // longer looks like it.
+        let redactor = &self.values.redactor;
         let results = json!({
             "exit_code": output.exit_code,
-            "stdout": output.stdout,
-            "stderr": output.stderr,
+            "stdout": command::cut(&redactor.redact(&output.stdout)),
+            "stderr": command::cut(&redactor.redact(&output.stderr)),
             "elapsed_ms": output.elapsed_ms,
         });
         if output.timed_out {
