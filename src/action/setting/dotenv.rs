@@ -421,4 +421,4 @@ fn unescape(raw: &str, quote: char) -> String {
 
 #[cfg(test)]
 #[path = "dotenv_tests.rs"]
-mod tests;
+pub mod tests;
