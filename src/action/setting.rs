@@ -370,14 +370,10 @@ fn read_text(path: &Path, target: &Target) -> Result<Option<String>, SettingErro
     if metadata.len() > MAX_FILE_BYTES {
         return Err(too_large());
     }
-    let mut bytes = Vec::new();
-    // At most one byte past the cap, in case the file grew since the `stat`.
-    File::open(&target.path)
-        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|cause| unreadable(path, cause))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
+    // It may have grown since the `stat`.
+    let bytes = read_at_most(&target.path, MAX_FILE_BYTES)
+        .map_err(|cause| unreadable(path, cause))?
+        .ok_or_else(too_large)?;
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|error| SettingError::NotUtf8 {
@@ -394,11 +390,24 @@ fn corrupt(path: &Path, backup: &Path, reason: &'static str) -> SettingError {
     }
 }
 
+/// The bytes of `file`, or `None` when it holds more than `limit`: at most one byte
+/// past the limit is read, however large the file.
+fn read_at_most(file: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    File::open(file)?.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 fn load_backup(path: &Path, backup: &Path) -> Result<Option<Backup>, SettingError> {
-    match fs::read(backup) {
-        Ok(bytes) => Backup::from_bytes(&bytes)
+    match read_at_most(backup, backup::MAX_BYTES) {
+        Ok(Some(bytes)) => Backup::from_bytes(&bytes)
             .map(Some)
             .map_err(|reason| corrupt(path, backup, reason)),
+        Ok(None) => Err(corrupt(
+            path,
+            backup,
+            "it is larger than any backup runbook writes",
+        )),
         // No backup can exist under a file: writing one will then say why it can't.
         Err(cause)
             if matches!(

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use super::diagnostic::{Code, Diagnostic};
 use super::node::Span;
 
-/// Files larger than this are not runbooks; reading them would only waste memory.
+/// Files larger than this are not runbooks (nor the settings files `read_setting` and
+/// `set_setting` edit); reading them would only waste memory.
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// A runbook file's text.

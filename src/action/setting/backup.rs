@@ -19,6 +19,9 @@ use sha2::{Digest, Sha256};
 
 const MAGIC: &str = "runbook-setting-backup 1";
 
+/// The most a backup can hold: a settings file (capped) and its header line.
+pub const MAX_BYTES: u64 = super::MAX_FILE_BYTES + 256;
+
 /// What the file was before the step, and what the step wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backup {

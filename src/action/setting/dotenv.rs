@@ -37,9 +37,9 @@ pub fn get(text: &str, key: &str) -> Option<String> {
 /// `text` with `key` set to the already-quoted `encoded` value.
 ///
 /// EVERY occurrence of the key is replaced: readers disagree on which one wins
-/// (python-dotenv, bash, Node and Ruby take the last; dotenvy never overrides a
-/// variable already set, so it takes the first), and an old secret left on an
-/// earlier line would still sit in the file. Each statement becomes
+/// (python-dotenv, bash, Node and Ruby take the last; dotenvy's default loader never
+/// overrides a variable already set, so it keeps the first), and an old secret left
+/// on an earlier line would still sit in the file. Each statement becomes
 /// `[export ]KEY=encoded`, keeping its `export ` prefix, its indentation, its trailing
 /// comment and its line terminator. An absent key is appended as `KEY=encoded`, after
 /// adding the final newline the file may have lacked.
@@ -421,4 +421,4 @@ fn unescape(raw: &str, quote: char) -> String {
 
 #[cfg(test)]
 #[path = "dotenv_tests.rs"]
-mod tests;
+pub mod tests;

@@ -495,6 +495,33 @@ fn bindings_read_by_python(pairs: &[String]) -> Vec<(String, Option<String>)> {
     bindings
 }
 
+/// The cases taken from other dotenv libraries' suites are what python-dotenv reads.
+#[test]
+fn the_suites_cases_read_like_python_dotenv() {
+    if !python_dotenv() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let cases = super::dotenv::tests::SUITE_CASES;
+    let files: Vec<PathBuf> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (line, _, _))| {
+            let file = tmp.path().join(format!("{i}.env"));
+            fs::write(&file, line).expect("writing a case");
+            file
+        })
+        .collect();
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    for ((line, key, expected), pairs) in cases.iter().zip(python_reads_each(&paths, false)) {
+        let theirs = bindings_read_by_python(&pairs)
+            .into_iter()
+            .find(|(their_key, _)| their_key == key)
+            .and_then(|(_, value)| value);
+        assert_eq!(theirs.as_deref(), *expected, "{line:?}");
+    }
+}
+
 /// What generated files are made of: the characters and words dotenv syntax uses.
 const FILE_PIECES: &[&str] = &[
     "A", "B", "=", " ", "\t", "#", "'", "\"", "\\", "\n", "\r\n", "\r", "export ", "x", "$", "{",

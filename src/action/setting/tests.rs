@@ -413,6 +413,27 @@ fn a_settings_file_larger_than_the_cap_is_refused_unread() {
     }
     assert_eq!(fs::metadata(&path).expect("stat").len(), 2 << 30);
     assert!(!backup.exists(), "no backup of a file never read");
+    // Nor is a huge file where a backup should be read whole.
+    let small = tmp.path().join("small.env");
+    put(&small, "KEY=old\n");
+    let planted = tmp.path().join("planted-backup");
+    fs::File::create(&planted)
+        .and_then(|file| file.set_len(2 << 30))
+        .expect("a sparse file");
+    for error in [
+        write(&small, "KEY", SECRET, &planted).expect_err("write refused"),
+        restore(&small, &planted).expect_err("restore refused"),
+    ] {
+        assert!(
+            matches!(error, SettingError::BackupCorrupt { .. }),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("larger than any backup"),
+            "{error}"
+        );
+    }
+    assert_eq!(text(&small), "KEY=old\n");
     // One byte over the cap is over; the cap itself is fine.
     let edge = tmp.path().join("edge.env");
     let mut bytes = vec![b'#'; usize::try_from(MAX_FILE_BYTES).expect("fits")];
