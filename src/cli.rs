@@ -297,7 +297,9 @@ fn restore_terminal() {
         let _ = tcsetattr(&stdin, SetArg::TCSANOW, &mode);
     }
     if std::io::stderr().is_terminal() {
-        eprint!("\x1b[?25h");
+        // A terminal that hung up takes no more writes; that must not panic.
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), "\x1b[?25h");
     }
 }
 

@@ -250,26 +250,58 @@ pub fn write(path: &Path, key: &str, value: &str, backup: &Path) -> Result<Writt
     })
 }
 
-/// Puts back the file `write` saved to `backup`: the exact previous bytes and mode,
-/// or no file if there was none. The backup is kept, so a restore can be repeated.
-pub fn restore(path: &Path, backup: &Path) -> Result<(), SettingError> {
+/// Puts back what `write` replaced of `key`, from the file it saved to `backup`:
+/// the key's previous value, or no such line if it had none. Every other line
+/// keeps what it holds now — a rollback of two settings of one file, in any
+/// order, puts back both. A file the write created, left with nothing else in
+/// it, goes. The backup is kept, so a restore can be repeated.
+pub fn restore(path: &Path, key: &str, backup: &Path) -> Result<(), SettingError> {
+    check_key(key)?;
     let saved = load_backup(path, backup)?.ok_or_else(|| SettingError::BackupMissing {
         path: path.to_path_buf(),
         backup: backup.to_path_buf(),
     })?;
-    let target = locate(path)?;
-    let result = match saved.previous {
+    let previous_value = match &saved.previous {
         Some(previous) => {
-            if target.existing.is_none() {
-                require_parent(path, &target)?;
-            }
-            let owner = target
-                .existing
-                .as_ref()
-                .map(|metadata| (metadata.uid(), metadata.gid()));
-            atomic::replace(&target.path, &previous.bytes, previous.mode, owner)
+            let text = std::str::from_utf8(&previous.bytes)
+                .map_err(|_| corrupt(path, backup, "the file it keeps is not UTF-8"))?;
+            dotenv::get(text, key)
         }
-        None => atomic::remove(&target.path),
+        None => None,
+    };
+    let target = locate(path)?;
+    let current = read_text(path, &target)?;
+    let now = current.as_deref().unwrap_or("");
+    let restored = match &previous_value {
+        Some(value) => {
+            let encoded =
+                dotenv::encode(value).map_err(|reason| SettingError::Unrepresentable {
+                    path: path.to_path_buf(),
+                    key: key.to_owned(),
+                    reason,
+                })?;
+            dotenv::set(now, key, &encoded)
+        }
+        None => dotenv::unset(now, key),
+    };
+    if current.as_deref() == Some(restored.as_str()) {
+        return Ok(());
+    }
+    let result = if saved.previous.is_none() && restored.trim().is_empty() {
+        atomic::remove(&target.path)
+    } else {
+        if target.existing.is_none() {
+            require_parent(path, &target)?;
+        }
+        let (mode, owner) = match (&target.existing, &saved.previous) {
+            (Some(metadata), _) => (
+                metadata.mode() & 0o7777,
+                Some((metadata.uid(), metadata.gid())),
+            ),
+            (None, Some(previous)) => (previous.mode, None),
+            (None, None) => (0o600, None),
+        };
+        atomic::replace(&target.path, restored.as_bytes(), mode, owner)
     };
     result.map_err(|failure| SettingError::Restore {
         path: path.to_path_buf(),

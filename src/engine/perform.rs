@@ -328,7 +328,15 @@ impl Engine {
                 json!({}),
             );
         };
-        match setting::restore(&PathBuf::from(file), &PathBuf::from(backup)) {
+        // `validate` proved the target is a `set_setting` step (RB028).
+        let key = self.runbook.all_steps().find_map(|s| match &s.action {
+            Action::SetSetting(set) if s.id.value == target => Some(set.key.value.clone()),
+            _ => None,
+        });
+        let Some(key) = key else {
+            return Done::failed(format!("`{target}` is not a set_setting step"), json!({}));
+        };
+        match setting::restore(&PathBuf::from(file), &key, &PathBuf::from(backup)) {
             Ok(()) => Done::passed(json!({ "file": file })),
             Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
         }

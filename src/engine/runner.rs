@@ -222,7 +222,11 @@ impl Engine {
         // be shown all the same, so it goes straight to the terminal then.
         match self.operator.try_lock() {
             Ok(mut operator) => operator.say(&format!("{indent}{line}")),
-            Err(_) => println!("{indent}{line}"),
+            // A terminal that hung up cannot be written to: the journal has it.
+            Err(_) => {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout(), "{indent}{line}");
+            }
         }
     }
 

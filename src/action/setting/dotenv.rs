@@ -34,6 +34,27 @@ pub fn get(text: &str, key: &str) -> Option<String> {
         .and_then(|binding| binding.value)
 }
 
+/// `text` without any statement of `key` (each line removed with its terminator).
+pub fn unset(text: &str, key: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut kept = 0;
+    for binding in parse(text) {
+        if binding.key.as_deref() != Some(key) {
+            continue;
+        }
+        out.push_str(&text[kept..binding.start]);
+        let rest = &text[binding.line_end..];
+        kept = binding.line_end
+            + if rest.starts_with("\r\n") {
+                2
+            } else {
+                usize::from(rest.starts_with(['\n', '\r']))
+            };
+    }
+    out.push_str(&text[kept..]);
+    out
+}
+
 /// `text` with `key` set to the already-quoted `encoded` value.
 ///
 /// EVERY occurrence of the key is replaced: readers disagree on which one wins

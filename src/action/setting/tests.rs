@@ -143,7 +143,7 @@ fn a_symlink_is_followed_and_stays_a_symlink() {
     );
     assert_eq!(text(&real), "KEY=new\n");
 
-    restore(&link, &tmp.path().join("b")).expect("restore");
+    restore(&link, "KEY", &tmp.path().join("b")).expect("restore");
     assert!(
         fs::symlink_metadata(&link)
             .expect("lstat")
@@ -157,7 +157,7 @@ fn a_symlink_is_followed_and_stays_a_symlink() {
     symlink("target.env", &dangling).expect("symlink");
     write(&dangling, "KEY", "v", &tmp.path().join("b2")).expect("write");
     assert_eq!(text(&tmp.path().join("target.env")), "KEY=v\n");
-    restore(&dangling, &tmp.path().join("b2")).expect("restore");
+    restore(&dangling, "KEY", &tmp.path().join("b2")).expect("restore");
     assert!(!tmp.path().join("target.env").exists());
     assert!(
         fs::symlink_metadata(&dangling).is_ok(),
@@ -166,7 +166,7 @@ fn a_symlink_is_followed_and_stays_a_symlink() {
 }
 
 #[test]
-fn restore_puts_back_the_exact_bytes_and_mode() {
+fn restore_puts_back_the_key_and_keeps_what_the_rest_holds_now() {
     let tmp = dir();
     let path = tmp.path().join(".env");
     let backup = tmp.path().join("state/backup");
@@ -175,13 +175,20 @@ fn restore_puts_back_the_exact_bytes_and_mode() {
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
     write(&path, "KEY", "new", &backup).expect("write");
     assert_ne!(text(&path), before);
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
-
-    restore(&path, &backup).expect("restore");
+    restore(&path, "KEY", &backup).expect("restore");
     assert_eq!(text(&path), before);
     assert_eq!(mode(&path), 0o644);
-    restore(&path, &backup).expect("a restore can be repeated");
-    assert_eq!(text(&path), before);
+    // Another key changed since the write keeps its new value; a second setting
+    // of the same file, written and restored in forward order, both come back.
+    let other = tmp.path().join("state/other");
+    write(&path, "KEY", "new", &backup).expect("write KEY");
+    write(&path, "A", "2", &other).expect("write A");
+    fs::write(&path, format!("{}\r\nC=added", text(&path))).expect("append");
+    restore(&path, "KEY", &backup).expect("restore KEY");
+    restore(&path, "A", &other).expect("restore A");
+    assert_eq!(text(&path), format!("{before}\r\nC=added"));
+    restore(&path, "KEY", &backup).expect("a restore can be repeated");
+    assert_eq!(text(&path), format!("{before}\r\nC=added"));
 }
 
 #[test]
@@ -191,9 +198,9 @@ fn restore_removes_a_file_that_did_not_exist() {
     let backup = tmp.path().join("backup");
     write(&path, "KEY", "v", &backup).expect("write");
     assert!(path.exists());
-    restore(&path, &backup).expect("restore");
+    restore(&path, "KEY", &backup).expect("restore");
     assert!(!path.exists());
-    restore(&path, &backup).expect("nothing to remove is fine");
+    restore(&path, "KEY", &backup).expect("nothing to remove is fine");
 }
 
 #[test]
@@ -208,7 +215,7 @@ fn a_repeated_write_keeps_the_original_backup() {
     let again = write(&path, "KEY", "second", &backup).expect("second attempt");
     assert_eq!(again.previous_fingerprint, Some(fingerprint("original")));
     assert_eq!(text(&path), "KEY=second\n");
-    restore(&path, &backup).expect("restore");
+    restore(&path, "KEY", &backup).expect("restore");
     assert_eq!(text(&path), "KEY=original\n");
 }
 
@@ -225,8 +232,11 @@ fn a_stale_backup_of_another_content_is_replaced() {
         written.previous_fingerprint,
         Some(fingerprint("edited by hand"))
     );
-    restore(&path, &backup).expect("restore");
-    assert_eq!(text(&path), "KEY=edited by hand\n");
+    restore(&path, "KEY", &backup).expect("restore");
+    assert_eq!(
+        read(&path, "KEY").expect("read").as_deref(),
+        Some("edited by hand")
+    );
 }
 
 #[test]
@@ -243,7 +253,7 @@ fn a_foreign_file_at_the_backup_path_is_never_overwritten() {
     );
     assert_eq!(text(&backup), "precious\n");
     assert_eq!(text(&path), "KEY=old\n");
-    let error = restore(&path, &backup).expect_err("refused");
+    let error = restore(&path, "KEY", &backup).expect_err("refused");
     assert!(
         matches!(error, SettingError::BackupCorrupt { .. }),
         "{error}"
@@ -324,7 +334,7 @@ fn errors_name_the_file_say_what_to_do_and_never_show_the_value() {
             "settings file is unchanged",
         ),
         (
-            restore(&file, &root.join("no-backup")).expect_err("no backup"),
+            restore(&file, "KEY", &root.join("no-backup")).expect_err("no backup"),
             "does not exist",
             "by hand",
         ),
@@ -422,7 +432,7 @@ fn a_settings_file_larger_than_the_cap_is_refused_unread() {
         .expect("a sparse file");
     for error in [
         write(&small, "KEY", SECRET, &planted).expect_err("write refused"),
-        restore(&small, &planted).expect_err("restore refused"),
+        restore(&small, "KEY", &planted).expect_err("restore refused"),
     ] {
         assert!(
             matches!(error, SettingError::BackupCorrupt { .. }),
