@@ -183,7 +183,7 @@ impl Engine {
         // be shown all the same, so it goes straight to the terminal then.
         match self.operator.try_lock() {
             Ok(mut operator) => operator.say(&format!("{indent}{line}")),
-            Err(_) => println!("{indent}{line}"),
+            Err(_) => println!("{indent}{}", crate::output::printable(&line)),
         }
     }
 
