@@ -13,7 +13,7 @@ use crate::eval::LoadError;
 use crate::operator::Operator;
 use crate::operator::headless::Headless;
 use crate::operator::terminal::Terminal;
-use crate::output::Output;
+use crate::output::{Output, printable};
 use crate::{list, plan, schema, validate};
 
 #[derive(Debug, Parser)]
@@ -272,14 +272,16 @@ fn print_error(error: &dyn std::error::Error, details: Option<&str>, help: Optio
     if let Some(details) = details {
         eprint!("{details}");
     }
-    eprintln!("error: {error}");
+    // Messages quote runbook text and `--set` values: no control character of
+    // theirs reaches the terminal.
+    eprintln!("error: {}", printable(&error.to_string()));
     let mut source = error.source();
     while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", printable(&cause.to_string()));
         source = cause.source();
     }
     if let Some(help) = help {
-        eprintln!("help: {help}");
+        eprintln!("help: {}", printable(help));
     }
 }
 

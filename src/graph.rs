@@ -4,14 +4,15 @@
 //! Graphviz DOT. A reviewer sees at a glance what evidence stands before each
 //! irreversible step.
 //!
-//! Ids and labels come from the runbook file, so both renderers escape them;
+//! Ids and labels come from the runbook file, so both renderers escape them
+//! (control characters shown as `\u{1b}`, as in every human output);
 //! Mermaid gets node ids that cannot collide with its keywords.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::document::model::{Action, Effect, Runbook, Step};
-use crate::output::Output;
+use crate::output::{Output, printable};
 use crate::report::run_report::ReportError;
 
 /// The formats of `runbook graph`.
@@ -134,7 +135,7 @@ fn mermaid_id(step_id: &str) -> String {
 /// Mermaid treats specially become entity codes (`#quot;`).
 fn mermaid_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for c in printable(text).chars() {
         match c {
             '"' => out.push_str("#quot;"),
             '<' => out.push_str("#lt;"),
@@ -282,7 +283,7 @@ pub fn mermaid(runbook: &Runbook) -> String {
 /// so that no escape sequence of the runbook's text reaches Graphviz.
 fn dot_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for c in printable(text).chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -420,11 +421,10 @@ pub fn run(file: &Path, format: Format, out: &mut Output) -> Result<i32, ReportE
         return Err(ReportError::NoSuchPath(file.to_owned()));
     }
     let runbook = crate::eval::load(file)?;
-    let text = match format {
+    out.show(|_| match format {
         Format::Mermaid => mermaid(&runbook),
         Format::Dot => dot(&runbook),
-    };
-    out.write(&text)?;
+    })?;
     Ok(0)
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::document::{self, diagnostic::Severity};
 use crate::error::Error;
-use crate::output::Output;
+use crate::output::{Output, printable};
 use crate::validate;
 
 /// Lists the runbooks under `dir` (default `runbooks/`). Files that cannot be read
@@ -77,7 +77,7 @@ pub fn run(dir: Option<&Path>, out: &mut Output) -> Result<i32, Error> {
                 line.push_str(cell);
             }
         }
-        out.line(line.trim_end())?;
+        out.line(&printable(line.trim_end()))?;
     }
     Ok(0)
 }

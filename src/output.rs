@@ -1,7 +1,12 @@
 //! Standard output as the commands use it: colour only on a terminal and never
 //! with `NO_COLOR`, and a closed pipe (`runbook validate | head`) ends the output
-//! quietly instead of failing.
+//! quietly instead of failing. Also the one escaping of control characters every
+//! human output applies to text from a runbook, its inputs or a server: an ESC
+//! sequence in a title must not move the cursor, hide text or recolour the
+//! screen — a plan could be made to show `$ gzip …` for a step that runs `rm -rf`.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 
 use crate::error::Error;
@@ -47,9 +52,94 @@ impl Output {
         }
     }
 
+    /// Writes what `render` makes — given whether to colour — with no control
+    /// character of its content reaching the terminal (see [`for_terminal`]).
+    pub fn show(&mut self, render: impl Fn(bool) -> String) -> Result<(), Error> {
+        let text = for_terminal(render, self.color);
+        self.write(&text)
+    }
+
     /// Writes `text` and a newline.
     pub fn line(&mut self, text: &str) -> Result<(), Error> {
         self.write(text)?;
         self.write("\n")
+    }
+}
+
+/// Whether a character does something to a terminal instead of showing: C0
+/// controls but newline and tab, DEL, C1 controls, and the bidirectional
+/// overrides and isolates that reorder what is shown.
+pub fn is_hidden(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with each [hidden](is_hidden) character written as a visible escape,
+/// `\u{1b}`. What it returns holds no hidden character, so escaping twice
+/// changes nothing.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if is_hidden(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// What `render(colour)` makes, safe for a terminal. A renderer's own colours
+/// are escape sequences too, so they cannot be told from the content's once
+/// written; the plain rendering holds only the content's. When it holds none,
+/// the coloured one is shown as it is; otherwise the plain one, escaped — a
+/// hostile runbook loses its colours, never its escapes.
+pub fn for_terminal(render: impl Fn(bool) -> String, color: bool) -> String {
+    let plain = render(false);
+    if plain.chars().any(is_hidden) {
+        printable(&plain).into_owned()
+    } else if color {
+        render(true)
+    } else {
+        plain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_a_terminal_would_obey() {
+        assert_eq!(printable("plain\ttext\n"), "plain\ttext\n");
+        assert!(matches!(printable("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            printable("rm -rf /srv\r\u{1b}[2K$ gzip\u{7}\u{7f}\u{9b}2J\u{202e}txt"),
+            "rm -rf /srv\\u{d}\\u{1b}[2K$ gzip\\u{7}\\u{7f}\\u{9b}2J\\u{202e}txt"
+        );
+        let once = printable("a\u{1b}b").into_owned();
+        assert_eq!(printable(&once), once);
+    }
+
+    #[test]
+    fn keeps_colours_only_when_the_content_holds_no_escape() {
+        let render = |title: &'static str| {
+            move |color: bool| {
+                if color {
+                    format!("\u{1b}[1m{title}\u{1b}[0m")
+                } else {
+                    title.to_owned()
+                }
+            }
+        };
+        assert_eq!(for_terminal(render("Plan"), true), "\u{1b}[1mPlan\u{1b}[0m");
+        assert_eq!(for_terminal(render("Plan"), false), "Plan");
+        assert_eq!(
+            for_terminal(render("Pl\u{1b}[8man"), true),
+            "Pl\\u{1b}[8man"
+        );
     }
 }

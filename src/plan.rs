@@ -311,8 +311,11 @@ pub fn command(options: &PlanOptions, out: &mut Output) -> Result<i32, PlanError
         None
     };
     let plan = planner::plan(file, &runbook, &answers, prober.as_ref());
-    let text = render(&plan, options.format, out.color());
-    out.write(&text).map_err(PlanError::from)?;
+    match options.format {
+        Format::Json => out.write(&json(&plan)),
+        format => out.show(|color| render(&plan, format, color)),
+    }
+    .map_err(PlanError::from)?;
     if let Some(path) = &options.out {
         artifact::write(path, file, &runbook, &answers, &plan)?;
         eprintln!(

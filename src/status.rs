@@ -523,12 +523,11 @@ pub fn run(file: Option<&Path>, format: Format, out: &mut Output) -> Result<i32,
     let runbook = crate::eval::load(file)?;
     let run = latest_run(file, &runbook.id.value)?;
     let status = Status::new(runbook, file, run);
-    let text = match format {
-        Format::Human => render_human(&status, out.color()),
-        Format::Markdown => render_markdown(&status),
-        Format::Json => render_json(&status),
-    };
-    out.write(&text)?;
+    match format {
+        Format::Human => out.show(|color| render_human(&status, color))?,
+        Format::Markdown => out.show(|_| render_markdown(&status))?,
+        Format::Json => out.write(&render_json(&status))?,
+    }
     Ok(0)
 }
 
@@ -576,12 +575,11 @@ fn overview(format: Format, out: &mut Output) -> Result<i32, ReportError> {
             progress,
         });
     }
-    let text = match format {
-        Format::Human => overview_human(&rows),
-        Format::Markdown => overview_markdown(&rows),
-        Format::Json => overview_json(&rows),
-    };
-    out.write(&text)?;
+    match format {
+        Format::Human => out.show(|_| overview_human(&rows))?,
+        Format::Markdown => out.show(|_| overview_markdown(&rows))?,
+        Format::Json => out.write(&overview_json(&rows))?,
+    }
     Ok(0)
 }
 

@@ -100,6 +100,7 @@ codes! {
     ChildInvalid = "RB031", Error, "child runbook is invalid";
     RetryIrreversible = "RB032", Error, "retry on an irreversible step";
     TemplateTooCostly = "RB033", Error, "template does more work than a template may";
+    ControlCharacter = "RB034", Warning, "control character in a string";
 }
 
 impl fmt::Display for Code {

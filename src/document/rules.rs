@@ -13,6 +13,7 @@ use super::model::{Action, Effect, HttpRequest, Probe, Runbook, Step, Template};
 use super::node::{Node, Span, Value};
 use super::templates::Stage;
 use super::{children, locate};
+use crate::output;
 use crate::template::{self, mask};
 
 /// Names a template may start with besides its context (`inputs`, `steps`, …):
@@ -109,6 +110,7 @@ impl Rules<'_, '_> {
         }
         self.unused_inputs();
         self.literal_secrets();
+        self.control_characters();
         self.id_matches_file_name();
         if !self.cx.incomplete {
             self.evidence(&main);
@@ -724,6 +726,30 @@ impl Rules<'_, '_> {
             self.report(
                 Diagnostic::new(Code::LiteralSecret, span, format!("this looks like a Cloudflare API token ({})", mask(&token)))
                     .help("remove it (and revoke it: it is in version control now); take it from a `secret: true` input"),
+            );
+        }
+    }
+
+    /// Strings holding characters a terminal obeys instead of showing (an ESC
+    /// sequence, a carriage return, a bidirectional override). Every output
+    /// shows them escaped; the file should not hold them at all.
+    fn control_characters(&mut self) {
+        let mut found = Vec::new();
+        scan_strings(self.cx.root, &mut |node, text| {
+            let mut hidden = text.chars().filter(|c| output::is_hidden(*c));
+            if let Some(first) = hidden.next() {
+                found.push((node.span, first, hidden.count() + 1));
+            }
+        });
+        for (span, first, count) in found {
+            let others = match count {
+                1 => String::new(),
+                2 => " and 1 more".to_owned(),
+                n => format!(" and {} more", n - 1),
+            };
+            self.report(
+                Diagnostic::new(Code::ControlCharacter, span, format!("this string holds the control character U+{:04X}{others}, shown as `{}`", u32::from(first), output::printable(&first.to_string())))
+                    .help("remove it: a terminal obeys such characters (moving the cursor, hiding or reordering text), so what is shown could differ from what runs"),
             );
         }
     }

@@ -27,6 +27,13 @@ pub enum NeedState {
         age: Duration,
         within: Duration,
     },
+    /// Passed at a time later than now — the clock went back (NTP, a restored
+    /// snapshot) or the record was edited: how recent the evidence is cannot be
+    /// known, so it is gathered again like stale evidence.
+    Ahead {
+        ahead: Duration,
+        within: Duration,
+    },
     /// Not passed in this run (skipped, failed, deferred, blocked or not run).
     Unmet {
         outcome: Outcome,
@@ -46,8 +53,15 @@ pub fn need_state(need: &Need, record: Option<&StepRecord>, now: SystemTime) -> 
     }
     match &need.within {
         Some(within) => {
-            // A clock that went backwards makes the evidence brand new, not stale.
-            let age = now.duration_since(record.finished_at).unwrap_or_default();
+            let age = match now.duration_since(record.finished_at) {
+                Ok(age) => age,
+                Err(ahead) => {
+                    return NeedState::Ahead {
+                        ahead: ahead.duration(),
+                        within: within.value.0,
+                    };
+                }
+            };
             if age > within.value.0 {
                 NeedState::Stale {
                     age,
@@ -69,6 +83,11 @@ pub fn unmet_reason(need: &Need, state: &NeedState) -> String {
         NeedState::Stale { age, within } => format!(
             "`{id}` passed {} ago, longer than its `within: {}`",
             short(*age),
+            short(*within)
+        ),
+        NeedState::Ahead { ahead, within } => format!(
+            "`{id}` passed {} from now, in the future: the clock went back, so nothing shows it passed within its `within: {}`",
+            short(*ahead),
             short(*within)
         ),
         NeedState::Unmet {
@@ -193,6 +212,38 @@ mod tests {
             NeedState::Unmet {
                 outcome: Outcome::Pending
             }
+        );
+    }
+
+    #[test]
+    fn evidence_dated_in_the_future_is_not_fresh() {
+        let now = SystemTime::now();
+        let ten_years = Duration::from_secs(10 * 365 * 24 * 3600);
+        let future = StepRecord {
+            finished_at: now + ten_years,
+            ..record(Outcome::Passed, 0, now)
+        };
+        let state = need_state(&need(Some(60)), Some(&future), now);
+        assert_eq!(
+            state,
+            NeedState::Ahead {
+                ahead: ten_years,
+                within: Duration::from_secs(60)
+            }
+        );
+        assert!(unmet_reason(&need(Some(60)), &state).contains("in the future"));
+        let soon = StepRecord {
+            finished_at: now + Duration::from_millis(1),
+            ..record(Outcome::Passed, 0, now)
+        };
+        assert!(matches!(
+            need_state(&need(Some(60)), Some(&soon), now),
+            NeedState::Ahead { .. }
+        ));
+        // Without `within`, when it passed does not matter.
+        assert_eq!(
+            need_state(&need(None), Some(&future), now),
+            NeedState::Satisfied
         );
     }
 

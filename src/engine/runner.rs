@@ -225,7 +225,11 @@ impl Engine {
             // A terminal that hung up cannot be written to: the journal has it.
             Err(_) => {
                 use std::io::Write as _;
-                let _ = writeln!(std::io::stdout(), "{indent}{line}");
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{indent}{}",
+                    crate::output::printable(&line)
+                );
             }
         }
     }

@@ -204,7 +204,7 @@ impl Engine {
         for need in &step.needs {
             let id = &need.step.value;
             let mut state = gate::need_state(need, self.records.get(id), Engine::now());
-            if let NeedState::Stale { .. } = state {
+            if let NeedState::Stale { .. } | NeedState::Ahead { .. } = state {
                 let evidence = self
                     .runbook
                     .all_steps()
@@ -212,9 +212,12 @@ impl Engine {
                     .filter(|s| matches!(s.effect(), Some(Effect::Probe | Effect::None)))
                     .cloned();
                 if let Some(evidence) = evidence {
-                    self.say(&format!(
-                        "  ↻ `{id}` is older than `within`: checking it again"
-                    ));
+                    let why = if let NeedState::Ahead { .. } = state {
+                        "is dated in the future"
+                    } else {
+                        "is older than `within`"
+                    };
+                    self.say(&format!("  ↻ `{id}` {why}: checking it again"));
                     if self.run_step(&evidence).await? == Outcome::Failed {
                         self.failed_evidence = Some(id.clone());
                     }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{Interrupted, ManualAnswer, Operator, Progress, Question};
+use crate::output::printable;
 
 /// How often, at most, a long piece of work reports its progress.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
@@ -20,9 +21,11 @@ const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// Writes one plain line. Escape codes are stripped here, whatever their source
-/// (a command's coloured output quoted in a message), so none ever reaches a log.
+/// (a command's coloured output quoted in a message), and any other control
+/// character escaped, so none ever reaches a log.
 fn write_line(sink: &Sink, text: &str) {
-    let plain = console::strip_ansi_codes(text);
+    let stripped = console::strip_ansi_codes(text);
+    let plain = printable(&stripped);
     let mut out = sink.lock().unwrap_or_else(PoisonError::into_inner);
     // A closed stdout (`| head`) is no reason to stop a run.
     let _ = writeln!(out, "{plain}");

@@ -8,6 +8,7 @@
 //! (`tokio::signal`) before the first prompt — without a handler that raised
 //! signal ends the process on the spot.
 
+use std::borrow::Cow;
 use std::io::{self, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,6 +19,7 @@ use dialoguer::{Confirm, Input, Select};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Interrupted, ManualAnswer, Operator, Progress, Question};
+use crate::output::{is_hidden, printable};
 use crate::template::mask;
 
 /// What the operator is told after typing a phrase that is not the one asked for.
@@ -109,15 +111,17 @@ struct Screen {
 }
 
 impl Screen {
-    /// Prints one narrative line (or several, if `text` holds newlines).
+    /// Prints one narrative line (or several, if `text` holds newlines), its
+    /// control characters escaped before the narrative's own colours go on.
     fn print(&self, text: &str, styled: bool) {
         let rendered: String = text
             .lines()
             .map(|line| {
+                let line = printable(line);
                 let line = if styled && self.colour {
-                    paint(line)
+                    paint(&line)
                 } else {
-                    line.to_owned()
+                    line.into_owned()
                 };
                 line + "\n"
             })
@@ -193,7 +197,7 @@ impl Terminal {
 /// mode turns Ctrl-C into an answer like any other.
 fn read_secret(term: &Term, question: &Question) -> io::Result<String> {
     loop {
-        term.write_str(&format!("{}: ", question.prompt))?;
+        term.write_str(&format!("{}: ", printable(&question.prompt)))?;
         term.flush()?;
         let mut typed = String::new();
         loop {
@@ -235,9 +239,10 @@ fn ask_choice(term: &Term, question: &Question) -> io::Result<String> {
         .as_ref()
         .and_then(|d| question.choices.iter().position(|c| c == d))
         .unwrap_or(0);
+    let shown: Vec<Cow<'_, str>> = question.choices.iter().map(|c| printable(c)).collect();
     let index = Select::new()
-        .with_prompt(&question.prompt)
-        .items(&question.choices)
+        .with_prompt(printable(&question.prompt))
+        .items(&shown)
         .default(default)
         .interact_on(term)?;
     question
@@ -248,12 +253,22 @@ fn ask_choice(term: &Term, question: &Question) -> io::Result<String> {
 }
 
 fn ask_text(term: &Term, question: &Question) -> io::Result<String> {
+    let mut prompt = printable(&question.prompt).into_owned();
+    // dialoguer shows a default as it is; one with control characters is shown
+    // escaped in the prompt instead (Enter still takes it unchanged).
+    let hidden = question
+        .default
+        .as_ref()
+        .is_some_and(|d| d.chars().any(is_hidden));
+    if let Some(default) = question.default.as_ref().filter(|_| hidden) {
+        prompt = format!("{prompt} [{}]", printable(default));
+    }
     let mut input = Input::<String>::new()
-        .with_prompt(&question.prompt)
+        .with_prompt(prompt)
         .allow_empty(true)
         .validate_with(|answer: &String| refusal(question, answer).map_or(Ok(()), Err));
     if let Some(default) = &question.default {
-        input = input.default(default.clone());
+        input = input.default(default.clone()).show_default(!hidden);
     }
     Ok(input.interact_text_on(term)?)
 }
@@ -286,7 +301,7 @@ impl Operator for Terminal {
         }
         self.prompt(|term| {
             let choice = Select::new()
-                .with_prompt(title)
+                .with_prompt(printable(title))
                 .items(["Done", "Defer (with a reason)", "Abort"])
                 .default(0)
                 .interact_on(term)?;
@@ -317,12 +332,16 @@ impl Operator for Terminal {
             let Some(phrase) = phrase else {
                 // Waiting for Enter: a stray `y` must not confirm on its own.
                 return Ok(Confirm::new()
-                    .with_prompt(message)
+                    .with_prompt(printable(message))
                     .default(false)
                     .wait_for_newline(true)
                     .interact_on(term)?);
             };
-            let prompt = format!("{message} — type {phrase} to confirm, or nothing to decline");
+            let prompt = format!(
+                "{} — type {} to confirm, or nothing to decline",
+                printable(message),
+                printable(phrase)
+            );
             loop {
                 let typed = Input::<String>::new()
                     .with_prompt(&prompt)
@@ -334,7 +353,7 @@ impl Operator for Terminal {
                 if typed == phrase {
                     return Ok(true);
                 }
-                term.write_line(&phrase_mismatch(phrase))?;
+                term.write_line(&phrase_mismatch(&printable(phrase)))?;
             }
         })
     }
@@ -355,7 +374,7 @@ impl Operator for Terminal {
                 bar
             }
         };
-        bar.set_prefix(label.to_owned());
+        bar.set_prefix(printable(label).into_owned());
         self.screen.active.fetch_add(1, Ordering::SeqCst);
         Box::new(TerminalProgress {
             bar,
@@ -385,7 +404,7 @@ impl TerminalProgress {
 
 impl Progress for TerminalProgress {
     fn message(&mut self, text: &str) {
-        self.bar.set_message(text.to_owned());
+        self.bar.set_message(printable(text).into_owned());
     }
 
     fn advance(&mut self, n: u64) {

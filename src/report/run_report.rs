@@ -850,12 +850,11 @@ fn scalar(node: &Node) -> String {
 /// `runbook report [RUN_ID|FILE|JOURNAL]`.
 pub fn run(target: Option<&str>, format: Format, out: &mut Output) -> Result<i32, ReportError> {
     let report = Report::new(find(target)?);
-    let text = match format {
-        Format::Markdown => markdown::render(&report),
-        Format::Html => html::render(&report),
-        Format::Json => json::render(&report),
-    };
-    out.write(&text)?;
+    match format {
+        Format::Markdown => out.show(|_| markdown::render(&report))?,
+        Format::Html => out.show(|_| html::render(&report))?,
+        Format::Json => out.write(&json::render(&report))?,
+    }
     Ok(0)
 }
 
