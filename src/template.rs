@@ -6,6 +6,8 @@
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 
+use minijinja::machinery::{Token, tokenize};
+use minijinja::syntax::SyntaxConfig;
 use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value};
 use regex::Regex;
@@ -192,6 +194,184 @@ pub fn references(env: &Environment<'_>, source: &str) -> Result<Vec<String>, Sy
     Ok(names)
 }
 
+/// What a template calls by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// `{{ x | name }}`, `{% filter name %}`
+    Filter,
+    /// `{% if x is name %}`, `x is not name`
+    Test,
+}
+
+impl CallKind {
+    pub fn noun(self) -> &'static str {
+        match self {
+            CallKind::Filter => "filter",
+            CallKind::Test => "test",
+        }
+    }
+}
+
+/// A filter or test a template uses that the environment does not have, with
+/// the byte range of its name in the template's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownCall {
+    pub kind: CallKind,
+    pub name: String,
+    pub range: Range<usize>,
+}
+
+/// The filters and tests a template uses that `env` does not have. `MiniJinja`
+/// finds them only when a rendering reaches them (a run, maybe in production
+/// at the irreversible step), so `validate` reads the names from the
+/// template's tokens and asks the environment about each. A template that does
+/// not parse has none (its syntax error is reported instead).
+///
+/// The tokenizer is `MiniJinja`'s own, from its `unstable_machinery` API
+/// (pinned by Cargo.lock), so `{% raw %}`, strings and comments are read
+/// exactly as a rendering reads them.
+pub fn unknown_calls(env: &Environment<'_>, source: &str) -> Vec<UnknownCall> {
+    if !source.contains("{{") && !source.contains("{%") {
+        return Vec::new();
+    }
+    let mut calls = Vec::new();
+    // The tokens before the current one: a call is a name after `|`, after
+    // `is` / `is not`, or after `{% filter`; `x.is` is an attribute.
+    let mut before: [Option<Token<'_>>; 3] = [None, None, None];
+    for token in tokenize(source, false, SyntaxConfig::default()) {
+        let Ok((token, span)) = token else { break };
+        if let Token::Ident(name) = token {
+            let kind = match &before {
+                [_, _, Some(Token::Pipe)] => Some(CallKind::Filter),
+                [_, Some(Token::BlockStart), Some(Token::Ident("filter"))] => {
+                    Some(CallKind::Filter)
+                }
+                [
+                    Some(previous),
+                    Some(Token::Ident("is")),
+                    Some(Token::Ident("not")),
+                ]
+                | [_, Some(previous), Some(Token::Ident("is"))]
+                    if !matches!(previous, Token::Dot) && name != "not" =>
+                {
+                    Some(CallKind::Test)
+                }
+                _ => None,
+            };
+            if let Some(kind) = kind
+                && !known(env, kind, name)
+            {
+                calls.push(UnknownCall {
+                    kind,
+                    name: name.to_owned(),
+                    range: span.start_offset as usize..span.end_offset as usize,
+                });
+            }
+        }
+        before = [before[1].take(), before[2].take(), Some(token)];
+    }
+    calls
+}
+
+/// Whether `env` has the filter or test `name` (an identifier): a one-line
+/// rendering that uses it fails with "unknown filter/test" only if it does not.
+fn known(env: &Environment<'_>, kind: CallKind, name: &str) -> bool {
+    let probe = match kind {
+        CallKind::Filter => format!("{{{{ none | {name} }}}}"),
+        CallKind::Test => format!("{{% if none is {name} %}}{{% endif %}}"),
+    };
+    !matches!(
+        env.render_str(&probe, minijinja::context! {})
+            .map_err(|e| e.kind()),
+        Err(ErrorKind::UnknownFilter | ErrorKind::UnknownTest)
+    )
+}
+
+/// The names offered as a did-you-mean: the filters and tests runbooks use
+/// most. Only words, not a second list of what exists: each is offered only
+/// if `env` has it.
+const COMMON_FILTERS: &[&str] = &[
+    "last4",
+    "mask",
+    "default",
+    "length",
+    "lower",
+    "upper",
+    "trim",
+    "replace",
+    "join",
+    "split",
+    "first",
+    "last",
+    "list",
+    "map",
+    "select",
+    "reject",
+    "selectattr",
+    "rejectattr",
+    "sort",
+    "unique",
+    "int",
+    "float",
+    "string",
+    "bool",
+    "round",
+    "abs",
+    "tojson",
+    "urlencode",
+    "items",
+    "dictsort",
+    "title",
+    "capitalize",
+    "indent",
+    "lines",
+    "min",
+    "max",
+    "sum",
+    "reverse",
+];
+const COMMON_TESTS: &[&str] = &[
+    "defined",
+    "undefined",
+    "none",
+    "true",
+    "false",
+    "string",
+    "number",
+    "integer",
+    "float",
+    "mapping",
+    "sequence",
+    "iterable",
+    "startingwith",
+    "endingwith",
+    "divisibleby",
+    "even",
+    "odd",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "in",
+];
+
+/// The common names of `kind` that `env` has, to offer as a did-you-mean.
+pub fn suggestions<'e>(
+    env: &'e Environment<'_>,
+    kind: CallKind,
+) -> impl Iterator<Item = &'static str> + 'e {
+    let common = match kind {
+        CallKind::Filter => COMMON_FILTERS,
+        CallKind::Test => COMMON_TESTS,
+    };
+    common
+        .iter()
+        .copied()
+        .filter(move |name| known(env, kind, name))
+}
+
 /// Dotted paths from the template context (`inputs.x`, `steps.y.value`) written
 /// inside expression and statement blocks.
 fn written_paths(source: &str) -> Vec<String> {
@@ -316,6 +496,41 @@ mod tests {
             error.message
         );
         assert!(error.range.is_some());
+    }
+
+    #[test]
+    fn finds_unknown_filters_and_tests_where_a_rendering_would() {
+        let env = environment();
+        let names = |source: &str| -> Vec<(CallKind, String)> {
+            unknown_calls(&env, source)
+                .into_iter()
+                .map(|c| {
+                    assert_eq!(&source[c.range.clone()], c.name, "{source}");
+                    (c.kind, c.name)
+                })
+                .collect()
+        };
+        assert_eq!(
+            names(
+                "{{ x | lenght }} {% if x is not defnied %}{% endif %}{% filter shout %}a{% endfilter %}"
+            ),
+            [
+                (CallKind::Filter, "lenght".to_owned()),
+                (CallKind::Test, "defnied".to_owned()),
+                (CallKind::Filter, "shout".to_owned()),
+            ]
+        );
+        // Known ones, text that only looks like a call, attributes named `is`.
+        for source in [
+            "{{ x | last4 }}{{ x | mask }}{{ x | default('a') | upper }}{% if x is defined %}{% endif %}",
+            "a | b is c {{ 'x | y' }}{# x | z #}{% raw %}{{ x | nope }}{% endraw %}",
+            "{{ x.is }}{{ x is not none }}",
+            "{{ x | ",
+        ] {
+            assert_eq!(names(source), [], "{source}");
+        }
+        let suggested: Vec<_> = suggestions(&env, CallKind::Filter).collect();
+        assert!(suggested.contains(&"last4") && suggested.contains(&"length"));
     }
 
     #[test]

@@ -209,7 +209,6 @@ impl Step {
             .collect()
     }
 
-    /// Whether the file gave this key but its value could not be read.
     /// The title, or the id when there is none.
     pub fn title_or_id(&self) -> String {
         self.title
@@ -217,6 +216,33 @@ impl Step {
             .map_or_else(|| self.id.value.clone(), |t| t.value.clone())
     }
 
+    /// The result fields of this step that hold a secret by declaration
+    /// (`secret: true` on the step, or on its prompt): the run masks their
+    /// values everywhere, and `validate` warns when one is written into a
+    /// command line. Decided here once for both.
+    pub fn secret_fields(&self) -> &'static [&'static str] {
+        let declared = self.secret.as_ref().is_some_and(|s| s.value);
+        match &self.action {
+            Action::Prompt(prompt)
+                if declared || prompt.secret.as_ref().is_some_and(|s| s.value) =>
+            {
+                &["value"]
+            }
+            Action::ReadSetting(_) if declared => &["value"],
+            Action::Command(_) if declared => &["stdout", "stderr"],
+            Action::Manual(_)
+            | Action::Prompt(_)
+            | Action::ReadSetting(_)
+            | Action::SetSetting(_)
+            | Action::RestoreSetting(_)
+            | Action::Http(_)
+            | Action::Command(_)
+            | Action::WaitFor(_)
+            | Action::Runbook(_) => &[],
+        }
+    }
+
+    /// Whether the file gave this key but its value could not be read.
     pub fn unread(&self, key: &str) -> bool {
         self.unread.contains(&key)
     }

@@ -190,6 +190,58 @@ impl Rules<'_, '_> {
             self.template(&found.template, scope, found.place);
         }
         self.action_rules(step, earlier);
+        self.secret_on_command_line(step, earlier);
+    }
+
+    /// A secret written into a command line is shown by `ps` and
+    /// `/proc/*/cmdline` to every user of the machine while the command runs —
+    /// the reason `--set` is refused for secrets. The command's `env` is not.
+    fn secret_on_command_line(&mut self, step: &Step, earlier: &[&Step]) {
+        let secret_inputs = self
+            .cx
+            .runbook
+            .inputs
+            .iter()
+            .filter(|input| input.secret.as_ref().is_some_and(|s| s.value))
+            .map(|input| format!("inputs.{}", input.name.value));
+        let secret_results = earlier.iter().flat_map(|earlier| {
+            earlier
+                .secret_fields()
+                .iter()
+                .map(|field| format!("steps.{}.{field}", earlier.id.value))
+        });
+        let secrets: Vec<String> = secret_inputs.chain(secret_results).collect();
+        if secrets.is_empty() {
+            return;
+        }
+        for line in step.command_lines() {
+            let Ok(references) = template::references(&self.env, &line.source) else {
+                continue;
+            };
+            // Reading `steps.x` whole reads its secret field too.
+            let leaked = references.iter().filter(|r| {
+                secrets.iter().any(|secret| {
+                    secret == *r
+                        || secret.starts_with(&format!("{r}."))
+                        || r.starts_with(&format!("{secret}."))
+                })
+            });
+            for reference in leaked.filter(|r| !only_masked(&line.source, r)) {
+                let variable = reference
+                    .rsplit('.')
+                    .find(|part| *part != "value")
+                    .unwrap_or("SECRET")
+                    .to_uppercase();
+                self.report(
+                Diagnostic::new(
+                    Code::SecretOnCommandLine,
+                    locate::needle(self.cx.text, line, reference),
+                    format!("the secret `{reference}` is written into a command line, which `ps` and /proc show to every user of the machine"),
+                )
+                .help(format!("pass it in the command's environment instead: `env: {{ {variable}: \"{{{{ {reference} }}}}\" }}`, and write `\"${variable}\"` in the command")),
+            );
+            }
+        }
     }
 
     fn needs(&mut self, step: &Step, earlier: &[&Step]) {
@@ -438,6 +490,7 @@ impl Rules<'_, '_> {
                 return;
             }
         };
+        self.unknown_calls(template, place);
         let constant = references
             .iter()
             .all(|r| GLOBAL_FUNCTIONS.contains(&r.split('.').next().unwrap_or_default()));
@@ -446,6 +499,29 @@ impl Rules<'_, '_> {
         }
         for reference in references {
             self.reference(template, &reference, scope);
+        }
+    }
+
+    /// Filters and tests the environment does not have: `MiniJinja` would find
+    /// them only when a rendering reaches them, at run time.
+    fn unknown_calls(&mut self, template: &Template, place: &str) {
+        for call in template::unknown_calls(&self.env, &template.source) {
+            let span = locate::within(self.cx.text, template.span, &template.source, call.range);
+            let noun = call.kind.noun();
+            let help = match did_you_mean(&call.name, template::suggestions(&self.env, call.kind)) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!(
+                    "runbook has MiniJinja's built-in {noun}s, and the filters `last4` and `mask`"
+                ),
+            };
+            self.report(
+                Diagnostic::new(
+                    Code::UnknownCall,
+                    span,
+                    format!("there is no {noun} `{}` (in {place})", call.name),
+                )
+                .help(help),
+            );
         }
     }
 
@@ -974,6 +1050,23 @@ fn is_loopback(host: &str) -> bool {
         || host
             .parse::<std::net::Ipv4Addr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether every mention of `reference` in `source` goes through `mask` or
+/// `last4` at once (`{{ steps.key.value | mask }}`): what the command line
+/// then shows is not the secret.
+fn only_masked(source: &str, reference: &str) -> bool {
+    source.match_indices(reference).all(|(at, _)| {
+        let rest = source[at + reference.len()..].trim_start();
+        rest.strip_prefix('|').is_some_and(|filter| {
+            let name: String = filter
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            name == "mask" || name == "last4"
+        })
+    })
 }
 
 #[cfg(test)]

@@ -75,6 +75,28 @@ impl Step {
         out.0
     }
 
+    /// The command lines this step runs (its `command`, a `wait_for` command):
+    /// what `ps` and `/proc/*/cmdline` show every user of the machine, unlike
+    /// a command's `env`.
+    pub fn command_lines(&self) -> Vec<&Template> {
+        let action = match &self.action {
+            Action::Command(command) => Some(&command.run),
+            Action::Manual(_)
+            | Action::Prompt(_)
+            | Action::ReadSetting(_)
+            | Action::SetSetting(_)
+            | Action::RestoreSetting(_)
+            | Action::Http(_)
+            | Action::WaitFor(_)
+            | Action::Runbook(_) => None,
+        };
+        let waits = self.waits().filter_map(|wait| match &wait.probe {
+            Probe::Command(command) => Some(&command.run),
+            Probe::Http(_) => None,
+        });
+        action.into_iter().chain(waits).collect()
+    }
+
     /// The sources of the templates rendered in `stages`.
     pub fn template_sources(&self, stages: &[Stage]) -> Vec<String> {
         self.templates()

@@ -52,6 +52,12 @@ impl Done {
         }
     }
 
+    /// Marks the result fields the step declares secret ([`Step::secret_fields`]).
+    fn declare_secrets(&mut self, step: &Step) {
+        self.secret_fields
+            .extend(step.secret_fields().iter().map(|&field| field.to_owned()));
+    }
+
     fn with(outcome: Outcome, reason: impl Into<String>) -> Done {
         Done {
             outcome,
@@ -247,8 +253,7 @@ impl Engine {
         let Action::Prompt(prompt) = &step.action else {
             return Ok(Done::failed("not a prompt", json!({})));
         };
-        let secret = prompt.secret.as_ref().is_some_and(|s| s.value)
-            || step.secret.as_ref().is_some_and(|s| s.value);
+        let secret = !step.secret_fields().is_empty();
         let value = self.answer_prompt(step, prompt, secret).await?;
         let Some(value) = value else {
             return Ok(Done::with(
@@ -257,9 +262,7 @@ impl Engine {
             ));
         };
         let mut done = Done::passed(json!({ "value": value }));
-        if secret {
-            done.secret_fields.push("value".into());
-        }
+        done.declare_secrets(step);
         Ok(done)
     }
 
@@ -271,9 +274,7 @@ impl Engine {
         match setting::read(&file, &setting.key.value) {
             Ok(Some(value)) => {
                 let mut done = Done::passed(json!({ "value": value }));
-                if step.secret.as_ref().is_some_and(|s| s.value) {
-                    done.secret_fields.push("value".into());
-                }
+                done.declare_secrets(step);
                 done
             }
             Ok(None) => Done::failed(
@@ -567,7 +568,6 @@ impl Engine {
                 |_| {},
             ))
             .await?;
-        let secret = step.secret.as_ref().is_some_and(|s| s.value);
         let mut done = if let Some(items) = items {
             let mut results = Vec::new();
             let mut failures = Vec::new();
@@ -600,10 +600,7 @@ impl Engine {
                 (entry, Some(failure)) => Done::failed(failure, entry),
             }
         };
-        if secret {
-            done.secret_fields
-                .extend(["stdout".to_owned(), "stderr".to_owned()]);
-        }
+        done.declare_secrets(step);
         done.reason = done.reason.map(|r| self.values.redactor.redact(&r));
         Ok(done)
     }
@@ -643,7 +640,7 @@ impl Engine {
             reason = self.explained(step, reason, code);
         }
         // A secret command's output is the secret: it is not quoted.
-        let secret = step.secret.as_ref().is_some_and(|s| s.value);
+        let secret = !step.secret_fields().is_empty();
         let tail = last_lines(&output.stderr, 5).or_else(|| last_lines(&output.stdout, 5));
         if let Some(tail) = tail.filter(|_| !secret) {
             reason.push_str(&format!("\n{tail}"));
