@@ -4,6 +4,7 @@
 mod support;
 mod tty;
 
+mod agreement;
 mod cli;
 mod corpus;
 mod demo;

@@ -36,6 +36,24 @@ pub struct CommandSpec {
     pub timeout: Option<Duration>,
 }
 
+impl CommandSpec {
+    /// `$ …`: what the step runs, as the plan shows it.
+    pub fn target(&self) -> String {
+        format!("$ {}", self.run)
+    }
+
+    /// Its environment and directory, a line each, as the plan shows them.
+    pub fn details(&self) -> Vec<String> {
+        let mut details: Vec<String> = self
+            .env
+            .iter()
+            .map(|(name, value)| format!("env {name}={value}"))
+            .collect();
+        details.extend(self.cwd.iter().map(|cwd| format!("in {}", cwd.display())));
+        details
+    }
+}
+
 /// What a finished command did.
 #[derive(Debug, Clone, Default)]
 pub struct CommandOutput {

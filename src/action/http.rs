@@ -58,6 +58,42 @@ pub struct Request {
 }
 
 impl Request {
+    /// `GET https://…`: what the step acts on, as the plan shows it — the URL
+    /// as it goes on the wire (`x y` becomes `x%20y`, as the URL parser the
+    /// request is sent with makes it), or as written when it does not parse
+    /// (sending it then fails, saying why).
+    pub fn target(&self) -> String {
+        let url = parse_url(&self.url).map_or_else(
+            |_| self.url.clone(),
+            // The plan's placeholders (`‹inputs.name›`) stay readable rather
+            // than shown as the bytes they would be sent as.
+            |url| {
+                url.as_str()
+                    .replace("%E2%80%B9", "\u{2039}")
+                    .replace("%E2%80%BA", "\u{203a}")
+            },
+        );
+        format!("{} {url}", self.method.as_str())
+    }
+
+    /// The rest of what is sent, a line each, as the plan shows it: headers,
+    /// the bearer token, the body, and how long the exchange may take.
+    pub fn details(&self) -> Vec<String> {
+        let mut details: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(name, value)| format!("header {name}: {value}"))
+            .collect();
+        details.extend(self.bearer.iter().map(|bearer| format!("bearer {bearer}")));
+        details.extend(self.json.iter().map(|json| format!("json {json}")));
+        details.extend(self.body.iter().map(|body| format!("body {body}")));
+        details.push(format!(
+            "request timeout {}",
+            humantime::format_duration(self.timeout)
+        ));
+        details
+    }
+
     /// A `GET` of `url` with no headers or body.
     pub fn get(url: impl Into<String>, timeout: Duration) -> Request {
         Request {

@@ -39,10 +39,8 @@ impl Wait {
     /// `wait for GET …` / `wait for $ …`, as the plan shows the target.
     pub fn target(&self) -> String {
         match &self.poll {
-            Poll::Request(request) => {
-                format!("wait for {} {}", request.method.as_str(), request.url)
-            }
-            Poll::Command(command) => format!("wait for $ {}", command.run),
+            Poll::Request(request) => format!("wait for {}", request.target()),
+            Poll::Command(command) => format!("wait for {}", command.target()),
         }
     }
 

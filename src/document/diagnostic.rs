@@ -101,8 +101,8 @@ codes! {
     RetryIrreversible = "RB032", Error, "retry on an irreversible step";
     TemplateTooCostly = "RB033", Error, "template does more work than a template may";
     ControlCharacter = "RB034", Warning, "control character in a string";
-    UnknownCall = "RB055", Error, "unknown filter or test";
-    SecretOnCommandLine = "RB056", Warning, "secret written into a command line";
+    UnknownCall = "RB035", Error, "unknown filter or test";
+    SecretOnCommandLine = "RB036", Warning, "secret written into a command line";
 }
 
 impl fmt::Display for Code {

@@ -16,9 +16,7 @@ use super::{
 };
 use crate::action::expect::Subject;
 use crate::document::children;
-use crate::document::model::{
-    Action, Effect, Expect, HttpRequest, Runbook, Step, Timespan, WaitFor,
-};
+use crate::document::model::{Action, Effect, Expect, Runbook, Step, Timespan, WaitFor};
 use crate::document::rules::parent_dir;
 use crate::eval::answers::Answers;
 use crate::eval::rendered;
@@ -260,8 +258,7 @@ impl Planner<'_> {
                     .message
                     .as_ref()
                     .map_or_else(|| step.title_or_id(), |m| r.text(&m.source));
-                let secret = prompt.secret.as_ref().is_some_and(|s| s.value)
-                    || step.secret.as_ref().is_some_and(|s| s.value);
+                let secret = !step.secret_fields().is_empty();
                 if secret {
                     details.push("secret: typed without echo, shown masked".to_owned());
                 }
@@ -319,23 +316,22 @@ impl Planner<'_> {
                 }
             }
             Action::Http(spec) => {
-                details.extend(self.request_details(spec));
                 expect = self.expectation(step.expect.as_ref(), Subject::Http);
                 match rendered::request(r, spec, None) {
-                    Ok(request) => format!("{} {}", request.method.as_str(), request.url),
+                    Ok(request) => {
+                        details.extend(request.details());
+                        request.target()
+                    }
                     Err(e) => cannot_show(&e),
                 }
             }
             Action::Command(command) => {
-                for (name, value) in &command.env {
-                    details.push(format!("env {}={}", name.value, r.text(&value.source)));
-                }
-                if let Some(cwd) = &command.cwd {
-                    details.push(format!("in {}", r.text(&cwd.source)));
-                }
                 expect = self.expectation(step.expect.as_ref(), Subject::Command);
                 match rendered::command(r, command, None, None) {
-                    Ok(command) => format!("$ {}", command.run),
+                    Ok(command) => {
+                        details.extend(command.details());
+                        command.target()
+                    }
                     Err(e) => cannot_show(&e),
                 }
             }
@@ -457,27 +453,6 @@ impl Planner<'_> {
     }
 
     /// Headers, bearer and body of a request, one line each.
-    fn request_details(&self, spec: &HttpRequest) -> Vec<String> {
-        let r = &self.renderer;
-        let mut details = Vec::new();
-        for (name, value) in &spec.headers {
-            details.push(format!("header {}: {}", name.value, r.text(&value.source)));
-        }
-        if let Some(bearer) = &spec.bearer {
-            details.push(format!("bearer {}", r.text(&bearer.source)));
-        }
-        if let Some(json) = &spec.json {
-            details.push(format!("json {}", r.node(json)));
-        }
-        if let Some(body) = &spec.body {
-            details.push(format!("body {}", r.text(&body.source)));
-        }
-        if let Some(timeout) = &spec.timeout {
-            details.push(format!("request timeout {}", span(timeout.value)));
-        }
-        details
-    }
-
     /// What `expect` asks for, one check per line: rendered as the run renders
     /// it, worded by the expectation itself.
     fn expectation(&self, expect: Option<&Expect>, subject: Subject) -> Vec<String> {
