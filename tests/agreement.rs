@@ -15,8 +15,11 @@
 //!   other way round) makes them differ on some case.
 //!
 //! The run stops at the first failed step, so nothing after it may be sent.
-//! The bundled examples are held to the same through `tests/plan.rs` and
-//! `tests/runbooks.rs`; this file covers the combinations no example has.
+//!
+//! The bundled examples that talk to a service or run commands are held to the
+//! same: each request and command line must be what the plan shows, where a
+//! placeholder (`‹item›`, `‹steps.zones.json.result›`) stands for whatever the
+//! run fills in, and each example must pass.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,7 +34,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use crate::support::binary;
+use crate::support::{binary, repo};
 
 /// How many runbooks are generated; each is planned and run once.
 const CASES: u64 = 160;
@@ -856,6 +859,225 @@ fn what_the_plan_shows_is_what_the_run_sends_and_judges() {
     let mut problems = Vec::new();
     for number in 0..CASES {
         problems.extend(check_case(number, &server, work.path()));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Whether `sent` is what the plan `shown` says, each `‹…›` placeholder
+/// standing for any text (the value is decided at run time).
+fn fits(shown: &str, sent: &str) -> bool {
+    // The literal text between placeholders, in order.
+    let mut literals = Vec::new();
+    let mut rest = shown;
+    while let Some(open) = rest.find('‹') {
+        let Some(close) = rest[open..].find('›') else {
+            return shown == sent;
+        };
+        literals.push(&rest[..open]);
+        rest = &rest[open + close + '›'.len_utf8()..];
+    }
+    let [first, middle @ ..] = literals.as_slice() else {
+        return shown == sent;
+    };
+    let Some(mut unmatched) = sent
+        .strip_prefix(first)
+        .and_then(|after| after.strip_suffix(rest))
+    else {
+        return false;
+    };
+    for piece in middle {
+        match unmatched.find(piece) {
+            Some(at) => unmatched = &unmatched[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[test]
+fn placeholders_stand_for_any_text_and_nothing_else_does() {
+    assert!(fits("GET http://h/a", "GET http://h/a"));
+    assert!(!fits("GET http://h/a", "GET http://h/ab"));
+    assert!(fits("$ test -n ‹item.name›", "$ test -n b.test"));
+    assert!(fits("GET ‹x›/zones/‹item.id›/r", "GET http://h/zones/42/r"));
+    assert!(!fits(
+        "GET ‹x›/zones/‹item.id›/r",
+        "GET http://h/zones/42/s"
+    ));
+    assert!(!fits("DELETE ‹x›", "GET http://h"));
+}
+
+/// What a run sent and ran, taken in order as the plan's steps account for it.
+struct Sent<'b> {
+    base: &'b str,
+    requests: std::iter::Peekable<std::vec::IntoIter<Seen>>,
+    commands: std::iter::Peekable<std::vec::IntoIter<Ran>>,
+    problems: Vec<String>,
+}
+
+impl Sent<'_> {
+    /// `count` requests or command lines (`$ …`) that fit what the plan shows.
+    fn expect(&mut self, id: &str, shown: &str, count: usize) {
+        for _ in 0..count {
+            let actual = if let Some(line) = shown.strip_prefix("$ ") {
+                self.commands
+                    .next()
+                    .map(|c| (fits(line, &c.line), format!("$ {}", c.line)))
+            } else {
+                self.requests.next().map(|r| {
+                    let sent = format!("{} {}{}", r.method, self.base, r.target);
+                    (fits(shown, &sent), sent)
+                })
+            };
+            match actual {
+                Some((true, _)) => {}
+                Some((false, actual)) => self.problems.push(format!(
+                    "{id}: the plan shows `{shown}`, the run did `{actual}`"
+                )),
+                None => self.problems.push(format!(
+                    "{id}: the plan shows `{shown}`, the run did nothing of it"
+                )),
+            }
+        }
+    }
+
+    /// Takes the next request or command if it fits `shown`.
+    fn next_fits(&mut self, shown: &str) -> bool {
+        if let Some(line) = shown.strip_prefix("$ ") {
+            self.commands.next_if(|c| fits(line, &c.line)).is_some()
+        } else {
+            let base = self.base;
+            self.requests
+                .next_if(|r| fits(shown, &format!("{} {base}{}", r.method, r.target)))
+                .is_some()
+        }
+    }
+}
+
+/// The bundled examples that send requests or run commands, with the inputs
+/// that point them at the test's server.
+#[test]
+fn bundled_examples_send_and_run_what_their_plans_show() {
+    let server = Server::start();
+    let zones = json!({
+        "success": true, "errors": [], "messages": [],
+        "result": [{ "id": "z1", "name": "a.test" }, { "id": "z2", "name": "b.test" }],
+        "result_info": { "page": 1, "total_count": 2 },
+    });
+    server.answer_on("/health", 200, "{}".to_owned());
+    server.answer_on("/api/cloudflare/zones", 200, zones.to_string());
+    let work = tempfile::tempdir().expect("a temp dir");
+    recording_shell(work.path());
+    let log = work.path().join("log");
+    std::fs::create_dir_all(&log).expect("a log dir");
+    let base = format!("http://{}", server.address);
+    let path = format!(
+        "{}:{}",
+        work.path().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut problems = Vec::new();
+    for (example, inputs) in [
+        ("http", vec![format!("base_url={base}")]),
+        ("for-each", vec![format!("base_url={base}")]),
+        ("wait-for", vec![format!("base_url={base}")]),
+        ("command", Vec::new()),
+    ] {
+        let sets: Vec<&str> = inputs.iter().flat_map(|i| ["--set", i.as_str()]).collect();
+        let file = repo()
+            .join("runbooks/examples")
+            .join(format!("{example}.yaml"));
+        let runbook = |args: &[&str]| {
+            Command::new(binary())
+                .args(args)
+                .args(&sets)
+                .current_dir(work.path())
+                .env("RUNBOOK_STATE_DIR", work.path().join("state"))
+                .env("AGREE_LOG", &log)
+                .env("PATH", &path)
+                .env("NO_COLOR", "1")
+                .output()
+                .expect("runbook runs")
+        };
+        let file = file.to_str().expect("a UTF-8 path");
+        let planned = runbook(&["plan", file, "--format", "json"]);
+        assert!(
+            planned.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&planned.stderr)
+        );
+        let plan: Value = serde_json::from_slice(&planned.stdout).expect("the plan is JSON");
+        let events = work.path().join(format!("{example}.jsonl"));
+        let ran = runbook(&[
+            "run",
+            file,
+            "--yes",
+            "--events",
+            events.to_str().expect("UTF-8"),
+        ]);
+        if !ran.status.success() {
+            problems.push(format!(
+                "{example}: the run did not pass: {}",
+                String::from_utf8_lossy(&ran.stdout)
+            ));
+        }
+        let results = outcomes(&std::fs::read_to_string(&events).unwrap_or_default());
+        let mut sent = Sent {
+            base: &base,
+            requests: server.take_seen().into_iter().peekable(),
+            commands: take_ran(&log).into_iter().peekable(),
+            problems: Vec::new(),
+        };
+        for step in plan["phases"][0]["steps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let id = step["id"].as_str().unwrap_or_default();
+            let target = step["target"].as_str().unwrap_or_default();
+            let result = results.get(id).map(|(_, r)| r.clone()).unwrap_or_default();
+            // A fan-out sends or runs once per item; a poll once per attempt.
+            let items = result["results"].as_array().map_or(1, Vec::len);
+            let attempts = result["attempts"]
+                .as_u64()
+                .map_or(1, |n| usize::try_from(n).unwrap_or(1));
+            match step["action"].as_str() {
+                Some("http" | "command") => sent.expect(id, target, items),
+                Some("wait_for") => {
+                    sent.expect(
+                        id,
+                        target.strip_prefix("wait for ").unwrap_or(target),
+                        attempts,
+                    );
+                }
+                _ => {}
+            }
+            // `then wait for …`: polled until it holds, at least once.
+            for then in strings(&step["details"])
+                .iter()
+                .filter_map(|d| d.strip_prefix("then wait for "))
+            {
+                let poll = then.split(" until ").next().unwrap_or(then);
+                sent.expect(id, poll, 1);
+                while sent.next_fits(poll) {}
+            }
+        }
+        problems.append(&mut sent.problems);
+        let Sent {
+            mut requests,
+            mut commands,
+            ..
+        } = sent;
+        let requests = requests.by_ref();
+        let commands = commands.by_ref();
+        problems.extend(requests.map(|r| {
+            format!(
+                "{example}: a request no step shows: {} {}",
+                r.method, r.target
+            )
+        }));
+        problems
+            .extend(commands.map(|c| format!("{example}: a command no step shows: {}", c.line)));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -49,6 +49,7 @@ pub fn check(cx: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) {
         out: diagnostics,
         used_inputs: HashSet::new(),
         references: HashMap::new(),
+        unknown_calls: HashMap::new(),
     };
     rules.run();
 }
@@ -61,6 +62,8 @@ struct Rules<'a, 'b> {
     /// What each template text reads, by text: runbooks repeat their templates
     /// (`{{ inputs.api_base }}/…`), and compiling one is most of the rules' time.
     references: HashMap<String, Result<Vec<String>, template::SyntaxError>>,
+    /// The filters and tests each template text uses that do not exist, by text.
+    unknown_calls: HashMap<String, Vec<template::UnknownCall>>,
 }
 
 /// Where a template sits, which decides what it may reference.
@@ -505,7 +508,13 @@ impl Rules<'_, '_> {
     /// Filters and tests the environment does not have: `MiniJinja` would find
     /// them only when a rendering reaches them, at run time.
     fn unknown_calls(&mut self, template: &Template, place: &str) {
-        for call in template::unknown_calls(&self.env, &template.source) {
+        let env = &self.env;
+        let calls = self
+            .unknown_calls
+            .entry(template.source.clone())
+            .or_insert_with(|| template::unknown_calls(env, &template.source))
+            .clone();
+        for call in calls {
             let span = locate::within(self.cx.text, template.span, &template.source, call.range);
             let noun = call.kind.noun();
             let help = match did_you_mean(&call.name, template::suggestions(&self.env, call.kind)) {
