@@ -60,6 +60,10 @@ pub fn run(
     if format == Format::Json {
         out.write(&report::json::header())?;
     }
+    let mut sarif = match format {
+        Format::Sarif => Some(report::sarif::Stream::start(out)?),
+        Format::Human | Format::Json | Format::Github | Format::Junit => None,
+    };
     let color = out.color();
     let work = |file: &PathBuf| check_file(file, format, color);
     ordered::map_in_order(&found, jobs, work, |(report, shown)| {
@@ -70,7 +74,13 @@ pub fn run(
         match format {
             // JSON is written file by file, so memory stays flat however many files.
             Format::Json => out.write(&report::json::file(&report, totals.files == 1))?,
-            Format::Sarif | Format::Junit => kept.push(report),
+            // SARIF too, but for its results: see `report/sarif.rs`.
+            Format::Sarif => {
+                if let Some(sarif) = &mut sarif {
+                    sarif.file(&report, out)?;
+                }
+            }
+            Format::Junit => kept.push(report),
             Format::Human | Format::Github => {}
         }
         Ok::<(), Error>(())
@@ -82,7 +92,11 @@ pub fn run(
         }
         Format::Github => {}
         Format::Json => out.line(&report::json::footer(totals))?,
-        Format::Sarif => out.line(&report::sarif::render(&kept))?,
+        Format::Sarif => {
+            if let Some(sarif) = sarif {
+                sarif.finish(out)?;
+            }
+        }
         Format::Junit => out.write(&report::junit::render(&kept, totals))?,
     }
     let failed = totals.errors > 0 || (deny_warnings && totals.warnings > 0);
