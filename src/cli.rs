@@ -39,6 +39,10 @@ enum Command {
         /// Fail on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+        /// Files checked at once (default: the number of cores). Output comes in
+        /// the same order whatever the number.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
     },
     /// Run a runbook step by step, with its gates.
     Run {
@@ -375,7 +379,14 @@ pub fn main() -> i32 {
             paths,
             format,
             deny_warnings,
-        } => validate::run(&paths, format, deny_warnings, &mut out),
+            jobs,
+        } => {
+            let jobs = jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+                usize::from,
+            );
+            validate::run(&paths, format, deny_warnings, jobs, &mut out)
+        }
         Command::List { dir } => list::run(dir.as_deref(), &mut out),
         Command::Schema => out.write(&schema::render()).map(|()| 0),
         Command::Status { file, format } => {

@@ -4,6 +4,7 @@
 pub mod children;
 pub mod decode;
 pub mod diagnostic;
+pub mod evidence;
 pub mod locate;
 pub mod model;
 pub mod node;

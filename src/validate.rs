@@ -1,7 +1,10 @@
 //! `runbook validate`: finds runbook files, checks each one, and renders the
-//! diagnostics in the chosen format. Files are read and checked one at a time and,
-//! in the streaming formats, printed as they are checked, so memory stays flat
+//! diagnostics in the chosen format. Files are checked on `--jobs` threads and
+//! handed on in the order one thread would print them (`validate/ordered.rs`); in
+//! the streaming formats each is printed as its turn comes, so memory stays flat
 //! however many files there are.
+
+mod ordered;
 
 use std::path::{Path, PathBuf};
 
@@ -21,12 +24,13 @@ pub enum Format {
     Junit,
 }
 
-/// Validates `paths` (default `runbooks/`) and returns the exit code: 0 clean,
-/// 1 problems found (warnings count only with `deny_warnings`).
+/// Validates `paths` (default `runbooks/`) with `jobs` threads and returns the
+/// exit code: 0 clean, 1 problems found (warnings count only with `deny_warnings`).
 pub fn run(
     paths: &[PathBuf],
     format: Format,
     deny_warnings: bool,
+    jobs: usize,
     out: &mut Output,
 ) -> Result<i32, Error> {
     let roots = if paths.is_empty() {
@@ -56,16 +60,31 @@ pub fn run(
     if format == Format::Json {
         out.write(&report::json::header())?;
     }
-    for file in found {
-        let report = check_file(&file, format, out)?;
+    let mut sarif = match format {
+        Format::Sarif => Some(report::sarif::Stream::start(out)?),
+        Format::Human | Format::Json | Format::Github | Format::Junit => None,
+    };
+    let color = out.color();
+    let work = |file: &PathBuf| check_file(file, format, color);
+    ordered::map_in_order(&found, jobs, work, |(report, shown)| {
+        if let Some(shown) = shown {
+            out.write(&shown)?;
+        }
         totals.add(&report);
         match format {
             // JSON is written file by file, so memory stays flat however many files.
             Format::Json => out.write(&report::json::file(&report, totals.files == 1))?,
-            Format::Sarif | Format::Junit => kept.push(report),
+            // SARIF too, but for its results: see `report/sarif.rs`.
+            Format::Sarif => {
+                if let Some(sarif) = &mut sarif {
+                    sarif.file(&report, out)?;
+                }
+            }
+            Format::Junit => kept.push(report),
             Format::Human | Format::Github => {}
         }
-    }
+        Ok::<(), Error>(())
+    })?;
     match format {
         Format::Human => {
             let summary = report::human::summary(totals);
@@ -73,14 +92,20 @@ pub fn run(
         }
         Format::Github => {}
         Format::Json => out.line(&report::json::footer(totals))?,
-        Format::Sarif => out.line(&report::sarif::render(&kept))?,
+        Format::Sarif => {
+            if let Some(sarif) = sarif {
+                sarif.finish(out)?;
+            }
+        }
         Format::Junit => out.write(&report::junit::render(&kept, totals))?,
     }
     let failed = totals.errors > 0 || (deny_warnings && totals.warnings > 0);
     Ok(i32::from(failed))
 }
 
-fn check_file(path: &Path, format: Format, out: &mut Output) -> Result<FileReport, Error> {
+/// Checks one file: its report, and what the human and GitHub formats print for
+/// it (rendered here, on the worker, since rendering is part of the work).
+fn check_file(path: &Path, format: Format, color: bool) -> (FileReport, Option<String>) {
     let shown = path.display().to_string();
     let (text, checked) = match document::source::read(path) {
         Ok(source) => {
@@ -103,7 +128,7 @@ fn check_file(path: &Path, format: Format, out: &mut Output) -> Result<FileRepor
             .filter(|id| !id.is_empty()),
         diagnostics: checked.diagnostics,
     };
-    match format {
+    let shown = match format {
         Format::Human if !report.diagnostics.is_empty() => {
             // A literal secret in the file must not be echoed again in the snippet.
             let secrets = report
@@ -112,18 +137,17 @@ fn check_file(path: &Path, format: Format, out: &mut Output) -> Result<FileRepor
                 .filter(|d| d.code == Code::LiteralSecret)
                 .map(|d| d.span.offset..d.span.offset + d.span.len);
             let text = text.map(|text| secret::redact_ranges(&text, secrets));
-            let color = out.color();
-            out.write(&report::human::render(
+            Some(report::human::render(
                 &report.path,
                 text.as_deref(),
                 &report.diagnostics,
                 color,
-            ))?;
+            ))
         }
-        Format::Github => out.write(&report::github::render(&report))?,
-        _ => {}
-    }
-    Ok(report)
+        Format::Github => Some(report::github::render(&report)),
+        Format::Human | Format::Json | Format::Sarif | Format::Junit => None,
+    };
+    (report, shown)
 }
 
 /// The runbook files under `root`: the file itself, or every `.yaml`/`.yml` file

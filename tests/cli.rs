@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{Test, binary};
+use crate::support::{Test, binary, repo};
 
 const CLEAN: &str = "\
 runbook: clean
@@ -122,6 +122,36 @@ fn validate_exits_2_for_an_unknown_flag_or_format() {
         .args(["validate", "--format", "xml", "clean.yaml"])
         .status(2);
     assert!(ran.stderr.contains("xml"), "{}", ran.stderr);
+}
+
+#[test]
+fn validate_prints_the_same_whatever_the_number_of_jobs() {
+    let corpus = repo().join("tests/corpus");
+    let corpus = corpus.to_str().expect("a UTF-8 path");
+    for format in ["human", "json", "github", "sarif", "junit"] {
+        let one = Test::new()
+            .args(["validate", "--jobs", "1", "--format", format, corpus])
+            .status(1);
+        for jobs in ["4"] {
+            let many = Test::new()
+                .args(["validate", "--jobs", jobs, "--format", format, corpus])
+                .status(1);
+            assert!(
+                one.stdout == many.stdout,
+                "--format {format} --jobs {jobs} differs"
+            );
+            assert_eq!(one.stderr, many.stderr);
+        }
+    }
+}
+
+#[test]
+fn validate_refuses_zero_jobs() {
+    Test::new()
+        .file("clean.yaml", CLEAN)
+        .args(["validate", "--jobs", "0", "clean.yaml"])
+        .status(2)
+        .stderr_has("--jobs <N>");
 }
 
 #[test]

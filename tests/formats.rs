@@ -141,6 +141,39 @@ fn sarif_validates_against_the_oasis_schema() {
     assert_eq!(clean["runs"][0]["results"], serde_json::json!([]));
 }
 
+/// SARIF is written file by file (its results wait in an unnamed temporary
+/// file): the bytes must still be the whole document pretty-printed at once, as
+/// they were when it was built in memory, and nothing may stay on disk.
+#[test]
+fn sarif_streamed_is_the_document_pretty_printed_and_leaves_no_file() {
+    let spool = tempfile::tempdir().expect("a temp dir");
+    let spool_dir = spool.path().to_str().expect("a UTF-8 path");
+    let many = validate("sarif");
+    let clean = Test::new()
+        .file("clean.yaml", CLEAN)
+        .env("TMPDIR", spool_dir)
+        .args(["validate", "--format", "sarif", "clean.yaml"])
+        .status(0);
+    let corpus = repo().join("tests/corpus");
+    let corpus = Test::new()
+        .env("TMPDIR", spool_dir)
+        .args(["validate", "--format", "sarif"])
+        .args([corpus.to_str().expect("a UTF-8 path")])
+        .status(1);
+    for ran in [many, clean, corpus] {
+        let whole = serde_json::to_string_pretty(&json(&ran.stdout)).expect("JSON");
+        assert!(
+            ran.stdout == format!("{whole}\n"),
+            "not as pretty-printed:\n{}",
+            ran.stdout
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(spool.path())
+        .expect("read the dir")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 #[test]
 fn sarif_rules_are_the_codes_and_results_point_at_them() {
     let document = json(&validate("sarif").stdout);

@@ -9,6 +9,7 @@ use minijinja::Environment;
 use regex::Regex;
 
 use super::diagnostic::{Code, Diagnostic, did_you_mean};
+use super::evidence::{self, Finding};
 use super::model::{Action, Effect, HttpRequest, Probe, Runbook, Step, Template};
 use super::node::{Node, Span, Value};
 use super::templates::Stage;
@@ -50,6 +51,8 @@ pub fn check(cx: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) {
         used_inputs: HashSet::new(),
         references: HashMap::new(),
         unknown_calls: HashMap::new(),
+        first: HashMap::new(),
+        secrets: Secrets::of(cx.runbook),
     };
     rules.run();
 }
@@ -64,6 +67,49 @@ struct Rules<'a, 'b> {
     references: HashMap<String, Result<Vec<String>, template::SyntaxError>>,
     /// The filters and tests each template text uses that do not exist, by text.
     unknown_calls: HashMap<String, Vec<template::UnknownCall>>,
+    /// Where each step id first occurs among all steps (main, then rollback): every
+    /// `earlier` list is a prefix of that order, so "is `x` an earlier step" is one
+    /// lookup, not a scan (which made long files quadratic).
+    first: HashMap<&'a str, usize>,
+    secrets: Secrets,
+}
+
+/// The template paths that hold a secret (`inputs.token`, `steps.old.value`),
+/// and every path above one (`steps.old`, `steps`): reading either reads the
+/// secret. Looked up by path, so a long runbook costs no more per step.
+struct Secrets {
+    paths: HashSet<String>,
+    parents: HashSet<String>,
+}
+
+impl Secrets {
+    fn of(runbook: &super::model::Runbook) -> Secrets {
+        let inputs = runbook
+            .inputs
+            .iter()
+            .filter(|input| input.secret.as_ref().is_some_and(|s| s.value))
+            .map(|input| format!("inputs.{}", input.name.value));
+        let results = runbook.all_steps().flat_map(|step| {
+            step.secret_fields()
+                .iter()
+                .map(|field| format!("steps.{}.{field}", step.id.value))
+        });
+        let paths: HashSet<String> = inputs.chain(results).collect();
+        let parents = paths
+            .iter()
+            .flat_map(|path| path.match_indices('.').map(|(at, _)| path[..at].to_owned()))
+            .collect();
+        Secrets { paths, parents }
+    }
+
+    /// Whether reading `reference` reads a secret: the secret itself, a part
+    /// of it, or what holds it.
+    fn read_by(&self, reference: &str) -> bool {
+        self.parents.contains(reference)
+            || std::iter::once(reference.len())
+                .chain(reference.match_indices('.').map(|(at, _)| at))
+                .any(|end| self.paths.contains(&reference[..end]))
+    }
 }
 
 /// Where a template sits, which decides what it may reference.
@@ -78,15 +124,17 @@ struct Scope<'s> {
     item: bool,
 }
 
-impl Rules<'_, '_> {
+impl<'a> Rules<'a, '_> {
     fn report(&mut self, diagnostic: Diagnostic) {
         self.out.push(diagnostic);
     }
 
     fn run(&mut self) {
         let runbook = self.cx.runbook;
-        let main: Vec<&Step> = runbook.steps().collect();
         let all: Vec<&Step> = runbook.all_steps().collect();
+        for (i, step) in all.iter().enumerate() {
+            self.first.entry(step.id.value.as_str()).or_insert(i);
+        }
         self.duplicate_ids(&all);
         self.phase_ids();
         for input in &runbook.inputs {
@@ -100,30 +148,24 @@ impl Rules<'_, '_> {
                 self.template(default, &scope, "input default");
             }
         }
-        for (index, step) in main.iter().enumerate() {
-            self.step(step, &main[..index]);
-        }
-        for (index, step) in runbook.rollback.iter().enumerate() {
-            let earlier: Vec<&Step> = main
-                .iter()
-                .copied()
-                .chain(runbook.rollback[..index].iter())
-                .collect();
-            self.step(step, &earlier);
+        for (index, step) in all.iter().enumerate() {
+            self.step(step, &all[..index]);
         }
         self.unused_inputs();
         self.literal_secrets();
         self.control_characters();
         self.id_matches_file_name();
         if !self.cx.incomplete {
-            self.evidence(&main);
-            let rollback: Vec<&Step> = main
-                .iter()
-                .copied()
-                .chain(runbook.rollback.iter())
-                .collect();
-            self.evidence_from(&rollback, main.len());
+            // One pass over main and rollback: a main step's needs name only
+            // earlier steps, so the rollback changes nothing the main steps see.
+            self.evidence(&all);
         }
+    }
+
+    /// The first step among `earlier` (a prefix of all steps) with this id.
+    fn earlier<'s>(&self, earlier: &[&'s Step], id: &str) -> Option<&'s Step> {
+        let &index = self.first.get(id)?;
+        earlier.get(index).copied()
     }
 
     fn duplicate_ids(&mut self, steps: &[&Step]) {
@@ -193,43 +235,27 @@ impl Rules<'_, '_> {
             self.template(&found.template, scope, found.place);
         }
         self.action_rules(step, earlier);
-        self.secret_on_command_line(step, earlier);
+        self.secret_on_command_line(step);
     }
 
     /// A secret written into a command line is shown by `ps` and
     /// `/proc/*/cmdline` to every user of the machine while the command runs —
     /// the reason `--set` is refused for secrets. The command's `env` is not.
-    fn secret_on_command_line(&mut self, step: &Step, earlier: &[&Step]) {
-        let secret_inputs = self
-            .cx
-            .runbook
-            .inputs
-            .iter()
-            .filter(|input| input.secret.as_ref().is_some_and(|s| s.value))
-            .map(|input| format!("inputs.{}", input.name.value));
-        let secret_results = earlier.iter().flat_map(|earlier| {
-            earlier
-                .secret_fields()
-                .iter()
-                .map(|field| format!("steps.{}.{field}", earlier.id.value))
-        });
-        let secrets: Vec<String> = secret_inputs.chain(secret_results).collect();
-        if secrets.is_empty() {
+    fn secret_on_command_line(&mut self, step: &Step) {
+        if self.secrets.paths.is_empty() {
             return;
         }
         for line in step.command_lines() {
-            let Ok(references) = template::references(&self.env, &line.source) else {
+            // Every template was analysed by `template` before this rule runs.
+            let Some(Ok(references)) = self.references.get(&line.source) else {
                 continue;
             };
-            // Reading `steps.x` whole reads its secret field too.
-            let leaked = references.iter().filter(|r| {
-                secrets.iter().any(|secret| {
-                    secret == *r
-                        || secret.starts_with(&format!("{r}."))
-                        || r.starts_with(&format!("{secret}."))
-                })
-            });
-            for reference in leaked.filter(|r| !only_masked(&line.source, r)) {
+            let leaked: Vec<String> = references
+                .iter()
+                .filter(|r| self.secrets.read_by(r) && !only_masked(&line.source, r))
+                .cloned()
+                .collect();
+            for reference in leaked {
                 let variable = reference
                     .rsplit('.')
                     .find(|part| *part != "value")
@@ -238,7 +264,7 @@ impl Rules<'_, '_> {
                 self.report(
                 Diagnostic::new(
                     Code::SecretOnCommandLine,
-                    locate::needle(self.cx.text, line, reference),
+                    locate::needle(self.cx.text, line, &reference),
                     format!("the secret `{reference}` is written into a command line, which `ps` and /proc show to every user of the machine"),
                 )
                 .help(format!("pass it in the command's environment instead: `env: {{ {variable}: \"{{{{ {reference} }}}}\" }}`, and write `\"${variable}\"` in the command")),
@@ -250,7 +276,7 @@ impl Rules<'_, '_> {
     fn needs(&mut self, step: &Step, earlier: &[&Step]) {
         for need in &step.needs {
             let name = need.step.value.as_str();
-            if earlier.iter().any(|s| s.id.value == name) {
+            if self.earlier(earlier, name).is_some() {
                 continue;
             }
             if name == step.id.value {
@@ -262,7 +288,7 @@ impl Rules<'_, '_> {
                     )
                     .help("`needs` names earlier steps whose outcome this step depends on"),
                 );
-            } else if self.cx.runbook.all_steps().any(|s| s.id.value == name) {
+            } else if self.first.contains_key(name) {
                 self.report(
                     Diagnostic::new(
                         Code::LaterNeed,
@@ -318,7 +344,7 @@ impl Rules<'_, '_> {
             );
         }
         if let Action::RestoreSetting(target) = &step.action {
-            let found = earlier.iter().find(|s| s.id.value == target.value);
+            let found = self.earlier(earlier, &target.value);
             match found {
                 Some(s) if matches!(s.action, Action::SetSetting(_)) => {}
                 Some(s) => self.report(
@@ -657,8 +683,7 @@ impl Rules<'_, '_> {
         scope: &Scope<'_>,
     ) {
         let own = scope.this.filter(|s| s.id.value == id && scope.own_results);
-        let Some(step) = own.or_else(|| scope.earlier.iter().copied().find(|s| s.id.value == id))
-        else {
+        let Some(step) = own.or_else(|| self.earlier(scope.earlier, id)) else {
             if scope.this.is_some_and(|s| s.id.value == id) {
                 self.report(
                     Diagnostic::new(
@@ -668,7 +693,7 @@ impl Rules<'_, '_> {
                     )
                     .help("only `outputs` and `explain` may read the step's own results"),
                 );
-            } else if self.cx.runbook.all_steps().any(|s| s.id.value == id) {
+            } else if self.first.contains_key(id) {
                 self.report(
                     Diagnostic::new(
                         Code::UnknownStepRef,
@@ -852,77 +877,45 @@ impl Rules<'_, '_> {
         }
     }
 
+    /// SPEC §2's evidence rule for the irreversible steps of `steps`
+    /// (`evidence.rs` computes it; here are the effects and the diagnostics).
     fn evidence(&mut self, steps: &[&Step]) {
-        self.evidence_from(steps, 0);
-    }
-
-    /// SPEC §2's evidence rule for the irreversible steps of `steps[from..]`.
-    fn evidence_from(&mut self, steps: &[&Step], from: usize) {
-        let index: HashMap<&str, usize> = steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.value.as_str(), i))
-            .collect();
-        let needs: Vec<Vec<usize>> = steps
-            .iter()
-            .map(|s| {
-                s.needs
+        let mut latest: HashMap<&str, usize> = HashMap::new();
+        let mut needs: Vec<Vec<usize>> = Vec::with_capacity(steps.len());
+        for (i, step) in steps.iter().enumerate() {
+            needs.push(
+                step.needs
                     .iter()
-                    .filter_map(|n| index.get(n.step.value.as_str()).copied())
-                    .collect()
-            })
-            .collect();
-        let closure = |start: usize| -> HashSet<usize> {
-            let mut seen = HashSet::new();
-            let mut stack = needs[start].clone();
-            while let Some(i) = stack.pop() {
-                if seen.insert(i) {
-                    stack.extend(needs[i].iter().copied());
-                }
-            }
-            seen
-        };
+                    .filter_map(|n| latest.get(n.step.value.as_str()).copied())
+                    .collect(),
+            );
+            latest.insert(step.id.value.as_str(), i);
+        }
         let base = parent_dir(self.cx.path);
         let effects: Vec<Option<Effect>> = steps
             .iter()
             .map(|s| s.effect().or_else(|| child_effect(s, base)))
             .collect();
-        for (i, step) in steps.iter().enumerate().skip(from) {
-            if step.effect() != Some(Effect::Irreversible) {
-                continue;
-            }
+        evidence::check(&effects, &needs, |i, finding| {
+            let step = steps[i];
             let id = &step.id.value;
             let span = step.effect.as_ref().map_or(step.action_span, |e| e.span);
-            let before = closure(i);
-            let probes: Vec<usize> = before
-                .iter()
-                .copied()
-                .filter(|&j| effects[j] == Some(Effect::Probe))
-                .collect();
-            if probes.is_empty() {
-                self.report(
+            match finding {
+                Finding::NoProbe => self.out.push(
                     Diagnostic::new(Code::NoEvidence, span, format!("irreversible step `{id}` needs no probe: nothing proves it is safe to run"))
                         .help(format!("add a step that verifies the change (an `http` GET or a `wait_for`) and list it in `{id}`'s `needs`")),
-                );
-                continue;
-            }
-            let mut changes: Vec<usize> = before
-                .iter()
-                .copied()
-                .filter(|&j| matches!(effects[j], Some(Effect::Change | Effect::Irreversible)))
-                .collect();
-            changes.sort_unstable();
-            for change in changes {
-                let verified = probes.iter().any(|&p| closure(p).contains(&change));
-                if !verified {
-                    let name = &steps[change].id.value;
-                    self.report(
-                        Diagnostic::new(Code::UnverifiedChange, span, format!("`{name}` changes something that no probe checks before irreversible step `{id}`"))
-                            .help(format!("add a probe step with `needs: [{name}]` and list it in `{id}`'s `needs`: evidence must come after the last change")),
-                    );
+                ),
+                Finding::Unverified(changes) => {
+                    for change in changes {
+                        let name = &steps[change].id.value;
+                        self.out.push(
+                            Diagnostic::new(Code::UnverifiedChange, span, format!("`{name}` changes something that no probe checks before irreversible step `{id}`"))
+                                .help(format!("add a probe step with `needs: [{name}]` and list it in `{id}`'s `needs`: evidence must come after the last change")),
+                        );
+                    }
                 }
             }
-        }
+        });
     }
 }
 

@@ -3,10 +3,11 @@
 //! input, a secret step, or a template that used one) are tracked, and every secret
 //! is registered with the run's [`Redactor`].
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use minijinja::Environment;
+use minijinja::value::{Enumerator, Object};
 use serde_json::{Map, Value as Json};
 
 use crate::document::node::{Node, Value as Yaml};
@@ -31,30 +32,84 @@ pub struct Values {
     env: Environment<'static>,
     inputs: BTreeMap<String, String>,
     steps: BTreeMap<String, Json>,
-    run: Json,
-    process_env: BTreeMap<String, String>,
     /// Dotted paths holding secrets: `inputs.new_token`, `steps.old_token.value`.
     secret_paths: BTreeSet<String>,
     pub redactor: Redactor,
-    /// The context without `item`, built once per change of the values: rendering
-    /// a fan-out's thousand items must not serialise every result a thousand times.
-    base: RefCell<Option<minijinja::Value>>,
+    /// What templates read, each value converted once when it is recorded: the
+    /// first version re-serialised every earlier result after each step, which
+    /// made a run quadratic in its templated steps.
+    seen: Context,
     /// The same with every secret replaced by a stand-in (see `learn_derived`).
-    stand_in_base: RefCell<Option<minijinja::Value>>,
+    stand_in: Context,
+}
+
+/// A template context whose `inputs` and `steps` are read as they are at the
+/// moment of rendering.
+struct Context {
+    inputs: Arc<LiveMap>,
+    steps: Arc<LiveMap>,
+    base: minijinja::Value,
+}
+
+impl Context {
+    fn new(run: &minijinja::Value, env: &minijinja::Value) -> Self {
+        let inputs = Arc::new(LiveMap::default());
+        let steps = Arc::new(LiveMap::default());
+        let base = minijinja::context! {
+            inputs => minijinja::Value::from_dyn_object(inputs.clone()),
+            steps => minijinja::Value::from_dyn_object(steps.clone()),
+            run => run.clone(),
+            env => env.clone(),
+        };
+        Context {
+            inputs,
+            steps,
+            base,
+        }
+    }
+}
+
+/// Named values behind a lock, so a recorded value joins the context in place.
+#[derive(Debug, Default)]
+struct LiveMap(RwLock<BTreeMap<String, minijinja::Value>>);
+
+impl LiveMap {
+    fn insert(&self, name: &str, value: minijinja::Value) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_owned(), value);
+    }
+}
+
+impl Object for LiveMap {
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        Enumerator::Values(
+            map.keys()
+                .map(|k| minijinja::Value::from(k.as_str()))
+                .collect(),
+        )
+    }
 }
 
 impl Values {
     pub fn new(run: Json) -> Self {
+        let run = serialized(&run);
+        let env = serialized(&std::env::vars().collect::<BTreeMap<String, String>>());
         Values {
             env: template::environment(),
             inputs: BTreeMap::new(),
             steps: BTreeMap::new(),
-            run,
-            process_env: std::env::vars().collect(),
             secret_paths: BTreeSet::new(),
             redactor: Redactor::default(),
-            base: RefCell::new(None),
-            stand_in_base: RefCell::new(None),
+            seen: Context::new(&run, &env),
+            stand_in: Context::new(&run, &env),
         }
     }
 
@@ -63,8 +118,15 @@ impl Values {
             self.redactor.add(&value);
             self.secret_paths.insert(format!("inputs.{name}"));
         }
+        let seen = minijinja::Value::from(value.as_str());
+        let stand_in = if self.secret_paths.contains(&format!("inputs.{name}")) {
+            minijinja::Value::from(hide(&value))
+        } else {
+            seen.clone()
+        };
+        self.seen.inputs.insert(name, seen);
+        self.stand_in.inputs.insert(name, stand_in);
         self.inputs.insert(name.to_owned(), value);
-        self.invalidate();
     }
 
     pub fn has_input(&self, name: &str) -> bool {
@@ -86,32 +148,79 @@ impl Values {
             }
             self.secret_paths.insert(format!("steps.{id}.{field}"));
         }
+        let seen = serialized(&results);
+        let prefix = format!("steps.{id}.");
+        let has_secrets = self
+            .secret_paths
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|path| path.starts_with(&prefix));
+        let stand_in = match &results {
+            Json::Object(fields) if has_secrets => {
+                let mut hidden = fields.clone();
+                for (field, value) in &mut hidden {
+                    if let Json::String(text) = value
+                        && self.secret_paths.contains(&format!("{prefix}{field}"))
+                    {
+                        *text = hide(text);
+                    }
+                }
+                serialized(&hidden)
+            }
+            _ => seen.clone(),
+        };
+        self.seen.steps.insert(id, seen);
+        self.stand_in.steps.insert(id, stand_in);
         self.steps.insert(id.to_owned(), results);
-        self.invalidate();
     }
 
     /// Every step starts `pending`, so a template may ask about a step that has
     /// not run (`steps.revoke.outcome != 'passed'` in a rollback's `when`).
     pub fn declare_steps(&mut self, runbook: &crate::document::model::Runbook) {
         for step in runbook.all_steps() {
-            self.steps.insert(
-                step.id.value.clone(),
+            self.set_step(
+                &step.id.value,
                 serde_json::json!({"outcome": "pending", "reason": null}),
+                &[],
             );
         }
-        self.invalidate();
     }
 
     pub fn step(&self, id: &str) -> Option<&Json> {
         self.steps.get(id)
     }
 
-    /// Whether a dotted reference reads (part of) a secret.
+    /// Whether a dotted reference reads (part of) a secret: a secret path, a part
+    /// of one, or something that holds one. Lookups in the ordered set, so the
+    /// cost does not grow with the number of secrets.
     pub fn is_secret_reference(&self, reference: &str) -> bool {
-        self.secret_paths.iter().any(|path| {
-            path == reference
-                || path.starts_with(&format!("{reference}."))
-                || reference.starts_with(&format!("{path}."))
+        let holds = reference
+            .match_indices('.')
+            .map(|(end, _)| &reference[..end])
+            .chain([reference])
+            .any(|path| self.secret_paths.contains(path));
+        let prefix = format!("{reference}.");
+        holds
+            || self
+                .secret_paths
+                .range(prefix.clone()..)
+                .next()
+                .is_some_and(|path| path.starts_with(&prefix))
+    }
+
+    /// Whether a secret path is written anywhere in the text (`inputs.token[:10]`
+    /// reads it though MiniJinja reports no reference). Paths are dotted names, so
+    /// each run of name characters is looked up prefix by prefix, not every path
+    /// searched for in the text.
+    fn mentions_secret(&self, source: &str) -> bool {
+        let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+        source.char_indices().any(|(start, _)| {
+            let rest = &source[start..];
+            if !rest.starts_with("inputs.") && !rest.starts_with("steps.") {
+                return false;
+            }
+            let run = rest.find(|c: char| !is_name(c)).unwrap_or(rest.len());
+            (1..=run).any(|end| self.secret_paths.contains(&rest[..end]))
         })
     }
 
@@ -131,31 +240,7 @@ impl Values {
     }
 
     fn context(&self, item: Option<&Json>) -> minijinja::Value {
-        let base = self
-            .base
-            .borrow_mut()
-            .get_or_insert_with(|| self.build_base(&self.inputs, &self.steps))
-            .clone();
-        with_item(base, item)
-    }
-
-    fn build_base(
-        &self,
-        inputs: &BTreeMap<String, String>,
-        steps: &BTreeMap<String, Json>,
-    ) -> minijinja::Value {
-        minijinja::context! {
-            inputs => serialized(inputs),
-            steps => serialized(steps),
-            run => serialized(&self.run),
-            env => serialized(&self.process_env),
-        }
-    }
-
-    /// The values changed: the cached contexts are stale.
-    fn invalidate(&mut self) {
-        *self.base.get_mut() = None;
-        *self.stand_in_base.get_mut() = None;
+        with_item(self.seen.base.clone(), item)
     }
 
     fn uses_secret(&self, source: &str, item: Option<&Json>, output: &str) -> bool {
@@ -165,10 +250,7 @@ impl Values {
             .unwrap_or_default()
             .iter()
             .any(|r| self.is_secret_reference(r))
-            || self
-                .secret_paths
-                .iter()
-                .any(|path| source.contains(path.as_str()));
+            || self.mentions_secret(source);
         let item_secret = item.is_some_and(|i| self.redactor.leaks(&i.to_string()));
         referenced || item_secret || self.redactor.leaks(output)
     }
@@ -198,7 +280,8 @@ impl Values {
     /// text came from secrets; that part is hidden from now on. Four characters or
     /// fewer are let through: they are what a mask shows anyway (`| last4`).
     fn learn_derived(&self, source: &str, item: Option<&Json>, text: &str) {
-        let Ok(stand_in) = self.env.render_str(source, self.stand_in_context(item)) else {
+        let stand_in = with_item(self.stand_in.base.clone(), item);
+        let Ok(stand_in) = self.env.render_str(source, stand_in) else {
             return;
         };
         let prefix: usize = text
@@ -218,39 +301,6 @@ impl Values {
         if derived.chars().count() > 4 {
             self.redactor.add(derived);
         }
-    }
-
-    /// The template context with every secret value replaced by `§`s.
-    fn stand_in_context(&self, item: Option<&Json>) -> minijinja::Value {
-        let base = self
-            .stand_in_base
-            .borrow_mut()
-            .get_or_insert_with(|| self.build_stand_in_base())
-            .clone();
-        with_item(base, item)
-    }
-
-    fn build_stand_in_base(&self) -> minijinja::Value {
-        let hide = |value: &str| "§".repeat(value.chars().count());
-        let mut inputs = self.inputs.clone();
-        for (name, value) in &mut inputs {
-            if self.secret_paths.contains(&format!("inputs.{name}")) {
-                *value = hide(value);
-            }
-        }
-        let mut steps = self.steps.clone();
-        for (id, results) in &mut steps {
-            if let Json::Object(fields) = results {
-                for (field, value) in fields.iter_mut() {
-                    if let Json::String(text) = value
-                        && self.secret_paths.contains(&format!("steps.{id}.{field}"))
-                    {
-                        *text = hide(text);
-                    }
-                }
-            }
-        }
-        self.build_base(&inputs, &steps)
     }
 
     /// Evaluates a template that is one `{{ expression }}` to a value; any other
@@ -328,6 +378,11 @@ fn with_item(base: minijinja::Value, item: Option<&Json>) -> minijinja::Value {
         Some(item) => minijinja::context! { item => serialized(item), ..base },
         None => base,
     }
+}
+
+/// A secret's stand-in: as many `§`s as it has characters.
+fn hide(value: &str) -> String {
+    "§".repeat(value.chars().count())
 }
 
 fn serialized<T: serde::Serialize>(value: &T) -> minijinja::Value {
@@ -456,5 +511,52 @@ mod tests {
             v.missing_inputs("{{ inputs.api }} {{ inputs.other }}"),
             ["other"]
         );
+    }
+
+    #[test]
+    fn results_join_the_context_as_they_are_recorded() {
+        let mut v = values();
+        assert_eq!(v.render("{{ steps | length }}", None).unwrap().text, "2");
+        v.set_step("later", json!({"outcome": "passed", "status": 204}), &[]);
+        assert_eq!(
+            v.render(
+                "{{ steps.later.status }} {{ steps | sort | join(',') }}",
+                None
+            )
+            .unwrap()
+            .text,
+            "204 later,old,zones"
+        );
+        v.set_step("later", json!({"outcome": "failed"}), &[]);
+        assert_eq!(
+            v.render("{{ steps.later.outcome }}", None).unwrap().text,
+            "failed"
+        );
+        assert!(v.render("{{ steps.later.status }}", None).is_err());
+    }
+
+    #[test]
+    fn knows_which_references_read_secrets() {
+        let v = values();
+        for secret in [
+            "inputs.token",
+            "steps.old.value",
+            "steps.old",
+            "steps",
+            "inputs",
+        ] {
+            assert!(v.is_secret_reference(secret), "{secret}");
+        }
+        for plain in [
+            "inputs.api",
+            "steps.zones.json",
+            "steps.old.outcome",
+            "inputs.tok",
+        ] {
+            assert!(!v.is_secret_reference(plain), "{plain}");
+        }
+        assert!(v.mentions_secret("{{ (inputs.token)[2:] }}"));
+        assert!(v.mentions_secret("{{ xsteps.old.values }}"));
+        assert!(!v.mentions_secret("{{ inputs.tok }} steps.old"));
     }
 }

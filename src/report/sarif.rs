@@ -1,15 +1,139 @@
 //! Diagnostics as SARIF 2.1.0, the format code-scanning tools (GitHub code
 //! scanning, IDE SARIF viewers) read. Every diagnostic code is a rule.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
+
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 
 use super::FileReport;
-use crate::document::diagnostic::{Code, Severity};
+use crate::document::diagnostic::{Code, Diagnostic, Severity};
+use crate::error::Error;
+use crate::output::Output;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+/// Where the entries of `artifacts` and `results` sit in the pretty document.
+const ENTRY_INDENT: &str = "        ";
+const CLOSING_INDENT: &str = "\n      ";
 
-pub fn render(reports: &[FileReport]) -> String {
+/// The document written as files are checked, so memory stays flat: each file's
+/// artifact goes out at once. Its results belong after every artifact (the keys
+/// are in order, `artifacts` before `results`), so they wait in an unnamed
+/// temporary file until the last file, not in memory. The bytes are those of the
+/// whole document pretty-printed at once.
+pub struct Stream {
+    spool: BufWriter<File>,
+    artifacts: usize,
+    results: usize,
+    /// The document with no artifact and no result, cut where they go.
+    between: String,
+    after: String,
+}
+
+impl Stream {
+    /// Writes the opening, up to the first artifact.
+    pub fn start(out: &mut Output) -> Result<Self, Error> {
+        let empty = serde_json::to_string_pretty(&skeleton()).unwrap_or_default();
+        let cut = |key: &str, from: usize| {
+            let needle = format!("\"{key}\": [");
+            empty[from..]
+                .find(&needle)
+                .map_or(from, |at| from + at + needle.len())
+        };
+        let artifacts = cut("artifacts", 0);
+        let results = cut("results", artifacts);
+        out.write(&empty[..artifacts])?;
+        Ok(Stream {
+            spool: BufWriter::new(tempfile::tempfile().map_err(Error::Output)?),
+            artifacts: 0,
+            results: 0,
+            between: empty[artifacts..results].to_owned(),
+            after: empty[results..].to_owned(),
+        })
+    }
+
+    /// One file: its artifact, written now, and its results, kept for the end.
+    pub fn file(&mut self, report: &FileReport, out: &mut Output) -> Result<(), Error> {
+        let artifact = self.artifacts;
+        let entry = json!({"location": {"uri": uri(&report.path)}});
+        out.write(&entry_text(&entry, artifact == 0))?;
+        self.artifacts += 1;
+        for diagnostic in &report.diagnostics {
+            let entry = result(diagnostic, &report.path, artifact);
+            self.spool
+                .write_all(entry_text(&entry, self.results == 0).as_bytes())
+                .map_err(Error::Output)?;
+            self.results += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the results and the rest of the document.
+    pub fn finish(self, out: &mut Output) -> Result<(), Error> {
+        if self.artifacts > 0 {
+            out.write(CLOSING_INDENT)?;
+        }
+        out.write(&self.between)?;
+        let mut spool = self
+            .spool
+            .into_inner()
+            .map_err(|e| Error::Output(e.into_error()))?;
+        spool.rewind().map_err(Error::Output)?;
+        // Written in pieces of some 64 KiB, whole lines each (an entry's lines
+        // hold no raw newline: JSON escapes it).
+        let mut lines = BufReader::new(spool);
+        let mut piece = String::new();
+        loop {
+            let read = lines.read_line(&mut piece).map_err(Error::Output)?;
+            if read == 0 || piece.len() >= 1 << 16 {
+                out.write(&piece)?;
+                piece.clear();
+            }
+            if read == 0 {
+                break;
+            }
+        }
+        if self.results > 0 {
+            out.write(CLOSING_INDENT)?;
+        }
+        out.line(&self.after)
+    }
+}
+
+/// An entry of `artifacts` or `results`, indented as in the whole document.
+fn entry_text(entry: &Value, first: bool) -> String {
+    let pretty = serde_json::to_string_pretty(entry).unwrap_or_default();
+    let separator = if first { "\n" } else { ",\n" };
+    format!(
+        "{separator}{ENTRY_INDENT}{}",
+        pretty.replace('\n', &format!("\n{ENTRY_INDENT}"))
+    )
+}
+
+/// One diagnostic as a SARIF result.
+fn result(d: &Diagnostic, path: &str, artifact: usize) -> Value {
+    let rule = Code::ALL.iter().position(|c| *c == d.code).unwrap_or(0);
+    let mut message = d.message.clone();
+    if let Some(help) = &d.help {
+        let _ = write!(message, "\nhelp: {help}");
+    }
+    json!({
+        "ruleId": d.code.as_str(),
+        "ruleIndex": rule,
+        "level": level(d.severity),
+        "message": {"text": message},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri(path), "index": artifact},
+                "region": {"startLine": d.span.line.max(1), "startColumn": d.span.col.max(1)},
+            }
+        }],
+    })
+}
+
+/// The whole document with no artifact and no result.
+fn skeleton() -> Value {
     let rules: Vec<Value> = Code::ALL
         .iter()
         .map(|code| {
@@ -22,32 +146,7 @@ pub fn render(reports: &[FileReport]) -> String {
             })
         })
         .collect();
-    let mut artifacts = Vec::new();
-    let mut results = Vec::new();
-    for report in reports {
-        let artifact = artifacts.len();
-        artifacts.push(json!({"location": {"uri": uri(&report.path)}}));
-        for d in &report.diagnostics {
-            let rule = Code::ALL.iter().position(|c| *c == d.code).unwrap_or(0);
-            let mut message = d.message.clone();
-            if let Some(help) = &d.help {
-                let _ = write!(message, "\nhelp: {help}");
-            }
-            results.push(json!({
-                "ruleId": d.code.as_str(),
-                "ruleIndex": rule,
-                "level": level(d.severity),
-                "message": {"text": message},
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": uri(&report.path), "index": artifact},
-                        "region": {"startLine": d.span.line.max(1), "startColumn": d.span.col.max(1)},
-                    }
-                }],
-            }));
-        }
-    }
-    let document = json!({
+    json!({
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [{
@@ -56,12 +155,11 @@ pub fn render(reports: &[FileReport]) -> String {
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": rules,
             }},
-            "artifacts": artifacts,
-            "results": results,
+            "artifacts": [],
+            "results": [],
             "columnKind": "unicodeCodePoints",
         }],
-    });
-    serde_json::to_string_pretty(&document).unwrap_or_default()
+    })
 }
 
 fn level(severity: Severity) -> &'static str {
