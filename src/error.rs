@@ -4,6 +4,14 @@
 
 use std::path::PathBuf;
 
+/// Exit code of an invalid runbook, input or usage.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Exit code of a command that could not read or write its state (the state
+/// directory, a journal, a lock) or could not write its output: the machine
+/// failed, not the runbook nor the person typing.
+pub const EXIT_IO: i32 = 4;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A path named on the command line does not exist.
@@ -28,8 +36,8 @@ impl Error {
     /// The exit code of a command that ends with this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::NoSuchPath(_) | Error::NoRunbooksDir | Error::NothingToValidate(_) => 2,
-            Error::Output(_) => 1,
+            Error::NoSuchPath(_) | Error::NoRunbooksDir | Error::NothingToValidate(_) => EXIT_USAGE,
+            Error::Output(_) => EXIT_IO,
         }
     }
 

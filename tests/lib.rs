@@ -5,6 +5,7 @@ mod support;
 mod tty;
 
 mod cli;
+mod conventions;
 mod corpus;
 mod demo;
 mod engine;

@@ -5,6 +5,7 @@
 //! Test::new().file("x.yaml", YAML).args(["validate", "x.yaml"]).status(1).stdout_has("RB004");
 //! ```
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -145,4 +146,34 @@ impl Ran {
         );
         self
     }
+}
+
+/// The first of `names` found on `PATH`. When none is, the test says so on the
+/// terminal and is skipped (returns `None`), unless `RUNBOOK_REQUIRE_TOOLS=1` — set
+/// by `.ci/run`, which installs the tools — makes that a failure: CI never passes by
+/// skipping.
+pub fn outside_tool(names: &[&str], install: &str) -> Option<PathBuf> {
+    if let Some(found) = names.iter().find_map(|name| which(name)) {
+        return Some(found);
+    }
+    let message = format!(
+        "{} is not installed ({install}; `.ci/run` installs it)",
+        names.join(" or ")
+    );
+    assert!(
+        std::env::var_os("RUNBOOK_REQUIRE_TOOLS").is_none_or(|value| value != "1"),
+        "{message}; RUNBOOK_REQUIRE_TOOLS=1 makes a missing tool a failure"
+    );
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    // Straight to the terminal: `eprintln!` is captured and hidden for passing tests.
+    let _ = writeln!(std::io::stderr(), "SKIPPED in {test}: {message}");
+    None
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    })
 }
