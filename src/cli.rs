@@ -31,7 +31,8 @@ struct Cli {
 enum Command {
     /// Check runbook files and report every problem with its location.
     Validate {
-        /// Files or directories (searched recursively for .yaml/.yml); default `runbooks/`.
+        /// Files or directories (searched recursively for .yaml/.yml); `-` reads
+        /// standard input; default `runbooks/`.
         paths: Vec<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value = "human")]
@@ -39,6 +40,14 @@ enum Command {
         /// Fail on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+        /// The file name standard input (`-`) stands for, in diagnostics and for
+        /// checking its id and child runbooks.
+        #[arg(long, value_name = "NAME")]
+        stdin_filename: Option<PathBuf>,
+        /// Accept this warning in every file (reported as suppressed in SARIF).
+        /// Repeatable.
+        #[arg(long = "ignore", value_name = "CODE", value_parser = validate::parse_ignored)]
+        ignore: Vec<crate::document::diagnostic::Code>,
     },
     /// Run a runbook step by step, with its gates.
     Run {
@@ -392,7 +401,18 @@ pub fn main() -> i32 {
             paths,
             format,
             deny_warnings,
-        } => validate::run(&paths, format, deny_warnings, &mut out),
+            stdin_filename,
+            ignore,
+        } => validate::run(
+            &validate::ValidateOptions {
+                paths,
+                format,
+                deny_warnings,
+                stdin_filename,
+                ignore,
+            },
+            &mut out,
+        ),
         Command::List { dir } => list::run(dir.as_deref(), &mut out),
         Command::Schema => out.write(&schema::render()).map(|()| 0),
         Command::Status { file, format } => {

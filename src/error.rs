@@ -27,6 +27,14 @@ pub enum Error {
     #[error("`{}` holds no runbook files (*.yaml, *.yml)", .0.display())]
     NothingToValidate(PathBuf),
 
+    /// `--stdin-filename` names standard input, which is not among the paths.
+    #[error("`--stdin-filename` is given, but standard input (`-`) is not among the paths")]
+    StdinFilenameWithoutStdin,
+
+    /// Standard input can be read once.
+    #[error("standard input (`-`) is named twice")]
+    StdinTwice,
+
     /// Writing the output failed (other than a closed pipe, which is not an error).
     #[error("cannot write the output: {0}")]
     Output(#[source] std::io::Error),
@@ -36,7 +44,11 @@ impl Error {
     /// The exit code of a command that ends with this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::NoSuchPath(_) | Error::NoRunbooksDir | Error::NothingToValidate(_) => EXIT_USAGE,
+            Error::NoSuchPath(_)
+            | Error::NoRunbooksDir
+            | Error::NothingToValidate(_)
+            | Error::StdinFilenameWithoutStdin
+            | Error::StdinTwice => EXIT_USAGE,
             Error::Output(_) => EXIT_IO,
         }
     }
@@ -53,6 +65,10 @@ impl Error {
             Error::NothingToValidate(_) => {
                 Some("check the path; runbook files end in .yaml or .yml")
             }
+            Error::StdinFilenameWithoutStdin => Some(
+                "pass `-` to read the runbook from standard input: `runbook validate - --stdin-filename NAME`",
+            ),
+            Error::StdinTwice => Some("name `-` once"),
             Error::Output(_) => None,
         }
     }

@@ -4,6 +4,7 @@
 mod support;
 mod tty;
 
+mod ci;
 mod cli;
 mod conventions;
 mod corpus;

@@ -40,6 +40,7 @@ pub struct Test {
     dir: tempfile::TempDir,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    stdin: Option<Vec<u8>>,
 }
 
 /// What a finished run printed.
@@ -61,6 +62,7 @@ impl Test {
             dir: tempfile::tempdir().expect("a temp dir"),
             args: Vec::new(),
             env: Vec::new(),
+            stdin: None,
         }
     }
 
@@ -93,22 +95,43 @@ impl Test {
         self
     }
 
-    /// Runs the binary in the temp dir, with no stdin and `NO_COLOR` unset.
+    /// What the binary reads on standard input (a pipe); none by default.
+    pub fn stdin(mut self, text: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(text.into());
+        self
+    }
+
+    /// Runs the binary in the temp dir, with `NO_COLOR` unset and no stdin
+    /// unless [`Test::stdin`] gave one.
     pub fn run(&self) -> Ran {
+        use std::process::Stdio;
         let mut command = Command::new(binary());
         command
             .args(&self.args)
             .current_dir(self.dir.path())
             .env_remove("NO_COLOR")
-            .stdin(std::process::Stdio::null());
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (key, value) in &self.env {
             command.env(key, value);
+        }
+        let mut child = command.spawn().expect("run the runbook binary");
+        if let (Some(text), Some(mut pipe)) = (&self.stdin, child.stdin.take()) {
+            // A binary that stops reading early closes the pipe: not the test's failure.
+            let _ = pipe.write_all(text);
         }
         let Output {
             status,
             stdout,
             stderr,
-        } = command.output().expect("run the runbook binary");
+        } = child
+            .wait_with_output()
+            .expect("wait for the runbook binary");
         Ran {
             status: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),

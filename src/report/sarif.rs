@@ -1,11 +1,13 @@
 //! Diagnostics as SARIF 2.1.0, the format code-scanning tools (GitHub code
-//! scanning, IDE SARIF viewers) read. Every diagnostic code is a rule.
+//! scanning, IDE SARIF viewers) read. Every diagnostic code is a rule; a finding
+//! accepted on purpose is a result with its `suppressions`.
 
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 
 use super::FileReport;
-use crate::document::diagnostic::{Code, Severity};
+use crate::document::diagnostic::{Code, Diagnostic, Severity};
+use crate::document::suppression::Suppressed;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
@@ -28,23 +30,15 @@ pub fn render(reports: &[FileReport]) -> String {
         let artifact = artifacts.len();
         artifacts.push(json!({"location": {"uri": uri(&report.path)}}));
         for d in &report.diagnostics {
-            let rule = Code::ALL.iter().position(|c| *c == d.code).unwrap_or(0);
-            let mut message = d.message.clone();
-            if let Some(help) = &d.help {
-                let _ = write!(message, "\nhelp: {help}");
-            }
-            results.push(json!({
-                "ruleId": d.code.as_str(),
-                "ruleIndex": rule,
-                "level": level(d.severity),
-                "message": {"text": message},
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": uri(&report.path), "index": artifact},
-                        "region": {"startLine": d.span.line.max(1), "startColumn": d.span.col.max(1)},
-                    }
-                }],
-            }));
+            results.push(result(d, &report.path, artifact, None));
+        }
+        for accepted in &report.suppressed {
+            results.push(result(
+                &accepted.diagnostic,
+                &report.path,
+                artifact,
+                Some(accepted),
+            ));
         }
     }
     let document = json!({
@@ -62,6 +56,36 @@ pub fn render(reports: &[FileReport]) -> String {
         }],
     });
     serde_json::to_string_pretty(&document).unwrap_or_default()
+}
+
+/// One result; a finding accepted on purpose carries its suppression, which
+/// SARIF viewers show as dismissed instead of open.
+fn result(d: &Diagnostic, path: &str, artifact: usize, suppressed: Option<&Suppressed>) -> Value {
+    let rule = Code::ALL.iter().position(|c| *c == d.code).unwrap_or(0);
+    let mut message = d.message.clone();
+    if let Some(help) = &d.help {
+        let _ = write!(message, "\nhelp: {help}");
+    }
+    let mut result = json!({
+        "ruleId": d.code.as_str(),
+        "ruleIndex": rule,
+        "level": level(d.severity),
+        "message": {"text": message},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri(path), "index": artifact},
+                "region": {"startLine": d.span.line.max(1), "startColumn": d.span.col.max(1)},
+            }
+        }],
+    });
+    if let Some(accepted) = suppressed {
+        let mut suppression = json!({"kind": accepted.kind.as_str(), "status": "accepted"});
+        if let Some(justification) = &accepted.justification {
+            suppression["justification"] = json!(justification);
+        }
+        result["suppressions"] = json!([suppression]);
+    }
+    result
 }
 
 fn level(severity: Severity) -> &'static str {
