@@ -115,6 +115,13 @@ enum Command {
         /// The platform's env file (created with the sandbox's old token if missing).
         #[arg(long, default_value = ".env.auth")]
         env_file: PathBuf,
+        /// The simulated Cloudflare API's port on 127.0.0.1 (0: any free port).
+        #[arg(long, value_name = "PORT", default_value_t = 0)]
+        api_port: u16,
+        /// The simulated platform's port on 127.0.0.1: 8084, where the bundled
+        /// runbooks and examples look for it (0: any free port).
+        #[arg(long, value_name = "PORT", default_value_t = 8084)]
+        platform_port: u16,
     },
     /// Restart the sandbox's platform service (what a runbook's restart command runs).
     #[command(hide = true)]
@@ -362,9 +369,15 @@ pub fn main() -> i32 {
                 Err(error) => fail(&error, None, error.exit_code()),
             };
         }
-        Command::Sandbox { env_file } => {
+        Command::Sandbox {
+            env_file,
+            api_port,
+            platform_port,
+        } => {
             let config = crate::sandbox::SandboxConfig {
                 env_file,
+                api_port,
+                platform_port,
                 ..crate::sandbox::SandboxConfig::default()
             };
             return match crate::sandbox::serve_forever(config) {
