@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 
 use crate::engine::{self, RunOptions};
 use crate::error::Error;
@@ -31,7 +31,8 @@ struct Cli {
 enum Command {
     /// Check runbook files and report every problem with its location.
     Validate {
-        /// Files or directories (searched recursively for .yaml/.yml); default `runbooks/`.
+        /// Files or directories (searched recursively for .yaml/.yml); `-` reads
+        /// standard input; default `runbooks/`.
         paths: Vec<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value = "human")]
@@ -43,6 +44,14 @@ enum Command {
         /// the same order whatever the number.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
+        /// The file name standard input (`-`) stands for, in diagnostics and for
+        /// checking its id and child runbooks.
+        #[arg(long, value_name = "NAME")]
+        stdin_filename: Option<PathBuf>,
+        /// Accept this warning in every file (reported as suppressed in SARIF).
+        /// Repeatable.
+        #[arg(long = "ignore", value_name = "CODE", value_parser = validate::parse_ignored)]
+        ignore: Vec<crate::document::diagnostic::Code>,
     },
     /// Run a runbook step by step, with its gates.
     Run {
@@ -110,6 +119,13 @@ enum Command {
         /// The platform's env file (created with the sandbox's old token if missing).
         #[arg(long, default_value = ".env.auth")]
         env_file: PathBuf,
+        /// The simulated Cloudflare API's port on 127.0.0.1 (0: any free port).
+        #[arg(long, value_name = "PORT", default_value_t = 0)]
+        api_port: u16,
+        /// The simulated platform's port on 127.0.0.1: 8084, where the bundled
+        /// runbooks and examples look for it (0: any free port).
+        #[arg(long, value_name = "PORT", default_value_t = 8084)]
+        platform_port: u16,
     },
     /// Restart the sandbox's platform service (what a runbook's restart command runs).
     #[command(hide = true)]
@@ -227,14 +243,14 @@ fn run(file: &std::path::Path, flags: RunFlags, resume: bool) -> i32 {
     }
 }
 
-/// Prints an error that stopped a run (or a plan) before it could start: exit 2.
+/// Prints an error that stopped a run (or a plan) before it could start.
 fn report_engine(error: &engine::EngineError) -> i32 {
     print_error(
         error,
         diagnostics(error.invalid()).as_deref(),
         error.help().as_deref(),
     );
-    2
+    error.exit_code()
 }
 
 fn report_plan(error: &plan::PlanError) -> i32 {
@@ -243,7 +259,7 @@ fn report_plan(error: &plan::PlanError) -> i32 {
         diagnostics(error.invalid()).as_deref(),
         error.help().as_deref(),
     );
-    2
+    error.exit_code()
 }
 
 /// An invalid runbook's diagnostics, rendered as `validate` shows them.
@@ -264,29 +280,47 @@ fn diagnostics(invalid: Option<&LoadError>) -> Option<String> {
     }
 }
 
-/// Prints an error with its causes and help; exit code 2.
-fn fail(error: &dyn std::error::Error, help: Option<&str>) -> i32 {
+/// Prints an error with its causes and help, and returns `code`.
+fn fail(error: &dyn std::error::Error, help: Option<&str>, code: i32) -> i32 {
     print_error(error, None, help);
-    2
+    code
 }
 
 /// The one place errors are printed: any diagnostics first, then the error,
 /// each cause, and what to do about it.
 fn print_error(error: &dyn std::error::Error, details: Option<&str>, help: Option<&str>) {
-    if let Some(details) = details {
-        eprint!("{details}");
+    let mut text = details.unwrap_or_default().to_owned();
+    for line in error_lines(error, help) {
+        // Messages quote runbook text and `--set` values: no control character of
+        // theirs reaches the terminal.
+        text.push_str(&printable(&line));
+        text.push('\n');
     }
-    // Messages quote runbook text and `--set` values: no control character of
-    // theirs reaches the terminal.
-    eprintln!("error: {}", printable(&error.to_string()));
+    // A closed stderr leaves nowhere to say anything: that must not panic.
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// The lines that tell of `error`: `error: …`, a `caused by: …` for each cause
+/// not already said — a message that quotes its cause (`cannot read `x`: No
+/// such file…`) is not followed by the same words again — and `help: …`.
+fn error_lines(error: &dyn std::error::Error, help: Option<&str>) -> Vec<String> {
+    let message = error.to_string();
+    let mut said = message.clone();
+    let mut lines = vec![format!("error: {message}")];
     let mut source = error.source();
     while let Some(cause) = source {
-        eprintln!("  caused by: {}", printable(&cause.to_string()));
+        let cause_text = cause.to_string();
+        if !said.contains(&cause_text) {
+            lines.push(format!("  caused by: {cause_text}"));
+            said.push('\n');
+            said.push_str(&cause_text);
+        }
         source = cause.source();
     }
     if let Some(help) = help {
-        eprintln!("help: {}", printable(help));
+        lines.push(format!("help: {help}"));
     }
+    lines
 }
 
 /// After Ctrl-C during a prompt, the thread reading the keyboard is abandoned
@@ -304,7 +338,6 @@ fn restore_terminal() {
     }
     if std::io::stderr().is_terminal() {
         // A terminal that hung up takes no more writes; that must not panic.
-        use std::io::Write as _;
         let _ = write!(std::io::stderr(), "\x1b[?25h");
     }
 }
@@ -337,23 +370,29 @@ pub fn main() -> i32 {
             };
             return match crate::demo::run(scenario, &options) {
                 Ok(code) => code,
-                Err(error) => fail(&error, None),
+                Err(error) => fail(&error, None, error.exit_code()),
             };
         }
-        Command::Sandbox { env_file } => {
+        Command::Sandbox {
+            env_file,
+            api_port,
+            platform_port,
+        } => {
             let config = crate::sandbox::SandboxConfig {
                 env_file,
+                api_port,
+                platform_port,
                 ..crate::sandbox::SandboxConfig::default()
             };
             return match crate::sandbox::serve_forever(config) {
                 Ok(()) => 0,
-                Err(error) => fail(&error, error.help()),
+                Err(error) => fail(&error, error.help(), crate::error::EXIT_USAGE),
             };
         }
         Command::SandboxRestart { url } => {
             return match crate::sandbox::post_restart(&url) {
                 Ok(()) => 0,
-                Err(error) => fail(&error, error.help()),
+                Err(error) => fail(&error, error.help(), crate::error::EXIT_USAGE),
             };
         }
         Command::Resume { file, flags } => return run(&file, flags, true),
@@ -379,14 +418,23 @@ pub fn main() -> i32 {
             paths,
             format,
             deny_warnings,
+            stdin_filename,
+            ignore,
             jobs,
-        } => {
-            let jobs = jobs.map_or_else(
-                || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-                usize::from,
-            );
-            validate::run(&paths, format, deny_warnings, jobs, &mut out)
-        }
+        } => validate::run(
+            &validate::ValidateOptions {
+                paths,
+                format,
+                deny_warnings,
+                stdin_filename,
+                ignore,
+                jobs: jobs.map_or_else(
+                    || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+                    usize::from,
+                ),
+            },
+            &mut out,
+        ),
         Command::List { dir } => list::run(dir.as_deref(), &mut out),
         Command::Schema => out.write(&schema::render()).map(|()| 0),
         Command::Status { file, format } => {
@@ -426,4 +474,43 @@ fn shown(result: Result<i32, crate::report::run_report::ReportError>) -> i32 {
 fn report(error: &Error) -> i32 {
     print_error(error, None, error.help());
     error.exit_code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_lines;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error("cannot read `x`: {0}")]
+        Quoting(#[source] Inner),
+        #[error("cannot lock `x`")]
+        Silent(#[source] Inner),
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot open the file: {0}")]
+    struct Inner(#[source] std::io::Error);
+
+    fn io() -> std::io::Error {
+        std::io::Error::other("No such file")
+    }
+
+    #[test]
+    fn a_cause_already_said_is_not_said_again() {
+        assert_eq!(
+            error_lines(&Outer::Quoting(Inner(io())), Some("check the path")),
+            [
+                "error: cannot read `x`: cannot open the file: No such file",
+                "help: check the path"
+            ]
+        );
+        assert_eq!(
+            error_lines(&Outer::Silent(Inner(io())), None),
+            [
+                "error: cannot lock `x`",
+                "  caused by: cannot open the file: No such file"
+            ]
+        );
+    }
 }

@@ -4,6 +4,7 @@
 //! with its own `.env.auth`, so a newcomer watches the gates work — and, with a
 //! scenario, watches them hold when something goes wrong.
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -11,6 +12,7 @@ use crate::engine::{self, RunEnd, RunOptions};
 use crate::operator::headless::Headless;
 use crate::operator::terminal::Terminal;
 use crate::operator::{Interrupted, ManualAnswer, Operator, Progress, Question};
+use crate::output::Output;
 use crate::sandbox::{
     LoggedRequest, Sandbox, SandboxConfig, SandboxError, Service, restart_command,
 };
@@ -68,6 +70,20 @@ pub enum DemoError {
     Sandbox(#[from] SandboxError),
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
+    #[error(transparent)]
+    Output(#[from] crate::error::Error),
+}
+
+impl DemoError {
+    /// The exit code of a demo this stops: its temporary directory is its state.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            DemoError::Setup(_) => crate::error::EXIT_IO,
+            DemoError::Sandbox(_) => crate::error::EXIT_USAGE,
+            DemoError::Engine(error) => error.exit_code(),
+            DemoError::Output(error) => error.exit_code(),
+        }
+    }
 }
 
 /// Runs the demo and returns the run's exit code.
@@ -104,7 +120,9 @@ pub fn run(scenario: Scenario, options: &DemoOptions) -> Result<i32, DemoError> 
     }
     write_private(&answers, &(lines.join("\n") + "\n"))?;
 
-    intro(scenario, &sandbox, &new_token, interactive);
+    // A closed pipe (`runbook demo | head`) ends what is shown, not the demo.
+    let mut out = Output::stdout();
+    out.write(&intro(scenario, &sandbox, &new_token, interactive))?;
     let run_options = RunOptions {
         answers_file: Some(answers),
         non_interactive: !interactive,
@@ -121,10 +139,16 @@ pub fn run(scenario: Scenario, options: &DemoOptions) -> Result<i32, DemoError> 
         Box::new(Headless::new())
     };
     let end = engine::run(&file, run_options, operator, false)?;
-    outro(scenario, &sandbox, end, &env_file, (&old, &new_token));
+    out.write(&outro(
+        scenario,
+        &sandbox,
+        end,
+        &env_file,
+        (&old, &new_token),
+    ))?;
     if options.keep {
         let kept = dir.keep();
-        println!("The demo directory is kept at {}", kept.display());
+        out.line(&format!("The demo directory is kept at {}", kept.display()))?;
     }
     Ok(end.exit_code())
 }
@@ -170,36 +194,52 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     file.write_all(text.as_bytes())
 }
 
-fn intro(scenario: Scenario, sandbox: &Sandbox, new_token: &str, interactive: bool) {
-    println!("runbook demo — scenario: {}", scenario_name(scenario));
-    println!("  simulated Cloudflare API  {}", sandbox.api_url());
-    println!("  simulated platform        {}", sandbox.platform_url());
-    println!(
+/// What the demo says before the run: where the sandbox is, and what to paste.
+fn intro(scenario: Scenario, sandbox: &Sandbox, new_token: &str, interactive: bool) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "runbook demo — scenario: {}", scenario_name(scenario));
+    let _ = writeln!(text, "  simulated Cloudflare API  {}", sandbox.api_url());
+    let _ = writeln!(
+        text,
+        "  simulated platform        {}",
+        sandbox.platform_url()
+    );
+    let _ = writeln!(
+        text,
         "  platform env file         {}",
         sandbox.env_file().display()
     );
     if interactive {
         // The sandbox's tokens are fake; showing the whole one is what lets the
         // newcomer paste it, as they would from the Cloudflare dashboard.
-        println!();
-        println!("In the dashboard step, pretend you created this token (it is fake):");
-        println!("    {new_token}");
-        println!("Paste it when asked, or just press Enter to take it.");
+        text.push('\n');
+        let _ = writeln!(
+            text,
+            "In the dashboard step, pretend you created this token (it is fake):"
+        );
+        let _ = writeln!(text, "    {new_token}");
+        let _ = writeln!(text, "Paste it when asked, or just press Enter to take it.");
     }
-    println!();
+    text.push('\n');
+    text
 }
 
+/// What the demo says after the run: what the sandbox saw and where the tokens stand.
 fn outro(
     scenario: Scenario,
     sandbox: &Sandbox,
     end: RunEnd,
     env_file: &Path,
     (old, new): (&str, &str),
-) {
-    println!();
-    println!("What the sandbox saw (token shown by its last 4 characters):");
+) -> String {
+    let mut text = String::new();
+    text.push('\n');
+    let _ = writeln!(
+        text,
+        "What the sandbox saw (token shown by its last 4 characters):"
+    );
     for request in sandbox.requests() {
-        println!("  {}", describe(&request));
+        let _ = writeln!(text, "  {}", describe(&request));
     }
     let file = std::fs::read_to_string(env_file).unwrap_or_default();
     let holds = if file.contains(new) {
@@ -209,8 +249,8 @@ fn outro(
     } else {
         "neither token".to_owned()
     };
-    println!();
-    println!("The env file now holds {holds}.");
+    text.push('\n');
+    let _ = writeln!(text, "The env file now holds {holds}.");
     // What Cloudflare last said of the old token: 401 once it is gone.
     let old_last4 = crate::template::last4(old);
     let dead = sandbox
@@ -219,7 +259,8 @@ fn outro(
         .rev()
         .find(|r| r.service == Service::Api && r.token_last4.as_deref() == Some(old_last4.as_str()))
         .is_some_and(|r| r.status == 401);
-    println!(
+    let _ = writeln!(
+        text,
         "The old token is {}.",
         if dead {
             "dead: Cloudflare rejects it"
@@ -233,16 +274,21 @@ fn outro(
                 Scenario::Happy => "runbook demo".to_owned(),
                 other => format!("runbook demo --scenario {}", scenario_name(other)),
             };
-            println!(
+            let _ = writeln!(
+                text,
                 "The run stopped at a gate. Without a terminal, confirm the revoke with `{again} --confirm {}`.",
                 revoke_step(scenario)
             );
         }
         RunEnd::Interrupted(_) => {
-            println!("Interrupted; the demo directory goes away with the sandbox.");
+            let _ = writeln!(
+                text,
+                "Interrupted; the demo directory goes away with the sandbox."
+            );
         }
         RunEnd::Passed | RunEnd::Failed => {}
     }
+    text
 }
 
 fn describe(request: &LoggedRequest) -> String {

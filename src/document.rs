@@ -11,6 +11,7 @@ pub mod node;
 pub mod pattern;
 pub mod rules;
 pub mod source;
+pub mod suppression;
 pub mod templates;
 
 use std::path::Path;

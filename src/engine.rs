@@ -25,8 +25,8 @@ use crate::eval::{LoadError, answers, inputs, load};
 use crate::operator::Operator;
 pub use runner::{RunEnd, RunOptions};
 
-/// Why a run could not start or had to stop: exit code 2 (nothing was changed
-/// by it) unless the message says otherwise.
+/// Why a run could not start or had to stop: exit code 2, or 4 when its state
+/// could not be read or written ([`EngineError::exit_code`]).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
@@ -58,6 +58,25 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// The exit code of a run this stops.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::StateDir(e) => e.exit_code(),
+            EngineError::Lock(e) => e.exit_code(),
+            EngineError::Journal(e) => e.exit_code(),
+            EngineError::Load(_)
+            | EngineError::Answers(_)
+            | EngineError::Inputs(_)
+            | EngineError::Input(_)
+            | EngineError::UnknownConfirm { .. }
+            | EngineError::NothingToResume(_)
+            | EngineError::Changed { .. }
+            | EngineError::OtherDirectory { .. }
+            | EngineError::Http(_)
+            | EngineError::Runtime(_) => crate::error::EXIT_USAGE,
+        }
+    }
+
     pub fn help(&self) -> Option<String> {
         match self {
             EngineError::Load(e) => e.help(),

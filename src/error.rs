@@ -4,6 +4,14 @@
 
 use std::path::PathBuf;
 
+/// Exit code of an invalid runbook, input or usage.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Exit code of a command that could not read or write its state (the state
+/// directory, a journal, a lock) or could not write its output: the machine
+/// failed, not the runbook nor the person typing.
+pub const EXIT_IO: i32 = 4;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A path named on the command line does not exist.
@@ -19,6 +27,14 @@ pub enum Error {
     #[error("`{}` holds no runbook files (*.yaml, *.yml)", .0.display())]
     NothingToValidate(PathBuf),
 
+    /// `--stdin-filename` names standard input, which is not among the paths.
+    #[error("`--stdin-filename` is given, but standard input (`-`) is not among the paths")]
+    StdinFilenameWithoutStdin,
+
+    /// Standard input can be read once.
+    #[error("standard input (`-`) is named twice")]
+    StdinTwice,
+
     /// Writing the output failed (other than a closed pipe, which is not an error).
     #[error("cannot write the output: {0}")]
     Output(#[source] std::io::Error),
@@ -28,8 +44,12 @@ impl Error {
     /// The exit code of a command that ends with this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::NoSuchPath(_) | Error::NoRunbooksDir | Error::NothingToValidate(_) => 2,
-            Error::Output(_) => 1,
+            Error::NoSuchPath(_)
+            | Error::NoRunbooksDir
+            | Error::NothingToValidate(_)
+            | Error::StdinFilenameWithoutStdin
+            | Error::StdinTwice => EXIT_USAGE,
+            Error::Output(_) => EXIT_IO,
         }
     }
 
@@ -45,6 +65,10 @@ impl Error {
             Error::NothingToValidate(_) => {
                 Some("check the path; runbook files end in .yaml or .yml")
             }
+            Error::StdinFilenameWithoutStdin => Some(
+                "pass `-` to read the runbook from standard input: `runbook validate - --stdin-filename NAME`",
+            ),
+            Error::StdinTwice => Some("name `-` once"),
             Error::Output(_) => None,
         }
     }

@@ -20,6 +20,7 @@ pub mod probe;
 pub mod render;
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -53,7 +54,8 @@ pub struct PlanOptions {
     pub out: Option<PathBuf>,
 }
 
-/// Why a plan could not be written, or why `run --plan` refuses. Exit code 2.
+/// Why a plan could not be written, or why `run --plan` refuses: exit code 2,
+/// or 4 when the plan or the artifact could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("cannot write the plan artifact `{}`: {source}", path.display())]
@@ -89,6 +91,21 @@ pub enum PlanError {
 }
 
 impl PlanError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            PlanError::Write { .. } => crate::error::EXIT_IO,
+            PlanError::Output(e) => e.exit_code(),
+            PlanError::Read { .. }
+            | PlanError::Invalid { .. }
+            | PlanError::OtherRunbook { .. }
+            | PlanError::Changed { .. }
+            | PlanError::Probe(_)
+            | PlanError::Load(_)
+            | PlanError::Answers(_)
+            | PlanError::Inputs(_) => crate::error::EXIT_USAGE,
+        }
+    }
+
     /// The invalid runbook, whose diagnostics are shown before the error line.
     pub fn invalid(&self) -> Option<&crate::eval::LoadError> {
         match self {
@@ -318,7 +335,9 @@ pub fn command(options: &PlanOptions, out: &mut Output) -> Result<i32, PlanError
     .map_err(PlanError::from)?;
     if let Some(path) = &options.out {
         artifact::write(path, file, &runbook, &answers, &plan)?;
-        eprintln!(
+        // A closed stderr must not turn a written plan into a panic.
+        let _ = writeln!(
+            std::io::stderr(),
             "Plan written to {}: run it with `runbook run {} --plan {}`",
             path.display(),
             file.display(),

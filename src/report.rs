@@ -9,6 +9,7 @@ pub mod run_report;
 pub mod sarif;
 
 use crate::document::diagnostic::{Diagnostic, Severity};
+use crate::document::suppression::Suppressed;
 
 /// The outcome of validating one file.
 #[derive(Debug, Clone)]
@@ -18,6 +19,8 @@ pub struct FileReport {
     /// The runbook id, when the file could be read that far.
     pub runbook: Option<String>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Findings accepted on purpose: not counted, still shown by SARIF and JSON.
+    pub suppressed: Vec<Suppressed>,
 }
 
 impl FileReport {
@@ -35,6 +38,7 @@ pub struct Totals {
     pub files: usize,
     pub errors: usize,
     pub warnings: usize,
+    pub suppressed: usize,
 }
 
 impl Totals {
@@ -42,5 +46,6 @@ impl Totals {
         self.files += 1;
         self.errors += report.count(Severity::Error);
         self.warnings += report.count(Severity::Warning);
+        self.suppressed += report.suppressed.len();
     }
 }

@@ -53,6 +53,9 @@ pub struct SandboxConfig {
     /// The platform's env file. Created with the `old` token (mode 0600) when it
     /// does not exist; left alone when it does.
     pub env_file: PathBuf,
+    /// The loopback ports to listen on; 0 for any free one.
+    pub api_port: u16,
+    pub platform_port: u16,
 }
 
 impl Default for SandboxConfig {
@@ -66,6 +69,8 @@ impl Default for SandboxConfig {
             old_token_may_not_revoke: false,
             old_token_revoked: false,
             env_file: PathBuf::from(".env.auth"),
+            api_port: 0,
+            platform_port: 0,
         }
     }
 }
@@ -80,8 +85,12 @@ pub enum SandboxError {
         cause: io::Error,
     },
 
-    #[error("cannot listen on a loopback port")]
-    Bind(#[source] io::Error),
+    #[error("cannot listen on 127.0.0.1:{port}")]
+    Bind {
+        port: u16,
+        #[source]
+        source: io::Error,
+    },
 
     #[error("cannot start the sandbox's servers")]
     Runtime(#[source] io::Error),
@@ -109,6 +118,9 @@ impl SandboxError {
             SandboxError::EnvFile { .. } => {
                 Some("check that the env file's directory exists and is writable")
             }
+            SandboxError::Bind { .. } => Some(
+                "choose another port with --api-port or --platform-port (0 takes any free one), or stop what listens there",
+            ),
             SandboxError::Restart { .. } => Some(
                 "check that `runbook sandbox` (or the demo) is still running and that the URL is its platform's",
             ),
@@ -129,7 +141,8 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts the API and the platform on ephemeral loopback ports and returns
+    /// Starts the API and the platform on their loopback ports (ephemeral
+    /// unless the config names them) and returns
     /// once both accept connections. The platform loads its token now.
     pub fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let SandboxConfig {
@@ -141,21 +154,23 @@ impl Sandbox {
             old_token_may_not_revoke,
             old_token_revoked,
             env_file,
+            api_port,
+            platform_port,
         } = config;
         let env_file = std::path::absolute(&env_file).map_err(|cause| SandboxError::EnvFile {
             path: env_file.clone(),
             cause,
         })?;
         ensure_env_file(&env_file)?;
-        let bind = || -> Result<std::net::TcpListener, SandboxError> {
-            let listener =
-                std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(SandboxError::Bind)?;
-            listener.set_nonblocking(true).map_err(SandboxError::Bind)?;
-            Ok(listener)
+        let bind = |port: u16| -> Result<(std::net::TcpListener, SocketAddr), SandboxError> {
+            let failed = |source| SandboxError::Bind { port, source };
+            let listener = std::net::TcpListener::bind(("127.0.0.1", port)).map_err(failed)?;
+            listener.set_nonblocking(true).map_err(failed)?;
+            let address = listener.local_addr().map_err(failed)?;
+            Ok((listener, address))
         };
-        let (api_listener, platform_listener) = (bind()?, bind()?);
-        let api = api_listener.local_addr().map_err(SandboxError::Bind)?;
-        let platform = platform_listener.local_addr().map_err(SandboxError::Bind)?;
+        let (api_listener, api) = bind(api_port)?;
+        let (platform_listener, platform) = bind(platform_port)?;
 
         let log = RequestLog::new();
         let api_router = cloudflare::router(

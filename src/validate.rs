@@ -8,7 +8,8 @@ mod ordered;
 
 use std::path::{Path, PathBuf};
 
-use crate::document::{self, diagnostic::Code};
+use crate::document::diagnostic::{Code, Severity};
+use crate::document::{self, suppression};
 use crate::error::Error;
 use crate::output::Output;
 use crate::report::{self, FileReport, Totals};
@@ -24,15 +25,57 @@ pub enum Format {
     Junit,
 }
 
-/// Validates `paths` (default `runbooks/`) with `jobs` threads and returns the
-/// exit code: 0 clean, 1 problems found (warnings count only with `deny_warnings`).
-pub fn run(
-    paths: &[PathBuf],
-    format: Format,
-    deny_warnings: bool,
-    jobs: usize,
-    out: &mut Output,
-) -> Result<i32, Error> {
+/// What `runbook validate` was asked for.
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    /// Files and directories; `-` is standard input. Empty: `runbooks/`.
+    pub paths: Vec<PathBuf>,
+    pub format: Format,
+    /// Warnings fail too.
+    pub deny_warnings: bool,
+    /// The name standard input goes by in diagnostics, and the path it is
+    /// checked as (its children resolve beside it, its id matches its stem).
+    pub stdin_filename: Option<PathBuf>,
+    /// Warnings accepted in every file (`--ignore CODE`).
+    pub ignore: Vec<Code>,
+    /// Files checked at once; the output is the same whatever the number.
+    pub jobs: usize,
+}
+
+/// The path that stands for standard input.
+const STDIN: &str = "-";
+
+/// What a `--ignore` value means: a warning's code. An unknown code or an
+/// error's is refused, as a usage error: it would accept nothing.
+pub fn parse_ignored(text: &str) -> Result<Code, String> {
+    match Code::parse(text) {
+        Some(code) if code.severity() == Severity::Warning => Ok(code),
+        Some(code) => Err(format!(
+            "{code} is an error, and errors cannot be ignored: fix the problem instead"
+        )),
+        None => Err(format!(
+            "`{text}` is not a diagnostic code (they are written RB024; the README's table of diagnostics lists them)"
+        )),
+    }
+}
+
+/// Validates the paths (default `runbooks/`) and returns the exit code: 0 clean,
+/// 1 problems found (warnings count only with `deny_warnings`).
+pub fn run(options: &ValidateOptions, out: &mut Output) -> Result<i32, Error> {
+    let ValidateOptions {
+        paths,
+        format,
+        deny_warnings,
+        ..
+    } = options;
+    let (format, deny_warnings) = (*format, *deny_warnings);
+    let stdin = Path::new(STDIN);
+    if options.stdin_filename.is_some() && !paths.iter().any(|p| p == stdin) {
+        return Err(Error::StdinFilenameWithoutStdin);
+    }
+    if paths.iter().filter(|p| *p == stdin).count() > 1 {
+        return Err(Error::StdinTwice);
+    }
     let roots = if paths.is_empty() {
         let default = PathBuf::from("runbooks");
         if !default.is_dir() {
@@ -40,15 +83,19 @@ pub fn run(
         }
         vec![default]
     } else {
-        paths.to_vec()
+        paths.clone()
     };
-    for root in &roots {
+    for root in roots.iter().filter(|root| *root != stdin) {
         if std::fs::symlink_metadata(root).is_err() {
             return Err(Error::NoSuchPath(root.clone()));
         }
     }
     let mut found = Vec::new();
     for root in &roots {
+        if root == stdin {
+            found.push(root.clone());
+            continue;
+        }
         let files = files(root);
         if files.is_empty() {
             return Err(Error::NothingToValidate(root.clone()));
@@ -65,8 +112,8 @@ pub fn run(
         Format::Human | Format::Json | Format::Github | Format::Junit => None,
     };
     let color = out.color();
-    let work = |file: &PathBuf| check_file(file, format, color);
-    ordered::map_in_order(&found, jobs, work, |(report, shown)| {
+    let work = |file: &PathBuf| check_file(file, options, color);
+    ordered::map_in_order(&found, options.jobs, work, |(report, shown)| {
         if let Some(shown) = shown {
             out.write(&shown)?;
         }
@@ -105,11 +152,22 @@ pub fn run(
 
 /// Checks one file: its report, and what the human and GitHub formats print for
 /// it (rendered here, on the worker, since rendering is part of the work).
-fn check_file(path: &Path, format: Format, color: bool) -> (FileReport, Option<String>) {
-    let shown = path.display().to_string();
-    let (text, checked) = match document::source::read(path) {
+fn check_file(path: &Path, options: &ValidateOptions, color: bool) -> (FileReport, Option<String>) {
+    let format = options.format;
+    let (shown, source) = if path == Path::new(STDIN) {
+        // Without a name, standard input has no stem to match its id against
+        // and no directory but this one for its children.
+        let name = options.stdin_filename.as_deref();
+        (
+            name.map_or_else(|| "<stdin>".to_owned(), |n| n.display().to_string()),
+            document::source::read_stdin(name.unwrap_or(Path::new(""))),
+        )
+    } else {
+        (path.display().to_string(), document::source::read(path))
+    };
+    let (text, checked) = match source {
         Ok(source) => {
-            let checked = document::check(path, &source.text);
+            let checked = document::check(&source.path, &source.text);
             (Some(source.text), checked)
         }
         Err(diagnostic) => (
@@ -120,13 +178,16 @@ fn check_file(path: &Path, format: Format, color: bool) -> (FileReport, Option<S
             },
         ),
     };
+    let (diagnostics, suppressed) =
+        suppression::apply(text.as_deref(), checked.diagnostics, &options.ignore);
     let report = FileReport {
         path: shown,
         runbook: checked
             .runbook
             .map(|r| r.id.value)
             .filter(|id| !id.is_empty()),
-        diagnostics: checked.diagnostics,
+        diagnostics,
+        suppressed,
     };
     let shown = match format {
         Format::Human if !report.diagnostics.is_empty() => {

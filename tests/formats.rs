@@ -98,7 +98,7 @@ fn github_escapes_commas_and_colons_in_the_file_property() {
 
 /// Validates `document` against the OASIS SARIF 2.1.0 schema (draft-04), with
 /// formats (`uri`, `uri-reference`) checked, and lists every violation.
-fn sarif_violations(document: &Value) -> Vec<String> {
+pub(crate) fn sarif_violations(document: &Value) -> Vec<String> {
     let schema = json(
         &std::fs::read_to_string(repo().join("tests/data/sarif-schema-2.1.0.json"))
             .expect("read tests/data/sarif-schema-2.1.0.json"),
@@ -186,7 +186,10 @@ fn sarif_rules_are_the_codes_and_results_point_at_them() {
         .expect("rules is an array");
     let ids: Vec<&str> = rules.iter().filter_map(|r| r["id"].as_str()).collect();
     assert_eq!(ids.len(), rules.len(), "every rule has an id");
-    let expected: Vec<String> = (1..=ids.len()).map(|n| format!("RB{n:03}")).collect();
+    let expected: Vec<&str> = runbook::document::diagnostic::Code::ALL
+        .iter()
+        .map(|code| code.as_str())
+        .collect();
     assert_eq!(ids, expected, "rule ids are the codes, in order");
     let rule = |id: &str| &rules[ids.iter().position(|r| *r == id).expect("a rule")];
     assert_eq!(rule("RB004")["defaultConfiguration"]["level"], "error");
@@ -285,14 +288,14 @@ fn json_has_the_documented_shape() {
     assert_eq!(document["version"], 1);
     assert_eq!(
         document["summary"],
-        serde_json::json!({"files": 3, "errors": 2, "warnings": 1})
+        serde_json::json!({"files": 3, "errors": 2, "warnings": 1, "suppressed": 0})
     );
 
     let files = document["files"].as_array().expect("files is an array");
     let paths: Vec<&str> = files.iter().filter_map(|f| f["path"].as_str()).collect();
     assert_eq!(paths, FILES);
     for file in files {
-        assert_eq!(keys(file), ["diagnostics", "path", "runbook"]);
+        assert_eq!(keys(file), ["diagnostics", "path", "runbook", "suppressed"]);
         for d in file["diagnostics"].as_array().expect("diagnostics") {
             assert_eq!(
                 keys(d),

@@ -5,7 +5,9 @@ mod support;
 mod tty;
 
 mod agreement;
+mod ci;
 mod cli;
+mod conventions;
 mod corpus;
 mod demo;
 mod engine;

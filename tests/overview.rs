@@ -3,7 +3,7 @@
 //! needs one), then the overview commands read what it wrote. Graphviz renders
 //! the DOT output and headless Chromium renders the HTML report, as a reader's
 //! tools would; CI installs both (`.ci/run`). Without them, those two tests skip
-//! with a notice ([`outside_tool`]).
+//! with a notice ([`outside_tool`](crate::support::outside_tool)).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{Ran, binary, repo};
+use crate::support::{Ran, binary, outside_tool, repo};
 
 /// The secret the runs are given; it must never appear in anything shown.
 const SECRET: &str = "s3cr3t-overview-token-9f7e";
@@ -865,36 +865,6 @@ fn report_html_is_self_contained_and_renders_in_chromium() {
         "the screenshot is nearly empty: {} bytes",
         png.len()
     );
-}
-
-/// The first of `names` found on `PATH`. When none is, the test says so on the
-/// terminal and is skipped (returns `None`), unless `RUNBOOK_REQUIRE_TOOLS=1` — set
-/// by `.ci/run`, which installs the tools — makes that a failure: CI never passes by
-/// skipping.
-fn outside_tool(names: &[&str], install: &str) -> Option<PathBuf> {
-    if let Some(found) = names.iter().find_map(|name| which(name)) {
-        return Some(found);
-    }
-    let message = format!(
-        "{} is not installed ({install}; `.ci/run` installs it)",
-        names.join(" or ")
-    );
-    assert!(
-        std::env::var_os("RUNBOOK_REQUIRE_TOOLS").is_none_or(|value| value != "1"),
-        "{message}; RUNBOOK_REQUIRE_TOOLS=1 makes a missing tool a failure"
-    );
-    let test = std::thread::current().name().unwrap_or("a test").to_owned();
-    // Straight to the terminal: `eprintln!` is captured and hidden for passing tests.
-    let _ = writeln!(std::io::stderr(), "SKIPPED in {test}: {message}");
-    None
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|p| p.is_file())
-    })
 }
 
 /// Graphviz must accept the DOT of every runbook in the repository.

@@ -149,3 +149,89 @@ fn the_rotation_runbook_passes_against_the_sandbox() {
         .expect("the old token was checked after the delete");
     assert_eq!(dead.status, 401);
 }
+
+/// A loopback port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// The status line of `GET path` on 127.0.0.1:`port`, over a real socket, with a
+/// token the sandbox does not know.
+fn status_line(port: u16, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer cfut_unknown\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .expect("send a request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read the answer");
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn the_sandbox_listens_on_the_ports_asked_for() {
+    use std::io::{BufRead as _, BufReader};
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (api, platform) = (free_port(), free_port());
+    let mut child = Command::new(binary())
+        .args(["sandbox", "--api-port", &api.to_string()])
+        .args(["--platform-port", &platform.to_string()])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the sandbox");
+    let mut banner = String::new();
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("read the banner");
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    assert!(
+        banner.contains(&format!("http://127.0.0.1:{api}/client/v4")),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("http://127.0.0.1:{platform}")),
+        "{banner}"
+    );
+    assert_eq!(status_line(platform, "/health"), "HTTP/1.1 200 OK");
+    assert_eq!(
+        status_line(api, "/client/v4/user/tokens/verify"),
+        "HTTP/1.1 401 Unauthorized"
+    );
+
+    // A port already taken is named, with what to do.
+    let taken = Command::new(binary())
+        .args(["sandbox", "--platform-port", &platform.to_string()])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run a second sandbox");
+    let stderr = String::from_utf8_lossy(&taken.stderr);
+    assert_eq!(taken.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("error: cannot listen on 127.0.0.1:{platform}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("help: choose another port"), "{stderr}");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid")),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("send Ctrl-C");
+    let status = child.wait().expect("wait for the sandbox");
+    assert_eq!(status.code(), Some(0));
+}

@@ -5,6 +5,7 @@
 //! Test::new().file("x.yaml", YAML).args(["validate", "x.yaml"]).status(1).stdout_has("RB004");
 //! ```
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -39,6 +40,7 @@ pub struct Test {
     dir: tempfile::TempDir,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    stdin: Option<Vec<u8>>,
 }
 
 /// What a finished run printed.
@@ -60,6 +62,7 @@ impl Test {
             dir: tempfile::tempdir().expect("a temp dir"),
             args: Vec::new(),
             env: Vec::new(),
+            stdin: None,
         }
     }
 
@@ -92,22 +95,43 @@ impl Test {
         self
     }
 
-    /// Runs the binary in the temp dir, with no stdin and `NO_COLOR` unset.
+    /// What the binary reads on standard input (a pipe); none by default.
+    pub fn stdin(mut self, text: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(text.into());
+        self
+    }
+
+    /// Runs the binary in the temp dir, with `NO_COLOR` unset and no stdin
+    /// unless [`Test::stdin`] gave one.
     pub fn run(&self) -> Ran {
+        use std::process::Stdio;
         let mut command = Command::new(binary());
         command
             .args(&self.args)
             .current_dir(self.dir.path())
             .env_remove("NO_COLOR")
-            .stdin(std::process::Stdio::null());
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (key, value) in &self.env {
             command.env(key, value);
+        }
+        let mut child = command.spawn().expect("run the runbook binary");
+        if let (Some(text), Some(mut pipe)) = (&self.stdin, child.stdin.take()) {
+            // A binary that stops reading early closes the pipe: not the test's failure.
+            let _ = pipe.write_all(text);
         }
         let Output {
             status,
             stdout,
             stderr,
-        } = command.output().expect("run the runbook binary");
+        } = child
+            .wait_with_output()
+            .expect("wait for the runbook binary");
         Ran {
             status: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -145,4 +169,34 @@ impl Ran {
         );
         self
     }
+}
+
+/// The first of `names` found on `PATH`. When none is, the test says so on the
+/// terminal and is skipped (returns `None`), unless `RUNBOOK_REQUIRE_TOOLS=1` — set
+/// by `.ci/run`, which installs the tools — makes that a failure: CI never passes by
+/// skipping.
+pub fn outside_tool(names: &[&str], install: &str) -> Option<PathBuf> {
+    if let Some(found) = names.iter().find_map(|name| which(name)) {
+        return Some(found);
+    }
+    let message = format!(
+        "{} is not installed ({install}; `.ci/run` installs it)",
+        names.join(" or ")
+    );
+    assert!(
+        std::env::var_os("RUNBOOK_REQUIRE_TOOLS").is_none_or(|value| value != "1"),
+        "{message}; RUNBOOK_REQUIRE_TOOLS=1 makes a missing tool a failure"
+    );
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    // Straight to the terminal: `eprintln!` is captured and hidden for passing tests.
+    let _ = writeln!(std::io::stderr(), "SKIPPED in {test}: {message}");
+    None
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    })
 }

@@ -997,7 +997,7 @@ fn is_credential_header(name: &str) -> bool {
 
 /// Cloudflare user and account tokens; their length is not fixed. Compiled once:
 /// compiling it per file was a third of `validate`'s time.
-fn token_pattern() -> &'static Regex {
+pub(crate) fn token_pattern() -> &'static Regex {
     static PATTERN: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
     PATTERN.get_or_init(|| {
         Regex::new(r"\bcf[ua]t_[A-Za-z0-9_\-]{16,}").expect("the token pattern is valid")

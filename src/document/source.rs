@@ -19,6 +19,19 @@ pub struct Source {
     pub text: String,
 }
 
+/// What is said of a file over [`MAX_FILE_BYTES`].
+fn too_large() -> Diagnostic {
+    Diagnostic::new(
+        Code::Unreadable,
+        Span::START,
+        format!(
+            "the file is larger than {} MiB",
+            MAX_FILE_BYTES / 1024 / 1024
+        ),
+    )
+    .help("a runbook is a few kilobytes of YAML; split it into child runbooks")
+}
+
 /// Reads `path`, or says why it cannot be a runbook.
 pub fn read(path: &Path) -> Result<Source, Diagnostic> {
     let start = Span::START;
@@ -29,15 +42,6 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
         unreadable(
             format!("cannot open the file: {e}"),
             "check that the file exists and that you may read it",
-        )
-    };
-    let too_large = || {
-        unreadable(
-            format!(
-                "the file is larger than {} MiB",
-                MAX_FILE_BYTES / 1024 / 1024
-            ),
-            "a runbook is a few kilobytes of YAML; split it into child runbooks",
         )
     };
     // One `stat` (symlinks followed) says what the path is: opening a FIFO or a
@@ -63,8 +67,31 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
     // is read in one call instead of a probe and a series of growing ones. The
     // limit still holds if the file grows meanwhile.
     let expected = metadata.len().min(MAX_FILE_BYTES) + 1;
-    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
-    file.take(MAX_FILE_BYTES + 1)
+    let text = text(file, usize::try_from(expected).unwrap_or(0))?;
+    Ok(Source {
+        path: path.to_path_buf(),
+        text,
+    })
+}
+
+/// Reads a runbook from standard input (`runbook validate -`), with the checks
+/// a file gets; `path` is the name it goes by (`--stdin-filename`), or empty.
+pub fn read_stdin(path: &Path) -> Result<Source, Diagnostic> {
+    let text = text(std::io::stdin().lock(), 64 * 1024)?;
+    Ok(Source {
+        path: path.to_path_buf(),
+        text,
+    })
+}
+
+/// The UTF-8 text `reader` holds, or why it is not a runbook's.
+fn text(reader: impl Read, capacity: usize) -> Result<String, Diagnostic> {
+    let unreadable = |message: String, help: &str| {
+        Diagnostic::new(Code::Unreadable, Span::START, message).help(help.to_owned())
+    };
+    let mut bytes = Vec::with_capacity(capacity);
+    reader
+        .take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| {
             unreadable(
@@ -72,7 +99,7 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
                 "check that the file is a regular, readable file",
             )
         })?;
-    // It may have grown since the `stat`.
+    // A file may have grown since the `stat`; standard input has none.
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large());
     }
@@ -82,7 +109,7 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
             "runbooks are UTF-8 YAML files",
         ));
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         unreadable(
             format!(
                 "the file is not UTF-8 text (invalid byte at offset {})",
@@ -90,9 +117,5 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
             ),
             "save the file as UTF-8",
         )
-    })?;
-    Ok(Source {
-        path: path.to_path_buf(),
-        text,
     })
 }

@@ -19,6 +19,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::outcome::Outcome;
+use crate::error::{EXIT_IO, EXIT_USAGE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -96,6 +97,23 @@ pub enum JournalError {
 }
 
 impl JournalError {
+    /// The exit code of a command this stops: a file that cannot be read or
+    /// written is the machine's failure ([`EXIT_IO`]); a journal that reads but
+    /// holds what it should not is for the person to sort out ([`EXIT_USAGE`]).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            JournalError::Create { .. }
+            | JournalError::Open { .. }
+            | JournalError::Read { .. }
+            | JournalError::Write { .. }
+            | JournalError::Unusable { .. }
+            | JournalError::Encode(_)
+            | JournalError::EventsOpen { .. }
+            | JournalError::EventsWrite { .. } => EXIT_IO,
+            JournalError::Damaged { .. } | JournalError::UnknownEvent { .. } => EXIT_USAGE,
+        }
+    }
+
     /// What the user can do about it.
     pub fn help(&self) -> Option<&'static str> {
         match self {

@@ -69,6 +69,17 @@ pub enum LockError {
 }
 
 impl LockError {
+    /// The exit code of a command this stops: the lock file cannot be used
+    /// ([`EXIT_IO`](crate::error::EXIT_IO)), or another run holds it.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LockError::Open { .. } | LockError::Lock { .. } | LockError::Write { .. } => {
+                crate::error::EXIT_IO
+            }
+            LockError::Held { .. } => crate::error::EXIT_USAGE,
+        }
+    }
+
     /// What the user can do about it.
     pub fn help(&self) -> Option<&'static str> {
         match self {

@@ -66,6 +66,17 @@ pub enum StateDirError {
 }
 
 impl StateDirError {
+    /// The exit code of a command this stops (see [`JournalError::exit_code`]).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StateDirError::BadRunbookId { .. } => crate::error::EXIT_USAGE,
+            StateDirError::Create { .. }
+            | StateDirError::NotWritable { .. }
+            | StateDirError::ListRuns { .. } => crate::error::EXIT_IO,
+            StateDirError::Journal(error) => error.exit_code(),
+        }
+    }
+
     /// What the user can do about it.
     pub fn help(&self) -> Option<&'static str> {
         match self {

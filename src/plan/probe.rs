@@ -6,6 +6,7 @@
 //! nothing). Each probe is sent once (a `429` is waited out as the run would);
 //! `wait_for` polls as it would in the run.
 
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
@@ -227,7 +228,8 @@ impl Prober {
             Err(e) => return not_probed(format!("not probed: {}", e.0)),
         };
         // A poll can take a while; say so, on stderr, so the plan itself stays clean.
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "probing `{}`: {} (up to {})",
             step.id.value,
             renderer.redact(&wait.target()),

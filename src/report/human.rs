@@ -68,11 +68,17 @@ fn caret_len(text: &str, start: usize, len: usize) -> usize {
         .map_or(0, char::len_utf8)
 }
 
-/// The closing line: `3 files checked: 2 errors, 1 warning`.
+/// The closing line: `3 files checked: 2 errors, 1 warning` (`, 1 ignored` when
+/// a finding was accepted on purpose).
 pub fn summary(totals: Totals) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let ignored = if totals.suppressed > 0 {
+        format!(", {} ignored", totals.suppressed)
+    } else {
+        String::new()
+    };
     format!(
-        "{} checked: {}, {}",
+        "{} checked: {}, {}{ignored}",
         plural(totals.files, "file"),
         plural(totals.errors, "error"),
         plural(totals.warnings, "warning")

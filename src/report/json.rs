@@ -21,6 +21,11 @@ pub fn file(report: &FileReport, first: bool) -> String {
         "path": report.path,
         "runbook": report.runbook,
         "diagnostics": report.diagnostics.iter().map(|d| diagnostic(&report.path, d)).collect::<Vec<_>>(),
+        "suppressed": report.suppressed.iter().map(|s| {
+            let mut entry = diagnostic(&report.path, &s.diagnostic);
+            entry["suppression"] = json!({"kind": s.kind.as_str(), "justification": s.justification});
+            entry
+        }).collect::<Vec<_>>(),
     });
     let separator = if first { "\n    " } else { ",\n    " };
     format!(
@@ -31,8 +36,12 @@ pub fn file(report: &FileReport, first: bool) -> String {
 
 /// The end of the document: the totals.
 pub fn footer(totals: Totals) -> String {
-    let summary =
-        json!({"files": totals.files, "errors": totals.errors, "warnings": totals.warnings});
+    let summary = json!({
+        "files": totals.files,
+        "errors": totals.errors,
+        "warnings": totals.warnings,
+        "suppressed": totals.suppressed,
+    });
     format!("\n  ],\n  \"summary\": {summary}\n}}")
 }
 

@@ -35,9 +35,9 @@ pub enum Format {
     Json,
 }
 
-/// Why `status`, `graph` or `report` cannot show what was asked. All but a
-/// failed write are exit code 2: the command was pointed at something that is
-/// not there.
+/// Why `status`, `graph` or `report` cannot show what was asked: exit code 2,
+/// the command was pointed at something that is not there — or 4, state that
+/// cannot be read or output that cannot be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
@@ -79,7 +79,15 @@ impl ReportError {
     pub fn exit_code(&self) -> i32 {
         match self {
             ReportError::Output(error) => error.exit_code(),
-            _ => 2,
+            ReportError::StateDir(error) => error.exit_code(),
+            ReportError::Journal(error) => error.exit_code(),
+            ReportError::Load(_)
+            | ReportError::NoSuchPath(_)
+            | ReportError::NoRunbooksDir
+            | ReportError::NoRuns { .. }
+            | ReportError::UnknownRun { .. }
+            | ReportError::NothingRun
+            | ReportError::NotARun(_) => crate::error::EXIT_USAGE,
         }
     }
 

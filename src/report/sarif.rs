@@ -1,5 +1,6 @@
 //! Diagnostics as SARIF 2.1.0, the format code-scanning tools (GitHub code
-//! scanning, IDE SARIF viewers) read. Every diagnostic code is a rule.
+//! scanning, IDE SARIF viewers) read. Every diagnostic code is a rule; a finding
+//! accepted on purpose is a result with its `suppressions`.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
@@ -9,6 +10,7 @@ use std::fmt::Write as _;
 
 use super::FileReport;
 use crate::document::diagnostic::{Code, Diagnostic, Severity};
+use crate::document::suppression::Suppressed;
 use crate::error::Error;
 use crate::output::Output;
 
@@ -59,8 +61,13 @@ impl Stream {
         let entry = json!({"location": {"uri": uri(&report.path)}});
         out.write(&entry_text(&entry, artifact == 0))?;
         self.artifacts += 1;
-        for diagnostic in &report.diagnostics {
-            let entry = result(diagnostic, &report.path, artifact);
+        let open = report.diagnostics.iter().map(|d| (d, None));
+        let accepted = report
+            .suppressed
+            .iter()
+            .map(|accepted| (&accepted.diagnostic, Some(accepted)));
+        for (diagnostic, suppressed) in open.chain(accepted) {
+            let entry = result(diagnostic, &report.path, artifact, suppressed);
             self.spool
                 .write_all(entry_text(&entry, self.results == 0).as_bytes())
                 .map_err(Error::Output)?;
@@ -111,14 +118,15 @@ fn entry_text(entry: &Value, first: bool) -> String {
     )
 }
 
-/// One diagnostic as a SARIF result.
-fn result(d: &Diagnostic, path: &str, artifact: usize) -> Value {
+/// One result; a finding accepted on purpose carries its suppression, which
+/// SARIF viewers show as dismissed instead of open.
+fn result(d: &Diagnostic, path: &str, artifact: usize, suppressed: Option<&Suppressed>) -> Value {
     let rule = Code::ALL.iter().position(|c| *c == d.code).unwrap_or(0);
     let mut message = d.message.clone();
     if let Some(help) = &d.help {
         let _ = write!(message, "\nhelp: {help}");
     }
-    json!({
+    let mut result = json!({
         "ruleId": d.code.as_str(),
         "ruleIndex": rule,
         "level": level(d.severity),
@@ -129,7 +137,15 @@ fn result(d: &Diagnostic, path: &str, artifact: usize) -> Value {
                 "region": {"startLine": d.span.line.max(1), "startColumn": d.span.col.max(1)},
             }
         }],
-    })
+    });
+    if let Some(accepted) = suppressed {
+        let mut suppression = json!({"kind": accepted.kind.as_str(), "status": "accepted"});
+        if let Some(justification) = &accepted.justification {
+            suppression["justification"] = json!(justification);
+        }
+        result["suppressions"] = json!([suppression]);
+    }
+    result
 }
 
 /// The whole document with no artifact and no result.

@@ -1,0 +1,191 @@
+//! The command-line conventions a Unix tool keeps: an error is said once, a
+//! reader that goes away (`runbook validate | head`) ends the output quietly,
+//! and output or state that cannot be written has its own exit code (4).
+
+use std::fs::File;
+use std::process::{Command, Stdio};
+
+use crate::support::{Test, binary};
+
+const CLEAN: &str = "\
+runbook: clean
+title: A clean runbook
+steps:
+  - id: look
+    manual: Look around.
+";
+
+const BROKEN: &str = "\
+runbook: broken
+title: A broken runbook
+steps:
+  - id: look
+    manul: Look around.
+";
+
+/// How often `needle` occurs in `text`.
+fn count(text: &str, needle: &str) -> usize {
+    text.matches(needle).count()
+}
+
+#[test]
+fn an_error_says_its_cause_once() {
+    let test = Test::new().file("clean.yaml", CLEAN);
+    let missing = "No such file or directory";
+    for args in [
+        &["run", "nope.yaml"][..],
+        &["plan", "nope.yaml"][..],
+        &["run", "clean.yaml", "--answers", "nope.yml"][..],
+        &["plan", "clean.yaml", "--out", "no/such/dir/plan.json"][..],
+        &["run", "clean.yaml", "--plan", "nope.json"][..],
+    ] {
+        let ran = Test::new().file("clean.yaml", CLEAN).args(args).run();
+        assert_eq!(count(&ran.stderr, missing), 1, "{args:?}:\n{}", ran.stderr);
+        assert_eq!(
+            count(&ran.stderr, "error: "),
+            1,
+            "{args:?}:\n{}",
+            ran.stderr
+        );
+        assert!(
+            !ran.stderr.contains("caused by"),
+            "{args:?}:\n{}",
+            ran.stderr
+        );
+    }
+    // A cause the message does not quote is still said, once.
+    let ran = test
+        .env("RUNBOOK_STATE_DIR", "clean.yaml/state")
+        .args(["run", "clean.yaml", "--yes"])
+        .status(4);
+    assert_eq!(
+        count(&ran.stderr, "caused by: Not a directory"),
+        1,
+        "{}",
+        ran.stderr
+    );
+}
+
+/// Runs `shell_line` with bash and `pipefail`, in `dir`, the built binary as
+/// `$RUNBOOK`; returns (status, stdout, stderr).
+fn pipeline(dir: &std::path::Path, shell_line: &str) -> (i32, String, String) {
+    let output = Command::new("bash")
+        .args(["-c", &format!("set -o pipefail; {shell_line}")])
+        .env("RUNBOOK", binary())
+        .env_remove("NO_COLOR")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run bash");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // Far more output than a pipe holds, so the writes after `head` exits fail.
+    let mut test = Test::new().file("runbooks/clean.yaml", CLEAN);
+    for n in 0..300 {
+        test = test.file(&format!("runbooks/broken{n:03}.yaml"), BROKEN);
+    }
+    // The exit code stays the verdict on what was checked — problems found — so
+    // a CI line `runbook validate | head` under `pipefail` cannot pass a broken
+    // runbook; nothing is said about the pipe.
+    for (line, status) in [
+        ("\"$RUNBOOK\" validate runbooks | head -n 3", 1),
+        (
+            "\"$RUNBOOK\" validate runbooks --format json | head -c 100",
+            1,
+        ),
+        (
+            "\"$RUNBOOK\" validate runbooks --format sarif | head -n 1",
+            1,
+        ),
+        ("\"$RUNBOOK\" list runbooks | head -n 1", 0),
+        ("\"$RUNBOOK\" schema | head -n 1", 0),
+        ("\"$RUNBOOK\" --help | head -n 1", 0),
+    ] {
+        let (got, stdout, stderr) = pipeline(test.dir(), line);
+        assert_eq!(got, status, "{line}:\n{stderr}");
+        assert_eq!(stderr, "", "{line}");
+        assert!(!stdout.is_empty(), "{line}");
+    }
+}
+
+#[test]
+fn the_demo_goes_on_when_its_reader_goes_away() {
+    let (status, stdout, stderr) = pipeline(
+        Test::new().dir(),
+        "\"$RUNBOOK\" demo --non-interactive --yes --confirm revoke_old_token | head -n 1",
+    );
+    assert_eq!(stdout, "runbook demo — scenario: happy path\n");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status, 0, "{stderr}");
+}
+
+/// Runs `runbook ARGS` in `dir` with stdout on `/dev/full`, where every write
+/// fails with "No space left on device".
+fn on_a_full_disk(test: &Test, args: &[&str]) -> (i32, String) {
+    let full = File::options()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    let output = Command::new(binary())
+        .args(args)
+        .current_dir(test.dir())
+        .stdin(Stdio::null())
+        .stdout(full)
+        .output()
+        .expect("run the runbook binary");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn output_that_cannot_be_written_exits_4() {
+    let test = Test::new()
+        .file("clean.yaml", CLEAN)
+        .file("broken.yaml", BROKEN);
+    for args in [
+        &["schema"][..],
+        &["validate", "clean.yaml"][..],
+        // Not 1, "problems found": the verdict never reached its reader.
+        &["validate", "broken.yaml", "--format", "json"][..],
+        &["plan", "clean.yaml"][..],
+        &["graph", "clean.yaml"][..],
+        &["list", "."][..],
+    ] {
+        let (status, stderr) = on_a_full_disk(&test, args);
+        assert_eq!(status, 4, "{args:?}:\n{stderr}");
+        assert_eq!(
+            count(
+                &stderr,
+                "error: cannot write the output: No space left on device"
+            ),
+            1,
+            "{args:?}:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn state_that_cannot_be_written_exits_4() {
+    // The state directory would have to be inside a regular file.
+    Test::new()
+        .file("clean.yaml", CLEAN)
+        .env("RUNBOOK_STATE_DIR", "clean.yaml/state")
+        .args(["run", "clean.yaml", "--yes"])
+        .status(4)
+        .stderr_has("cannot create the state directory")
+        .stderr_has("help: ");
+    Test::new()
+        .file("clean.yaml", CLEAN)
+        .args(["plan", "clean.yaml", "--out", "no/such/dir/plan.json"])
+        .status(4)
+        .stderr_has("cannot write the plan artifact");
+}
