@@ -117,10 +117,36 @@ pub fn schema() -> Schema {
                     {"type": "integer", "minimum": 100, "maximum": 599},
                     {"type": "array", "items": {"type": "integer", "minimum": 100, "maximum": 599}},
                 ]},
-                "json": {"type": "object", "description": "Dotted JSON paths to expected values or matchers."},
-                "exit_code": {"type": "integer"},
+                "json": {"description": "Dotted JSON paths to expected values or matchers; a matcher or a non-map value checks the whole document. On a command, stdout parsed as JSON."},
+                "exit_code": {"anyOf": [
+                    {"type": "integer", "minimum": 0, "maximum": 255},
+                    {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}},
+                ]},
+                "stdout": r("TextMatch"),
+                "stderr": r("TextMatch"),
                 "stdout_contains": r("Template"),
+                "body": r("TextMatch"),
+                "headers": {
+                    "type": "object",
+                    "description": "Response header names (any case) to text matchers.",
+                    "additionalProperties": r("TextMatch"),
+                },
                 "body_contains": r("Template"),
+            },
+        }),
+    );
+    add(
+        "TextMatch",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "minProperties": 1,
+            "description": "Every rule given must hold; `equals` ignores one trailing newline.",
+            "properties": {
+                "contains": r("Template"),
+                "not_contains": r("Template"),
+                "equals": r("Template"),
+                "matches": {"type": "string", "description": "A regular expression searched in the text."},
             },
         }),
     );

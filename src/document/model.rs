@@ -427,14 +427,42 @@ pub struct WaitFor {
 }
 
 /// `expect:` — what a response or a process must show for the step to pass.
+/// `json` is the response body or, on a command, its stdout parsed as JSON; the
+/// empty path is the whole document.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Expect {
     pub span: Span,
     pub status: Vec<Spanned<i64>>,
     pub json: Vec<(Spanned<String>, Matcher)>,
-    pub exit_code: Option<Spanned<i64>>,
+    /// Accepted exit codes: one or a list.
+    pub exit_code: Vec<Spanned<i64>>,
+    /// The older spelling of `stdout: {contains: …}`, still read.
     pub stdout_contains: Option<Template>,
+    pub stdout: Option<TextMatch>,
+    pub stderr: Option<TextMatch>,
+    /// The older spelling of `body: {contains: …}`, still read.
     pub body_contains: Option<Template>,
+    pub body: Option<TextMatch>,
+    /// Response header names (any case) and what their value must show.
+    pub headers: Vec<(Spanned<String>, TextMatch)>,
+}
+
+/// A text matcher: `{contains, not_contains, equals, matches}`, every rule given
+/// must hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextMatch {
+    pub span: Span,
+    pub rules: Vec<TextRule>,
+}
+
+/// One rule of a text matcher.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextRule {
+    Contains(Template),
+    NotContains(Template),
+    /// The whole text, one trailing newline on either side ignored.
+    Equals(Template),
+    Matches(Spanned<String>),
 }
 
 /// A check on one value of a JSON response.

@@ -6,7 +6,9 @@
 
 use std::borrow::Cow;
 
-use super::model::{Action, Command, Expect, HttpRequest, Matcher, Probe, Step, Template};
+use super::model::{
+    Action, Command, Expect, HttpRequest, Matcher, Probe, Step, Template, TextMatch, TextRule,
+};
 use super::node::{Node, Value};
 
 /// When a template is rendered, which decides what it may read.
@@ -154,5 +156,21 @@ impl<'a> Templates<'a> {
         }
         self.text(expect.stdout_contains.as_ref(), Stage::Action, "`expect`");
         self.text(expect.body_contains.as_ref(), Stage::Action, "`expect`");
+        let headers = expect.headers.iter().map(|(_, matcher)| matcher);
+        let texts = [&expect.stdout, &expect.stderr, &expect.body];
+        for matcher in texts.into_iter().flatten().chain(headers) {
+            self.text_match(matcher);
+        }
+    }
+
+    fn text_match(&mut self, matcher: &'a TextMatch) {
+        for rule in &matcher.rules {
+            match rule {
+                TextRule::Contains(t) | TextRule::NotContains(t) | TextRule::Equals(t) => {
+                    self.text(Some(t), Stage::Action, "`expect`");
+                }
+                TextRule::Matches(_) => {}
+            }
+        }
     }
 }

@@ -534,10 +534,10 @@ impl Engine {
         let mut prepared = Vec::with_capacity(per_item.len());
         for item in &per_item {
             let rendered = rendered::command(&self.values, spec, *item, timeout).and_then(|c| {
-                Ok((
-                    c,
-                    self.expectation(step.expect.as_ref(), *item, Subject::Command)?,
-                ))
+                let mut expectation =
+                    self.expectation(step.expect.as_ref(), *item, Subject::Command)?;
+                expectation.secret_output = step.secret.as_ref().is_some_and(|s| s.value);
+                Ok((c, expectation))
             });
             match rendered {
                 Ok(pair) => prepared.push(pair),
@@ -634,7 +634,7 @@ impl Engine {
                 Some("timed out; the command and everything it started were stopped".to_owned()),
             );
         }
-        let mismatches = expect::check_command(expectation, output.exit_code, &output.stdout);
+        let mismatches = expect::check_command(expectation, &output);
         if mismatches.is_empty() {
             return (results, None);
         }
@@ -659,7 +659,7 @@ impl Engine {
         wait: &model::WaitFor,
         item: Option<&Json>,
     ) -> Result<Done, Stop> {
-        let wait = match rendered::wait(&self.values, wait, item) {
+        let mut wait = match rendered::wait(&self.values, wait, item) {
             Ok(wait) => wait,
             Err(e) => {
                 return Ok(Done::failed(
@@ -668,6 +668,7 @@ impl Engine {
                 ));
             }
         };
+        wait.expectation.secret_output = step.secret.as_ref().is_some_and(|s| s.value);
         let label = match &wait.poll {
             Poll::Request(request) => format!("waiting for {}", request.url),
             Poll::Command(command) => format!("waiting for `{}`", command.run),

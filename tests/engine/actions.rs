@@ -436,7 +436,8 @@ steps:
     );
     let ran = work.runbook(["run", "contains.yaml"]).status(1);
     assert!(
-        ran.stdout.contains("stdout does not contain \"ready\""),
+        ran.stdout
+            .contains("stdout: expected to contain \"ready\", got \"starting\""),
         "{}",
         ran.stdout
     );
@@ -884,4 +885,68 @@ steps:
         .status(0);
     assert!(work.exists("slow"), "{}", all(&ran));
     assert!(!work.exists("fast"));
+}
+
+#[test]
+fn command_checks_are_read_in_the_plan_and_judged_by_the_run() {
+    let work = Work::new();
+    work.write(
+        "checks.yaml",
+        r#"runbook: checks
+steps:
+  - id: count
+    effect: probe
+    command: "echo 'count = 10'; echo 'slow disk' >&2; exit 3"
+    expect:
+      exit_code: [0, 3]
+      stdout: { equals: "count = 10", not_contains: error }
+      stderr: { contains: slow }
+  - id: replicas
+    effect: probe
+    command: "echo '{\"ready\": 2}'"
+    expect:
+      json: { ready: { ge: 2 } }
+  - id: queue
+    effect: probe
+    command: echo 0
+    wait_for:
+      command: echo 0
+      expect: { json: { lt: 1 } }
+      interval: 50ms
+      timeout: 5s
+    expect: { json: { equals: 0 } }
+"#,
+    );
+    let plan = work.runbook(["plan", "checks.yaml"]).status(0);
+    for words in [
+        "exit code 0 or 3",
+        "stdout equals \"count = 10\"",
+        "stdout does not contain \"error\"",
+        "stderr contains \"slow\"",
+        "json ready ≥ 2",
+        "until exit code 0, json < 1",
+        "json = 0",
+    ] {
+        assert!(plan.stdout.contains(words), "{words}:\n{}", plan.stdout);
+    }
+    work.runbook(["run", "checks.yaml"]).status(0);
+
+    work.write(
+        "zero.yaml",
+        r#"runbook: zero
+steps:
+  - id: count
+    effect: probe
+    command: "echo 'count = 10'"
+    expect:
+      stdout: { equals: "count = 0" }
+"#,
+    );
+    let ran = work.runbook(["run", "zero.yaml"]).status(1);
+    assert!(
+        ran.stdout
+            .contains("stdout: expected \"count = 0\", got \"count = 10\""),
+        "{}",
+        ran.stdout
+    );
 }

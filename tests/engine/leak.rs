@@ -111,6 +111,8 @@ steps:
         authorization: nope
         bearer_b64: nope
         body: { matches: "^nope$" }
+      body: { equals: nope }
+      headers: { content-type: { equals: nope } }
     explain:
       200: "The service accepted {{ inputs.token }} but answered 200."
 rollback:
@@ -122,6 +124,10 @@ rollback:
     command:
       run: 'echo "rollback:$TOKEN"; echo "rollback-err:$TOKEN" >&2; exit 3'
       env: { TOKEN: "{{ inputs.token }}" }
+    expect:
+      stdout: { equals: nope }
+      stderr: { contains: nope }
+      json: { token: nope }
 "#;
 
 const CHILD: &str = r#"runbook: child
