@@ -283,6 +283,7 @@ impl Summary {
             "manual",
             "none",
             "probe",
+            "notify",
             "change",
             "irreversible",
             "unknown",

@@ -103,6 +103,7 @@ codes! {
     ControlCharacter = "RB034", Warning, "control character in a string";
     EmptyCheck = "RB040", Error, "a check that checks nothing";
     ContradictoryCheck = "RB041", Error, "text checks that can never all hold";
+    NotifyMisplaced = "RB042", Error, "effect notify on a step that cannot notify";
 }
 
 impl fmt::Display for Code {

@@ -131,18 +131,28 @@ pub struct Phase {
 }
 
 /// What a step does to the world, from reading nothing to destroying something.
+/// `Notify` tells people (a webhook, a message) and changes nothing under work:
+/// it is never evidence, and no probe is owed after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     None,
     Probe,
+    Notify,
     Manual,
     Change,
     Irreversible,
 }
 
 impl Effect {
-    pub const NAMES: [&'static str; 5] = ["none", "probe", "change", "irreversible", "manual"];
+    pub const NAMES: [&'static str; 6] = [
+        "none",
+        "probe",
+        "change",
+        "irreversible",
+        "manual",
+        "notify",
+    ];
 
     pub fn parse(text: &str) -> Option<Effect> {
         match text {
@@ -151,6 +161,7 @@ impl Effect {
             "change" => Some(Effect::Change),
             "irreversible" => Some(Effect::Irreversible),
             "manual" => Some(Effect::Manual),
+            "notify" => Some(Effect::Notify),
             _ => None,
         }
     }
@@ -162,6 +173,7 @@ impl Effect {
             Effect::Change => "change",
             Effect::Irreversible => "irreversible",
             Effect::Manual => "manual",
+            Effect::Notify => "notify",
         }
     }
 }

@@ -247,6 +247,16 @@ impl Rules<'_, '_> {
                     .help("a command can do anything: add `effect: probe` if it only reads, `change` or `irreversible` if not"),
             );
         }
+        if let Some(effect) = &step.effect
+            && effect.value == Effect::Notify
+            && !matches!(step.action, Action::Http(_) | Action::Command(_))
+        {
+            let key = step.action.key();
+            self.report(
+                Diagnostic::new(Code::NotifyMisplaced, effect.span, format!("a `{key}` step cannot be `notify`: only an `http` request or a `command` tells people"))
+                    .help("declare `notify` on the webhook or message step, and give this step its own effect (or none)"),
+            );
+        }
         if step.effect() == Some(Effect::Irreversible) && step.confirm.is_none() {
             let span = step.effect.as_ref().map_or(step.action_span, |e| e.span);
             self.report(

@@ -950,3 +950,76 @@ steps:
         ran.stdout
     );
 }
+
+#[test]
+fn a_notification_owes_no_probe_and_is_shown_as_one() {
+    let server = Server::start();
+    server.route("GET", "/health", Reply::status(200));
+    server.route("POST", "/hook", Reply::status(200));
+    let work = Work::new();
+    work.write(
+        "announce.yaml",
+        with_base(
+            r#"runbook: announce
+steps:
+  - id: healthy
+    http: { url: "@BASE@/health" }
+  - id: announce
+    needs: [healthy]
+    effect: notify
+    http:
+      method: POST
+      url: "@BASE@/hook"
+      json: { text: "purging now" }
+  - id: purge
+    needs: [healthy, announce]
+    effect: irreversible
+    confirm: true
+    command: echo purged
+"#,
+            &server,
+        ),
+    );
+    // A POST is a change unless it is declared a notification; a change would
+    // need a probe after it before `purge`.
+    work.runbook(["validate", "announce.yaml"]).status(0);
+    let plan = work.runbook(["plan", "announce.yaml"]).status(0);
+    assert!(
+        plan.stdout.contains("[announce] · notify"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("1 notify"), "{}", plan.stdout);
+    let json = work
+        .runbook(["plan", "announce.yaml", "--format", "json"])
+        .status(0);
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).expect("a JSON plan");
+    assert_eq!(plan["phases"][0]["steps"][1]["effect"], "notify", "{plan}");
+    let markdown = work
+        .runbook(["plan", "announce.yaml", "--format", "markdown"])
+        .status(0);
+    assert!(
+        markdown.stdout.contains("(`announce`) — notify"),
+        "{}",
+        markdown.stdout
+    );
+    let ran = work
+        .runbook([
+            "run",
+            "announce.yaml",
+            "--non-interactive",
+            "--confirm",
+            "purge",
+        ])
+        .status(0);
+    assert_eq!(server.count("POST", "/hook"), 1, "{}", ran.stdout);
+
+    // Without the declaration the POST is a change no probe checks.
+    work.write(
+        "announce.yaml",
+        work.read("announce.yaml").replace("    effect: notify\n", ""),
+    );
+    work.runbook(["validate", "announce.yaml"])
+        .status(1)
+        .stdout_has("RB019");
+}
