@@ -279,8 +279,19 @@ fn step_schema(effect: &Value, priority: &Value) -> Value {
             "properties": {"file": r("Template"), "key": {"type": "string"}},
         },
         "set_setting": {
-            "type": "object", "additionalProperties": false, "required": ["file", "key", "value"],
-            "properties": {"file": r("Template"), "key": {"type": "string"}, "value": r("Template")},
+            "type": "object", "additionalProperties": false, "required": ["file"],
+            "properties": {
+                "file": r("Template"), "key": {"type": "string"}, "value": r("Template"),
+                "values": {
+                    "type": "object", "minProperties": 1,
+                    "description": "Several keys, written in one atomic write.",
+                    "additionalProperties": r("Template"),
+                },
+            },
+            "oneOf": [
+                {"required": ["key", "value"], "not": {"required": ["values"]}},
+                {"required": ["values"], "not": {"anyOf": [{"required": ["key"]}, {"required": ["value"]}]}},
+            ],
         },
         "restore_setting": r("Id"),
         "http": r("HttpRequest"),

@@ -104,6 +104,7 @@ codes! {
     EmptyCheck = "RB040", Error, "a check that checks nothing";
     ContradictoryCheck = "RB041", Error, "text checks that can never all hold";
     NotifyMisplaced = "RB042", Error, "effect notify on a step that cannot notify";
+    SettingForm = "RB043", Error, "set_setting mixes one key and several";
 }
 
 impl fmt::Display for Code {

@@ -313,7 +313,7 @@ impl Action {
             // A manual step has only the results every step has (`outcome`, `reason`).
             Action::Manual(_) | Action::RestoreSetting(_) => &[],
             Action::Prompt(_) | Action::ReadSetting(_) => &["value"],
-            Action::SetSetting(_) => &["previous_fingerprint"],
+            Action::SetSetting(_) => &["previous_fingerprint", "previous_fingerprints"],
             Action::Http(_) => &["status", "json", "headers", "elapsed_ms", "body"],
             Action::Command(_) => &["exit_code", "stdout", "stderr"],
             Action::WaitFor(_) => &["attempts"],
@@ -339,12 +339,23 @@ pub struct SettingRef {
     pub key: Spanned<String>,
 }
 
-/// `set_setting:` — write one key of a dotenv file.
+/// `set_setting:` — write keys of a dotenv file, all in one atomic write
+/// (`key` + `value` is the one-key form).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetSetting {
     pub file: Template,
-    pub key: Spanned<String>,
-    pub value: Template,
+    pub values: Vec<(Spanned<String>, Template)>,
+}
+
+impl SetSetting {
+    /// `API_TOKEN`, or `DB_USER, DB_PASSWORD`.
+    pub fn keys_text(&self) -> String {
+        self.values
+            .iter()
+            .map(|(key, _)| key.value.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// HTTP methods `http:` may use.

@@ -54,7 +54,9 @@ impl Step {
             }
             Action::SetSetting(setting) => {
                 out.text(Some(&setting.file), Stage::Action, "this step");
-                out.text(Some(&setting.value), Stage::Action, "this step");
+                for (_, value) in &setting.values {
+                    out.text(Some(value), Stage::Action, "this step");
+                }
             }
             Action::Http(request) => out.http(request),
             Action::Command(command) => out.command(command),

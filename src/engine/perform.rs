@@ -288,26 +288,49 @@ impl Engine {
         let rendered = self
             .values
             .render(&setting.file.source, None)
-            .and_then(|file| Ok((file, self.values.render(&setting.value.source, None)?)));
-        let (file, value) = match rendered {
-            Ok((file, value)) => (PathBuf::from(file.text), value),
+            .and_then(|file| {
+                let mut values = Vec::with_capacity(setting.values.len());
+                for (key, value) in &setting.values {
+                    values.push((key.value.as_str(), self.values.render(&value.source, None)?));
+                }
+                Ok((file, values))
+            });
+        let (file, values) = match rendered {
+            Ok((file, values)) => (PathBuf::from(file.text), values),
             Err(e) => {
                 return Done::failed(self.render_failed(step, "set_setting", &e.0), json!({}));
             }
         };
-        if value.secret {
-            self.values.redactor.add(&value.text);
+        for (_, value) in &values {
+            if value.secret {
+                self.values.redactor.add(&value.text);
+            }
         }
         let backup = self
             .state
             .backups_dir(&self.run_id)
             .join(format!("{}.bak", step.id.value));
-        match setting::write(&file, &setting.key.value, &value.text, &backup) {
-            Ok(written) => Done::passed(json!({
-                "previous_fingerprint": written.previous_fingerprint,
-                "file": file.display().to_string(),
-                "backup": written.backup.display().to_string(),
-            })),
+        let pairs: Vec<(&str, &str)> = values
+            .iter()
+            .map(|(key, value)| (*key, value.text.as_str()))
+            .collect();
+        match setting::write(&file, &pairs, &backup) {
+            Ok(written) => {
+                let fingerprints: serde_json::Map<String, Json> = pairs
+                    .iter()
+                    .zip(&written.previous_fingerprints)
+                    .map(|((key, _), fp)| ((*key).to_owned(), json!(fp)))
+                    .collect();
+                let mut results = json!({
+                    "previous_fingerprints": fingerprints,
+                    "file": file.display().to_string(),
+                    "backup": written.backup.display().to_string(),
+                });
+                if let [only] = written.previous_fingerprints.as_slice() {
+                    results["previous_fingerprint"] = json!(only);
+                }
+                Done::passed(results)
+            }
             Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
         }
     }
@@ -329,14 +352,19 @@ impl Engine {
             );
         };
         // `validate` proved the target is a `set_setting` step (RB028).
-        let key = self.runbook.all_steps().find_map(|s| match &s.action {
-            Action::SetSetting(set) if s.id.value == target => Some(set.key.value.clone()),
+        let set = self.runbook.all_steps().find_map(|s| match &s.action {
+            Action::SetSetting(set) if s.id.value == target => Some(set),
             _ => None,
         });
-        let Some(key) = key else {
+        let Some(set) = set else {
             return Done::failed(format!("`{target}` is not a set_setting step"), json!({}));
         };
-        match setting::restore(&PathBuf::from(file), &key, &PathBuf::from(backup)) {
+        let keys: Vec<&str> = set
+            .values
+            .iter()
+            .map(|(key, _)| key.value.as_str())
+            .collect();
+        match setting::restore(&PathBuf::from(file), &keys, &PathBuf::from(backup)) {
             Ok(()) => Done::passed(json!({ "file": file })),
             Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
         }

@@ -292,14 +292,16 @@ impl Planner<'_> {
                 r.text(&setting.file.source)
             ),
             Action::SetSetting(setting) => {
-                details.push(format!("value {}", r.text(&setting.value.source)));
+                for (key, value) in &setting.values {
+                    details.push(format!("{} = {}", key.value, r.text(&value.source)));
+                }
                 details.push(
-                    "atomically, every other line kept; the previous file is backed up for restore_setting"
+                    "atomically (every key in one write), every other line kept; the previous file is backed up for restore_setting"
                         .to_owned(),
                 );
                 format!(
                     "set {} in {}",
-                    setting.key.value,
+                    setting.keys_text(),
                     r.text(&setting.file.source)
                 )
             }
@@ -311,7 +313,7 @@ impl Planner<'_> {
                 match written {
                     Some(set) => format!(
                         "restore {} in {} as it was before `{}`",
-                        set.key.value,
+                        set.keys_text(),
                         r.text(&set.file.source),
                         target.value
                     ),

@@ -1017,9 +1017,57 @@ steps:
     // Without the declaration the POST is a change no probe checks.
     work.write(
         "announce.yaml",
-        work.read("announce.yaml").replace("    effect: notify\n", ""),
+        work.read("announce.yaml")
+            .replace("    effect: notify\n", ""),
     );
     work.runbook(["validate", "announce.yaml"])
         .status(1)
         .stdout_has("RB019");
+}
+
+#[test]
+fn several_settings_switch_together_and_roll_back_together() {
+    let work = Work::new();
+    work.write(".env", "DB_USER=app_v1\nDB_PASSWORD=old-password\nKEEP=1\n");
+    work.write(
+        "rotate.yaml",
+        r#"runbook: rotate
+inputs:
+  password: { secret: true }
+steps:
+  - id: switch
+    set_setting:
+      file: .env
+      values: { DB_USER: app_v2, DB_PASSWORD: "{{ inputs.password }}" }
+  - id: check
+    needs: [switch]
+    effect: probe
+    command: "grep -c app_v2 .env"
+    expect: { stdout: { equals: "2" } }
+rollback:
+  - id: restore
+    when: "{{ steps.switch.outcome == 'passed' }}"
+    restore_setting: switch
+"#,
+    );
+    let plan = work.runbook(["plan", "rotate.yaml"]).status(0);
+    assert!(
+        plan.stdout.contains("set DB_USER, DB_PASSWORD in .env"),
+        "{}",
+        plan.stdout
+    );
+    let ran = work
+        .runbook(["run", "rotate.yaml"])
+        .env("RUNBOOK_INPUT_PASSWORD", "n3w-Passw0rd-xyz")
+        .status(1);
+    assert!(
+        ran.stdout.contains("stdout: expected \"2\", got \"1\""),
+        "{}",
+        ran.stdout
+    );
+    assert!(!ran.stdout.contains("n3w-Passw0rd"), "{}", ran.stdout);
+    assert_eq!(
+        work.read(".env"),
+        "DB_USER=app_v1\nDB_PASSWORD=old-password\nKEEP=1\n"
+    );
 }

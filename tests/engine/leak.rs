@@ -85,6 +85,10 @@ steps:
       env: { TOKEN: "{{ inputs.token }}" }
   - id: save
     set_setting: { file: secret.env, key: API_TOKEN, value: "{{ inputs.token }}" }
+  - id: save_many
+    set_setting:
+      file: many.env
+      values: { API_USER: bot, API_TOKEN: "{{ inputs.token }}" }
   - id: read
     needs: [save]
     read_setting: { file: secret.env, key: API_TOKEN }
@@ -202,9 +206,9 @@ fn assert_no_leak(secret: &str) {
         ("stdout".to_owned(), ran.stdout.clone()),
         ("stderr".to_owned(), ran.stderr.clone()),
     ];
-    let settings = work.join("secret.env");
+    let settings = [work.join("secret.env"), work.join("many.env")];
     for path in files_under(work.path()) {
-        if path == settings {
+        if settings.contains(&path) {
             continue;
         }
         let bytes = std::fs::read(&path).expect("read a written file");

@@ -26,24 +26,7 @@ impl Decoder<'_> {
                 let (file, key) = self.file_and_key(&fields, "read_setting")?;
                 Action::ReadSetting(SettingRef { file, key })
             }
-            "set_setting" => {
-                let fields = self.fields(node, "`set_setting`", &["file", "key", "value"])?;
-                let file_key = self.file_and_key(&fields, "set_setting");
-                let value = match fields.get("value") {
-                    Some(n) => self.template(n, "`value`"),
-                    None => {
-                        self.missing(
-                            &fields,
-                            "value",
-                            "`set_setting`",
-                            "add the `value` to write",
-                        );
-                        None
-                    }
-                };
-                let ((file, key), value) = (file_key?, value?);
-                Action::SetSetting(SetSetting { file, key, value })
-            }
+            "set_setting" => Action::SetSetting(self.set_setting(node)?),
             "restore_setting" => {
                 Action::RestoreSetting(self.id(node, "`restore_setting`", false)?)
             }
@@ -51,6 +34,73 @@ impl Decoder<'_> {
             "command" => Action::Command(self.command(node)?),
             "wait_for" => Action::WaitFor(Box::new(self.wait_for(node)?)),
             _ => Action::Runbook(self.text(node, "`runbook`")?),
+        })
+    }
+
+    /// `{file, key, value}` for one key, `{file, values: {KEY: VALUE, …}}` for
+    /// several written at once.
+    fn set_setting(&mut self, node: &Node) -> Option<SetSetting> {
+        let fields = self.fields(node, "`set_setting`", &["file", "key", "value", "values"])?;
+        let Some(values_node) = fields.get("values") else {
+            let file_key = self.file_and_key(&fields, "set_setting");
+            let value = match fields.get("value") {
+                Some(n) => self.template(n, "`value`"),
+                None => {
+                    self.missing(
+                        &fields,
+                        "value",
+                        "`set_setting`",
+                        "add the `value` to write",
+                    );
+                    None
+                }
+            };
+            let ((file, key), value) = (file_key?, value?);
+            return Some(SetSetting {
+                file,
+                values: vec![(key, value)],
+            });
+        };
+        for single in ["key", "value"] {
+            if let Some(span) = fields.key_span(single) {
+                self.report(
+                    Diagnostic::new(Code::SettingForm, span, format!("`set_setting` has both `values` and `{single}`"))
+                        .help("write one key with `key` and `value`, or several with `values: {KEY: VALUE, …}`, not both"),
+                );
+            }
+        }
+        let file = match fields.get("file") {
+            Some(n) => self.template(n, "`file`"),
+            None => {
+                self.missing(
+                    &fields,
+                    "file",
+                    "`set_setting`",
+                    "add the dotenv `file` to use, e.g. `file: .env`",
+                );
+                None
+            }
+        };
+        let values = self.template_map(values_node, "`values`");
+        for (key, _) in &values {
+            self.check_setting_key(key);
+        }
+        if values.is_empty()
+            && matches!(&values_node.value, Value::Map(entries) if entries.is_empty())
+        {
+            self.report(
+                Diagnostic::new(
+                    Code::SettingForm,
+                    values_node.span,
+                    "`values` names no key to write",
+                )
+                .help("give at least one `KEY: VALUE`"),
+            );
+            return None;
+        }
+        Some(SetSetting {
+            file: file?,
+            values,
         })
     }
 
@@ -84,23 +134,27 @@ impl Decoder<'_> {
             }
         };
         if let Some(key) = &key {
-            let valid = key
-                .value
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && key
-                    .value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-            if !valid {
-                self.report(
-                    Diagnostic::new(Code::InvalidValue, key.span, format!("`{}` is not a dotenv variable name", key.value))
-                        .help("use letters, digits and `_`, not starting with a digit, e.g. `CLOUDFLARE_API_TOKEN`"),
-                );
-            }
+            self.check_setting_key(key);
         }
         Some((file?, key?))
+    }
+
+    fn check_setting_key(&mut self, key: &Spanned<String>) {
+        let valid = key
+            .value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if !valid {
+            self.report(
+                Diagnostic::new(Code::InvalidValue, key.span, format!("`{}` is not a dotenv variable name", key.value))
+                    .help("use letters, digits and `_`, not starting with a digit, e.g. `CLOUDFLARE_API_TOKEN`"),
+            );
+        }
     }
 
     pub(super) fn prompt(&mut self, node: &Node) -> Option<Prompt> {
