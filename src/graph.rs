@@ -199,7 +199,7 @@ fn mermaid_edges(out: &mut String, step: &Step) {
             }
         }
     }
-    if let Action::RestoreSetting(target) = &step.action {
+    if let Action::RestoreSetting(target) | Action::RestoreFile(target) = &step.action {
         let _ = writeln!(
             out,
             "    {} -.->|\"restores\"| {to}",
@@ -407,7 +407,7 @@ pub fn dot(runbook: &Runbook) -> String {
                 }
             }
         }
-        if let Action::RestoreSetting(target) = &step.action {
+        if let Action::RestoreSetting(target) | Action::RestoreFile(target) = &step.action {
             let _ = writeln!(
                 out,
                 "    {} -> {to} [label=\"restores\", style=dashed];",

@@ -294,6 +294,20 @@ fn step_schema(effect: &Value, priority: &Value) -> Value {
             ],
         },
         "restore_setting": r("Id"),
+        "write_file": {
+            "type": "object", "additionalProperties": false, "required": ["path"],
+            "properties": {
+                "path": r("Template"),
+                "content": r("Template"),
+                "from": {"allOf": [r("Template")], "description": "A file whose bytes are written, read at run time."},
+                "mode": {"anyOf": [
+                    {"type": "string", "pattern": "^(0o)?[0-7]{1,4}$"},
+                    {"type": "integer", "minimum": 0},
+                ], "description": "Permission bits in octal, as chmod takes them."},
+            },
+            "oneOf": [{"required": ["content"]}, {"required": ["from"]}],
+        },
+        "restore_file": r("Id"),
         "http": r("HttpRequest"),
         "command": r("Command"),
         "wait_for": r("WaitFor"),

@@ -10,6 +10,9 @@
 mod atomic;
 mod backup;
 mod dotenv;
+mod file;
+
+pub use file::{FileWritten, read_source, restore_file, write_file};
 
 use std::fs::{self, DirBuilder, File, Metadata};
 use std::io::{self, Read as _};

@@ -105,6 +105,8 @@ codes! {
     ContradictoryCheck = "RB041", Error, "text checks that can never all hold";
     NotifyMisplaced = "RB042", Error, "effect notify on a step that cannot notify";
     SettingForm = "RB043", Error, "set_setting mixes one key and several";
+    FileSource = "RB044", Error, "write_file without exactly one of content and from";
+    BadRestoreFile = "RB045", Error, "restore_file does not name a write_file step";
 }
 
 impl fmt::Display for Code {

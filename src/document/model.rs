@@ -260,6 +260,8 @@ pub enum Action {
     ReadSetting(SettingRef),
     SetSetting(SetSetting),
     RestoreSetting(Spanned<String>),
+    WriteFile(WriteFile),
+    RestoreFile(Spanned<String>),
     Http(HttpRequest),
     Command(Command),
     WaitFor(Box<WaitFor>),
@@ -268,12 +270,14 @@ pub enum Action {
 
 impl Action {
     /// The YAML key of each action, in the order the docs list them.
-    pub const KEYS: [&'static str; 9] = [
+    pub const KEYS: [&'static str; 11] = [
         "manual",
         "prompt",
         "read_setting",
         "set_setting",
         "restore_setting",
+        "write_file",
+        "restore_file",
         "http",
         "command",
         "wait_for",
@@ -287,6 +291,8 @@ impl Action {
             Action::ReadSetting(_) => "read_setting",
             Action::SetSetting(_) => "set_setting",
             Action::RestoreSetting(_) => "restore_setting",
+            Action::WriteFile(_) => "write_file",
+            Action::RestoreFile(_) => "restore_file",
             Action::Http(_) => "http",
             Action::Command(_) => "command",
             Action::WaitFor(_) => "wait_for",
@@ -300,7 +306,10 @@ impl Action {
         match self {
             Action::Manual(_) => Some(Effect::Manual),
             Action::Prompt(_) | Action::ReadSetting(_) => Some(Effect::None),
-            Action::SetSetting(_) | Action::RestoreSetting(_) => Some(Effect::Change),
+            Action::SetSetting(_)
+            | Action::RestoreSetting(_)
+            | Action::WriteFile(_)
+            | Action::RestoreFile(_) => Some(Effect::Change),
             Action::Http(request) => Some(request.effect()),
             Action::WaitFor(_) => Some(Effect::Probe),
             Action::Command(_) | Action::Runbook(_) => None,
@@ -311,7 +320,8 @@ impl Action {
     pub fn result_fields(&self) -> &'static [&'static str] {
         match self {
             // A manual step has only the results every step has (`outcome`, `reason`).
-            Action::Manual(_) | Action::RestoreSetting(_) => &[],
+            Action::Manual(_) | Action::RestoreSetting(_) | Action::RestoreFile(_) => &[],
+            Action::WriteFile(_) => &["file", "fingerprint", "previous_fingerprint"],
             Action::Prompt(_) | Action::ReadSetting(_) => &["value"],
             Action::SetSetting(_) => &["previous_fingerprint", "previous_fingerprints"],
             Action::Http(_) => &["status", "json", "headers", "elapsed_ms", "body"],
@@ -356,6 +366,26 @@ impl SetSetting {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// `write_file:` — a whole file, written atomically after a backup of the
+/// previous one (which `restore_file` puts back).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteFile {
+    pub path: Template,
+    pub source: FileSource,
+    /// Permission bits, `0640`; when absent an existing file keeps its mode and
+    /// a new one is owner-only.
+    pub mode: Option<Spanned<u32>>,
+}
+
+/// What `write_file` writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileSource {
+    /// `content:` — the text itself, a template.
+    Content(Template),
+    /// `from:` — the path of a file whose bytes are copied, read at run time.
+    From(Template),
 }
 
 /// HTTP methods `http:` may use.

@@ -7,7 +7,8 @@
 use std::borrow::Cow;
 
 use super::model::{
-    Action, Command, Expect, HttpRequest, Matcher, Probe, Step, Template, TextMatch, TextRule,
+    Action, Command, Expect, FileSource, HttpRequest, Matcher, Probe, Step, Template, TextMatch,
+    TextRule,
 };
 use super::node::{Node, Value};
 
@@ -60,7 +61,15 @@ impl Step {
             }
             Action::Http(request) => out.http(request),
             Action::Command(command) => out.command(command),
-            Action::WaitFor(_) | Action::RestoreSetting(_) | Action::Runbook(_) => {}
+            Action::WriteFile(file) => {
+                out.text(Some(&file.path), Stage::Action, "this step");
+                let (FileSource::Content(source) | FileSource::From(source)) = &file.source;
+                out.text(Some(source), Stage::Action, "this step");
+            }
+            Action::WaitFor(_)
+            | Action::RestoreSetting(_)
+            | Action::RestoreFile(_)
+            | Action::Runbook(_) => {}
         }
         out.expect(self.expect.as_ref());
         for wait in self.waits() {

@@ -2,7 +2,7 @@
 //! calling the action module, checking expectations, retrying, and turning what
 //! happened into an outcome with results for later templates.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
@@ -90,6 +90,8 @@ impl Engine {
                         | Action::Runbook(_)
                         | Action::SetSetting(_)
                         | Action::RestoreSetting(_)
+                        | Action::WriteFile(_)
+                        | Action::RestoreFile(_)
                 );
             if !retriable || attempt >= attempts {
                 return Ok(done);
@@ -123,6 +125,8 @@ impl Engine {
             Action::ReadSetting(setting) => self.read_setting(step, setting),
             Action::SetSetting(setting) => self.set_setting(step, setting),
             Action::RestoreSetting(target) => self.restore_setting(&target.value),
+            Action::WriteFile(file) => self.write_file(step, file),
+            Action::RestoreFile(target) => self.restore_file(&target.value),
             Action::Http(request) => match &items {
                 Some(items) => self.http_fan_out(step, request, items).await?,
                 None => self.http_step(step, request).await?,
@@ -365,6 +369,78 @@ impl Engine {
             .map(|(key, _)| key.value.as_str())
             .collect();
         match setting::restore(&PathBuf::from(file), &keys, &PathBuf::from(backup)) {
+            Ok(()) => Done::passed(json!({ "file": file })),
+            Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
+        }
+    }
+
+    fn write_file(&mut self, step: &Step, file: &model::WriteFile) -> Done {
+        let rendered = self
+            .values
+            .render(&file.path.source, None)
+            .and_then(|path| {
+                let source = match &file.source {
+                    model::FileSource::Content(t) | model::FileSource::From(t) => t,
+                };
+                Ok((path, self.values.render(&source.source, None)?))
+            });
+        let (path, source) = match rendered {
+            Ok((path, source)) => (PathBuf::from(path.text), source),
+            Err(e) => {
+                return Done::failed(self.render_failed(step, "write_file", &e.0), json!({}));
+            }
+        };
+        let bytes = match &file.source {
+            model::FileSource::Content(_) => source.text.clone().into_bytes(),
+            model::FileSource::From(_) => match setting::read_source(Path::new(&source.text)) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    return Done::failed(self.values.redactor.redact(&e.to_string()), json!({}));
+                }
+            },
+        };
+        let secret = source.secret || step.secret.as_ref().is_some_and(|s| s.value);
+        if secret {
+            // The whole content is the secret; its lines are masked wherever
+            // one of them turns up on its own.
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            self.values.redactor.add(&text);
+            for line in text.lines().filter(|l| l.trim().len() >= 8) {
+                self.values.redactor.add(line.trim());
+            }
+        }
+        let backup = self
+            .state
+            .backups_dir(&self.run_id)
+            .join(format!("{}.bak", step.id.value));
+        match setting::write_file(&path, &bytes, file.mode.as_ref().map(|m| m.value), &backup) {
+            Ok(written) => Done::passed(json!({
+                "file": path.display().to_string(),
+                "backup": backup.display().to_string(),
+                "fingerprint": written.fingerprint,
+                "previous_fingerprint": written.previous_fingerprint,
+            })),
+            Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
+        }
+    }
+
+    fn restore_file(&mut self, target: &str) -> Done {
+        let Some(results) = self.values.step(target) else {
+            return Done::failed(
+                format!("`{target}` has not run, so there is nothing to restore"),
+                json!({}),
+            );
+        };
+        let (Some(file), Some(backup)) = (
+            results.get("file").and_then(Json::as_str),
+            results.get("backup").and_then(Json::as_str),
+        ) else {
+            return Done::failed(
+                format!("`{target}` wrote nothing, so there is nothing to restore"),
+                json!({}),
+            );
+        };
+        match setting::restore_file(Path::new(file), Path::new(backup)) {
             Ok(()) => Done::passed(json!({ "file": file })),
             Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
         }

@@ -424,6 +424,11 @@ fn details(step: &Step, results: &Json) -> Vec<String> {
                 out.push(format!("wrote {} in {file}", setting.keys_text()));
             }
         }
+        Action::WriteFile(_) => {
+            if let Some(file) = text("file") {
+                out.push(format!("wrote {file}"));
+            }
+        }
         _ => {}
     }
     out

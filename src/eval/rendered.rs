@@ -238,6 +238,8 @@ pub fn subject(action: &Action) -> Option<Subject> {
         | Action::ReadSetting(_)
         | Action::SetSetting(_)
         | Action::RestoreSetting(_)
+        | Action::WriteFile(_)
+        | Action::RestoreFile(_)
         | Action::WaitFor(_)
         | Action::Runbook(_) => None,
     }

@@ -17,7 +17,7 @@ use super::{
 use crate::action::expect::Subject;
 use crate::document::children;
 use crate::document::model::{
-    Action, Effect, Expect, HttpRequest, Runbook, Step, Timespan, WaitFor,
+    Action, Effect, Expect, FileSource, HttpRequest, Runbook, Step, Timespan, WaitFor,
 };
 use crate::document::rules::parent_dir;
 use crate::eval::answers::Answers;
@@ -318,6 +318,43 @@ impl Planner<'_> {
                         target.value
                     ),
                     None => format!("restore what `{}` replaced", target.value),
+                }
+            }
+            Action::WriteFile(file) => {
+                match &file.source {
+                    FileSource::Content(content) => {
+                        let text = r.text(&content.source);
+                        let lines = text.lines().count();
+                        let first = text.lines().next().unwrap_or_default();
+                        details.push(match lines {
+                            0 | 1 => format!("content {first:?}"),
+                            n => format!("content {first:?} … ({n} lines)"),
+                        });
+                    }
+                    FileSource::From(from) => {
+                        details.push(format!("content copied from {}", r.text(&from.source)));
+                    }
+                }
+                details.push(match &file.mode {
+                    Some(mode) => format!("mode {:04o}", mode.value),
+                    None => "mode kept (0600 for a new file)".to_owned(),
+                });
+                details
+                    .push("atomically; the previous file is backed up for restore_file".to_owned());
+                format!("write {}", r.text(&file.path.source))
+            }
+            Action::RestoreFile(target) => {
+                let written = self.runbook.all_steps().find_map(|s| match &s.action {
+                    Action::WriteFile(file) if s.id.value == target.value => Some(file),
+                    _ => None,
+                });
+                match written {
+                    Some(file) => format!(
+                        "restore {} as it was before `{}`",
+                        r.text(&file.path.source),
+                        target.value
+                    ),
+                    None => format!("restore the file `{}` replaced", target.value),
                 }
             }
             Action::Http(spec) => {

@@ -1071,3 +1071,64 @@ rollback:
         "DB_USER=app_v1\nDB_PASSWORD=old-password\nKEEP=1\n"
     );
 }
+
+#[test]
+fn a_whole_file_is_written_atomically_and_restored_by_the_rollback() {
+    let work = Work::new();
+    work.write("tls.crt", "OLD CERT\n");
+    std::fs::set_permissions(work.join("tls.crt"), std::fs::Permissions::from_mode(0o644))
+        .expect("chmod");
+    work.write("new.crt", "NEW CERT\n");
+    work.write(
+        "renew.yaml",
+        r#"runbook: renew
+inputs:
+  key: { secret: true }
+steps:
+  - id: cert
+    write_file: { path: tls.crt, from: new.crt, mode: "0640" }
+  - id: key
+    write_file: { path: tls.key, content: "{{ inputs.key }}" }
+  - id: served
+    needs: [cert, key]
+    effect: probe
+    command: cat tls.crt
+    expect: { stdout: { equals: "OLD CERT" } }
+rollback:
+  - id: restore_key
+    when: "{{ steps.key.outcome == 'passed' }}"
+    restore_file: key
+  - id: restore_cert
+    when: "{{ steps.cert.outcome == 'passed' }}"
+    restore_file: cert
+"#,
+    );
+    let plan = work
+        .runbook(["plan", "renew.yaml"])
+        .env("RUNBOOK_INPUT_KEY", "PRIVATE-KEY-abcdef-1234")
+        .status(0);
+    assert!(plan.stdout.contains("write tls.key"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("content copied from new.crt"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("PRIVATE-KEY"), "{}", plan.stdout);
+    let ran = work
+        .runbook(["run", "renew.yaml", "--events", "events.jsonl"])
+        .env("RUNBOOK_INPUT_KEY", "PRIVATE-KEY-abcdef-1234")
+        .status(1);
+    // The check saw the new file; the rollback put the old one back, mode too,
+    // and removed the key file it had created.
+    assert!(
+        ran.stdout
+            .contains("stdout: expected \"OLD CERT\", got \"NEW CERT\""),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(work.read("tls.crt"), "OLD CERT\n");
+    assert_eq!(mode(&work, "tls.crt"), 0o644);
+    assert!(!work.exists("tls.key"), "{}", ran.stdout);
+    let everything = format!("{}{}{}", ran.stdout, ran.stderr, work.read("events.jsonl"));
+    assert!(!everything.contains("PRIVATE-KEY"), "{everything}");
+}

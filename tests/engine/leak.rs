@@ -89,6 +89,10 @@ steps:
     set_setting:
       file: many.env
       values: { API_USER: bot, API_TOKEN: "{{ inputs.token }}" }
+  - id: key_file
+    write_file:
+      path: tls.key
+      content: "-----BEGIN KEY-----\n{{ inputs.token }}\n-----END KEY-----\n"
   - id: read
     needs: [save]
     read_setting: { file: secret.env, key: API_TOKEN }
@@ -206,7 +210,11 @@ fn assert_no_leak(secret: &str) {
         ("stdout".to_owned(), ran.stdout.clone()),
         ("stderr".to_owned(), ran.stderr.clone()),
     ];
-    let settings = [work.join("secret.env"), work.join("many.env")];
+    let settings = [
+        work.join("secret.env"),
+        work.join("many.env"),
+        work.join("tls.key"),
+    ];
     for path in files_under(work.path()) {
         if settings.contains(&path) {
             continue;

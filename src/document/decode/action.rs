@@ -4,8 +4,8 @@
 use super::{Decoder, Fields};
 use crate::document::diagnostic::{Code, Diagnostic};
 use crate::document::model::{
-    Action, Command, HttpRequest, Method, Probe, Prompt, SetSetting, SettingRef, Spanned, Template,
-    WaitFor,
+    Action, Command, FileSource, HttpRequest, Method, Probe, Prompt, SetSetting, SettingRef,
+    Spanned, Template, WaitFor, WriteFile,
 };
 use crate::document::node::{Node, Value};
 
@@ -30,11 +30,79 @@ impl Decoder<'_> {
             "restore_setting" => {
                 Action::RestoreSetting(self.id(node, "`restore_setting`", false)?)
             }
+            "write_file" => Action::WriteFile(self.write_file(node)?),
+            "restore_file" => Action::RestoreFile(self.id(node, "`restore_file`", false)?),
             "http" => Action::Http(self.http(node)?),
             "command" => Action::Command(self.command(node)?),
             "wait_for" => Action::WaitFor(Box::new(self.wait_for(node)?)),
             _ => Action::Runbook(self.text(node, "`runbook`")?),
         })
+    }
+
+    /// `{path, content | from, mode}`.
+    fn write_file(&mut self, node: &Node) -> Option<WriteFile> {
+        let fields = self.fields(node, "`write_file`", &["path", "content", "from", "mode"])?;
+        let path = match fields.get("path") {
+            Some(n) => self.template(n, "`path`"),
+            None => {
+                self.missing(
+                    &fields,
+                    "path",
+                    "`write_file`",
+                    "add the `path` of the file to write",
+                );
+                None
+            }
+        };
+        let source = match (fields.get("content"), fields.get("from")) {
+            (Some(content), None) => self.template(content, "`content`").map(FileSource::Content),
+            (None, Some(from)) => self.template(from, "`from`").map(FileSource::From),
+            (Some(_), Some(_)) => {
+                self.report(
+                    Diagnostic::new(
+                        Code::FileSource,
+                        fields.key_span("from").unwrap_or(fields.span),
+                        "`write_file` has both `content` and `from`",
+                    )
+                    .help("write the text with `content`, or copy a file with `from`, not both"),
+                );
+                None
+            }
+            (None, None) => {
+                self.report(
+                    Diagnostic::new(
+                        Code::FileSource,
+                        fields.span,
+                        "`write_file` has neither `content` nor `from`",
+                    )
+                    .help("say what to write: `content: TEXT` or `from: PATH`"),
+                );
+                None
+            }
+        };
+        let mode = fields.get("mode").and_then(|n| self.file_mode(n));
+        Some(WriteFile {
+            path: path?,
+            source: source?,
+            mode,
+        })
+    }
+
+    /// `mode: 0640` or `"0640"`: octal, as `chmod` reads it, whatever YAML
+    /// would make of the digits.
+    fn file_mode(&mut self, node: &Node) -> Option<Spanned<u32>> {
+        let text = self.text(node, "`mode`")?;
+        let digits = text.value.strip_prefix("0o").unwrap_or(&text.value);
+        match u32::from_str_radix(digits, 8) {
+            Ok(mode) if mode <= 0o7777 && !digits.is_empty() => Some(Spanned::new(mode, node.span)),
+            _ => {
+                self.report(
+                    Diagnostic::new(Code::InvalidValue, node.span, format!("`{}` is not a file mode", text.value))
+                        .help("write the permission bits in octal, as chmod takes them, e.g. `mode: \"0640\"`"),
+                );
+                None
+            }
+        }
     }
 
     /// `{file, key, value}` for one key, `{file, values: {KEY: VALUE, …}}` for
