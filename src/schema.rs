@@ -308,6 +308,14 @@ fn step_schema(effect: &Value, priority: &Value) -> Value {
             "oneOf": [{"required": ["content"]}, {"required": ["from"]}],
         },
         "restore_file": r("Id"),
+        "generate_secret": {
+            "type": "object", "additionalProperties": false, "required": ["length"],
+            "description": "A new secret from the OS's secure random source, in `steps.<id>.value`.",
+            "properties": {
+                "length": {"type": "integer", "minimum": 1, "maximum": 4096},
+                "alphabet": {"type": "string", "minLength": 2, "description": "The characters to draw from, each once; letters and digits when absent."},
+            },
+        },
         "http": r("HttpRequest"),
         "command": r("Command"),
         "wait_for": r("WaitFor"),

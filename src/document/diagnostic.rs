@@ -107,6 +107,8 @@ codes! {
     SettingForm = "RB043", Error, "set_setting mixes one key and several";
     FileSource = "RB044", Error, "write_file without exactly one of content and from";
     BadRestoreFile = "RB045", Error, "restore_file does not name a write_file step";
+    BadGenerator = "RB046", Error, "generate_secret cannot draw a secret";
+    WeakSecret = "RB047", Warning, "generated secret weaker than 64 bits";
 }
 
 impl fmt::Display for Code {

@@ -262,6 +262,7 @@ pub enum Action {
     RestoreSetting(Spanned<String>),
     WriteFile(WriteFile),
     RestoreFile(Spanned<String>),
+    GenerateSecret(GenerateSecret),
     Http(HttpRequest),
     Command(Command),
     WaitFor(Box<WaitFor>),
@@ -270,7 +271,7 @@ pub enum Action {
 
 impl Action {
     /// The YAML key of each action, in the order the docs list them.
-    pub const KEYS: [&'static str; 11] = [
+    pub const KEYS: [&'static str; 12] = [
         "manual",
         "prompt",
         "read_setting",
@@ -278,6 +279,7 @@ impl Action {
         "restore_setting",
         "write_file",
         "restore_file",
+        "generate_secret",
         "http",
         "command",
         "wait_for",
@@ -293,6 +295,7 @@ impl Action {
             Action::RestoreSetting(_) => "restore_setting",
             Action::WriteFile(_) => "write_file",
             Action::RestoreFile(_) => "restore_file",
+            Action::GenerateSecret(_) => "generate_secret",
             Action::Http(_) => "http",
             Action::Command(_) => "command",
             Action::WaitFor(_) => "wait_for",
@@ -305,7 +308,9 @@ impl Action {
     pub fn implied_effect(&self) -> Option<Effect> {
         match self {
             Action::Manual(_) => Some(Effect::Manual),
-            Action::Prompt(_) | Action::ReadSetting(_) => Some(Effect::None),
+            Action::Prompt(_) | Action::ReadSetting(_) | Action::GenerateSecret(_) => {
+                Some(Effect::None)
+            }
             Action::SetSetting(_)
             | Action::RestoreSetting(_)
             | Action::WriteFile(_)
@@ -322,7 +327,7 @@ impl Action {
             // A manual step has only the results every step has (`outcome`, `reason`).
             Action::Manual(_) | Action::RestoreSetting(_) | Action::RestoreFile(_) => &[],
             Action::WriteFile(_) => &["file", "fingerprint", "previous_fingerprint"],
-            Action::Prompt(_) | Action::ReadSetting(_) => &["value"],
+            Action::Prompt(_) | Action::ReadSetting(_) | Action::GenerateSecret(_) => &["value"],
             Action::SetSetting(_) => &["previous_fingerprint", "previous_fingerprints"],
             Action::Http(_) => &["status", "json", "headers", "elapsed_ms", "body"],
             Action::Command(_) => &["exit_code", "stdout", "stderr"],
@@ -365,6 +370,38 @@ impl SetSetting {
             .map(|(key, _)| key.value.as_str())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// `generate_secret:` — a new secret drawn from the OS's secure random source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateSecret {
+    pub length: Spanned<u32>,
+    /// The characters to draw from, each once; letters and digits when absent.
+    pub alphabet: Option<Spanned<String>>,
+}
+
+impl GenerateSecret {
+    pub const DEFAULT_ALPHABET: &'static str =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    /// Longer than any password or token field takes.
+    pub const MAX_LENGTH: u32 = 4096;
+    /// Below this a secret can be guessed offline; `validate` warns.
+    pub const MIN_BITS: f64 = 64.0;
+
+    pub fn alphabet(&self) -> Vec<char> {
+        self.alphabet
+            .as_ref()
+            .map_or(Self::DEFAULT_ALPHABET, |a| a.value.as_str())
+            .chars()
+            .collect()
+    }
+
+    /// The entropy of one value: `length × log2(alphabet size)`.
+    pub fn bits(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)]
+        let size = self.alphabet().len() as f64;
+        f64::from(self.length.value) * size.log2()
     }
 }
 

@@ -332,6 +332,7 @@ impl Rules<'_, '_> {
             | Action::ReadSetting(_)
             | Action::SetSetting(_)
             | Action::WriteFile(_)
+            | Action::GenerateSecret(_)
             | Action::Http(_)
             | Action::Command(_)
             | Action::WaitFor(_)

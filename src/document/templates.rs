@@ -69,6 +69,7 @@ impl Step {
             Action::WaitFor(_)
             | Action::RestoreSetting(_)
             | Action::RestoreFile(_)
+            | Action::GenerateSecret(_)
             | Action::Runbook(_) => {}
         }
         out.expect(self.expect.as_ref());

@@ -11,7 +11,7 @@ use crate::action::command::{self, CommandSpec};
 use crate::action::expect::{self, Expectation, Subject};
 use crate::action::http::{self, Request, Response};
 use crate::action::wait::Poll;
-use crate::action::{fan_out, setting};
+use crate::action::{fan_out, generate, setting};
 use crate::document::model::{self, Action, Effect, Expect, HttpRequest, Step};
 use crate::document::templates::Stage;
 use crate::engine::Stop;
@@ -127,6 +127,7 @@ impl Engine {
             Action::RestoreSetting(target) => self.restore_setting(&target.value),
             Action::WriteFile(file) => self.write_file(step, file),
             Action::RestoreFile(target) => self.restore_file(&target.value),
+            Action::GenerateSecret(generator) => self.generate_secret(generator),
             Action::Http(request) => match &items {
                 Some(items) => self.http_fan_out(step, request, items).await?,
                 None => self.http_step(step, request).await?,
@@ -421,6 +422,20 @@ impl Engine {
                 "previous_fingerprint": written.previous_fingerprint,
             })),
             Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
+        }
+    }
+
+    fn generate_secret(&mut self, generator: &model::GenerateSecret) -> Done {
+        let length = usize::try_from(generator.length.value).unwrap_or(usize::MAX);
+        match generate::generate(length, &generator.alphabet()) {
+            Ok(value) => {
+                // Masked from the first byte anyone could see.
+                self.values.redactor.add(&value);
+                let mut done = Done::passed(json!({ "value": value }));
+                done.secret_fields.push("value".into());
+                done
+            }
+            Err(e) => Done::failed(e.to_string(), json!({})),
         }
     }
 

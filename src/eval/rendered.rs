@@ -240,6 +240,7 @@ pub fn subject(action: &Action) -> Option<Subject> {
         | Action::RestoreSetting(_)
         | Action::WriteFile(_)
         | Action::RestoreFile(_)
+        | Action::GenerateSecret(_)
         | Action::WaitFor(_)
         | Action::Runbook(_) => None,
     }

@@ -343,6 +343,22 @@ impl Planner<'_> {
                     .push("atomically; the previous file is backed up for restore_file".to_owned());
                 format!("write {}", r.text(&file.path.source))
             }
+            Action::GenerateSecret(generator) => {
+                let alphabet: String = generator.alphabet().into_iter().collect();
+                let shown = if generator.alphabet.is_some() {
+                    format!("from {alphabet:?}")
+                } else {
+                    "of letters and digits".to_owned()
+                };
+                details.push(format!(
+                    "{:.0} bits, from the OS's secure random source; a secret: masked everywhere",
+                    generator.bits()
+                ));
+                format!(
+                    "generate a secret of {} characters {shown}",
+                    generator.length.value
+                )
+            }
             Action::RestoreFile(target) => {
                 let written = self.runbook.all_steps().find_map(|s| match &s.action {
                     Action::WriteFile(file) if s.id.value == target.value => Some(file),

@@ -4,8 +4,8 @@
 use super::{Decoder, Fields};
 use crate::document::diagnostic::{Code, Diagnostic};
 use crate::document::model::{
-    Action, Command, FileSource, HttpRequest, Method, Probe, Prompt, SetSetting, SettingRef,
-    Spanned, Template, WaitFor, WriteFile,
+    Action, Command, FileSource, GenerateSecret, HttpRequest, Method, Probe, Prompt, SetSetting,
+    SettingRef, Spanned, Template, WaitFor, WriteFile,
 };
 use crate::document::node::{Node, Value};
 
@@ -31,12 +31,93 @@ impl Decoder<'_> {
                 Action::RestoreSetting(self.id(node, "`restore_setting`", false)?)
             }
             "write_file" => Action::WriteFile(self.write_file(node)?),
+            "generate_secret" => Action::GenerateSecret(self.generate_secret(node)?),
             "restore_file" => Action::RestoreFile(self.id(node, "`restore_file`", false)?),
             "http" => Action::Http(self.http(node)?),
             "command" => Action::Command(self.command(node)?),
             "wait_for" => Action::WaitFor(Box::new(self.wait_for(node)?)),
             _ => Action::Runbook(self.text(node, "`runbook`")?),
         })
+    }
+
+    /// `{length, alphabet}`: a length from 1 to the maximum, an alphabet of two
+    /// or more characters, each given once.
+    fn generate_secret(&mut self, node: &Node) -> Option<GenerateSecret> {
+        let fields = self.fields(node, "`generate_secret`", &["length", "alphabet"])?;
+        let length = match fields.get("length") {
+            Some(n) => self.integer(n, "`length`"),
+            None => {
+                self.missing(
+                    &fields,
+                    "length",
+                    "`generate_secret`",
+                    "say how many characters to draw, e.g. `length: 32`",
+                );
+                None
+            }
+        }?;
+        let max = GenerateSecret::MAX_LENGTH;
+        let Some(count) = u32::try_from(length.value)
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+        else {
+            self.report(
+                Diagnostic::new(
+                    Code::BadGenerator,
+                    length.span,
+                    format!("a secret of length {} cannot be drawn", length.value),
+                )
+                .help(format!("give a length from 1 to {max}")),
+            );
+            return None;
+        };
+        let alphabet = fields
+            .get("alphabet")
+            .and_then(|n| self.text(n, "`alphabet`"));
+        if let Some(alphabet) = &alphabet {
+            let chars: Vec<char> = alphabet.value.chars().collect();
+            let repeated = chars
+                .iter()
+                .enumerate()
+                .find(|(i, c)| chars[..*i].contains(c))
+                .map(|(_, c)| *c);
+            let problem = if chars.len() < 2 {
+                Some("it needs at least two characters to draw from".to_owned())
+            } else if chars.len() > 256 {
+                Some(format!("it has {} characters, more than the 256 one random byte can choose from", chars.len()))
+            } else if let Some(c) = repeated {
+                Some(format!(
+                    "{c:?} is given twice, which would make it likelier than the others"
+                ))
+            } else {
+                chars
+                    .iter()
+                    .find(|c| c.is_control())
+                    .map(|c| format!("{c:?} is a control character"))
+            };
+            if let Some(problem) = problem {
+                self.report(
+                    Diagnostic::new(Code::BadGenerator, alphabet.span, format!("this `alphabet` cannot be drawn from: {problem}"))
+                        .help("list each character once, e.g. `alphabet: \"abcdefghijklmnopqrstuvwxyz0123456789\"`, or leave it out for letters and digits"),
+                );
+                return None;
+            }
+        }
+        let generator = GenerateSecret {
+            length: Spanned::new(count, length.span),
+            alphabet,
+        };
+        if generator.bits() < GenerateSecret::MIN_BITS {
+            let bits = generator.bits();
+            let size = generator.alphabet().len();
+            #[allow(clippy::cast_precision_loss)]
+            let needed = (GenerateSecret::MIN_BITS / (size as f64).log2()).ceil();
+            self.report(
+                Diagnostic::new(Code::WeakSecret, length.span, format!("a secret of {count} characters from {size} has {bits:.0} bits: it can be guessed offline"))
+                    .help(format!("draw {needed} characters or more for 64 bits")),
+            );
+        }
+        Some(generator)
     }
 
     /// `{path, content | from, mode}`.
