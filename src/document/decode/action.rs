@@ -84,7 +84,10 @@ impl Decoder<'_> {
             let problem = if chars.len() < 2 {
                 Some("it needs at least two characters to draw from".to_owned())
             } else if chars.len() > 256 {
-                Some(format!("it has {} characters, more than the 256 one random byte can choose from", chars.len()))
+                Some(format!(
+                    "it has {} characters, more than the 256 one random byte can choose from",
+                    chars.len()
+                ))
             } else if let Some(c) = repeated {
                 Some(format!(
                     "{c:?} is given twice, which would make it likelier than the others"
