@@ -5,6 +5,7 @@
 pub mod command;
 pub mod expect;
 pub mod fan_out;
+pub mod generate;
 pub mod http;
 pub mod setting;
 pub mod wait;

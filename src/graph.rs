@@ -54,6 +54,7 @@ impl Kind {
             Kind::Effect(Effect::None) => ("#f5f5f5", "#9e9e9e"),
             Kind::Effect(Effect::Probe) => ("#e3f2fd", "#1565c0"),
             Kind::Effect(Effect::Manual) => ("#f3e5f5", "#6a1b9a"),
+            Kind::Effect(Effect::Notify) => ("#e8f5e9", "#2e7d32"),
             Kind::Effect(Effect::Change) => ("#fff3e0", "#ef6c00"),
             Kind::Effect(Effect::Irreversible) => ("#ffebee", "#c62828"),
             Kind::Child => ("#e0f2f1", "#00695c"),
@@ -62,10 +63,11 @@ impl Kind {
 }
 
 /// Every kind, in the order the legend and class definitions list them.
-const KINDS: [Kind; 6] = [
+const KINDS: [Kind; 7] = [
     Kind::Effect(Effect::None),
     Kind::Effect(Effect::Probe),
     Kind::Effect(Effect::Manual),
+    Kind::Effect(Effect::Notify),
     Kind::Effect(Effect::Change),
     Kind::Effect(Effect::Irreversible),
     Kind::Child,
@@ -166,6 +168,7 @@ fn mermaid_shape(kind: Kind) -> (&'static str, &'static str) {
         Kind::Effect(Effect::Change) => ("[", "]"),
         Kind::Effect(Effect::Irreversible) => ("{{", "}}"),
         Kind::Effect(Effect::Manual) => ("[/", "/]"),
+        Kind::Effect(Effect::Notify) => (">", "]"),
         Kind::Effect(Effect::None) => ("(", ")"),
         Kind::Child => ("[[", "]]"),
     }
@@ -196,7 +199,7 @@ fn mermaid_edges(out: &mut String, step: &Step) {
             }
         }
     }
-    if let Action::RestoreSetting(target) = &step.action {
+    if let Action::RestoreSetting(target) | Action::RestoreFile(target) = &step.action {
         let _ = writeln!(
             out,
             "    {} -.->|\"restores\"| {to}",
@@ -308,6 +311,7 @@ fn dot_shape(kind: Kind) -> (&'static str, &'static str) {
         Kind::Effect(Effect::Change) => ("box", "filled"),
         Kind::Effect(Effect::Irreversible) => ("hexagon", "filled,bold"),
         Kind::Effect(Effect::Manual) => ("parallelogram", "filled"),
+        Kind::Effect(Effect::Notify) => ("note", "filled"),
         Kind::Effect(Effect::None) => ("ellipse", "filled"),
         Kind::Child => ("box3d", "filled"),
     }
@@ -403,7 +407,7 @@ pub fn dot(runbook: &Runbook) -> String {
                 }
             }
         }
-        if let Action::RestoreSetting(target) = &step.action {
+        if let Action::RestoreSetting(target) | Action::RestoreFile(target) = &step.action {
             let _ = writeln!(
                 out,
                 "    {} -> {to} [label=\"restores\", style=dashed];",

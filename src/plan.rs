@@ -300,6 +300,7 @@ impl Summary {
             "manual",
             "none",
             "probe",
+            "notify",
             "change",
             "irreversible",
             "unknown",

@@ -117,10 +117,36 @@ pub fn schema() -> Schema {
                     {"type": "integer", "minimum": 100, "maximum": 599},
                     {"type": "array", "items": {"type": "integer", "minimum": 100, "maximum": 599}},
                 ]},
-                "json": {"type": "object", "description": "Dotted JSON paths to expected values or matchers."},
-                "exit_code": {"type": "integer"},
+                "json": {"description": "Dotted JSON paths to expected values or matchers; a matcher or a non-map value checks the whole document. On a command, stdout parsed as JSON."},
+                "exit_code": {"anyOf": [
+                    {"type": "integer", "minimum": 0, "maximum": 255},
+                    {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}},
+                ]},
+                "stdout": r("TextMatch"),
+                "stderr": r("TextMatch"),
                 "stdout_contains": r("Template"),
+                "body": r("TextMatch"),
+                "headers": {
+                    "type": "object",
+                    "description": "Response header names (any case) to text matchers.",
+                    "additionalProperties": r("TextMatch"),
+                },
                 "body_contains": r("Template"),
+            },
+        }),
+    );
+    add(
+        "TextMatch",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "minProperties": 1,
+            "description": "Every rule given must hold; `equals` ignores one trailing newline.",
+            "properties": {
+                "contains": r("Template"),
+                "not_contains": r("Template"),
+                "equals": r("Template"),
+                "matches": {"type": "string", "description": "A regular expression searched in the text."},
             },
         }),
     );
@@ -253,10 +279,43 @@ fn step_schema(effect: &Value, priority: &Value) -> Value {
             "properties": {"file": r("Template"), "key": {"type": "string"}},
         },
         "set_setting": {
-            "type": "object", "additionalProperties": false, "required": ["file", "key", "value"],
-            "properties": {"file": r("Template"), "key": {"type": "string"}, "value": r("Template")},
+            "type": "object", "additionalProperties": false, "required": ["file"],
+            "properties": {
+                "file": r("Template"), "key": {"type": "string"}, "value": r("Template"),
+                "values": {
+                    "type": "object", "minProperties": 1,
+                    "description": "Several keys, written in one atomic write.",
+                    "additionalProperties": r("Template"),
+                },
+            },
+            "oneOf": [
+                {"required": ["key", "value"], "not": {"required": ["values"]}},
+                {"required": ["values"], "not": {"anyOf": [{"required": ["key"]}, {"required": ["value"]}]}},
+            ],
         },
         "restore_setting": r("Id"),
+        "write_file": {
+            "type": "object", "additionalProperties": false, "required": ["path"],
+            "properties": {
+                "path": r("Template"),
+                "content": r("Template"),
+                "from": {"allOf": [r("Template")], "description": "A file whose bytes are written, read at run time."},
+                "mode": {"anyOf": [
+                    {"type": "string", "pattern": "^(0o)?[0-7]{1,4}$"},
+                    {"type": "integer", "minimum": 0},
+                ], "description": "Permission bits in octal, as chmod takes them."},
+            },
+            "oneOf": [{"required": ["content"]}, {"required": ["from"]}],
+        },
+        "restore_file": r("Id"),
+        "generate_secret": {
+            "type": "object", "additionalProperties": false, "required": ["length"],
+            "description": "A new secret from the OS's secure random source, in `steps.<id>.value`.",
+            "properties": {
+                "length": {"type": "integer", "minimum": 1, "maximum": 4096},
+                "alphabet": {"type": "string", "minLength": 2, "description": "The characters to draw from, each once; letters and digits when absent."},
+            },
+        },
         "http": r("HttpRequest"),
         "command": r("Command"),
         "wait_for": r("WaitFor"),

@@ -2,6 +2,7 @@
 //! checked against what their readers expect: GitHub's workflow-command syntax,
 //! the OASIS SARIF 2.1.0 schema, well-formed `JUnit` XML, and our documented JSON.
 
+use runbook::document::diagnostic::Code;
 use serde_json::Value;
 
 use crate::support::{Ran, Test, repo};
@@ -186,10 +187,7 @@ fn sarif_rules_are_the_codes_and_results_point_at_them() {
         .expect("rules is an array");
     let ids: Vec<&str> = rules.iter().filter_map(|r| r["id"].as_str()).collect();
     assert_eq!(ids.len(), rules.len(), "every rule has an id");
-    let expected: Vec<&str> = runbook::document::diagnostic::Code::ALL
-        .iter()
-        .map(|code| code.as_str())
-        .collect();
+    let expected: Vec<&str> = Code::ALL.iter().map(|code| code.as_str()).collect();
     assert_eq!(ids, expected, "rule ids are the codes, in order");
     let rule = |id: &str| &rules[ids.iter().position(|r| *r == id).expect("a rule")];
     assert_eq!(rule("RB004")["defaultConfiguration"]["level"], "error");

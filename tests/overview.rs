@@ -583,7 +583,10 @@ fn report_markdown_tells_the_whole_run() {
         "{md}"
     );
     assert!(md.contains("HTTP 200 in "), "{md}");
-    assert!(md.contains("✓ status 200<br>✓ `status` = \"ok\""), "{md}");
+    assert!(
+        md.contains("✓ status 200<br>✓ json status = \"ok\""),
+        "{md}"
+    );
     assert!(
         md.contains(&format!("stdout: deploying with {SECRET_LAST4}")),
         "{md}"

@@ -402,7 +402,7 @@ fn unknowns_are_placeholders_and_secrets_are_masked() {
         }
     }
     assert!(human.contains("bearer ••••9Xy7"), "{human}");
-    assert!(human.contains("value ••••9Xy7"), "{human}");
+    assert!(human.contains(" = ••••9Xy7"), "{human}");
     assert!(human.contains("⚠ IRREVERSIBLE"), "{human}");
     assert!(
         human.contains("type ‹last 4 of steps.old_token.value›"),

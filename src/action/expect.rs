@@ -1,5 +1,7 @@
-//! `expect:` on an HTTP response: the status, values at JSON paths, a piece of the
-//! body. [`check`] returns every [`Mismatch`], not just the first, and each one
+//! `expect:` on an HTTP response (the status, values at JSON paths, text matchers
+//! on the body and headers) and on a finished command (exit codes, text matchers
+//! on stdout and stderr, stdout read as JSON). [`check`] and [`check_command`]
+//! return every [`Mismatch`], not just the first, and each one
 //! reads like a Hurl assert failure — which path, what was expected, what came
 //! back — so an operator sees why a step failed without re-running it by hand:
 //!
@@ -9,6 +11,7 @@
 //! `result`: expected not empty, got []
 //! `result.0.id`: expected to exist, got nothing (`result` has no element 0: it is empty)
 //! body is not JSON, so `result.status` cannot be checked (got: <html>…)
+//! stdout: expected "0", got "10"
 //! ```
 //!
 //! The engine resolves the document's `Expect` (templates rendered, YAML values
@@ -19,6 +22,13 @@ use std::fmt;
 use regex::Regex;
 use serde_json::Value;
 
+mod text;
+#[cfg(test)]
+mod text_tests;
+
+pub use text::TextCheck;
+
+use super::command::CommandOutput;
 use super::http::Response;
 use crate::document::model::Comparison;
 
@@ -47,12 +57,19 @@ pub struct Expectation {
     pub subject: Subject,
     /// Accepted statuses; empty means any `2xx`.
     pub statuses: Vec<u16>,
-    /// Dotted paths (`result.0.id`) and what the value there must satisfy.
+    /// Dotted paths (`result.0.id`) and what the value there must satisfy, in
+    /// the body or a command's stdout; the empty path is the whole document.
     pub json: Vec<(String, Check)>,
-    pub body_contains: Option<String>,
+    pub body: Vec<TextCheck>,
+    /// Lower-case header names, each with one rule.
+    pub headers: Vec<(String, TextCheck)>,
     /// Accepted exit codes; empty means 0.
     pub exit_codes: Vec<i32>,
-    pub stdout_contains: Option<String>,
+    pub stdout: Vec<TextCheck>,
+    pub stderr: Vec<TextCheck>,
+    /// The command's output is a secret: a failed check says what it expected,
+    /// never what came back.
+    pub secret_output: bool,
 }
 
 impl Expectation {
@@ -89,15 +106,44 @@ impl Expectation {
                 Check::Matches(regex) => format!("matches /{}/", regex.as_str()),
                 Check::Len(length) => format!("has length {length}"),
             };
-            lines.push(format!("json {path} {relation}"));
+            if path.is_empty() {
+                lines.push(format!("json {relation}"));
+            } else {
+                lines.push(format!("json {path} {relation}"));
+            }
         }
-        if let Some(needle) = &self.stdout_contains {
-            lines.push(format!("stdout contains \"{needle}\""));
+        let texts = [
+            ("stdout", &self.stdout),
+            ("stderr", &self.stderr),
+            ("body", &self.body),
+        ];
+        for (what, checks) in texts {
+            lines.extend(
+                checks
+                    .iter()
+                    .map(|check| format!("{what} {}", check.words())),
+            );
         }
-        if let Some(needle) = &self.body_contains {
-            lines.push(format!("body contains \"{needle}\""));
+        for (name, check) in &self.headers {
+            lines.push(format!("header {name} {}", check.words()));
         }
         lines
+    }
+}
+
+/// Which document `json:` reads, as messages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    Body,
+    Stdout,
+}
+
+impl Document {
+    fn name(self) -> &'static str {
+        match self {
+            Document::Body => "body",
+            Document::Stdout => "stdout",
+        }
     }
 }
 
@@ -136,32 +182,30 @@ pub enum Check {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mismatch {
     /// `expected` empty means "any 2xx" was expected.
-    Status {
-        expected: Vec<u16>,
-        actual: u16,
-    },
+    Status { expected: Vec<u16>, actual: u16 },
     /// The value at `path` fails its check; both sides are already worded.
     Json {
+        document: Document,
         path: String,
         expected: String,
         actual: String,
     },
-    /// JSON checks could not run at all: the body is not JSON.
+    /// JSON checks could not run at all: the body (or stdout) is not JSON.
     NotJson {
+        document: Document,
         paths: Vec<String>,
         body: String,
     },
-    BodyContains {
+    /// A text rule failed on `what` (`stdout`, `body`, `header x-id`).
+    Text {
+        what: String,
         expected: String,
-        body: String,
+        actual: Got,
     },
     /// A command ended with another exit code (`None`: killed by a signal).
     ExitCode {
         expected: Vec<i32>,
         actual: Option<i32>,
-    },
-    StdoutContains {
-        expected: String,
     },
 }
 
@@ -181,18 +225,43 @@ impl fmt::Display for Mismatch {
                 write!(f, ", got {actual}")
             }
             Mismatch::Json {
+                document,
                 path,
                 expected,
                 actual,
-            } => write!(f, "{}: expected {expected}, got {actual}", path_label(path)),
-            Mismatch::NotJson { paths, body } => {
-                let paths: Vec<String> = paths.iter().map(|path| path_label(path)).collect();
+            } => write!(
+                f,
+                "{}: expected {expected}, got {actual}",
+                path_label(*document, path)
+            ),
+            Mismatch::NotJson {
+                document,
+                paths,
+                body,
+            } => {
+                let paths: Vec<String> = paths
+                    .iter()
+                    .map(|path| path_label(*document, path))
+                    .collect();
                 write!(
                     f,
-                    "body is not JSON, so {} cannot be checked ({})",
+                    "{} is not JSON, so {} cannot be checked ({})",
+                    document.name(),
                     paths.join(", "),
-                    quote_body(body)
+                    quote_body(*document, body)
                 )
+            }
+            Mismatch::Text {
+                what,
+                expected,
+                actual,
+            } => {
+                write!(f, "{what}: expected {expected}, got ")?;
+                match actual {
+                    Got::Text(text) => f.write_str(text),
+                    Got::Hidden => f.write_str("something else (not shown: the output is secret)"),
+                    Got::Absent => f.write_str("no such header"),
+                }
             }
             Mismatch::ExitCode {
                 expected,
@@ -210,35 +279,33 @@ impl fmt::Display for Mismatch {
                 "the command was killed by a signal, expected exit code {}",
                 exit_codes_text(expected)
             ),
-            Mismatch::StdoutContains { expected } => {
-                write!(
-                    f,
-                    "stdout does not contain {}",
-                    render(&Value::String(expected.clone()))
-                )
-            }
-            Mismatch::BodyContains { expected, body } => write!(
-                f,
-                "body: expected to contain {}, {}",
-                render(&Value::String(expected.clone())),
-                quote_body(body)
-            ),
         }
     }
 }
 
+/// What came back, as a failed text rule says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Got {
+    /// Already worded: a quoted excerpt, or that it was empty.
+    Text(String),
+    /// The output is secret.
+    Hidden,
+    /// No such header in the response.
+    Absent,
+}
+
 /// A path as messages name it; the empty path is the whole document.
-fn path_label(path: &str) -> String {
+fn path_label(document: Document, path: &str) -> String {
     if path.is_empty() {
-        "the JSON body".to_owned()
+        format!("the JSON {}", document.name())
     } else {
         format!("`{path}`")
     }
 }
 
-fn quote_body(body: &str) -> String {
+fn quote_body(document: Document, body: &str) -> String {
     if body.is_empty() {
-        "got an empty body".to_owned()
+        format!("got an empty {}", document.name())
     } else {
         format!("got: {body}")
     }
@@ -261,35 +328,73 @@ pub fn check(expect: &Expectation, response: &Response) -> Vec<Mismatch> {
         });
     }
 
-    if !expect.json.is_empty() {
-        match &response.json {
-            Some(document) => {
-                for (path, check) in &expect.json {
-                    if let Some(mismatch) = check_path(document, path, check) {
-                        mismatches.push(mismatch);
-                    }
-                }
-            }
-            None => mismatches.push(Mismatch::NotJson {
-                paths: expect.json.iter().map(|(path, _)| path.clone()).collect(),
-                body: body_excerpt(&response.body),
-            }),
-        }
-    }
-
-    if let Some(needle) = &expect.body_contains
-        && !response.body.contains(needle.as_str())
-    {
-        mismatches.push(Mismatch::BodyContains {
-            expected: needle.clone(),
-            body: body_excerpt(&response.body),
-        });
+    check_json(
+        expect,
+        Document::Body,
+        response.json.as_ref(),
+        &response.body,
+        &mut mismatches,
+    );
+    text::check_all(
+        &expect.body,
+        "body",
+        Some(&response.body),
+        true,
+        &mut mismatches,
+    );
+    for (name, rule) in &expect.headers {
+        let value = response.headers.get(name).map(String::as_str);
+        text::check_all(
+            std::slice::from_ref(rule),
+            &format!("header {name}"),
+            value,
+            true,
+            &mut mismatches,
+        );
     }
     mismatches
 }
 
+/// The `json:` checks on a document, or one mismatch saying it is not JSON.
+fn check_json(
+    expect: &Expectation,
+    document: Document,
+    parsed: Option<&Value>,
+    text: &str,
+    mismatches: &mut Vec<Mismatch>,
+) {
+    if expect.json.is_empty() {
+        return;
+    }
+    let quote = !expect.secret_output;
+    match parsed {
+        Some(value) => {
+            for (path, check) in &expect.json {
+                if let Some(mut mismatch) = check_path(document, value, path, check) {
+                    if let Mismatch::Json { actual, .. } = &mut mismatch
+                        && !quote
+                    {
+                        "something else (not shown: the output is secret)".clone_into(actual);
+                    }
+                    mismatches.push(mismatch);
+                }
+            }
+        }
+        None => mismatches.push(Mismatch::NotJson {
+            document,
+            paths: expect.json.iter().map(|(path, _)| path.clone()).collect(),
+            body: if quote {
+                body_excerpt(text)
+            } else {
+                "not shown".to_owned()
+            },
+        }),
+    }
+}
+
 /// Every way a finished command fails `expect`; empty when it passes.
-pub fn check_command(expect: &Expectation, exit_code: Option<i32>, stdout: &str) -> Vec<Mismatch> {
+pub fn check_command(expect: &Expectation, output: &CommandOutput) -> Vec<Mismatch> {
+    let exit_code = output.exit_code;
     let mut mismatches = Vec::new();
     let code_ok = match exit_code {
         Some(code) if expect.exit_codes.is_empty() => code == 0,
@@ -302,13 +407,31 @@ pub fn check_command(expect: &Expectation, exit_code: Option<i32>, stdout: &str)
             actual: exit_code,
         });
     }
-    if let Some(needle) = &expect.stdout_contains
-        && !stdout.contains(needle.as_str())
-    {
-        mismatches.push(Mismatch::StdoutContains {
-            expected: needle.clone(),
-        });
+    let quote = !expect.secret_output;
+    if !expect.json.is_empty() {
+        let parsed = serde_json::from_str::<Value>(&output.stdout).ok();
+        check_json(
+            expect,
+            Document::Stdout,
+            parsed.as_ref(),
+            &output.stdout,
+            &mut mismatches,
+        );
     }
+    text::check_all(
+        &expect.stdout,
+        "stdout",
+        Some(&output.stdout),
+        quote,
+        &mut mismatches,
+    );
+    text::check_all(
+        &expect.stderr,
+        "stderr",
+        Some(&output.stderr),
+        quote,
+        &mut mismatches,
+    );
     mismatches
 }
 
@@ -337,7 +460,7 @@ enum Lookup<'v> {
     Missing(String),
 }
 
-fn lookup<'v>(document: &'v Value, path: &str) -> Lookup<'v> {
+fn lookup<'v>(root: Document, document: &'v Value, path: &str) -> Lookup<'v> {
     let mut value = document;
     // The part of the path walked so far, to say where the walk stopped.
     let mut walked = String::new();
@@ -346,7 +469,7 @@ fn lookup<'v>(document: &'v Value, path: &str) -> Lookup<'v> {
     }
     for segment in path.split('.') {
         let here = if walked.is_empty() {
-            "the body".to_owned()
+            format!("the {}", root.name())
         } else {
             format!("`{walked}`")
         };
@@ -381,15 +504,16 @@ fn lookup<'v>(document: &'v Value, path: &str) -> Lookup<'v> {
     Lookup::Found(value)
 }
 
-fn check_path(document: &Value, path: &str, check: &Check) -> Option<Mismatch> {
+fn check_path(root: Document, document: &Value, path: &str, check: &Check) -> Option<Mismatch> {
     let mismatch = |expected: String, actual: String| {
         Some(Mismatch::Json {
+            document: root,
             path: path.to_owned(),
             expected,
             actual,
         })
     };
-    let value = match lookup(document, path) {
+    let value = match lookup(root, document, path) {
         Lookup::Found(value) => value,
         Lookup::Missing(_) if matches!(check, Check::Exists(false)) => return None,
         Lookup::Missing(reason) => {
@@ -547,13 +671,13 @@ fn kind(value: &Value) -> &'static str {
 }
 
 /// A value as compact JSON, cut to [`VALUE_CHARS`] characters.
-fn render(value: &Value) -> String {
+pub(super) fn render(value: &Value) -> String {
     excerpt(&value.to_string(), VALUE_CHARS)
 }
 
 /// The start of a body on one line: an HTML error page's line breaks and
 /// indentation would scatter the message.
-fn body_excerpt(body: &str) -> String {
+pub(super) fn body_excerpt(body: &str) -> String {
     // Only the start is shown, so only the start is scanned; a cut there keeps
     // its `…` through the flattening.
     let start = excerpt(body, BODY_CHARS * 4);
@@ -562,7 +686,7 @@ fn body_excerpt(body: &str) -> String {
 }
 
 /// The first `limit` characters of `text`, with `…` when there was more.
-fn excerpt(text: &str, limit: usize) -> String {
+pub(super) fn excerpt(text: &str, limit: usize) -> String {
     match text.char_indices().nth(limit) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
@@ -685,7 +809,7 @@ mod tests {
                     ),
                 ),
             ],
-            body_contains: Some("valid and active".into()),
+            body: vec![TextCheck::Contains("valid and active".into())],
             ..Expectation::default()
         };
         assert_eq!(check_messages(&expect, &response), Vec::<String>::new());
@@ -881,7 +1005,7 @@ mod tests {
     async fn body_contains_quotes_the_start_of_the_body() {
         let response = envelope().await;
         let expect = Expectation {
-            body_contains: Some("zone".into()),
+            body: vec![TextCheck::Contains("zone".into())],
             ..Expectation::default()
         };
         let found = check_messages(&expect, &response);
@@ -889,7 +1013,7 @@ mod tests {
             panic!("one mismatch expected: {found:?}");
         };
         assert!(
-            message.starts_with("body: expected to contain \"zone\", got: {\""),
+            message.starts_with("body: expected to contain \"zone\", got \"{\\\""),
             "{message}"
         );
         assert!(message.ends_with('…'), "{message}");

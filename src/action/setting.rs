@@ -1,7 +1,8 @@
 //! The settings actions (`read_setting`, `set_setting`, `restore_setting`, SPEC §1):
-//! one key of a dotenv file, read the way python-dotenv reads it, written in place
-//! and atomically with every other byte kept, and put back from a backup that
-//! survives a crash (SPEC §4).
+//! keys of a dotenv file, read the way python-dotenv reads them, written in place
+//! and atomically with every other byte kept — several keys in one write, so a
+//! user and its password are never half-switched — and put back from a backup
+//! that survives a crash (SPEC §4).
 //!
 //! The engine calls these with values it has already rendered. A value may be a
 //! secret, so no error here ever contains one.
@@ -9,6 +10,9 @@
 mod atomic;
 mod backup;
 mod dotenv;
+mod file;
+
+pub use file::{FileWritten, read_source, restore_file, write_file};
 
 use std::fs::{self, DirBuilder, File, Metadata};
 use std::io::{self, Read as _};
@@ -25,8 +29,9 @@ use crate::secret::fingerprint;
 /// What `set_setting` did, for the journal and for `restore_setting`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
-    /// [`fingerprint`] of the value the key had before, `None` if it had none.
-    pub previous_fingerprint: Option<String>,
+    /// [`fingerprint`] of the value each key had before (in the order given),
+    /// `None` for a key that had none.
+    pub previous_fingerprints: Vec<Option<String>>,
     /// Where the previous file is kept; [`restore`] takes it.
     pub backup: PathBuf,
 }
@@ -179,32 +184,40 @@ pub fn read(path: &Path, key: &str) -> Result<Option<String>, SettingError> {
     Ok(read_text(path, &target)?.and_then(|text| dotenv::get(&text, key)))
 }
 
-/// Sets `key` to `value` in the dotenv file at `path` (on every line that sets it),
-/// creating the file (mode 0600) if needed, after saving the previous file to `backup`.
+/// Sets each key to its value in the dotenv file at `path` (on every line that
+/// sets it), all in one atomic write, creating the file (mode 0600) if needed,
+/// after saving the previous file to `backup`.
 ///
 /// `backup` should be unique to the run and step. If it already holds the backup of
 /// an earlier attempt whose write landed (a retry, or a resume after a crash between
 /// the write and the journal), that backup is kept: it is the only copy of the
 /// original. A file at `backup` that is not a settings backup is never overwritten.
-pub fn write(path: &Path, key: &str, value: &str, backup: &Path) -> Result<Written, SettingError> {
-    check_key(key)?;
-    let encoded = dotenv::encode(value).map_err(|reason| SettingError::Unrepresentable {
-        path: path.to_path_buf(),
-        key: key.to_owned(),
-        reason,
-    })?;
+pub fn write(path: &Path, values: &[(&str, &str)], backup: &Path) -> Result<Written, SettingError> {
+    for (key, _) in values {
+        check_key(key)?;
+    }
     let target = locate(path)?;
     let current = read_text(path, &target)?;
     if current.is_none() {
         require_parent(path, &target)?;
     }
-    let original = current.as_deref().unwrap_or("");
-    let edited = dotenv::set(original, key, &encoded);
-    if !dotenv::edit_is_faithful(original, &edited, key, value) {
-        return Err(SettingError::WouldCorrupt {
+    // One key after the other, each edit checked against the text before it;
+    // only the last text is written.
+    let mut edited = current.clone().unwrap_or_default();
+    for (key, value) in values {
+        let encoded = dotenv::encode(value).map_err(|reason| SettingError::Unrepresentable {
             path: path.to_path_buf(),
-            key: key.to_owned(),
-        });
+            key: (*key).to_owned(),
+            reason,
+        })?;
+        let next = dotenv::set(&edited, key, &encoded);
+        if !dotenv::edit_is_faithful(&edited, &next, key, value) {
+            return Err(SettingError::WouldCorrupt {
+                path: path.to_path_buf(),
+                key: (*key).to_owned(),
+            });
+        }
+        edited = next;
     }
 
     let (mode, owner) = match &target.existing {
@@ -224,14 +237,22 @@ pub fn write(path: &Path, key: &str, value: &str, backup: &Path) -> Result<Writt
             bytes: text.clone().into_bytes(),
         }),
     };
-    let previous_value = match &previous {
-        Some(previous) => {
-            let text = std::str::from_utf8(&previous.bytes)
-                .map_err(|_| corrupt(path, backup, "the file it keeps is not UTF-8"))?;
-            dotenv::get(text, key)
-        }
+    let previous_text = match &previous {
+        Some(previous) => Some(
+            std::str::from_utf8(&previous.bytes)
+                .map_err(|_| corrupt(path, backup, "the file it keeps is not UTF-8"))?,
+        ),
         None => None,
     };
+    let previous_fingerprints = values
+        .iter()
+        .map(|(key, _)| {
+            previous_text
+                .and_then(|text| dotenv::get(text, key))
+                .as_deref()
+                .map(fingerprint)
+        })
+        .collect();
     let written = backup::content_hash(edited.as_bytes());
     save_backup(path, backup, &Backup { previous, written })?;
 
@@ -245,45 +266,49 @@ pub fn write(path: &Path, key: &str, value: &str, backup: &Path) -> Result<Writt
         })?;
     }
     Ok(Written {
-        previous_fingerprint: previous_value.as_deref().map(fingerprint),
+        previous_fingerprints,
         backup: backup.to_path_buf(),
     })
 }
 
-/// Puts back what `write` replaced of `key`, from the file it saved to `backup`:
-/// the key's previous value, or no such line if it had none. Every other line
-/// keeps what it holds now — a rollback of two settings of one file, in any
-/// order, puts back both. A file the write created, left with nothing else in
-/// it, goes. The backup is kept, so a restore can be repeated.
-pub fn restore(path: &Path, key: &str, backup: &Path) -> Result<(), SettingError> {
-    check_key(key)?;
+/// Puts back what `write` replaced of `keys`, from the file it saved to
+/// `backup`, in one atomic write: each key's previous value, or no such line if
+/// it had none. Every other line keeps what it holds now — a rollback of two
+/// settings of one file, in any order, puts back both. A file the write
+/// created, left with nothing else in it, goes. The backup is kept, so a
+/// restore can be repeated.
+pub fn restore(path: &Path, keys: &[&str], backup: &Path) -> Result<(), SettingError> {
+    for key in keys {
+        check_key(key)?;
+    }
     let saved = load_backup(path, backup)?.ok_or_else(|| SettingError::BackupMissing {
         path: path.to_path_buf(),
         backup: backup.to_path_buf(),
     })?;
-    let previous_value = match &saved.previous {
-        Some(previous) => {
-            let text = std::str::from_utf8(&previous.bytes)
-                .map_err(|_| corrupt(path, backup, "the file it keeps is not UTF-8"))?;
-            dotenv::get(text, key)
-        }
+    let previous_text = match &saved.previous {
+        Some(previous) => Some(
+            std::str::from_utf8(&previous.bytes)
+                .map_err(|_| corrupt(path, backup, "the file it keeps is not UTF-8"))?,
+        ),
         None => None,
     };
     let target = locate(path)?;
     let current = read_text(path, &target)?;
-    let now = current.as_deref().unwrap_or("");
-    let restored = match &previous_value {
-        Some(value) => {
-            let encoded =
-                dotenv::encode(value).map_err(|reason| SettingError::Unrepresentable {
-                    path: path.to_path_buf(),
-                    key: key.to_owned(),
-                    reason,
-                })?;
-            dotenv::set(now, key, &encoded)
-        }
-        None => dotenv::unset(now, key),
-    };
+    let mut restored = current.clone().unwrap_or_default();
+    for key in keys {
+        restored = match previous_text.and_then(|text| dotenv::get(text, key)) {
+            Some(value) => {
+                let encoded =
+                    dotenv::encode(&value).map_err(|reason| SettingError::Unrepresentable {
+                        path: path.to_path_buf(),
+                        key: (*key).to_owned(),
+                        reason,
+                    })?;
+                dotenv::set(&restored, key, &encoded)
+            }
+            None => dotenv::unset(&restored, key),
+        };
+    }
     if current.as_deref() == Some(restored.as_str()) {
         return Ok(());
     }

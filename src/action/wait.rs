@@ -120,9 +120,7 @@ impl Wait {
                     Ok(output) if output.timed_out => {
                         return (Some("timed out; the command was stopped".to_owned()), None);
                     }
-                    Ok(output) => {
-                        expect::check_command(&self.expectation, output.exit_code, &output.stdout)
-                    }
+                    Ok(output) => expect::check_command(&self.expectation, &output),
                     Err(error) => return (Some(error.to_string()), None),
                 }
             }

@@ -109,6 +109,14 @@ codes! {
     RetryIrreversible = "RB032", Error, "retry on an irreversible step";
     TemplateTooCostly = "RB033", Error, "template does more work than a template may";
     ControlCharacter = "RB034", Warning, "control character in a string";
+    EmptyCheck = "RB040", Error, "a check that checks nothing";
+    ContradictoryCheck = "RB041", Error, "text checks that can never all hold";
+    NotifyMisplaced = "RB042", Error, "effect notify on a step that cannot notify";
+    SettingForm = "RB043", Error, "set_setting mixes one key and several";
+    FileSource = "RB044", Error, "write_file without exactly one of content and from";
+    BadRestoreFile = "RB045", Error, "restore_file does not name a write_file step";
+    BadGenerator = "RB046", Error, "generate_secret cannot draw a secret";
+    WeakSecret = "RB047", Warning, "generated secret weaker than 64 bits";
     BadSuppression = "RB050", Warning, "ignore comment with an unknown or unignorable code";
     UnknownCall = "RB055", Error, "unknown filter or test";
     SecretOnCommandLine = "RB056", Warning, "secret written into a command line";

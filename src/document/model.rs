@@ -131,18 +131,28 @@ pub struct Phase {
 }
 
 /// What a step does to the world, from reading nothing to destroying something.
+/// `Notify` tells people (a webhook, a message) and changes nothing under work:
+/// it is never evidence, and no probe is owed after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     None,
     Probe,
+    Notify,
     Manual,
     Change,
     Irreversible,
 }
 
 impl Effect {
-    pub const NAMES: [&'static str; 5] = ["none", "probe", "change", "irreversible", "manual"];
+    pub const NAMES: [&'static str; 6] = [
+        "none",
+        "probe",
+        "change",
+        "irreversible",
+        "manual",
+        "notify",
+    ];
 
     pub fn parse(text: &str) -> Option<Effect> {
         match text {
@@ -151,6 +161,7 @@ impl Effect {
             "change" => Some(Effect::Change),
             "irreversible" => Some(Effect::Irreversible),
             "manual" => Some(Effect::Manual),
+            "notify" => Some(Effect::Notify),
             _ => None,
         }
     }
@@ -162,6 +173,7 @@ impl Effect {
             Effect::Change => "change",
             Effect::Irreversible => "irreversible",
             Effect::Manual => "manual",
+            Effect::Notify => "notify",
         }
     }
 }
@@ -230,11 +242,15 @@ impl Step {
             }
             Action::ReadSetting(_) if declared => &["value"],
             Action::Command(_) if declared => &["stdout", "stderr"],
+            // Secret by construction.
+            Action::GenerateSecret(_) => &["value"],
             Action::Manual(_)
             | Action::Prompt(_)
             | Action::ReadSetting(_)
             | Action::SetSetting(_)
             | Action::RestoreSetting(_)
+            | Action::WriteFile(_)
+            | Action::RestoreFile(_)
             | Action::Http(_)
             | Action::Command(_)
             | Action::WaitFor(_)
@@ -274,6 +290,9 @@ pub enum Action {
     ReadSetting(SettingRef),
     SetSetting(SetSetting),
     RestoreSetting(Spanned<String>),
+    WriteFile(WriteFile),
+    RestoreFile(Spanned<String>),
+    GenerateSecret(GenerateSecret),
     Http(HttpRequest),
     Command(Command),
     WaitFor(Box<WaitFor>),
@@ -282,12 +301,15 @@ pub enum Action {
 
 impl Action {
     /// The YAML key of each action, in the order the docs list them.
-    pub const KEYS: [&'static str; 9] = [
+    pub const KEYS: [&'static str; 12] = [
         "manual",
         "prompt",
         "read_setting",
         "set_setting",
         "restore_setting",
+        "write_file",
+        "restore_file",
+        "generate_secret",
         "http",
         "command",
         "wait_for",
@@ -301,6 +323,9 @@ impl Action {
             Action::ReadSetting(_) => "read_setting",
             Action::SetSetting(_) => "set_setting",
             Action::RestoreSetting(_) => "restore_setting",
+            Action::WriteFile(_) => "write_file",
+            Action::RestoreFile(_) => "restore_file",
+            Action::GenerateSecret(_) => "generate_secret",
             Action::Http(_) => "http",
             Action::Command(_) => "command",
             Action::WaitFor(_) => "wait_for",
@@ -313,8 +338,13 @@ impl Action {
     pub fn implied_effect(&self) -> Option<Effect> {
         match self {
             Action::Manual(_) => Some(Effect::Manual),
-            Action::Prompt(_) | Action::ReadSetting(_) => Some(Effect::None),
-            Action::SetSetting(_) | Action::RestoreSetting(_) => Some(Effect::Change),
+            Action::Prompt(_) | Action::ReadSetting(_) | Action::GenerateSecret(_) => {
+                Some(Effect::None)
+            }
+            Action::SetSetting(_)
+            | Action::RestoreSetting(_)
+            | Action::WriteFile(_)
+            | Action::RestoreFile(_) => Some(Effect::Change),
             Action::Http(request) => Some(request.effect()),
             Action::WaitFor(_) => Some(Effect::Probe),
             Action::Command(_) | Action::Runbook(_) => None,
@@ -325,9 +355,10 @@ impl Action {
     pub fn result_fields(&self) -> &'static [&'static str] {
         match self {
             // A manual step has only the results every step has (`outcome`, `reason`).
-            Action::Manual(_) | Action::RestoreSetting(_) => &[],
-            Action::Prompt(_) | Action::ReadSetting(_) => &["value"],
-            Action::SetSetting(_) => &["previous_fingerprint"],
+            Action::Manual(_) | Action::RestoreSetting(_) | Action::RestoreFile(_) => &[],
+            Action::WriteFile(_) => &["file", "fingerprint", "previous_fingerprint"],
+            Action::Prompt(_) | Action::ReadSetting(_) | Action::GenerateSecret(_) => &["value"],
+            Action::SetSetting(_) => &["previous_fingerprint", "previous_fingerprints"],
             Action::Http(_) => &["status", "json", "headers", "elapsed_ms", "body"],
             Action::Command(_) => &["exit_code", "stdout", "stderr"],
             Action::WaitFor(_) => &["attempts"],
@@ -353,12 +384,75 @@ pub struct SettingRef {
     pub key: Spanned<String>,
 }
 
-/// `set_setting:` — write one key of a dotenv file.
+/// `set_setting:` — write keys of a dotenv file, all in one atomic write
+/// (`key` + `value` is the one-key form).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetSetting {
     pub file: Template,
-    pub key: Spanned<String>,
-    pub value: Template,
+    pub values: Vec<(Spanned<String>, Template)>,
+}
+
+impl SetSetting {
+    /// `API_TOKEN`, or `DB_USER, DB_PASSWORD`.
+    pub fn keys_text(&self) -> String {
+        self.values
+            .iter()
+            .map(|(key, _)| key.value.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `generate_secret:` — a new secret drawn from the OS's secure random source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateSecret {
+    pub length: Spanned<u32>,
+    /// The characters to draw from, each once; letters and digits when absent.
+    pub alphabet: Option<Spanned<String>>,
+}
+
+impl GenerateSecret {
+    pub const DEFAULT_ALPHABET: &'static str =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    /// Longer than any password or token field takes.
+    pub const MAX_LENGTH: u32 = 4096;
+    /// Below this a secret can be guessed offline; `validate` warns.
+    pub const MIN_BITS: f64 = 64.0;
+
+    pub fn alphabet(&self) -> Vec<char> {
+        self.alphabet
+            .as_ref()
+            .map_or(Self::DEFAULT_ALPHABET, |a| a.value.as_str())
+            .chars()
+            .collect()
+    }
+
+    /// The entropy of one value: `length × log2(alphabet size)`.
+    pub fn bits(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)]
+        let size = self.alphabet().len() as f64;
+        f64::from(self.length.value) * size.log2()
+    }
+}
+
+/// `write_file:` — a whole file, written atomically after a backup of the
+/// previous one (which `restore_file` puts back).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteFile {
+    pub path: Template,
+    pub source: FileSource,
+    /// Permission bits, `0640`; when absent an existing file keeps its mode and
+    /// a new one is owner-only.
+    pub mode: Option<Spanned<u32>>,
+}
+
+/// What `write_file` writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileSource {
+    /// `content:` — the text itself, a template.
+    Content(Template),
+    /// `from:` — the path of a file whose bytes are copied, read at run time.
+    From(Template),
 }
 
 /// HTTP methods `http:` may use.
@@ -453,14 +547,42 @@ pub struct WaitFor {
 }
 
 /// `expect:` — what a response or a process must show for the step to pass.
+/// `json` is the response body or, on a command, its stdout parsed as JSON; the
+/// empty path is the whole document.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Expect {
     pub span: Span,
     pub status: Vec<Spanned<i64>>,
     pub json: Vec<(Spanned<String>, Matcher)>,
-    pub exit_code: Option<Spanned<i64>>,
+    /// Accepted exit codes: one or a list.
+    pub exit_code: Vec<Spanned<i64>>,
+    /// The older spelling of `stdout: {contains: …}`, still read.
     pub stdout_contains: Option<Template>,
+    pub stdout: Option<TextMatch>,
+    pub stderr: Option<TextMatch>,
+    /// The older spelling of `body: {contains: …}`, still read.
     pub body_contains: Option<Template>,
+    pub body: Option<TextMatch>,
+    /// Response header names (any case) and what their value must show.
+    pub headers: Vec<(Spanned<String>, TextMatch)>,
+}
+
+/// A text matcher: `{contains, not_contains, equals, matches}`, every rule given
+/// must hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextMatch {
+    pub span: Span,
+    pub rules: Vec<TextRule>,
+}
+
+/// One rule of a text matcher.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextRule {
+    Contains(Template),
+    NotContains(Template),
+    /// The whole text, one trailing newline on either side ignored.
+    Equals(Template),
+    Matches(Spanned<String>),
 }
 
 /// A check on one value of a JSON response.

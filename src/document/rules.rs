@@ -10,7 +10,7 @@ use regex::Regex;
 
 use super::diagnostic::{Code, Diagnostic, did_you_mean};
 use super::evidence::{self, Finding};
-use super::model::{Action, Effect, HttpRequest, Probe, Runbook, Step, Template};
+use super::model::{Action, Effect, HttpRequest, Probe, Runbook, Spanned, Step, Template};
 use super::node::{Node, Span, Value};
 use super::templates::Stage;
 use super::{children, locate};
@@ -317,6 +317,48 @@ impl<'a> Rules<'a, '_> {
         }
     }
 
+    /// A `restore_*` step names an earlier step of the action it undoes.
+    fn restore_target(
+        &mut self,
+        target: &Spanned<String>,
+        earlier: &[&Step],
+        (restore, writer, code): (&str, &str, Code),
+        writes: fn(&Action) -> bool,
+    ) {
+        match self.earlier(earlier, &target.value) {
+            Some(s) if writes(&s.action) => {}
+            Some(s) => self.report(
+                Diagnostic::new(
+                    code,
+                    target.span,
+                    format!(
+                        "`{}` is a `{}` step, not a `{writer}`",
+                        target.value,
+                        s.action.key()
+                    ),
+                )
+                .help(format!(
+                    "`{restore}` names the `{writer}` step whose change it undoes"
+                )),
+            ),
+            None => {
+                let writers = earlier.iter().filter(|s| writes(&s.action));
+                let help = match did_you_mean(&target.value, writers.map(|s| s.id.value.as_str())) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!("`{restore}` names an earlier `{writer}` step"),
+                };
+                self.report(
+                    Diagnostic::new(
+                        code,
+                        target.span,
+                        format!("no earlier `{writer}` step `{}` to restore", target.value),
+                    )
+                    .help(help),
+                );
+            }
+        }
+    }
+
     fn action_rules(&mut self, step: &Step, earlier: &[&Step]) {
         let id = &step.id.value;
         if matches!(step.action, Action::Command(_))
@@ -326,6 +368,16 @@ impl<'a> Rules<'a, '_> {
             self.report(
                 Diagnostic::new(Code::UndeclaredEffect, step.action_span, format!("command step `{id}` does not declare its effect"))
                     .help("a command can do anything: add `effect: probe` if it only reads, `change` or `irreversible` if not"),
+            );
+        }
+        if let Some(effect) = &step.effect
+            && effect.value == Effect::Notify
+            && !matches!(step.action, Action::Http(_) | Action::Command(_))
+        {
+            let key = step.action.key();
+            self.report(
+                Diagnostic::new(Code::NotifyMisplaced, effect.span, format!("a `{key}` step cannot be `notify`: only an `http` request or a `command` tells people"))
+                    .help("declare `notify` on the webhook or message step, and give this step its own effect (or none)"),
             );
         }
         if step.effect() == Some(Effect::Irreversible) && step.confirm.is_none() {
@@ -343,46 +395,29 @@ impl<'a> Rules<'a, '_> {
                     .help("remove `retry`: an irreversible step runs once per confirmation; retry the probe before it (or a `wait_for` after it) instead"),
             );
         }
-        if let Action::RestoreSetting(target) = &step.action {
-            let found = self.earlier(earlier, &target.value);
-            match found {
-                Some(s) if matches!(s.action, Action::SetSetting(_)) => {}
-                Some(s) => self.report(
-                    Diagnostic::new(
-                        Code::BadRestore,
-                        target.span,
-                        format!(
-                            "`{}` is a `{}` step, not a `set_setting`",
-                            target.value,
-                            s.action.key()
-                        ),
-                    )
-                    .help("`restore_setting` names the `set_setting` step whose change it undoes"),
-                ),
-                None => {
-                    let setters = earlier
-                        .iter()
-                        .filter(|s| matches!(s.action, Action::SetSetting(_)));
-                    let help =
-                        match did_you_mean(&target.value, setters.map(|s| s.id.value.as_str())) {
-                            Some(close) => format!("did you mean `{close}`?"),
-                            None => {
-                                "`restore_setting` names an earlier `set_setting` step".to_owned()
-                            }
-                        };
-                    self.report(
-                        Diagnostic::new(
-                            Code::BadRestore,
-                            target.span,
-                            format!(
-                                "no earlier `set_setting` step `{}` to restore",
-                                target.value
-                            ),
-                        )
-                        .help(help),
-                    );
-                }
-            }
+        match &step.action {
+            Action::RestoreSetting(target) => self.restore_target(
+                target,
+                earlier,
+                ("restore_setting", "set_setting", Code::BadRestore),
+                |action| matches!(action, Action::SetSetting(_)),
+            ),
+            Action::RestoreFile(target) => self.restore_target(
+                target,
+                earlier,
+                ("restore_file", "write_file", Code::BadRestoreFile),
+                |action| matches!(action, Action::WriteFile(_)),
+            ),
+            Action::Manual(_)
+            | Action::Prompt(_)
+            | Action::ReadSetting(_)
+            | Action::SetSetting(_)
+            | Action::WriteFile(_)
+            | Action::GenerateSecret(_)
+            | Action::Http(_)
+            | Action::Command(_)
+            | Action::WaitFor(_)
+            | Action::Runbook(_) => {}
         }
         if let Action::Runbook(path) = &step.action {
             self.child(path);

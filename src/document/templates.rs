@@ -6,7 +6,10 @@
 
 use std::borrow::Cow;
 
-use super::model::{Action, Command, Expect, HttpRequest, Matcher, Probe, Step, Template};
+use super::model::{
+    Action, Command, Expect, FileSource, HttpRequest, Matcher, Probe, Step, Template, TextMatch,
+    TextRule,
+};
 use super::node::{Node, Value};
 
 /// When a template is rendered, which decides what it may read.
@@ -52,11 +55,22 @@ impl Step {
             }
             Action::SetSetting(setting) => {
                 out.text(Some(&setting.file), Stage::Action, "this step");
-                out.text(Some(&setting.value), Stage::Action, "this step");
+                for (_, value) in &setting.values {
+                    out.text(Some(value), Stage::Action, "this step");
+                }
             }
             Action::Http(request) => out.http(request),
             Action::Command(command) => out.command(command),
-            Action::WaitFor(_) | Action::RestoreSetting(_) | Action::Runbook(_) => {}
+            Action::WriteFile(file) => {
+                out.text(Some(&file.path), Stage::Action, "this step");
+                let (FileSource::Content(source) | FileSource::From(source)) = &file.source;
+                out.text(Some(source), Stage::Action, "this step");
+            }
+            Action::WaitFor(_)
+            | Action::RestoreSetting(_)
+            | Action::RestoreFile(_)
+            | Action::GenerateSecret(_)
+            | Action::Runbook(_) => {}
         }
         out.expect(self.expect.as_ref());
         for wait in self.waits() {
@@ -86,6 +100,9 @@ impl Step {
             | Action::ReadSetting(_)
             | Action::SetSetting(_)
             | Action::RestoreSetting(_)
+            | Action::WriteFile(_)
+            | Action::RestoreFile(_)
+            | Action::GenerateSecret(_)
             | Action::Http(_)
             | Action::WaitFor(_)
             | Action::Runbook(_) => None,
@@ -176,5 +193,21 @@ impl<'a> Templates<'a> {
         }
         self.text(expect.stdout_contains.as_ref(), Stage::Action, "`expect`");
         self.text(expect.body_contains.as_ref(), Stage::Action, "`expect`");
+        let headers = expect.headers.iter().map(|(_, matcher)| matcher);
+        let texts = [&expect.stdout, &expect.stderr, &expect.body];
+        for matcher in texts.into_iter().flatten().chain(headers) {
+            self.text_match(matcher);
+        }
+    }
+
+    fn text_match(&mut self, matcher: &'a TextMatch) {
+        for rule in &matcher.rules {
+            match rule {
+                TextRule::Contains(t) | TextRule::NotContains(t) | TextRule::Equals(t) => {
+                    self.text(Some(t), Stage::Action, "`expect`");
+                }
+                TextRule::Matches(_) => {}
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! calling the action module, checking expectations, retrying, and turning what
 //! happened into an outcome with results for later templates.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
@@ -11,7 +11,7 @@ use crate::action::command::{self, CommandSpec};
 use crate::action::expect::{self, Expectation, Subject};
 use crate::action::http::{self, Request, Response};
 use crate::action::wait::Poll;
-use crate::action::{fan_out, setting};
+use crate::action::{fan_out, generate, setting};
 use crate::document::model::{self, Action, Effect, Expect, HttpRequest, Step};
 use crate::document::templates::Stage;
 use crate::engine::Stop;
@@ -96,6 +96,8 @@ impl Engine {
                         | Action::Runbook(_)
                         | Action::SetSetting(_)
                         | Action::RestoreSetting(_)
+                        | Action::WriteFile(_)
+                        | Action::RestoreFile(_)
                 );
             if !retriable || attempt >= attempts {
                 return Ok(done);
@@ -129,6 +131,9 @@ impl Engine {
             Action::ReadSetting(setting) => self.read_setting(step, setting),
             Action::SetSetting(setting) => self.set_setting(step, setting),
             Action::RestoreSetting(target) => self.restore_setting(&target.value),
+            Action::WriteFile(file) => self.write_file(step, file),
+            Action::RestoreFile(target) => self.restore_file(&target.value),
+            Action::GenerateSecret(generator) => self.generate_secret(step, generator),
             Action::Http(request) => match &items {
                 Some(items) => self.http_fan_out(step, request, items).await?,
                 None => self.http_step(step, request).await?,
@@ -289,26 +294,49 @@ impl Engine {
         let rendered = self
             .values
             .render(&setting.file.source, None)
-            .and_then(|file| Ok((file, self.values.render(&setting.value.source, None)?)));
-        let (file, value) = match rendered {
-            Ok((file, value)) => (PathBuf::from(file.text), value),
+            .and_then(|file| {
+                let mut values = Vec::with_capacity(setting.values.len());
+                for (key, value) in &setting.values {
+                    values.push((key.value.as_str(), self.values.render(&value.source, None)?));
+                }
+                Ok((file, values))
+            });
+        let (file, values) = match rendered {
+            Ok((file, values)) => (PathBuf::from(file.text), values),
             Err(e) => {
                 return Done::failed(self.render_failed(step, "set_setting", &e.0), json!({}));
             }
         };
-        if value.secret {
-            self.values.redactor.add(&value.text);
+        for (_, value) in &values {
+            if value.secret {
+                self.values.redactor.add(&value.text);
+            }
         }
         let backup = self
             .state
             .backups_dir(&self.run_id)
             .join(format!("{}.bak", step.id.value));
-        match setting::write(&file, &setting.key.value, &value.text, &backup) {
-            Ok(written) => Done::passed(json!({
-                "previous_fingerprint": written.previous_fingerprint,
-                "file": file.display().to_string(),
-                "backup": written.backup.display().to_string(),
-            })),
+        let pairs: Vec<(&str, &str)> = values
+            .iter()
+            .map(|(key, value)| (*key, value.text.as_str()))
+            .collect();
+        match setting::write(&file, &pairs, &backup) {
+            Ok(written) => {
+                let fingerprints: serde_json::Map<String, Json> = pairs
+                    .iter()
+                    .zip(&written.previous_fingerprints)
+                    .map(|((key, _), fp)| ((*key).to_owned(), json!(fp)))
+                    .collect();
+                let mut results = json!({
+                    "previous_fingerprints": fingerprints,
+                    "file": file.display().to_string(),
+                    "backup": written.backup.display().to_string(),
+                });
+                if let [only] = written.previous_fingerprints.as_slice() {
+                    results["previous_fingerprint"] = json!(only);
+                }
+                Done::passed(results)
+            }
             Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
         }
     }
@@ -330,14 +358,105 @@ impl Engine {
             );
         };
         // `validate` proved the target is a `set_setting` step (RB028).
-        let key = self.runbook.all_steps().find_map(|s| match &s.action {
-            Action::SetSetting(set) if s.id.value == target => Some(set.key.value.clone()),
+        let set = self.runbook.all_steps().find_map(|s| match &s.action {
+            Action::SetSetting(set) if s.id.value == target => Some(set),
             _ => None,
         });
-        let Some(key) = key else {
+        let Some(set) = set else {
             return Done::failed(format!("`{target}` is not a set_setting step"), json!({}));
         };
-        match setting::restore(&PathBuf::from(file), &key, &PathBuf::from(backup)) {
+        let keys: Vec<&str> = set
+            .values
+            .iter()
+            .map(|(key, _)| key.value.as_str())
+            .collect();
+        match setting::restore(&PathBuf::from(file), &keys, &PathBuf::from(backup)) {
+            Ok(()) => Done::passed(json!({ "file": file })),
+            Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
+        }
+    }
+
+    fn write_file(&mut self, step: &Step, file: &model::WriteFile) -> Done {
+        let rendered = self
+            .values
+            .render(&file.path.source, None)
+            .and_then(|path| {
+                let source = match &file.source {
+                    model::FileSource::Content(t) | model::FileSource::From(t) => t,
+                };
+                Ok((path, self.values.render(&source.source, None)?))
+            });
+        let (path, source) = match rendered {
+            Ok((path, source)) => (PathBuf::from(path.text), source),
+            Err(e) => {
+                return Done::failed(self.render_failed(step, "write_file", &e.0), json!({}));
+            }
+        };
+        let bytes = match &file.source {
+            model::FileSource::Content(_) => source.text.clone().into_bytes(),
+            model::FileSource::From(_) => match setting::read_source(Path::new(&source.text)) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    return Done::failed(self.values.redactor.redact(&e.to_string()), json!({}));
+                }
+            },
+        };
+        let secret = source.secret || step.secret.as_ref().is_some_and(|s| s.value);
+        if secret {
+            // The whole content is the secret; its lines are masked wherever
+            // one of them turns up on its own.
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            self.values.redactor.add(&text);
+            for line in text.lines().filter(|l| l.trim().len() >= 8) {
+                self.values.redactor.add(line.trim());
+            }
+        }
+        let backup = self
+            .state
+            .backups_dir(&self.run_id)
+            .join(format!("{}.bak", step.id.value));
+        match setting::write_file(&path, &bytes, file.mode.as_ref().map(|m| m.value), &backup) {
+            Ok(written) => Done::passed(json!({
+                "file": path.display().to_string(),
+                "backup": backup.display().to_string(),
+                "fingerprint": written.fingerprint,
+                "previous_fingerprint": written.previous_fingerprint,
+            })),
+            Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
+        }
+    }
+
+    fn generate_secret(&mut self, step: &Step, generator: &model::GenerateSecret) -> Done {
+        let length = usize::try_from(generator.length.value).unwrap_or(usize::MAX);
+        match generate::generate(length, &generator.alphabet()) {
+            Ok(value) => {
+                // Masked from the first byte anyone could see.
+                self.values.redactor.add(&value);
+                let mut done = Done::passed(json!({ "value": value }));
+                done.declare_secrets(step);
+                done
+            }
+            Err(e) => Done::failed(e.to_string(), json!({})),
+        }
+    }
+
+    fn restore_file(&mut self, target: &str) -> Done {
+        let Some(results) = self.values.step(target) else {
+            return Done::failed(
+                format!("`{target}` has not run, so there is nothing to restore"),
+                json!({}),
+            );
+        };
+        let (Some(file), Some(backup)) = (
+            results.get("file").and_then(Json::as_str),
+            results.get("backup").and_then(Json::as_str),
+        ) else {
+            return Done::failed(
+                format!("`{target}` wrote nothing, so there is nothing to restore"),
+                json!({}),
+            );
+        };
+        match setting::restore_file(Path::new(file), Path::new(backup)) {
             Ok(()) => Done::passed(json!({ "file": file })),
             Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
         }
@@ -535,10 +654,10 @@ impl Engine {
         let mut prepared = Vec::with_capacity(per_item.len());
         for item in &per_item {
             let rendered = rendered::command(&self.values, spec, *item, timeout).and_then(|c| {
-                Ok((
-                    c,
-                    self.expectation(step.expect.as_ref(), *item, Subject::Command)?,
-                ))
+                let mut expectation =
+                    self.expectation(step.expect.as_ref(), *item, Subject::Command)?;
+                expectation.secret_output = step.secret.as_ref().is_some_and(|s| s.value);
+                Ok((c, expectation))
             });
             match rendered {
                 Ok(pair) => prepared.push(pair),
@@ -631,7 +750,7 @@ impl Engine {
                 Some("timed out; the command and everything it started were stopped".to_owned()),
             );
         }
-        let mismatches = expect::check_command(expectation, output.exit_code, &output.stdout);
+        let mismatches = expect::check_command(expectation, &output);
         if mismatches.is_empty() {
             return (results, None);
         }
@@ -656,7 +775,7 @@ impl Engine {
         wait: &model::WaitFor,
         item: Option<&Json>,
     ) -> Result<Done, Stop> {
-        let wait = match rendered::wait(&self.values, wait, item) {
+        let mut wait = match rendered::wait(&self.values, wait, item) {
             Ok(wait) => wait,
             Err(e) => {
                 return Ok(Done::failed(
@@ -665,6 +784,7 @@ impl Engine {
                 ));
             }
         };
+        wait.expectation.secret_output = step.secret.as_ref().is_some_and(|s| s.value);
         let label = match &wait.poll {
             Poll::Request(request) => format!("waiting for {}", request.url),
             Poll::Command(command) => format!("waiting for `{}`", command.run),

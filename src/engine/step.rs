@@ -421,7 +421,12 @@ fn details(step: &Step, results: &Json) -> Vec<String> {
         }
         Action::SetSetting(setting) => {
             if let Some(file) = text("file") {
-                out.push(format!("wrote {} in {file}", setting.key.value));
+                out.push(format!("wrote {} in {file}", setting.keys_text()));
+            }
+        }
+        Action::WriteFile(_) => {
+            if let Some(file) = text("file") {
+                out.push(format!("wrote {file}"));
             }
         }
         _ => {}

@@ -11,11 +11,13 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::action::command::CommandSpec;
-use crate::action::expect::{Check, Expectation, Subject};
+use crate::action::expect::{Check, Expectation, Subject, TextCheck};
 use crate::action::http::Request;
 use crate::action::wait::{Poll, Wait};
-use crate::document::model::{Command, Expect, HttpRequest, Matcher, Probe, WaitFor};
-use crate::document::node::Node;
+use crate::document::model::{
+    Action, Command, Expect, HttpRequest, Matcher, Probe, Template, TextMatch, TextRule, WaitFor,
+};
+use crate::document::node::{Node, Value as Yaml};
 use crate::eval::values::{RenderError, Values};
 
 /// How long an HTTP request may take when neither it nor its step says.
@@ -38,6 +40,41 @@ impl Render for Values {
 
     fn node(&self, node: &Node, item: Option<&Json>) -> Result<Json, RenderError> {
         Ok(self.render_node(node, item)?.0)
+    }
+}
+
+/// Renders nothing: every template stays as the runbook wrote it. The run
+/// report lists a passed step's checks so, worded by the expectation itself.
+pub struct AsWritten;
+
+impl Render for AsWritten {
+    fn text(&self, source: &str, _item: Option<&Json>) -> Result<String, RenderError> {
+        Ok(source.to_owned())
+    }
+
+    fn node(&self, node: &Node, _item: Option<&Json>) -> Result<Json, RenderError> {
+        Ok(as_written(node))
+    }
+}
+
+/// A YAML value as JSON, its strings left unrendered.
+fn as_written(node: &Node) -> Json {
+    match &node.value {
+        Yaml::Null => Json::Null,
+        Yaml::Bool(b) => Json::Bool(*b),
+        Yaml::Int(n) => Json::from(*n),
+        Yaml::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Yaml::Str(s) => Json::String(s.clone()),
+        Yaml::Seq(items) => Json::Array(items.iter().map(as_written).collect()),
+        Yaml::Map(entries) => Json::Object(
+            entries
+                .iter()
+                .filter_map(|(key, value)| match &key.value {
+                    Yaml::Str(key) => Some((key.clone(), as_written(value))),
+                    _ => None,
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -129,9 +166,22 @@ pub fn expectation(
         };
         json.push((path.value.clone(), check));
     }
-    let text = |t: Option<&crate::document::model::Template>| {
-        t.map(|t| r.text(&t.source, item)).transpose()
+    // The older `stdout_contains`/`body_contains` are the first `contains` rule.
+    let legacy = |t: Option<&Template>| -> Result<Vec<TextCheck>, RenderError> {
+        t.map(|t| Ok(TextCheck::Contains(r.text(&t.source, item)?)))
+            .into_iter()
+            .collect()
     };
+    let mut stdout = legacy(expect.stdout_contains.as_ref())?;
+    stdout.extend(text_checks(r, expect.stdout.as_ref(), item)?);
+    let mut body = legacy(expect.body_contains.as_ref())?;
+    body.extend(text_checks(r, expect.body.as_ref(), item)?);
+    let mut headers = Vec::new();
+    for (name, matcher) in &expect.headers {
+        for check in text_checks(r, Some(matcher), item)? {
+            headers.push((name.value.to_ascii_lowercase(), check));
+        }
+    }
     Ok(Expectation {
         subject,
         statuses: expect
@@ -140,14 +190,60 @@ pub fn expectation(
             .filter_map(|s| u16::try_from(s.value).ok())
             .collect(),
         json,
-        body_contains: text(expect.body_contains.as_ref())?,
+        body,
+        headers,
         exit_codes: expect
             .exit_code
             .iter()
             .filter_map(|c| i32::try_from(c.value).ok())
             .collect(),
-        stdout_contains: text(expect.stdout_contains.as_ref())?,
+        stdout,
+        stderr: text_checks(r, expect.stderr.as_ref(), item)?,
+        secret_output: false,
     })
+}
+
+/// The rules of a text matcher, rendered.
+fn text_checks(
+    r: &impl Render,
+    matcher: Option<&TextMatch>,
+    item: Option<&Json>,
+) -> Result<Vec<TextCheck>, RenderError> {
+    let Some(matcher) = matcher else {
+        return Ok(Vec::new());
+    };
+    let mut checks = Vec::new();
+    for rule in &matcher.rules {
+        checks.push(match rule {
+            TextRule::Contains(t) => TextCheck::Contains(r.text(&t.source, item)?),
+            TextRule::NotContains(t) => TextCheck::NotContains(r.text(&t.source, item)?),
+            TextRule::Equals(t) => TextCheck::Equals(r.text(&t.source, item)?),
+            TextRule::Matches(pattern) => match regex::Regex::new(&pattern.value) {
+                Ok(re) => TextCheck::Matches(re),
+                Err(e) => return Err(RenderError(e.to_string())),
+            },
+        });
+    }
+    Ok(checks)
+}
+
+/// What a step's own `expect:` judges: a response, a finished command, or
+/// nothing (`validate` refuses `expect` on every other action).
+pub fn subject(action: &Action) -> Option<Subject> {
+    match action {
+        Action::Http(_) => Some(Subject::Http),
+        Action::Command(_) => Some(Subject::Command),
+        Action::Manual(_)
+        | Action::Prompt(_)
+        | Action::ReadSetting(_)
+        | Action::SetSetting(_)
+        | Action::RestoreSetting(_)
+        | Action::WriteFile(_)
+        | Action::RestoreFile(_)
+        | Action::GenerateSecret(_)
+        | Action::WaitFor(_)
+        | Action::Runbook(_) => None,
+    }
 }
 
 /// A `wait_for` (or one item's) rendered, its defaults applied.

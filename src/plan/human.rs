@@ -42,6 +42,7 @@ impl Paint {
             "change" => self.style(&Style::new().yellow(), effect),
             "probe" => self.style(&Style::new().green(), effect),
             "manual" => self.style(&Style::new().cyan(), effect),
+            "notify" => self.style(&Style::new().magenta(), effect),
             _ => self.dim(effect),
         }
     }

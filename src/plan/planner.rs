@@ -16,7 +16,9 @@ use super::{
 };
 use crate::action::expect::Subject;
 use crate::document::children;
-use crate::document::model::{Action, Effect, Expect, Runbook, Step, Timespan, WaitFor};
+use crate::document::model::{
+    Action, Effect, Expect, FileSource, Runbook, Step, Timespan, WaitFor,
+};
 use crate::document::rules::parent_dir;
 use crate::eval::answers::Answers;
 use crate::eval::rendered;
@@ -289,14 +291,16 @@ impl Planner<'_> {
                 r.text(&setting.file.source)
             ),
             Action::SetSetting(setting) => {
-                details.push(format!("value {}", r.text(&setting.value.source)));
+                for (key, value) in &setting.values {
+                    details.push(format!("{} = {}", key.value, r.text(&value.source)));
+                }
                 details.push(
-                    "atomically, every other line kept; the previous file is backed up for restore_setting"
+                    "atomically (every key in one write), every other line kept; the previous file is backed up for restore_setting"
                         .to_owned(),
                 );
                 format!(
                     "set {} in {}",
-                    setting.key.value,
+                    setting.keys_text(),
                     r.text(&setting.file.source)
                 )
             }
@@ -308,11 +312,64 @@ impl Planner<'_> {
                 match written {
                     Some(set) => format!(
                         "restore {} in {} as it was before `{}`",
-                        set.key.value,
+                        set.keys_text(),
                         r.text(&set.file.source),
                         target.value
                     ),
                     None => format!("restore what `{}` replaced", target.value),
+                }
+            }
+            Action::WriteFile(file) => {
+                match &file.source {
+                    FileSource::Content(content) => {
+                        let text = r.text(&content.source);
+                        let lines = text.lines().count();
+                        let first = text.lines().next().unwrap_or_default();
+                        details.push(match lines {
+                            0 | 1 => format!("content {first:?}"),
+                            n => format!("content {first:?} … ({n} lines)"),
+                        });
+                    }
+                    FileSource::From(from) => {
+                        details.push(format!("content copied from {}", r.text(&from.source)));
+                    }
+                }
+                details.push(match &file.mode {
+                    Some(mode) => format!("mode {:04o}", mode.value),
+                    None => "mode kept (0600 for a new file)".to_owned(),
+                });
+                details
+                    .push("atomically; the previous file is backed up for restore_file".to_owned());
+                format!("write {}", r.text(&file.path.source))
+            }
+            Action::GenerateSecret(generator) => {
+                let alphabet: String = generator.alphabet().into_iter().collect();
+                let shown = if generator.alphabet.is_some() {
+                    format!("from {alphabet:?}")
+                } else {
+                    "of letters and digits".to_owned()
+                };
+                details.push(format!(
+                    "{:.0} bits, from the OS's secure random source; a secret: masked everywhere",
+                    generator.bits()
+                ));
+                format!(
+                    "generate a secret of {} characters {shown}",
+                    generator.length.value
+                )
+            }
+            Action::RestoreFile(target) => {
+                let written = self.runbook.all_steps().find_map(|s| match &s.action {
+                    Action::WriteFile(file) if s.id.value == target.value => Some(file),
+                    _ => None,
+                });
+                match written {
+                    Some(file) => format!(
+                        "restore {} as it was before `{}`",
+                        r.text(&file.path.source),
+                        target.value
+                    ),
+                    None => format!("restore the file `{}` replaced", target.value),
                 }
             }
             Action::Http(spec) => {

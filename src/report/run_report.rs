@@ -18,13 +18,14 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value as Json;
 
-use crate::document::model::{Effect, Expect, Matcher, Runbook, Step};
-use crate::document::node::{Node, Value};
+use crate::action::expect::Subject;
+use crate::document::model::{Effect, Probe, Runbook, Step};
 use crate::engine;
 use crate::engine::journal::{self, ConfirmedHow, EventKind, JournalError};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::{DEFAULT_DIR_NAME, STATE_DIR_ENV, StateDir, StateDirError};
 use crate::eval::LoadError;
+use crate::eval::rendered::{self, AsWritten};
 use crate::output::Output;
 
 /// The formats of `runbook report`.
@@ -790,69 +791,27 @@ pub fn evidence(model: Option<&Step>, step: &StepRun) -> Vec<String> {
     out
 }
 
-/// A step's expectations as written in the runbook, one line each.
+/// A step's expectations as written in the runbook, one line each, worded as
+/// the plan words them.
 pub fn expectations(step: &Step) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(expect) = &step.expect {
-        expectation_lines(expect, &mut out);
-    }
-    for wait in step.waits() {
-        if let Some(expect) = &wait.expect {
-            expectation_lines(expect, &mut out);
-        }
-    }
-    out
-}
-
-fn expectation_lines(expect: &Expect, out: &mut Vec<String>) {
-    match expect.status.as_slice() {
-        [] => {}
-        [one] => out.push(format!("status {}", one.value)),
-        many => out.push(format!(
-            "status one of {}",
-            many.iter()
-                .map(|s| s.value.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    }
-    for (path, matcher) in &expect.json {
-        out.push(format!("`{}` {}", path.value, describe(matcher)));
-    }
-    if let Some(code) = &expect.exit_code {
-        out.push(format!("exit code {}", code.value));
-    }
-    if let Some(needle) = &expect.stdout_contains {
-        out.push(format!("stdout contains {:?}", needle.source));
-    }
-    if let Some(needle) = &expect.body_contains {
-        out.push(format!("body contains {:?}", needle.source));
-    }
-}
-
-fn describe(matcher: &Matcher) -> String {
-    match matcher {
-        Matcher::Equals(node) => format!("= {}", scalar(node)),
-        Matcher::NotEmpty(true) => "is not empty".to_owned(),
-        Matcher::NotEmpty(false) => "is empty".to_owned(),
-        Matcher::Exists(true) => "exists".to_owned(),
-        Matcher::Exists(false) => "does not exist".to_owned(),
-        Matcher::Compare(op, n) => format!("{} {}", op.key(), n.value),
-        Matcher::Matches(regex) => format!("matches /{}/", regex.value),
-        Matcher::Len(n) => format!("has length {}", n.value),
-    }
-}
-
-fn scalar(node: &Node) -> String {
-    match &node.value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(n) => n.to_string(),
-        Value::Float(n) => n.to_string(),
-        Value::Str(s) => format!("{s:?}"),
-        Value::Seq(_) => "[…]".to_owned(),
-        Value::Map(_) => "{…}".to_owned(),
-    }
+    let own = step.expect.as_ref().zip(rendered::subject(&step.action));
+    let waits = step.waits().filter_map(|wait| {
+        let subject = match wait.probe {
+            Probe::Http(_) => Subject::Http,
+            Probe::Command(_) => Subject::Command,
+        };
+        wait.expect.as_ref().map(|expect| (expect, subject))
+    });
+    own.into_iter()
+        .chain(waits)
+        .flat_map(|(expect, subject)| {
+            match rendered::expectation(&AsWritten, Some(expect), None, subject) {
+                Ok(expectation) => expectation.lines(),
+                // Only a pattern that does not compile fails, which `validate` refuses.
+                Err(e) => vec![format!("(cannot show: {})", e.0)],
+            }
+        })
+        .collect()
 }
 
 /// `runbook report [RUN_ID|FILE|JOURNAL]`.

@@ -436,7 +436,8 @@ steps:
     );
     let ran = work.runbook(["run", "contains.yaml"]).status(1);
     assert!(
-        ran.stdout.contains("stdout does not contain \"ready\""),
+        ran.stdout
+            .contains("stdout: expected to contain \"ready\", got \"starting\""),
         "{}",
         ran.stdout
     );
@@ -884,4 +885,250 @@ steps:
         .status(0);
     assert!(work.exists("slow"), "{}", all(&ran));
     assert!(!work.exists("fast"));
+}
+
+#[test]
+fn command_checks_are_read_in_the_plan_and_judged_by_the_run() {
+    let work = Work::new();
+    work.write(
+        "checks.yaml",
+        r#"runbook: checks
+steps:
+  - id: count
+    effect: probe
+    command: "echo 'count = 10'; echo 'slow disk' >&2; exit 3"
+    expect:
+      exit_code: [0, 3]
+      stdout: { equals: "count = 10", not_contains: error }
+      stderr: { contains: slow }
+  - id: replicas
+    effect: probe
+    command: "echo '{\"ready\": 2}'"
+    expect:
+      json: { ready: { ge: 2 } }
+  - id: queue
+    effect: probe
+    command: echo 0
+    wait_for:
+      command: echo 0
+      expect: { json: { lt: 1 } }
+      interval: 50ms
+      timeout: 5s
+    expect: { json: { equals: 0 } }
+"#,
+    );
+    let plan = work.runbook(["plan", "checks.yaml"]).status(0);
+    for words in [
+        "exit code 0 or 3",
+        "stdout equals \"count = 10\"",
+        "stdout does not contain \"error\"",
+        "stderr contains \"slow\"",
+        "json ready ≥ 2",
+        "until exit code 0, json < 1",
+        "json = 0",
+    ] {
+        assert!(plan.stdout.contains(words), "{words}:\n{}", plan.stdout);
+    }
+    work.runbook(["run", "checks.yaml"]).status(0);
+
+    work.write(
+        "zero.yaml",
+        r#"runbook: zero
+steps:
+  - id: count
+    effect: probe
+    command: "echo 'count = 10'"
+    expect:
+      stdout: { equals: "count = 0" }
+"#,
+    );
+    let ran = work.runbook(["run", "zero.yaml"]).status(1);
+    assert!(
+        ran.stdout
+            .contains("stdout: expected \"count = 0\", got \"count = 10\""),
+        "{}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn a_notification_owes_no_probe_and_is_shown_as_one() {
+    let server = Server::start();
+    server.route("GET", "/health", Reply::status(200));
+    server.route("POST", "/hook", Reply::status(200));
+    let work = Work::new();
+    work.write(
+        "announce.yaml",
+        with_base(
+            r#"runbook: announce
+steps:
+  - id: healthy
+    http: { url: "@BASE@/health" }
+  - id: announce
+    needs: [healthy]
+    effect: notify
+    http:
+      method: POST
+      url: "@BASE@/hook"
+      json: { text: "purging now" }
+  - id: purge
+    needs: [healthy, announce]
+    effect: irreversible
+    confirm: true
+    command: echo purged
+"#,
+            &server,
+        ),
+    );
+    // A POST is a change unless it is declared a notification; a change would
+    // need a probe after it before `purge`.
+    work.runbook(["validate", "announce.yaml"]).status(0);
+    let plan = work.runbook(["plan", "announce.yaml"]).status(0);
+    assert!(
+        plan.stdout.contains("[announce] · notify"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("1 notify"), "{}", plan.stdout);
+    let json = work
+        .runbook(["plan", "announce.yaml", "--format", "json"])
+        .status(0);
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).expect("a JSON plan");
+    assert_eq!(plan["phases"][0]["steps"][1]["effect"], "notify", "{plan}");
+    let markdown = work
+        .runbook(["plan", "announce.yaml", "--format", "markdown"])
+        .status(0);
+    assert!(
+        markdown.stdout.contains("(`announce`) — notify"),
+        "{}",
+        markdown.stdout
+    );
+    let ran = work
+        .runbook([
+            "run",
+            "announce.yaml",
+            "--non-interactive",
+            "--confirm",
+            "purge",
+        ])
+        .status(0);
+    assert_eq!(server.count("POST", "/hook"), 1, "{}", ran.stdout);
+
+    // Without the declaration the POST is a change no probe checks.
+    work.write(
+        "announce.yaml",
+        work.read("announce.yaml")
+            .replace("    effect: notify\n", ""),
+    );
+    work.runbook(["validate", "announce.yaml"])
+        .status(1)
+        .stdout_has("RB019");
+}
+
+#[test]
+fn several_settings_switch_together_and_roll_back_together() {
+    let work = Work::new();
+    work.write(".env", "DB_USER=app_v1\nDB_PASSWORD=old-password\nKEEP=1\n");
+    work.write(
+        "rotate.yaml",
+        r#"runbook: rotate
+inputs:
+  password: { secret: true }
+steps:
+  - id: switch
+    set_setting:
+      file: .env
+      values: { DB_USER: app_v2, DB_PASSWORD: "{{ inputs.password }}" }
+  - id: check
+    needs: [switch]
+    effect: probe
+    command: "grep -c app_v2 .env"
+    expect: { stdout: { equals: "2" } }
+rollback:
+  - id: restore
+    when: "{{ steps.switch.outcome == 'passed' }}"
+    restore_setting: switch
+"#,
+    );
+    let plan = work.runbook(["plan", "rotate.yaml"]).status(0);
+    assert!(
+        plan.stdout.contains("set DB_USER, DB_PASSWORD in .env"),
+        "{}",
+        plan.stdout
+    );
+    let ran = work
+        .runbook(["run", "rotate.yaml"])
+        .env("RUNBOOK_INPUT_PASSWORD", "n3w-Passw0rd-xyz")
+        .status(1);
+    assert!(
+        ran.stdout.contains("stdout: expected \"2\", got \"1\""),
+        "{}",
+        ran.stdout
+    );
+    assert!(!ran.stdout.contains("n3w-Passw0rd"), "{}", ran.stdout);
+    assert_eq!(
+        work.read(".env"),
+        "DB_USER=app_v1\nDB_PASSWORD=old-password\nKEEP=1\n"
+    );
+}
+
+#[test]
+fn a_whole_file_is_written_atomically_and_restored_by_the_rollback() {
+    let work = Work::new();
+    work.write("tls.crt", "OLD CERT\n");
+    std::fs::set_permissions(work.join("tls.crt"), std::fs::Permissions::from_mode(0o644))
+        .expect("chmod");
+    work.write("new.crt", "NEW CERT\n");
+    work.write(
+        "renew.yaml",
+        r#"runbook: renew
+inputs:
+  key: { secret: true }
+steps:
+  - id: cert
+    write_file: { path: tls.crt, from: new.crt, mode: "0640" }
+  - id: key
+    write_file: { path: tls.key, content: "{{ inputs.key }}" }
+  - id: served
+    needs: [cert, key]
+    effect: probe
+    command: cat tls.crt
+    expect: { stdout: { equals: "OLD CERT" } }
+rollback:
+  - id: restore_key
+    when: "{{ steps.key.outcome == 'passed' }}"
+    restore_file: key
+  - id: restore_cert
+    when: "{{ steps.cert.outcome == 'passed' }}"
+    restore_file: cert
+"#,
+    );
+    let plan = work
+        .runbook(["plan", "renew.yaml"])
+        .env("RUNBOOK_INPUT_KEY", "PRIVATE-KEY-abcdef-1234")
+        .status(0);
+    assert!(plan.stdout.contains("write tls.key"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("content copied from new.crt"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("PRIVATE-KEY"), "{}", plan.stdout);
+    let ran = work
+        .runbook(["run", "renew.yaml", "--events", "events.jsonl"])
+        .env("RUNBOOK_INPUT_KEY", "PRIVATE-KEY-abcdef-1234")
+        .status(1);
+    // The check saw the new file; the rollback put the old one back, mode too,
+    // and removed the key file it had created.
+    assert!(
+        ran.stdout
+            .contains("stdout: expected \"OLD CERT\", got \"NEW CERT\""),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(work.read("tls.crt"), "OLD CERT\n");
+    assert_eq!(mode(&work, "tls.crt"), 0o644);
+    assert!(!work.exists("tls.key"), "{}", ran.stdout);
+    let everything = format!("{}{}{}", ran.stdout, ran.stderr, work.read("events.jsonl"));
+    assert!(!everything.contains("PRIVATE-KEY"), "{everything}");
 }

@@ -32,7 +32,7 @@ steps:
     );
     let ran = work.runbook(["run", "wait.yaml"]).status(1);
     assert!(
-        all(&ran).contains("stdout does not contain \"ready\""),
+        all(&ran).contains("stdout: expected to contain \"ready\""),
         "{}",
         all(&ran)
     );
@@ -85,7 +85,7 @@ steps:
         .runbook(["run", "needle.yaml", "--set", "needle=goodbye"])
         .status(1);
     assert!(
-        all(&ran).contains("stdout does not contain \"goodbye\""),
+        all(&ran).contains("stdout: expected to contain \"goodbye\""),
         "{}",
         all(&ran)
     );

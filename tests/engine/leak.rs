@@ -85,6 +85,14 @@ steps:
       env: { TOKEN: "{{ inputs.token }}" }
   - id: save
     set_setting: { file: secret.env, key: API_TOKEN, value: "{{ inputs.token }}" }
+  - id: save_many
+    set_setting:
+      file: many.env
+      values: { API_USER: bot, API_TOKEN: "{{ inputs.token }}" }
+  - id: key_file
+    write_file:
+      path: tls.key
+      content: "-----BEGIN KEY-----\n{{ inputs.token }}\n-----END KEY-----\n"
   - id: read
     needs: [save]
     read_setting: { file: secret.env, key: API_TOKEN }
@@ -111,6 +119,8 @@ steps:
         authorization: nope
         bearer_b64: nope
         body: { matches: "^nope$" }
+      body: { equals: nope }
+      headers: { content-type: { equals: nope } }
     explain:
       200: "The service accepted {{ inputs.token }} but answered 200."
 rollback:
@@ -122,6 +132,10 @@ rollback:
     command:
       run: 'echo "rollback:$TOKEN"; echo "rollback-err:$TOKEN" >&2; exit 3'
       env: { TOKEN: "{{ inputs.token }}" }
+    expect:
+      stdout: { equals: nope }
+      stderr: { contains: nope }
+      json: { token: nope }
 "#;
 
 const CHILD: &str = r#"runbook: child
@@ -196,9 +210,13 @@ fn assert_no_leak(secret: &str) {
         ("stdout".to_owned(), ran.stdout.clone()),
         ("stderr".to_owned(), ran.stderr.clone()),
     ];
-    let settings = work.join("secret.env");
+    let settings = [
+        work.join("secret.env"),
+        work.join("many.env"),
+        work.join("tls.key"),
+    ];
     for path in files_under(work.path()) {
-        if path == settings {
+        if settings.contains(&path) {
             continue;
         }
         let bytes = std::fs::read(&path).expect("read a written file");
@@ -245,4 +263,71 @@ fn no_secret_leaks_from_anything_a_run_writes() {
 #[test]
 fn no_secret_leaks_in_the_form_the_urlencode_filter_gives_it() {
     assert_no_leak(SLASHED_SECRET);
+}
+
+/// A generated secret is one by construction: after a run that echoes it, fails
+/// a check quoting it and writes it to a settings file, the settings file is the
+/// only place that holds it.
+#[test]
+fn a_generated_secret_is_masked_everywhere() {
+    let work = Work::new();
+    work.write(
+        "generate.yaml",
+        r#"runbook: generate
+steps:
+  - id: password
+    generate_secret: { length: 40 }
+  - id: save
+    set_setting: { file: db.env, values: { DB_USER: app, DB_PASSWORD: "{{ steps.password.value }}" } }
+  - id: echo
+    effect: probe
+    command:
+      run: 'echo "out:$PW"; echo "err:$PW" >&2'
+      env: { PW: "{{ steps.password.value }}" }
+    expect: { stdout: { equals: nope } }
+"#,
+    );
+    let ran = work
+        .runbook(["run", "generate.yaml", "--events", "events.jsonl"])
+        .env("RUNBOOK_STATE_DIR", work.join("state"))
+        .status(1);
+    let saved = work.read("db.env");
+    let value = saved
+        .lines()
+        .find_map(|l| l.strip_prefix("DB_PASSWORD="))
+        .expect("the password was written")
+        .to_owned();
+    assert_eq!(value.chars().count(), 40, "{saved}");
+    assert!(
+        ran.stdout.contains("stdout: expected \"nope\""),
+        "{}",
+        ran.stdout
+    );
+    let report = work
+        .runbook(["report", "generate.yaml", "--format", "json"])
+        .env("RUNBOOK_STATE_DIR", work.join("state"))
+        .run();
+    let mut written = vec![
+        ("stdout".to_owned(), ran.stdout.clone()),
+        ("stderr".to_owned(), ran.stderr.clone()),
+        ("report".to_owned(), report.stdout.clone()),
+    ];
+    for path in files_under(work.path()) {
+        if path == work.join("db.env") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("read a written file");
+        written.push((
+            path.display().to_string(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ));
+    }
+    for (name, text) in &written {
+        for (form, needle) in forbidden(&value) {
+            assert!(
+                !text.contains(&needle),
+                "{name} holds the {form} secret:\n{text}"
+            );
+        }
+    }
 }

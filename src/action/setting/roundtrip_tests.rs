@@ -225,7 +225,7 @@ fn round_trip(file: &Path, initial: &str, python: bool) {
     let backups = file.with_extension("backups");
     let keys = keys();
     for (key, value) in keys.iter().zip(TRICKY) {
-        write(file, key, value, &backups.join(key)).expect("tricky value written");
+        write(file, &[(key, value)], &backups.join(key)).expect("tricky value written");
         assert_eq!(read(file, key).ok().flatten().as_deref(), Some(*value));
     }
     let expected: Vec<String> = TRICKY.iter().map(|value| (*value).to_owned()).collect();
@@ -267,7 +267,7 @@ fn values_no_quoting_carries_are_refused_and_the_file_is_untouched() {
     let file = tmp.path().join(".env");
     fs::write(&file, "KEY=old\n").expect("fixture");
     for value in REFUSED {
-        let error = write(&file, "KEY", value, &tmp.path().join("backup")).expect_err(value);
+        let error = write(&file, &[("KEY", value)], &tmp.path().join("backup")).expect_err(value);
         assert!(
             matches!(error, SettingError::Unrepresentable { .. }),
             "{error}"
@@ -383,7 +383,7 @@ fn a_byte_order_mark_reads_and_writes_like_python_dotenv() {
     if python {
         assert_eq!(python_reads(&file, true), ["FIRST", "1", "SECOND", "2"]);
     }
-    write(&file, "FIRST", "a b", &tmp.path().join("backup")).expect("write");
+    write(&file, &[("FIRST", "a b")], &tmp.path().join("backup")).expect("write");
     assert_eq!(
         fs::read_to_string(&file).ok().as_deref(),
         Some("\u{feff}FIRST='a b'\nSECOND='2'\n")

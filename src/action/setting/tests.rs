@@ -61,11 +61,11 @@ export CLOUDFLARE_API_TOKEN=\"old-token\" # set 2024-01-01
 OTHER='single quoted'
 LAST=\"double\"";
     put(&path, before);
-    let written = write(&path, "CLOUDFLARE_API_TOKEN", "new-token", &backup).expect("write");
+    let written = write(&path, &[("CLOUDFLARE_API_TOKEN", "new-token")], &backup).expect("write");
     assert_eq!(
         written,
         Written {
-            previous_fingerprint: Some(fingerprint("old-token")),
+            previous_fingerprints: vec![Some(fingerprint("old-token"))],
             backup: backup.clone(),
         }
     );
@@ -74,7 +74,12 @@ LAST=\"double\"";
         before.replace("\"old-token\"", "new-token"),
         "only the value changed"
     );
-    write(&path, "ADDED", "a b", &tmp.path().join("backups/added")).expect("append");
+    write(
+        &path,
+        &[("ADDED", "a b")],
+        &tmp.path().join("backups/added"),
+    )
+    .expect("append");
     assert_eq!(
         text(&path),
         format!(
@@ -93,8 +98,8 @@ LAST=\"double\"";
 fn a_new_file_is_owner_only_and_an_existing_one_keeps_mode_and_owner() {
     let tmp = dir();
     let new = tmp.path().join("new.env");
-    let written = write(&new, "KEY", SECRET, &tmp.path().join("b1")).expect("create");
-    assert_eq!(written.previous_fingerprint, None);
+    let written = write(&new, &[("KEY", SECRET)], &tmp.path().join("b1")).expect("create");
+    assert_eq!(written.previous_fingerprints, [None]);
     assert_eq!(text(&new), format!("KEY={SECRET}\n"));
     assert_eq!(mode(&new), 0o600);
     assert_eq!(mode(&tmp.path().join("b1")), 0o600);
@@ -104,7 +109,7 @@ fn a_new_file_is_owner_only_and_an_existing_one_keeps_mode_and_owner() {
     fs::set_permissions(&shared, fs::Permissions::from_mode(0o640)).expect("chmod");
     // Only root can give a file away; elsewhere the owner part is not testable.
     let chowned = std::os::unix::fs::chown(&shared, Some(4321), Some(4321)).is_ok();
-    write(&shared, "KEY", "new", &tmp.path().join("b2")).expect("write");
+    write(&shared, &[("KEY", "new")], &tmp.path().join("b2")).expect("write");
     assert_eq!(mode(&shared), 0o640);
     if chowned {
         let metadata = fs::metadata(&shared).expect("metadata");
@@ -118,7 +123,7 @@ fn the_file_is_replaced_never_rewritten_in_place() {
     let path = tmp.path().join(".env");
     put(&path, "KEY=old\n");
     let mut reader = fs::File::open(&path).expect("open");
-    write(&path, "KEY", "new", &tmp.path().join("b")).expect("write");
+    write(&path, &[("KEY", "new")], &tmp.path().join("b")).expect("write");
     // A reader that opened the file before still sees the whole old file: the new
     // content arrived by rename, not by truncating and rewriting.
     let mut seen = String::new();
@@ -134,7 +139,7 @@ fn a_symlink_is_followed_and_stays_a_symlink() {
     let link = tmp.path().join("link.env");
     put(&real, "KEY=old\n");
     symlink("real.env", &link).expect("symlink");
-    write(&link, "KEY", "new", &tmp.path().join("b")).expect("write");
+    write(&link, &[("KEY", "new")], &tmp.path().join("b")).expect("write");
     assert!(
         fs::symlink_metadata(&link)
             .expect("lstat")
@@ -143,7 +148,7 @@ fn a_symlink_is_followed_and_stays_a_symlink() {
     );
     assert_eq!(text(&real), "KEY=new\n");
 
-    restore(&link, "KEY", &tmp.path().join("b")).expect("restore");
+    restore(&link, &["KEY"], &tmp.path().join("b")).expect("restore");
     assert!(
         fs::symlink_metadata(&link)
             .expect("lstat")
@@ -155,9 +160,9 @@ fn a_symlink_is_followed_and_stays_a_symlink() {
     // A dangling link: its target is created, and removed again on restore.
     let dangling = tmp.path().join("dangling.env");
     symlink("target.env", &dangling).expect("symlink");
-    write(&dangling, "KEY", "v", &tmp.path().join("b2")).expect("write");
+    write(&dangling, &[("KEY", "v")], &tmp.path().join("b2")).expect("write");
     assert_eq!(text(&tmp.path().join("target.env")), "KEY=v\n");
-    restore(&dangling, "KEY", &tmp.path().join("b2")).expect("restore");
+    restore(&dangling, &["KEY"], &tmp.path().join("b2")).expect("restore");
     assert!(!tmp.path().join("target.env").exists());
     assert!(
         fs::symlink_metadata(&dangling).is_ok(),
@@ -173,21 +178,21 @@ fn restore_puts_back_the_key_and_keeps_what_the_rest_holds_now() {
     let before = "A=1\r\n# odd but kept\r\nKEY=old\t# no final newline";
     put(&path, before);
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
-    write(&path, "KEY", "new", &backup).expect("write");
+    write(&path, &[("KEY", "new")], &backup).expect("write");
     assert_ne!(text(&path), before);
-    restore(&path, "KEY", &backup).expect("restore");
+    restore(&path, &["KEY"], &backup).expect("restore");
     assert_eq!(text(&path), before);
     assert_eq!(mode(&path), 0o644);
     // Another key changed since the write keeps its new value; a second setting
     // of the same file, written and restored in forward order, both come back.
     let other = tmp.path().join("state/other");
-    write(&path, "KEY", "new", &backup).expect("write KEY");
-    write(&path, "A", "2", &other).expect("write A");
+    write(&path, &[("KEY", "new")], &backup).expect("write KEY");
+    write(&path, &[("A", "2")], &other).expect("write A");
     fs::write(&path, format!("{}\r\nC=added", text(&path))).expect("append");
-    restore(&path, "KEY", &backup).expect("restore KEY");
-    restore(&path, "A", &other).expect("restore A");
+    restore(&path, &["KEY"], &backup).expect("restore KEY");
+    restore(&path, &["A"], &other).expect("restore A");
     assert_eq!(text(&path), format!("{before}\r\nC=added"));
-    restore(&path, "KEY", &backup).expect("a restore can be repeated");
+    restore(&path, &["KEY"], &backup).expect("a restore can be repeated");
     assert_eq!(text(&path), format!("{before}\r\nC=added"));
 }
 
@@ -196,11 +201,11 @@ fn restore_removes_a_file_that_did_not_exist() {
     let tmp = dir();
     let path = tmp.path().join(".env");
     let backup = tmp.path().join("backup");
-    write(&path, "KEY", "v", &backup).expect("write");
+    write(&path, &[("KEY", "v")], &backup).expect("write");
     assert!(path.exists());
-    restore(&path, "KEY", &backup).expect("restore");
+    restore(&path, &["KEY"], &backup).expect("restore");
     assert!(!path.exists());
-    restore(&path, "KEY", &backup).expect("nothing to remove is fine");
+    restore(&path, &["KEY"], &backup).expect("nothing to remove is fine");
 }
 
 #[test]
@@ -211,11 +216,11 @@ fn a_repeated_write_keeps_the_original_backup() {
     let path = tmp.path().join(".env");
     let backup = tmp.path().join("backup");
     put(&path, "KEY=original\n");
-    write(&path, "KEY", "first", &backup).expect("first attempt");
-    let again = write(&path, "KEY", "second", &backup).expect("second attempt");
-    assert_eq!(again.previous_fingerprint, Some(fingerprint("original")));
+    write(&path, &[("KEY", "first")], &backup).expect("first attempt");
+    let again = write(&path, &[("KEY", "second")], &backup).expect("second attempt");
+    assert_eq!(again.previous_fingerprints, [Some(fingerprint("original"))]);
     assert_eq!(text(&path), "KEY=second\n");
-    restore(&path, "KEY", &backup).expect("restore");
+    restore(&path, &["KEY"], &backup).expect("restore");
     assert_eq!(text(&path), "KEY=original\n");
 }
 
@@ -225,14 +230,14 @@ fn a_stale_backup_of_another_content_is_replaced() {
     let path = tmp.path().join(".env");
     let backup = tmp.path().join("backup");
     put(&path, "KEY=one\n");
-    write(&path, "KEY", "two", &backup).expect("write");
+    write(&path, &[("KEY", "two")], &backup).expect("write");
     put(&path, "KEY=edited by hand\n");
-    let written = write(&path, "KEY", "three", &backup).expect("write");
+    let written = write(&path, &[("KEY", "three")], &backup).expect("write");
     assert_eq!(
-        written.previous_fingerprint,
-        Some(fingerprint("edited by hand"))
+        written.previous_fingerprints,
+        [Some(fingerprint("edited by hand"))]
     );
-    restore(&path, "KEY", &backup).expect("restore");
+    restore(&path, &["KEY"], &backup).expect("restore");
     assert_eq!(
         read(&path, "KEY").expect("read").as_deref(),
         Some("edited by hand")
@@ -246,14 +251,14 @@ fn a_foreign_file_at_the_backup_path_is_never_overwritten() {
     let backup = tmp.path().join("backup");
     put(&path, "KEY=old\n");
     put(&backup, "precious\n");
-    let error = write(&path, "KEY", SECRET, &backup).expect_err("refused");
+    let error = write(&path, &[("KEY", SECRET)], &backup).expect_err("refused");
     assert!(
         matches!(error, SettingError::BackupCorrupt { .. }),
         "{error}"
     );
     assert_eq!(text(&backup), "precious\n");
     assert_eq!(text(&path), "KEY=old\n");
-    let error = restore(&path, "KEY", &backup).expect_err("refused");
+    let error = restore(&path, &["KEY"], &backup).expect_err("refused");
     assert!(
         matches!(error, SettingError::BackupCorrupt { .. }),
         "{error}"
@@ -279,17 +284,17 @@ fn errors_name_the_file_say_what_to_do_and_never_show_the_value() {
 
     let cases: Vec<(SettingError, &str, &str)> = vec![
         (
-            write(root, "KEY", SECRET, &backup).expect_err("dir"),
+            write(root, &[("KEY", SECRET)], &backup).expect_err("dir"),
             "is a directory",
             "point `file:`",
         ),
         (
-            write(&root.join("missing/.env"), "KEY", SECRET, &backup).expect_err("no parent"),
+            write(&root.join("missing/.env"), &[("KEY", SECRET)], &backup).expect_err("no parent"),
             "does not exist",
             "create it",
         ),
         (
-            write(&file.join(".env"), "KEY", SECRET, &backup).expect_err("parent is a file"),
+            write(&file.join(".env"), &[("KEY", SECRET)], &backup).expect_err("parent is a file"),
             "is a file, not a directory",
             "fix the `file:` path",
         ),
@@ -299,22 +304,22 @@ fn errors_name_the_file_say_what_to_do_and_never_show_the_value() {
             "fix the `file:` path",
         ),
         (
-            write(&not_utf8, "KEY", SECRET, &backup).expect_err("latin-1"),
+            write(&not_utf8, &[("KEY", SECRET)], &backup).expect_err("latin-1"),
             "not UTF-8",
             "convert it",
         ),
         (
-            write(&fifo, "KEY", SECRET, &backup).expect_err("fifo"),
+            write(&fifo, &[("KEY", SECRET)], &backup).expect_err("fifo"),
             "not a regular file",
             "point `file:`",
         ),
         (
-            write(&looped, "KEY", SECRET, &backup).expect_err("loop"),
+            write(&looped, &[("KEY", SECRET)], &backup).expect_err("loop"),
             "loop of symbolic links",
             "fix the links",
         ),
         (
-            write(&file, "BAD-KEY", SECRET, &backup).expect_err("key"),
+            write(&file, &[("BAD-KEY", SECRET)], &backup).expect_err("key"),
             "not a valid setting key",
             "use ASCII letters",
         ),
@@ -324,17 +329,17 @@ fn errors_name_the_file_say_what_to_do_and_never_show_the_value() {
             "use ASCII letters",
         ),
         (
-            write(&file, "KEY", &format!("{SECRET}'$"), &backup).expect_err("unquotable"),
+            write(&file, &[("KEY", &format!("{SECRET}'$"))], &backup).expect_err("unquotable"),
             "bash and python-dotenv",
             "edit the file by hand",
         ),
         (
-            write(&blocked, "KEY", SECRET, &file.join("backup")).expect_err("backup dir"),
+            write(&blocked, &[("KEY", SECRET)], &file.join("backup")).expect_err("backup dir"),
             "cannot save the backup",
             "settings file is unchanged",
         ),
         (
-            restore(&file, "KEY", &root.join("no-backup")).expect_err("no backup"),
+            restore(&file, &["KEY"], &root.join("no-backup")).expect_err("no backup"),
             "does not exist",
             "by hand",
         ),
@@ -365,7 +370,7 @@ fn an_unterminated_quote_earlier_in_the_file_stops_the_write() {
     let path = tmp.path().join(".env");
     put(&path, "A=\"never closed\n");
     // Double-quoted (it has a `'`), so its opening quote would close A's value.
-    let error = write(&path, "KEY", "it's", &tmp.path().join("b")).expect_err("refused");
+    let error = write(&path, &[("KEY", "it's")], &tmp.path().join("b")).expect_err("refused");
     assert!(
         matches!(error, SettingError::WouldCorrupt { .. }),
         "{error}"
@@ -378,7 +383,7 @@ fn the_empty_string_is_written_on_a_line_with_a_comment() {
     let tmp = dir();
     let path = tmp.path().join(".env");
     put(&path, "KEY=old # rotated by hand\nNEXT=1\n");
-    write(&path, "KEY", "", &tmp.path().join("b")).expect("an empty value is writable");
+    write(&path, &[("KEY", "")], &tmp.path().join("b")).expect("an empty value is writable");
     assert_eq!(text(&path), "KEY='' # rotated by hand\nNEXT=1\n");
     assert_eq!(read(&path, "KEY").ok(), Some(Some(String::new())));
 }
@@ -391,12 +396,12 @@ fn a_key_written_twice_gets_the_new_value_on_every_line() {
         &path,
         "KEY=old-secret\nOTHER=1\nexport KEY=\"old-secret\" # again\n",
     );
-    let written = write(&path, "KEY", "new", &tmp.path().join("b")).expect("write");
+    let written = write(&path, &[("KEY", "new")], &tmp.path().join("b")).expect("write");
     assert_eq!(text(&path), "KEY=new\nOTHER=1\nexport KEY=new # again\n");
     assert!(!text(&path).contains("old-secret"));
     assert_eq!(
-        written.previous_fingerprint,
-        Some(fingerprint("old-secret"))
+        written.previous_fingerprints,
+        [Some(fingerprint("old-secret"))]
     );
 }
 
@@ -413,7 +418,7 @@ fn a_settings_file_larger_than_the_cap_is_refused_unread() {
     let backup = tmp.path().join("backups/b");
     for error in [
         read(&path, "KEY").expect_err("read refused"),
-        write(&path, "KEY", SECRET, &backup).expect_err("write refused"),
+        write(&path, &[("KEY", SECRET)], &backup).expect_err("write refused"),
     ] {
         assert!(matches!(error, SettingError::TooLarge { .. }), "{error}");
         let shown = error.to_string();
@@ -431,8 +436,8 @@ fn a_settings_file_larger_than_the_cap_is_refused_unread() {
         .and_then(|file| file.set_len(2 << 30))
         .expect("a sparse file");
     for error in [
-        write(&small, "KEY", SECRET, &planted).expect_err("write refused"),
-        restore(&small, "KEY", &planted).expect_err("restore refused"),
+        write(&small, &[("KEY", SECRET)], &planted).expect_err("write refused"),
+        restore(&small, &["KEY"], &planted).expect_err("restore refused"),
     ] {
         assert!(
             matches!(error, SettingError::BackupCorrupt { .. }),
@@ -483,7 +488,7 @@ fn a_crashed_writers_temporary_file_is_removed_by_the_next_write() {
     for leftover in [&stale, &in_flight, &other_file, &not_ours] {
         put(leftover, &format!("KEY={SECRET}\n"));
     }
-    write(&path, "KEY", "new", &tmp.path().join("b")).expect("write");
+    write(&path, &[("KEY", "new")], &tmp.path().join("b")).expect("write");
     let _ = running.kill();
     let _ = running.wait();
     assert!(
@@ -497,4 +502,63 @@ fn a_crashed_writers_temporary_file_is_removed_by_the_next_write() {
     );
     assert!(not_ours.exists(), "a file runbook did not name was removed");
     assert_eq!(text(&path), "KEY=new\n");
+}
+
+#[test]
+fn several_keys_are_written_in_one_write_and_restored_exactly() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let path = tmp.path().join(".env");
+    put(
+        &path,
+        "# db\nDB_USER=app_v1\nDB_PASSWORD=old-pw\nOTHER=kept\n",
+    );
+    let backup = tmp.path().join("backups/rotate");
+    let inode = fs::metadata(&path).map(|m| m.ino()).expect("stat");
+    let written = write(
+        &path,
+        &[
+            ("DB_USER", "app_v2"),
+            ("DB_PASSWORD", "new pw"),
+            ("ADDED", "x"),
+        ],
+        &backup,
+    )
+    .expect("write");
+    assert_eq!(
+        written.previous_fingerprints,
+        [
+            Some(fingerprint("app_v1")),
+            Some(fingerprint("old-pw")),
+            None
+        ]
+    );
+    assert_eq!(
+        text(&path),
+        "# db\nDB_USER=app_v2\nDB_PASSWORD='new pw'\nOTHER=kept\nADDED=x\n"
+    );
+    // One rename replaced the file: never a state with one key switched.
+    assert_ne!(fs::metadata(&path).map(|m| m.ino()).expect("stat"), inode);
+
+    // Someone edits another key meanwhile; the restore puts back only its keys.
+    fs::write(&path, text(&path).replace("OTHER=kept", "OTHER=edited")).expect("edit");
+    restore(&path, &["DB_USER", "DB_PASSWORD", "ADDED"], &backup).expect("restore");
+    assert_eq!(
+        text(&path),
+        "# db\nDB_USER=app_v1\nDB_PASSWORD=old-pw\nOTHER=edited\n"
+    );
+}
+
+#[test]
+fn one_unwritable_value_leaves_every_key_unchanged() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let path = tmp.path().join(".env");
+    put(&path, "DB_USER=app_v1\nDB_PASSWORD=old\n");
+    let error = write(
+        &path,
+        &[("DB_USER", "app_v2"), ("DB_PASSWORD", "has\0nul")],
+        &tmp.path().join("b"),
+    )
+    .expect_err("refused");
+    assert!(error.to_string().contains("DB_PASSWORD"), "{error}");
+    assert_eq!(text(&path), "DB_USER=app_v1\nDB_PASSWORD=old\n");
 }

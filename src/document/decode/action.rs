@@ -4,8 +4,8 @@
 use super::{Decoder, Fields};
 use crate::document::diagnostic::{Code, Diagnostic};
 use crate::document::model::{
-    Action, Command, HttpRequest, Method, Probe, Prompt, SetSetting, SettingRef, Spanned, Template,
-    WaitFor,
+    Action, Command, FileSource, GenerateSecret, HttpRequest, Method, Probe, Prompt, SetSetting,
+    SettingRef, Spanned, Template, WaitFor, WriteFile,
 };
 use crate::document::node::{Node, Value};
 
@@ -26,31 +26,233 @@ impl Decoder<'_> {
                 let (file, key) = self.file_and_key(&fields, "read_setting")?;
                 Action::ReadSetting(SettingRef { file, key })
             }
-            "set_setting" => {
-                let fields = self.fields(node, "`set_setting`", &["file", "key", "value"])?;
-                let file_key = self.file_and_key(&fields, "set_setting");
-                let value = match fields.get("value") {
-                    Some(n) => self.template(n, "`value`"),
-                    None => {
-                        self.missing(
-                            &fields,
-                            "value",
-                            "`set_setting`",
-                            "add the `value` to write",
-                        );
-                        None
-                    }
-                };
-                let ((file, key), value) = (file_key?, value?);
-                Action::SetSetting(SetSetting { file, key, value })
-            }
+            "set_setting" => Action::SetSetting(self.set_setting(node)?),
             "restore_setting" => {
                 Action::RestoreSetting(self.id(node, "`restore_setting`", false)?)
             }
+            "write_file" => Action::WriteFile(self.write_file(node)?),
+            "generate_secret" => Action::GenerateSecret(self.generate_secret(node)?),
+            "restore_file" => Action::RestoreFile(self.id(node, "`restore_file`", false)?),
             "http" => Action::Http(self.http(node)?),
             "command" => Action::Command(self.command(node)?),
             "wait_for" => Action::WaitFor(Box::new(self.wait_for(node)?)),
             _ => Action::Runbook(self.text(node, "`runbook`")?),
+        })
+    }
+
+    /// `{length, alphabet}`: a length from 1 to the maximum, an alphabet of two
+    /// or more characters, each given once.
+    fn generate_secret(&mut self, node: &Node) -> Option<GenerateSecret> {
+        let fields = self.fields(node, "`generate_secret`", &["length", "alphabet"])?;
+        let length = match fields.get("length") {
+            Some(n) => self.integer(n, "`length`"),
+            None => {
+                self.missing(
+                    &fields,
+                    "length",
+                    "`generate_secret`",
+                    "say how many characters to draw, e.g. `length: 32`",
+                );
+                None
+            }
+        }?;
+        let max = GenerateSecret::MAX_LENGTH;
+        let Some(count) = u32::try_from(length.value)
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+        else {
+            self.report(
+                Diagnostic::new(
+                    Code::BadGenerator,
+                    length.span,
+                    format!("a secret of length {} cannot be drawn", length.value),
+                )
+                .help(format!("give a length from 1 to {max}")),
+            );
+            return None;
+        };
+        let alphabet = fields
+            .get("alphabet")
+            .and_then(|n| self.text(n, "`alphabet`"));
+        if let Some(alphabet) = &alphabet {
+            let chars: Vec<char> = alphabet.value.chars().collect();
+            let repeated = chars
+                .iter()
+                .enumerate()
+                .find(|(i, c)| chars[..*i].contains(c))
+                .map(|(_, c)| *c);
+            let problem = if chars.len() < 2 {
+                Some("it needs at least two characters to draw from".to_owned())
+            } else if chars.len() > 256 {
+                Some(format!(
+                    "it has {} characters, more than the 256 one random byte can choose from",
+                    chars.len()
+                ))
+            } else if let Some(c) = repeated {
+                Some(format!(
+                    "{c:?} is given twice, which would make it likelier than the others"
+                ))
+            } else {
+                chars
+                    .iter()
+                    .find(|c| c.is_control())
+                    .map(|c| format!("{c:?} is a control character"))
+            };
+            if let Some(problem) = problem {
+                self.report(
+                    Diagnostic::new(Code::BadGenerator, alphabet.span, format!("this `alphabet` cannot be drawn from: {problem}"))
+                        .help("list each character once, e.g. `alphabet: \"abcdefghijklmnopqrstuvwxyz0123456789\"`, or leave it out for letters and digits"),
+                );
+                return None;
+            }
+        }
+        let generator = GenerateSecret {
+            length: Spanned::new(count, length.span),
+            alphabet,
+        };
+        if generator.bits() < GenerateSecret::MIN_BITS {
+            let bits = generator.bits();
+            let size = generator.alphabet().len();
+            #[allow(clippy::cast_precision_loss)]
+            let needed = (GenerateSecret::MIN_BITS / (size as f64).log2()).ceil();
+            self.report(
+                Diagnostic::new(Code::WeakSecret, length.span, format!("a secret of {count} characters from {size} has {bits:.0} bits: it can be guessed offline"))
+                    .help(format!("draw {needed} characters or more for 64 bits")),
+            );
+        }
+        Some(generator)
+    }
+
+    /// `{path, content | from, mode}`.
+    fn write_file(&mut self, node: &Node) -> Option<WriteFile> {
+        let fields = self.fields(node, "`write_file`", &["path", "content", "from", "mode"])?;
+        let path = match fields.get("path") {
+            Some(n) => self.template(n, "`path`"),
+            None => {
+                self.missing(
+                    &fields,
+                    "path",
+                    "`write_file`",
+                    "add the `path` of the file to write",
+                );
+                None
+            }
+        };
+        let source = match (fields.get("content"), fields.get("from")) {
+            (Some(content), None) => self.template(content, "`content`").map(FileSource::Content),
+            (None, Some(from)) => self.template(from, "`from`").map(FileSource::From),
+            (Some(_), Some(_)) => {
+                self.report(
+                    Diagnostic::new(
+                        Code::FileSource,
+                        fields.key_span("from").unwrap_or(fields.span),
+                        "`write_file` has both `content` and `from`",
+                    )
+                    .help("write the text with `content`, or copy a file with `from`, not both"),
+                );
+                None
+            }
+            (None, None) => {
+                self.report(
+                    Diagnostic::new(
+                        Code::FileSource,
+                        fields.span,
+                        "`write_file` has neither `content` nor `from`",
+                    )
+                    .help("say what to write: `content: TEXT` or `from: PATH`"),
+                );
+                None
+            }
+        };
+        let mode = fields.get("mode").and_then(|n| self.file_mode(n));
+        Some(WriteFile {
+            path: path?,
+            source: source?,
+            mode,
+        })
+    }
+
+    /// `mode: 0640` or `"0640"`: octal, as `chmod` reads it, whatever YAML
+    /// would make of the digits.
+    fn file_mode(&mut self, node: &Node) -> Option<Spanned<u32>> {
+        let text = self.text(node, "`mode`")?;
+        let digits = text.value.strip_prefix("0o").unwrap_or(&text.value);
+        match u32::from_str_radix(digits, 8) {
+            Ok(mode) if mode <= 0o7777 && !digits.is_empty() => Some(Spanned::new(mode, node.span)),
+            _ => {
+                self.report(
+                    Diagnostic::new(Code::InvalidValue, node.span, format!("`{}` is not a file mode", text.value))
+                        .help("write the permission bits in octal, as chmod takes them, e.g. `mode: \"0640\"`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `{file, key, value}` for one key, `{file, values: {KEY: VALUE, …}}` for
+    /// several written at once.
+    fn set_setting(&mut self, node: &Node) -> Option<SetSetting> {
+        let fields = self.fields(node, "`set_setting`", &["file", "key", "value", "values"])?;
+        let Some(values_node) = fields.get("values") else {
+            let file_key = self.file_and_key(&fields, "set_setting");
+            let value = match fields.get("value") {
+                Some(n) => self.template(n, "`value`"),
+                None => {
+                    self.missing(
+                        &fields,
+                        "value",
+                        "`set_setting`",
+                        "add the `value` to write",
+                    );
+                    None
+                }
+            };
+            let ((file, key), value) = (file_key?, value?);
+            return Some(SetSetting {
+                file,
+                values: vec![(key, value)],
+            });
+        };
+        for single in ["key", "value"] {
+            if let Some(span) = fields.key_span(single) {
+                self.report(
+                    Diagnostic::new(Code::SettingForm, span, format!("`set_setting` has both `values` and `{single}`"))
+                        .help("write one key with `key` and `value`, or several with `values: {KEY: VALUE, …}`, not both"),
+                );
+            }
+        }
+        let file = match fields.get("file") {
+            Some(n) => self.template(n, "`file`"),
+            None => {
+                self.missing(
+                    &fields,
+                    "file",
+                    "`set_setting`",
+                    "add the dotenv `file` to use, e.g. `file: .env`",
+                );
+                None
+            }
+        };
+        let values = self.template_map(values_node, "`values`");
+        for (key, _) in &values {
+            self.check_setting_key(key);
+        }
+        if values.is_empty()
+            && matches!(&values_node.value, Value::Map(entries) if entries.is_empty())
+        {
+            self.report(
+                Diagnostic::new(
+                    Code::SettingForm,
+                    values_node.span,
+                    "`values` names no key to write",
+                )
+                .help("give at least one `KEY: VALUE`"),
+            );
+            return None;
+        }
+        Some(SetSetting {
+            file: file?,
+            values,
         })
     }
 
@@ -84,23 +286,27 @@ impl Decoder<'_> {
             }
         };
         if let Some(key) = &key {
-            let valid = key
-                .value
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && key
-                    .value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-            if !valid {
-                self.report(
-                    Diagnostic::new(Code::InvalidValue, key.span, format!("`{}` is not a dotenv variable name", key.value))
-                        .help("use letters, digits and `_`, not starting with a digit, e.g. `CLOUDFLARE_API_TOKEN`"),
-                );
-            }
+            self.check_setting_key(key);
         }
         Some((file?, key?))
+    }
+
+    fn check_setting_key(&mut self, key: &Spanned<String>) {
+        let valid = key
+            .value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if !valid {
+            self.report(
+                Diagnostic::new(Code::InvalidValue, key.span, format!("`{}` is not a dotenv variable name", key.value))
+                    .help("use letters, digits and `_`, not starting with a digit, e.g. `CLOUDFLARE_API_TOKEN`"),
+            );
+        }
     }
 
     pub(super) fn prompt(&mut self, node: &Node) -> Option<Prompt> {

@@ -1,18 +1,23 @@
 //! Decoding `expect:`: HTTP statuses, JSON path expectations and their matchers,
-//! exit codes and output checks.
+//! exit codes, and text matchers on a body, a header, stdout or stderr.
 
 use super::Decoder;
 use crate::document::diagnostic::{Code, Diagnostic};
-use crate::document::model::{Comparison, Expect, Matcher, Spanned};
+use crate::document::model::{Comparison, Expect, Matcher, Spanned, Template, TextMatch, TextRule};
 use crate::document::node::{Node, Value};
 
 const EXPECT_KEYS: &[&str] = &[
     "status",
     "json",
     "exit_code",
+    "stdout",
+    "stderr",
     "stdout_contains",
+    "body",
+    "headers",
     "body_contains",
 ];
+const TEXT_KEYS: &[&str] = &["contains", "not_contains", "equals", "matches"];
 const MATCHER_KEYS: &[&str] = &[
     "equals",
     "not_empty",
@@ -57,21 +62,200 @@ impl Decoder<'_> {
         if let Some(n) = fields.get("json") {
             self.json_expectations(n, "", &mut expect.json);
         }
-        expect.exit_code = fields
-            .get("exit_code")
-            .and_then(|n| self.integer(n, "`exit_code`"));
+        if let Some(n) = fields.get("exit_code") {
+            expect.exit_code = self.exit_codes(n);
+        }
         expect.stdout_contains = fields
             .get("stdout_contains")
             .and_then(|n| self.template(n, "`stdout_contains`"));
         expect.body_contains = fields
             .get("body_contains")
             .and_then(|n| self.template(n, "`body_contains`"));
+        expect.stdout = fields
+            .get("stdout")
+            .and_then(|n| self.text_match(n, "`expect.stdout`"));
+        expect.stderr = fields
+            .get("stderr")
+            .and_then(|n| self.text_match(n, "`expect.stderr`"));
+        expect.body = fields
+            .get("body")
+            .and_then(|n| self.text_match(n, "`expect.body`"));
+        if let Some(n) = fields.get("headers") {
+            expect.headers = self.header_matches(n);
+        }
         Some(expect)
+    }
+
+    /// `exit_code: 0` or `exit_code: [0, 3]`.
+    fn exit_codes(&mut self, node: &Node) -> Vec<Spanned<i64>> {
+        let items: Vec<&Node> = match &node.value {
+            Value::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        let mut codes = Vec::new();
+        for item in items {
+            let Some(code) = self.integer(item, "`exit_code`") else {
+                continue;
+            };
+            if (0..=255).contains(&code.value) {
+                codes.push(code);
+            } else {
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        item.span,
+                        format!("{} is not an exit code", code.value),
+                    )
+                    .help("a process exits with a code between 0 and 255"),
+                );
+            }
+        }
+        codes
+    }
+
+    /// `{contains, not_contains, equals, matches}`: at least one, all must hold.
+    fn text_match(&mut self, node: &Node, what: &str) -> Option<TextMatch> {
+        if matches!(node.value, Value::Str(_)) {
+            self.report(
+                Diagnostic::new(
+                    Code::WrongType,
+                    node.span,
+                    format!("{what} must be a text matcher, found a string"),
+                )
+                .help("say how the text must relate: `{contains: …}`, `{not_contains: …}`, `{equals: …}` or `{matches: REGEX}`"),
+            );
+            return None;
+        }
+        let fields = self.fields(node, what, TEXT_KEYS)?;
+        let mut rules = Vec::new();
+        for (key, _, value) in &fields.entries {
+            let rule = match *key {
+                "matches" => TextRule::Matches(self.regex(
+                    value,
+                    "`matches`",
+                    crate::document::pattern::Use::Search,
+                )?),
+                key => {
+                    let template = self.template(value, &format!("`{key}`"))?;
+                    match key {
+                        "contains" => TextRule::Contains(template),
+                        "not_contains" => TextRule::NotContains(template),
+                        _ => TextRule::Equals(template),
+                    }
+                }
+            };
+            rules.push(rule);
+        }
+        if matches!(&node.value, Value::Map(entries) if entries.is_empty()) {
+            self.report(
+                Diagnostic::new(
+                    Code::EmptyCheck,
+                    node.span,
+                    format!("{what} checks nothing"),
+                )
+                .help("give `contains`, `not_contains`, `equals` or `matches`, or remove it"),
+            );
+            return None;
+        }
+        if rules.is_empty() {
+            return None;
+        }
+        self.contradictions(&rules, what);
+        Some(TextMatch {
+            span: node.span,
+            rules,
+        })
+    }
+
+    /// Literal rules that can never all hold, found before any run: `equals`
+    /// against a `contains` it lacks or a `not_contains` it has, and a
+    /// `contains` that is also a `not_contains`.
+    fn contradictions(&mut self, rules: &[TextRule], what: &str) {
+        let literal = |t: &Template| t.is_literal().then(|| t.source.clone());
+        let equals = rules.iter().find_map(|r| match r {
+            TextRule::Equals(t) => literal(t),
+            _ => None,
+        });
+        for rule in rules {
+            let (needle, wanted) = match rule {
+                TextRule::Contains(t) => (t, true),
+                TextRule::NotContains(t) => (t, false),
+                TextRule::Equals(_) | TextRule::Matches(_) => continue,
+            };
+            let Some(text) = literal(needle) else {
+                continue;
+            };
+            let problem = if let Some(whole) = &equals
+                && whole.contains(&text) != wanted
+            {
+                Some(if wanted {
+                    format!("{what} must equal {whole:?}, which does not contain {text:?}")
+                } else {
+                    format!("{what} must equal {whole:?}, which contains {text:?}")
+                })
+            } else if wanted
+                && rules.iter().any(
+                    |r| matches!(r, TextRule::NotContains(t) if literal(t).as_ref() == Some(&text)),
+                )
+            {
+                Some(format!("{what} must both contain and not contain {text:?}"))
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                self.report(
+                    Diagnostic::new(Code::ContradictoryCheck, needle.span, message)
+                        .help("these checks can never all pass; keep the one you mean"),
+                );
+            }
+        }
+    }
+
+    /// `headers: {name: matcher}`; names are matched in any case, so two
+    /// spellings of one name are one header given twice.
+    fn header_matches(&mut self, node: &Node) -> Vec<(Spanned<String>, TextMatch)> {
+        let Value::Map(entries) = &node.value else {
+            self.wrong_type(
+                node,
+                "`expect.headers`",
+                "a map of header names to text matchers",
+            );
+            return Vec::new();
+        };
+        let mut out: Vec<(Spanned<String>, TextMatch)> = Vec::new();
+        for (key, value) in entries {
+            let Some(name) = self.text(key, "a header name") else {
+                continue;
+            };
+            if let Some((first, _)) = out
+                .iter()
+                .find(|(n, _)| n.value.eq_ignore_ascii_case(&name.value))
+            {
+                let line = first.span.line;
+                self.report(
+                    Diagnostic::new(
+                        Code::DuplicateKey,
+                        key.span,
+                        format!(
+                            "header `{}` is checked twice (first on line {line})",
+                            name.value
+                        ),
+                    )
+                    .help("header names are matched in any case; put both rules in one matcher"),
+                );
+                continue;
+            }
+            if let Some(matcher) = self.text_match(value, &format!("header `{}`", name.value)) {
+                out.push((name, matcher));
+            }
+        }
+        out
     }
 
     /// `json:` maps dotted paths to values or matchers; a nested map that is not a
     /// matcher continues the path, so `{result: {status: active}}` reads as
-    /// `{result.status: active}`.
+    /// `{result.status: active}`. At the top, a matcher (`{lt: 1}`) or a plain
+    /// value that is not a map checks the whole document.
     pub(super) fn json_expectations(
         &mut self,
         node: &Node,
@@ -79,13 +263,20 @@ impl Decoder<'_> {
         out: &mut Vec<(Spanned<String>, Matcher)>,
     ) {
         let Value::Map(entries) = &node.value else {
-            self.wrong_type(
-                node,
-                "`expect.json`",
-                "a map of JSON paths to expected values",
-            );
+            // Only the top can be anything but a map: a nested map is what
+            // continues a path.
+            out.push((
+                Spanned::new(String::new(), node.span),
+                Matcher::Equals(node.clone()),
+            ));
             return;
         };
+        if prefix.is_empty() && is_matcher(entries) {
+            if let Some(matcher) = self.matcher(node) {
+                out.push((Spanned::new(String::new(), node.span), matcher));
+            }
+            return;
+        }
         for (key, value) in entries {
             let Some(part) = self.text(key, "a JSON path") else {
                 continue;

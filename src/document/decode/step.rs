@@ -242,17 +242,24 @@ impl Decoder<'_> {
     }
 
     pub(super) fn check_expect_kind(&mut self, expect: &Expect, http: bool) {
+        // `json` applies to both: a response body, or a command's stdout.
+        let text = |key: &'static str, m: &Option<crate::document::model::TextMatch>| {
+            m.as_ref().map(|m| (key, m.span))
+        };
         let wrong: Vec<(&str, Span)> = if http {
             expect
                 .exit_code
-                .iter()
+                .first()
                 .map(|e| ("exit_code", e.span))
+                .into_iter()
                 .chain(
                     expect
                         .stdout_contains
                         .iter()
                         .map(|t| ("stdout_contains", t.span)),
                 )
+                .chain(text("stdout", &expect.stdout))
+                .chain(text("stderr", &expect.stderr))
                 .collect()
         } else {
             expect
@@ -260,12 +267,18 @@ impl Decoder<'_> {
                 .first()
                 .map(|s| ("status", s.span))
                 .into_iter()
-                .chain(expect.json.first().map(|(path, _)| ("json", path.span)))
                 .chain(
                     expect
                         .body_contains
                         .iter()
                         .map(|t| ("body_contains", t.span)),
+                )
+                .chain(text("body", &expect.body))
+                .chain(
+                    expect
+                        .headers
+                        .first()
+                        .map(|(name, _)| ("headers", name.span)),
                 )
                 .collect()
         };
