@@ -164,6 +164,71 @@ mod tests {
         }
     }
 
+    /// Accepts connections on a loopback port, on a runtime of its own (as a
+    /// real server would be), counting them; answers every request after 5 ms.
+    fn counting_server() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        struct Counting(tokio::net::TcpListener, Arc<AtomicUsize>);
+        impl axum::serve::Listener for Counting {
+            type Io = tokio::net::TcpStream;
+            type Addr = std::net::SocketAddr;
+            async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+                let accepted = axum::serve::Listener::accept(&mut self.0).await;
+                self.1.fetch_add(1, Ordering::SeqCst);
+                accepted
+            }
+            fn local_addr(&self) -> std::io::Result<Self::Addr> {
+                self.0.local_addr()
+            }
+        }
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let count = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind a loopback port");
+                sender
+                    .send(listener.local_addr().expect("an address"))
+                    .expect("the test waits for the address");
+                let router = Router::new().route(
+                    "/item/{n}",
+                    get(|Path(n): Path<u32>| async move {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        n.to_string()
+                    }),
+                );
+                let _ = axum::serve(Counting(listener, count), router).await;
+            });
+        });
+        (receiver.recv().expect("the server's address"), accepted)
+    }
+
+    #[tokio::test]
+    async fn a_fan_out_opens_no_more_connections_than_its_concurrency() {
+        let (address, accepted) = counting_server();
+        let client = test_client();
+        let items: Vec<u32> = (0..400).collect();
+        let bodies = for_each(
+            items,
+            16,
+            |n| {
+                let request = Request::get(
+                    format!("http://{address}/item/{n}"),
+                    Duration::from_secs(10),
+                );
+                let client = &client;
+                async move { send(client, &request).await.map(|r| r.body) }
+            },
+            |_| {},
+        )
+        .await;
+        assert!(bodies.iter().all(Result::is_ok));
+        let opened = accepted.load(Ordering::SeqCst);
+        assert!(opened <= 16, "{opened} connections for 16 at a time");
+    }
+
     #[tokio::test]
     async fn more_slots_than_items_stays_within_the_item_count() {
         let (bodies, max, _) = fetch_all(64).await;

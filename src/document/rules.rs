@@ -124,7 +124,7 @@ struct Scope<'s> {
     item: bool,
 }
 
-impl<'a> Rules<'a, '_> {
+impl Rules<'_, '_> {
     fn report(&mut self, diagnostic: Diagnostic) {
         self.out.push(diagnostic);
     }

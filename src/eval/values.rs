@@ -100,7 +100,7 @@ impl Object for LiveMap {
 
 impl Values {
     pub fn new(run: Json) -> Self {
-        let run = serialized(&run);
+        let run = minijinja::Value::from(minijinja::value::Serde(run));
         let env = serialized(&std::env::vars().collect::<BTreeMap<String, String>>());
         Values {
             env: template::environment(),
@@ -209,7 +209,7 @@ impl Values {
     }
 
     /// Whether a secret path is written anywhere in the text (`inputs.token[:10]`
-    /// reads it though MiniJinja reports no reference). Paths are dotted names, so
+    /// reads it though `MiniJinja` reports no reference). Paths are dotted names, so
     /// each run of name characters is looked up prefix by prefix, not every path
     /// searched for in the text.
     fn mentions_secret(&self, source: &str) -> bool {
