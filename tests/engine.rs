@@ -5,6 +5,7 @@
 //! test can prove a request was never made.
 
 mod actions;
+mod bypass;
 mod gates;
 mod inputs;
 mod interpretation;

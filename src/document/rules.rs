@@ -821,6 +821,9 @@ impl Rules<'_, '_> {
                 );
                 continue;
             }
+            if probes.iter().all(|&j| steps[j].for_each.is_some()) {
+                self.fan_out_only_evidence(step, span, &probes, steps);
+            }
             let mut changes: Vec<usize> = before
                 .iter()
                 .copied()
@@ -838,6 +841,31 @@ impl Rules<'_, '_> {
                 }
             }
         }
+    }
+}
+
+impl Rules<'_, '_> {
+    /// An irreversible step whose only probes are fan-outs: over zero items a
+    /// fan-out verifies nothing (the run then skips it and blocks the step).
+    fn fan_out_only_evidence(
+        &mut self,
+        step: &Step,
+        span: Span,
+        probes: &[usize],
+        steps: &[&Step],
+    ) {
+        let mut names: Vec<&str> = probes.iter().map(|&j| steps[j].id.value.as_str()).collect();
+        names.sort_unstable();
+        let names = names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let id = &step.id.value;
+        self.report(
+            Diagnostic::new(Code::FanOutOnlyEvidence, span, format!("the only evidence for irreversible step `{id}` is the fan-out {names}: over zero items it checks nothing"))
+                .help(format!("also need a probe that cannot pass on nothing (the list itself, with `expect: {{json: {{result: {{not_empty: true}}}}}}`); as it is, an empty list skips {names} and blocks `{id}`")),
+        );
     }
 }
 

@@ -117,6 +117,12 @@ impl Engine {
             Ok(items) => items,
             Err(done) => return Ok(done),
         };
+        if items.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Done {
+                results: json!({ "results": [] }),
+                ..Done::with(Outcome::Skipped, fan_out::NO_ITEMS)
+            });
+        }
         let done = match &step.action {
             Action::Manual(text) => self.manual(step, &text.source).await?,
             Action::Prompt(_) => self.prompt_step(step).await?,

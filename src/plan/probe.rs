@@ -173,6 +173,14 @@ impl Prober {
             Ok(_) => return failed("`for_each` does not give a list"),
             Err(e) => return not_probed(format!("not probed: {}", e.0)),
         };
+        if items.is_empty() {
+            return ProbeResult {
+                outcome: "skipped".to_owned(),
+                detail: format!("skipped: {}", fan_out::NO_ITEMS),
+                status: None,
+                elapsed_ms: None,
+            };
+        }
         let mut prepared = Vec::with_capacity(items.len());
         for item in &items {
             match crate::eval::rendered::request(values, spec, Some(item)).and_then(|r| {
