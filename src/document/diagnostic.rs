@@ -101,6 +101,7 @@ codes! {
     RetryIrreversible = "RB032", Error, "retry on an irreversible step";
     TemplateTooCostly = "RB033", Error, "template does more work than a template may";
     ControlCharacter = "RB034", Warning, "control character in a string";
+    EffectLowered = "RB035", Error, "declared effect lower than the action's";
     FanOutOnlyEvidence = "RB036", Warning, "a fan-out is the only evidence for an irreversible step";
 }
 

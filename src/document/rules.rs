@@ -16,6 +16,8 @@ use super::{children, locate};
 use crate::output;
 use crate::template::{self, mask};
 
+mod effects;
+
 /// Names a template may start with besides its context (`inputs`, `steps`, …):
 /// `MiniJinja`'s global functions.
 const GLOBAL_FUNCTIONS: &[&str] = &["range", "dict", "namespace", "debug", "loop"];
@@ -190,6 +192,7 @@ impl Rules<'_, '_> {
             self.template(&found.template, scope, found.place);
         }
         self.action_rules(step, earlier);
+        self.effects(step);
     }
 
     fn needs(&mut self, step: &Step, earlier: &[&Step]) {
@@ -238,12 +241,19 @@ impl Rules<'_, '_> {
 
     fn action_rules(&mut self, step: &Step, earlier: &[&Step]) {
         let id = &step.id.value;
-        if matches!(step.action, Action::Command(_))
+        let polls_command =
+            matches!(&step.action, Action::WaitFor(w) if matches!(w.probe, Probe::Command(_)));
+        if (matches!(step.action, Action::Command(_)) || polls_command)
             && step.effect.is_none()
             && !step.unread("effect")
         {
+            let message = if polls_command {
+                format!("`wait_for` step `{id}` polls a command and does not declare its effect")
+            } else {
+                format!("command step `{id}` does not declare its effect")
+            };
             self.report(
-                Diagnostic::new(Code::UndeclaredEffect, step.action_span, format!("command step `{id}` does not declare its effect"))
+                Diagnostic::new(Code::UndeclaredEffect, step.action_span, message)
                     .help("a command can do anything: add `effect: probe` if it only reads, `change` or `irreversible` if not"),
             );
         }

@@ -15,7 +15,7 @@ use super::render::Renderer;
 use crate::action::expect::{self, Expectation, Subject};
 use crate::action::fan_out;
 use crate::action::http::{self, Request, Response};
-use crate::document::model::{Expect, HttpRequest, Method, Probe, Step, WaitFor};
+use crate::document::model::{Expect, HttpRequest, Probe, Step, WaitFor};
 use crate::document::templates::Stage;
 
 /// Sends probes: one runtime and one HTTP client for the whole plan.
@@ -32,7 +32,7 @@ enum Sends<'a> {
 
 /// The request a step would send, if `--probe` may send it; otherwise why not.
 fn sends(step: &Step) -> Result<Sends<'_>, String> {
-    let read_only = |spec: &HttpRequest| matches!(spec.method(), Method::Get | Method::Head);
+    let read_only = HttpRequest::reads_only;
     match (&step.action, &step.then_wait) {
         (crate::document::model::Action::Http(spec), None) if read_only(spec) => {
             Ok(Sends::Request(spec, step.expect.as_ref()))

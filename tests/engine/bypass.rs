@@ -112,3 +112,136 @@ fn validate_warns_where_a_fan_out_is_the_only_evidence() {
         .status(0);
     assert!(!ran.stdout.contains("RB036"), "{}", ran.stdout);
 }
+
+/// `EFFECT` and `REQUEST` filled in: an irreversible DELETE whose only evidence
+/// is the step `check`.
+fn evidence_by(check: &str, server: &Server) -> String {
+    with_base(
+        &format!(
+            r#"runbook: lowered
+steps:
+{check}
+  - id: destroy
+    needs: [check]
+    effect: irreversible
+    confirm: true
+    http: {{ method: DELETE, url: "@BASE@/everything" }}
+"#
+        ),
+        server,
+    )
+}
+
+fn nothing_sent(server: &Server) {
+    assert_eq!(server.total(), 0, "{:?}", server.order());
+}
+
+#[test]
+fn effect_probe_on_a_post_is_refused_at_its_line_and_nothing_is_sent() {
+    let server = Server::start();
+    server.route("POST", "/reset", Reply::status(200));
+    server.route("DELETE", "/everything", Reply::status(200));
+    let work = Work::new();
+    let check = r#"  - id: check
+    effect: probe
+    http: { method: POST, url: "@BASE@/reset" }"#;
+    work.write("lowered.yaml", evidence_by(check, &server));
+    let ran = work.runbook(["validate", "lowered.yaml"]).status(1);
+    assert!(ran.stdout.contains("error[RB035]"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("lowered.yaml:4:13"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("POST"), "{}", ran.stdout);
+    let ran = work
+        .runbook(["run", "lowered.yaml", "--confirm", "destroy"])
+        .status(2);
+    assert!(all(&ran).contains("RB035"), "{}", all(&ran));
+    work.runbook(["plan", "lowered.yaml"]).status(2);
+    nothing_sent(&server);
+}
+
+#[test]
+fn effect_probe_on_a_manual_step_is_refused() {
+    let server = Server::start();
+    let work = Work::new();
+    let check = "  - id: check\n    effect: probe\n    manual: Look at the dashboard.";
+    work.write("lowered.yaml", evidence_by(check, &server));
+    let ran = work.runbook(["validate", "lowered.yaml"]).status(1);
+    assert!(ran.stdout.contains("error[RB035]"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("manual"), "{}", ran.stdout);
+}
+
+#[test]
+fn a_declared_effect_raises_and_the_plan_shows_the_real_one() {
+    let server = Server::start();
+    let work = Work::new();
+    // A GET declared irreversible is irreversible; a DELETE is never shown as less.
+    let yaml = with_base(
+        r#"runbook: raised
+steps:
+  - id: check
+    http: { url: "@BASE@/check" }
+  - id: fire
+    needs: [check]
+    effect: irreversible
+    confirm: true
+    http: { url: "@BASE@/fire" }
+  - id: purge
+    needs: [check]
+    http: { method: DELETE, url: "@BASE@/cache" }
+"#,
+        &server,
+    );
+    work.write("raised.yaml", yaml);
+    let ran = work
+        .runbook(["plan", "raised.yaml", "--format", "json"])
+        .status(0);
+    let plan: serde_json::Value = serde_json::from_str(&ran.stdout).expect("a JSON plan");
+    let effects: Vec<&str> = plan["phases"][0]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["effect"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(effects, ["probe", "irreversible", "change"]);
+    nothing_sent(&server);
+}
+
+#[test]
+fn wait_for_polls_only_with_get_or_head() {
+    let server = Server::start();
+    server.route("DELETE", "/token", Reply::status(200));
+    server.route("DELETE", "/everything", Reply::status(200));
+    let work = Work::new();
+    let check = r#"  - id: check
+    wait_for:
+      http: { method: DELETE, url: "@BASE@/token" }
+      timeout: 2s"#;
+    work.write("lowered.yaml", evidence_by(check, &server));
+    let ran = work.runbook(["validate", "lowered.yaml"]).status(1);
+    assert!(ran.stdout.contains("error[RB026]"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("GET or HEAD"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("lowered.yaml:5:23"), "{}", ran.stdout);
+    work.runbook(["run", "lowered.yaml", "--confirm", "destroy"])
+        .status(2);
+    nothing_sent(&server);
+}
+
+#[test]
+fn a_polled_command_is_evidence_only_when_declared_a_probe() {
+    let server = Server::start();
+    server.route("DELETE", "/everything", Reply::status(200));
+    let work = Work::new();
+    let check =
+        "  - id: check\n    wait_for:\n      command: rm -f precious && true\n      timeout: 2s";
+    work.write("lowered.yaml", evidence_by(check, &server));
+    let ran = work.runbook(["validate", "lowered.yaml"]).status(1);
+    assert!(ran.stdout.contains("error[RB016]"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("polls a command"), "{}", ran.stdout);
+    work.runbook(["run", "lowered.yaml", "--confirm", "destroy"])
+        .status(2);
+    nothing_sent(&server);
+    let declared = "  - id: check\n    effect: probe\n    wait_for:\n      command: \"true\"\n      timeout: 2s";
+    work.write("lowered.yaml", evidence_by(declared, &server));
+    work.runbook(["run", "lowered.yaml", "--confirm", "destroy"])
+        .status(0);
+    assert_eq!(server.count("DELETE", "/everything"), 1);
+}
