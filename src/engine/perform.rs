@@ -209,14 +209,14 @@ impl Engine {
             _ => {}
         }
         if !self.interactive() {
-            if self.options.confirm.contains(&step.id.value) || (self.options.yes && !irreversible)
-            {
+            let name = self.confirm_name(step);
+            if self.options.confirm.contains(&name) || (self.options.yes && !irreversible) {
                 return Ok(Done::passed(json!({})));
             }
             let how = if irreversible {
-                format!("`--confirm {}`", step.id.value)
+                format!("`--confirm {name}`")
             } else {
-                format!("`--yes` or `--confirm {}`", step.id.value)
+                format!("`--yes` or `--confirm {name}`")
             };
             return Ok(Done::with(
                 Outcome::Blocked,

@@ -90,6 +90,10 @@ pub struct Engine {
     pub(super) _lock: Lock,
     /// How deep in child runbooks this engine is (0 for the top).
     pub(super) depth: usize,
+    /// How `--confirm` names this runbook's steps: empty at the top, `kid.` in
+    /// the child run by step `kid` (`kid.sub.` below that), so a bare id never
+    /// confirms a child's step of the same name.
+    pub(super) scope: String,
     /// Evidence re-run for a gate (its `within` expired) that failed this time.
     pub(super) failed_evidence: Option<String>,
     /// The manual step whose instructions were shown before its confirmation was
@@ -135,6 +139,7 @@ impl Engine {
             run_id: opened.run_id,
             _lock: opened.lock,
             depth: opened.depth,
+            scope: String::new(),
             failed_evidence: None,
             instructions_shown: None,
         }
@@ -232,6 +237,11 @@ impl Engine {
                 );
             }
         }
+    }
+
+    /// The name `--confirm` gives `step` of this runbook (`destroy`, `kid.destroy`).
+    pub(super) fn confirm_name(&self, step: &Step) -> String {
+        format!("{}{}", self.scope, step.id.value)
     }
 
     pub(super) fn interactive(&self) -> bool {

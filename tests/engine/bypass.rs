@@ -245,3 +245,132 @@ fn a_polled_command_is_evidence_only_when_declared_a_probe() {
         .status(0);
     assert_eq!(server.count("DELETE", "/everything"), 1);
 }
+
+/// A parent whose own irreversible step and whose child's are both `destroy`.
+const PARENT: &str = r#"runbook: parent
+steps:
+  - id: check
+    http: { url: "@BASE@/check" }
+  - id: kid
+    needs: [check]
+    runbook: kid.yaml
+  - id: after
+    needs: [kid]
+    http: { url: "@BASE@/check" }
+  - id: destroy
+    needs: [after]
+    effect: irreversible
+    confirm: true
+    http: { method: DELETE, url: "@BASE@/parent" }
+"#;
+
+const KID: &str = r#"runbook: kid
+steps:
+  - id: check
+    http: { url: "@BASE@/check" }
+  - id: destroy
+    needs: [check]
+    effect: irreversible
+    confirm: true
+    http: { method: DELETE, url: "@BASE@/kid" }
+"#;
+
+fn parent_and_kid() -> (Server, Work) {
+    let server = Server::start();
+    server.route("GET", "/check", Reply::status(200));
+    server.route("DELETE", "/parent", Reply::status(200));
+    server.route("DELETE", "/kid", Reply::status(200));
+    let work = Work::new();
+    work.write("parent.yaml", with_base(PARENT, &server));
+    work.write("kid.yaml", with_base(KID, &server));
+    (server, work)
+}
+
+#[test]
+fn a_bare_confirm_opens_only_the_top_level_step_of_that_name() {
+    let (server, work) = parent_and_kid();
+    let ran = work
+        .runbook(["run", "parent.yaml", "--confirm", "destroy"])
+        .status(3);
+    assert_eq!(server.count("DELETE", "/kid"), 0, "{}", all(&ran));
+    // The child is blocked, so the parent's own `destroy` never gets its needs.
+    assert_eq!(server.count("DELETE", "/parent"), 0, "{}", all(&ran));
+    assert!(all(&ran).contains("--confirm kid.destroy"), "{}", all(&ran));
+}
+
+#[test]
+fn a_childs_step_is_confirmed_through_its_parent_step() {
+    let (server, work) = parent_and_kid();
+    let ran = work
+        .runbook(["run", "parent.yaml", "--confirm", "kid.destroy"])
+        .status(3);
+    assert_eq!(server.count("DELETE", "/kid"), 1, "{}", all(&ran));
+    assert_eq!(server.count("DELETE", "/parent"), 0, "{}", all(&ran));
+    assert!(all(&ran).contains("--confirm destroy"), "{}", all(&ran));
+    let (server, work) = parent_and_kid();
+    work.runbook([
+        "run",
+        "parent.yaml",
+        "--confirm",
+        "kid.destroy",
+        "--confirm",
+        "destroy",
+    ])
+    .status(0);
+    assert_eq!(
+        server
+            .order()
+            .iter()
+            .filter(|r| r.starts_with("DELETE"))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_confirm_naming_only_a_childs_step_says_how_to_name_it() {
+    let server = Server::start();
+    let work = Work::new();
+    work.write(
+        "parent.yaml",
+        with_base(
+            "runbook: parent\nsteps:\n  - id: kid\n    runbook: kid.yaml\n",
+            &server,
+        ),
+    );
+    work.write("kid.yaml", with_base(KID, &server));
+    let ran = work
+        .runbook(["run", "parent.yaml", "--confirm", "destroy"])
+        .status(2);
+    assert!(
+        all(&ran).contains("`--confirm kid.destroy`"),
+        "{}",
+        all(&ran)
+    );
+    assert_eq!(server.total(), 0);
+}
+
+#[test]
+fn the_plan_names_a_childs_confirmation_through_its_parent_step() {
+    let (server, work) = parent_and_kid();
+    let ran = work
+        .runbook(["plan", "parent.yaml", "--format", "json"])
+        .status(0);
+    let plan: serde_json::Value = serde_json::from_str(&ran.stdout).expect("a JSON plan");
+    let steps = &plan["phases"][0]["steps"];
+    assert_eq!(steps[3]["confirm"]["non_interactive"], "--confirm destroy");
+    let kid = &steps[1]["child"]["phases"][0]["steps"][1];
+    assert_eq!(
+        kid["confirm"]["non_interactive"], "--confirm kid.destroy",
+        "{kid}"
+    );
+    let human = work.runbook(["plan", "parent.yaml"]).status(0);
+    assert!(
+        human
+            .stdout
+            .contains("step 2.2 `destroy` cannot be undone; without a terminal it runs only with --confirm kid.destroy"),
+        "{}",
+        human.stdout
+    );
+    assert_eq!(server.total(), 0);
+}
