@@ -159,7 +159,7 @@ struct RunFlags {
     yes: bool,
     /// Confirm this step (the only way to confirm an irreversible step or a
     /// typed phrase without a terminal); a child runbook's step is
-    /// PARENT_STEP.ID. Repeatable.
+    /// `PARENT_STEP.ID`. Repeatable.
     #[arg(long = "confirm", value_name = "STEP_ID")]
     confirm: Vec<String>,
     /// Stream one JSON object per event to FILE, or `-` for standard output.

@@ -36,7 +36,8 @@ impl Engine {
         let run_id = path
             .file_stem()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-        let lock = Lock::acquire(
+        let lock = Lock::acquire_runbook(
+            file,
             &state.lock_path(),
             &Holder::this_process(&run_id, std::env::args().collect::<Vec<_>>().join(" ")),
         )?;

@@ -158,7 +158,8 @@ impl Engine {
         let state = StateDir::for_runbook(file, &runbook.id.value)?;
         state.ensure()?;
         let run_id = crate::engine::state_dir::new_run_id();
-        let lock = Lock::acquire(
+        let lock = Lock::acquire_runbook(
+            file,
             &state.lock_path(),
             &Holder::this_process(&run_id, command_line()),
         )?;

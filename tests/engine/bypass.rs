@@ -374,3 +374,75 @@ fn the_plan_names_a_childs_confirmation_through_its_parent_step() {
     );
     assert_eq!(server.total(), 0);
 }
+
+/// Holds inside `hold` until the file `go` exists in `@DIR@` (giving up after
+/// 20 s or when the directory is gone), then "destroys": appends to `destroyed`.
+const HELD: &str = r"runbook: rb
+steps:
+  - id: hold
+    effect: none
+    command: 'n=0; while [ ! -f @DIR@/go ] && [ -d @DIR@ ] && [ $n -lt 400 ]; do n=$((n+1)); sleep 0.05; done; test -f @DIR@/go'
+  - id: destroy
+    effect: change
+    command: echo destroyed >> @DIR@/destroyed
+";
+
+#[test]
+fn the_run_lock_holds_whatever_path_or_state_directory_reaches_the_runbook() {
+    let work = Work::new();
+    work.write(
+        "real/rb.yaml",
+        HELD.replace("@DIR@", &work.path().display().to_string()),
+    );
+    std::os::unix::fs::symlink(work.join("real/rb.yaml"), work.join("real/link.yaml"))
+        .expect("a symlink");
+    std::fs::create_dir_all(work.join("elsewhere")).expect("a directory");
+    std::os::unix::fs::symlink(work.join("real/rb.yaml"), work.join("elsewhere/rb.yaml"))
+        .expect("a symlink");
+    let mut first = work
+        .runbook(["run", "rb.yaml"])
+        .env("RUNBOOK_STATE_DIR", work.join("state-one"));
+    first.command.current_dir(work.join("real"));
+    let mut first = first.spawn(&work, "first");
+    super::wait_until_started(&work, "state-one", "hold", &mut first);
+    let pid = format!("{}", first.id());
+
+    // Another state directory, through a symlink, from another directory; the
+    // default state directory through a symlink elsewhere; the same file by
+    // another spelling of its path.
+    let attempts = [
+        (vec!["run", "real/link.yaml"], Some("state-two")),
+        (vec!["run", "elsewhere/rb.yaml"], None),
+        (vec!["run", "./real/../real/rb.yaml"], Some("state-three")),
+        (vec!["resume", "elsewhere/rb.yaml"], Some("state-one")),
+    ];
+    let mut refused = Vec::new();
+    for (args, state) in attempts {
+        let mut invocation = work.runbook(&args);
+        if let Some(state) = state {
+            invocation = invocation.env("RUNBOOK_STATE_DIR", work.join(state));
+        }
+        refused.push((args, invocation.run()));
+    }
+    work.write("go", "");
+    let status = super::wait_for_exit(&mut first);
+    assert_eq!(status, 0, "{}", work.read("first.out"));
+    for (args, ran) in &refused {
+        assert_eq!(ran.status, 2, "{args:?} was not refused:\n{}", all(ran));
+        let out = all(ran);
+        assert!(
+            out.contains("another run of this runbook"),
+            "{args:?}:\n{out}"
+        );
+        assert!(
+            out.contains(&pid),
+            "{args:?} does not name pid {pid}:\n{out}"
+        );
+    }
+    assert_eq!(work.lines("destroyed"), 1, "destroyed more than once");
+    // Once the first run is over, the runbook runs again through any path.
+    work.runbook(["run", "real/link.yaml"])
+        .env("RUNBOOK_STATE_DIR", work.join("state-two"))
+        .status(0);
+    assert_eq!(work.lines("destroyed"), 2);
+}
