@@ -3,6 +3,7 @@
 //! for both `runbook run` and `runbook resume`.
 
 pub mod child;
+pub mod fixed_inputs;
 pub mod gate;
 pub mod interaction;
 pub mod journal;
@@ -45,6 +46,8 @@ pub enum EngineError {
     Lock(#[from] lock::LockError),
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
+    #[error("resuming with these values would mix two targets in one run: {}", problems.join("; "))]
+    ResumeDiffers { problems: Vec<String> },
     #[error("there is no unfinished run of `{0}` to resume")]
     NothingToResume(String),
     #[error("`{}` changed since the run began; resuming would run steps that were not reviewed", path.display())]
@@ -66,6 +69,9 @@ impl EngineError {
             EngineError::StateDir(e) => e.help().map(str::to_owned),
             EngineError::Lock(e) => e.help().map(str::to_owned),
             EngineError::Journal(e) => e.help().map(str::to_owned),
+            EngineError::ResumeDiffers { .. } => Some(
+                "resume with the run's values (or without these answers), or start a new run with `runbook run FILE` for the new ones".to_owned(),
+            ),
             EngineError::NothingToResume(_) => Some("start a new run with `runbook run FILE`".to_owned()),
             EngineError::OtherDirectory { started_in } => Some(format!(
                 "resume from that directory: `cd {}`",

@@ -212,8 +212,11 @@ impl Rotation {
     fn command(&self, verb: &str, new_token: &str) -> Command {
         let file = self.path("cloudflare-token-rotation.yaml");
         if !file.exists() {
-            std::fs::copy(repo().join("runbooks/cloudflare-token-rotation.yaml"), &file)
-                .expect("copy the rotation runbook");
+            std::fs::copy(
+                repo().join("runbooks/cloudflare-token-rotation.yaml"),
+                &file,
+            )
+            .expect("copy the rotation runbook");
         }
         let mut command = command(self.dir.path(), &[verb]);
         command

@@ -154,7 +154,10 @@ fn the_rotation_runbook_passes_against_the_sandbox() {
 /// its runbook file, and other tests run the bundled one at the same time.
 fn own_copy(dir: &std::path::Path) -> std::path::PathBuf {
     let file = dir.join("cloudflare-token-rotation.yaml");
-    std::fs::copy(repo().join("runbooks/cloudflare-token-rotation.yaml"), &file)
-        .expect("copy the rotation runbook");
+    std::fs::copy(
+        repo().join("runbooks/cloudflare-token-rotation.yaml"),
+        &file,
+    )
+    .expect("copy the rotation runbook");
     file
 }

@@ -173,7 +173,7 @@ impl Engine {
             child_file_hashes: crate::eval::load::child_hashes(file, &runbook),
             operator: operator_name.clone(),
             pid: std::process::id(),
-            inputs: BTreeMap::new(),
+            inputs: crate::engine::fixed_inputs::at_start(&runbook, &answers),
             cwd: working_directory(),
         });
         let journal = Journal::create(&state.journal_path(&run_id), &first)?;

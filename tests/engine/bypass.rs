@@ -446,3 +446,77 @@ fn the_run_lock_holds_whatever_path_or_state_directory_reaches_the_runbook() {
         .status(0);
     assert_eq!(work.lines("destroyed"), 2);
 }
+
+/// `apply` acts on every target but waits for a confirmation: the first run
+/// stops blocked after `first` was used, the others given but not used yet.
+const TWO_TARGETS: &str = r#"runbook: targets
+inputs:
+  first: { description: used by the first step }
+  second: { description: "given at the start, used later" }
+  third: { default: "A" }
+  token: { secret: true }
+steps:
+  - id: touch_first
+    effect: change
+    command: echo "first {{ inputs.first }}" >> log
+  - id: apply
+    effect: change
+    confirm: true
+    command: echo "then {{ inputs.second }} {{ inputs.third }} {{ inputs.token | last4 }}" >> log
+"#;
+
+const RUN_TOKEN: &str = "tok-run-value-AAAA";
+
+#[test]
+fn resume_refuses_values_that_differ_from_the_runs_naming_them() {
+    let work = Work::new();
+    work.write("targets.yaml", TWO_TARGETS);
+    work.runbook([
+        "run",
+        "targets.yaml",
+        "--set",
+        "first=A",
+        "--set",
+        "second=A",
+    ])
+    .env("RUNBOOK_INPUT_TOKEN", RUN_TOKEN)
+    .status(3);
+    assert_eq!(work.read("log"), "first A\n");
+    let refused = [
+        (vec!["--set", "first=B"], "first", RUN_TOKEN),
+        (vec!["--set", "second=B"], "second", RUN_TOKEN),
+        (vec!["--set", "third=B"], "third", RUN_TOKEN),
+        (vec![], "token", "tok-other-value-BBBB"),
+    ];
+    for (sets, name, token) in refused {
+        let mut args = vec!["resume", "targets.yaml", "--confirm", "apply"];
+        args.extend(sets.iter().copied());
+        let ran = work
+            .runbook(&args)
+            .env("RUNBOOK_INPUT_TOKEN", token)
+            .status(2);
+        let out = all(&ran);
+        assert!(
+            out.contains(&format!("`{name}`")),
+            "{args:?} does not name `{name}`:\n{out}"
+        );
+        assert!(
+            out.contains("runbook run"),
+            "{args:?} does not say what to do:\n{out}"
+        );
+        assert!(!out.contains("tok-other"), "a secret was shown:\n{out}");
+        assert_eq!(work.read("log"), "first A\n", "{args:?} ran a step:\n{out}");
+    }
+    // The run's own values (given again or not at all) resume it.
+    work.runbook([
+        "resume",
+        "targets.yaml",
+        "--confirm",
+        "apply",
+        "--set",
+        "first=A",
+    ])
+    .env("RUNBOOK_INPUT_TOKEN", RUN_TOKEN)
+    .status(0);
+    assert_eq!(work.read("log"), "first A\nthen A A AAAA\n");
+}
