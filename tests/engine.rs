@@ -11,6 +11,7 @@ mod inputs;
 mod interpretation;
 mod leak;
 mod processes;
+mod secrets_at_start;
 mod server;
 mod state;
 

@@ -1,8 +1,10 @@
-//! The values a run is fixed to, so that `resume` cannot mix two targets in one
-//! run: every answer given when it started (recorded in `run_started`, a secret
-//! by fingerprint), every value a step used (`input_provided`) and every literal
-//! default. A resume given another value for one of them is refused, naming
-//! each; an answer the run never had (it would have been asked for) is taken.
+//! What a run knows of its inputs before any step runs. The values it is fixed
+//! to, so that `resume` cannot mix two targets in one run: every answer given
+//! when it started (recorded in `run_started`, a secret by fingerprint), every
+//! value a step used (`input_provided`) and every literal default — a resume
+//! given another value for one of them is refused, naming each; an answer the
+//! run never had (it would have been asked for) is taken. And the secrets among
+//! them, masked from the run's first byte.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +12,7 @@ use crate::document::model::{Action, Runbook};
 use crate::engine::EngineError;
 use crate::engine::journal::{Event, EventKind, InputRecord};
 use crate::eval::answers::Answers;
+use crate::eval::values::Values;
 use crate::secret::fingerprint;
 
 /// Every name an answer can give: the inputs, and the prompt steps by id, with
@@ -44,6 +47,27 @@ pub fn at_start(runbook: &Runbook, answers: &Answers) -> BTreeMap<String, InputR
             Some((name, record))
         })
         .collect()
+}
+
+/// Every secret value known before any step runs: the answers for secret inputs
+/// and secret prompts (answers file, environment), and the defaults of secret
+/// inputs that can be rendered now (`{{ env.VAULT_TOKEN }}`).
+pub fn known_secrets(runbook: &Runbook, answers: &Answers, values: &Values) -> Vec<String> {
+    let mut secrets: Vec<String> = answerable(runbook)
+        .into_iter()
+        .filter(|(_, secret)| *secret)
+        .filter_map(|(name, _)| answers.get(&name).map(|(value, _)| value.to_owned()))
+        .collect();
+    for input in &runbook.inputs {
+        if input.secret.as_ref().is_some_and(|s| s.value)
+            && let Some(default) = &input.default
+            // A default that reads another input or a step is rendered when used.
+            && let Ok(rendered) = values.render(&default.source, None)
+        {
+            secrets.push(rendered.text);
+        }
+    }
+    secrets
 }
 
 /// Refuses a resume whose answers differ from what the run is fixed to.

@@ -120,8 +120,17 @@ pub(super) struct Opened {
 }
 
 impl Engine {
-    /// The one place an engine is put together.
+    /// The one place an engine is put together. Every secret known now is
+    /// masked from the first byte the run writes, not from the step that first
+    /// uses it (`fixed_inputs::known_secrets`).
     pub(super) fn new(opened: Opened) -> Engine {
+        for secret in crate::engine::fixed_inputs::known_secrets(
+            &opened.runbook,
+            &opened.answers,
+            &opened.values,
+        ) {
+            opened.values.redactor.add(&secret);
+        }
         Engine {
             file: opened.file,
             runbook: opened.runbook,
