@@ -376,16 +376,13 @@ impl Engine {
                 ));
             }
         };
-        let deadline = Instant::now()
-            + step
-                .timeout
-                .as_ref()
-                .map_or(Duration::from_secs(300), |t| t.value.0);
+        let (deadline, shown) = self.patience(step);
         let result = self
             .interruptible(http::send_patiently(
                 &self.client,
                 &request,
                 deadline.into(),
+                |throttled| shown.show(throttled),
             ))
             .await?;
         Ok(self.judge_response(step, result.map(|(response, _)| response), &expectation))
@@ -456,11 +453,7 @@ impl Engine {
             .concurrency
             .as_ref()
             .map_or(DEFAULT_CONCURRENCY, |c| c.value as usize);
-        let deadline = Instant::now()
-            + step
-                .timeout
-                .as_ref()
-                .map_or(Duration::from_secs(600), |t| t.value.0);
+        let (deadline, shown) = self.patience(step);
         let total = prepared.len() as u64;
         let progress = self.progress(
             &format!("{} ({} items)", step.title_or_id(), total),
@@ -474,8 +467,13 @@ impl Engine {
                 concurrency,
                 move |(request, expectation): (Request, Expectation)| {
                     let client = client.clone();
+                    let shown = shown.clone();
                     async move {
-                        let result = http::send_patiently(&client, &request, deadline.into()).await;
+                        let result =
+                            http::send_patiently(&client, &request, deadline.into(), |throttled| {
+                                shown.show(throttled);
+                            })
+                            .await;
                         (request.url, result, expectation)
                     }
                 },
@@ -508,6 +506,20 @@ impl Engine {
             ));
         }
         Ok(self.fanned_out(results, &failures))
+    }
+
+    /// Until when an HTTP step waits out `429`s — its `timeout`, else
+    /// [`http::DEFAULT_PATIENCE`] — and what shows each wait on the screen.
+    fn patience(&self, step: &Step) -> (Instant, ShowThrottle) {
+        let bound = step.timeout.as_ref().map(|t| t.value.0);
+        let shown = ShowThrottle {
+            operator: std::sync::Arc::clone(&self.operator),
+            redactor: self.values.redactor.clone(),
+            indent: "  ".repeat(self.depth),
+            bound,
+        };
+        let deadline = Instant::now() + bound.unwrap_or(http::DEFAULT_PATIENCE);
+        (deadline, shown)
     }
 
     /// A fan-out's outcome: passed only if every item passed.
@@ -707,6 +719,55 @@ impl Engine {
             json!({ "attempts": attempts }),
         ))
     }
+}
+
+/// Shows the `429`s an HTTP step meets, as they come: a wait the operator
+/// cannot see looks like a hung run.
+#[derive(Clone)]
+struct ShowThrottle {
+    operator: crate::engine::runner::SharedOperator,
+    redactor: crate::secret::Redactor,
+    indent: String,
+    /// The step's `timeout`; `None` when it waits [`http::DEFAULT_PATIENCE`].
+    bound: Option<Duration>,
+}
+
+impl ShowThrottle {
+    fn show(&self, throttled: &http::Throttled) {
+        let line = self.redactor.redact(&throttle_line(throttled, self.bound));
+        if let Ok(mut operator) = self.operator.try_lock() {
+            operator.say(&format!("{}    {line}", self.indent));
+        }
+    }
+}
+
+/// `waiting 30s: the server said 429 Too Many Requests, Retry-After: 30`, or
+/// why that wait is not sat out.
+fn throttle_line(throttled: &http::Throttled, bound: Option<Duration>) -> String {
+    // Whole seconds, as `Retry-After` gives them; a shorter wait in milliseconds.
+    let wait = if throttled.wait < Duration::from_secs(1) {
+        format!("{}ms", throttled.wait.as_millis())
+    } else {
+        humantime::format_duration(Duration::from_secs(throttled.wait.as_secs())).to_string()
+    };
+    let said = match &throttled.retry_after {
+        Some(value) => format!("the server said 429 Too Many Requests, Retry-After: {value}"),
+        None => "the server said 429 Too Many Requests, without Retry-After".to_owned(),
+    };
+    if throttled.waiting {
+        return format!("waiting {wait}: {said}");
+    }
+    let why = match bound {
+        Some(bound) => format!(
+            "that is past this step's `timeout: {}`",
+            humantime::format_duration(bound)
+        ),
+        None => format!(
+            "this step waits out 429s for {} at most (give it a `timeout` to wait longer)",
+            humantime::format_duration(http::DEFAULT_PATIENCE)
+        ),
+    };
+    format!("not waiting {wait}: {said}; {why}")
 }
 
 /// An item of a fan-out as messages name it: by its value, not its index.

@@ -150,6 +150,7 @@ impl Prober {
             &self.client,
             &request,
             deadline.into(),
+            |_| {},
         ));
         judge(
             step,
@@ -200,7 +201,7 @@ impl Prober {
             concurrency,
             |(request, expectation): (Request, Expectation)| async move {
                 let deadline = Instant::now() + request.timeout;
-                let result = http::send_patiently(client, &request, deadline.into()).await;
+                let result = http::send_patiently(client, &request, deadline.into(), |_| {}).await;
                 (result.map(|(response, _)| response), expectation)
             },
             |_| {},

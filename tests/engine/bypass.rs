@@ -520,3 +520,51 @@ fn resume_refuses_values_that_differ_from_the_runs_naming_them() {
     .status(0);
     assert_eq!(work.read("log"), "first A\nthen A A AAAA\n");
 }
+
+#[test]
+fn a_429_wait_is_shown_on_screen() {
+    let server = Server::start();
+    server.route("GET", "/busy", Reply::status(200).throttle(2, "1"));
+    let work = Work::new();
+    work.write(
+        "busy.yaml",
+        with_base(
+            "runbook: busy\nsteps:\n  - id: check\n    http: { url: \"@BASE@/busy\" }\n",
+            &server,
+        ),
+    );
+    let ran = work.runbook(["run", "busy.yaml"]).status(0);
+    assert_eq!(server.count("GET", "/busy"), 3);
+    assert!(
+        ran.stdout
+            .contains("waiting 1s: the server said 429 Too Many Requests, Retry-After: 1"),
+        "{}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn a_server_always_answering_429_is_not_waited_on_past_the_steps_bound() {
+    let server = Server::start();
+    // A day: far past the 5 minutes a step without `timeout` waits out 429s.
+    server.route(
+        "GET",
+        "/busy",
+        Reply::status(200).throttle(usize::MAX, "86400"),
+    );
+    let work = Work::new();
+    work.write(
+        "busy.yaml",
+        with_base(
+            "runbook: busy\nsteps:\n  - id: check\n    http: { url: \"@BASE@/busy\" }\n",
+            &server,
+        ),
+    );
+    let ran = work.runbook(["run", "busy.yaml"]).status(1);
+    assert_eq!(server.count("GET", "/busy"), 1);
+    assert!(
+        ran.stdout.contains("not waiting 1day: the server said 429 Too Many Requests, Retry-After: 86400; this step waits out 429s for 5m at most (give it a `timeout` to wait longer)"),
+        "{}",
+        ran.stdout
+    );
+}
