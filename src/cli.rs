@@ -178,7 +178,8 @@ struct RunFlags {
     #[arg(long)]
     yes: bool,
     /// Confirm this step (the only way to confirm an irreversible step or a
-    /// typed phrase without a terminal). Repeatable.
+    /// typed phrase without a terminal); a child runbook's step is
+    /// `PARENT_STEP.ID`. Repeatable.
     #[arg(long = "confirm", value_name = "STEP_ID")]
     confirm: Vec<String>,
     /// Stream one JSON object per event to FILE, or `-` for standard output.

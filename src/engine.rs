@@ -3,6 +3,7 @@
 //! for both `runbook run` and `runbook resume`.
 
 pub mod child;
+pub mod fixed_inputs;
 pub mod gate;
 pub mod interaction;
 pub mod journal;
@@ -45,6 +46,8 @@ pub enum EngineError {
     Lock(#[from] lock::LockError),
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
+    #[error("resuming with these values would mix two targets in one run: {}", problems.join("; "))]
+    ResumeDiffers { problems: Vec<String> },
     #[error("there is no unfinished run of `{0}` to resume")]
     NothingToResume(String),
     #[error("`{}` changed since the run began; resuming would run steps that were not reviewed", path.display())]
@@ -69,6 +72,7 @@ impl EngineError {
             | EngineError::Inputs(_)
             | EngineError::Input(_)
             | EngineError::UnknownConfirm { .. }
+            | EngineError::ResumeDiffers { .. }
             | EngineError::NothingToResume(_)
             | EngineError::Changed { .. }
             | EngineError::OtherDirectory { .. }
@@ -85,6 +89,9 @@ impl EngineError {
             EngineError::StateDir(e) => e.help().map(str::to_owned),
             EngineError::Lock(e) => e.help().map(str::to_owned),
             EngineError::Journal(e) => e.help().map(str::to_owned),
+            EngineError::ResumeDiffers { .. } => Some(
+                "resume with the run's values (or without these answers), or start a new run with `runbook run FILE` for the new ones".to_owned(),
+            ),
             EngineError::NothingToResume(_) => Some("start a new run with `runbook run FILE`".to_owned()),
             EngineError::OtherDirectory { started_in } => Some(format!(
                 "resume from that directory: `cd {}`",
@@ -148,7 +155,7 @@ async fn run_async(
         .chain(children.iter().map(|(_, r)| r))
         .collect();
     inputs::check_answers(&answers, &all)?;
-    check_confirms(&options, &all)?;
+    check_confirms(&options, file, &runbook, &children)?;
     let interactive = !options.non_interactive && operator.lock().is_ok_and(|o| o.interactive());
     if !interactive && !resume {
         // A child runbook deferred up front never runs, so its inputs are not
@@ -206,26 +213,72 @@ impl runner::Engine {
 }
 
 /// A `--confirm` that names no step would silently confirm nothing: the gate
-/// the operator meant to open stays shut after the changes before it ran.
-fn check_confirms(options: &RunOptions, runbooks: &[&Runbook]) -> Result<(), EngineError> {
-    let ids: Vec<&str> = runbooks
-        .iter()
-        .flat_map(|r| r.all_steps())
-        .map(|s| s.id.value.as_str())
-        .collect();
+/// the operator meant to open stays shut after the changes before it ran. A
+/// child's step is named through the step that runs the child (`kid.destroy`).
+fn check_confirms(
+    options: &RunOptions,
+    file: &Path,
+    runbook: &Runbook,
+    children: &[(PathBuf, Runbook)],
+) -> Result<(), EngineError> {
+    let mut names = Vec::new();
+    confirm_names(file, runbook, "", children, 0, &mut names);
     for id in &options.confirm {
-        if !ids.contains(&id.as_str()) {
-            let help = match document::diagnostic::did_you_mean(id, ids.iter().copied()) {
-                Some(close) => format!("did you mean `--confirm {close}`?"),
-                None => "`--confirm` takes the id of the step to confirm".to_owned(),
-            };
-            return Err(EngineError::UnknownConfirm {
-                id: id.clone(),
-                help,
-            });
+        if names.contains(id) {
+            continue;
         }
+        let nested = names
+            .iter()
+            .find(|name| name.rsplit('.').next() == Some(id.as_str()));
+        let help = match nested {
+            Some(name) => format!(
+                "`{id}` is a step of a child runbook: name it through the step that runs the child, `--confirm {name}`"
+            ),
+            None => match document::diagnostic::did_you_mean(id, names.iter().map(String::as_str)) {
+                Some(close) => format!("did you mean `--confirm {close}`?"),
+                None => "`--confirm` takes the id of the step to confirm (`PARENT_STEP.ID` for a child runbook's step)".to_owned(),
+            },
+        };
+        return Err(EngineError::UnknownConfirm {
+            id: id.clone(),
+            help,
+        });
     }
     Ok(())
+}
+
+/// Every name `--confirm` accepts for `runbook`'s steps and its children's,
+/// each child's under `PREFIX` + the id of the step that runs it + `.`.
+fn confirm_names(
+    file: &Path,
+    runbook: &Runbook,
+    prefix: &str,
+    children: &[(PathBuf, Runbook)],
+    depth: usize,
+    out: &mut Vec<String>,
+) {
+    // `validate` refuses cycles; this only bounds a file changed since.
+    const MAX_DEPTH: usize = 32;
+    let base = document::rules::parent_dir(file);
+    for step in runbook.all_steps() {
+        let name = format!("{prefix}{}", step.id.value);
+        if let document::model::Action::Runbook(path) = &step.action
+            && depth < MAX_DEPTH
+        {
+            let child_file = base.join(&path.value);
+            if let Some((_, child)) = children.iter().find(|(p, _)| *p == child_file) {
+                confirm_names(
+                    &child_file,
+                    child,
+                    &format!("{name}."),
+                    children,
+                    depth + 1,
+                    out,
+                );
+            }
+        }
+        out.push(name);
+    }
 }
 
 /// The `--events` stream: a file, or standard output for `-`.

@@ -372,7 +372,7 @@ fn command_step(dice: &mut Dice, yaml: &mut String, step: usize) {
 fn wait_step(dice: &mut Dice, yaml: &mut String, step: usize) {
     let run = dice.pick(COMMAND_LINES);
     yaml.push_str(&format!(
-        "  - id: s{step}\n    title: Step {step}\n    wait_for:\n      command: {}\n      interval: 100ms\n      timeout: 400ms\n",
+        "  - id: s{step}\n    title: Step {step}\n    effect: probe\n    wait_for:\n      command: {}\n      interval: 100ms\n      timeout: 400ms\n",
         quoted(run)
     ));
     let mut expect = String::new();

@@ -206,9 +206,18 @@ impl Rotation {
 
     /// `runbook VERB runbooks/cloudflare-token-rotation.yaml`, non-interactive,
     /// `--yes --confirm revoke_old_token`, revoking through the API, pointed at the sandbox, with
-    /// `new_token` in the environment and the state in the temp dir.
+    /// `new_token` in the environment and the state in the temp dir. The runbook is
+    /// copied there byte for byte: a run locks its file, so tests running at once
+    /// must each run a file of their own.
     fn command(&self, verb: &str, new_token: &str) -> Command {
-        let file = repo().join("runbooks/cloudflare-token-rotation.yaml");
+        let file = self.path("cloudflare-token-rotation.yaml");
+        if !file.exists() {
+            std::fs::copy(
+                repo().join("runbooks/cloudflare-token-rotation.yaml"),
+                &file,
+            )
+            .expect("copy the rotation runbook");
+        }
         let mut command = command(self.dir.path(), &[verb]);
         command
             .arg(file)

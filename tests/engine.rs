@@ -5,11 +5,13 @@
 //! test can prove a request was never made.
 
 mod actions;
+mod bypass;
 mod gates;
 mod inputs;
 mod interpretation;
 mod leak;
 mod processes;
+mod secrets_at_start;
 mod server;
 mod state;
 

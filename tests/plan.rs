@@ -741,6 +741,29 @@ fn probe_polls_wait_for() {
 }
 
 #[test]
+fn probe_of_a_fan_out_over_zero_items_is_skipped_not_passed() {
+    let server = Server::start(&[]);
+    let work = Work::new(&[(
+        "fan.yaml",
+        &format!(
+            "runbook: fan\ninputs:\n  ids: {{ default: \"\" }}\nsteps:\n  - id: each\n    for_each: \"{{{{ inputs.ids | split(',') | reject('equalto', '') | list }}}}\"\n    http: {{ url: \"{}/items/{{{{ item }}}}\" }}\n",
+            server.url()
+        ),
+    )]);
+    let ran = work.expect(&["plan", "fan.yaml", "--probe", "--format", "json"], &[], 0);
+    let plan: Value = serde_json::from_str(&ran.stdout).expect("a JSON plan");
+    let probe = &plan["phases"][0]["steps"][0]["probe"];
+    assert_eq!(probe["outcome"], "skipped", "{probe}");
+    assert!(
+        probe["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("no items")),
+        "{probe}"
+    );
+    assert!(server.seen().is_empty());
+}
+
+#[test]
 fn a_plan_artifact_lets_only_the_reviewed_run_start() {
     let server = Server::start(&[("GET /ok", 200, json!({}))]);
     let runbook = format!(

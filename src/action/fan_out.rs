@@ -12,6 +12,12 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::Poll;
 
+/// Why a `for_each` over no items is skipped (by the run and by `plan --probe`):
+/// it did and checked nothing, so it must not pass — a probe over zero items
+/// would otherwise open the gate of the step that needs it with nothing verified.
+pub const NO_ITEMS: &str =
+    "`for_each` gave no items: nothing was done or checked, so it proves nothing";
+
 /// Runs `run` on every item, at most `concurrency` at a time (`0` counts as 1),
 /// and returns the results in the order of `items`. `on_done` is told how many
 /// items have finished each time one does, for a progress bar.

@@ -39,6 +39,21 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// retrying in a tight loop against a rate limiter only deepens the hole.
 const MIN_RETRY_AFTER: Duration = Duration::from_millis(100);
 
+/// How long a step without `timeout` waits out `429`s (an HTTP step, each
+/// attempt of it, and a whole fan-out): a server that answers `429` forever must
+/// not hold a run forever. Documented in the README.
+pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(5 * 60);
+
+/// A `429` that [`send_patiently`] met: how long it asks to wait, the
+/// `Retry-After` it sent, and whether that wait is sat out (`false`: it ends
+/// past the deadline, so the `429` is returned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Throttled {
+    pub wait: Duration,
+    pub retry_after: Option<String>,
+    pub waiting: bool,
+}
+
 /// One request, every template already rendered.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -319,12 +334,14 @@ pub async fn send(client: &reqwest::Client, request: &Request) -> Result<Respons
 /// an HTTP date; 1 s when absent), never past `deadline`: when the next attempt
 /// could not start before it, the `429` is returned as the response.
 ///
-/// Returns the response and how many `429`s were waited out. `deadline` is
-/// tokio's `Instant`; a `std::time::Instant` converts with `.into()`.
+/// Returns the response and how many `429`s were waited out; `on_429` hears of
+/// each `429`, so the wait can be shown. `deadline` is tokio's `Instant`; a
+/// `std::time::Instant` converts with `.into()`.
 pub async fn send_patiently(
     client: &reqwest::Client,
     request: &Request,
     deadline: Instant,
+    mut on_429: impl FnMut(&Throttled),
 ) -> Result<(Response, u32), HttpError> {
     let mut waited = 0u32;
     loop {
@@ -332,18 +349,26 @@ pub async fn send_patiently(
         if response.status != 429 {
             return Ok((response, waited));
         }
-        let wait = response
-            .headers
-            .get("retry-after")
+        let header = response.headers.get("retry-after").cloned();
+        let wait = header
+            .as_deref()
             .and_then(|value| retry_after(value, SystemTime::now()))
             .unwrap_or(DEFAULT_RETRY_AFTER)
             .max(MIN_RETRY_AFTER);
-        match Instant::now().checked_add(wait) {
-            Some(retry_at) if retry_at <= deadline => {
+        let retry_at = Instant::now()
+            .checked_add(wait)
+            .filter(|at| *at <= deadline);
+        on_429(&Throttled {
+            wait,
+            retry_after: header,
+            waiting: retry_at.is_some(),
+        });
+        match retry_at {
+            Some(retry_at) => {
                 tokio::time::sleep_until(retry_at).await;
                 waited = waited.saturating_add(1);
             }
-            _ => return Ok((response, waited)),
+            None => return Ok((response, waited)),
         }
     }
 }
@@ -981,7 +1006,7 @@ pub(crate) mod tests {
 
         // The engine keeps std's clock; tokio's converts from it.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let (response, waited) = send_patiently(&test_client(), &request, deadline.into())
+        let (response, waited) = send_patiently(&test_client(), &request, deadline.into(), |_| {})
             .await
             .expect("a response");
 
@@ -998,7 +1023,7 @@ pub(crate) mod tests {
 
         // Retry-After: 1 would end past this deadline, so no second attempt.
         let deadline = Instant::now() + Duration::from_millis(300);
-        let (response, waited) = send_patiently(&test_client(), &request, deadline)
+        let (response, waited) = send_patiently(&test_client(), &request, deadline, |_| {})
             .await
             .expect("a response");
 

@@ -109,6 +109,8 @@ codes! {
     RetryIrreversible = "RB032", Error, "retry on an irreversible step";
     TemplateTooCostly = "RB033", Error, "template does more work than a template may";
     ControlCharacter = "RB034", Warning, "control character in a string";
+    EffectLowered = "RB035", Error, "declared effect lower than the action's";
+    FanOutOnlyEvidence = "RB036", Warning, "a fan-out is the only evidence for an irreversible step";
     EmptyCheck = "RB040", Error, "a check that checks nothing";
     ContradictoryCheck = "RB041", Error, "text checks that can never all hold";
     NotifyMisplaced = "RB042", Error, "effect notify on a step that cannot notify";

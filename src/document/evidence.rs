@@ -19,15 +19,20 @@ pub enum Finding {
     /// These changes (indices into the steps, ascending) come before it, but no
     /// probe before it comes after them.
     Unverified(Vec<usize>),
+    /// Every probe before it (these, ascending) is a fan-out, which over zero
+    /// items checks nothing (the run then skips it, and the step is blocked).
+    OnlyFanOuts(Vec<usize>),
 }
 
 /// Runs the rule over `steps`, given each step's effect and its needs as indices
 /// of earlier steps (a need that names no earlier step is an error reported
-/// elsewhere and gives no evidence). Calls `found` for each irreversible step
-/// that breaks the rule, in file order.
+/// elsewhere and gives no evidence), and which steps fan out. Calls `found`
+/// for each irreversible step that breaks the rule, or leans only on fan-outs,
+/// in file order.
 pub fn check(
     effects: &[Option<Effect>],
     needs: &[Vec<usize>],
+    fan_outs: &[bool],
     mut found: impl FnMut(usize, Finding),
 ) {
     let count = effects.len();
@@ -79,6 +84,14 @@ pub fn check(
         }
         if effects[i] == Some(Effect::Irreversible) {
             if before.intersects(&probes) {
+                let none = Bits::empty(0);
+                let evidence: Vec<usize> = before.ones_in_not(&probes, &none).collect();
+                if evidence
+                    .iter()
+                    .all(|&j| fan_outs.get(j).copied().unwrap_or(false))
+                {
+                    found(i, Finding::OnlyFanOuts(evidence));
+                }
                 let unverified: Vec<usize> = before.ones_in_not(&changes, &checked).collect();
                 if !unverified.is_empty() {
                     found(i, Finding::Unverified(unverified));
@@ -196,7 +209,9 @@ mod tests {
     fn run(effects: &[Option<Effect>], needs: &[&[usize]]) -> Vec<(usize, Finding)> {
         let needs: Vec<Vec<usize>> = needs.iter().map(|n| n.to_vec()).collect();
         let mut out = Vec::new();
-        check(effects, &needs, |i, f| out.push((i, f)));
+        check(effects, &needs, &vec![false; effects.len()], |i, f| {
+            out.push((i, f));
+        });
         out
     }
 
@@ -324,7 +339,9 @@ mod tests {
                 })
                 .collect();
             let mut fast = Vec::new();
-            check(&effects, &needs, |i, f| fast.push((i, f)));
+            check(&effects, &needs, &vec![false; effects.len()], |i, f| {
+                fast.push((i, f));
+            });
             assert_eq!(fast, naive(&effects, &needs), "{effects:?} {needs:?}");
         }
     }

@@ -263,13 +263,30 @@ impl Step {
         self.unread.contains(&key)
     }
 
-    /// The effect the engine treats this step as having: the declared one when
-    /// given, else what the action implies (`command` has none and must declare).
+    /// The effect the engine treats this step as having: the stronger of the
+    /// declared one and what the action implies (`command` implies none and must
+    /// declare). A declaration may raise what the engine knows, never lower it:
+    /// `effect: probe` on a POST is still a change (and refused by `validate`).
     pub fn effect(&self) -> Option<Effect> {
-        self.effect
-            .as_ref()
-            .map(|effect| effect.value)
-            .or_else(|| self.action.implied_effect())
+        let declared = self.effect.as_ref().map(|effect| effect.value);
+        if self.notifies() {
+            return declared;
+        }
+        declared.max(self.action.implied_effect())
+    }
+
+    /// Whether the step is a notification that stands: `effect: notify` on a
+    /// command or a request that sends something (a POST to a chat webhook is
+    /// no change to the system under work). A DELETE removes, and never only
+    /// tells: declared `notify`, it keeps its effect (and `validate` refuses it).
+    pub fn notifies(&self) -> bool {
+        let declared = self.effect.as_ref().map(|effect| effect.value);
+        declared == Some(Effect::Notify)
+            && match &self.action {
+                Action::Command(_) => true,
+                Action::Http(request) => request.method() != Method::Delete,
+                _ => false,
+            }
     }
 
     /// The polls of this step: a `wait_for` action, or one after a `command`.
@@ -334,7 +351,8 @@ impl Action {
     }
 
     /// What the engine knows of the action's effect. `command` runs anything, so it
-    /// implies nothing; a child runbook's effect depends on the child.
+    /// implies nothing — polled by `wait_for` too; a child runbook's effect depends
+    /// on the child.
     pub fn implied_effect(&self) -> Option<Effect> {
         match self {
             Action::Manual(_) => Some(Effect::Manual),
@@ -346,7 +364,10 @@ impl Action {
             | Action::WriteFile(_)
             | Action::RestoreFile(_) => Some(Effect::Change),
             Action::Http(request) => Some(request.effect()),
-            Action::WaitFor(_) => Some(Effect::Probe),
+            Action::WaitFor(wait) => match &wait.probe {
+                Probe::Http(request) => Some(request.effect()),
+                Probe::Command(_) => None,
+            },
             Action::Command(_) | Action::Runbook(_) => None,
         }
     }
@@ -512,11 +533,21 @@ impl HttpRequest {
             .map_or(Method::Get, |method| method.value)
     }
 
-    /// GET and HEAD only read; everything else may change something.
+    /// GET and HEAD only read (SPEC §1); everything else may change something.
     pub fn effect(&self) -> Effect {
+        if self.reads_only() {
+            Effect::Probe
+        } else {
+            Effect::Change
+        }
+    }
+
+    /// Whether the method is GET or HEAD: the only requests that are evidence,
+    /// that `plan --probe` sends and that `wait_for` may poll.
+    pub fn reads_only(&self) -> bool {
         match self.method() {
-            Method::Get | Method::Head | Method::Options => Effect::Probe,
-            _ => Effect::Change,
+            Method::Get | Method::Head => true,
+            Method::Post | Method::Put | Method::Patch | Method::Delete | Method::Options => false,
         }
     }
 }

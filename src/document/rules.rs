@@ -17,6 +17,8 @@ use super::{children, locate};
 use crate::output;
 use crate::template::{self, mask};
 
+mod effects;
+
 /// Names a template may start with besides its context (`inputs`, `steps`, …):
 /// `MiniJinja`'s global functions.
 const GLOBAL_FUNCTIONS: &[&str] = &["range", "dict", "namespace", "debug", "loop"];
@@ -235,6 +237,7 @@ impl Rules<'_, '_> {
             self.template(&found.template, scope, found.place);
         }
         self.action_rules(step, earlier);
+        self.effects(step);
         self.secret_on_command_line(step);
     }
 
@@ -361,12 +364,19 @@ impl Rules<'_, '_> {
 
     fn action_rules(&mut self, step: &Step, earlier: &[&Step]) {
         let id = &step.id.value;
-        if matches!(step.action, Action::Command(_))
+        let polls_command =
+            matches!(&step.action, Action::WaitFor(w) if matches!(w.probe, Probe::Command(_)));
+        if (matches!(step.action, Action::Command(_)) || polls_command)
             && step.effect.is_none()
             && !step.unread("effect")
         {
+            let message = if polls_command {
+                format!("`wait_for` step `{id}` polls a command and does not declare its effect")
+            } else {
+                format!("command step `{id}` does not declare its effect")
+            };
             self.report(
-                Diagnostic::new(Code::UndeclaredEffect, step.action_span, format!("command step `{id}` does not declare its effect"))
+                Diagnostic::new(Code::UndeclaredEffect, step.action_span, message)
                     .help("a command can do anything: add `effect: probe` if it only reads, `change` or `irreversible` if not"),
             );
         }
@@ -931,7 +941,8 @@ impl Rules<'_, '_> {
             .iter()
             .map(|s| s.effect().or_else(|| child_effect(s, base)))
             .collect();
-        evidence::check(&effects, &needs, |i, finding| {
+        let fan_outs: Vec<bool> = steps.iter().map(|s| s.for_each.is_some()).collect();
+        evidence::check(&effects, &needs, &fan_outs, |i, finding| {
             let step = steps[i];
             let id = &step.id.value;
             let span = step.effect.as_ref().map_or(step.action_span, |e| e.span);
@@ -949,9 +960,27 @@ impl Rules<'_, '_> {
                         );
                     }
                 }
+                Finding::OnlyFanOuts(probes) => {
+                    self.out.push(fan_out_only_evidence(step, span, &probes, steps));
+                }
             }
         });
     }
+}
+
+/// An irreversible step whose only probes are fan-outs: over zero items a
+/// fan-out verifies nothing (the run then skips it and blocks the step).
+fn fan_out_only_evidence(step: &Step, span: Span, probes: &[usize], steps: &[&Step]) -> Diagnostic {
+    let mut names: Vec<&str> = probes.iter().map(|&j| steps[j].id.value.as_str()).collect();
+    names.sort_unstable();
+    let names = names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let id = &step.id.value;
+    Diagnostic::new(Code::FanOutOnlyEvidence, span, format!("the only evidence for irreversible step `{id}` is the fan-out {names}: over zero items it checks nothing"))
+                .help(format!("also need a probe that cannot pass on nothing (the list itself, with `expect: {{json: {{result: {{not_empty: true}}}}}}`); as it is, an empty list skips {names} and blocks `{id}`"))
 }
 
 /// "a" or "an" before an action's name, as it is read aloud.

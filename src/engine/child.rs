@@ -47,6 +47,7 @@ impl Engine {
                 });
             }
         };
+        child.scope = format!("{}.", self.confirm_name(step));
         let end = Box::pin(child.drive()).await.map_err(Stop::Fatal)?;
         let run_id = child.run_id.clone();
         // Secrets the child learnt must stay masked in this run's output too.

@@ -109,14 +109,16 @@ pub enum Confirmation {
 }
 
 /// Decides how a step's `confirm` is satisfied. `phrase` confirms and
-/// irreversible steps accept only `--confirm ID` when nobody can be asked.
+/// irreversible steps accept only `--confirm NAME` when nobody can be asked;
+/// `name` is the step's id as `--confirm` names it (`kid.destroy` for a child's).
 pub fn confirmation(
     step: &Step,
+    name: &str,
     interactive: bool,
     yes: bool,
     confirmed: &BTreeSet<String>,
 ) -> Confirmation {
-    let id = &step.id.value;
+    let id = name;
     if confirmed.contains(id) {
         return Confirmation::Given("--confirm");
     }

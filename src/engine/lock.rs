@@ -1,10 +1,18 @@
-//! One run of a runbook at a time (SPEC §4): an OS file lock on
-//! `<state>/<runbook-id>/lock`.
+//! One run of a runbook at a time (SPEC §4): an OS file lock on the runbook
+//! file itself, and one on `<state>/<runbook-id>/lock`.
 //!
-//! The lock itself is the kernel's (`File::try_lock`, `flock(2)` on Linux), so it
-//! is released whenever its process ends, even by `kill -9`: a lock file left
-//! behind is never mistaken for a run in progress. The file's *text* only
-//! describes the holder, so that a second run can say who is in the way.
+//! The lock that makes the promise is the one on the runbook file, reached
+//! through every symlink: it belongs to the file, so no path, symlink, hard link
+//! or `RUNBOOK_STATE_DIR` gets a second run past it — a lock in the state
+//! directory alone was one per state directory, and the same runbook ran three
+//! times at once. It needs only read access, so a read-only checkout is locked
+//! as well. The state directory's lock file describes the holder, so that a
+//! second run can say who is in the way; when the holder uses another state
+//! directory, the kernel's table of locks (`/proc/locks`) names its process.
+//!
+//! Both locks are the kernel's (`File::try_lock`, `flock(2)` on Linux), so they
+//! are released whenever their process ends, even by `kill -9`: a lock file left
+//! behind is never mistaken for a run in progress.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, Write};
@@ -66,6 +74,15 @@ pub enum LockError {
         path: PathBuf,
         holder: Option<Holder>,
     },
+
+    /// Another process holds the runbook file's lock, starting from another
+    /// path or state directory: the kernel names its process, if it can.
+    #[error("{}", held_elsewhere_message(path, process.as_ref()))]
+    HeldElsewhere {
+        path: PathBuf,
+        /// The holder's pid and command line.
+        process: Option<(u32, String)>,
+    },
 }
 
 impl LockError {
@@ -76,7 +93,7 @@ impl LockError {
             LockError::Open { .. } | LockError::Lock { .. } | LockError::Write { .. } => {
                 crate::error::EXIT_IO
             }
-            LockError::Held { .. } => crate::error::EXIT_USAGE,
+            LockError::Held { .. } | LockError::HeldElsewhere { .. } => crate::error::EXIT_USAGE,
         }
     }
 
@@ -86,9 +103,9 @@ impl LockError {
             LockError::Open { .. } | LockError::Lock { .. } | LockError::Write { .. } => {
                 Some("check the permissions of the state directory, or set RUNBOOK_STATE_DIR")
             }
-            LockError::Held { .. } => {
-                Some("once that run has stopped, `runbook resume FILE` continues it")
-            }
+            LockError::Held { .. } | LockError::HeldElsewhere { .. } => Some(
+                "once that run has stopped, `runbook resume FILE` continues it (with the state directory it uses)",
+            ),
         }
     }
 }
@@ -113,17 +130,87 @@ fn held_message(path: &Path, holder: Option<&Holder>) -> String {
     )
 }
 
+fn held_elsewhere_message(path: &Path, process: Option<&(u32, String)>) -> String {
+    let (who, stop) = match process {
+        Some((pid, command)) => (
+            format!("process {pid} (`{command}`)"),
+            format!("stop it (`kill {pid}`)"),
+        ),
+        None => ("another process".to_owned(), "stop it".to_owned()),
+    };
+    format!(
+        "another run of this runbook is in progress: {who} holds the runbook file `{}` \
+         (it may have reached it through another path or RUNBOOK_STATE_DIR); wait for it to \
+         finish, or {stop} if it is stuck — the lock is released the moment that process \
+         exits, so if it is gone, simply try again",
+        path.display()
+    )
+}
+
 /// The held lock; dropping it releases it.
 #[derive(Debug)]
 pub struct Lock {
     file: File,
     path: PathBuf,
+    /// The runbook file, locked (see the module doc).
+    _runbook: Option<File>,
 }
 
 impl Lock {
+    /// Takes the lock of the runbook in `runbook_file` — the file's own, then the
+    /// state directory's at `path` for `holder` — without waiting.
+    pub fn acquire_runbook(
+        runbook_file: &Path,
+        path: &Path,
+        holder: &Holder,
+    ) -> Result<Lock, LockError> {
+        let canonical = runbook_file
+            .canonicalize()
+            .map_err(|source| LockError::Open {
+                path: runbook_file.to_owned(),
+                source,
+            })?;
+        let runbook = File::open(&canonical).map_err(|source| LockError::Open {
+            path: canonical.clone(),
+            source,
+        })?;
+        match runbook.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                // A holder in the same state directory describes itself there;
+                // a description nobody holds locked is an old run's.
+                if let Ok(mut file) = File::open(path)
+                    && matches!(file.try_lock(), Err(TryLockError::WouldBlock))
+                    && let Some(holder) = read_holder(&mut file)
+                {
+                    return Err(LockError::Held {
+                        path: path.to_owned(),
+                        holder: Some(holder),
+                    });
+                }
+                return Err(LockError::HeldElsewhere {
+                    process: flock_holder(&runbook),
+                    path: canonical,
+                });
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(LockError::Lock {
+                    path: canonical,
+                    source,
+                });
+            }
+        }
+        Lock::take(path, holder, Some(runbook))
+    }
+
     /// Takes the lock at `path` for `holder`, without waiting: a run that is in
     /// the way is reported at once as [`LockError::Held`], naming it.
     pub fn acquire(path: &Path, holder: &Holder) -> Result<Lock, LockError> {
+        Lock::take(path, holder, None)
+    }
+
+    /// [`Lock::acquire`], keeping the locked runbook file (if any) with it.
+    fn take(path: &Path, holder: &Holder, runbook: Option<File>) -> Result<Lock, LockError> {
         // Not truncated on open: until we hold the lock, the text is the
         // holder's. Std opens it close-on-exec, so commands the run spawns do
         // not inherit it and cannot keep it locked after we are gone.
@@ -169,6 +256,7 @@ impl Lock {
         Ok(Lock {
             file,
             path: path.to_owned(),
+            _runbook: runbook,
         })
     }
 
@@ -184,6 +272,32 @@ impl Drop for Lock {
         // follows releases it regardless.
         let _ = self.file.unlock();
     }
+}
+
+/// The process holding an `flock` on `file`, from the kernel's table of locks
+/// (`/proc/locks`: `1: FLOCK ADVISORY WRITE PID MAJOR:MINOR:INODE 0 EOF`, the
+/// device in hex), with its command line.
+fn flock_holder(file: &File) -> Option<(u32, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().ok()?;
+    let dev = meta.dev();
+    let (major, minor) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
+    let wanted = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let table = std::fs::read_to_string("/proc/locks").ok()?;
+    let pid: u32 = table.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let at = fields.iter().position(|f| *f == "FLOCK")?;
+        (fields.get(at + 4) == Some(&wanted.as_str()))
+            .then(|| fields.get(at + 3)?.parse().ok())
+            .flatten()
+    })?;
+    let command = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let command = String::from_utf8_lossy(&command)
+        .split('\0')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some((pid, command))
 }
 
 /// The holder described in the lock file, if it can be read. Half-written or

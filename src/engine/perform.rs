@@ -125,6 +125,12 @@ impl Engine {
             Ok(items) => items,
             Err(done) => return Ok(done),
         };
+        if items.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Done {
+                results: json!({ "results": [] }),
+                ..Done::with(Outcome::Skipped, fan_out::NO_ITEMS)
+            });
+        }
         let done = match &step.action {
             Action::Manual(text) => self.manual(step, &text.source).await?,
             Action::Prompt(_) => self.prompt_step(step).await?,
@@ -214,14 +220,14 @@ impl Engine {
             _ => {}
         }
         if !self.interactive() {
-            if self.options.confirm.contains(&step.id.value) || (self.options.yes && !irreversible)
-            {
+            let name = self.confirm_name(step);
+            if self.options.confirm.contains(&name) || (self.options.yes && !irreversible) {
                 return Ok(Done::passed(json!({})));
             }
             let how = if irreversible {
-                format!("`--confirm {}`", step.id.value)
+                format!("`--confirm {name}`")
             } else {
-                format!("`--yes` or `--confirm {}`", step.id.value)
+                format!("`--yes` or `--confirm {name}`")
             };
             return Ok(Done::with(
                 Outcome::Blocked,
@@ -490,16 +496,13 @@ impl Engine {
                 ));
             }
         };
-        let deadline = Instant::now()
-            + step
-                .timeout
-                .as_ref()
-                .map_or(Duration::from_secs(300), |t| t.value.0);
+        let (deadline, shown) = self.patience(step);
         let result = self
             .interruptible(http::send_patiently(
                 &self.client,
                 &request,
                 deadline.into(),
+                |throttled| shown.show(throttled),
             ))
             .await?;
         Ok(self.judge_response(step, result.map(|(response, _)| response), &expectation))
@@ -570,11 +573,7 @@ impl Engine {
             .concurrency
             .as_ref()
             .map_or(DEFAULT_CONCURRENCY, |c| c.value as usize);
-        let deadline = Instant::now()
-            + step
-                .timeout
-                .as_ref()
-                .map_or(Duration::from_secs(600), |t| t.value.0);
+        let (deadline, shown) = self.patience(step);
         let total = prepared.len() as u64;
         let progress = self.progress(
             &format!("{} ({} items)", step.title_or_id(), total),
@@ -588,8 +587,13 @@ impl Engine {
                 concurrency,
                 move |(request, expectation): (Request, Expectation)| {
                     let client = client.clone();
+                    let shown = shown.clone();
                     async move {
-                        let result = http::send_patiently(&client, &request, deadline.into()).await;
+                        let result =
+                            http::send_patiently(&client, &request, deadline.into(), |throttled| {
+                                shown.show(throttled);
+                            })
+                            .await;
                         (request.url, result, expectation)
                     }
                 },
@@ -622,6 +626,20 @@ impl Engine {
             ));
         }
         Ok(self.fanned_out(results, &failures))
+    }
+
+    /// Until when an HTTP step waits out `429`s — its `timeout`, else
+    /// [`http::DEFAULT_PATIENCE`] — and what shows each wait on the screen.
+    fn patience(&self, step: &Step) -> (Instant, ShowThrottle) {
+        let bound = step.timeout.as_ref().map(|t| t.value.0);
+        let shown = ShowThrottle {
+            operator: std::sync::Arc::clone(&self.operator),
+            redactor: self.values.redactor.clone(),
+            indent: "  ".repeat(self.depth),
+            bound,
+        };
+        let deadline = Instant::now() + bound.unwrap_or(http::DEFAULT_PATIENCE);
+        (deadline, shown)
     }
 
     /// A fan-out's outcome: passed only if every item passed.
@@ -818,6 +836,55 @@ impl Engine {
             json!({ "attempts": attempts }),
         ))
     }
+}
+
+/// Shows the `429`s an HTTP step meets, as they come: a wait the operator
+/// cannot see looks like a hung run.
+#[derive(Clone)]
+struct ShowThrottle {
+    operator: crate::engine::runner::SharedOperator,
+    redactor: crate::secret::Redactor,
+    indent: String,
+    /// The step's `timeout`; `None` when it waits [`http::DEFAULT_PATIENCE`].
+    bound: Option<Duration>,
+}
+
+impl ShowThrottle {
+    fn show(&self, throttled: &http::Throttled) {
+        let line = self.redactor.redact(&throttle_line(throttled, self.bound));
+        if let Ok(mut operator) = self.operator.try_lock() {
+            operator.say(&format!("{}    {line}", self.indent));
+        }
+    }
+}
+
+/// `waiting 30s: the server said 429 Too Many Requests, Retry-After: 30`, or
+/// why that wait is not sat out.
+fn throttle_line(throttled: &http::Throttled, bound: Option<Duration>) -> String {
+    // Whole seconds, as `Retry-After` gives them; a shorter wait in milliseconds.
+    let wait = if throttled.wait < Duration::from_secs(1) {
+        format!("{}ms", throttled.wait.as_millis())
+    } else {
+        humantime::format_duration(Duration::from_secs(throttled.wait.as_secs())).to_string()
+    };
+    let said = match &throttled.retry_after {
+        Some(value) => format!("the server said 429 Too Many Requests, Retry-After: {value}"),
+        None => "the server said 429 Too Many Requests, without Retry-After".to_owned(),
+    };
+    if throttled.waiting {
+        return format!("waiting {wait}: {said}");
+    }
+    let why = match bound {
+        Some(bound) => format!(
+            "that is past this step's `timeout: {}`",
+            humantime::format_duration(bound)
+        ),
+        None => format!(
+            "this step waits out 429s for {} at most (give it a `timeout` to wait longer)",
+            humantime::format_duration(http::DEFAULT_PATIENCE)
+        ),
+    };
+    format!("not waiting {wait}: {said}; {why}")
 }
 
 /// An item of a fan-out as messages name it: by its value, not its index.

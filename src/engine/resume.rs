@@ -36,7 +36,8 @@ impl Engine {
         let run_id = path
             .file_stem()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-        let lock = Lock::acquire(
+        let lock = Lock::acquire_runbook(
+            file,
             &state.lock_path(),
             &Holder::this_process(&run_id, std::env::args().collect::<Vec<_>>().join(" ")),
         )?;
@@ -73,6 +74,7 @@ impl Engine {
                 return Err(EngineError::Changed { path: child.into() });
             }
         }
+        crate::engine::fixed_inputs::check_resume(&runbook, &answers, &replay.events)?;
         let events = match &options.events {
             Some(target) => Some(open_events(target)?),
             None => None,
@@ -112,6 +114,24 @@ impl Engine {
     fn replay(&mut self, events: &[Event]) {
         for event in events {
             match &event.kind {
+                // Answers the run was given up front are its values still, even
+                // those no step has used yet (`fixed_inputs`).
+                EventKind::RunStarted { inputs, .. } => {
+                    for (name, record) in inputs {
+                        if self.runbook.input(name).is_none() {
+                            continue;
+                        }
+                        match (&record.value, record.secret) {
+                            (Some(value), false) => {
+                                self.values.set_input(name, value.clone(), false);
+                            }
+                            _ => {
+                                self.pending_inputs
+                                    .insert(name.clone(), record.fingerprint.clone());
+                            }
+                        }
+                    }
+                }
                 EventKind::InputProvided {
                     name,
                     fingerprint,

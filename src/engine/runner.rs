@@ -90,6 +90,10 @@ pub struct Engine {
     pub(super) _lock: Lock,
     /// How deep in child runbooks this engine is (0 for the top).
     pub(super) depth: usize,
+    /// How `--confirm` names this runbook's steps: empty at the top, `kid.` in
+    /// the child run by step `kid` (`kid.sub.` below that), so a bare id never
+    /// confirms a child's step of the same name.
+    pub(super) scope: String,
     /// Evidence re-run for a gate (its `within` expired) that failed this time.
     pub(super) failed_evidence: Option<String>,
     /// The manual step whose instructions were shown before its confirmation was
@@ -116,8 +120,17 @@ pub(super) struct Opened {
 }
 
 impl Engine {
-    /// The one place an engine is put together.
+    /// The one place an engine is put together. Every secret known now is
+    /// masked from the first byte the run writes, not from the step that first
+    /// uses it (`fixed_inputs::known_secrets`).
     pub(super) fn new(opened: Opened) -> Engine {
+        for secret in crate::engine::fixed_inputs::known_secrets(
+            &opened.runbook,
+            &opened.answers,
+            &opened.values,
+        ) {
+            opened.values.redactor.add(&secret);
+        }
         Engine {
             file: opened.file,
             runbook: opened.runbook,
@@ -135,6 +148,7 @@ impl Engine {
             run_id: opened.run_id,
             _lock: opened.lock,
             depth: opened.depth,
+            scope: String::new(),
             failed_evidence: None,
             instructions_shown: None,
         }
@@ -153,7 +167,8 @@ impl Engine {
         let state = StateDir::for_runbook(file, &runbook.id.value)?;
         state.ensure()?;
         let run_id = crate::engine::state_dir::new_run_id();
-        let lock = Lock::acquire(
+        let lock = Lock::acquire_runbook(
+            file,
             &state.lock_path(),
             &Holder::this_process(&run_id, command_line()),
         )?;
@@ -167,7 +182,7 @@ impl Engine {
             child_file_hashes: crate::eval::load::child_hashes(file, &runbook),
             operator: operator_name.clone(),
             pid: std::process::id(),
-            inputs: BTreeMap::new(),
+            inputs: crate::engine::fixed_inputs::at_start(&runbook, &answers),
             cwd: working_directory(),
         });
         let journal = Journal::create(&state.journal_path(&run_id), &first)?;
@@ -232,6 +247,11 @@ impl Engine {
                 );
             }
         }
+    }
+
+    /// The name `--confirm` gives `step` of this runbook (`destroy`, `kid.destroy`).
+    pub(super) fn confirm_name(&self, step: &Step) -> String {
+        format!("{}{}", self.scope, step.id.value)
     }
 
     pub(super) fn interactive(&self) -> bool {

@@ -287,8 +287,10 @@ impl Engine {
     /// `None` when the step is confirmed; otherwise why not.
     async fn check_confirm(&mut self, step: &Step) -> Result<Option<String>, Stop> {
         let id = step.id.value.clone();
+        let name = self.confirm_name(step);
         let decision = gate::confirmation(
             step,
+            &name,
             self.interactive(),
             self.options.yes,
             &self.options.confirm,

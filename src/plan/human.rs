@@ -299,6 +299,19 @@ fn probe_line(probe: &ProbeResult, paint: &Paint) -> String {
     }
 }
 
+/// The irreversible steps themselves, a child runbook's included (numbered
+/// `10.3` under step 10): a step that only runs an irreversible child is opened
+/// by its child's confirmations, not its own.
+fn irreversible_steps<'p>(plan: &'p Plan, prefix: &str, out: &mut Vec<(String, &'p PlannedStep)>) {
+    for step in plan.steps().filter(|st| st.irreversible) {
+        let number = format!("{prefix}{}", step.number);
+        match &step.child {
+            Some(child) => irreversible_steps(child, &format!("{number}."), out),
+            None => out.push((number, step)),
+        }
+    }
+}
+
 fn summary(out: &mut String, plan: &Plan, paint: &Paint) {
     let s = &plan.summary;
     let effects = s.effect_counts();
@@ -310,15 +323,18 @@ fn summary(out: &mut String, plan: &Plan, paint: &Paint) {
         effects.join(", "),
         s.rollback_steps
     );
-    let irreversible: Vec<&PlannedStep> = plan.steps().filter(|st| st.irreversible).collect();
-    for step in irreversible {
+    let mut irreversible = Vec::new();
+    irreversible_steps(plan, "", &mut irreversible);
+    for (number, step) in irreversible {
+        let flag = step.confirm.as_ref().map_or_else(
+            || format!("--confirm {}", step.id),
+            |c| c.non_interactive.clone(),
+        );
         let _ = writeln!(
             out,
-            "  {} step {} `{}` cannot be undone; without a terminal it runs only with --confirm {}",
+            "  {} step {number} `{}` cannot be undone; without a terminal it runs only with {flag}",
             paint.danger("⚠ IRREVERSIBLE:"),
-            step.number,
             step.id,
-            step.id
         );
     }
     if !s.unresolved_inputs.is_empty() {

@@ -31,15 +31,18 @@ const MAX_DEPTH: usize = 16;
 /// The plan of `runbook` (read from `file`) with `answers`; probes are sent
 /// when a `prober` is given.
 pub fn plan(file: &Path, runbook: &Runbook, answers: &Answers, prober: Option<&Prober>) -> Plan {
-    plan_at(file, runbook, answers, prober, 0)
+    plan_at(file, runbook, answers, prober, 0, "")
 }
 
+/// `scope` is how `--confirm` names this runbook's steps: empty at the top,
+/// `kid.` for the child run by step `kid`.
 fn plan_at(
     file: &Path,
     runbook: &Runbook,
     answers: &Answers,
     prober: Option<&Prober>,
     depth: usize,
+    scope: &str,
 ) -> Plan {
     let known = Known::of(runbook, answers);
     let renderer = Renderer::new(&known.inputs, &known.prompts);
@@ -49,6 +52,7 @@ fn plan_at(
         answers,
         prober,
         depth,
+        scope,
         renderer,
         problems: Vec::new(),
     };
@@ -232,6 +236,7 @@ struct Planner<'a> {
     answers: &'a Answers,
     prober: Option<&'a Prober>,
     depth: usize,
+    scope: &'a str,
     renderer: Renderer,
     problems: Vec<String>,
 }
@@ -413,6 +418,7 @@ impl Planner<'_> {
                                 self.answers,
                                 self.prober,
                                 self.depth + 1,
+                                &format!("{}{}.", self.scope, step.id.value),
                             );
                             child = Some(Box::new(plan));
                         }
@@ -431,7 +437,7 @@ impl Planner<'_> {
             details.push(format!("then {target} {until}"));
         }
         let confirm = step.confirm.as_ref().map(|confirm| {
-            let id = &step.id.value;
+            let id = format!("{}{}", self.scope, step.id.value);
             PlannedConfirm {
                 message: confirm.message.as_ref().map(|m| r.text(&m.source)),
                 phrase: confirm.phrase.as_ref().map(|p| r.text(&p.source)),

@@ -16,7 +16,7 @@ use super::render::Renderer;
 use crate::action::expect::{self, Expectation, Subject};
 use crate::action::fan_out;
 use crate::action::http::{self, Request, Response};
-use crate::document::model::{Expect, HttpRequest, Method, Probe, Step, WaitFor};
+use crate::document::model::{Expect, HttpRequest, Probe, Step, WaitFor};
 use crate::document::templates::Stage;
 
 /// Sends probes: one runtime and one HTTP client for the whole plan.
@@ -33,7 +33,7 @@ enum Sends<'a> {
 
 /// The request a step would send, if `--probe` may send it; otherwise why not.
 fn sends(step: &Step) -> Result<Sends<'_>, String> {
-    let read_only = |spec: &HttpRequest| matches!(spec.method(), Method::Get | Method::Head);
+    let read_only = HttpRequest::reads_only;
     match (&step.action, &step.then_wait) {
         (crate::document::model::Action::Http(spec), None) if read_only(spec) => {
             Ok(Sends::Request(spec, step.expect.as_ref()))
@@ -151,6 +151,7 @@ impl Prober {
             &self.client,
             &request,
             deadline.into(),
+            |_| {},
         ));
         judge(
             step,
@@ -174,6 +175,14 @@ impl Prober {
             Ok(_) => return failed("`for_each` does not give a list"),
             Err(e) => return not_probed(format!("not probed: {}", e.0)),
         };
+        if items.is_empty() {
+            return ProbeResult {
+                outcome: "skipped".to_owned(),
+                detail: format!("skipped: {}", fan_out::NO_ITEMS),
+                status: None,
+                elapsed_ms: None,
+            };
+        }
         let mut prepared = Vec::with_capacity(items.len());
         for item in &items {
             match crate::eval::rendered::request(values, spec, Some(item)).and_then(|r| {
@@ -193,7 +202,7 @@ impl Prober {
             concurrency,
             |(request, expectation): (Request, Expectation)| async move {
                 let deadline = Instant::now() + request.timeout;
-                let result = http::send_patiently(client, &request, deadline.into()).await;
+                let result = http::send_patiently(client, &request, deadline.into(), |_| {}).await;
                 (result.map(|(response, _)| response), expectation)
             },
             |_| {},

@@ -85,7 +85,8 @@ fn the_checklist_runs_the_rotation_as_a_child_defers_an_item_and_status_shows_wh
             "--non-interactive",
             "--yes",
             "--confirm",
-            REVOKE,
+            // The rotation's revoke, named through the checklist item that runs it.
+            &format!("cloudflare_token_rotation.{REVOKE}"),
         ],
     );
     checklist

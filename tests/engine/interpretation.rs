@@ -16,6 +16,7 @@ fn a_wait_for_command_is_judged_by_its_stdout_not_only_its_exit_code() {
         r"runbook: wait
 steps:
   - id: ready
+    effect: probe
     wait_for:
       command: echo not-yet
       expect: { stdout_contains: ready }
@@ -42,6 +43,7 @@ steps:
         r"runbook: wait
 steps:
   - id: ready
+    effect: probe
     wait_for:
       command: cat ready && echo ready
       expect: { stdout_contains: ready }

@@ -27,7 +27,7 @@ const JINJA_URLENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_');
 
 /// Every form of the secret that must never be written.
-fn forbidden(secret: &str) -> Vec<(String, String)> {
+pub(super) fn forbidden(secret: &str) -> Vec<(String, String)> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     let mut forms = vec![
         ("raw".to_owned(), secret.to_owned()),
