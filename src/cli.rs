@@ -74,6 +74,10 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         flags: RunFlags,
+        /// Run this step again although it is in doubt: it started and its
+        /// result was never recorded, so it may have happened. Repeatable.
+        #[arg(long = "rerun", value_name = "STEP_ID")]
+        rerun: Vec<String>,
     },
     /// List the runbooks in a directory with their title, priority and estimate.
     List {
@@ -180,6 +184,7 @@ impl RunFlags {
             confirm: self.confirm.into_iter().collect(),
             events: self.events,
             plan: self.plan,
+            rerun: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -198,8 +203,7 @@ fn operator(options: &RunOptions) -> Box<dyn Operator> {
     }
 }
 
-fn run(file: &std::path::Path, flags: RunFlags, resume: bool) -> i32 {
-    let options = flags.options();
+fn run(file: &std::path::Path, options: RunOptions, resume: bool) -> i32 {
     // What was reviewed is what runs: checked before the lock, the journal or any step.
     if let Some(plan_path) = &options.plan
         && let Err(error) = plan::check_run(
@@ -317,7 +321,7 @@ pub fn main() -> i32 {
     };
     let mut out = Output::stdout();
     let result = match cli.command {
-        Command::Run { file, flags } => return run(&file, flags, false),
+        Command::Run { file, flags } => return run(&file, flags.options(), false),
         Command::Demo {
             scenario,
             non_interactive,
@@ -352,7 +356,13 @@ pub fn main() -> i32 {
                 Err(error) => fail(&error, error.help()),
             };
         }
-        Command::Resume { file, flags } => return run(&file, flags, true),
+        Command::Resume { file, flags, rerun } => {
+            let options = RunOptions {
+                rerun: rerun.into_iter().collect(),
+                ..flags.options()
+            };
+            return run(&file, options, true);
+        }
         Command::Plan {
             file,
             sets,

@@ -4,6 +4,7 @@
 
 pub mod child;
 pub mod gate;
+pub mod in_doubt;
 pub mod interaction;
 pub mod journal;
 pub mod lock;
@@ -51,6 +52,8 @@ pub enum EngineError {
     Changed { path: PathBuf },
     #[error("this run began in `{}`, not here; its relative paths (env files, commands) would mean other files", started_in.display())]
     OtherDirectory { started_in: PathBuf },
+    #[error("`--rerun {id}` names no step in doubt in the run being resumed")]
+    NotInDoubt { id: String },
     #[error("cannot start the HTTP client: {0}")]
     Http(String),
     #[error("cannot start the async runtime: {0}")]
@@ -71,6 +74,9 @@ impl EngineError {
                 "resume from that directory: `cd {}`",
                 started_in.display()
             )),
+            EngineError::NotInDoubt { .. } => Some(
+                "`--rerun` is for a step that started and has no recorded result; resume without it".to_owned(),
+            ),
             EngineError::Changed { .. } => Some(
                 "restore the file as it was, or start a new run with `runbook run FILE` (gates will ask for fresh evidence)".to_owned(),
             ),

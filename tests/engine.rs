@@ -6,6 +6,7 @@
 
 mod actions;
 mod gates;
+mod in_doubt;
 mod inputs;
 mod interpretation;
 mod leak;

@@ -204,6 +204,13 @@ pub enum EventKind {
         value: Option<String>,
         source: String,
     },
+    /// The operator's decision on a step found in doubt on resume.
+    InDoubt {
+        step: String,
+        decision: InDoubtDecision,
+        /// Decided at the terminal, rather than by `--rerun`.
+        interactive: bool,
+    },
     RollbackStarted {
         reason: String,
     },
@@ -249,6 +256,18 @@ impl InputRecord {
             source: source.into(),
         }
     }
+}
+
+/// What to do with a step that started and has no recorded result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InDoubtDecision {
+    /// Run it again.
+    Rerun,
+    /// It happened: record it as passed; the probe that follows checks it.
+    Happened,
+    /// Leave it in doubt; the run ends blocked.
+    Abort,
 }
 
 /// How a confirm gate was passed.
@@ -626,6 +645,11 @@ mod tests {
             },
             EventKind::Interrupted,
             EventKind::Resumed { pid: 4343 },
+            EventKind::InDoubt {
+                step: "revoke".to_owned(),
+                decision: InDoubtDecision::Happened,
+                interactive: true,
+            },
             EventKind::RunFinished {
                 outcome: Outcome::Failed,
                 exit_code: 1,

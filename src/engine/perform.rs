@@ -376,11 +376,10 @@ impl Engine {
                 .as_ref()
                 .map_or(Duration::from_secs(300), |t| t.value.0);
         let result = self
-            .interruptible(http::send_patiently(
-                &self.client,
-                &request,
-                deadline.into(),
-            ))
+            .acting(
+                step,
+                http::send_patiently(&self.client, &request, deadline.into()),
+            )
             .await?;
         Ok(self.judge_response(step, result.map(|(response, _)| response), &expectation))
     }
@@ -463,22 +462,26 @@ impl Engine {
         let client = self.client.clone();
         let progress_handle = progress.clone();
         let outcomes = self
-            .interruptible(fan_out::for_each(
-                prepared,
-                concurrency,
-                move |(request, expectation): (Request, Expectation)| {
-                    let client = client.clone();
-                    async move {
-                        let result = http::send_patiently(&client, &request, deadline.into()).await;
-                        (request.url, result, expectation)
-                    }
-                },
-                move |_done| {
-                    if let Ok(mut p) = progress_handle.lock() {
-                        p.advance(1);
-                    }
-                },
-            ))
+            .acting(
+                step,
+                fan_out::for_each(
+                    prepared,
+                    concurrency,
+                    move |(request, expectation): (Request, Expectation)| {
+                        let client = client.clone();
+                        async move {
+                            let result =
+                                http::send_patiently(&client, &request, deadline.into()).await;
+                            (request.url, result, expectation)
+                        }
+                    },
+                    move |_done| {
+                        if let Ok(mut p) = progress_handle.lock() {
+                            p.advance(1);
+                        }
+                    },
+                ),
+            )
             .await?;
         let mut results = Vec::new();
         let mut failures = Vec::new();
@@ -558,14 +561,17 @@ impl Engine {
             .as_ref()
             .map_or(DEFAULT_CONCURRENCY, |c| c.value as usize);
         let outputs = self
-            .interruptible(fan_out::for_each(
-                prepared,
-                concurrency,
-                |(s, expectation): (CommandSpec, Expectation)| async move {
-                    (command::run(&s).await, expectation)
-                },
-                |_| {},
-            ))
+            .acting(
+                step,
+                fan_out::for_each(
+                    prepared,
+                    concurrency,
+                    |(s, expectation): (CommandSpec, Expectation)| async move {
+                        (command::run(&s).await, expectation)
+                    },
+                    |_| {},
+                ),
+            )
             .await?;
         let secret = step.secret.as_ref().is_some_and(|s| s.value);
         let mut done = if let Some(items) = items {

@@ -103,6 +103,19 @@ impl Engine {
             ));
         }
         engine.replay(&events_so_far);
+        if let Some(id) = engine
+            .options
+            .rerun
+            .iter()
+            .find(|id| !engine.in_doubt.contains_key(*id))
+        {
+            return Err(EngineError::NotInDoubt { id: id.clone() });
+        }
+        for (step, at) in &engine.in_doubt {
+            engine.say(&format!(
+                "note: `{step}` started at {at} and its result was never recorded: it is in doubt"
+            ));
+        }
         engine.record(EventKind::Resumed {
             pid: std::process::id(),
         })?;
@@ -125,6 +138,9 @@ impl Engine {
                             .insert(name.clone(), fingerprint.clone());
                     }
                 },
+                EventKind::StepStarted { step, .. } => {
+                    self.in_doubt.insert(step.clone(), event.at.clone());
+                }
                 EventKind::StepFinished {
                     step,
                     outcome,
@@ -133,6 +149,7 @@ impl Engine {
                     secret_fingerprints,
                     duration_ms,
                 } => {
+                    self.in_doubt.remove(step);
                     let finished_at =
                         humantime::parse_rfc3339(&event.at).unwrap_or_else(|_| SystemTime::now());
                     self.records.insert(

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::document::model::{Runbook, Step};
 use crate::engine::gate::{StepRecord, short};
+use crate::engine::interaction::caught_signal;
 use crate::engine::journal::{Event, EventKind, Events, Journal};
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
@@ -35,6 +36,8 @@ pub struct RunOptions {
     pub events: Option<String>,
     /// A plan artifact (`plan --out`) the run must match before it starts.
     pub plan: Option<PathBuf>,
+    /// `resume --rerun ID`: run these in-doubt steps again.
+    pub rerun: BTreeSet<String>,
 }
 
 /// How a run ended, and so its exit code (SPEC §5).
@@ -82,6 +85,9 @@ pub struct Engine {
     pub(super) pending_secrets: BTreeMap<String, String>,
     /// Secret inputs replayed from a journal, by fingerprint.
     pub(super) pending_inputs: BTreeMap<String, String>,
+    /// Steps the journal shows started with no result recorded (a crash, a
+    /// `kill -9`, a journal that could not be written): step id → when it started.
+    pub(super) in_doubt: BTreeMap<String, String>,
     pub(super) journal: Journal,
     pub(super) events: Option<Events>,
     pub(super) client: reqwest::Client,
@@ -128,6 +134,7 @@ impl Engine {
             records: BTreeMap::new(),
             pending_secrets: BTreeMap::new(),
             pending_inputs: BTreeMap::new(),
+            in_doubt: BTreeMap::new(),
             journal: opened.journal,
             events: opened.events,
             client: opened.client,
@@ -264,6 +271,10 @@ impl Engine {
                 effect_name(step)
             ));
             let outcome = self.run_step(step).await?;
+            // A signal that came while an irreversible request was awaited.
+            if let Some(signal) = caught_signal() {
+                return Err(Stop::Interrupted(signal));
+            }
             if outcome == Outcome::Failed {
                 failed = Some(step.id.value.clone());
                 break;
@@ -312,6 +323,9 @@ impl Engine {
                 effect_name(step)
             ));
             self.run_step(step).await?;
+            if let Some(signal) = caught_signal() {
+                return Err(Stop::Interrupted(signal));
+            }
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ use serde_json::Value as Json;
 use crate::document::model::{Effect, Expect, Matcher, Runbook, Step};
 use crate::document::node::{Node, Value};
 use crate::engine;
-use crate::engine::journal::{self, ConfirmedHow, EventKind, JournalError};
+use crate::engine::journal::{self, ConfirmedHow, EventKind, InDoubtDecision, JournalError};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::{DEFAULT_DIR_NAME, STATE_DIR_ENV, StateDir, StateDirError};
 use crate::eval::LoadError;
@@ -195,6 +195,8 @@ pub enum HappeningKind {
     Confirmed(ConfirmedHow),
     GateBlocked(String),
     RollbackStarted(String),
+    /// What the operator decided for a step in doubt.
+    InDoubt(InDoubtDecision),
     Interrupted,
     Resumed,
 }
@@ -206,6 +208,10 @@ impl HappeningKind {
             HappeningKind::Confirmed(how) => format!("confirmed {}", confirmed_how(*how)),
             HappeningKind::GateBlocked(reason) => format!("gate closed: {reason}"),
             HappeningKind::RollbackStarted(reason) => format!("rollback started: {reason}"),
+            HappeningKind::InDoubt(decision) => format!(
+                "in doubt (started, no result recorded): {}",
+                in_doubt_decision(*decision)
+            ),
             HappeningKind::Interrupted => {
                 "interrupted (state saved; `runbook resume` continues)".to_owned()
             }
@@ -219,6 +225,7 @@ impl HappeningKind {
             HappeningKind::Confirmed(_) => "confirmed",
             HappeningKind::GateBlocked(_) => "gate_blocked",
             HappeningKind::RollbackStarted(_) => "rollback_started",
+            HappeningKind::InDoubt(_) => "in_doubt",
             HappeningKind::Interrupted => "interrupted",
             HappeningKind::Resumed => "resumed",
         }
@@ -231,6 +238,15 @@ pub fn confirmed_how(how: ConfirmedHow) -> &'static str {
         ConfirmedHow::Interactive => "at the terminal",
         ConfirmedHow::ConfirmFlag => "with --confirm",
         ConfirmedHow::Yes => "with --yes",
+    }
+}
+
+/// A decision on a step in doubt, as a reader says it.
+pub fn in_doubt_decision(decision: InDoubtDecision) -> &'static str {
+    match decision {
+        InDoubtDecision::Rerun => "run again",
+        InDoubtDecision::Happened => "the operator says it happened",
+        InDoubtDecision::Abort => "left for later",
     }
 }
 
@@ -349,6 +365,9 @@ impl Run {
                     value: value.filter(|_| !secret),
                     at,
                 }),
+                EventKind::InDoubt { step, decision, .. } => run
+                    .happenings
+                    .push(happening(Some(step), HappeningKind::InDoubt(decision))),
                 EventKind::RollbackStarted { reason } => {
                     in_rollback = true;
                     run.happenings

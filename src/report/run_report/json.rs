@@ -3,7 +3,7 @@
 
 use serde_json::{Value as Json, json};
 
-use super::{HappeningKind, Report, RunState, confirmed_how};
+use super::{HappeningKind, Report, RunState, confirmed_how, in_doubt_decision};
 
 /// Bumped when a field changes meaning or goes away.
 const VERSION: u32 = 1;
@@ -42,6 +42,9 @@ pub fn render(report: &Report) -> String {
                 HappeningKind::Confirmed(how) => event["how"] = json!(confirmed_how(*how)),
                 HappeningKind::GateBlocked(reason) | HappeningKind::RollbackStarted(reason) => {
                     event["reason"] = json!(reason);
+                }
+                HappeningKind::InDoubt(decision) => {
+                    event["decision"] = json!(in_doubt_decision(*decision));
                 }
                 HappeningKind::Interrupted | HappeningKind::Resumed => {}
             }
