@@ -10,6 +10,7 @@ mod in_doubt;
 mod inputs;
 mod interpretation;
 mod leak;
+mod order;
 mod processes;
 mod server;
 mod state;

@@ -168,6 +168,12 @@ pub enum EventKind {
         /// written before it was recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cwd: Option<String>,
+        /// The run's place among the runs of its runbook in this state directory:
+        /// one more than the highest before it, taken under the lock. Runs are
+        /// ordered by it (journals written before it count as 0, then by start
+        /// time); run ids, to the second, do not order quick runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     StepStarted {
         step: String,
@@ -217,6 +223,12 @@ pub enum EventKind {
     Interrupted,
     Resumed {
         pid: u32,
+    },
+    /// A newer run of the runbook began while this one was unfinished: this one
+    /// is over, and `resume` never continues it.
+    Superseded {
+        /// The newer run's id.
+        by: String,
     },
     RunFinished {
         outcome: Outcome,
@@ -315,6 +327,24 @@ pub fn read(path: &Path) -> Result<Replay, JournalError> {
         source,
     })?;
     parse(path, &bytes).map(|parsed| parsed.replay)
+}
+
+/// The first event of the journal at `path`, read alone (a run's order and id
+/// are there): `None` when the first line is missing, torn or no event.
+pub fn first_event(path: &Path) -> Result<Option<Event>, JournalError> {
+    use std::io::BufRead as _;
+    let file = File::open(path).map_err(|source| JournalError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut line = Vec::new();
+    io::BufReader::new(file)
+        .read_until(b'\n', &mut line)
+        .map_err(|source| JournalError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(serde_json::from_slice(&line).ok())
 }
 
 fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, JournalError> {
@@ -595,6 +625,7 @@ mod tests {
                 pid: 4242,
                 inputs,
                 cwd: Some("/srv/ops".to_owned()),
+                seq: Some(7),
             },
             EventKind::StepStarted {
                 step: "create_token".to_owned(),
@@ -645,6 +676,9 @@ mod tests {
             },
             EventKind::Interrupted,
             EventKind::Resumed { pid: 4343 },
+            EventKind::Superseded {
+                by: "20261128T053013Z-3fa2".to_owned(),
+            },
             EventKind::InDoubt {
                 step: "revoke".to_owned(),
                 decision: InDoubtDecision::Happened,

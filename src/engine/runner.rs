@@ -164,6 +164,9 @@ impl Engine {
             &state.lock_path(),
             &Holder::this_process(&run_id, command_line()),
         )?;
+        // Under the lock: no other run of this runbook takes the same place.
+        let seq = state.next_seq()?;
+        let superseded = state.unfinished()?;
         let operator_name = operator_name();
         let started_at = crate::engine::journal::now();
         let first = Event::now(EventKind::RunStarted {
@@ -176,6 +179,7 @@ impl Engine {
             pid: std::process::id(),
             inputs: BTreeMap::new(),
             cwd: working_directory(),
+            seq: Some(seq),
         });
         let journal = Journal::create(&state.journal_path(&run_id), &first)?;
         let events = match &options.events {
@@ -201,7 +205,29 @@ impl Engine {
             depth,
         });
         engine.emit_only(&first);
+        engine.supersede(&superseded);
         Ok(engine)
+    }
+
+    /// Marks the older unfinished runs as superseded by this one. `resume` only
+    /// continues the latest run whatever they say; this tells their reports.
+    fn supersede(&self, older: &[PathBuf]) {
+        for path in older {
+            let marked = Journal::open(path).and_then(|(mut journal, _)| {
+                journal.append(&Event::now(EventKind::Superseded {
+                    by: self.run_id.clone(),
+                }))
+            });
+            let name = path.file_stem().unwrap_or_default().to_string_lossy();
+            match marked {
+                Ok(()) => self.say(&format!(
+                    "note: the unfinished run {name} is superseded by this one; it can no longer be resumed"
+                )),
+                Err(error) => self.say(&format!(
+                    "note: the unfinished run {name} cannot be marked superseded ({error}); it can no longer be resumed all the same"
+                )),
+            }
+        }
     }
 
     /// Appends an event to the journal (fsynced) and the `--events` stream.

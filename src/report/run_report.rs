@@ -137,6 +137,8 @@ pub enum RunState {
     Interrupted,
     /// Still running, or cut off by a crash or `kill -9`.
     Unfinished,
+    /// Left unfinished, then a newer run of the runbook began: over, never resumed.
+    Superseded,
 }
 
 impl RunState {
@@ -146,6 +148,7 @@ impl RunState {
             RunState::Finished { outcome, .. } => outcome.as_str(),
             RunState::Interrupted => "interrupted",
             RunState::Unfinished => "unfinished",
+            RunState::Superseded => "superseded",
         }
     }
 }
@@ -270,6 +273,8 @@ pub struct Run {
     pub happenings: Vec<Happening>,
     /// The journal's last line was cut short (power loss mid-write); it is left out.
     pub torn: bool,
+    /// The newer run that superseded this one.
+    pub superseded_by: Option<String>,
 }
 
 impl Run {
@@ -305,6 +310,7 @@ impl Run {
             inputs: Vec::new(),
             happenings: Vec::new(),
             torn: replay.torn.is_some(),
+            superseded_by: None,
         };
         let mut titles: Vec<(String, String)> = Vec::new();
         let mut in_rollback = false;
@@ -387,6 +393,10 @@ impl Run {
                 }
                 EventKind::RunFinished { outcome, exit_code } => {
                     run.state = RunState::Finished { outcome, exit_code };
+                }
+                EventKind::Superseded { by } => {
+                    run.state = RunState::Superseded;
+                    run.superseded_by = Some(by);
                 }
                 EventKind::RunStarted { .. } => {}
             }
@@ -493,28 +503,44 @@ fn state_bases(files: &[PathBuf]) -> Vec<PathBuf> {
     bases
 }
 
-/// Every journal under the state directories `bases`.
-fn all_journals(bases: &[PathBuf]) -> Vec<PathBuf> {
-    let mut journals = Vec::new();
+/// The state directory of every runbook under the state directories `bases`.
+fn state_dirs(bases: &[PathBuf]) -> Vec<StateDir> {
+    let mut dirs = Vec::new();
     for base in bases {
         let Ok(entries) = std::fs::read_dir(base) else {
             continue;
         };
-        for entry in entries.filter_map(Result::ok) {
+        // `.gitignore` sits there too.
+        for entry in entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        {
             let id = entry.file_name().to_string_lossy().into_owned();
-            if let Ok(dir) = StateDir::at(base, &id)
-                && let Ok(found) = dir.journals()
-            {
-                journals.extend(found);
+            if let Ok(dir) = StateDir::at(base, &id) {
+                dirs.push(dir);
             }
         }
     }
-    journals
+    dirs
+}
+
+/// Every journal under the state directories `bases`.
+fn all_journals(bases: &[PathBuf]) -> Vec<PathBuf> {
+    state_dirs(bases)
+        .iter()
+        .filter_map(|dir| dir.journals().ok())
+        .flatten()
+        .collect()
 }
 
 /// The newest run of the runbook `id` defined in `file` that recorded anything.
 pub fn latest_run(file: &Path, id: &str) -> Result<Option<Run>, ReportError> {
-    let dir = StateDir::for_runbook(file, id)?;
+    latest_in(&StateDir::for_runbook(file, id)?)
+}
+
+/// The newest run in one runbook's state directory, in the order of runs that
+/// `resume` follows too.
+fn latest_in(dir: &StateDir) -> Result<Option<Run>, ReportError> {
     for journal in dir.journals()?.into_iter().rev() {
         match Run::read(&journal) {
             Ok(run) => return Ok(Some(run)),
@@ -610,14 +636,13 @@ fn by_run_id(run_id: &str) -> Result<Found, ReportError> {
 fn latest_anywhere() -> Result<Found, ReportError> {
     let files = runbooks_dir_files()?;
     let bases = state_bases(&files);
-    // The latest by last activity: a checklist's child runs start after their
-    // parent but end before it, and the parent is what was run.
+    // Each runbook's latest run in the order of its runs; of those, the latest by
+    // last activity: a checklist's child runs start after their parent but end
+    // before it, and the parent is what was run.
     let mut best: Option<Run> = None;
-    for journal in all_journals(&bases) {
-        let run = match Run::read(&journal) {
-            Ok(run) => run,
-            Err(ReportError::NotARun(_)) => continue,
-            Err(error) => return Err(error),
+    for dir in state_dirs(&bases) {
+        let Some(run) = latest_in(&dir)? else {
+            continue;
         };
         let newer = best
             .as_ref()

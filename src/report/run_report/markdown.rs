@@ -27,6 +27,10 @@ pub(super) fn verdict(report: &Report) -> String {
         RunState::Unfinished => {
             "not finished — still running, or cut off (`runbook resume` continues it)".to_owned()
         }
+        RunState::Superseded => format!(
+            "superseded by the newer run {} — over; `runbook resume` never continues it",
+            report.run.superseded_by.as_deref().unwrap_or("?")
+        ),
     }
 }
 
