@@ -133,6 +133,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "mermaid")]
         format: crate::graph::Format,
     },
+    /// Check a run journal's hash chain: exit 0 when it holds, 1 when it breaks.
+    Verify {
+        /// A run id, a runbook file (its latest run) or a run journal.
+        #[arg(value_name = "RUN_ID|FILE")]
+        target: String,
+    },
     /// Report what happened in a run: steps, evidence, gates, confirmations, rollback.
     Report {
         /// A run id, a runbook file (its latest run) or a run journal; default:
@@ -393,6 +399,9 @@ pub fn main() -> i32 {
         }
         Command::Graph { file, format } => {
             return shown(crate::graph::run(&file, format, &mut out));
+        }
+        Command::Verify { target } => {
+            return shown(crate::verify::run(&target, &mut out));
         }
         Command::Report { target, format } => {
             return shown(crate::report::run_report::run(

@@ -5,6 +5,7 @@
 //! test can prove a request was never made.
 
 mod actions;
+mod chain;
 mod gates;
 mod in_doubt;
 mod inputs;

@@ -7,7 +7,13 @@
 //! next event starts on a fresh line. Damage anywhere else is not something a
 //! crash does, so it is an error.
 //!
+//! Events are hash-chained ([`chain`]): each carries the hash of the line before
+//! it, so a hand edit, a removed line or a reordering is found; a journal whose
+//! chain does not hold is never continued.
+//!
 //! The same event lines stream to `--events FILE|-` through [`Events`].
+
+pub mod chain;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -19,6 +25,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::outcome::Outcome;
+use chain::{Chain, Walk};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -77,6 +84,19 @@ pub enum JournalError {
         source: serde_json::Error,
     },
 
+    /// The chain of events does not hold: the journal was changed after it was
+    /// written.
+    #[error("the run journal `{}` was changed after it was written: its chain of events breaks at line {line} ({why})", path.display())]
+    Broken {
+        path: PathBuf,
+        line: usize,
+        why: String,
+    },
+
+    /// Written before journals were chained: a change to it cannot be detected.
+    #[error("the run journal `{}` was written before runbook chained its events, so a change to it cannot be detected; it is not continued", path.display())]
+    Unchained { path: PathBuf },
+
     #[error("cannot encode a journal event as JSON")]
     Encode(#[source] serde_json::Error),
 
@@ -111,6 +131,12 @@ impl JournalError {
             JournalError::UnknownEvent { .. } => Some(
                 "it was probably written by a newer runbook; use that version, or move the file out of `runs/`",
             ),
+            JournalError::Broken { .. } => Some(
+                "`runbook verify RUN` shows where; restore the journal, or start a new run with `runbook run FILE` (gates ask for fresh evidence)",
+            ),
+            JournalError::Unchained { .. } => Some(
+                "start a new run with `runbook run FILE`; `runbook report` still reads this one",
+            ),
             JournalError::Encode(_) => None,
             JournalError::EventsOpen { .. } | JournalError::EventsWrite { .. } => {
                 Some("name a writable file for --events, or `-` for standard output")
@@ -124,6 +150,10 @@ impl JournalError {
 pub struct Event {
     /// RFC 3339 UTC with milliseconds, e.g. `2026-11-28T05:30:12.345Z`.
     pub at: String,
+    /// The link to the line before ([`chain::link`]); `None` on the first event
+    /// (and in journals written before the chain). Set by [`Journal::append`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
     #[serde(flatten)]
     pub kind: EventKind,
 }
@@ -131,7 +161,11 @@ pub struct Event {
 impl Event {
     /// `kind`, happening now.
     pub fn now(kind: EventKind) -> Self {
-        Event { at: now(), kind }
+        Event {
+            at: now(),
+            prev: None,
+            kind,
+        }
     }
 }
 
@@ -299,6 +333,8 @@ pub struct Replay {
     pub events: Vec<Event>,
     /// A half-written last line, left out of `events`; the caller reports it.
     pub torn: Option<TornTail>,
+    /// Whether the events' hash chain holds.
+    pub chain: Chain,
 }
 
 /// A last line cut short, typically by power loss during a write.
@@ -354,6 +390,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, JournalError> {
     let mut needs_newline = false;
     let mut start = 0;
     let mut line_number = 0;
+    let mut walk = Walk::default();
     while start < bytes.len() {
         line_number += 1;
         let (line, end) = match bytes[start..].iter().position(|&b| b == b'\n') {
@@ -389,6 +426,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, JournalError> {
                 line: line_number,
                 source,
             })?;
+            walk.step(line_number, line, event.prev.as_deref());
             events.push(event);
         }
         good_len = end;
@@ -396,7 +434,11 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, JournalError> {
         start = end;
     }
     Ok(Parsed {
-        replay: Replay { events, torn },
+        replay: Replay {
+            events,
+            torn,
+            chain: walk.finish(),
+        },
         good_len,
         needs_newline,
     })
@@ -411,6 +453,8 @@ pub struct Journal {
     /// write back to.
     len: u64,
     unusable: bool,
+    /// The link to the last line written: the next event's `prev`.
+    head: Option<String>,
 }
 
 impl Journal {
@@ -437,6 +481,7 @@ impl Journal {
             path: path.to_owned(),
             len: 0,
             unusable: false,
+            head: None,
         };
         journal.append(first)?;
         Ok(journal)
@@ -444,7 +489,8 @@ impl Journal {
 
     /// Opens an existing journal to continue a run, with what it holds so far.
     /// A torn last line is cut off first (and reported in the returned
-    /// [`Replay`]) so that the next event starts on a fresh line.
+    /// [`Replay`]) so that the next event starts on a fresh line. A journal
+    /// whose chain does not hold, or that has none, is refused untouched.
     pub fn open(path: &Path) -> Result<(Journal, Replay), JournalError> {
         let open_error = |source| JournalError::Open {
             path: path.to_owned(),
@@ -462,11 +508,27 @@ impl Journal {
                 source,
             })?;
         let parsed = parse(path, &bytes)?;
+        let head = match &parsed.replay.chain {
+            Chain::Intact { head } => head.clone(),
+            Chain::Unchained => {
+                return Err(JournalError::Unchained {
+                    path: path.to_owned(),
+                });
+            }
+            Chain::Broken { line, why } => {
+                return Err(JournalError::Broken {
+                    path: path.to_owned(),
+                    line: *line,
+                    why: why.clone(),
+                });
+            }
+        };
         let mut journal = Journal {
             file,
             path: path.to_owned(),
             len: bytes.len() as u64,
             unusable: false,
+            head: (!parsed.replay.events.is_empty()).then_some(head),
         };
         if parsed.replay.torn.is_some() || parsed.needs_newline {
             journal.repair(parsed.good_len as u64, parsed.needs_newline)?;
@@ -488,15 +550,20 @@ impl Journal {
         Ok(())
     }
 
-    /// Appends `event` as one line and waits until it is on disk: when this
-    /// returns `Ok`, the event survives a crash or power loss.
-    pub fn append(&mut self, event: &Event) -> Result<(), JournalError> {
+    /// Appends `event` as one line, linked to the line before, and waits until
+    /// it is on disk: when this returns `Ok`, the event survives a crash or power
+    /// loss. Returns the event as written, link included.
+    pub fn append(&mut self, event: &Event) -> Result<Event, JournalError> {
         if self.unusable {
             return Err(JournalError::Unusable {
                 path: self.path.clone(),
             });
         }
-        let line = encode(event)?;
+        let event = Event {
+            prev: self.head.clone(),
+            ..event.clone()
+        };
+        let line = encode(&event)?;
         let written = self
             .file
             .write_all(&line)
@@ -519,7 +586,8 @@ impl Journal {
             });
         }
         self.len += line.len() as u64;
-        Ok(())
+        self.head = Some(chain::link(&line[..line.len() - 1]));
+        Ok(event)
     }
 
     pub fn path(&self) -> &Path {
@@ -698,6 +766,87 @@ mod tests {
         every_kind().remove(0)
     }
 
+    /// Events without their links, to compare with the events appended.
+    fn unlinked(events: &[Event]) -> Vec<Event> {
+        events
+            .iter()
+            .map(|e| Event {
+                prev: None,
+                ..e.clone()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_event_links_to_the_line_before_and_the_last_is_the_head() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("run.jsonl");
+        let events = every_kind();
+        let mut journal = Journal::create(&path, &events[0]).unwrap();
+        for event in &events[1..3] {
+            journal.append(event).unwrap();
+        }
+        drop(journal);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let replay = read(&path).unwrap();
+        assert_eq!(replay.events[0].prev, None);
+        for n in 1..3 {
+            assert_eq!(
+                replay.events[n].prev.as_deref(),
+                Some(chain::link(lines[n - 1].as_bytes()).as_str())
+            );
+        }
+        assert_eq!(
+            replay.chain,
+            Chain::Intact {
+                head: chain::link(lines[2].as_bytes())
+            }
+        );
+        // Reopened, the chain goes on from the head.
+        let (mut journal, _) = Journal::open(&path).unwrap();
+        journal.append(&events[3]).unwrap();
+        assert!(matches!(read(&path).unwrap().chain, Chain::Intact { .. }));
+    }
+
+    #[test]
+    fn a_journal_whose_chain_does_not_hold_is_not_opened_nor_touched() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("run.jsonl");
+        let events = every_kind();
+        let mut journal = Journal::create(&path, &events[0]).unwrap();
+        for event in &events[1..5] {
+            journal.append(event).unwrap();
+        }
+        drop(journal);
+        let edited = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace(r#""outcome":"failed""#, r#""outcome":"passed""#);
+        std::fs::write(&path, &edited).unwrap();
+        assert!(matches!(
+            read(&path).unwrap().chain,
+            Chain::Broken { line: 5, .. }
+        ));
+        let error = Journal::open(&path).unwrap_err();
+        assert!(
+            matches!(error, JournalError::Broken { line: 5, .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("breaks at line 5"), "{error}");
+        assert!(error.help().unwrap().contains("runbook verify"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
+
+        // Written before the chain: every link missing.
+        let old: Vec<u8> = events[..3]
+            .iter()
+            .flat_map(|e| encode(e).unwrap())
+            .collect();
+        std::fs::write(&path, &old).unwrap();
+        assert_eq!(read(&path).unwrap().chain, Chain::Unchained);
+        let error = Journal::open(&path).unwrap_err();
+        assert!(matches!(error, JournalError::Unchained { .. }), "{error:?}");
+    }
+
     #[test]
     fn every_event_kind_round_trips_through_a_journal() {
         let temp = tempfile::tempdir().unwrap();
@@ -711,7 +860,7 @@ mod tests {
 
         let replay = read(&path).unwrap();
         assert_eq!(replay.torn, None);
-        assert_eq!(replay.events, events);
+        assert_eq!(unlinked(&replay.events), events);
 
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), events.len());
@@ -776,7 +925,7 @@ mod tests {
         drop(file);
 
         let replay = read(&path).unwrap();
-        assert_eq!(replay.events, events[..2]);
+        assert_eq!(unlinked(&replay.events), events[..2]);
         assert_eq!(
             replay.torn,
             Some(TornTail {
@@ -786,14 +935,14 @@ mod tests {
         );
 
         let (mut journal, replay) = Journal::open(&path).unwrap();
-        assert_eq!(replay.events, events[..2]);
+        assert_eq!(unlinked(&replay.events), events[..2]);
         assert!(replay.torn.is_some(), "open reports it too");
         journal.append(&events[2]).unwrap();
         drop(journal);
 
         let replay = read(&path).unwrap();
         assert_eq!(replay.torn, None);
-        assert_eq!(replay.events, events[..3]);
+        assert_eq!(unlinked(&replay.events), events[..3]);
     }
 
     #[test]
@@ -830,12 +979,12 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
 
         let replay = read(&path).unwrap();
-        assert_eq!(replay.events, events[..1]);
+        assert_eq!(unlinked(&replay.events), events[..1]);
         assert_eq!(replay.torn, None);
 
         let (mut journal, _) = Journal::open(&path).unwrap();
         journal.append(&events[1]).unwrap();
-        assert_eq!(read(&path).unwrap().events, events[..2]);
+        assert_eq!(unlinked(&read(&path).unwrap().events), events[..2]);
     }
 
     #[test]
@@ -890,7 +1039,7 @@ mod tests {
         bytes.extend_from_slice(b"\n");
         bytes.extend(encode(&events[1]).unwrap());
         std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(read(&path).unwrap().events, events[..2]);
+        assert_eq!(unlinked(&read(&path).unwrap().events), events[..2]);
     }
 
     #[test]
@@ -905,6 +1054,7 @@ mod tests {
             path: PathBuf::from("/dev/full"),
             len: 0,
             unusable: false,
+            head: None,
         };
         let error = journal.append(&started()).unwrap_err();
         assert!(matches!(error, JournalError::Write { .. }), "{error:?}");

@@ -220,7 +220,7 @@ impl Engine {
             });
             let name = path.file_stem().unwrap_or_default().to_string_lossy();
             match marked {
-                Ok(()) => self.say(&format!(
+                Ok(_) => self.say(&format!(
                     "note: the unfinished run {name} is superseded by this one; it can no longer be resumed"
                 )),
                 Err(error) => self.say(&format!(
@@ -232,8 +232,7 @@ impl Engine {
 
     /// Appends an event to the journal (fsynced) and the `--events` stream.
     pub(super) fn record(&mut self, kind: EventKind) -> Result<(), EngineError> {
-        let event = Event::now(kind);
-        self.journal.append(&event)?;
+        let event = self.journal.append(&Event::now(kind))?;
         self.emit_only(&event);
         Ok(())
     }

@@ -374,6 +374,7 @@ mod tests {
     fn started_at(run_id: &str, seq: Option<u64>, at: &str) -> Event {
         Event {
             at: at.to_owned(),
+            prev: None,
             kind: started_kind(run_id, seq),
         }
     }

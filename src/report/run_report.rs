@@ -21,6 +21,7 @@ use serde_json::Value as Json;
 use crate::document::model::{Effect, Expect, Matcher, Runbook, Step};
 use crate::document::node::{Node, Value};
 use crate::engine;
+use crate::engine::journal::chain::Chain;
 use crate::engine::journal::{self, ConfirmedHow, EventKind, InDoubtDecision, JournalError};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::{DEFAULT_DIR_NAME, STATE_DIR_ENV, StateDir, StateDirError};
@@ -244,6 +245,19 @@ pub fn confirmed_how(how: ConfirmedHow) -> &'static str {
     }
 }
 
+/// The journal's hash chain, as a reader says it.
+pub fn describe_chain(chain: &Chain) -> String {
+    match chain {
+        Chain::Intact { head } => format!("intact, head {head}"),
+        Chain::Broken { line, why } => format!(
+            "BROKEN at line {line} ({why}): the journal was changed after it was written; `runbook verify` shows where"
+        ),
+        Chain::Unchained => {
+            "none (written before runbook chained journals; a change cannot be detected)".to_owned()
+        }
+    }
+}
+
 /// A decision on a step in doubt, as a reader says it.
 pub fn in_doubt_decision(decision: InDoubtDecision) -> &'static str {
     match decision {
@@ -275,6 +289,8 @@ pub struct Run {
     pub torn: bool,
     /// The newer run that superseded this one.
     pub superseded_by: Option<String>,
+    /// Whether the journal's hash chain holds, and its head.
+    pub chain: Chain,
 }
 
 impl Run {
@@ -311,6 +327,7 @@ impl Run {
             happenings: Vec::new(),
             torn: replay.torn.is_some(),
             superseded_by: None,
+            chain: replay.chain.clone(),
         };
         let mut titles: Vec<(String, String)> = Vec::new();
         let mut in_rollback = false;

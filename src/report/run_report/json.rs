@@ -3,10 +3,21 @@
 
 use serde_json::{Value as Json, json};
 
+use crate::engine::journal::chain::Chain;
+
 use super::{HappeningKind, Report, RunState, confirmed_how, in_doubt_decision};
 
 /// Bumped when a field changes meaning or goes away.
 const VERSION: u32 = 1;
+
+/// The journal's hash chain: its state, and its head or where it breaks.
+fn chain(chain: &Chain) -> Json {
+    match chain {
+        Chain::Intact { head } => json!({ "state": "intact", "head": head }),
+        Chain::Broken { line, why } => json!({ "state": "broken", "line": line, "why": why }),
+        Chain::Unchained => json!({ "state": "none" }),
+    }
+}
 
 pub fn render(report: &Report) -> String {
     let run = &report.run;
@@ -94,6 +105,7 @@ pub fn render(report: &Report) -> String {
             "outcome": outcome,
             "exit_code": exit_code,
             "journal_torn": run.torn,
+            "chain": chain(&run.chain),
         },
         "steps": steps,
         "events": events,

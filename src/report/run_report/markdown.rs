@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{HappeningKind, Report, RunState, StepRun, clock, minute, short_ms};
+use super::{HappeningKind, Report, RunState, StepRun, clock, describe_chain, minute, short_ms};
 
 /// A table cell: pipes escaped, lines joined with `<br>`.
 fn cell(text: &str) -> String {
@@ -67,6 +67,11 @@ pub fn render(report: &Report) -> String {
         md,
         "| Journal | `{}` |",
         cell(&run.journal.display().to_string())
+    );
+    let _ = writeln!(
+        md,
+        "| Journal chain | {} |",
+        cell(&describe_chain(&run.chain))
     );
     md.push('\n');
     for note in notes(report) {
