@@ -7,6 +7,7 @@ pub mod gate;
 pub mod in_doubt;
 pub mod interaction;
 pub mod journal;
+pub mod leftovers;
 pub mod lock;
 pub mod outcome;
 pub mod perform;

@@ -11,6 +11,7 @@ mod in_doubt;
 mod inputs;
 mod interpretation;
 mod leak;
+mod leftovers;
 mod order;
 mod processes;
 mod server;

@@ -244,6 +244,14 @@ pub enum EventKind {
         value: Option<String>,
         source: String,
     },
+    /// A settings file is about to be written: if the run crashes mid-write, the
+    /// next run or resume knows where to look for the temporary file left holding
+    /// the new content.
+    SettingWrite {
+        step: String,
+        /// Absolute, so it means the same file from any directory.
+        file: String,
+    },
     /// The operator's decision on a step found in doubt on resume.
     InDoubt {
         step: String,
@@ -612,15 +620,24 @@ pub struct Events {
 }
 
 impl Events {
-    /// `-` is standard output; anything else a file, created or truncated.
+    /// `-` is standard output; anything else a file, created (mode 0600) or
+    /// truncated.
     pub fn open(target: &Path) -> Result<Events, JournalError> {
         if target.as_os_str() == "-" {
             return Ok(Events::stdout());
         }
-        let file = File::create(target).map_err(|source| JournalError::EventsOpen {
-            path: target.to_owned(),
-            source,
-        })?;
+        // Owner-only like the journal it mirrors (a new file; one that exists
+        // keeps the mode its owner gave it, SPEC §3).
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(target)
+            .map_err(|source| JournalError::EventsOpen {
+                path: target.to_owned(),
+                source,
+            })?;
         Ok(Events::to_writer(
             Box::new(file),
             format!("`{}`", target.display()),
@@ -746,6 +763,10 @@ mod tests {
             EventKind::Resumed { pid: 4343 },
             EventKind::Superseded {
                 by: "20261128T053013Z-3fa2".to_owned(),
+            },
+            EventKind::SettingWrite {
+                step: "save".to_owned(),
+                file: "/srv/ops/.env".to_owned(),
             },
             EventKind::InDoubt {
                 step: "revoke".to_owned(),

@@ -15,6 +15,7 @@ use crate::action::{fan_out, setting};
 use crate::document::model::{self, Action, Effect, Expect, HttpRequest, Step};
 use crate::document::templates::Stage;
 use crate::engine::Stop;
+use crate::engine::journal::EventKind;
 use crate::engine::outcome::Outcome;
 use crate::engine::runner::Engine;
 use crate::eval::rendered;
@@ -121,7 +122,7 @@ impl Engine {
             Action::Manual(text) => self.manual(step, &text.source).await?,
             Action::Prompt(_) => self.prompt_step(step).await?,
             Action::ReadSetting(setting) => self.read_setting(step, setting),
-            Action::SetSetting(setting) => self.set_setting(step, setting),
+            Action::SetSetting(setting) => self.set_setting(step, setting)?,
             Action::RestoreSetting(target) => self.restore_setting(&target.value),
             Action::Http(request) => match &items {
                 Some(items) => self.http_fan_out(step, request, items).await?,
@@ -284,7 +285,7 @@ impl Engine {
         }
     }
 
-    fn set_setting(&mut self, step: &Step, setting: &model::SetSetting) -> Done {
+    fn set_setting(&mut self, step: &Step, setting: &model::SetSetting) -> Result<Done, Stop> {
         let rendered = self
             .values
             .render(&setting.file.source, None)
@@ -292,24 +293,36 @@ impl Engine {
         let (file, value) = match rendered {
             Ok((file, value)) => (PathBuf::from(file.text), value),
             Err(e) => {
-                return Done::failed(self.render_failed(step, "set_setting", &e.0), json!({}));
+                return Ok(Done::failed(
+                    self.render_failed(step, "set_setting", &e.0),
+                    json!({}),
+                ));
             }
         };
         if value.secret {
             self.values.redactor.add(&value.text);
         }
+        self.record(EventKind::SettingWrite {
+            step: step.id.value.clone(),
+            file: std::path::absolute(&file)
+                .unwrap_or_else(|_| file.clone())
+                .display()
+                .to_string(),
+        })?;
         let backup = self
             .state
             .backups_dir(&self.run_id)
             .join(format!("{}.bak", step.id.value));
-        match setting::write(&file, &setting.key.value, &value.text, &backup) {
-            Ok(written) => Done::passed(json!({
-                "previous_fingerprint": written.previous_fingerprint,
-                "file": file.display().to_string(),
-                "backup": written.backup.display().to_string(),
-            })),
-            Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
-        }
+        Ok(
+            match setting::write(&file, &setting.key.value, &value.text, &backup) {
+                Ok(written) => Done::passed(json!({
+                    "previous_fingerprint": written.previous_fingerprint,
+                    "file": file.display().to_string(),
+                    "backup": written.backup.display().to_string(),
+                })),
+                Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
+            },
+        )
     }
 
     fn restore_setting(&mut self, target: &str) -> Done {

@@ -14,6 +14,7 @@ use crate::document::model::{Runbook, Step};
 use crate::engine::gate::{StepRecord, short};
 use crate::engine::interaction::caught_signal;
 use crate::engine::journal::{Event, EventKind, Events, Journal};
+use crate::engine::leftovers;
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::StateDir;
@@ -164,6 +165,7 @@ impl Engine {
             &state.lock_path(),
             &Holder::this_process(&run_id, command_line()),
         )?;
+        crate::engine::leftovers::clean(&state)?;
         // Under the lock: no other run of this runbook takes the same place.
         let seq = state.next_seq()?;
         let superseded = state.unfinished()?;
@@ -412,14 +414,15 @@ impl Engine {
         self.say(&format!("Run {} {verdict}", self.run_id));
     }
 
-    /// Writes the end of the run; a passed run no longer needs its setting backups.
+    /// Writes the end of the run; a passed run no longer needs its setting backups
+    /// (a crash before they are removed leaves them to the next run's cleanup).
     pub(super) fn finish(&mut self, end: RunEnd) -> Result<(), EngineError> {
         self.record(EventKind::RunFinished {
             outcome: end.outcome(),
             exit_code: end.exit_code(),
         })?;
-        if end == RunEnd::Passed {
-            let _ = std::fs::remove_dir_all(self.state.backups_dir(&self.run_id));
+        if leftovers::backups_unneeded(end.outcome()) {
+            leftovers::remove_backups(&self.state, &self.run_id);
         }
         Ok(())
     }

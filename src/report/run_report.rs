@@ -415,7 +415,8 @@ impl Run {
                     run.state = RunState::Superseded;
                     run.superseded_by = Some(by);
                 }
-                EventKind::RunStarted { .. } => {}
+                // Where a crashed write may have left a temporary file: for cleanup.
+                EventKind::RunStarted { .. } | EventKind::SettingWrite { .. } => {}
             }
         }
         Ok(run)
