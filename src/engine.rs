@@ -39,8 +39,12 @@ pub enum EngineError {
     Inputs(#[from] inputs::InputError),
     #[error("{0}")]
     Input(String),
-    #[error("`--confirm {id}` names no step of this runbook")]
-    UnknownConfirm { id: String, help: String },
+    #[error("`{flag} {id}` names no step of this runbook")]
+    UnknownStep {
+        flag: &'static str,
+        id: String,
+        help: String,
+    },
     #[error(transparent)]
     StateDir(#[from] state_dir::StateDirError),
     #[error(transparent)]
@@ -66,7 +70,7 @@ impl EngineError {
         match self {
             EngineError::Load(e) => e.help(),
             EngineError::Inputs(e) => Some(e.help()),
-            EngineError::UnknownConfirm { help, .. } => Some(help.clone()),
+            EngineError::UnknownStep { help, .. } => Some(help.clone()),
             EngineError::StateDir(e) => e.help().map(str::to_owned),
             EngineError::Lock(e) => e.help().map(str::to_owned),
             EngineError::Journal(e) => e.help().map(str::to_owned),
@@ -136,7 +140,7 @@ async fn run_async(
         .chain(children.iter().map(|(_, r)| r))
         .collect();
     inputs::check_answers(&answers, &all)?;
-    check_confirms(&options, &all)?;
+    check_flags(&options, &all)?;
     let interactive = !options.non_interactive && operator.lock().is_ok_and(|o| o.interactive());
     if !interactive && !resume {
         // A child runbook deferred up front never runs, so its inputs are not
@@ -194,20 +198,27 @@ impl runner::Engine {
 }
 
 /// A `--confirm` that names no step would silently confirm nothing: the gate
-/// the operator meant to open stays shut after the changes before it ran.
-fn check_confirms(options: &RunOptions, runbooks: &[&Runbook]) -> Result<(), EngineError> {
+/// the operator meant to open stays shut after the changes before it ran. The
+/// same for a `--rerun` naming no step.
+fn check_flags(options: &RunOptions, runbooks: &[&Runbook]) -> Result<(), EngineError> {
     let ids: Vec<&str> = runbooks
         .iter()
         .flat_map(|r| r.all_steps())
         .map(|s| s.id.value.as_str())
         .collect();
-    for id in &options.confirm {
+    for (flag, id) in options
+        .confirm
+        .iter()
+        .map(|id| ("--confirm", id))
+        .chain(options.rerun.iter().map(|id| ("--rerun", id)))
+    {
         if !ids.contains(&id.as_str()) {
             let help = match document::diagnostic::did_you_mean(id, ids.iter().copied()) {
-                Some(close) => format!("did you mean `--confirm {close}`?"),
-                None => "`--confirm` takes the id of the step to confirm".to_owned(),
+                Some(close) => format!("did you mean `{flag} {close}`?"),
+                None => format!("`{flag}` takes the id of a step"),
             };
-            return Err(EngineError::UnknownConfirm {
+            return Err(EngineError::UnknownStep {
+                flag,
                 id: id.clone(),
                 help,
             });

@@ -4,17 +4,21 @@
 //! irreversible runs again; an irreversible one never does without the
 //! operator's decision: at a terminal, run it again, say it happened (the probe
 //! that follows checks), or abort; without one, `resume --rerun ID`.
+//!
+//! A child runbook runs afresh each time its parent reaches it, so the steps an
+//! earlier run of the child left in doubt are carried into the new one.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde_json::json;
 
 use crate::document::model::{Effect, Step};
-use crate::engine::Stop;
 use crate::engine::gate::StepRecord;
-use crate::engine::journal::{EventKind, InDoubtDecision};
+use crate::engine::journal::{Event, EventKind, InDoubtDecision};
 use crate::engine::outcome::Outcome;
 use crate::engine::runner::Engine;
+use crate::engine::{EngineError, Stop};
 use crate::operator::Question;
 
 /// The choices at the terminal, in the order shown.
@@ -22,7 +26,55 @@ const RERUN: &str = "run it again";
 const HAPPENED: &str = "it happened (the probe that follows checks it)";
 const ABORT: &str = "abort (decide later)";
 
+/// The steps these events leave in doubt (started, or carried in doubt, with no
+/// result after): step id → when it started.
+pub fn steps_in_doubt(events: &[Event]) -> BTreeMap<String, String> {
+    let mut in_doubt = BTreeMap::new();
+    for event in events {
+        match &event.kind {
+            EventKind::StepStarted { step, .. } => {
+                in_doubt.insert(step.clone(), event.at.clone());
+            }
+            EventKind::InDoubtCarried {
+                step, started_at, ..
+            } => {
+                in_doubt.insert(step.clone(), started_at.clone());
+            }
+            EventKind::StepFinished { step, .. } => {
+                in_doubt.remove(step);
+            }
+            _ => {}
+        }
+    }
+    in_doubt
+}
+
 impl Engine {
+    /// Carries into this (child) run the steps the runs it supersedes left in
+    /// doubt.
+    pub(super) fn carry_in_doubt(
+        &mut self,
+        superseded: &[std::path::PathBuf],
+    ) -> Result<(), EngineError> {
+        for path in superseded {
+            let run = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let events = crate::engine::journal::read(path)?.events;
+            for (step, started_at) in steps_in_doubt(&events) {
+                self.record(EventKind::InDoubtCarried {
+                    step: step.clone(),
+                    started_at: started_at.clone(),
+                    run: run.clone(),
+                })?;
+                self.in_doubt.insert(step, started_at);
+            }
+        }
+        Ok(())
+    }
+
     /// Settles a step found in doubt on resume. `None`: run the step (again)
     /// through its gates; `Some`: it is settled without running.
     pub(super) async fn settle_in_doubt(

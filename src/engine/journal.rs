@@ -252,6 +252,16 @@ pub enum EventKind {
         /// Absolute, so it means the same file from any directory.
         file: String,
     },
+    /// In a child runbook's run: a step that an earlier run of the child, now
+    /// superseded by this one, left in doubt. It stays in doubt here, so a
+    /// parent's resume never runs it again without the operator.
+    InDoubtCarried {
+        step: String,
+        /// When it started, in the earlier run.
+        started_at: String,
+        /// That run's id.
+        run: String,
+    },
     /// The operator's decision on a step found in doubt on resume.
     InDoubt {
         step: String,
@@ -767,6 +777,11 @@ mod tests {
             EventKind::SettingWrite {
                 step: "save".to_owned(),
                 file: "/srv/ops/.env".to_owned(),
+            },
+            EventKind::InDoubtCarried {
+                step: "revoke".to_owned(),
+                started_at: "2026-11-28T05:30:12.345Z".to_owned(),
+                run: "20261128T053012Z-3fa1".to_owned(),
             },
             EventKind::InDoubt {
                 step: "revoke".to_owned(),

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::document::model::Runbook;
 use crate::engine::gate::StepRecord;
+use crate::engine::in_doubt::steps_in_doubt;
 use crate::engine::journal::{Event, EventKind, Journal};
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::runner::{Engine, Opened, RunOptions, SharedOperator, working_directory};
@@ -104,11 +105,15 @@ impl Engine {
             ));
         }
         engine.replay(&events_so_far);
+        engine.in_doubt = steps_in_doubt(&events_so_far);
+        // A child runbook's step is checked when the child runs (`check_flags`
+        // made sure it names one).
+        let own = |id: &str| engine.runbook.all_steps().any(|s| s.id.value == id);
         if let Some(id) = engine
             .options
             .rerun
             .iter()
-            .find(|id| !engine.in_doubt.contains_key(*id))
+            .find(|id| own(id) && !engine.in_doubt.contains_key(*id))
         {
             return Err(EngineError::NotInDoubt { id: id.clone() });
         }
@@ -139,9 +144,6 @@ impl Engine {
                             .insert(name.clone(), fingerprint.clone());
                     }
                 },
-                EventKind::StepStarted { step, .. } => {
-                    self.in_doubt.insert(step.clone(), event.at.clone());
-                }
                 EventKind::StepFinished {
                     step,
                     outcome,
@@ -150,7 +152,6 @@ impl Engine {
                     secret_fingerprints,
                     duration_ms,
                 } => {
-                    self.in_doubt.remove(step);
                     let finished_at =
                         humantime::parse_rfc3339(&event.at).unwrap_or_else(|_| SystemTime::now());
                     self.records.insert(

@@ -208,6 +208,9 @@ impl Engine {
         });
         engine.emit_only(&first);
         engine.supersede(&superseded);
+        if depth > 0 {
+            engine.carry_in_doubt(&superseded)?;
+        }
         Ok(engine)
     }
 

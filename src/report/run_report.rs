@@ -416,7 +416,9 @@ impl Run {
                     run.superseded_by = Some(by);
                 }
                 // Where a crashed write may have left a temporary file: for cleanup.
-                EventKind::RunStarted { .. } | EventKind::SettingWrite { .. } => {}
+                EventKind::RunStarted { .. }
+                | EventKind::SettingWrite { .. }
+                | EventKind::InDoubtCarried { .. } => {}
             }
         }
         Ok(run)

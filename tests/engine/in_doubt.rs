@@ -135,3 +135,49 @@ fn ctrl_c_during_an_irreversible_request_waits_for_its_answer() {
     assert_eq!(server.count("DELETE", "/token"), 1, "sent twice");
     assert_eq!(work.lines("after"), 1);
 }
+
+/// A parent whose one step runs the revoke as a child runbook.
+const PARENT: &str = r"runbook: parent
+steps:
+  - id: rotate
+    runbook: revoke.yaml
+";
+
+#[test]
+fn a_child_runbooks_step_in_doubt_stays_in_doubt_when_the_parent_resumes() {
+    let server = server(Duration::from_secs(30));
+    let work = Work::new();
+    work.write("revoke.yaml", with_base(REVOKE, &server));
+    work.write("parent.yaml", PARENT);
+    let mut child = work
+        .runbook(["run", "parent.yaml", "--confirm", "revoke"])
+        .spawn(&work, "first");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.count("DELETE", "/token") == 0 {
+        assert!(Instant::now() < deadline, "no DELETE within 10s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9 the run");
+    child.wait().expect("reap the run");
+    server.route("DELETE", "/token", Reply::status(204));
+
+    // The child runs afresh, and its revoke is still in doubt: not sent, twice.
+    let mut out = String::new();
+    for _ in 0..2 {
+        let ran = work
+            .runbook(["resume", "parent.yaml", "--confirm", "revoke"])
+            .status(3);
+        out = all(&ran);
+        assert_eq!(server.count("DELETE", "/token"), 1, "sent again:\n{out}");
+    }
+    let hint = out
+        .split("to run it again: `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no hint in:\n{out}"));
+    let words: Vec<&str> = hint.split_whitespace().collect();
+    assert_eq!(words[..2], ["runbook", "resume"], "{hint}");
+    let ran = work.runbook(&words[1..]).status(0);
+    assert_eq!(server.count("DELETE", "/token"), 2, "{}", all(&ran));
+    assert_eq!(work.lines("after"), 1);
+}
