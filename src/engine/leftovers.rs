@@ -4,12 +4,12 @@
 //! of a run that passed but died before removing them (they hold the old).
 //! A run's own end removes its backups through the same [`remove_backups`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::action::setting;
-use crate::engine::journal::{self, EventKind};
+use crate::engine::journal::{EventKind, Replay};
 use crate::engine::outcome::Outcome;
-use crate::engine::state_dir::{StateDir, StateDirError};
+use crate::engine::state_dir::StateDir;
 
 /// Whether a run that ended `outcome` no longer needs its backups: a passed run
 /// has nothing to roll back. Any other end keeps them — a failed run's may be
@@ -24,14 +24,10 @@ pub fn remove_backups(state: &StateDir, run_id: &str) {
     let _ = std::fs::remove_dir_all(state.backups_dir(run_id));
 }
 
-/// Cleans up after every earlier run of the runbook in `state`.
-pub fn clean(state: &StateDir) -> Result<(), StateDirError> {
-    for path in state.journals()? {
-        // A journal that cannot be read is reported where it matters (resume,
-        // report, verify); it must not stop a new run from starting.
-        let Ok(replay) = journal::read(&path) else {
-            continue;
-        };
+/// Cleans up after the earlier runs of the runbook in `state`, as read by
+/// [`StateDir::readable_runs`].
+pub fn clean(state: &StateDir, runs: &[(PathBuf, Replay)]) {
+    for (path, replay) in runs {
         for event in &replay.events {
             if let EventKind::SettingWrite { file, .. } = &event.kind {
                 setting::remove_leftovers(Path::new(file));
@@ -49,5 +45,4 @@ pub fn clean(state: &StateDir) -> Result<(), StateDirError> {
             setting::remove_leftovers_in(&state.backups_dir(&run_id));
         }
     }
-    Ok(())
 }

@@ -41,7 +41,7 @@ impl Engine {
             &state.lock_path(),
             &Holder::this_process(&run_id, std::env::args().collect::<Vec<_>>().join(" ")),
         )?;
-        crate::engine::leftovers::clean(&state)?;
+        crate::engine::leftovers::clean(&state, &state.readable_runs()?);
         let (journal, replay) = Journal::open(&path)?;
         let first = replay
             .events

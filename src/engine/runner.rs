@@ -165,10 +165,12 @@ impl Engine {
             &state.lock_path(),
             &Holder::this_process(&run_id, command_line()),
         )?;
-        crate::engine::leftovers::clean(&state)?;
-        // Under the lock: no other run of this runbook takes the same place.
+        // Under the lock: no other run of this runbook takes the same place,
+        // and none writes what is read here. Each journal is read once.
+        let runs = state.readable_runs()?;
+        leftovers::clean(&state, &runs);
+        let superseded = crate::engine::state_dir::unfinished(&runs);
         let seq = state.next_seq()?;
-        let superseded = state.unfinished()?;
         let operator_name = operator_name();
         let started_at = crate::engine::journal::now();
         let first = Event::now(EventKind::RunStarted {

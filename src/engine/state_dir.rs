@@ -23,7 +23,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::unistd::{AccessFlags, access};
 
-use crate::engine::journal::{self, Event, EventKind, JournalError};
+use crate::engine::journal::{self, Event, EventKind, JournalError, Replay};
 use crate::engine::outcome::Outcome;
 
 /// The variable that moves all state elsewhere.
@@ -245,19 +245,15 @@ impl StateDir {
         Ok(None)
     }
 
-    /// The runs not over yet, oldest first: what a new run supersedes.
-    pub fn unfinished(&self) -> Result<Vec<PathBuf>, StateDirError> {
-        let mut found = Vec::new();
-        for path in self.journals()? {
-            if journal::read(&path)?
-                .events
-                .last()
-                .is_some_and(|event| open(&event.kind))
-            {
-                found.push(path);
-            }
-        }
-        Ok(found)
+    /// Every run journal that can be read, oldest first, with what it holds. One
+    /// that cannot (damaged, unreadable) is left out: it can never be resumed
+    /// (`resume` and `verify` say why), and it must not stop a new run.
+    pub fn readable_runs(&self) -> Result<Vec<(PathBuf, Replay)>, StateDirError> {
+        Ok(self
+            .journals()?
+            .into_iter()
+            .filter_map(|path| journal::read(&path).ok().map(|replay| (path, replay)))
+            .collect())
     }
 
     /// The `seq` of a new run: one more than the highest so far. Call it under
@@ -281,6 +277,14 @@ fn open(last: &EventKind) -> bool {
         EventKind::Superseded { .. } => false,
         _ => true,
     }
+}
+
+/// Of `runs`, those not over yet, oldest first: what a new run supersedes.
+pub fn unfinished(runs: &[(PathBuf, Replay)]) -> Vec<PathBuf> {
+    runs.iter()
+        .filter(|(_, replay)| replay.events.last().is_some_and(|event| open(&event.kind)))
+        .map(|(path, _)| path.clone())
+        .collect()
 }
 
 /// Where a run stands in the order of runs (see [`StateDir::journals`]).
@@ -530,12 +534,20 @@ mod tests {
 
         // A newer run passed: the older unfinished one is not revived.
         assert_eq!(dir.latest_unfinished().unwrap(), None);
-        assert_eq!(dir.unfinished().unwrap(), vec![older]);
+        assert_eq!(unfinished(&dir.readable_runs().unwrap()), vec![older]);
+        // A damaged journal is left out, rather than stopping a new run.
+        let damaged = dir.journal_path("20260101T000000Z-0000");
+        std::fs::write(&damaged, b"{\"at\": garbage\n{}\n").unwrap();
+        assert_eq!(
+            dir.readable_runs().unwrap().len(),
+            3,
+            "older, finished, cut off"
+        );
 
         let newest = dir.journal_path("20260104T000000Z-0004");
         Journal::create(&newest, &started("20260104T000000Z-0004")).unwrap();
         assert_eq!(dir.latest_unfinished().unwrap(), Some(newest));
-        assert_eq!(dir.journals().unwrap().len(), 4);
+        assert_eq!(dir.journals().unwrap().len(), 5);
     }
 
     #[test]
@@ -578,6 +590,6 @@ mod tests {
             }))
             .unwrap();
         assert_eq!(dir.latest_unfinished().unwrap(), None);
-        assert!(dir.unfinished().unwrap().is_empty());
+        assert!(unfinished(&dir.readable_runs().unwrap()).is_empty());
     }
 }

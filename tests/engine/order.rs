@@ -133,3 +133,16 @@ fn an_older_blocked_run_cannot_be_resumed_after_a_newer_run_passed() {
         run_id(&second.stdout).as_str()
     );
 }
+
+#[test]
+fn a_damaged_old_journal_does_not_stop_a_new_run() {
+    let work = Work::new();
+    work.write("quick.yaml", QUICK);
+    work.runbook(["run", "quick.yaml"]).status(3);
+    let journal = work.journals(".runbook").remove(0);
+    let mut text = std::fs::read_to_string(&journal).expect("read the journal");
+    text.insert_str(text.find('\n').expect("a line") + 1, "{\"at\": garbage\n");
+    std::fs::write(&journal, text).expect("damage the journal");
+    let ran = work.runbook(["run", "quick.yaml", "--yes"]).status(0);
+    assert_eq!(work.lines("notes"), 2, "{}", all(&ran));
+}
