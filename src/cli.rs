@@ -87,6 +87,10 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         flags: RunFlags,
+        /// Run this step again although it is in doubt: it started and its
+        /// result was never recorded, so it may have happened. Repeatable.
+        #[arg(long = "rerun", value_name = "STEP_ID")]
+        rerun: Vec<String>,
     },
     /// List the runbooks in a directory with their title, priority and estimate.
     List {
@@ -149,6 +153,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "mermaid")]
         format: crate::graph::Format,
     },
+    /// Check a run journal's hash chain: exit 0 when it holds, 1 when it breaks.
+    Verify {
+        /// A run id, a runbook file (its latest run) or a run journal.
+        #[arg(value_name = "RUN_ID|FILE")]
+        target: String,
+    },
     /// Report what happened in a run: steps, evidence, gates, confirmations, rollback.
     Report {
         /// A run id, a runbook file (its latest run) or a run journal; default:
@@ -201,6 +211,7 @@ impl RunFlags {
             confirm: self.confirm.into_iter().collect(),
             events: self.events,
             plan: self.plan,
+            rerun: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -219,8 +230,7 @@ fn operator(options: &RunOptions) -> Box<dyn Operator> {
     }
 }
 
-fn run(file: &std::path::Path, flags: RunFlags, resume: bool) -> i32 {
-    let options = flags.options();
+fn run(file: &std::path::Path, options: RunOptions, resume: bool) -> i32 {
     // What was reviewed is what runs: checked before the lock, the journal or any step.
     if let Some(plan_path) = &options.plan
         && let Err(error) = plan::check_run(
@@ -355,7 +365,7 @@ pub fn main() -> i32 {
     };
     let mut out = Output::stdout();
     let result = match cli.command {
-        Command::Run { file, flags } => return run(&file, flags, false),
+        Command::Run { file, flags } => return run(&file, flags.options(), false),
         Command::Demo {
             scenario,
             non_interactive,
@@ -396,7 +406,13 @@ pub fn main() -> i32 {
                 Err(error) => fail(&error, error.help(), crate::error::EXIT_USAGE),
             };
         }
-        Command::Resume { file, flags } => return run(&file, flags, true),
+        Command::Resume { file, flags, rerun } => {
+            let options = RunOptions {
+                rerun: rerun.into_iter().collect(),
+                ..flags.options()
+            };
+            return run(&file, options, true);
+        }
         Command::Plan {
             file,
             sets,
@@ -443,6 +459,9 @@ pub fn main() -> i32 {
         }
         Command::Graph { file, format } => {
             return shown(crate::graph::run(&file, format, &mut out));
+        }
+        Command::Verify { target } => {
+            return shown(crate::verify::run(&target, &mut out));
         }
         Command::Report { target, format } => {
             return shown(crate::report::run_report::run(

@@ -5,8 +5,10 @@
 pub mod child;
 pub mod fixed_inputs;
 pub mod gate;
+pub mod in_doubt;
 pub mod interaction;
 pub mod journal;
+pub mod leftovers;
 pub mod lock;
 pub mod outcome;
 pub mod perform;
@@ -38,8 +40,12 @@ pub enum EngineError {
     Inputs(#[from] inputs::InputError),
     #[error("{0}")]
     Input(String),
-    #[error("`--confirm {id}` names no step of this runbook")]
-    UnknownConfirm { id: String, help: String },
+    #[error("`{flag} {id}` names no step of this runbook")]
+    UnknownStep {
+        flag: &'static str,
+        id: String,
+        help: String,
+    },
     #[error(transparent)]
     StateDir(#[from] state_dir::StateDirError),
     #[error(transparent)]
@@ -54,6 +60,8 @@ pub enum EngineError {
     Changed { path: PathBuf },
     #[error("this run began in `{}`, not here; its relative paths (env files, commands) would mean other files", started_in.display())]
     OtherDirectory { started_in: PathBuf },
+    #[error("`--rerun {id}` names no step in doubt in the run being resumed")]
+    NotInDoubt { id: String },
     #[error("cannot start the HTTP client: {0}")]
     Http(String),
     #[error("cannot start the async runtime: {0}")]
@@ -71,8 +79,9 @@ impl EngineError {
             | EngineError::Answers(_)
             | EngineError::Inputs(_)
             | EngineError::Input(_)
-            | EngineError::UnknownConfirm { .. }
             | EngineError::ResumeDiffers { .. }
+            | EngineError::UnknownStep { .. }
+            | EngineError::NotInDoubt { .. }
             | EngineError::NothingToResume(_)
             | EngineError::Changed { .. }
             | EngineError::OtherDirectory { .. }
@@ -85,7 +94,7 @@ impl EngineError {
         match self {
             EngineError::Load(e) => e.help(),
             EngineError::Inputs(e) => Some(e.help()),
-            EngineError::UnknownConfirm { help, .. } => Some(help.clone()),
+            EngineError::UnknownStep { help, .. } => Some(help.clone()),
             EngineError::StateDir(e) => e.help().map(str::to_owned),
             EngineError::Lock(e) => e.help().map(str::to_owned),
             EngineError::Journal(e) => e.help().map(str::to_owned),
@@ -97,6 +106,9 @@ impl EngineError {
                 "resume from that directory: `cd {}`",
                 started_in.display()
             )),
+            EngineError::NotInDoubt { .. } => Some(
+                "`--rerun` is for a step that started and has no recorded result; resume without it".to_owned(),
+            ),
             EngineError::Changed { .. } => Some(
                 "restore the file as it was, or start a new run with `runbook run FILE` (gates will ask for fresh evidence)".to_owned(),
             ),
@@ -156,6 +168,7 @@ async fn run_async(
         .collect();
     inputs::check_answers(&answers, &all)?;
     check_confirms(&options, file, &runbook, &children)?;
+    check_reruns(&options, &all)?;
     let interactive = !options.non_interactive && operator.lock().is_ok_and(|o| o.interactive());
     if !interactive && !resume {
         // A child runbook deferred up front never runs, so its inputs are not
@@ -239,10 +252,35 @@ fn check_confirms(
                 None => "`--confirm` takes the id of the step to confirm (`PARENT_STEP.ID` for a child runbook's step)".to_owned(),
             },
         };
-        return Err(EngineError::UnknownConfirm {
+        return Err(EngineError::UnknownStep {
+            flag: "--confirm",
             id: id.clone(),
             help,
         });
+    }
+    Ok(())
+}
+
+/// A `--rerun` naming no step of the runbook or its children is refused, as
+/// `--confirm` is: a typo must not leave a step in doubt blocked unnoticed.
+fn check_reruns(options: &RunOptions, runbooks: &[&Runbook]) -> Result<(), EngineError> {
+    let ids: Vec<&str> = runbooks
+        .iter()
+        .flat_map(|r| r.all_steps())
+        .map(|s| s.id.value.as_str())
+        .collect();
+    for id in &options.rerun {
+        if !ids.contains(&id.as_str()) {
+            let help = match document::diagnostic::did_you_mean(id, ids.iter().copied()) {
+                Some(close) => format!("did you mean `--rerun {close}`?"),
+                None => "`--rerun` takes the id of a step".to_owned(),
+            };
+            return Err(EngineError::UnknownStep {
+                flag: "--rerun",
+                id: id.clone(),
+                help,
+            });
+        }
     }
     Ok(())
 }

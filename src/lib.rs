@@ -23,3 +23,4 @@ pub mod secret;
 pub mod status;
 pub mod template;
 pub mod validate;
+pub mod verify;

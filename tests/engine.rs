@@ -6,10 +6,14 @@
 
 mod actions;
 mod bypass;
+mod chain;
 mod gates;
+mod in_doubt;
 mod inputs;
 mod interpretation;
 mod leak;
+mod leftovers;
+mod order;
 mod processes;
 mod secrets_at_start;
 mod server;

@@ -710,3 +710,99 @@ fn the_passed_line_is_coloured_on_a_terminal() {
         "no green ✓: {screen:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// 6. A step in doubt
+
+/// Starts the irreversible `revoke` without a terminal and `kill -9`s the run
+/// while it is in flight; returns the directory, with `sent` holding one line.
+fn revoke_in_doubt() -> Dir {
+    let dir = Dir::new();
+    let (sent, pid, go) = (dir.shell("sent"), dir.shell("pid"), dir.shell("go"));
+    dir.write(
+        "revoke.yaml",
+        &format!(
+            r#"runbook: revoke
+steps:
+  - id: check
+    effect: probe
+    command: 'true'
+  - id: revoke
+    title: Revoke the old token
+    needs: [check]
+    effect: irreversible
+    confirm: true
+    command: 'echo sent >> "{sent}"; test -f "{go}" || {{ echo $$ > "{pid}.tmp" && mv "{pid}.tmp" "{pid}" && exec sleep 30; }}'
+  - id: gone
+    title: The old token is gone
+    needs: [revoke]
+    effect: probe
+    command: 'test -f "{sent}"'
+"#
+        ),
+    );
+    let mut run = dir
+        .command(&["run", "revoke.yaml", "--confirm", "revoke"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the run");
+    wait_until("the revoke to start", || dir.path("pid").exists());
+    run.kill().expect("kill -9 the run");
+    run.wait().expect("reap the run");
+    let sleeping: i32 = dir
+        .read("pid")
+        .and_then(|p| p.trim().parse().ok())
+        .expect("the command wrote its pid");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleeping),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    dir.write("go", "");
+    dir
+}
+
+#[test]
+fn at_a_terminal_a_step_in_doubt_is_settled_by_the_operator_it_happened() {
+    let dir = revoke_in_doubt();
+    let mut tty = Tty::spawn(dir.command(&["resume", "revoke.yaml"]), TIMEOUT_MS);
+    tty.wait("is in doubt. What now?");
+    tty.send(DOWN);
+    tty.send("\r");
+    let (screen, code) = tty.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert_eq!(dir.read("sent").as_deref(), Some("sent\n"), "{screen}");
+    assert!(
+        screen.contains("`gone`, which follows, checks it"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn at_a_terminal_a_step_in_doubt_runs_again_only_when_chosen() {
+    let dir = revoke_in_doubt();
+    let mut tty = Tty::spawn(dir.command(&["resume", "revoke.yaml"]), TIMEOUT_MS);
+    tty.wait("is in doubt. What now?");
+    // Abort: nothing is sent, the run ends blocked and stays in doubt.
+    tty.send(DOWN);
+    tty.send(DOWN);
+    tty.send("\r");
+    let (screen, code) = tty.finish();
+    assert_eq!(code, 3, "{screen}");
+    assert_eq!(dir.read("sent").as_deref(), Some("sent\n"), "{screen}");
+
+    let mut tty = Tty::spawn(dir.command(&["resume", "revoke.yaml"]), TIMEOUT_MS);
+    tty.wait("is in doubt. What now?");
+    tty.send("\r");
+    // Run again: through its gates, so its confirmation is asked once more.
+    tty.wait("Revoke the old token");
+    tty.wait("[y/N]");
+    tty.send("y\r");
+    let (screen, code) = tty.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert_eq!(
+        dir.read("sent").as_deref(),
+        Some("sent\nsent\n"),
+        "{screen}"
+    );
+}

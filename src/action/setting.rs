@@ -352,6 +352,20 @@ fn check_key(key: &str) -> Result<(), SettingError> {
     }
 }
 
+/// Removes what a crash in the middle of writing `path` left beside it: the
+/// temporary files holding the new content (maybe a secret) of writers no longer
+/// running. Best effort, like the removal every write does first.
+pub fn remove_leftovers(path: &Path) {
+    if let Ok(Some(target)) = atomic::resolve(path) {
+        atomic::remove_leftovers(&target);
+    }
+}
+
+/// The same for every file in `dir` (a directory of backups).
+pub fn remove_leftovers_in(dir: &Path) {
+    atomic::remove_all_leftovers(dir);
+}
+
 /// The file a settings path designates, links followed.
 struct Target {
     path: PathBuf,

@@ -10,7 +10,7 @@ use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-use crate::document::model::{Prompt, Step};
+use crate::document::model::{Effect, Prompt, Step};
 use crate::document::pattern::anchored;
 use crate::engine::journal::EventKind;
 use crate::engine::runner::Engine;
@@ -60,6 +60,11 @@ pub(super) async fn watching_signals<T>(steps: impl Future<Output = T>) -> std::
     }
 }
 
+/// The signal that asked the run to stop, if one came already.
+pub(super) fn caught_signal() -> Option<Signal> {
+    STOP_SIGNAL.try_with(|told| *told.borrow()).ok().flatten()
+}
+
 /// Resolves, to the signal, once one asked the run to stop.
 async fn stop_signal() -> Signal {
     // Every run's steps run inside `watching_signals` (see `drive`).
@@ -82,6 +87,36 @@ impl Engine {
             value = work => Ok(value),
             caught = stop_signal() => Err(Stop::Interrupted(caught)),
         }
+    }
+
+    /// Awaits the request (or command) of `step`: as [`Engine::interruptible`],
+    /// except that an irreversible one is never abandoned half-way. Once sent, it
+    /// may have happened or not, and only its answer tells; so a signal waits for
+    /// that answer, says so, and the run stops as soon as the result is journaled.
+    pub(super) async fn acting<T>(
+        &self,
+        step: &Step,
+        work: impl Future<Output = T>,
+    ) -> Result<T, Stop> {
+        if step.effect() != Some(Effect::Irreversible) {
+            return self.interruptible(work).await;
+        }
+        let mut work = std::pin::pin!(work);
+        tokio::select! {
+            biased;
+            value = &mut work => return Ok(value),
+            caught = stop_signal() => {
+                let by = match caught {
+                    Signal::SIGINT => "Ctrl-C".to_owned(),
+                    other => other.to_string(),
+                };
+                self.say(&format!(
+                    "  {by}: waiting for the answer to `{}` first: it is irreversible, and abandoned half-way nobody could tell whether it happened. The run stops right after.",
+                    step.id.value
+                ));
+            }
+        }
+        Ok(work.await)
     }
 
     /// Asks the operator on a blocking thread, watching for Ctrl-C meanwhile.

@@ -7,7 +7,13 @@
 //! next event starts on a fresh line. Damage anywhere else is not something a
 //! crash does, so it is an error.
 //!
+//! Events are hash-chained ([`chain`]): each carries the hash of the line before
+//! it, so a hand edit, a removed line or a reordering is found; a journal whose
+//! chain does not hold is never continued.
+//!
 //! The same event lines stream to `--events FILE|-` through [`Events`].
+
+pub mod chain;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -20,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::outcome::Outcome;
 use crate::error::{EXIT_IO, EXIT_USAGE};
+use chain::{Chain, Walk};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -78,6 +85,19 @@ pub enum JournalError {
         source: serde_json::Error,
     },
 
+    /// The chain of events does not hold: the journal was changed after it was
+    /// written.
+    #[error("the run journal `{}` was changed after it was written: its chain of events breaks at line {line} ({why})", path.display())]
+    Broken {
+        path: PathBuf,
+        line: usize,
+        why: String,
+    },
+
+    /// Written before journals were chained: a change to it cannot be detected.
+    #[error("the run journal `{}` was written before runbook chained its events, so a change to it cannot be detected; it is not continued", path.display())]
+    Unchained { path: PathBuf },
+
     #[error("cannot encode a journal event as JSON")]
     Encode(#[source] serde_json::Error),
 
@@ -110,7 +130,10 @@ impl JournalError {
             | JournalError::Encode(_)
             | JournalError::EventsOpen { .. }
             | JournalError::EventsWrite { .. } => EXIT_IO,
-            JournalError::Damaged { .. } | JournalError::UnknownEvent { .. } => EXIT_USAGE,
+            JournalError::Damaged { .. }
+            | JournalError::UnknownEvent { .. }
+            | JournalError::Broken { .. }
+            | JournalError::Unchained { .. } => EXIT_USAGE,
         }
     }
 
@@ -129,6 +152,12 @@ impl JournalError {
             JournalError::UnknownEvent { .. } => Some(
                 "it was probably written by a newer runbook; use that version, or move the file out of `runs/`",
             ),
+            JournalError::Broken { .. } => Some(
+                "`runbook verify RUN` shows where; restore the journal, or start a new run with `runbook run FILE` (gates ask for fresh evidence)",
+            ),
+            JournalError::Unchained { .. } => Some(
+                "start a new run with `runbook run FILE`; `runbook report` still reads this one",
+            ),
             JournalError::Encode(_) => None,
             JournalError::EventsOpen { .. } | JournalError::EventsWrite { .. } => {
                 Some("name a writable file for --events, or `-` for standard output")
@@ -142,6 +171,10 @@ impl JournalError {
 pub struct Event {
     /// RFC 3339 UTC with milliseconds, e.g. `2026-11-28T05:30:12.345Z`.
     pub at: String,
+    /// The link to the line before ([`chain::link`]); `None` on the first event
+    /// (and in journals written before the chain). Set by [`Journal::append`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
     #[serde(flatten)]
     pub kind: EventKind,
 }
@@ -149,7 +182,11 @@ pub struct Event {
 impl Event {
     /// `kind`, happening now.
     pub fn now(kind: EventKind) -> Self {
-        Event { at: now(), kind }
+        Event {
+            at: now(),
+            prev: None,
+            kind,
+        }
     }
 }
 
@@ -186,6 +223,12 @@ pub enum EventKind {
         /// written before it was recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cwd: Option<String>,
+        /// The run's place among the runs of its runbook in this state directory:
+        /// one more than the highest before it, taken under the lock. Runs are
+        /// ordered by it (journals written before it count as 0, then by start
+        /// time); run ids, to the second, do not order quick runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     StepStarted {
         step: String,
@@ -222,12 +265,43 @@ pub enum EventKind {
         value: Option<String>,
         source: String,
     },
+    /// A settings file is about to be written: if the run crashes mid-write, the
+    /// next run or resume knows where to look for the temporary file left holding
+    /// the new content.
+    SettingWrite {
+        step: String,
+        /// Absolute, so it means the same file from any directory.
+        file: String,
+    },
+    /// In a child runbook's run: a step that an earlier run of the child, now
+    /// superseded by this one, left in doubt. It stays in doubt here, so a
+    /// parent's resume never runs it again without the operator.
+    InDoubtCarried {
+        step: String,
+        /// When it started, in the earlier run.
+        started_at: String,
+        /// That run's id.
+        run: String,
+    },
+    /// The operator's decision on a step found in doubt on resume.
+    InDoubt {
+        step: String,
+        decision: InDoubtDecision,
+        /// Decided at the terminal, rather than by `--rerun`.
+        interactive: bool,
+    },
     RollbackStarted {
         reason: String,
     },
     Interrupted,
     Resumed {
         pid: u32,
+    },
+    /// A newer run of the runbook began while this one was unfinished: this one
+    /// is over, and `resume` never continues it.
+    Superseded {
+        /// The newer run's id.
+        by: String,
     },
     RunFinished {
         outcome: Outcome,
@@ -269,6 +343,18 @@ impl InputRecord {
     }
 }
 
+/// What to do with a step that started and has no recorded result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InDoubtDecision {
+    /// Run it again.
+    Rerun,
+    /// It happened: record it as passed; the probe that follows checks it.
+    Happened,
+    /// Leave it in doubt; the run ends blocked.
+    Abort,
+}
+
 /// How a confirm gate was passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConfirmedHow {
@@ -286,6 +372,8 @@ pub struct Replay {
     pub events: Vec<Event>,
     /// A half-written last line, left out of `events`; the caller reports it.
     pub torn: Option<TornTail>,
+    /// Whether the events' hash chain holds.
+    pub chain: Chain,
 }
 
 /// A last line cut short, typically by power loss during a write.
@@ -316,6 +404,24 @@ pub fn read(path: &Path) -> Result<Replay, JournalError> {
     parse(path, &bytes).map(|parsed| parsed.replay)
 }
 
+/// The first event of the journal at `path`, read alone (a run's order and id
+/// are there): `None` when the first line is missing, torn or no event.
+pub fn first_event(path: &Path) -> Result<Option<Event>, JournalError> {
+    use std::io::BufRead as _;
+    let file = File::open(path).map_err(|source| JournalError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut line = Vec::new();
+    io::BufReader::new(file)
+        .read_until(b'\n', &mut line)
+        .map_err(|source| JournalError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(serde_json::from_slice(&line).ok())
+}
+
 fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, JournalError> {
     let mut events = Vec::new();
     let mut torn = None;
@@ -323,6 +429,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, JournalError> {
     let mut needs_newline = false;
     let mut start = 0;
     let mut line_number = 0;
+    let mut walk = Walk::default();
     while start < bytes.len() {
         line_number += 1;
         let (line, end) = match bytes[start..].iter().position(|&b| b == b'\n') {
@@ -358,6 +465,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, JournalError> {
                 line: line_number,
                 source,
             })?;
+            walk.step(line_number, line, event.prev.as_deref());
             events.push(event);
         }
         good_len = end;
@@ -365,7 +473,11 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, JournalError> {
         start = end;
     }
     Ok(Parsed {
-        replay: Replay { events, torn },
+        replay: Replay {
+            events,
+            torn,
+            chain: walk.finish(),
+        },
         good_len,
         needs_newline,
     })
@@ -380,6 +492,8 @@ pub struct Journal {
     /// write back to.
     len: u64,
     unusable: bool,
+    /// The link to the last line written: the next event's `prev`.
+    head: Option<String>,
 }
 
 impl Journal {
@@ -406,6 +520,7 @@ impl Journal {
             path: path.to_owned(),
             len: 0,
             unusable: false,
+            head: None,
         };
         journal.append(first)?;
         Ok(journal)
@@ -413,7 +528,8 @@ impl Journal {
 
     /// Opens an existing journal to continue a run, with what it holds so far.
     /// A torn last line is cut off first (and reported in the returned
-    /// [`Replay`]) so that the next event starts on a fresh line.
+    /// [`Replay`]) so that the next event starts on a fresh line. A journal
+    /// whose chain does not hold, or that has none, is refused untouched.
     pub fn open(path: &Path) -> Result<(Journal, Replay), JournalError> {
         let open_error = |source| JournalError::Open {
             path: path.to_owned(),
@@ -431,11 +547,27 @@ impl Journal {
                 source,
             })?;
         let parsed = parse(path, &bytes)?;
+        let head = match &parsed.replay.chain {
+            Chain::Intact { head } => head.clone(),
+            Chain::Unchained => {
+                return Err(JournalError::Unchained {
+                    path: path.to_owned(),
+                });
+            }
+            Chain::Broken { line, why } => {
+                return Err(JournalError::Broken {
+                    path: path.to_owned(),
+                    line: *line,
+                    why: why.clone(),
+                });
+            }
+        };
         let mut journal = Journal {
             file,
             path: path.to_owned(),
             len: bytes.len() as u64,
             unusable: false,
+            head: (!parsed.replay.events.is_empty()).then_some(head),
         };
         if parsed.replay.torn.is_some() || parsed.needs_newline {
             journal.repair(parsed.good_len as u64, parsed.needs_newline)?;
@@ -457,15 +589,20 @@ impl Journal {
         Ok(())
     }
 
-    /// Appends `event` as one line and waits until it is on disk: when this
-    /// returns `Ok`, the event survives a crash or power loss.
-    pub fn append(&mut self, event: &Event) -> Result<(), JournalError> {
+    /// Appends `event` as one line, linked to the line before, and waits until
+    /// it is on disk: when this returns `Ok`, the event survives a crash or power
+    /// loss. Returns the event as written, link included.
+    pub fn append(&mut self, event: &Event) -> Result<Event, JournalError> {
         if self.unusable {
             return Err(JournalError::Unusable {
                 path: self.path.clone(),
             });
         }
-        let line = encode(event)?;
+        let event = Event {
+            prev: self.head.clone(),
+            ..event.clone()
+        };
+        let line = encode(&event)?;
         let written = self
             .file
             .write_all(&line)
@@ -488,7 +625,8 @@ impl Journal {
             });
         }
         self.len += line.len() as u64;
-        Ok(())
+        self.head = Some(chain::link(&line[..line.len() - 1]));
+        Ok(event)
     }
 
     pub fn path(&self) -> &Path {
@@ -513,15 +651,24 @@ pub struct Events {
 }
 
 impl Events {
-    /// `-` is standard output; anything else a file, created or truncated.
+    /// `-` is standard output; anything else a file, created (mode 0600) or
+    /// truncated.
     pub fn open(target: &Path) -> Result<Events, JournalError> {
         if target.as_os_str() == "-" {
             return Ok(Events::stdout());
         }
-        let file = File::create(target).map_err(|source| JournalError::EventsOpen {
-            path: target.to_owned(),
-            source,
-        })?;
+        // Owner-only like the journal it mirrors (a new file; one that exists
+        // keeps the mode its owner gave it, SPEC §3).
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(target)
+            .map_err(|source| JournalError::EventsOpen {
+                path: target.to_owned(),
+                source,
+            })?;
         Ok(Events::to_writer(
             Box::new(file),
             format!("`{}`", target.display()),
@@ -594,6 +741,7 @@ mod tests {
                 pid: 4242,
                 inputs,
                 cwd: Some("/srv/ops".to_owned()),
+                seq: Some(7),
             },
             EventKind::StepStarted {
                 step: "create_token".to_owned(),
@@ -644,6 +792,23 @@ mod tests {
             },
             EventKind::Interrupted,
             EventKind::Resumed { pid: 4343 },
+            EventKind::Superseded {
+                by: "20261128T053013Z-3fa2".to_owned(),
+            },
+            EventKind::SettingWrite {
+                step: "save".to_owned(),
+                file: "/srv/ops/.env".to_owned(),
+            },
+            EventKind::InDoubtCarried {
+                step: "revoke".to_owned(),
+                started_at: "2026-11-28T05:30:12.345Z".to_owned(),
+                run: "20261128T053012Z-3fa1".to_owned(),
+            },
+            EventKind::InDoubt {
+                step: "revoke".to_owned(),
+                decision: InDoubtDecision::Happened,
+                interactive: true,
+            },
             EventKind::RunFinished {
                 outcome: Outcome::Failed,
                 exit_code: 1,
@@ -656,6 +821,87 @@ mod tests {
 
     fn started() -> Event {
         every_kind().remove(0)
+    }
+
+    /// Events without their links, to compare with the events appended.
+    fn unlinked(events: &[Event]) -> Vec<Event> {
+        events
+            .iter()
+            .map(|e| Event {
+                prev: None,
+                ..e.clone()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_event_links_to_the_line_before_and_the_last_is_the_head() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("run.jsonl");
+        let events = every_kind();
+        let mut journal = Journal::create(&path, &events[0]).unwrap();
+        for event in &events[1..3] {
+            journal.append(event).unwrap();
+        }
+        drop(journal);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let replay = read(&path).unwrap();
+        assert_eq!(replay.events[0].prev, None);
+        for n in 1..3 {
+            assert_eq!(
+                replay.events[n].prev.as_deref(),
+                Some(chain::link(lines[n - 1].as_bytes()).as_str())
+            );
+        }
+        assert_eq!(
+            replay.chain,
+            Chain::Intact {
+                head: chain::link(lines[2].as_bytes())
+            }
+        );
+        // Reopened, the chain goes on from the head.
+        let (mut journal, _) = Journal::open(&path).unwrap();
+        journal.append(&events[3]).unwrap();
+        assert!(matches!(read(&path).unwrap().chain, Chain::Intact { .. }));
+    }
+
+    #[test]
+    fn a_journal_whose_chain_does_not_hold_is_not_opened_nor_touched() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("run.jsonl");
+        let events = every_kind();
+        let mut journal = Journal::create(&path, &events[0]).unwrap();
+        for event in &events[1..5] {
+            journal.append(event).unwrap();
+        }
+        drop(journal);
+        let edited = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace(r#""outcome":"failed""#, r#""outcome":"passed""#);
+        std::fs::write(&path, &edited).unwrap();
+        assert!(matches!(
+            read(&path).unwrap().chain,
+            Chain::Broken { line: 5, .. }
+        ));
+        let error = Journal::open(&path).unwrap_err();
+        assert!(
+            matches!(error, JournalError::Broken { line: 5, .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("breaks at line 5"), "{error}");
+        assert!(error.help().unwrap().contains("runbook verify"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
+
+        // Written before the chain: every link missing.
+        let old: Vec<u8> = events[..3]
+            .iter()
+            .flat_map(|e| encode(e).unwrap())
+            .collect();
+        std::fs::write(&path, &old).unwrap();
+        assert_eq!(read(&path).unwrap().chain, Chain::Unchained);
+        let error = Journal::open(&path).unwrap_err();
+        assert!(matches!(error, JournalError::Unchained { .. }), "{error:?}");
     }
 
     #[test]
@@ -671,7 +917,7 @@ mod tests {
 
         let replay = read(&path).unwrap();
         assert_eq!(replay.torn, None);
-        assert_eq!(replay.events, events);
+        assert_eq!(unlinked(&replay.events), events);
 
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), events.len());
@@ -736,7 +982,7 @@ mod tests {
         drop(file);
 
         let replay = read(&path).unwrap();
-        assert_eq!(replay.events, events[..2]);
+        assert_eq!(unlinked(&replay.events), events[..2]);
         assert_eq!(
             replay.torn,
             Some(TornTail {
@@ -746,14 +992,14 @@ mod tests {
         );
 
         let (mut journal, replay) = Journal::open(&path).unwrap();
-        assert_eq!(replay.events, events[..2]);
+        assert_eq!(unlinked(&replay.events), events[..2]);
         assert!(replay.torn.is_some(), "open reports it too");
         journal.append(&events[2]).unwrap();
         drop(journal);
 
         let replay = read(&path).unwrap();
         assert_eq!(replay.torn, None);
-        assert_eq!(replay.events, events[..3]);
+        assert_eq!(unlinked(&replay.events), events[..3]);
     }
 
     #[test]
@@ -790,12 +1036,12 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
 
         let replay = read(&path).unwrap();
-        assert_eq!(replay.events, events[..1]);
+        assert_eq!(unlinked(&replay.events), events[..1]);
         assert_eq!(replay.torn, None);
 
         let (mut journal, _) = Journal::open(&path).unwrap();
         journal.append(&events[1]).unwrap();
-        assert_eq!(read(&path).unwrap().events, events[..2]);
+        assert_eq!(unlinked(&read(&path).unwrap().events), events[..2]);
     }
 
     #[test]
@@ -850,7 +1096,7 @@ mod tests {
         bytes.extend_from_slice(b"\n");
         bytes.extend(encode(&events[1]).unwrap());
         std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(read(&path).unwrap().events, events[..2]);
+        assert_eq!(unlinked(&read(&path).unwrap().events), events[..2]);
     }
 
     #[test]
@@ -865,6 +1111,7 @@ mod tests {
             path: PathBuf::from("/dev/full"),
             len: 0,
             unusable: false,
+            head: None,
         };
         let error = journal.append(&started()).unwrap_err();
         assert!(matches!(error, JournalError::Write { .. }), "{error:?}");

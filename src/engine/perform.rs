@@ -15,6 +15,7 @@ use crate::action::{fan_out, generate, setting};
 use crate::document::model::{self, Action, Effect, Expect, HttpRequest, Step};
 use crate::document::templates::Stage;
 use crate::engine::Stop;
+use crate::engine::journal::EventKind;
 use crate::engine::outcome::Outcome;
 use crate::engine::runner::Engine;
 use crate::eval::rendered;
@@ -135,9 +136,9 @@ impl Engine {
             Action::Manual(text) => self.manual(step, &text.source).await?,
             Action::Prompt(_) => self.prompt_step(step).await?,
             Action::ReadSetting(setting) => self.read_setting(step, setting),
-            Action::SetSetting(setting) => self.set_setting(step, setting),
+            Action::SetSetting(setting) => self.set_setting(step, setting)?,
             Action::RestoreSetting(target) => self.restore_setting(&target.value),
-            Action::WriteFile(file) => self.write_file(step, file),
+            Action::WriteFile(file) => self.write_file(step, file)?,
             Action::RestoreFile(target) => self.restore_file(&target.value),
             Action::GenerateSecret(generator) => self.generate_secret(step, generator),
             Action::Http(request) => match &items {
@@ -296,7 +297,7 @@ impl Engine {
         }
     }
 
-    fn set_setting(&mut self, step: &Step, setting: &model::SetSetting) -> Done {
+    fn set_setting(&mut self, step: &Step, setting: &model::SetSetting) -> Result<Done, Stop> {
         let rendered = self
             .values
             .render(&setting.file.source, None)
@@ -310,7 +311,10 @@ impl Engine {
         let (file, values) = match rendered {
             Ok((file, values)) => (PathBuf::from(file.text), values),
             Err(e) => {
-                return Done::failed(self.render_failed(step, "set_setting", &e.0), json!({}));
+                return Ok(Done::failed(
+                    self.render_failed(step, "set_setting", &e.0),
+                    json!({}),
+                ));
             }
         };
         for (_, value) in &values {
@@ -318,6 +322,7 @@ impl Engine {
                 self.values.redactor.add(&value.text);
             }
         }
+        self.journal_write(step, &file)?;
         let backup = self
             .state
             .backups_dir(&self.run_id)
@@ -326,7 +331,7 @@ impl Engine {
             .iter()
             .map(|(key, value)| (*key, value.text.as_str()))
             .collect();
-        match setting::write(&file, &pairs, &backup) {
+        Ok(match setting::write(&file, &pairs, &backup) {
             Ok(written) => {
                 let fingerprints: serde_json::Map<String, Json> = pairs
                     .iter()
@@ -344,7 +349,7 @@ impl Engine {
                 Done::passed(results)
             }
             Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
-        }
+        })
     }
 
     fn restore_setting(&mut self, target: &str) -> Done {
@@ -382,7 +387,7 @@ impl Engine {
         }
     }
 
-    fn write_file(&mut self, step: &Step, file: &model::WriteFile) -> Done {
+    fn write_file(&mut self, step: &Step, file: &model::WriteFile) -> Result<Done, Stop> {
         let rendered = self
             .values
             .render(&file.path.source, None)
@@ -395,7 +400,10 @@ impl Engine {
         let (path, source) = match rendered {
             Ok((path, source)) => (PathBuf::from(path.text), source),
             Err(e) => {
-                return Done::failed(self.render_failed(step, "write_file", &e.0), json!({}));
+                return Ok(Done::failed(
+                    self.render_failed(step, "write_file", &e.0),
+                    json!({}),
+                ));
             }
         };
         let bytes = match &file.source {
@@ -403,7 +411,10 @@ impl Engine {
             model::FileSource::From(_) => match setting::read_source(Path::new(&source.text)) {
                 Ok(bytes) => bytes,
                 Err(e) => {
-                    return Done::failed(self.values.redactor.redact(&e.to_string()), json!({}));
+                    return Ok(Done::failed(
+                        self.values.redactor.redact(&e.to_string()),
+                        json!({}),
+                    ));
                 }
             },
         };
@@ -421,15 +432,32 @@ impl Engine {
             .state
             .backups_dir(&self.run_id)
             .join(format!("{}.bak", step.id.value));
-        match setting::write_file(&path, &bytes, file.mode.as_ref().map(|m| m.value), &backup) {
-            Ok(written) => Done::passed(json!({
-                "file": path.display().to_string(),
-                "backup": backup.display().to_string(),
-                "fingerprint": written.fingerprint,
-                "previous_fingerprint": written.previous_fingerprint,
-            })),
-            Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
-        }
+        self.journal_write(step, &path)?;
+        Ok(
+            match setting::write_file(&path, &bytes, file.mode.as_ref().map(|m| m.value), &backup) {
+                Ok(written) => Done::passed(json!({
+                    "file": path.display().to_string(),
+                    "backup": backup.display().to_string(),
+                    "fingerprint": written.fingerprint,
+                    "previous_fingerprint": written.previous_fingerprint,
+                })),
+                Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
+            },
+        )
+    }
+
+    /// Journals the file a step is about to write, before the write: should
+    /// the run die during it, the next run or resume knows where to look for
+    /// the temporary file the write left (it may hold a secret).
+    fn journal_write(&mut self, step: &Step, file: &Path) -> Result<(), Stop> {
+        self.record(EventKind::SettingWrite {
+            step: step.id.value.clone(),
+            file: std::path::absolute(file)
+                .unwrap_or_else(|_| file.to_path_buf())
+                .display()
+                .to_string(),
+        })?;
+        Ok(())
     }
 
     fn generate_secret(&mut self, step: &Step, generator: &model::GenerateSecret) -> Done {
@@ -498,12 +526,12 @@ impl Engine {
         };
         let (deadline, shown) = self.patience(step);
         let result = self
-            .interruptible(http::send_patiently(
-                &self.client,
-                &request,
-                deadline.into(),
-                |throttled| shown.show(throttled),
-            ))
+            .acting(
+                step,
+                http::send_patiently(&self.client, &request, deadline.into(), |throttled| {
+                    shown.show(throttled);
+                }),
+            )
             .await?;
         Ok(self.judge_response(step, result.map(|(response, _)| response), &expectation))
     }
@@ -582,27 +610,34 @@ impl Engine {
         let client = self.client.clone();
         let progress_handle = progress.clone();
         let outcomes = self
-            .interruptible(fan_out::for_each(
-                prepared,
-                concurrency,
-                move |(request, expectation): (Request, Expectation)| {
-                    let client = client.clone();
-                    let shown = shown.clone();
-                    async move {
-                        let result =
-                            http::send_patiently(&client, &request, deadline.into(), |throttled| {
-                                shown.show(throttled);
-                            })
+            .acting(
+                step,
+                fan_out::for_each(
+                    prepared,
+                    concurrency,
+                    move |(request, expectation): (Request, Expectation)| {
+                        let client = client.clone();
+                        let shown = shown.clone();
+                        async move {
+                            let result = http::send_patiently(
+                                &client,
+                                &request,
+                                deadline.into(),
+                                |throttled| {
+                                    shown.show(throttled);
+                                },
+                            )
                             .await;
-                        (request.url, result, expectation)
-                    }
-                },
-                move |_done| {
-                    if let Ok(mut p) = progress_handle.lock() {
-                        p.advance(1);
-                    }
-                },
-            ))
+                            (request.url, result, expectation)
+                        }
+                    },
+                    move |_done| {
+                        if let Ok(mut p) = progress_handle.lock() {
+                            p.advance(1);
+                        }
+                    },
+                ),
+            )
             .await?;
         let mut results = Vec::new();
         let mut failures = Vec::new();
@@ -696,14 +731,17 @@ impl Engine {
             .as_ref()
             .map_or(DEFAULT_CONCURRENCY, |c| c.value as usize);
         let outputs = self
-            .interruptible(fan_out::for_each(
-                prepared,
-                concurrency,
-                |(s, expectation): (CommandSpec, Expectation)| async move {
-                    (command::run(&s).await, expectation)
-                },
-                |_| {},
-            ))
+            .acting(
+                step,
+                fan_out::for_each(
+                    prepared,
+                    concurrency,
+                    |(s, expectation): (CommandSpec, Expectation)| async move {
+                        (command::run(&s).await, expectation)
+                    },
+                    |_| {},
+                ),
+            )
             .await?;
         let mut done = if let Some(items) = items {
             let mut results = Vec::new();

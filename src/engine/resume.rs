@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::document::model::Runbook;
 use crate::engine::gate::StepRecord;
+use crate::engine::in_doubt::steps_in_doubt;
 use crate::engine::journal::{Event, EventKind, Journal};
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::runner::{Engine, Opened, RunOptions, SharedOperator, working_directory};
@@ -41,6 +42,7 @@ impl Engine {
             &state.lock_path(),
             &Holder::this_process(&run_id, std::env::args().collect::<Vec<_>>().join(" ")),
         )?;
+        crate::engine::leftovers::clean(&state, &state.readable_runs()?);
         let (journal, replay) = Journal::open(&path)?;
         let first = replay
             .events
@@ -105,6 +107,23 @@ impl Engine {
             ));
         }
         engine.replay(&events_so_far);
+        engine.in_doubt = steps_in_doubt(&events_so_far);
+        // A child runbook's step is checked when the child runs (`check_flags`
+        // made sure it names one).
+        let own = |id: &str| engine.runbook.all_steps().any(|s| s.id.value == id);
+        if let Some(id) = engine
+            .options
+            .rerun
+            .iter()
+            .find(|id| own(id) && !engine.in_doubt.contains_key(*id))
+        {
+            return Err(EngineError::NotInDoubt { id: id.clone() });
+        }
+        for (step, at) in &engine.in_doubt {
+            engine.say(&format!(
+                "note: `{step}` started at {at} and its result was never recorded: it is in doubt"
+            ));
+        }
         engine.record(EventKind::Resumed {
             pid: std::process::id(),
         })?;

@@ -12,7 +12,9 @@ use serde_json::json;
 
 use crate::document::model::{Runbook, Step};
 use crate::engine::gate::{StepRecord, short};
+use crate::engine::interaction::caught_signal;
 use crate::engine::journal::{Event, EventKind, Events, Journal};
+use crate::engine::leftovers;
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::StateDir;
@@ -35,6 +37,8 @@ pub struct RunOptions {
     pub events: Option<String>,
     /// A plan artifact (`plan --out`) the run must match before it starts.
     pub plan: Option<PathBuf>,
+    /// `resume --rerun ID`: run these in-doubt steps again.
+    pub rerun: BTreeSet<String>,
 }
 
 /// How a run ended, and so its exit code (SPEC §5).
@@ -82,6 +86,9 @@ pub struct Engine {
     pub(super) pending_secrets: BTreeMap<String, String>,
     /// Secret inputs replayed from a journal, by fingerprint.
     pub(super) pending_inputs: BTreeMap<String, String>,
+    /// Steps the journal shows started with no result recorded (a crash, a
+    /// `kill -9`, a journal that could not be written): step id → when it started.
+    pub(super) in_doubt: BTreeMap<String, String>,
     pub(super) journal: Journal,
     pub(super) events: Option<Events>,
     pub(super) client: reqwest::Client,
@@ -141,6 +148,7 @@ impl Engine {
             records: BTreeMap::new(),
             pending_secrets: BTreeMap::new(),
             pending_inputs: BTreeMap::new(),
+            in_doubt: BTreeMap::new(),
             journal: opened.journal,
             events: opened.events,
             client: opened.client,
@@ -172,6 +180,12 @@ impl Engine {
             &state.lock_path(),
             &Holder::this_process(&run_id, command_line()),
         )?;
+        // Under the lock: no other run of this runbook takes the same place,
+        // and none writes what is read here. Each journal is read once.
+        let runs = state.readable_runs()?;
+        leftovers::clean(&state, &runs);
+        let superseded = crate::engine::state_dir::unfinished(&runs);
+        let seq = state.next_seq()?;
         let operator_name = operator_name();
         let started_at = crate::engine::journal::now();
         let first = Event::now(EventKind::RunStarted {
@@ -184,6 +198,7 @@ impl Engine {
             pid: std::process::id(),
             inputs: crate::engine::fixed_inputs::at_start(&runbook, &answers),
             cwd: working_directory(),
+            seq: Some(seq),
         });
         let journal = Journal::create(&state.journal_path(&run_id), &first)?;
         let events = match &options.events {
@@ -209,13 +224,37 @@ impl Engine {
             depth,
         });
         engine.emit_only(&first);
+        engine.supersede(&superseded);
+        if depth > 0 {
+            engine.carry_in_doubt(&superseded)?;
+        }
         Ok(engine)
+    }
+
+    /// Marks the older unfinished runs as superseded by this one. `resume` only
+    /// continues the latest run whatever they say; this tells their reports.
+    fn supersede(&self, older: &[PathBuf]) {
+        for path in older {
+            let marked = Journal::open(path).and_then(|(mut journal, _)| {
+                journal.append(&Event::now(EventKind::Superseded {
+                    by: self.run_id.clone(),
+                }))
+            });
+            let name = path.file_stem().unwrap_or_default().to_string_lossy();
+            match marked {
+                Ok(_) => self.say(&format!(
+                    "note: the unfinished run {name} is superseded by this one; it can no longer be resumed"
+                )),
+                Err(error) => self.say(&format!(
+                    "note: the unfinished run {name} cannot be marked superseded ({error}); it can no longer be resumed all the same"
+                )),
+            }
+        }
     }
 
     /// Appends an event to the journal (fsynced) and the `--events` stream.
     pub(super) fn record(&mut self, kind: EventKind) -> Result<(), EngineError> {
-        let event = Event::now(kind);
-        self.journal.append(&event)?;
+        let event = self.journal.append(&Event::now(kind))?;
         self.emit_only(&event);
         Ok(())
     }
@@ -284,6 +323,10 @@ impl Engine {
                 effect_name(step)
             ));
             let outcome = self.run_step(step).await?;
+            // A signal that came while an irreversible request was awaited.
+            if let Some(signal) = caught_signal() {
+                return Err(Stop::Interrupted(signal));
+            }
             if outcome == Outcome::Failed {
                 failed = Some(step.id.value.clone());
                 break;
@@ -332,6 +375,9 @@ impl Engine {
                 effect_name(step)
             ));
             self.run_step(step).await?;
+            if let Some(signal) = caught_signal() {
+                return Err(Stop::Interrupted(signal));
+            }
         }
         Ok(())
     }
@@ -393,14 +439,15 @@ impl Engine {
         self.say(&format!("Run {} {verdict}", self.run_id));
     }
 
-    /// Writes the end of the run; a passed run no longer needs its setting backups.
+    /// Writes the end of the run; a passed run no longer needs its setting backups
+    /// (a crash before they are removed leaves them to the next run's cleanup).
     pub(super) fn finish(&mut self, end: RunEnd) -> Result<(), EngineError> {
         self.record(EventKind::RunFinished {
             outcome: end.outcome(),
             exit_code: end.exit_code(),
         })?;
-        if end == RunEnd::Passed {
-            let _ = std::fs::remove_dir_all(self.state.backups_dir(&self.run_id));
+        if leftovers::backups_unneeded(end.outcome()) {
+            leftovers::remove_backups(&self.state, &self.run_id);
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 //! ```text
 //! <state>/<runbook-id>/
 //!     lock
-//!     runs/<run-id>.jsonl
+//!     runs/<run-id>.jsonl      (ordered by the `seq` of their first event)
 //!     backups/<run-id>/
 //! ```
 
@@ -23,7 +23,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::unistd::{AccessFlags, access};
 
-use crate::engine::journal::{self, EventKind, JournalError};
+use crate::engine::journal::{self, Event, EventKind, JournalError, Replay};
 use crate::engine::outcome::Outcome;
 
 /// The variable that moves all state elsewhere.
@@ -213,8 +213,11 @@ impl StateDir {
         Ok(dir)
     }
 
-    /// The run journals, oldest first. Run ids begin with their UTC start time, so
-    /// the names sort in the order the runs began. No `runs/` yet means no runs.
+    /// The run journals, oldest first, in the one order `resume`, `status` and
+    /// `report` share: by each run's `seq` (journals written before it count as
+    /// 0), then its start time to the millisecond, then the file name. A journal
+    /// whose first event is missing or torn (cut off before it recorded
+    /// anything) comes first. No `runs/` yet means no runs.
     pub fn journals(&self) -> Result<Vec<PathBuf>, StateDirError> {
         let runs = self.runs_dir();
         let entries = match std::fs::read_dir(&runs) {
@@ -230,32 +233,94 @@ impl StateDir {
             })?;
             let path = entry.path();
             if path.extension() == Some(OsStr::new(JOURNAL_EXTENSION)) && path.is_file() {
-                journals.push(path);
+                journals.push((RunOrder::of(&path)?, path));
             }
         }
         journals.sort();
-        Ok(journals)
+        Ok(journals.into_iter().map(|(_, path)| path).collect())
     }
 
-    /// The newest journal whose last event is not `run_finished` — the run
-    /// `runbook resume` continues. A journal with no complete event is passed
-    /// over: its run was cut off before it recorded anything, so nothing ran and
-    /// there is nothing to continue.
+    /// The run `runbook resume` continues: the latest run, when it is not over.
+    /// Only the latest — an older unfinished run was superseded by a newer one,
+    /// and reviving it would repeat what the newer run did. A journal with no
+    /// complete event is passed over: its run was cut off before it recorded
+    /// anything, so nothing ran and there is nothing to continue.
     pub fn latest_unfinished(&self) -> Result<Option<PathBuf>, StateDirError> {
         for path in self.journals()?.into_iter().rev() {
             let replay = journal::read(&path)?;
-            // A run that ended blocked (a gate not opened, an item deferred) is not
-            // over: resuming it later, with the confirmation given or the item
-            // done, is how it gets finished.
             match replay.events.last() {
                 None => {}
-                Some(event) => match &event.kind {
-                    EventKind::RunFinished { outcome, .. } if *outcome != Outcome::Blocked => {}
-                    _ => return Ok(Some(path)),
-                },
+                Some(event) => return Ok(open(&event.kind).then_some(path)),
             }
         }
         Ok(None)
+    }
+
+    /// Every run journal that can be read, oldest first, with what it holds. One
+    /// that cannot (damaged, unreadable) is left out: it can never be resumed
+    /// (`resume` and `verify` say why), and it must not stop a new run.
+    pub fn readable_runs(&self) -> Result<Vec<(PathBuf, Replay)>, StateDirError> {
+        Ok(self
+            .journals()?
+            .into_iter()
+            .filter_map(|path| journal::read(&path).ok().map(|replay| (path, replay)))
+            .collect())
+    }
+
+    /// The `seq` of a new run: one more than the highest so far. Call it under
+    /// the lock, so that no other run takes the same.
+    pub fn next_seq(&self) -> Result<u64, StateDirError> {
+        let highest = match self.journals()?.last() {
+            Some(path) => RunOrder::of(path)?.seq,
+            None => 0,
+        };
+        Ok(highest + 1)
+    }
+}
+
+/// Whether a run whose last event is `last` is not over: `resume` may continue
+/// it. A run that ended blocked (a gate not opened, an item deferred) is not
+/// over: resuming it later, with the confirmation given or the item done, is how
+/// it gets finished. A superseded run is over.
+fn open(last: &EventKind) -> bool {
+    match last {
+        EventKind::RunFinished { outcome, .. } => *outcome == Outcome::Blocked,
+        EventKind::Superseded { .. } => false,
+        _ => true,
+    }
+}
+
+/// Of `runs`, those not over yet, oldest first: what a new run supersedes.
+pub fn unfinished(runs: &[(PathBuf, Replay)]) -> Vec<PathBuf> {
+    runs.iter()
+        .filter(|(_, replay)| replay.events.last().is_some_and(|event| open(&event.kind)))
+        .map(|(path, _)| path.clone())
+        .collect()
+}
+
+/// Where a run stands in the order of runs (see [`StateDir::journals`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct RunOrder {
+    seq: u64,
+    started: Option<SystemTime>,
+}
+
+impl RunOrder {
+    fn of(path: &Path) -> Result<RunOrder, StateDirError> {
+        Ok(match journal::first_event(path)? {
+            Some(Event {
+                at,
+                kind: EventKind::RunStarted { seq, .. },
+                ..
+            }) => RunOrder {
+                seq: seq.unwrap_or(0),
+                started: humantime::parse_rfc3339(&at).ok(),
+            },
+            _ => RunOrder {
+                seq: 0,
+                started: None,
+            },
+        })
     }
 }
 
@@ -280,9 +345,10 @@ fn writable(dir: &Path) -> Result<(), StateDirError> {
 }
 
 /// A new run id: the UTC start time to the second, then four hex digits, e.g.
-/// `20261128T053012Z-3fa1`. Ids sort by start time; the suffix tells apart runs
-/// begun in the same second (the journal is created with `create_new`, so even
-/// a collision overwrites nothing).
+/// `20261128T053012Z-3fa1`. The suffix tells apart runs begun in the same second
+/// (the journal is created with `create_new`, so even a collision overwrites
+/// nothing). Ids name runs; they do not order them: `seq` does (see
+/// [`StateDir::journals`]).
 pub fn new_run_id() -> String {
     let now = SystemTime::now();
     let stamp: String = humantime::format_rfc3339_seconds(now)
@@ -317,7 +383,19 @@ mod tests {
     use crate::engine::outcome::Outcome;
 
     fn started(run_id: &str) -> Event {
-        Event::now(EventKind::RunStarted {
+        started_at(run_id, None, &journal::now())
+    }
+
+    fn started_at(run_id: &str, seq: Option<u64>, at: &str) -> Event {
+        Event {
+            at: at.to_owned(),
+            prev: None,
+            kind: started_kind(run_id, seq),
+        }
+    }
+
+    fn started_kind(run_id: &str, seq: Option<u64>) -> EventKind {
+        EventKind::RunStarted {
             run_id: run_id.to_owned(),
             runbook: "rotate".to_owned(),
             file: "runbooks/rotate.yaml".to_owned(),
@@ -327,7 +405,8 @@ mod tests {
             pid: 1,
             inputs: BTreeMap::new(),
             cwd: None,
-        })
+            seq,
+        }
     }
 
     fn finished() -> Event {
@@ -445,7 +524,7 @@ mod tests {
     }
 
     #[test]
-    fn latest_unfinished_skips_finished_and_empty_runs() {
+    fn latest_unfinished_is_only_ever_the_latest_run() {
         let temp = tempfile::tempdir().unwrap();
         let dir = StateDir::at(temp.path(), "x").unwrap();
         assert_eq!(dir.latest_unfinished().unwrap(), None, "no runs/ yet");
@@ -453,22 +532,75 @@ mod tests {
 
         let older = dir.journal_path("20260101T000000Z-0001");
         Journal::create(&older, &started("20260101T000000Z-0001")).unwrap();
+        assert_eq!(dir.latest_unfinished().unwrap(), Some(older.clone()));
 
         let finished_run = dir.journal_path("20260102T000000Z-0002");
         let mut journal =
             Journal::create(&finished_run, &started("20260102T000000Z-0002")).unwrap();
         journal.append(&finished()).unwrap();
-
         // Cut off while writing its first event: nothing ran.
         std::fs::write(dir.journal_path("20260103T000000Z-0003"), b"{\"at\":").unwrap();
         // Not a journal.
         std::fs::write(dir.runs_dir().join("notes.txt"), b"x").unwrap();
 
-        assert_eq!(dir.latest_unfinished().unwrap(), Some(older.clone()));
+        // A newer run passed: the older unfinished one is not revived.
+        assert_eq!(dir.latest_unfinished().unwrap(), None);
+        assert_eq!(unfinished(&dir.readable_runs().unwrap()), vec![older]);
+        // A damaged journal is left out, rather than stopping a new run.
+        let damaged = dir.journal_path("20260101T000000Z-0000");
+        std::fs::write(&damaged, b"{\"at\": garbage\n{}\n").unwrap();
+        assert_eq!(
+            dir.readable_runs().unwrap().len(),
+            3,
+            "older, finished, cut off"
+        );
 
         let newest = dir.journal_path("20260104T000000Z-0004");
         Journal::create(&newest, &started("20260104T000000Z-0004")).unwrap();
         assert_eq!(dir.latest_unfinished().unwrap(), Some(newest));
-        assert_eq!(dir.journals().unwrap().len(), 4);
+        assert_eq!(dir.journals().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn runs_are_ordered_by_seq_then_start_time_never_by_name() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = StateDir::at(temp.path(), "x").unwrap();
+        dir.ensure().unwrap();
+        assert_eq!(dir.next_seq().unwrap(), 1);
+        // Same second, names in the reverse of the order the runs began.
+        let at = "2026-01-01T00:00:00.000Z";
+        let runs = [
+            ("20260101T000000Z-ffff", None, "2026-01-01T00:00:00.001Z"),
+            ("20260101T000000Z-eeee", None, "2026-01-01T00:00:00.002Z"),
+            ("20260101T000000Z-dddd", Some(1), at),
+            ("20260101T000000Z-cccc", Some(2), at),
+        ];
+        for (id, seq, at) in runs {
+            Journal::create(&dir.journal_path(id), &started_at(id, seq, at)).unwrap();
+        }
+        let order: Vec<PathBuf> = runs.iter().map(|(id, ..)| dir.journal_path(id)).collect();
+        assert_eq!(dir.journals().unwrap(), order);
+        assert_eq!(dir.next_seq().unwrap(), 3);
+        assert_eq!(
+            dir.latest_unfinished().unwrap().as_ref(),
+            order.last(),
+            "the latest by seq"
+        );
+    }
+
+    #[test]
+    fn a_superseded_run_is_over() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = StateDir::at(temp.path(), "x").unwrap();
+        dir.ensure().unwrap();
+        let path = dir.journal_path("r1");
+        let mut journal = Journal::create(&path, &started("r1")).unwrap();
+        journal
+            .append(&Event::now(EventKind::Superseded {
+                by: "r2".to_owned(),
+            }))
+            .unwrap();
+        assert_eq!(dir.latest_unfinished().unwrap(), None);
+        assert!(unfinished(&dir.readable_runs().unwrap()).is_empty());
     }
 }

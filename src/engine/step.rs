@@ -24,6 +24,11 @@ impl Engine {
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<Outcome, Stop>> + 'a>> {
         Box::pin(async move {
             let started = Instant::now();
+            if let Some(started_at) = self.in_doubt.remove(&step.id.value)
+                && let Some(settled) = self.settle_in_doubt(step, &started_at, started).await?
+            {
+                return Ok(settled);
+            }
             if let Some(when) = &step.when {
                 self.resolve_for(&[when.source.as_str()]).await?;
                 let holds = self
@@ -269,7 +274,7 @@ impl Engine {
         Ok(())
     }
 
-    fn transitive_needs(&self, step: &Step) -> Vec<String> {
+    pub(super) fn transitive_needs(&self, step: &Step) -> Vec<String> {
         let mut seen: Vec<String> = Vec::new();
         let mut stack: Vec<String> = step.needs.iter().map(|n| n.step.value.clone()).collect();
         while let Some(id) = stack.pop() {

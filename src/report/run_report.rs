@@ -21,7 +21,8 @@ use serde_json::Value as Json;
 use crate::action::expect::Subject;
 use crate::document::model::{Effect, Probe, Runbook, Step};
 use crate::engine;
-use crate::engine::journal::{self, ConfirmedHow, EventKind, JournalError};
+use crate::engine::journal::chain::Chain;
+use crate::engine::journal::{self, ConfirmedHow, EventKind, InDoubtDecision, JournalError};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::{DEFAULT_DIR_NAME, STATE_DIR_ENV, StateDir, StateDirError};
 use crate::eval::LoadError;
@@ -146,6 +147,8 @@ pub enum RunState {
     Interrupted,
     /// Still running, or cut off by a crash or `kill -9`.
     Unfinished,
+    /// Left unfinished, then a newer run of the runbook began: over, never resumed.
+    Superseded,
 }
 
 impl RunState {
@@ -155,6 +158,7 @@ impl RunState {
             RunState::Finished { outcome, .. } => outcome.as_str(),
             RunState::Interrupted => "interrupted",
             RunState::Unfinished => "unfinished",
+            RunState::Superseded => "superseded",
         }
     }
 }
@@ -204,6 +208,8 @@ pub enum HappeningKind {
     Confirmed(ConfirmedHow),
     GateBlocked(String),
     RollbackStarted(String),
+    /// What the operator decided for a step in doubt.
+    InDoubt(InDoubtDecision),
     Interrupted,
     Resumed,
 }
@@ -215,6 +221,10 @@ impl HappeningKind {
             HappeningKind::Confirmed(how) => format!("confirmed {}", confirmed_how(*how)),
             HappeningKind::GateBlocked(reason) => format!("gate closed: {reason}"),
             HappeningKind::RollbackStarted(reason) => format!("rollback started: {reason}"),
+            HappeningKind::InDoubt(decision) => format!(
+                "in doubt (started, no result recorded): {}",
+                in_doubt_decision(*decision)
+            ),
             HappeningKind::Interrupted => {
                 "interrupted (state saved; `runbook resume` continues)".to_owned()
             }
@@ -228,6 +238,7 @@ impl HappeningKind {
             HappeningKind::Confirmed(_) => "confirmed",
             HappeningKind::GateBlocked(_) => "gate_blocked",
             HappeningKind::RollbackStarted(_) => "rollback_started",
+            HappeningKind::InDoubt(_) => "in_doubt",
             HappeningKind::Interrupted => "interrupted",
             HappeningKind::Resumed => "resumed",
         }
@@ -240,6 +251,28 @@ pub fn confirmed_how(how: ConfirmedHow) -> &'static str {
         ConfirmedHow::Interactive => "at the terminal",
         ConfirmedHow::ConfirmFlag => "with --confirm",
         ConfirmedHow::Yes => "with --yes",
+    }
+}
+
+/// The journal's hash chain, as a reader says it.
+pub fn describe_chain(chain: &Chain) -> String {
+    match chain {
+        Chain::Intact { head } => format!("intact, head {head}"),
+        Chain::Broken { line, why } => format!(
+            "BROKEN at line {line} ({why}): the journal was changed after it was written; `runbook verify` shows where"
+        ),
+        Chain::Unchained => {
+            "none (written before runbook chained journals; a change cannot be detected)".to_owned()
+        }
+    }
+}
+
+/// A decision on a step in doubt, as a reader says it.
+pub fn in_doubt_decision(decision: InDoubtDecision) -> &'static str {
+    match decision {
+        InDoubtDecision::Rerun => "run again",
+        InDoubtDecision::Happened => "the operator says it happened",
+        InDoubtDecision::Abort => "left for later",
     }
 }
 
@@ -263,6 +296,10 @@ pub struct Run {
     pub happenings: Vec<Happening>,
     /// The journal's last line was cut short (power loss mid-write); it is left out.
     pub torn: bool,
+    /// The newer run that superseded this one.
+    pub superseded_by: Option<String>,
+    /// Whether the journal's hash chain holds, and its head.
+    pub chain: Chain,
 }
 
 impl Run {
@@ -298,6 +335,8 @@ impl Run {
             inputs: Vec::new(),
             happenings: Vec::new(),
             torn: replay.torn.is_some(),
+            superseded_by: None,
+            chain: replay.chain.clone(),
         };
         let mut titles: Vec<(String, String)> = Vec::new();
         let mut in_rollback = false;
@@ -358,6 +397,9 @@ impl Run {
                     value: value.filter(|_| !secret),
                     at,
                 }),
+                EventKind::InDoubt { step, decision, .. } => run
+                    .happenings
+                    .push(happening(Some(step), HappeningKind::InDoubt(decision))),
                 EventKind::RollbackStarted { reason } => {
                     in_rollback = true;
                     run.happenings
@@ -378,7 +420,14 @@ impl Run {
                 EventKind::RunFinished { outcome, exit_code } => {
                     run.state = RunState::Finished { outcome, exit_code };
                 }
-                EventKind::RunStarted { .. } => {}
+                EventKind::Superseded { by } => {
+                    run.state = RunState::Superseded;
+                    run.superseded_by = Some(by);
+                }
+                // Where a crashed write may have left a temporary file: for cleanup.
+                EventKind::RunStarted { .. }
+                | EventKind::SettingWrite { .. }
+                | EventKind::InDoubtCarried { .. } => {}
             }
         }
         Ok(run)
@@ -483,28 +532,44 @@ fn state_bases(files: &[PathBuf]) -> Vec<PathBuf> {
     bases
 }
 
-/// Every journal under the state directories `bases`.
-fn all_journals(bases: &[PathBuf]) -> Vec<PathBuf> {
-    let mut journals = Vec::new();
+/// The state directory of every runbook under the state directories `bases`.
+fn state_dirs(bases: &[PathBuf]) -> Vec<StateDir> {
+    let mut dirs = Vec::new();
     for base in bases {
         let Ok(entries) = std::fs::read_dir(base) else {
             continue;
         };
-        for entry in entries.filter_map(Result::ok) {
+        // `.gitignore` sits there too.
+        for entry in entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        {
             let id = entry.file_name().to_string_lossy().into_owned();
-            if let Ok(dir) = StateDir::at(base, &id)
-                && let Ok(found) = dir.journals()
-            {
-                journals.extend(found);
+            if let Ok(dir) = StateDir::at(base, &id) {
+                dirs.push(dir);
             }
         }
     }
-    journals
+    dirs
+}
+
+/// Every journal under the state directories `bases`.
+fn all_journals(bases: &[PathBuf]) -> Vec<PathBuf> {
+    state_dirs(bases)
+        .iter()
+        .filter_map(|dir| dir.journals().ok())
+        .flatten()
+        .collect()
 }
 
 /// The newest run of the runbook `id` defined in `file` that recorded anything.
 pub fn latest_run(file: &Path, id: &str) -> Result<Option<Run>, ReportError> {
-    let dir = StateDir::for_runbook(file, id)?;
+    latest_in(&StateDir::for_runbook(file, id)?)
+}
+
+/// The newest run in one runbook's state directory, in the order of runs that
+/// `resume` follows too.
+fn latest_in(dir: &StateDir) -> Result<Option<Run>, ReportError> {
     for journal in dir.journals()?.into_iter().rev() {
         match Run::read(&journal) {
             Ok(run) => return Ok(Some(run)),
@@ -600,14 +665,13 @@ fn by_run_id(run_id: &str) -> Result<Found, ReportError> {
 fn latest_anywhere() -> Result<Found, ReportError> {
     let files = runbooks_dir_files()?;
     let bases = state_bases(&files);
-    // The latest by last activity: a checklist's child runs start after their
-    // parent but end before it, and the parent is what was run.
+    // Each runbook's latest run in the order of its runs; of those, the latest by
+    // last activity: a checklist's child runs start after their parent but end
+    // before it, and the parent is what was run.
     let mut best: Option<Run> = None;
-    for journal in all_journals(&bases) {
-        let run = match Run::read(&journal) {
-            Ok(run) => run,
-            Err(ReportError::NotARun(_)) => continue,
-            Err(error) => return Err(error),
+    for dir in state_dirs(&bases) {
+        let Some(run) = latest_in(&dir)? else {
+            continue;
         };
         let newer = best
             .as_ref()

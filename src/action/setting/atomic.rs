@@ -145,6 +145,18 @@ fn create_temp(dir: &Path, prefix: &str) -> io::Result<(PathBuf, File)> {
     }
 }
 
+/// Removes what crashed replacements of `target` (resolved, not a link) left
+/// beside it: the temporary files of writers no longer running.
+pub fn remove_leftovers(target: &Path) {
+    remove_stale_temps(parent(target), &temp_prefix(target));
+}
+
+/// Removes every leftover in `dir`, whatever file it was replacing (a directory
+/// of backups), of writers no longer running.
+pub fn remove_all_leftovers(dir: &Path) {
+    remove_stale_temps(dir, ".");
+}
+
 /// Removes the temporary files in `dir` named with `prefix` whose writer is no longer
 /// running. Best effort: a leftover that cannot be listed or removed does not stop
 /// the write. A live writer's file (another `runbook` in the middle of its own write,
@@ -157,15 +169,23 @@ fn remove_stale_temps(dir: &Path, prefix: &str) {
         let name = entry.file_name();
         let writer = name
             .to_str()
-            .and_then(|name| name.strip_prefix(prefix))
-            .and_then(|rest| rest.strip_suffix(".tmp"))
-            .and_then(|rest| rest.split_once('-'))
-            .filter(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|(pid, _)| pid.parse::<i32>().ok());
+            .filter(|name| name.starts_with(prefix))
+            .and_then(writer_pid);
         if writer.is_some_and(|pid| pid > 0 && !is_running(pid)) {
             let _ = fs::remove_file(entry.path());
         }
     }
+}
+
+/// The pid in a temporary file's name, `.NAME.runbook-PID-N.tmp`.
+fn writer_pid(name: &str) -> Option<i32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (_, tail) = rest.rsplit_once(".runbook-")?;
+    let (pid, n) = tail.split_once('-')?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
 }
 
 /// Whether a process `pid` exists (signal 0 checks without sending anything). One we
@@ -178,4 +198,47 @@ fn is_running(pid: i32) -> bool {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
         Err(nix::errno::Errno::ESRCH)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temporary_files_name_gives_its_writers_pid() {
+        assert_eq!(writer_pid(".app.env.runbook-4242-7.tmp"), Some(4242));
+        assert_eq!(writer_pid(".a.runbook-b.runbook-12-0.tmp"), Some(12));
+        for other in [
+            "app.env",
+            ".app.env.runbook-4242-.tmp",
+            ".app.env.runbook-4242-x.tmp",
+            "app.env.runbook-4242-1.tmp",
+            ".app.env.runbook-4242-1",
+        ] {
+            assert_eq!(writer_pid(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn every_dead_writers_leftover_in_a_directory_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let gone = [
+            dir.path().join(format!(".save.bak.runbook-{dead}-0.tmp")),
+            dir.path().join(format!(".other.bak.runbook-{dead}-3.tmp")),
+        ];
+        let kept = [
+            dir.path()
+                .join(format!(".save.bak.runbook-{}-0.tmp", std::process::id())),
+            dir.path().join("save.bak"),
+        ];
+        for path in gone.iter().chain(&kept) {
+            fs::write(path, "old-secret").unwrap();
+        }
+        remove_all_leftovers(dir.path());
+        assert!(gone.iter().all(|p| !p.exists()));
+        assert!(kept.iter().all(|p| p.exists()));
+    }
 }

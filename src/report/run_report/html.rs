@@ -6,7 +6,9 @@
 use std::fmt::Write as _;
 
 use super::markdown::{notes, verdict};
-use super::{HappeningKind, Report, RunState, StepRun, clock, minute, short_ms, time};
+use super::{
+    HappeningKind, Report, RunState, StepRun, clock, describe_chain, minute, short_ms, time,
+};
 use crate::engine::outcome::Outcome;
 
 /// Escapes text for HTML element content and attribute values.
@@ -142,6 +144,7 @@ pub fn render(report: &Report) -> String {
             escape(&run.journal.display().to_string())
         ),
     );
+    meta("Journal chain", escape(&describe_chain(&run.chain)));
     h.push_str("</table>\n");
     for note in notes(report) {
         let _ = writeln!(h, "<p class=\"note\">{}</p>", escape(&note));

@@ -3,10 +3,21 @@
 
 use serde_json::{Value as Json, json};
 
-use super::{HappeningKind, Report, RunState, confirmed_how};
+use crate::engine::journal::chain::Chain;
+
+use super::{HappeningKind, Report, RunState, confirmed_how, in_doubt_decision};
 
 /// Bumped when a field changes meaning or goes away.
 const VERSION: u32 = 1;
+
+/// The journal's hash chain: its state, and its head or where it breaks.
+fn chain(chain: &Chain) -> Json {
+    match chain {
+        Chain::Intact { head } => json!({ "state": "intact", "head": head }),
+        Chain::Broken { line, why } => json!({ "state": "broken", "line": line, "why": why }),
+        Chain::Unchained => json!({ "state": "none" }),
+    }
+}
 
 pub fn render(report: &Report) -> String {
     let run = &report.run;
@@ -42,6 +53,9 @@ pub fn render(report: &Report) -> String {
                 HappeningKind::Confirmed(how) => event["how"] = json!(confirmed_how(*how)),
                 HappeningKind::GateBlocked(reason) | HappeningKind::RollbackStarted(reason) => {
                     event["reason"] = json!(reason);
+                }
+                HappeningKind::InDoubt(decision) => {
+                    event["decision"] = json!(in_doubt_decision(*decision));
                 }
                 HappeningKind::Interrupted | HappeningKind::Resumed => {}
             }
@@ -85,10 +99,13 @@ pub fn render(report: &Report) -> String {
                 RunState::Finished { .. } => "finished",
                 RunState::Interrupted => "interrupted",
                 RunState::Unfinished => "unfinished",
+                RunState::Superseded => "superseded",
             },
+            "superseded_by": run.superseded_by,
             "outcome": outcome,
             "exit_code": exit_code,
             "journal_torn": run.torn,
+            "chain": chain(&run.chain),
         },
         "steps": steps,
         "events": events,

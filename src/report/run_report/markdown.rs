@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{HappeningKind, Report, RunState, StepRun, clock, minute, short_ms};
+use super::{HappeningKind, Report, RunState, StepRun, clock, describe_chain, minute, short_ms};
 
 /// A table cell: pipes escaped, lines joined with `<br>`.
 fn cell(text: &str) -> String {
@@ -27,6 +27,10 @@ pub(super) fn verdict(report: &Report) -> String {
         RunState::Unfinished => {
             "not finished — still running, or cut off (`runbook resume` continues it)".to_owned()
         }
+        RunState::Superseded => format!(
+            "superseded by the newer run {} — over; `runbook resume` never continues it",
+            report.run.superseded_by.as_deref().unwrap_or("?")
+        ),
     }
 }
 
@@ -63,6 +67,11 @@ pub fn render(report: &Report) -> String {
         md,
         "| Journal | `{}` |",
         cell(&run.journal.display().to_string())
+    );
+    let _ = writeln!(
+        md,
+        "| Journal chain | {} |",
+        cell(&describe_chain(&run.chain))
     );
     md.push('\n');
     for note in notes(report) {
