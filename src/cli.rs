@@ -75,6 +75,12 @@ enum Command {
         #[command(flatten)]
         flags: RunFlags,
     },
+    /// End the latest unfinished run of a runbook without running anything more;
+    /// the secrets it kept for resume and its setting backups are removed.
+    Abandon {
+        /// The runbook file.
+        file: PathBuf,
+    },
     /// List the runbooks in a directory with their title, priority and estimate.
     List {
         /// The directory to list; default `runbooks/`.
@@ -168,6 +174,9 @@ struct RunFlags {
     /// ones this plan artifact (`runbook plan --out`) was made with.
     #[arg(long, value_name = "PLAN.json")]
     plan: Option<PathBuf>,
+    /// Keep no secret at rest for `resume` (it asks for them again).
+    #[arg(long)]
+    no_keep_secrets: bool,
 }
 
 impl RunFlags {
@@ -180,6 +189,7 @@ impl RunFlags {
             confirm: self.confirm.into_iter().collect(),
             events: self.events,
             plan: self.plan,
+            no_keep_secrets: self.no_keep_secrets,
         }
     }
 }
@@ -220,6 +230,26 @@ fn run(file: &std::path::Path, flags: RunFlags, resume: bool) -> i32 {
             end.exit_code()
         }
         Err(error) => report_engine(&error),
+    }
+}
+
+/// What `abandon` did, in words.
+fn shown_abandoned(abandoned: &engine::abandon::Abandoned, out: &mut Output) -> i32 {
+    let mut text = format!(
+        "Run {} abandoned (journal {}).\n",
+        abandoned.run_id,
+        abandoned.journal.display()
+    );
+    if abandoned.had_secrets {
+        text.push_str("Removed the secrets it kept for resume.\n");
+    }
+    if abandoned.had_backups {
+        text.push_str("Removed the backups of the settings it replaced.\n");
+    }
+    text.push_str("What it changed stays as it is now; `runbook run FILE` starts afresh.\n");
+    match out.write(&text) {
+        Ok(()) => 0,
+        Err(error) => report(&error),
     }
 }
 
@@ -353,6 +383,12 @@ pub fn main() -> i32 {
             };
         }
         Command::Resume { file, flags } => return run(&file, flags, true),
+        Command::Abandon { file } => {
+            return match engine::abandon::abandon(&file) {
+                Ok(abandoned) => shown_abandoned(&abandoned, &mut out),
+                Err(error) => report_engine(&error),
+            };
+        }
         Command::Plan {
             file,
             sets,

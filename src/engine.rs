@@ -2,10 +2,12 @@
 //! a durable journal, and resuming after an interruption. [`run`] is the entry
 //! for both `runbook run` and `runbook resume`.
 
+pub mod abandon;
 pub mod child;
 pub mod gate;
 pub mod interaction;
 pub mod journal;
+pub mod kept;
 pub mod lock;
 pub mod outcome;
 pub mod perform;
@@ -45,12 +47,19 @@ pub enum EngineError {
     Lock(#[from] lock::LockError),
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
+    #[error(transparent)]
+    Kept(#[from] kept::KeptError),
     #[error("there is no unfinished run of `{0}` to resume")]
     NothingToResume(String),
     #[error("`{}` changed since the run began; resuming would run steps that were not reviewed", path.display())]
     Changed { path: PathBuf },
     #[error("this run began in `{}`, not here; its relative paths (env files, commands) would mean other files", started_in.display())]
     OtherDirectory { started_in: PathBuf },
+    #[error("cannot remove `{}`: {source}", path.display())]
+    Cleanup {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot start the HTTP client: {0}")]
     Http(String),
     #[error("cannot start the async runtime: {0}")]
@@ -66,6 +75,7 @@ impl EngineError {
             EngineError::StateDir(e) => e.help().map(str::to_owned),
             EngineError::Lock(e) => e.help().map(str::to_owned),
             EngineError::Journal(e) => e.help().map(str::to_owned),
+            EngineError::Kept(e) => Some(e.help().to_owned()),
             EngineError::NothingToResume(_) => Some("start a new run with `runbook run FILE`".to_owned()),
             EngineError::OtherDirectory { started_in } => Some(format!(
                 "resume from that directory: `cd {}`",

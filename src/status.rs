@@ -44,9 +44,11 @@ impl State {
         match outcome {
             Outcome::Passed => State::Done,
             Outcome::Deferred => State::Deferred,
-            Outcome::Pending => State::Pending,
+            // Abandoned is never a step's outcome; were it one, the item would
+            // still be to do.
+            Outcome::Pending | Outcome::Abandoned => State::Pending,
             Outcome::Blocked => State::Blocked,
-            Outcome::Failed => State::Failed,
+            Outcome::Failed | Outcome::RollbackFailed => State::Failed,
             Outcome::Skipped => State::Skipped,
         }
     }

@@ -208,11 +208,21 @@ impl Rotation {
     /// `--yes --confirm revoke_old_token`, revoking through the API, pointed at the sandbox, with
     /// `new_token` in the environment and the state in the temp dir.
     fn command(&self, verb: &str, new_token: &str) -> Command {
+        let mut command = self.unconfirmed(verb);
+        command
+            .args(["--confirm", REVOKE])
+            .env("RUNBOOK_INPUT_NEW_TOKEN", new_token);
+        command
+    }
+
+    /// `runbook VERB …` as [`Rotation::command`], with neither `--confirm` nor
+    /// the new token: what the operator adds is up to the test.
+    fn unconfirmed(&self, verb: &str) -> Command {
         let file = repo().join("runbooks/cloudflare-token-rotation.yaml");
         let mut command = command(self.dir.path(), &[verb]);
         command
             .arg(file)
-            .args(["--non-interactive", "--yes", "--confirm", REVOKE])
+            .args(["--non-interactive", "--yes"])
             .arg(format!("--set=api_base={}", self.sandbox.api_url()))
             .arg(format!("--set=platform={}", self.sandbox.platform_url()))
             .arg(format!(
@@ -224,7 +234,6 @@ impl Rotation {
                 restart_command(&self.sandbox)
             ))
             .arg("--set=revoke_with=api")
-            .env("RUNBOOK_INPUT_NEW_TOKEN", new_token)
             .env("RUNBOOK_STATE_DIR", self.path("state"));
         command
     }
@@ -271,6 +280,16 @@ impl Rotation {
         let mut found = Vec::new();
         walk(
             &self.path("state/cloudflare-token-rotation/backups"),
+            &mut found,
+        );
+        found
+    }
+
+    /// The rotation's files of secrets kept at rest for `resume`.
+    fn kept(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        walk(
+            &self.path("state/cloudflare-token-rotation/secrets"),
             &mut found,
         );
         found

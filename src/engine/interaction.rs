@@ -176,6 +176,9 @@ impl Engine {
             ))));
         }
         self.values.set_input(name, value.clone(), spec.secret);
+        if spec.secret {
+            self.keep_secret(&format!("inputs.{name}"), &value)?;
+        }
         self.record(EventKind::InputProvided {
             name: name.to_owned(),
             fingerprint: fingerprint(&value),
@@ -241,12 +244,25 @@ impl Engine {
                     "the value given for `{path}` is not the one this run used (its fingerprint differs)"
                 ))));
             }
-            let mut results = self.values.step(&step_id).cloned().unwrap_or_default();
-            results[field.as_str()] = serde_json::Value::String(value);
-            self.values.set_step(&step_id, results, &[field]);
-            self.pending_secrets.remove(&path);
+            self.keep_secret(&path, &value)?;
+            self.restore_secret(&path, value);
         }
         Ok(())
+    }
+
+    /// Puts back a secret step result (`steps.ID.FIELD`) that a resumed run knew
+    /// only by fingerprint.
+    pub(super) fn restore_secret(&mut self, path: &str, value: String) {
+        let mut parts = path.splitn(3, '.');
+        let (_, step_id, field) = (
+            parts.next(),
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default().to_owned(),
+        );
+        let mut results = self.values.step(step_id).cloned().unwrap_or_default();
+        results[field.as_str()] = serde_json::Value::String(value);
+        self.values.set_step(step_id, results, &[field]);
+        self.pending_secrets.remove(path);
     }
 
     /// Asks for a value this run used before, until the answer has the recorded

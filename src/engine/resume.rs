@@ -1,7 +1,8 @@
 //! `runbook resume FILE`: continues the latest unfinished run. The journal is
 //! replayed — outcomes, when steps passed, non-secret results and inputs — so
-//! no passed step runs again; secrets are known only by fingerprint and are
-//! asked for again when needed; a changed runbook file is refused.
+//! no passed step runs again; secrets are known to the journal only by
+//! fingerprint and come back from the values kept at rest (`engine::kept`),
+//! checked against it, or are asked for again; a changed runbook file is refused.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -11,6 +12,7 @@ use serde_json::json;
 use crate::document::model::Runbook;
 use crate::engine::gate::StepRecord;
 use crate::engine::journal::{Event, EventKind, Journal};
+use crate::engine::kept::Kept;
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::runner::{Engine, Opened, RunOptions, SharedOperator, working_directory};
 use crate::engine::state_dir::StateDir;
@@ -18,6 +20,7 @@ use crate::engine::{EngineError, open_events};
 use crate::eval::answers::Answers;
 use crate::eval::load::{child_hashes, file_hash};
 use crate::eval::values::Values;
+use crate::secret::fingerprint;
 
 impl Engine {
     pub(super) fn resume(
@@ -103,10 +106,60 @@ impl Engine {
             ));
         }
         engine.replay(&events_so_far);
+        engine.restore_kept();
         engine.record(EventKind::Resumed {
             pid: std::process::id(),
         })?;
         Ok(engine)
+    }
+
+    /// Gives back the secrets this run kept at rest, each checked against the
+    /// fingerprint the journal recorded; what is not kept (or does not match)
+    /// stays pending and is asked for again. A resume that opts out of keeping
+    /// secrets removes what an earlier process kept.
+    fn restore_kept(&mut self) {
+        let path = self.state.kept_path(&self.run_id);
+        if !self.kept.enabled() {
+            if path.exists() && Kept::remove(&path).is_ok() {
+                self.say("note: the secrets kept for this run were removed (--no-keep-secrets); they are asked for again");
+            }
+            return;
+        }
+        let kept = match self.kept.load(&path) {
+            Ok(kept) => kept,
+            Err(problem) => {
+                self.say(&format!(
+                    "note: {problem}; the secrets it held are asked for again"
+                ));
+                return;
+            }
+        };
+        for (key, value) in kept {
+            if let Some(name) = key.strip_prefix("inputs.") {
+                match self.pending_inputs.get(name) {
+                    Some(expected) if *expected == fingerprint(&value) => {
+                        self.pending_inputs.remove(name);
+                        self.values.set_input(name, value, true);
+                    }
+                    Some(_) => self.mismatch(&key),
+                    None => {}
+                }
+            } else {
+                match self.pending_secrets.get(&key) {
+                    Some(expected) if *expected == fingerprint(&value) => {
+                        self.restore_secret(&key, value);
+                    }
+                    Some(_) => self.mismatch(&key),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    fn mismatch(&self, key: &str) {
+        self.say(&format!(
+            "note: the kept value of `{key}` is not the one the journal recorded (its fingerprint differs); it is asked for again"
+        ));
     }
 
     fn replay(&mut self, events: &[Event]) {

@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::document::model::{Runbook, Step};
 use crate::engine::gate::{StepRecord, short};
 use crate::engine::journal::{Event, EventKind, Events, Journal};
+use crate::engine::kept::Kept;
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::StateDir;
@@ -35,6 +36,8 @@ pub struct RunOptions {
     pub events: Option<String>,
     /// A plan artifact (`plan --out`) the run must match before it starts.
     pub plan: Option<PathBuf>,
+    /// `--no-keep-secrets`: keep no secret at rest; `resume` asks again.
+    pub no_keep_secrets: bool,
 }
 
 /// How a run ended, and so its exit code (SPEC §5).
@@ -83,6 +86,8 @@ pub struct Engine {
     /// Secret inputs replayed from a journal, by fingerprint.
     pub(super) pending_inputs: BTreeMap<String, String>,
     pub(super) journal: Journal,
+    /// The secrets this run still needs, kept for `resume`.
+    pub(super) kept: Kept,
     pub(super) events: Option<Events>,
     pub(super) client: reqwest::Client,
     pub(super) state: StateDir,
@@ -118,6 +123,9 @@ pub(super) struct Opened {
 impl Engine {
     /// The one place an engine is put together.
     pub(super) fn new(opened: Opened) -> Engine {
+        let keep = !opened.options.no_keep_secrets
+            && opened.runbook.keep_secrets.as_ref().is_none_or(|k| k.value);
+        let kept = Kept::new(keep.then(|| opened.state.kept_path(&opened.run_id)));
         Engine {
             file: opened.file,
             runbook: opened.runbook,
@@ -129,6 +137,7 @@ impl Engine {
             pending_secrets: BTreeMap::new(),
             pending_inputs: BTreeMap::new(),
             journal: opened.journal,
+            kept,
             events: opened.events,
             client: opened.client,
             state: opened.state,
@@ -373,16 +382,28 @@ impl Engine {
         self.say(&format!("Run {} {verdict}", self.run_id));
     }
 
-    /// Writes the end of the run; a passed run no longer needs its setting backups.
+    /// Writes the end of the run. A run that ended no longer needs the secrets
+    /// kept for its resume; a passed one no longer needs its setting backups. A
+    /// blocked run is resumed to finish it: it keeps both.
     pub(super) fn finish(&mut self, end: RunEnd) -> Result<(), EngineError> {
         self.record(EventKind::RunFinished {
             outcome: end.outcome(),
             exit_code: end.exit_code(),
         })?;
+        if matches!(end, RunEnd::Passed | RunEnd::Failed) {
+            Kept::remove(&self.state.kept_path(&self.run_id))?;
+        }
         if end == RunEnd::Passed {
             let _ = std::fs::remove_dir_all(self.state.backups_dir(&self.run_id));
         }
         Ok(())
+    }
+
+    /// Keeps a secret value for `resume` (`inputs.NAME` or `steps.ID.FIELD`).
+    pub(super) fn keep_secret(&mut self, key: &str, value: &str) -> Result<(), Stop> {
+        self.kept
+            .keep(key, value)
+            .map_err(|e| Stop::Fatal(EngineError::Kept(e)))
     }
 
     pub(super) fn now() -> SystemTime {

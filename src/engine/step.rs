@@ -160,6 +160,9 @@ impl Engine {
         for field in secret_fields {
             if let Some(Json::String(value)) = results.get(field) {
                 secret_fingerprints.insert(field.clone(), fingerprint(value));
+                // Kept before the journal says the step passed: a crash between
+                // the two re-runs the step rather than losing its value.
+                self.keep_secret(&format!("steps.{}.{field}", step.id.value), value)?;
             }
         }
         let redacted = redact_json(&self.values.redactor, &results);

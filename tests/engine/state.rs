@@ -3,12 +3,16 @@
 //! loses nothing and `resume` repeats no passed step, and the `--events` stream.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::PathBuf;
 use std::process::Child;
 
 use serde_json::Value;
 
 use super::server::{Reply, Server};
-use super::{Work, all, events, finished, names, wait_for_exit, wait_until_started, with_base};
+use super::{
+    Work, all, events, files_under, finished, names, wait_for_exit, wait_until_started, with_base,
+};
 
 /// Changes a setting, probes, appends to a marker, then holds in `hold` until
 /// the file `go` exists, then appends to another marker. A `hold` orphaned by
@@ -341,16 +345,20 @@ steps:
 "#;
 
 #[test]
-fn resume_needs_a_secret_again_and_checks_it_is_the_same() {
+fn without_kept_secrets_resume_needs_a_secret_again_and_checks_it_is_the_same() {
     let server = Server::start();
     server.route("GET", "/probe", Reply::status(200));
     let work = Work::new();
     work.write("held.yaml", with_base(SECRET_HELD, &server));
     let mut child = work
-        .runbook(["run", "held.yaml"])
+        .runbook(["run", "held.yaml", "--no-keep-secrets"])
         .env("RUNBOOK_INPUT_TOKEN", "first-token-1234")
         .spawn(&work, "first");
     wait_until_started(&work, ".runbook", "hold", &mut child);
+    assert!(
+        !work.exists(".runbook/secret-held/secrets"),
+        "a secret kept"
+    );
     child.kill().expect("kill -9 the run");
     child.wait().expect("reap the run");
     work.write("go", "");
@@ -376,6 +384,125 @@ fn resume_needs_a_secret_again_and_checks_it_is_the_same() {
         .status(0);
     assert_eq!(work.read("used.txt"), "first-token-1234");
     assert_eq!(server.count("GET", "/probe"), 1);
+}
+
+/// Starts [`SECRET_HELD`] with the token in the environment, with `flags`, and
+/// `kill -9`s it inside `hold`; returns the journal's path.
+fn secret_killed_in_hold(work: &Work, server: &Server, yaml: &str, flags: &[&str]) -> PathBuf {
+    server.route("GET", "/probe", Reply::status(200));
+    work.write("held.yaml", with_base(yaml, server));
+    let mut child = work
+        .runbook(["run", "held.yaml"].iter().chain(flags))
+        .env("RUNBOOK_INPUT_TOKEN", "first-token-1234")
+        .spawn(work, "first");
+    let journal = wait_until_started(work, ".runbook", "hold", &mut child);
+    child.kill().expect("kill -9 the run");
+    child.wait().expect("reap the run");
+    work.write("go", "");
+    journal
+}
+
+#[test]
+fn a_secret_kept_at_rest_lets_resume_finish_with_nothing_given_again() {
+    let server = Server::start();
+    let work = Work::new();
+    let journal = secret_killed_in_hold(&work, &server, SECRET_HELD, &[]);
+    let secrets = work.join(".runbook/secret-held/secrets");
+    let kept: Vec<PathBuf> = std::fs::read_dir(&secrets)
+        .expect("the secrets directory")
+        .map(|e| e.expect("an entry").path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&kept[0]), 0o600);
+    assert_eq!(mode(&secrets), 0o700);
+    assert!(
+        std::fs::read_to_string(&kept[0])
+            .expect("read")
+            .contains("first-token-1234")
+    );
+    // The journal still holds only the fingerprint.
+    let text = std::fs::read_to_string(&journal).expect("read the journal");
+    assert!(!text.contains("first-token"), "{text}");
+
+    // Nothing given again: the kept token is checked against its fingerprint and used.
+    let ran = work.runbook(["resume", "held.yaml"]).status(0);
+    assert!(!all(&ran).contains("first-token"), "{}", all(&ran));
+    assert_eq!(work.read("used.txt"), "first-token-1234");
+    assert_eq!(server.count("GET", "/probe"), 1);
+    // The run ended: nothing is kept any more.
+    assert!(!kept[0].exists(), "the kept secrets outlived the run");
+}
+
+#[test]
+fn a_kept_secret_that_does_not_match_its_fingerprint_is_asked_for_again() {
+    let server = Server::start();
+    let work = Work::new();
+    secret_killed_in_hold(&work, &server, SECRET_HELD, &[]);
+    let kept = work.join(".runbook/secret-held/secrets");
+    let file = std::fs::read_dir(&kept)
+        .expect("kept")
+        .next()
+        .expect("one")
+        .expect("entry")
+        .path();
+    std::fs::write(&file, r#"{"inputs.token": "planted-token-0000"}"#).expect("plant a value");
+
+    let ran = work.runbook(["resume", "held.yaml"]).status(2);
+    let said = all(&ran);
+    assert!(said.contains("fingerprint differs"), "{said}");
+    assert!(said.contains("token"), "{said}");
+    assert!(!said.contains("planted-token"), "{said}");
+    assert!(!work.exists("used.txt"));
+}
+
+#[test]
+fn a_runbook_that_says_keep_secrets_false_keeps_none() {
+    let server = Server::start();
+    let work = Work::new();
+    let yaml = SECRET_HELD.replace("inputs:\n", "keep_secrets: false\ninputs:\n");
+    secret_killed_in_hold(&work, &server, &yaml, &[]);
+    assert!(
+        !work.exists(".runbook/secret-held/secrets"),
+        "a secret kept"
+    );
+    let missing = work.runbook(["resume", "held.yaml"]).status(2);
+    assert!(all(&missing).contains("token"), "{}", all(&missing));
+    work.runbook(["resume", "held.yaml"])
+        .env("RUNBOOK_INPUT_TOKEN", "first-token-1234")
+        .status(0);
+    assert_eq!(work.read("used.txt"), "first-token-1234");
+}
+
+#[test]
+fn abandon_ends_the_run_and_removes_its_kept_secrets_and_backups() {
+    let server = Server::start();
+    let work = Work::new();
+    work.write("app.env", "API_TOKEN=old-value-9876\n");
+    let yaml = SECRET_HELD.replace(
+        "  - id: hold\n",
+        "  - id: save\n    set_setting: { file: app.env, key: API_TOKEN, value: \"{{ inputs.token }}\" }\n  - id: hold\n",
+    );
+    let journal = secret_killed_in_hold(&work, &server, &yaml, &[]);
+    let root = ".runbook/secret-held";
+    assert!(!files_under(&work.join(&format!("{root}/secrets"))).is_empty());
+    assert!(!files_under(&work.join(&format!("{root}/backups"))).is_empty());
+
+    let ran = work.runbook(["abandon", "held.yaml"]).status(0);
+    assert!(ran.stdout.contains("abandoned"), "{}", ran.stdout);
+    assert!(files_under(&work.join(&format!("{root}/secrets"))).is_empty());
+    assert!(files_under(&work.join(&format!("{root}/backups"))).is_empty());
+    let recorded = events(&std::fs::read_to_string(&journal).expect("read the journal"));
+    let last = recorded.last().expect("events");
+    assert_eq!(last["event"], "run_finished");
+    assert_eq!(last["outcome"], "abandoned");
+    // What it changed stays; there is nothing left to resume or abandon.
+    assert_eq!(work.read("app.env"), "API_TOKEN=first-token-1234\n");
+    let again = work.runbook(["resume", "held.yaml"]).status(2);
+    assert!(all(&again).contains("no unfinished run"), "{}", all(&again));
+    work.runbook(["abandon", "held.yaml"]).status(2);
+    assert!(!work.exists("used.txt"));
 }
 
 #[test]
