@@ -141,10 +141,10 @@ async fn run_async(
     inputs::check_answers(&answers, &all)?;
     check_confirms(&options, &all)?;
     let interactive = !options.non_interactive && operator.lock().is_ok_and(|o| o.interactive());
-    if !interactive && !resume {
-        // A child runbook deferred up front never runs, so its inputs are not
-        // missing: a rotation deferred until production needs no new token.
-        let deferred = perform::deferred_children(file, &runbook, &answers);
+    // A child runbook deferred up front never runs, so its inputs are not
+    // missing: a rotation deferred until production needs no new token.
+    let deferred = perform::deferred_children(file, &runbook, &answers);
+    let missing = {
         let needed: Vec<&Runbook> = std::iter::once(&runbook)
             .chain(
                 children
@@ -153,14 +153,21 @@ async fn run_async(
                     .map(|(_, r)| r),
             )
             .collect();
-        let missing = inputs::missing(&answers, &needed);
-        if !missing.is_empty() {
-            return Err(inputs::InputError::Missing { names: missing }.into());
-        }
+        inputs::missing(&answers, &needed)
+    };
+    if !interactive && !resume && !missing.is_empty() {
+        return Err(inputs::InputError::Missing { names: missing }.into());
     }
     let client = crate::action::http::client().map_err(|e| EngineError::Http(e.to_string()))?;
     let mut engine = if resume {
-        runner::Engine::resume(file, runbook, options, answers, operator, client)?
+        let engine = runner::Engine::resume(file, runbook, options, answers, operator, client)?;
+        // As `run`: every answer still missing is named before any step runs, not
+        // found at the step that needs it (perhaps after an irreversible one).
+        let missing = engine.still_missing(missing);
+        if !interactive && !missing.is_empty() {
+            return Err(inputs::InputError::Missing { names: missing }.into());
+        }
+        engine
     } else {
         runner::Engine::start(file, runbook, options, answers, operator, client, 0)?
     };

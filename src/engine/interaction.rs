@@ -198,13 +198,7 @@ impl Engine {
         let wanted: Vec<(String, String)> = self
             .pending_secrets
             .iter()
-            .filter(|(path, _)| {
-                references.iter().any(|r| {
-                    r == *path
-                        || r.starts_with(&format!("{path}."))
-                        || path.starts_with(&format!("{r}."))
-                })
-            })
+            .filter(|(path, _)| reads(&references, path))
             .map(|(p, f)| (p.clone(), f.clone()))
             .collect();
         for (path, expected) in wanted {
@@ -333,6 +327,14 @@ impl Engine {
         };
         Ok(Some(self.ask_operator(move |op| op.ask(&question)).await?))
     }
+}
+
+/// Whether a template with these references reads the value at `path` (or a
+/// part of it, or a whole that holds it).
+pub(super) fn reads(references: &[String], path: &str) -> bool {
+    references.iter().any(|r| {
+        r == path || r.starts_with(&format!("{path}.")) || path.starts_with(&format!("{r}."))
+    })
 }
 
 /// A progress display that shows nothing (when the operator is unavailable).

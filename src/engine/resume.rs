@@ -4,6 +4,7 @@
 //! fingerprint and come back from the values kept at rest (`engine::kept`),
 //! checked against it, or are asked for again; a changed runbook file is refused.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -11,9 +12,11 @@ use serde_json::json;
 
 use crate::document::model::Runbook;
 use crate::engine::gate::StepRecord;
+use crate::engine::interaction::reads;
 use crate::engine::journal::{Event, EventKind, Journal};
 use crate::engine::kept::Kept;
 use crate::engine::lock::{Holder, Lock};
+use crate::engine::outcome::Outcome;
 use crate::engine::runner::{Engine, Opened, RunOptions, SharedOperator, working_directory};
 use crate::engine::state_dir::StateDir;
 use crate::engine::{EngineError, open_events};
@@ -154,6 +157,44 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Of the answers a new run would miss (`missing`: inputs and prompts with
+    /// neither an answer nor a default), those this run still needs — an input
+    /// its journal has no value for, a prompt not yet answered — and the secrets
+    /// it knows only by fingerprint (neither kept nor answered) that a step still
+    /// to run reads: under the input's name or the step id, as they are given.
+    pub(super) fn still_missing(&self, missing: Vec<String>) -> Vec<String> {
+        let passed = |id: &str| {
+            self.records
+                .get(id)
+                .is_some_and(|r| r.outcome == Outcome::Passed)
+        };
+        let mut names: BTreeSet<String> = missing
+            .into_iter()
+            .filter(|name| !self.values.has_input(name) && !passed(name))
+            .collect();
+        let env = crate::template::environment();
+        let ahead: Vec<String> = self
+            .runbook
+            .all_steps()
+            .filter(|step| !passed(&step.id.value))
+            .flat_map(|step| step.templates())
+            .flat_map(|t| crate::template::references(&env, &t.template.source).unwrap_or_default())
+            .collect();
+        let read = |path: &str| reads(&ahead, path);
+        for name in self.pending_inputs.keys() {
+            if self.answers.get(name).is_none() && read(&format!("inputs.{name}")) {
+                names.insert(name.clone());
+            }
+        }
+        for path in self.pending_secrets.keys() {
+            let step = path.split('.').nth(1).unwrap_or_default();
+            if self.answers.get(step).is_none() && read(path) {
+                names.insert(step.to_owned());
+            }
+        }
+        names.into_iter().collect()
     }
 
     fn mismatch(&self, key: &str) {

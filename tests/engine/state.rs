@@ -476,6 +476,30 @@ fn a_runbook_that_says_keep_secrets_false_keeps_none() {
 }
 
 #[test]
+fn a_non_interactive_resume_names_every_missing_answer_before_any_step() {
+    let server = Server::start();
+    let work = Work::new();
+    // A change between the hold and the step that reads the secret again: found
+    // missing only at that step, the change would already have been made.
+    let yaml = SECRET_HELD.replace(
+        "  - id: use\n",
+        "  - id: mark\n    effect: change\n    command: echo ran >> marker\n  - id: use\n",
+    );
+    secret_killed_in_hold(&work, &server, &yaml, &["--no-keep-secrets"]);
+    let ran = work.runbook(["resume", "held.yaml"]).status(2);
+    let said = all(&ran);
+    assert!(said.contains("missing"), "{said}");
+    assert!(said.contains("token"), "{said}");
+    assert_eq!(
+        work.lines("marker"),
+        0,
+        "a step ran before the missing answer was named"
+    );
+    let recorded = work.only_journal(".runbook");
+    assert_eq!(names(&recorded).last(), Some(&"resumed"), "a step started");
+}
+
+#[test]
 fn abandon_ends_the_run_and_removes_its_kept_secrets_and_backups() {
     let server = Server::start();
     let work = Work::new();
