@@ -177,6 +177,10 @@ struct RunFlags {
     /// Keep no secret at rest for `resume` (it asks for them again).
     #[arg(long)]
     no_keep_secrets: bool,
+    /// Who is at the keyboard (default: RUNBOOK_OPERATOR, then the user this
+    /// process runs as).
+    #[arg(long, value_name = "NAME")]
+    operator: Option<String>,
 }
 
 impl RunFlags {
@@ -190,6 +194,7 @@ impl RunFlags {
             events: self.events,
             plan: self.plan,
             no_keep_secrets: self.no_keep_secrets,
+            operator: self.operator,
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub plan: Option<PathBuf>,
     /// `--no-keep-secrets`: keep no secret at rest; `resume` asks again.
     pub no_keep_secrets: bool,
+    /// `--operator NAME`: who is at the keyboard, for the journal and reports.
+    pub operator: Option<String>,
 }
 
 /// How a run ended, and so its exit code (SPEC §5).
@@ -166,7 +168,7 @@ impl Engine {
             &state.lock_path(),
             &Holder::this_process(&run_id, command_line()),
         )?;
-        let operator_name = operator_name();
+        let operator_name = operator_name(options.operator.as_deref());
         let started_at = crate::engine::journal::now();
         let first = Event::now(EventKind::RunStarted {
             run_id: run_id.clone(),
@@ -427,11 +429,26 @@ fn effect_name(step: &Step) -> &'static str {
     step.effect().map_or("child runbook", |e| e.as_str())
 }
 
-fn operator_name() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".to_owned())
+/// Who is at the keyboard: `--operator`, then `RUNBOOK_OPERATOR`, then the
+/// user the process runs as — its account name, so a container or CI job
+/// without `$USER` is still someone — then `$USER`/`$LOGNAME`, then the uid.
+fn operator_name(given: Option<&str>) -> String {
+    let set = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    set(given.map(str::to_owned))
+        .or_else(|| set(std::env::var(OPERATOR_ENV).ok()))
+        .or_else(|| {
+            set(nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|user| user.name))
+        })
+        .or_else(|| set(std::env::var("USER").ok()))
+        .or_else(|| set(std::env::var("LOGNAME").ok()))
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
 }
+
+/// The environment variable that names the operator when `--operator` does not.
+pub const OPERATOR_ENV: &str = "RUNBOOK_OPERATOR";
 
 fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")

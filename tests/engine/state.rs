@@ -500,6 +500,52 @@ fn a_non_interactive_resume_names_every_missing_answer_before_any_step() {
 }
 
 #[test]
+fn the_operator_is_the_flag_then_runbook_operator_then_the_user_the_process_runs_as() {
+    let work = Work::new();
+    work.write(
+        "quick.yaml",
+        "runbook: quick\nsteps:\n  - id: one\n    effect: none\n    command: \"true\"\n",
+    );
+    let operator_of_run = |invocation: super::Invocation| {
+        let mut invocation = invocation;
+        invocation.command.env_remove("USER").env_remove("LOGNAME");
+        invocation.status(0);
+        let recorded = work.only_journal(".runbook");
+        // Run ids begun in the same second do not sort in order: one at a time.
+        std::fs::remove_dir_all(work.join(".runbook")).expect("remove the state");
+        recorded[0]["operator"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // No $USER, no $LOGNAME (a container, a CI job): the account the process runs as.
+    let whoami = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("run id -un");
+    let account = String::from_utf8_lossy(&whoami.stdout).trim().to_owned();
+    assert!(!account.is_empty());
+    assert_eq!(
+        operator_of_run(work.runbook(["run", "quick.yaml"])),
+        account
+    );
+    assert_eq!(
+        operator_of_run(
+            work.runbook(["run", "quick.yaml"])
+                .env("RUNBOOK_OPERATOR", "ana")
+        ),
+        "ana"
+    );
+    assert_eq!(
+        operator_of_run(
+            work.runbook(["run", "quick.yaml", "--operator", "bo"])
+                .env("RUNBOOK_OPERATOR", "ana")
+        ),
+        "bo"
+    );
+}
+
+#[test]
 fn abandon_ends_the_run_and_removes_its_kept_secrets_and_backups() {
     let server = Server::start();
     let work = Work::new();
