@@ -177,7 +177,7 @@ struct RunFlags {
     /// Keep no secret at rest for `resume` (it asks for them again).
     #[arg(long)]
     no_keep_secrets: bool,
-    /// Who is at the keyboard (default: RUNBOOK_OPERATOR, then the user this
+    /// Who is at the keyboard (default: `RUNBOOK_OPERATOR`, then the user this
     /// process runs as).
     #[arg(long, value_name = "NAME")]
     operator: Option<String>,
@@ -195,6 +195,7 @@ impl RunFlags {
             plan: self.plan,
             no_keep_secrets: self.no_keep_secrets,
             operator: self.operator,
+            continue_with: None,
         }
     }
 }

@@ -105,11 +105,15 @@ pub fn run(scenario: Scenario, options: &DemoOptions) -> Result<i32, DemoError> 
     write_private(&answers, &(lines.join("\n") + "\n"))?;
 
     intro(scenario, &sandbox, &new_token, interactive);
+    let again = again(scenario, options, interactive);
     let run_options = RunOptions {
         answers_file: Some(answers),
         non_interactive: !interactive,
         yes: options.yes,
         confirm: options.confirm.iter().cloned().collect(),
+        // The sandbox and the directory end with the demo: there is nothing to
+        // resume, and the demo is started again, with what lets it through.
+        continue_with: Some(again.clone()),
         ..RunOptions::default()
     };
     let operator: Box<dyn Operator> = if interactive {
@@ -121,12 +125,42 @@ pub fn run(scenario: Scenario, options: &DemoOptions) -> Result<i32, DemoError> 
         Box::new(Headless::new())
     };
     let end = engine::run(&file, run_options, operator, false)?;
-    outro(scenario, &sandbox, end, &env_file, (&old, &new_token));
+    outro(&sandbox, end, &env_file, (&old, &new_token), &again);
     if options.keep {
         let kept = dir.keep();
         println!("The demo directory is kept at {}", kept.display());
+    } else if matches!(end, RunEnd::Interrupted(_)) {
+        println!("The demo directory goes away with the sandbox (`--keep` keeps it).");
     }
     Ok(end.exit_code())
+}
+
+/// The demo command that gets past whatever stopped this one: at a terminal the
+/// same command (the person answers); without one, `--yes` for the manual steps
+/// and `--confirm` for the revoke, the flags already given kept.
+fn again(scenario: Scenario, options: &DemoOptions, interactive: bool) -> String {
+    let mut command = "runbook demo".to_owned();
+    if scenario != Scenario::Happy {
+        command.push_str(&format!(" --scenario {}", scenario_name(scenario)));
+    }
+    if options.non_interactive {
+        command.push_str(" --non-interactive");
+    }
+    if !interactive {
+        command.push_str(" --yes");
+    }
+    let revoke = revoke_step(scenario).to_owned();
+    let mut confirm: Vec<String> = options.confirm.clone();
+    if !interactive && !confirm.contains(&revoke) {
+        confirm.push(revoke);
+    }
+    for id in confirm {
+        command.push_str(&format!(" --confirm {id}"));
+    }
+    if options.keep {
+        command.push_str(" --keep");
+    }
+    command
 }
 
 fn config(scenario: Scenario, env_file: &Path) -> SandboxConfig {
@@ -189,13 +223,7 @@ fn intro(scenario: Scenario, sandbox: &Sandbox, new_token: &str, interactive: bo
     println!();
 }
 
-fn outro(
-    scenario: Scenario,
-    sandbox: &Sandbox,
-    end: RunEnd,
-    env_file: &Path,
-    (old, new): (&str, &str),
-) {
+fn outro(sandbox: &Sandbox, end: RunEnd, env_file: &Path, (old, new): (&str, &str), again: &str) {
     println!();
     println!("What the sandbox saw (token shown by its last 4 characters):");
     for request in sandbox.requests() {
@@ -227,21 +255,10 @@ fn outro(
             "NOT revoked: Cloudflare still accepts it"
         }
     );
-    match end {
-        RunEnd::Blocked => {
-            let again = match scenario {
-                Scenario::Happy => "runbook demo".to_owned(),
-                other => format!("runbook demo --scenario {}", scenario_name(other)),
-            };
-            println!(
-                "The run stopped at a gate. Without a terminal, confirm the revoke with `{again} --confirm {}`.",
-                revoke_step(scenario)
-            );
-        }
-        RunEnd::Interrupted(_) => {
-            println!("Interrupted; the demo directory goes away with the sandbox.");
-        }
-        RunEnd::Passed | RunEnd::Failed => {}
+    // The run's last lines said how to carry on, now above the sandbox's log:
+    // said again here, last, where a newcomer looks.
+    if let RunEnd::Blocked | RunEnd::Interrupted(_) = end {
+        println!("The run stopped before its end. Start again with `{again}`");
     }
 }
 

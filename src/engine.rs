@@ -192,10 +192,11 @@ impl runner::Engine {
                     other => format!(" by {other}"),
                 };
                 // The cursor may sit after a half-typed answer: start a fresh line.
-                self.say(&format!(
-                    "\nInterrupted{by}. Nothing is lost: resume with `runbook resume {}`",
-                    self.file.display()
-                ));
+                let carry_on = match &self.options.continue_with {
+                    Some(_) => self.carry_on(),
+                    None => format!("Nothing is lost: resume with `{}`", self.resume_command()),
+                };
+                self.say(&format!("\nInterrupted{by}. {carry_on}"));
                 Ok(RunEnd::Interrupted(signal))
             }
             Err(Stop::Fatal(error)) => Err(error),

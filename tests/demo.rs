@@ -642,9 +642,11 @@ fn the_demo_without_confirm_stops_blocked_at_the_revoke_and_says_how_to_confirm(
     let tmp = tempfile::tempdir().expect("a temp dir");
     let (ran, kept) = demo(tmp.path(), &["--non-interactive", "--yes"]);
     assert_eq!(ran.status, 3, "{}", everything(&ran));
-    ran.stdout_has("confirm the revoke with `runbook demo --confirm revoke_old_token`")
-        .stdout_has("The old token is NOT revoked: Cloudflare still accepts it.")
-        .stdout_has("The env file now holds the new token (••••R7kd).");
+    ran.stdout_has(
+        "Start again with `runbook demo --non-interactive --yes --confirm revoke_old_token --keep`",
+    )
+    .stdout_has("The old token is NOT revoked: Cloudflare still accepts it.")
+    .stdout_has("The env file now holds the new token (••••R7kd).");
     let log = printed_log(&ran.stdout);
     assert!(log.iter().all(|r| r.1 != "DELETE"), "{log:?}");
 
@@ -659,6 +661,53 @@ fn the_demo_without_confirm_stops_blocked_at_the_revoke_and_says_how_to_confirm(
     assert!(text.contains(&tokens.new), "{text}");
 }
 
+/// The command a stopped demo printed last to carry on, as the arguments
+/// after `runbook`.
+fn demo_hint(stdout: &str) -> Vec<String> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("The run stopped before its end. Start again with `"))
+        .unwrap_or_else(|| panic!("no hint:\n{stdout}"));
+    let mut words: Vec<String> = line
+        .trim_end_matches('`')
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(words.remove(0), "runbook", "{line}");
+    words
+}
+
+#[test]
+fn every_hint_a_stopped_demo_prints_finishes_it_when_typed_as_printed() {
+    for (args, stopped_at) in [
+        (&["--non-interactive"][..], "create_token"),
+        (&["--non-interactive", "--yes"][..], REVOKE),
+        (
+            &["--non-interactive", "--confirm", REVOKE][..],
+            "create_token",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let (ran, kept) = demo(tmp.path(), args);
+        assert_eq!(ran.status, 3, "{args:?}\n{}", everything(&ran));
+        let journal = demo_journal(&kept);
+        let blocked: Vec<&Value> = journal.of("step_finished");
+        assert_eq!(
+            blocked.last().map(|e| e["step"].clone()),
+            Some(stopped_at.into()),
+            "{args:?}\n{}",
+            everything(&ran)
+        );
+        let hint = demo_hint(&ran.stdout);
+        assert!(!ran.stdout.contains("runbook resume"), "{}", ran.stdout);
+        let mut again = command(tmp.path(), &[]);
+        again.args(&hint).env("TMPDIR", tmp.path());
+        let ran = run(again, tmp.path(), "again");
+        assert_eq!(ran.status, 0, "{hint:?}\n{}", everything(&ran));
+    }
+}
+
 #[test]
 fn the_demo_old_token_rejected_scenario_rotates_and_ends_at_the_dashboard() {
     let tmp = tempfile::tempdir().expect("a temp dir");
@@ -671,8 +720,18 @@ fn the_demo_old_token_rejected_scenario_rotates_and_ends_at_the_dashboard() {
     // Without the dashboard step's confirmation it stops there, and says how to go on.
     let (ran, _) = demo(tmp.path(), &args);
     assert_eq!(ran.status, 3, "{}", everything(&ran));
-    ran.stdout_has(
-        "confirm the revoke with `runbook demo --scenario old-token-rejected --confirm revoke_old_token_in_dashboard`",
+    assert_eq!(
+        demo_hint(&ran.stdout),
+        [
+            "demo",
+            "--scenario",
+            "old-token-rejected",
+            "--non-interactive",
+            "--yes",
+            "--confirm",
+            "revoke_old_token_in_dashboard",
+            "--keep"
+        ]
     );
 
     let tmp = tempfile::tempdir().expect("a temp dir");

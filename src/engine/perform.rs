@@ -207,6 +207,7 @@ impl Engine {
             {
                 return Ok(Done::passed(json!({})));
             }
+            self.unconfirmed.insert(step.id.value.clone());
             let how = if irreversible {
                 format!("`--confirm {}`", step.id.value)
             } else {

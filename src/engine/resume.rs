@@ -172,14 +172,20 @@ impl Engine {
         };
         let mut names: BTreeSet<String> = missing
             .into_iter()
-            .filter(|name| !self.values.has_input(name) && !passed(name))
+            // A secret input the journal knows by fingerprint is missing only
+            // if a step still to run reads it (below).
+            .filter(|name| {
+                !self.values.has_input(name)
+                    && !self.pending_inputs.contains_key(name)
+                    && !passed(name)
+            })
             .collect();
         let env = crate::template::environment();
         let ahead: Vec<String> = self
             .runbook
             .all_steps()
             .filter(|step| !passed(&step.id.value))
-            .flat_map(|step| step.templates())
+            .flat_map(crate::document::model::Step::templates)
             .flat_map(|t| crate::template::references(&env, &t.template.source).unwrap_or_default())
             .collect();
         let read = |path: &str| reads(&ahead, path);

@@ -40,6 +40,10 @@ pub struct RunOptions {
     pub no_keep_secrets: bool,
     /// `--operator NAME`: who is at the keyboard, for the journal and reports.
     pub operator: Option<String>,
+    /// How the operator carries on after the run stopped (blocked or
+    /// interrupted), when that is not `runbook resume`: the demo, whose sandbox
+    /// ends with it, is started again instead.
+    pub continue_with: Option<String>,
 }
 
 /// How a run ended, and so its exit code (SPEC §5).
@@ -102,6 +106,9 @@ pub struct Engine {
     /// The manual step whose instructions were shown before its confirmation was
     /// asked, so they are not shown twice.
     pub(super) instructions_shown: Option<String>,
+    /// Steps blocked in this process for want of a confirmation that only
+    /// `--confirm ID` gives: what the resume command must add.
+    pub(super) unconfirmed: BTreeSet<String>,
 }
 
 /// What a started or resumed run has opened: the parts of an [`Engine`] that
@@ -148,6 +155,7 @@ impl Engine {
             depth: opened.depth,
             failed_evidence: None,
             instructions_shown: None,
+            unconfirmed: BTreeSet::new(),
         }
     }
 
@@ -285,6 +293,18 @@ impl Engine {
                 failed = Some(evidence);
                 break;
             }
+            // In a runbook the order is the procedure: what comes after a step
+            // that did not happen waits for it. A checklist's items are
+            // independent, so it goes on to the others.
+            if matches!(outcome, Outcome::Deferred | Outcome::Blocked)
+                && !self.runbook.is_checklist()
+            {
+                self.say(&format!(
+                    "  The steps after `{}` wait until it is done: in a runbook the order is the procedure.",
+                    step.id.value
+                ));
+                break;
+            }
         }
         if let Some(step) = &failed {
             self.rollback(step).await?;
@@ -382,6 +402,31 @@ impl Engine {
             RunEnd::Interrupted(_) => "interrupted".to_owned(),
         };
         self.say(&format!("Run {} {verdict}", self.run_id));
+        if end == RunEnd::Blocked && self.depth == 0 {
+            self.say(&self.carry_on());
+        }
+    }
+
+    /// The one command, in a sentence, that carries on after the run stopped.
+    pub(super) fn carry_on(&self) -> String {
+        match &self.options.continue_with {
+            Some(command) => format!("Start again with `{command}`"),
+            None => format!("Resume with `{}`", self.resume_command()),
+        }
+    }
+
+    /// The command that continues this run where it stopped: the confirmations
+    /// it still needs (`--confirm` of the steps a missing one blocked), and
+    /// `--yes` if this run had it.
+    pub(super) fn resume_command(&self) -> String {
+        let mut command = format!("runbook resume {}", self.file.display());
+        if self.options.yes {
+            command.push_str(" --yes");
+        }
+        for id in self.unconfirmed.iter().chain(&self.options.confirm) {
+            command.push_str(&format!(" --confirm {id}"));
+        }
+        command
     }
 
     /// Writes the end of the run. A run that ended no longer needs the secrets

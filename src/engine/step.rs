@@ -307,6 +307,9 @@ impl Engine {
                 Ok(None)
             }
             Confirmation::Missing(reason) => {
+                if !self.options.confirm.contains(&id) {
+                    self.unconfirmed.insert(id.clone());
+                }
                 self.record(EventKind::GateBlocked {
                     step: id,
                     reason: reason.clone(),
