@@ -218,11 +218,18 @@ impl Rotation {
     /// `runbook VERB …` as [`Rotation::command`], with neither `--confirm` nor
     /// the new token: what the operator adds is up to the test.
     fn unconfirmed(&self, verb: &str) -> Command {
+        let mut command = self.at_terminal(verb);
+        command.args(["--non-interactive", "--yes"]);
+        command
+    }
+
+    /// `runbook VERB …` pointed at the sandbox as [`Rotation::command`], with no
+    /// answer that a person at a terminal gives: no flag, no token.
+    fn at_terminal(&self, verb: &str) -> Command {
         let file = repo().join("runbooks/cloudflare-token-rotation.yaml");
         let mut command = command(self.dir.path(), &[verb]);
         command
             .arg(file)
-            .args(["--non-interactive", "--yes"])
             .arg(format!("--set=api_base={}", self.sandbox.api_url()))
             .arg(format!("--set=platform={}", self.sandbox.platform_url()))
             .arg(format!(
