@@ -125,7 +125,7 @@ pub fn run(scenario: Scenario, options: &DemoOptions) -> Result<i32, DemoError> 
         Box::new(Headless::new())
     };
     let end = engine::run(&file, run_options, operator, false)?;
-    outro(&sandbox, end, &env_file, (&old, &new_token), &again);
+    outro(&sandbox, &end, &env_file, (&old, &new_token), &again);
     if options.keep {
         let kept = dir.keep();
         println!("The demo directory is kept at {}", kept.display());
@@ -223,7 +223,7 @@ fn intro(scenario: Scenario, sandbox: &Sandbox, new_token: &str, interactive: bo
     println!();
 }
 
-fn outro(sandbox: &Sandbox, end: RunEnd, env_file: &Path, (old, new): (&str, &str), again: &str) {
+fn outro(sandbox: &Sandbox, end: &RunEnd, env_file: &Path, (old, new): (&str, &str), again: &str) {
     println!();
     println!("What the sandbox saw (token shown by its last 4 characters):");
     for request in sandbox.requests() {

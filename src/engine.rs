@@ -182,7 +182,7 @@ impl runner::Engine {
             .map_err(EngineError::Runtime)?;
         match ran {
             Ok(end) => {
-                self.finish(end)?;
+                self.finish(&end)?;
                 Ok(end)
             }
             Err(Stop::Interrupted(signal)) => {

@@ -47,30 +47,36 @@ pub struct RunOptions {
 }
 
 /// How a run ended, and so its exit code (SPEC §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEnd {
     Passed,
+    /// A step failed; the rollback (if any applied) ran and passed.
     Failed,
+    /// A step failed, and so did rollback steps: these, left undone.
+    RollbackFailed(Vec<String>),
     Blocked,
     /// Stopped by this signal (Ctrl-C is SIGINT); `resume` continues.
     Interrupted(nix::sys::signal::Signal),
 }
 
 impl RunEnd {
-    pub fn exit_code(self) -> i32 {
+    pub fn exit_code(&self) -> i32 {
         match self {
             RunEnd::Passed => 0,
             RunEnd::Failed => 1,
             RunEnd::Blocked => 3,
+            // Not 1: what the run changed may still be in place.
+            RunEnd::RollbackFailed(_) => 5,
             // As a shell reports a process the signal ended: 130, 143, 129.
-            RunEnd::Interrupted(signal) => 128 + signal as i32,
+            RunEnd::Interrupted(signal) => 128 + *signal as i32,
         }
     }
 
-    pub fn outcome(self) -> Outcome {
+    pub fn outcome(&self) -> Outcome {
         match self {
             RunEnd::Passed => Outcome::Passed,
             RunEnd::Failed => Outcome::Failed,
+            RunEnd::RollbackFailed(_) => Outcome::RollbackFailed,
             RunEnd::Blocked => Outcome::Blocked,
             RunEnd::Interrupted(_) => Outcome::Pending,
         }
@@ -306,10 +312,13 @@ impl Engine {
                 break;
             }
         }
-        if let Some(step) = &failed {
-            self.rollback(step).await?;
-        }
-        let end = if failed.is_some() {
+        let undone = match &failed {
+            Some(step) => self.rollback(step).await?,
+            None => Vec::new(),
+        };
+        let end = if !undone.is_empty() {
+            RunEnd::RollbackFailed(undone)
+        } else if failed.is_some() {
             RunEnd::Failed
         } else if steps.iter().all(|s| {
             self.records
@@ -320,13 +329,15 @@ impl Engine {
         } else {
             RunEnd::Blocked
         };
-        self.summary(&steps, end);
+        self.summary(&steps, &end);
         Ok(end)
     }
 
-    async fn rollback(&mut self, failed: &str) -> Result<(), Stop> {
-        if self.runbook.rollback.is_empty() {
-            return Ok(());
+    /// Runs the rollback after `failed` failed; returns the rollback steps that
+    /// failed, which leave undone what they were to undo.
+    async fn rollback(&mut self, failed: &str) -> Result<Vec<String>, Stop> {
+        if !self.any_rollback_applies().await? {
+            return Ok(Vec::new());
         }
         let reason = format!("step `{failed}` failed");
         self.record(EventKind::RollbackStarted {
@@ -335,6 +346,7 @@ impl Engine {
         self.say(&format!("Rolling back: {reason}"));
         let steps = self.runbook.rollback.clone();
         let total = steps.len();
+        let mut undone = Vec::new();
         for (index, step) in steps.iter().enumerate() {
             self.say(&format!(
                 "[rollback {}/{total}] {} · {}",
@@ -342,9 +354,27 @@ impl Engine {
                 step.title_or_id(),
                 effect_name(step)
             ));
-            self.run_step(step).await?;
+            if self.run_step(step).await? == Outcome::Failed {
+                undone.push(step.id.value.clone());
+            }
         }
-        Ok(())
+        Ok(undone)
+    }
+
+    /// Whether any rollback step's `when` holds now (or cannot be told: its
+    /// failure is then the step's to report). When none does, nothing is rolled
+    /// back and no "Rolling back" is announced.
+    async fn any_rollback_applies(&mut self) -> Result<bool, Stop> {
+        for step in self.runbook.rollback.clone() {
+            let Some(when) = &step.when else {
+                return Ok(true);
+            };
+            self.resolve_for(&[when.source.as_str()]).await?;
+            if !matches!(self.values.condition(&when.source), Ok(false)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn banner(&self) {
@@ -370,7 +400,7 @@ impl Engine {
         ));
     }
 
-    fn summary(&self, steps: &[Step], end: RunEnd) {
+    fn summary(&self, steps: &[Step], end: &RunEnd) {
         self.say("");
         self.say("Summary");
         let all = || steps.iter().chain(self.runbook.rollback.iter());
@@ -398,11 +428,20 @@ impl Engine {
         let verdict = match end {
             RunEnd::Passed => "passed".to_owned(),
             RunEnd::Failed => "failed".to_owned(),
+            RunEnd::RollbackFailed(undone) => format!(
+                "failed, and its rollback failed too: left undone by {}; check by hand what they were to put back (the setting backups are kept in {})",
+                undone
+                    .iter()
+                    .map(|id| format!("`{id}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.state.backups_dir(&self.run_id).display()
+            ),
             RunEnd::Blocked => "blocked: some steps did not run (see above)".to_owned(),
             RunEnd::Interrupted(_) => "interrupted".to_owned(),
         };
         self.say(&format!("Run {} {verdict}", self.run_id));
-        if end == RunEnd::Blocked && self.depth == 0 {
+        if *end == RunEnd::Blocked && self.depth == 0 {
             self.say(&self.carry_on());
         }
     }
@@ -430,18 +469,31 @@ impl Engine {
     }
 
     /// Writes the end of the run. A run that ended no longer needs the secrets
-    /// kept for its resume; a passed one no longer needs its setting backups. A
-    /// blocked run is resumed to finish it: it keeps both.
-    pub(super) fn finish(&mut self, end: RunEnd) -> Result<(), EngineError> {
+    /// kept for its resume, nor — once passed, or failed and rolled back — the
+    /// backups of the settings it replaced. A blocked run is resumed to finish
+    /// it: it keeps both. A run whose rollback failed keeps its backups: they
+    /// are what the operator puts back by hand.
+    pub(super) fn finish(&mut self, end: &RunEnd) -> Result<(), EngineError> {
         self.record(EventKind::RunFinished {
             outcome: end.outcome(),
             exit_code: end.exit_code(),
         })?;
-        if matches!(end, RunEnd::Passed | RunEnd::Failed) {
-            Kept::remove(&self.state.kept_path(&self.run_id))?;
-        }
-        if end == RunEnd::Passed {
-            let _ = std::fs::remove_dir_all(self.state.backups_dir(&self.run_id));
+        match end {
+            RunEnd::Passed | RunEnd::Failed => {
+                Kept::remove(&self.state.kept_path(&self.run_id))?;
+                let backups = self.state.backups_dir(&self.run_id);
+                match std::fs::remove_dir_all(&backups) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(EngineError::Cleanup {
+                            path: backups,
+                            source: error,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            RunEnd::RollbackFailed(_) => Kept::remove(&self.state.kept_path(&self.run_id))?,
+            RunEnd::Blocked | RunEnd::Interrupted(_) => {}
         }
         Ok(())
     }
@@ -459,15 +511,27 @@ impl Engine {
 }
 
 /// A reason cut to one line for the summary table; the step's own line above
-/// has it whole.
+/// has it whole. A cut never falls inside a `code span`: that is where the
+/// flag or the command the operator needs is (`--confirm revoke_old_token`).
 fn summary_reason(reason: &str) -> String {
     const WIDTH: usize = 100;
     let first = reason.lines().next().unwrap_or_default();
-    if first.chars().count() > WIDTH {
-        format!("{}…", first.chars().take(WIDTH).collect::<String>())
-    } else {
-        first.to_owned()
+    let chars: Vec<char> = first.chars().collect();
+    if chars.len() <= WIDTH {
+        return first.to_owned();
     }
+    let mut end = WIDTH;
+    if chars[..end].iter().filter(|c| **c == '`').count() % 2 == 1 {
+        // Inside a span: keep it to its closing backquote.
+        end = chars[end..]
+            .iter()
+            .position(|c| *c == '`')
+            .map_or(chars.len(), |at| end + at + 1);
+    }
+    if end >= chars.len() {
+        return first.to_owned();
+    }
+    format!("{}…", chars[..end].iter().collect::<String>())
 }
 
 fn effect_name(step: &Step) -> &'static str {
@@ -504,4 +568,21 @@ pub(super) fn working_directory() -> Option<String> {
     std::env::current_dir()
         .ok()
         .map(|dir| dir.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary_reason;
+
+    #[test]
+    fn a_summary_reason_is_never_cut_inside_the_flag_it_names() {
+        let reason = "not confirmed: an irreversible step runs without a person at the terminal only with `--confirm revoke_old_token` and more words after it";
+        let cut = summary_reason(reason);
+        assert!(cut.contains("`--confirm revoke_old_token`"), "{cut}");
+        assert!(cut.ends_with('…'), "{cut}");
+        let short = "blocked: `x` is failed";
+        assert_eq!(summary_reason(short), short);
+        let long_plain = "word ".repeat(40);
+        assert_eq!(summary_reason(&long_plain).chars().count(), 101);
+    }
 }

@@ -662,3 +662,85 @@ fn resume_continues_a_run_blocked_on_a_confirmation() {
     );
     assert_eq!(work.lines("finished"), 1);
 }
+
+/// Saves a setting, then fails; the rollback restores it, then runs `undo`.
+fn failing(undo: &str, when: &str) -> String {
+    format!(
+        r#"runbook: failing
+steps:
+  - id: save
+    set_setting: {{ file: app.env, key: API_TOKEN, value: new-value-5678 }}
+  - id: boom
+    effect: change
+    command: "false"
+rollback:
+  - id: restore
+    when: "{when}"
+    restore_setting: save
+  - id: undo
+    when: "{when}"
+    effect: change
+    command: "{undo}"
+"#
+    )
+}
+
+#[test]
+fn a_failed_run_rolled_back_leaves_no_backup_behind() {
+    let work = Work::new();
+    work.write("app.env", "API_TOKEN=old-value-1234\n");
+    work.write("failing.yaml", failing("true", "{{ true }}"));
+    let ran = work.runbook(["run", "failing.yaml"]).status(1);
+    assert!(ran.stdout.contains("Rolling back"), "{}", ran.stdout);
+    assert_eq!(work.read("app.env"), "API_TOKEN=old-value-1234\n");
+    let backups = files_under(&work.join(".runbook/failing/backups"));
+    assert!(
+        backups.is_empty(),
+        "the old value kept in clear: {backups:?}"
+    );
+}
+
+#[test]
+fn no_rolling_back_is_announced_when_every_rollback_step_is_skipped() {
+    let work = Work::new();
+    work.write("app.env", "API_TOKEN=old-value-1234\n");
+    work.write("failing.yaml", failing("true", "{{ false }}"));
+    let ran = work.runbook(["run", "failing.yaml"]).status(1);
+    assert!(!ran.stdout.contains("Rolling back"), "{}", ran.stdout);
+    let recorded = work.only_journal(".runbook");
+    assert!(
+        !names(&recorded).contains(&"rollback_started"),
+        "{recorded:?}"
+    );
+}
+
+#[test]
+fn a_run_whose_rollback_failed_has_its_own_outcome_and_says_what_was_left_undone() {
+    let work = Work::new();
+    work.write("app.env", "API_TOKEN=old-value-1234\n");
+    work.write("failing.yaml", failing("false", "{{ true }}"));
+    let ran = work.runbook(["run", "failing.yaml"]).status(5);
+    assert!(
+        ran.stdout
+            .contains("its rollback failed too: left undone by `undo`"),
+        "{}",
+        ran.stdout
+    );
+    let recorded = work.only_journal(".runbook");
+    let last = recorded.last().expect("events");
+    assert_eq!(last["event"], "run_finished");
+    assert_eq!(last["outcome"], "rollback_failed");
+    assert_eq!(last["exit_code"], 5);
+    // What the operator puts back by hand is kept, and said where.
+    let backups = files_under(&work.join(".runbook/failing/backups"));
+    assert!(!backups.is_empty());
+    assert!(ran.stdout.contains("backups are kept in"), "{}", ran.stdout);
+    let report = work
+        .runbook(["report", "failing.yaml", "--format", "json"])
+        .status(0);
+    assert!(
+        report.stdout.contains("rollback_failed"),
+        "{}",
+        report.stdout
+    );
+}
