@@ -111,6 +111,25 @@ impl Kept {
     }
 }
 
+/// The runs of a runbook that hold secrets at rest now, by run id, oldest first.
+pub fn held(state: &crate::engine::state_dir::StateDir) -> Vec<String> {
+    let dir = state.kept_path("-");
+    let Some(dir) = dir.parent() else {
+        return Vec::new();
+    };
+    let mut runs: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".json").map(str::to_owned)
+        })
+        .collect();
+    runs.sort();
+    runs
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt as _;

@@ -539,20 +539,20 @@ fn effect_name(step: &Step) -> &'static str {
 }
 
 /// Who is at the keyboard: `--operator`, then `RUNBOOK_OPERATOR`, then the
-/// user the process runs as — its account name, so a container or CI job
-/// without `$USER` is still someone — then `$USER`/`$LOGNAME`, then the uid.
+/// login's `$USER`/`$LOGNAME`, then the account the process runs as — so a
+/// container or CI job without `$USER` is still someone — then the uid.
 fn operator_name(given: Option<&str>) -> String {
     let set = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
     set(given.map(str::to_owned))
         .or_else(|| set(std::env::var(OPERATOR_ENV).ok()))
+        .or_else(|| set(std::env::var("USER").ok()))
+        .or_else(|| set(std::env::var("LOGNAME").ok()))
         .or_else(|| {
             set(nix::unistd::User::from_uid(nix::unistd::getuid())
                 .ok()
                 .flatten()
                 .map(|user| user.name))
         })
-        .or_else(|| set(std::env::var("USER").ok()))
-        .or_else(|| set(std::env::var("LOGNAME").ok()))
         .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
 }
 

@@ -744,3 +744,64 @@ fn a_run_whose_rollback_failed_has_its_own_outcome_and_says_what_was_left_undone
         report.stdout
     );
 }
+
+/// A secret read by the first step, then a confirmation only a flag gives.
+const SECRET_BLOCKED: &str = r#"runbook: sec
+estimate: 10m
+inputs:
+  token: { secret: true }
+steps:
+  - id: use
+    effect: none
+    command:
+      run: "true"
+      env: { T: "{{ inputs.token }}" }
+  - id: finish
+    effect: change
+    confirm: true
+    command: echo ran >> finished
+"#;
+
+#[test]
+fn status_says_what_is_ahead_who_holds_secrets_and_how_to_resume() {
+    let work = Work::new();
+    work.write("runbooks/sec.yaml", SECRET_BLOCKED);
+    work.runbook(["run", "runbooks/sec.yaml"])
+        .env("RUNBOOK_INPUT_TOKEN", "the-token-4321")
+        .status(3);
+
+    let status = work.runbook(["status", "runbooks/sec.yaml"]).status(0);
+    let said = &status.stdout;
+    assert!(said.contains("Still ahead: up to 10m"), "{said}");
+    assert!(
+        said.contains("Secrets kept at rest for resume by run"),
+        "{said}"
+    );
+    assert!(!said.contains("the-token"), "{said}");
+    let overview = work.runbook(["status"]).status(0);
+    assert!(
+        overview
+            .stdout
+            .contains("sec holds secrets at rest for resume"),
+        "{}",
+        overview.stdout
+    );
+    let json = work
+        .runbook(["status", "runbooks/sec.yaml", "--format", "json"])
+        .status(0);
+    let json: Value = serde_json::from_str(&json.stdout).expect("status JSON");
+    assert_eq!(json["secrets_at_rest"].as_array().map(Vec::len), Some(1));
+
+    // The hint, typed as printed, finishes the run.
+    let start = said.rfind("Resume with `").expect("a resume hint") + "Resume with `".len();
+    let hint = &said[start..start + said[start..].find('`').expect("closing backquote")];
+    assert_eq!(hint, "runbook resume runbooks/sec.yaml --confirm finish");
+    let words: Vec<&str> = hint.split_whitespace().skip(1).collect();
+    work.runbook(&words).status(0);
+    assert_eq!(work.lines("finished"), 1);
+
+    let after = work.runbook(["status", "runbooks/sec.yaml"]).status(0);
+    assert!(!after.stdout.contains("Resume with"), "{}", after.stdout);
+    assert!(!after.stdout.contains("Secrets kept"), "{}", after.stdout);
+    assert!(after.stdout.contains("Still ahead: 0m"), "{}", after.stdout);
+}
