@@ -805,3 +805,42 @@ fn status_says_what_is_ahead_who_holds_secrets_and_how_to_resume() {
     assert!(!after.stdout.contains("Secrets kept"), "{}", after.stdout);
     assert!(after.stdout.contains("Still ahead: 0m"), "{}", after.stdout);
 }
+
+#[test]
+fn a_secret_a_step_generated_is_kept_so_resume_can_finish_with_it() {
+    let work = Work::new();
+    // A password made by the run itself: nobody could give it again.
+    work.write(
+        "held.yaml",
+        r#"runbook: generated
+steps:
+  - id: password
+    effect: none
+    secret: true
+    command: "printf %s generated-$$-pass"
+  - id: hold
+    effect: none
+    command: 'n=0; while [ ! -f go ] && [ -f held.yaml ] && [ $n -lt 400 ]; do n=$((n+1)); sleep 0.05; done; test -f go'
+  - id: use
+    effect: change
+    command:
+      run: 'printf %s "$P" > used.txt'
+      env: { P: "{{ steps.password.stdout }}" }
+"#,
+    );
+    let mut child = work.runbook(["run", "held.yaml"]).spawn(&work, "first");
+    let journal = wait_until_started(&work, ".runbook", "hold", &mut child);
+    child.kill().expect("kill -9 the run");
+    child.wait().expect("reap the run");
+    work.write("go", "");
+    let text = std::fs::read_to_string(&journal).expect("read the journal");
+    assert!(!text.contains("-pass"), "{text}");
+
+    let ran = work.runbook(["resume", "held.yaml"]).status(0);
+    let used = work.read("used.txt");
+    assert!(
+        used.starts_with("generated-") && used.ends_with("-pass"),
+        "{used}"
+    );
+    assert!(!all(&ran).contains(&used), "{}", all(&ran));
+}
