@@ -502,7 +502,12 @@ steps:
     command: { run: 'test "${#T}" -eq 20', env: { T: "{{ inputs.token }}" } }
 "#,
     );
-    let mut tty = Tty::spawn(dir.command(&["run", "rotate.yaml"]), TIMEOUT_MS);
+    // Kept at rest, the secret is not asked again (`engine::state`); without
+    // keeping, it is.
+    let mut tty = Tty::spawn(
+        dir.command(&["run", "rotate.yaml", "--no-keep-secrets"]),
+        TIMEOUT_MS,
+    );
     tty.wait("Paste the new API token");
     tty.line(SECRET);
     tty.wait("Abort");

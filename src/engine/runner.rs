@@ -115,6 +115,9 @@ pub struct Engine {
     /// Steps blocked in this process for want of a confirmation that only
     /// `--confirm ID` gives: what the resume command must add.
     pub(super) unconfirmed: BTreeSet<String>,
+    /// Steps are recorded without a line on the screen (rollback steps that
+    /// all are skipped).
+    pub(super) quiet: bool,
 }
 
 /// What a started or resumed run has opened: the parts of an [`Engine`] that
@@ -162,6 +165,7 @@ impl Engine {
             failed_evidence: None,
             instructions_shown: None,
             unconfirmed: BTreeSet::new(),
+            quiet: false,
         }
     }
 
@@ -334,47 +338,50 @@ impl Engine {
     }
 
     /// Runs the rollback after `failed` failed; returns the rollback steps that
-    /// failed, which leave undone what they were to undo.
+    /// failed, which leave undone what they were to undo. "Rolling back" is
+    /// announced at the first step whose `when` holds: skipped steps before it
+    /// are recorded (journal, report, summary) without a line of their own, and
+    /// a rollback with every step skipped is never announced.
     async fn rollback(&mut self, failed: &str) -> Result<Vec<String>, Stop> {
-        if !self.any_rollback_applies().await? {
-            return Ok(Vec::new());
-        }
         let reason = format!("step `{failed}` failed");
-        self.record(EventKind::RollbackStarted {
-            reason: reason.clone(),
-        })?;
-        self.say(&format!("Rolling back: {reason}"));
         let steps = self.runbook.rollback.clone();
         let total = steps.len();
         let mut undone = Vec::new();
+        let mut announced = false;
         for (index, step) in steps.iter().enumerate() {
-            self.say(&format!(
-                "[rollback {}/{total}] {} · {}",
-                index + 1,
-                step.title_or_id(),
-                effect_name(step)
-            ));
-            if self.run_step(step).await? == Outcome::Failed {
+            if !announced && self.applies(step).await? {
+                self.record(EventKind::RollbackStarted {
+                    reason: reason.clone(),
+                })?;
+                self.say(&format!("Rolling back: {reason}"));
+                announced = true;
+            }
+            self.quiet = !announced;
+            if announced {
+                self.say(&format!(
+                    "[rollback {}/{total}] {} · {}",
+                    index + 1,
+                    step.title_or_id(),
+                    effect_name(step)
+                ));
+            }
+            let outcome = self.run_step(step).await;
+            self.quiet = false;
+            if outcome? == Outcome::Failed {
                 undone.push(step.id.value.clone());
             }
         }
         Ok(undone)
     }
 
-    /// Whether any rollback step's `when` holds now (or cannot be told: its
-    /// failure is then the step's to report). When none does, nothing is rolled
-    /// back and no "Rolling back" is announced.
-    async fn any_rollback_applies(&mut self) -> Result<bool, Stop> {
-        for step in self.runbook.rollback.clone() {
-            let Some(when) = &step.when else {
-                return Ok(true);
-            };
-            self.resolve_for(&[when.source.as_str()]).await?;
-            if !matches!(self.values.condition(&when.source), Ok(false)) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+    /// Whether a step's `when` holds now (or cannot be told: its failure is
+    /// then the step's to report).
+    async fn applies(&mut self, step: &Step) -> Result<bool, Stop> {
+        let Some(when) = &step.when else {
+            return Ok(true);
+        };
+        self.resolve_for(&[when.source.as_str()]).await?;
+        Ok(!matches!(self.values.condition(&when.source), Ok(false)))
     }
 
     fn banner(&self) {

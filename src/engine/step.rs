@@ -184,6 +184,9 @@ impl Engine {
                 reason: reason.clone(),
             },
         );
+        if self.quiet {
+            return Ok(outcome);
+        }
         for line in details(step, &results) {
             self.say(&format!("    {line}"));
         }
