@@ -196,7 +196,10 @@ impl runner::Engine {
                     Some(_) => self.carry_on(),
                     None => format!("Nothing is lost: resume with `{}`", self.resume_command()),
                 };
-                self.say(&format!("\nInterrupted{by}. {carry_on}"));
+                // A child's run is continued by resuming its parent, which says so.
+                if self.depth == 0 {
+                    self.say(&format!("\nInterrupted{by}. {carry_on}"));
+                }
                 Ok(RunEnd::Interrupted(signal))
             }
             Err(Stop::Fatal(error)) => Err(error),

@@ -844,3 +844,31 @@ steps:
     );
     assert!(!all(&ran).contains(&used), "{}", all(&ran));
 }
+
+#[test]
+fn ctrl_c_inside_a_child_runbook_says_once_to_resume_the_parent() {
+    let work = Work::new();
+    work.write(
+        "parent.yaml",
+        "runbook: parent\nsteps:\n  - id: inner\n    runbook: child.yaml\n  - id: after\n    effect: change\n    command: echo ran >> after\n",
+    );
+    work.write(
+        "child.yaml",
+        "runbook: child\nsteps:\n  - id: hold\n    effect: none\n    command: 'n=0; while [ ! -f go ] && [ -f child.yaml ] && [ $n -lt 400 ]; do n=$((n+1)); sleep 0.05; done; test -f go'\n",
+    );
+    let mut child = work.runbook(["run", "parent.yaml"]).spawn(&work, "first");
+    wait_until_started(&work, ".runbook/child", "hold", &mut child);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    assert_eq!(wait_for_exit(&mut child), 130);
+    let out = work.read("first.out");
+    assert_eq!(out.matches("Interrupted").count(), 1, "{out}");
+    assert!(
+        out.contains("resume with `runbook resume parent.yaml`"),
+        "{out}"
+    );
+    assert!(!out.contains("runbook resume child.yaml"), "{out}");
+}
