@@ -338,21 +338,25 @@ impl Engine {
     }
 
     /// Runs the rollback after `failed` failed; returns the rollback steps that
-    /// failed, which leave undone what they were to undo. "Rolling back" is
-    /// announced at the first step whose `when` holds: skipped steps before it
-    /// are recorded (journal, report, summary) without a line of their own, and
-    /// a rollback with every step skipped is never announced.
+    /// failed, which leave undone what they were to undo. The journal records
+    /// the rollback and every step of it; the screen announces "Rolling back"
+    /// at the first step whose `when` holds — skipped steps before it have no
+    /// line of their own (the summary lists them), and a rollback whose every
+    /// step is skipped is never announced.
     async fn rollback(&mut self, failed: &str) -> Result<Vec<String>, Stop> {
+        if self.runbook.rollback.is_empty() {
+            return Ok(Vec::new());
+        }
         let reason = format!("step `{failed}` failed");
+        self.record(EventKind::RollbackStarted {
+            reason: reason.clone(),
+        })?;
         let steps = self.runbook.rollback.clone();
         let total = steps.len();
         let mut undone = Vec::new();
         let mut announced = false;
         for (index, step) in steps.iter().enumerate() {
             if !announced && self.applies(step).await? {
-                self.record(EventKind::RollbackStarted {
-                    reason: reason.clone(),
-                })?;
                 self.say(&format!("Rolling back: {reason}"));
                 announced = true;
             }
@@ -436,7 +440,7 @@ impl Engine {
             RunEnd::Passed => "passed".to_owned(),
             RunEnd::Failed => "failed".to_owned(),
             RunEnd::RollbackFailed(undone) => format!(
-                "failed, and its rollback failed too: left undone by {}; check by hand what they were to put back (the setting backups are kept in {})",
+                "failed, and its rollback failed too: left undone by {}; check by hand what those steps were to undo (the setting backups are kept in {})",
                 undone
                     .iter()
                     .map(|id| format!("`{id}`"))
