@@ -92,6 +92,12 @@ enum Command {
         #[arg(long = "rerun", value_name = "STEP_ID")]
         rerun: Vec<String>,
     },
+    /// End the latest unfinished run of a runbook without running anything more;
+    /// the secrets it kept for resume and its setting backups are removed.
+    Abandon {
+        /// The runbook file.
+        file: PathBuf,
+    },
     /// List the runbooks in a directory with their title, priority and estimate.
     List {
         /// The directory to list; default `runbooks/`.
@@ -199,6 +205,13 @@ struct RunFlags {
     /// ones this plan artifact (`runbook plan --out`) was made with.
     #[arg(long, value_name = "PLAN.json")]
     plan: Option<PathBuf>,
+    /// Keep no secret at rest for `resume` (it asks for them again).
+    #[arg(long)]
+    no_keep_secrets: bool,
+    /// Who is at the keyboard (default: `RUNBOOK_OPERATOR`, then the user this
+    /// process runs as).
+    #[arg(long, value_name = "NAME")]
+    operator: Option<String>,
 }
 
 impl RunFlags {
@@ -212,6 +225,9 @@ impl RunFlags {
             events: self.events,
             plan: self.plan,
             rerun: std::collections::BTreeSet::new(),
+            no_keep_secrets: self.no_keep_secrets,
+            operator: self.operator,
+            continue_with: None,
         }
     }
 }
@@ -251,6 +267,26 @@ fn run(file: &std::path::Path, options: RunOptions, resume: bool) -> i32 {
             end.exit_code()
         }
         Err(error) => report_engine(&error),
+    }
+}
+
+/// What `abandon` did, in words.
+fn shown_abandoned(abandoned: &engine::abandon::Abandoned, out: &mut Output) -> i32 {
+    let mut text = format!(
+        "Run {} abandoned (journal {}).\n",
+        abandoned.run_id,
+        abandoned.journal.display()
+    );
+    if abandoned.had_secrets {
+        text.push_str("Removed the secrets it kept for resume.\n");
+    }
+    if abandoned.had_backups {
+        text.push_str("Removed the backups of the settings it replaced.\n");
+    }
+    text.push_str("What it changed stays as it is now; `runbook run FILE` starts afresh.\n");
+    match out.write(&text) {
+        Ok(()) => 0,
+        Err(error) => report(&error),
     }
 }
 
@@ -412,6 +448,12 @@ pub fn main() -> i32 {
                 ..flags.options()
             };
             return run(&file, options, true);
+        }
+        Command::Abandon { file } => {
+            return match engine::abandon::abandon(&file) {
+                Ok(abandoned) => shown_abandoned(&abandoned, &mut out),
+                Err(error) => report_engine(&error),
+            };
         }
         Command::Plan {
             file,

@@ -123,11 +123,15 @@ pub fn run(scenario: Scenario, options: &DemoOptions) -> Result<i32, DemoError> 
     // A closed pipe (`runbook demo | head`) ends what is shown, not the demo.
     let mut out = Output::stdout();
     out.write(&intro(scenario, &sandbox, &new_token, interactive))?;
+    let again = again(scenario, options, interactive);
     let run_options = RunOptions {
         answers_file: Some(answers),
         non_interactive: !interactive,
         yes: options.yes,
         confirm: options.confirm.iter().cloned().collect(),
+        // The sandbox and the directory end with the demo: there is nothing to
+        // resume, and the demo is started again, with what lets it through.
+        continue_with: Some(again.clone()),
         ..RunOptions::default()
     };
     let operator: Box<dyn Operator> = if interactive {
@@ -140,17 +144,47 @@ pub fn run(scenario: Scenario, options: &DemoOptions) -> Result<i32, DemoError> 
     };
     let end = engine::run(&file, run_options, operator, false)?;
     out.write(&outro(
-        scenario,
         &sandbox,
-        end,
+        &end,
         &env_file,
         (&old, &new_token),
+        &again,
     ))?;
     if options.keep {
         let kept = dir.keep();
         out.line(&format!("The demo directory is kept at {}", kept.display()))?;
+    } else if matches!(end, RunEnd::Interrupted(_)) {
+        out.line("The demo directory goes away with the sandbox (`--keep` keeps it).")?;
     }
     Ok(end.exit_code())
+}
+
+/// The demo command that gets past whatever stopped this one: at a terminal the
+/// same command (the person answers); without one, `--yes` for the manual steps
+/// and `--confirm` for the revoke, the flags already given kept.
+fn again(scenario: Scenario, options: &DemoOptions, interactive: bool) -> String {
+    let mut command = "runbook demo".to_owned();
+    if scenario != Scenario::Happy {
+        command.push_str(&format!(" --scenario {}", scenario_name(scenario)));
+    }
+    if options.non_interactive {
+        command.push_str(" --non-interactive");
+    }
+    if !interactive {
+        command.push_str(" --yes");
+    }
+    let revoke = revoke_step(scenario).to_owned();
+    let mut confirm: Vec<String> = options.confirm.clone();
+    if !interactive && !confirm.contains(&revoke) {
+        confirm.push(revoke);
+    }
+    for id in confirm {
+        command.push_str(&format!(" --confirm {id}"));
+    }
+    if options.keep {
+        command.push_str(" --keep");
+    }
+    command
 }
 
 fn config(scenario: Scenario, env_file: &Path) -> SandboxConfig {
@@ -224,13 +258,14 @@ fn intro(scenario: Scenario, sandbox: &Sandbox, new_token: &str, interactive: bo
     text
 }
 
-/// What the demo says after the run: what the sandbox saw and where the tokens stand.
+/// What the demo says after the run: what the sandbox saw, where the tokens
+/// stand, and — when the run stopped — the one command that gets past it.
 fn outro(
-    scenario: Scenario,
     sandbox: &Sandbox,
-    end: RunEnd,
+    end: &RunEnd,
     env_file: &Path,
     (old, new): (&str, &str),
+    again: &str,
 ) -> String {
     let mut text = String::new();
     text.push('\n');
@@ -268,25 +303,13 @@ fn outro(
             "NOT revoked: Cloudflare still accepts it"
         }
     );
-    match end {
-        RunEnd::Blocked => {
-            let again = match scenario {
-                Scenario::Happy => "runbook demo".to_owned(),
-                other => format!("runbook demo --scenario {}", scenario_name(other)),
-            };
-            let _ = writeln!(
-                text,
-                "The run stopped at a gate. Without a terminal, confirm the revoke with `{again} --confirm {}`.",
-                revoke_step(scenario)
-            );
-        }
-        RunEnd::Interrupted(_) => {
-            let _ = writeln!(
-                text,
-                "Interrupted; the demo directory goes away with the sandbox."
-            );
-        }
-        RunEnd::Passed | RunEnd::Failed => {}
+    // The run's last lines said how to carry on, now above the sandbox's log:
+    // said again here, last, where a newcomer looks.
+    if let RunEnd::Blocked | RunEnd::Interrupted(_) = end {
+        let _ = writeln!(
+            text,
+            "The run stopped before its end. Start again with `{again}`"
+        );
     }
     text
 }

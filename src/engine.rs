@@ -2,12 +2,14 @@
 //! a durable journal, and resuming after an interruption. [`run`] is the entry
 //! for both `runbook run` and `runbook resume`.
 
+pub mod abandon;
 pub mod child;
 pub mod fixed_inputs;
 pub mod gate;
 pub mod in_doubt;
 pub mod interaction;
 pub mod journal;
+pub mod kept;
 pub mod leftovers;
 pub mod lock;
 pub mod outcome;
@@ -54,6 +56,8 @@ pub enum EngineError {
     Journal(#[from] journal::JournalError),
     #[error("resuming with these values would mix two targets in one run: {}", problems.join("; "))]
     ResumeDiffers { problems: Vec<String> },
+    #[error(transparent)]
+    Kept(#[from] kept::KeptError),
     #[error("there is no unfinished run of `{0}` to resume")]
     NothingToResume(String),
     #[error("`{}` changed since the run began; resuming would run steps that were not reviewed", path.display())]
@@ -62,6 +66,11 @@ pub enum EngineError {
     OtherDirectory { started_in: PathBuf },
     #[error("`--rerun {id}` names no step in doubt in the run being resumed")]
     NotInDoubt { id: String },
+    #[error("cannot remove `{}`: {source}", path.display())]
+    Cleanup {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot start the HTTP client: {0}")]
     Http(String),
     #[error("cannot start the async runtime: {0}")]
@@ -75,6 +84,8 @@ impl EngineError {
             EngineError::StateDir(e) => e.exit_code(),
             EngineError::Lock(e) => e.exit_code(),
             EngineError::Journal(e) => e.exit_code(),
+            // The secrets kept at rest, or a backup, cannot be read or removed.
+            EngineError::Kept(_) | EngineError::Cleanup { .. } => crate::error::EXIT_IO,
             EngineError::Load(_)
             | EngineError::Answers(_)
             | EngineError::Inputs(_)
@@ -101,6 +112,7 @@ impl EngineError {
             EngineError::ResumeDiffers { .. } => Some(
                 "resume with the run's values (or without these answers), or start a new run with `runbook run FILE` for the new ones".to_owned(),
             ),
+            EngineError::Kept(e) => Some(e.help().to_owned()),
             EngineError::NothingToResume(_) => Some("start a new run with `runbook run FILE`".to_owned()),
             EngineError::OtherDirectory { started_in } => Some(format!(
                 "resume from that directory: `cd {}`",
@@ -170,10 +182,10 @@ async fn run_async(
     check_confirms(&options, file, &runbook, &children)?;
     check_reruns(&options, &all)?;
     let interactive = !options.non_interactive && operator.lock().is_ok_and(|o| o.interactive());
-    if !interactive && !resume {
-        // A child runbook deferred up front never runs, so its inputs are not
-        // missing: a rotation deferred until production needs no new token.
-        let deferred = perform::deferred_children(file, &runbook, &answers);
+    // A child runbook deferred up front never runs, so its inputs are not
+    // missing: a rotation deferred until production needs no new token.
+    let deferred = perform::deferred_children(file, &runbook, &answers);
+    let missing = {
         let needed: Vec<&Runbook> = std::iter::once(&runbook)
             .chain(
                 children
@@ -182,14 +194,21 @@ async fn run_async(
                     .map(|(_, r)| r),
             )
             .collect();
-        let missing = inputs::missing(&answers, &needed);
-        if !missing.is_empty() {
-            return Err(inputs::InputError::Missing { names: missing }.into());
-        }
+        inputs::missing(&answers, &needed)
+    };
+    if !interactive && !resume && !missing.is_empty() {
+        return Err(inputs::InputError::Missing { names: missing }.into());
     }
     let client = crate::action::http::client().map_err(|e| EngineError::Http(e.to_string()))?;
     let mut engine = if resume {
-        runner::Engine::resume(file, runbook, options, answers, operator, client)?
+        let engine = runner::Engine::resume(file, runbook, options, answers, operator, client)?;
+        // As `run`: every answer still missing is named before any step runs, not
+        // found at the step that needs it (perhaps after an irreversible one).
+        let missing = engine.still_missing(missing);
+        if !interactive && !missing.is_empty() {
+            return Err(inputs::InputError::Missing { names: missing }.into());
+        }
+        engine
     } else {
         runner::Engine::start(file, runbook, options, answers, operator, client, 0)?
     };
@@ -204,7 +223,7 @@ impl runner::Engine {
             .map_err(EngineError::Runtime)?;
         match ran {
             Ok(end) => {
-                self.finish(end)?;
+                self.finish(&end)?;
                 Ok(end)
             }
             Err(Stop::Interrupted(signal)) => {
@@ -214,10 +233,14 @@ impl runner::Engine {
                     other => format!(" by {other}"),
                 };
                 // The cursor may sit after a half-typed answer: start a fresh line.
-                self.say(&format!(
-                    "\nInterrupted{by}. Nothing is lost: resume with `runbook resume {}`",
-                    self.file.display()
-                ));
+                let carry_on = match &self.options.continue_with {
+                    Some(_) => self.carry_on(),
+                    None => format!("Nothing is lost: resume with `{}`", self.resume_command()),
+                };
+                // A child's run is continued by resuming its parent, which says so.
+                if self.depth == 0 {
+                    self.say(&format!("\nInterrupted{by}. {carry_on}"));
+                }
                 Ok(RunEnd::Interrupted(signal))
             }
             Err(Stop::Fatal(error)) => Err(error),

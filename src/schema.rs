@@ -210,6 +210,7 @@ pub fn schema() -> Schema {
             "priority": priority,
             "estimate": r("Duration"),
             "guide": r("Text"),
+            "keep_secrets": {"type": "boolean", "description": "Whether the secrets a run still needs are kept at rest (0600, in the run's state directory) for `resume`; default true."},
             "inputs": {
                 "type": "object",
                 "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},

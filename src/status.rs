@@ -15,6 +15,7 @@ use serde_json::{Value as Json, json};
 
 use crate::document::model::{Runbook, Step};
 use crate::engine::outcome::Outcome;
+use crate::engine::state_dir::StateDir;
 use crate::output::Output;
 use crate::report::run_report::{
     ReportError, Run, RunState, date, declared_id, latest_run, minute,
@@ -44,9 +45,11 @@ impl State {
         match outcome {
             Outcome::Passed => State::Done,
             Outcome::Deferred => State::Deferred,
-            Outcome::Pending => State::Pending,
+            // Abandoned is never a step's outcome; were it one, the item would
+            // still be to do.
+            Outcome::Pending | Outcome::Abandoned => State::Pending,
             Outcome::Blocked => State::Blocked,
-            Outcome::Failed => State::Failed,
+            Outcome::Failed | Outcome::RollbackFailed => State::Failed,
             Outcome::Skipped => State::Skipped,
         }
     }
@@ -108,6 +111,8 @@ pub struct Status {
     pub groups: Vec<Group>,
     /// Rollback steps that ran in the latest run.
     pub rollback: Vec<Item>,
+    /// Runs of this runbook that still hold secrets at rest for `resume`.
+    pub secrets_at_rest: Vec<String>,
 }
 
 /// Counts over the items.
@@ -124,6 +129,8 @@ pub struct Totals {
     pub ahead: Duration,
     /// Items not done that have no estimate (so `ahead` is a lower bound).
     pub unestimated: usize,
+    /// No step has an estimate: `ahead` is the runbook's own, an upper bound.
+    pub from_runbook: bool,
 }
 
 impl Status {
@@ -168,13 +175,44 @@ impl Status {
             .map(item)
             .filter(|i| i.state != State::Pending)
             .collect();
+        let secrets_at_rest = StateDir::for_runbook(file, &runbook.id.value)
+            .map(|state| crate::engine::kept::held(&state))
+            .unwrap_or_default();
         Status {
             file: file.display().to_string(),
             groups,
             rollback,
             run,
             runbook,
+            secrets_at_rest,
         }
+    }
+
+    /// The command that continues the latest run, when it can be continued:
+    /// with `--confirm` for every item blocked for want of one.
+    pub fn resume_hint(&self) -> Option<String> {
+        let run = self.run.as_ref()?;
+        match run.state {
+            RunState::Interrupted
+            | RunState::Unfinished
+            | RunState::Finished {
+                outcome: Outcome::Blocked,
+                ..
+            } => {}
+            // A newer run took its place: only the latest is resumed.
+            RunState::Finished { .. } | RunState::Superseded => return None,
+        }
+        let mut command = format!("runbook resume {}", self.file);
+        for item in self.items() {
+            let asks = item
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains(&format!("`--confirm {}`", item.id)));
+            if item.state == State::Blocked && asks {
+                let _ = write!(command, " --confirm {}", item.id);
+            }
+        }
+        Some(command)
     }
 
     pub fn items(&self) -> impl Iterator<Item = &Item> {
@@ -199,6 +237,16 @@ impl Status {
                     None => totals.unestimated += 1,
                 }
             }
+        }
+        // Steps without estimates of their own, in a runbook that has one: the
+        // work ahead is at most the whole, not nothing.
+        if let Some(whole) = &self.runbook.estimate
+            && self.items().all(|i| i.estimate.is_none())
+            && totals.unestimated > 0
+        {
+            totals.ahead = whole.value.0;
+            totals.unestimated = 0;
+            totals.from_runbook = true;
         }
         totals
     }
@@ -301,6 +349,9 @@ fn ahead_line(totals: &Totals) -> String {
     } else {
         humantime::format_duration(totals.ahead).to_string()
     };
+    if totals.from_runbook {
+        return format!("Still ahead: up to {ahead} (the runbook's estimate; its steps have none)");
+    }
     let mut line = format!("Still ahead: {ahead}");
     match totals.unestimated {
         0 => {}
@@ -384,7 +435,26 @@ fn render_human(status: &Status, color: bool) -> String {
     out.push('\n');
     let _ = writeln!(out, "{}", totals_line(&totals));
     let _ = writeln!(out, "{}", ahead_line(&totals));
+    for line in closing_lines(status) {
+        let _ = writeln!(out, "{line}");
+    }
     out
+}
+
+/// What follows the totals: the runs holding secrets at rest, and how to go on.
+fn closing_lines(status: &Status) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !status.secrets_at_rest.is_empty() {
+        lines.push(format!(
+            "Secrets kept at rest for resume by run {} (removed when the run ends; `runbook abandon {}` ends it now)",
+            status.secrets_at_rest.join(", "),
+            status.file
+        ));
+    }
+    if let Some(hint) = status.resume_hint() {
+        lines.push(format!("Resume with `{hint}`"));
+    }
+    lines
 }
 
 /// A Markdown table cell.
@@ -434,6 +504,9 @@ fn render_markdown(status: &Status) -> String {
     let totals = status.totals();
     let _ = writeln!(out, "**{}**  ", totals_line(&totals));
     let _ = writeln!(out, "**{}**", ahead_line(&totals));
+    for line in closing_lines(status) {
+        let _ = writeln!(out, "\n{}", cell(&line));
+    }
     out
 }
 
@@ -505,7 +578,10 @@ fn render_json(status: &Status) -> String {
             "ahead": humantime::format_duration(totals.ahead).to_string(),
             "ahead_seconds": totals.ahead.as_secs(),
             "items_without_estimate": totals.unestimated,
+            "ahead_is_the_runbook_estimate": totals.from_runbook,
         },
+        "resume": status.resume_hint(),
+        "secrets_at_rest": status.secrets_at_rest,
     });
     let mut text = serde_json::to_string_pretty(&document).unwrap_or_else(|_| "{}".to_owned());
     text.push('\n');
@@ -539,6 +615,8 @@ struct Row {
     run: Option<Run>,
     /// Done and total items, when the runbook is valid.
     progress: Option<(usize, usize)>,
+    /// Runs holding secrets at rest for `resume`.
+    secrets: Vec<String>,
 }
 
 /// Without FILE: every runbook under `runbooks/` with its last run.
@@ -567,12 +645,18 @@ fn overview(format: Format, out: &mut Output) -> Result<i32, ReportError> {
             let totals = status.totals();
             (totals.done + totals.skipped, totals.items)
         });
+        let secrets = id
+            .as_ref()
+            .and_then(|id| StateDir::for_runbook(&path, id).ok())
+            .map(|state| crate::engine::kept::held(&state))
+            .unwrap_or_default();
         rows.push(Row {
             file,
             id,
             title,
             run,
             progress,
+            secrets,
         });
     }
     match format {
@@ -632,7 +716,26 @@ fn overview_human(rows: &[Row]) -> String {
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
+    for line in secrets_lines(rows) {
+        let _ = writeln!(out, "\n{line}");
+    }
     out
+}
+
+/// The runs that still hold secrets at rest, one line each.
+fn secrets_lines(rows: &[Row]) -> Vec<String> {
+    rows.iter()
+        .filter(|row| !row.secrets.is_empty())
+        .map(|row| {
+            format!(
+                "{} holds secrets at rest for resume (run {}): `runbook resume {}` finishes it, `runbook abandon {}` ends it",
+                row.id.as_deref().unwrap_or("?"),
+                row.secrets.join(", "),
+                row.file,
+                row.file
+            )
+        })
+        .collect()
 }
 
 fn overview_markdown(rows: &[Row]) -> String {
@@ -653,6 +756,9 @@ fn overview_markdown(rows: &[Row]) -> String {
             cell(&file)
         );
     }
+    for line in secrets_lines(rows) {
+        let _ = writeln!(out, "\n{}", cell(&line));
+    }
     out
 }
 
@@ -668,6 +774,7 @@ fn overview_json(rows: &[Row]) -> String {
                 "last_run": run_json(row.run.as_ref()),
                 "done": row.progress.map(|p| p.0),
                 "items": row.progress.map(|p| p.1),
+                "secrets_at_rest": row.secrets,
             })
         })
         .collect();

@@ -210,6 +210,24 @@ impl Rotation {
     /// copied there byte for byte: a run locks its file, so tests running at once
     /// must each run a file of their own.
     fn command(&self, verb: &str, new_token: &str) -> Command {
+        let mut command = self.unconfirmed(verb);
+        command
+            .args(["--confirm", REVOKE])
+            .env("RUNBOOK_INPUT_NEW_TOKEN", new_token);
+        command
+    }
+
+    /// `runbook VERB …` as [`Rotation::command`], with neither `--confirm` nor
+    /// the new token: what the operator adds is up to the test.
+    fn unconfirmed(&self, verb: &str) -> Command {
+        let mut command = self.at_terminal(verb);
+        command.args(["--non-interactive", "--yes"]);
+        command
+    }
+
+    /// `runbook VERB …` pointed at the sandbox as [`Rotation::command`], with no
+    /// answer that a person at a terminal gives: no flag, no token.
+    fn at_terminal(&self, verb: &str) -> Command {
         let file = self.path("cloudflare-token-rotation.yaml");
         if !file.exists() {
             std::fs::copy(
@@ -221,7 +239,6 @@ impl Rotation {
         let mut command = command(self.dir.path(), &[verb]);
         command
             .arg(file)
-            .args(["--non-interactive", "--yes", "--confirm", REVOKE])
             .arg(format!("--set=api_base={}", self.sandbox.api_url()))
             .arg(format!("--set=platform={}", self.sandbox.platform_url()))
             .arg(format!(
@@ -233,7 +250,6 @@ impl Rotation {
                 restart_command(&self.sandbox)
             ))
             .arg("--set=revoke_with=api")
-            .env("RUNBOOK_INPUT_NEW_TOKEN", new_token)
             .env("RUNBOOK_STATE_DIR", self.path("state"));
         command
     }
@@ -280,6 +296,16 @@ impl Rotation {
         let mut found = Vec::new();
         walk(
             &self.path("state/cloudflare-token-rotation/backups"),
+            &mut found,
+        );
+        found
+    }
+
+    /// The rotation's files of secrets kept at rest for `resume`.
+    fn kept(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        walk(
+            &self.path("state/cloudflare-token-rotation/secrets"),
             &mut found,
         );
         found
@@ -632,9 +658,11 @@ fn the_demo_without_confirm_stops_blocked_at_the_revoke_and_says_how_to_confirm(
     let tmp = tempfile::tempdir().expect("a temp dir");
     let (ran, kept) = demo(tmp.path(), &["--non-interactive", "--yes"]);
     assert_eq!(ran.status, 3, "{}", everything(&ran));
-    ran.stdout_has("confirm the revoke with `runbook demo --confirm revoke_old_token`")
-        .stdout_has("The old token is NOT revoked: Cloudflare still accepts it.")
-        .stdout_has("The env file now holds the new token (••••R7kd).");
+    ran.stdout_has(
+        "Start again with `runbook demo --non-interactive --yes --confirm revoke_old_token --keep`",
+    )
+    .stdout_has("The old token is NOT revoked: Cloudflare still accepts it.")
+    .stdout_has("The env file now holds the new token (••••R7kd).");
     let log = printed_log(&ran.stdout);
     assert!(log.iter().all(|r| r.1 != "DELETE"), "{log:?}");
 
@@ -649,6 +677,53 @@ fn the_demo_without_confirm_stops_blocked_at_the_revoke_and_says_how_to_confirm(
     assert!(text.contains(&tokens.new), "{text}");
 }
 
+/// The command a stopped demo printed last to carry on, as the arguments
+/// after `runbook`.
+fn demo_hint(stdout: &str) -> Vec<String> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("The run stopped before its end. Start again with `"))
+        .unwrap_or_else(|| panic!("no hint:\n{stdout}"));
+    let mut words: Vec<String> = line
+        .trim_end_matches('`')
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(words.remove(0), "runbook", "{line}");
+    words
+}
+
+#[test]
+fn every_hint_a_stopped_demo_prints_finishes_it_when_typed_as_printed() {
+    for (args, stopped_at) in [
+        (&["--non-interactive"][..], "create_token"),
+        (&["--non-interactive", "--yes"][..], REVOKE),
+        (
+            &["--non-interactive", "--confirm", REVOKE][..],
+            "create_token",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let (ran, kept) = demo(tmp.path(), args);
+        assert_eq!(ran.status, 3, "{args:?}\n{}", everything(&ran));
+        let journal = demo_journal(&kept);
+        let blocked: Vec<&Value> = journal.of("step_finished");
+        assert_eq!(
+            blocked.last().map(|e| e["step"].clone()),
+            Some(stopped_at.into()),
+            "{args:?}\n{}",
+            everything(&ran)
+        );
+        let hint = demo_hint(&ran.stdout);
+        assert!(!ran.stdout.contains("runbook resume"), "{}", ran.stdout);
+        let mut again = command(tmp.path(), &[]);
+        again.args(&hint).env("TMPDIR", tmp.path());
+        let ran = run(again, tmp.path(), "again");
+        assert_eq!(ran.status, 0, "{hint:?}\n{}", everything(&ran));
+    }
+}
+
 #[test]
 fn the_demo_old_token_rejected_scenario_rotates_and_ends_at_the_dashboard() {
     let tmp = tempfile::tempdir().expect("a temp dir");
@@ -661,8 +736,18 @@ fn the_demo_old_token_rejected_scenario_rotates_and_ends_at_the_dashboard() {
     // Without the dashboard step's confirmation it stops there, and says how to go on.
     let (ran, _) = demo(tmp.path(), &args);
     assert_eq!(ran.status, 3, "{}", everything(&ran));
-    ran.stdout_has(
-        "confirm the revoke with `runbook demo --scenario old-token-rejected --confirm revoke_old_token_in_dashboard`",
+    assert_eq!(
+        demo_hint(&ran.stdout),
+        [
+            "demo",
+            "--scenario",
+            "old-token-rejected",
+            "--non-interactive",
+            "--yes",
+            "--confirm",
+            "revoke_old_token_in_dashboard",
+            "--keep"
+        ]
     );
 
     let tmp = tempfile::tempdir().expect("a temp dir");

@@ -7,7 +7,7 @@
 //! The engine calls these with values it has already rendered. A value may be a
 //! secret, so no error here ever contains one.
 
-mod atomic;
+pub(crate) mod atomic;
 mod backup;
 mod dotenv;
 mod file;

@@ -53,6 +53,9 @@ pub struct Runbook {
     pub priority: Option<Spanned<Priority>>,
     pub estimate: Option<Spanned<Timespan>>,
     pub guide: Option<Spanned<String>>,
+    /// `keep_secrets: false`: the secrets a run still needs are not kept at rest
+    /// for `resume`, which asks for them again (see `engine::kept`).
+    pub keep_secrets: Option<Spanned<bool>>,
     pub inputs: Vec<Input>,
     /// A runbook written with `steps:` has one phase with no id.
     pub phases: Vec<Phase>,

@@ -52,11 +52,19 @@ impl Engine {
         let run_id = child.run_id.clone();
         // Secrets the child learnt must stay masked in this run's output too.
         self.values.redactor.merge(&child.values.redactor);
-        let (outcome, reason) = match end {
+        let (outcome, reason) = match &end {
             RunEnd::Passed => (Outcome::Passed, None),
             RunEnd::Failed => (
                 Outcome::Failed,
                 Some(format!("child runbook `{}` failed", step.id.value)),
+            ),
+            RunEnd::RollbackFailed(undone) => (
+                Outcome::Failed,
+                Some(format!(
+                    "child runbook `{}` failed, and its rollback failed too ({})",
+                    step.id.value,
+                    undone.join(", ")
+                )),
             ),
             RunEnd::Blocked => {
                 let deferred = child
@@ -71,7 +79,7 @@ impl Engine {
                     ),
                 }
             }
-            RunEnd::Interrupted(signal) => return Err(Stop::Interrupted(signal)),
+            RunEnd::Interrupted(signal) => return Err(Stop::Interrupted(*signal)),
         };
         Ok(Done {
             outcome,

@@ -211,6 +211,9 @@ impl Engine {
             ))));
         }
         self.values.set_input(name, value.clone(), spec.secret);
+        if spec.secret {
+            self.keep_secret(&format!("inputs.{name}"), &value)?;
+        }
         self.record(EventKind::InputProvided {
             name: name.to_owned(),
             fingerprint: fingerprint(&value),
@@ -230,13 +233,7 @@ impl Engine {
         let wanted: Vec<(String, String)> = self
             .pending_secrets
             .iter()
-            .filter(|(path, _)| {
-                references.iter().any(|r| {
-                    r == *path
-                        || r.starts_with(&format!("{path}."))
-                        || path.starts_with(&format!("{r}."))
-                })
-            })
+            .filter(|(path, _)| reads(&references, path))
             .map(|(p, f)| (p.clone(), f.clone()))
             .collect();
         for (path, expected) in wanted {
@@ -276,12 +273,25 @@ impl Engine {
                     "the value given for `{path}` is not the one this run used (its fingerprint differs)"
                 ))));
             }
-            let mut results = self.values.step(&step_id).cloned().unwrap_or_default();
-            results[field.as_str()] = serde_json::Value::String(value);
-            self.values.set_step(&step_id, results, &[field]);
-            self.pending_secrets.remove(&path);
+            self.keep_secret(&path, &value)?;
+            self.restore_secret(&path, value);
         }
         Ok(())
+    }
+
+    /// Puts back a secret step result (`steps.ID.FIELD`) that a resumed run knew
+    /// only by fingerprint.
+    pub(super) fn restore_secret(&mut self, path: &str, value: String) {
+        let mut parts = path.splitn(3, '.');
+        let (_, step_id, field) = (
+            parts.next(),
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default().to_owned(),
+        );
+        let mut results = self.values.step(step_id).cloned().unwrap_or_default();
+        results[field.as_str()] = serde_json::Value::String(value);
+        self.values.set_step(step_id, results, &[field]);
+        self.pending_secrets.remove(path);
     }
 
     /// Asks for a value this run used before, until the answer has the recorded
@@ -352,6 +362,14 @@ impl Engine {
         };
         Ok(Some(self.ask_operator(move |op| op.ask(&question)).await?))
     }
+}
+
+/// Whether a template with these references reads the value at `path` (or a
+/// part of it, or a whole that holds it).
+pub(super) fn reads(references: &[String], path: &str) -> bool {
+    references.iter().any(|r| {
+        r == path || r.starts_with(&format!("{path}.")) || path.starts_with(&format!("{r}."))
+    })
 }
 
 /// A progress display that shows nothing (when the operator is unavailable).

@@ -12,10 +12,17 @@ use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::StateDir;
 
 /// Whether a run that ended `outcome` no longer needs its backups: a passed run
-/// has nothing to roll back. Any other end keeps them — a failed run's may be
-/// the only copy of the file as it was, and a blocked one may still be resumed.
+/// has nothing to roll back, a failed one was rolled back, an abandoned one was
+/// given up. The backups hold old secrets in clear, so they go. A blocked or
+/// interrupted run may still be resumed, and a run whose rollback failed keeps
+/// them for the operator to put back by hand.
 pub fn backups_unneeded(outcome: Outcome) -> bool {
-    outcome == Outcome::Passed
+    // A failed run was rolled back; a run whose rollback failed keeps them for
+    // the operator to put back by hand.
+    matches!(
+        outcome,
+        Outcome::Passed | Outcome::Failed | Outcome::Abandoned
+    )
 }
 
 /// Removes `backups/<run-id>/`.

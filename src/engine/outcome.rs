@@ -11,6 +11,11 @@ pub enum Outcome {
     Blocked,
     Skipped,
     Deferred,
+    /// A run only: it failed, and its rollback failed too, so something it
+    /// changed may be left undone (exit code 5).
+    RollbackFailed,
+    /// A run only: ended by `runbook abandon` before it finished.
+    Abandoned,
 }
 
 impl Outcome {
@@ -22,6 +27,8 @@ impl Outcome {
             Outcome::Blocked => "blocked",
             Outcome::Skipped => "skipped",
             Outcome::Deferred => "deferred",
+            Outcome::RollbackFailed => "rollback_failed",
+            Outcome::Abandoned => "abandoned",
         }
     }
 
@@ -34,6 +41,8 @@ impl Outcome {
             Outcome::Blocked => "⛔",
             Outcome::Skipped => "↷",
             Outcome::Deferred => "⏸",
+            Outcome::RollbackFailed => "‼",
+            Outcome::Abandoned => "∅",
         }
     }
 }

@@ -225,6 +225,7 @@ impl Engine {
             if self.options.confirm.contains(&name) || (self.options.yes && !irreversible) {
                 return Ok(Done::passed(json!({})));
             }
+            self.unconfirmed.insert(step.id.value.clone());
             let how = if irreversible {
                 format!("`--confirm {name}`")
             } else {

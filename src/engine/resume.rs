@@ -1,8 +1,10 @@
 //! `runbook resume FILE`: continues the latest unfinished run. The journal is
 //! replayed — outcomes, when steps passed, non-secret results and inputs — so
-//! no passed step runs again; secrets are known only by fingerprint and are
-//! asked for again when needed; a changed runbook file is refused.
+//! no passed step runs again; secrets are known to the journal only by
+//! fingerprint and come back from the values kept at rest (`engine::kept`),
+//! checked against it, or are asked for again; a changed runbook file is refused.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -11,14 +13,18 @@ use serde_json::json;
 use crate::document::model::Runbook;
 use crate::engine::gate::StepRecord;
 use crate::engine::in_doubt::steps_in_doubt;
+use crate::engine::interaction::reads;
 use crate::engine::journal::{Event, EventKind, Journal};
+use crate::engine::kept::Kept;
 use crate::engine::lock::{Holder, Lock};
+use crate::engine::outcome::Outcome;
 use crate::engine::runner::{Engine, Opened, RunOptions, SharedOperator, working_directory};
 use crate::engine::state_dir::StateDir;
 use crate::engine::{EngineError, open_events};
 use crate::eval::answers::Answers;
 use crate::eval::load::{child_hashes, file_hash};
 use crate::eval::values::Values;
+use crate::secret::fingerprint;
 
 impl Engine {
     pub(super) fn resume(
@@ -124,10 +130,104 @@ impl Engine {
                 "note: `{step}` started at {at} and its result was never recorded: it is in doubt"
             ));
         }
+        engine.restore_kept();
         engine.record(EventKind::Resumed {
             pid: std::process::id(),
         })?;
         Ok(engine)
+    }
+
+    /// Gives back the secrets this run kept at rest, each checked against the
+    /// fingerprint the journal recorded; what is not kept (or does not match)
+    /// stays pending and is asked for again. A resume that opts out of keeping
+    /// secrets removes what an earlier process kept.
+    fn restore_kept(&mut self) {
+        let path = self.state.kept_path(&self.run_id);
+        if !self.kept.enabled() {
+            if path.exists() && Kept::remove(&path).is_ok() {
+                self.say("note: the secrets kept for this run were removed (--no-keep-secrets); they are asked for again");
+            }
+            return;
+        }
+        let kept = match self.kept.load(&path) {
+            Ok(kept) => kept,
+            Err(problem) => {
+                self.say(&format!(
+                    "note: {problem}; the secrets it held are asked for again"
+                ));
+                return;
+            }
+        };
+        for (key, value) in kept {
+            if let Some(name) = key.strip_prefix("inputs.") {
+                match self.pending_inputs.get(name) {
+                    Some(expected) if *expected == fingerprint(&value) => {
+                        self.pending_inputs.remove(name);
+                        self.values.set_input(name, value, true);
+                    }
+                    Some(_) => self.mismatch(&key),
+                    None => {}
+                }
+            } else {
+                match self.pending_secrets.get(&key) {
+                    Some(expected) if *expected == fingerprint(&value) => {
+                        self.restore_secret(&key, value);
+                    }
+                    Some(_) => self.mismatch(&key),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// Of the answers a new run would miss (`missing`: inputs and prompts with
+    /// neither an answer nor a default), those this run still needs — an input
+    /// its journal has no value for, a prompt not yet answered — and the secrets
+    /// it knows only by fingerprint (neither kept nor answered) that a step still
+    /// to run reads: under the input's name or the step id, as they are given.
+    pub(super) fn still_missing(&self, missing: Vec<String>) -> Vec<String> {
+        let passed = |id: &str| {
+            self.records
+                .get(id)
+                .is_some_and(|r| r.outcome == Outcome::Passed)
+        };
+        let mut names: BTreeSet<String> = missing
+            .into_iter()
+            // A secret input the journal knows by fingerprint is missing only
+            // if a step still to run reads it (below).
+            .filter(|name| {
+                !self.values.has_input(name)
+                    && !self.pending_inputs.contains_key(name)
+                    && !passed(name)
+            })
+            .collect();
+        let env = crate::template::environment();
+        let ahead: Vec<String> = self
+            .runbook
+            .all_steps()
+            .filter(|step| !passed(&step.id.value))
+            .flat_map(crate::document::model::Step::templates)
+            .flat_map(|t| crate::template::references(&env, &t.template.source).unwrap_or_default())
+            .collect();
+        let read = |path: &str| reads(&ahead, path);
+        for name in self.pending_inputs.keys() {
+            if self.answers.get(name).is_none() && read(&format!("inputs.{name}")) {
+                names.insert(name.clone());
+            }
+        }
+        for path in self.pending_secrets.keys() {
+            let step = path.split('.').nth(1).unwrap_or_default();
+            if self.answers.get(step).is_none() && read(path) {
+                names.insert(step.to_owned());
+            }
+        }
+        names.into_iter().collect()
+    }
+
+    fn mismatch(&self, key: &str) {
+        self.say(&format!(
+            "note: the kept value of `{key}` is not the one the journal recorded (its fingerprint differs); it is asked for again"
+        ));
     }
 
     fn replay(&mut self, events: &[Event]) {

@@ -14,6 +14,7 @@ use crate::document::model::{Runbook, Step};
 use crate::engine::gate::{StepRecord, short};
 use crate::engine::interaction::caught_signal;
 use crate::engine::journal::{Event, EventKind, Events, Journal};
+use crate::engine::kept::Kept;
 use crate::engine::leftovers;
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
@@ -39,33 +40,47 @@ pub struct RunOptions {
     pub plan: Option<PathBuf>,
     /// `resume --rerun ID`: run these in-doubt steps again.
     pub rerun: BTreeSet<String>,
+    /// `--no-keep-secrets`: keep no secret at rest; `resume` asks again.
+    pub no_keep_secrets: bool,
+    /// `--operator NAME`: who is at the keyboard, for the journal and reports.
+    pub operator: Option<String>,
+    /// How the operator carries on after the run stopped (blocked or
+    /// interrupted), when that is not `runbook resume`: the demo, whose sandbox
+    /// ends with it, is started again instead.
+    pub continue_with: Option<String>,
 }
 
 /// How a run ended, and so its exit code (SPEC §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEnd {
     Passed,
+    /// A step failed; the rollback (if any applied) ran and passed.
     Failed,
+    /// A step failed, and so did rollback steps: these, left undone.
+    RollbackFailed(Vec<String>),
     Blocked,
     /// Stopped by this signal (Ctrl-C is SIGINT); `resume` continues.
     Interrupted(nix::sys::signal::Signal),
 }
 
 impl RunEnd {
-    pub fn exit_code(self) -> i32 {
+    pub fn exit_code(&self) -> i32 {
         match self {
             RunEnd::Passed => 0,
             RunEnd::Failed => 1,
             RunEnd::Blocked => 3,
+            // Not 1: what the run changed may still be in place.
+            RunEnd::RollbackFailed(_) => 5,
             // As a shell reports a process the signal ended: 130, 143, 129.
-            RunEnd::Interrupted(signal) => 128 + signal as i32,
+            RunEnd::Interrupted(signal) => 128 + *signal as i32,
         }
     }
 
-    pub fn outcome(self) -> Outcome {
+    pub fn outcome(&self) -> Outcome {
         match self {
             RunEnd::Passed => Outcome::Passed,
             RunEnd::Failed => Outcome::Failed,
+            RunEnd::RollbackFailed(_) => Outcome::RollbackFailed,
             RunEnd::Blocked => Outcome::Blocked,
             RunEnd::Interrupted(_) => Outcome::Pending,
         }
@@ -90,6 +105,8 @@ pub struct Engine {
     /// `kill -9`, a journal that could not be written): step id → when it started.
     pub(super) in_doubt: BTreeMap<String, String>,
     pub(super) journal: Journal,
+    /// The secrets this run still needs, kept for `resume`.
+    pub(super) kept: Kept,
     pub(super) events: Option<Events>,
     pub(super) client: reqwest::Client,
     pub(super) state: StateDir,
@@ -106,6 +123,12 @@ pub struct Engine {
     /// The manual step whose instructions were shown before its confirmation was
     /// asked, so they are not shown twice.
     pub(super) instructions_shown: Option<String>,
+    /// Steps blocked in this process for want of a confirmation that only
+    /// `--confirm ID` gives: what the resume command must add.
+    pub(super) unconfirmed: BTreeSet<String>,
+    /// Steps are recorded without a line on the screen (rollback steps that
+    /// all are skipped).
+    pub(super) quiet: bool,
 }
 
 /// What a started or resumed run has opened: the parts of an [`Engine`] that
@@ -138,6 +161,9 @@ impl Engine {
         ) {
             opened.values.redactor.add(&secret);
         }
+        let keep = !opened.options.no_keep_secrets
+            && opened.runbook.keep_secrets.as_ref().is_none_or(|k| k.value);
+        let kept = Kept::new(keep.then(|| opened.state.kept_path(&opened.run_id)));
         Engine {
             file: opened.file,
             runbook: opened.runbook,
@@ -150,6 +176,7 @@ impl Engine {
             pending_inputs: BTreeMap::new(),
             in_doubt: BTreeMap::new(),
             journal: opened.journal,
+            kept,
             events: opened.events,
             client: opened.client,
             state: opened.state,
@@ -159,6 +186,8 @@ impl Engine {
             scope: String::new(),
             failed_evidence: None,
             instructions_shown: None,
+            unconfirmed: BTreeSet::new(),
+            quiet: false,
         }
     }
 
@@ -186,7 +215,7 @@ impl Engine {
         leftovers::clean(&state, &runs);
         let superseded = crate::engine::state_dir::unfinished(&runs);
         let seq = state.next_seq()?;
-        let operator_name = operator_name();
+        let operator_name = operator_name(options.operator.as_deref());
         let started_at = crate::engine::journal::now();
         let first = Event::now(EventKind::RunStarted {
             run_id: run_id.clone(),
@@ -337,11 +366,26 @@ impl Engine {
                 failed = Some(evidence);
                 break;
             }
+            // In a runbook the order is the procedure: what comes after a step
+            // that did not happen waits for it. A checklist's items are
+            // independent, so it goes on to the others.
+            if matches!(outcome, Outcome::Deferred | Outcome::Blocked)
+                && !self.runbook.is_checklist()
+            {
+                self.say(&format!(
+                    "  The steps after `{}` wait until it is done: in a runbook the order is the procedure.",
+                    step.id.value
+                ));
+                break;
+            }
         }
-        if let Some(step) = &failed {
-            self.rollback(step).await?;
-        }
-        let end = if failed.is_some() {
+        let undone = match &failed {
+            Some(step) => self.rollback(step).await?,
+            None => Vec::new(),
+        };
+        let end = if !undone.is_empty() {
+            RunEnd::RollbackFailed(undone)
+        } else if failed.is_some() {
             RunEnd::Failed
         } else if steps.iter().all(|s| {
             self.records
@@ -352,34 +396,62 @@ impl Engine {
         } else {
             RunEnd::Blocked
         };
-        self.summary(&steps, end);
+        self.summary(&steps, &end);
         Ok(end)
     }
 
-    async fn rollback(&mut self, failed: &str) -> Result<(), Stop> {
+    /// Runs the rollback after `failed` failed; returns the rollback steps that
+    /// failed, which leave undone what they were to undo. The journal records
+    /// the rollback and every step of it; the screen announces "Rolling back"
+    /// at the first step whose `when` holds — skipped steps before it have no
+    /// line of their own (the summary lists them), and a rollback whose every
+    /// step is skipped is never announced.
+    async fn rollback(&mut self, failed: &str) -> Result<Vec<String>, Stop> {
         if self.runbook.rollback.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let reason = format!("step `{failed}` failed");
         self.record(EventKind::RollbackStarted {
             reason: reason.clone(),
         })?;
-        self.say(&format!("Rolling back: {reason}"));
         let steps = self.runbook.rollback.clone();
         let total = steps.len();
+        let mut undone = Vec::new();
+        let mut announced = false;
         for (index, step) in steps.iter().enumerate() {
-            self.say(&format!(
-                "[rollback {}/{total}] {} · {}",
-                index + 1,
-                step.title_or_id(),
-                effect_name(step)
-            ));
-            self.run_step(step).await?;
+            if !announced && self.applies(step).await? {
+                self.say(&format!("Rolling back: {reason}"));
+                announced = true;
+            }
+            self.quiet = !announced;
+            if announced {
+                self.say(&format!(
+                    "[rollback {}/{total}] {} · {}",
+                    index + 1,
+                    step.title_or_id(),
+                    effect_name(step)
+                ));
+            }
+            let outcome = self.run_step(step).await;
+            self.quiet = false;
+            if outcome? == Outcome::Failed {
+                undone.push(step.id.value.clone());
+            }
             if let Some(signal) = caught_signal() {
                 return Err(Stop::Interrupted(signal));
             }
         }
-        Ok(())
+        Ok(undone)
+    }
+
+    /// Whether a step's `when` holds now (or cannot be told: its failure is
+    /// then the step's to report).
+    async fn applies(&mut self, step: &Step) -> Result<bool, Stop> {
+        let Some(when) = &step.when else {
+            return Ok(true);
+        };
+        self.resolve_for(&[when.source.as_str()]).await?;
+        Ok(!matches!(self.values.condition(&when.source), Ok(false)))
     }
 
     fn banner(&self) {
@@ -405,7 +477,7 @@ impl Engine {
         ));
     }
 
-    fn summary(&self, steps: &[Step], end: RunEnd) {
+    fn summary(&self, steps: &[Step], end: &RunEnd) {
         self.say("");
         self.say("Summary");
         let all = || steps.iter().chain(self.runbook.rollback.iter());
@@ -433,23 +505,71 @@ impl Engine {
         let verdict = match end {
             RunEnd::Passed => "passed".to_owned(),
             RunEnd::Failed => "failed".to_owned(),
+            RunEnd::RollbackFailed(undone) => format!(
+                "failed, and its rollback failed too: left undone by {}; check by hand what those steps were to undo (the setting backups are kept in {})",
+                undone
+                    .iter()
+                    .map(|id| format!("`{id}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.state.backups_dir(&self.run_id).display()
+            ),
             RunEnd::Blocked => "blocked: some steps did not run (see above)".to_owned(),
             RunEnd::Interrupted(_) => "interrupted".to_owned(),
         };
         self.say(&format!("Run {} {verdict}", self.run_id));
+        if *end == RunEnd::Blocked && self.depth == 0 {
+            self.say(&self.carry_on());
+        }
     }
 
-    /// Writes the end of the run; a passed run no longer needs its setting backups
-    /// (a crash before they are removed leaves them to the next run's cleanup).
-    pub(super) fn finish(&mut self, end: RunEnd) -> Result<(), EngineError> {
+    /// The one command, in a sentence, that carries on after the run stopped.
+    pub(super) fn carry_on(&self) -> String {
+        match &self.options.continue_with {
+            Some(command) => format!("Start again with `{command}`"),
+            None => format!("Resume with `{}`", self.resume_command()),
+        }
+    }
+
+    /// The command that continues this run where it stopped: the confirmations
+    /// it still needs (`--confirm` of the steps a missing one blocked), and
+    /// `--yes` if this run had it.
+    pub(super) fn resume_command(&self) -> String {
+        let mut command = format!("runbook resume {}", self.file.display());
+        if self.options.yes {
+            command.push_str(" --yes");
+        }
+        for id in self.unconfirmed.iter().chain(&self.options.confirm) {
+            command.push_str(&format!(" --confirm {id}"));
+        }
+        command
+    }
+
+    /// Writes the end of the run. A run that ended no longer needs the secrets
+    /// kept for its resume, nor — once passed, or failed and rolled back — the
+    /// backups of the settings it replaced (a crash before they are removed
+    /// leaves them to the next run's cleanup). A blocked run is resumed to
+    /// finish it: it keeps both. A run whose rollback failed keeps its
+    /// backups: they are what the operator puts back by hand.
+    pub(super) fn finish(&mut self, end: &RunEnd) -> Result<(), EngineError> {
         self.record(EventKind::RunFinished {
             outcome: end.outcome(),
             exit_code: end.exit_code(),
         })?;
+        if !matches!(end, RunEnd::Blocked | RunEnd::Interrupted(_)) {
+            Kept::remove(&self.state.kept_path(&self.run_id))?;
+        }
         if leftovers::backups_unneeded(end.outcome()) {
             leftovers::remove_backups(&self.state, &self.run_id);
         }
         Ok(())
+    }
+
+    /// Keeps a secret value for `resume` (`inputs.NAME` or `steps.ID.FIELD`).
+    pub(super) fn keep_secret(&mut self, key: &str, value: &str) -> Result<(), Stop> {
+        self.kept
+            .keep(key, value)
+            .map_err(|e| Stop::Fatal(EngineError::Kept(e)))
     }
 
     pub(super) fn now() -> SystemTime {
@@ -458,26 +578,53 @@ impl Engine {
 }
 
 /// A reason cut to one line for the summary table; the step's own line above
-/// has it whole.
+/// has it whole. A cut never falls inside a `code span`: that is where the
+/// flag or the command the operator needs is (`--confirm revoke_old_token`).
 fn summary_reason(reason: &str) -> String {
     const WIDTH: usize = 100;
     let first = reason.lines().next().unwrap_or_default();
-    if first.chars().count() > WIDTH {
-        format!("{}…", first.chars().take(WIDTH).collect::<String>())
-    } else {
-        first.to_owned()
+    let chars: Vec<char> = first.chars().collect();
+    if chars.len() <= WIDTH {
+        return first.to_owned();
     }
+    let mut end = WIDTH;
+    if chars[..end].iter().filter(|c| **c == '`').count() % 2 == 1 {
+        // Inside a span: keep it to its closing backquote.
+        end = chars[end..]
+            .iter()
+            .position(|c| *c == '`')
+            .map_or(chars.len(), |at| end + at + 1);
+    }
+    if end >= chars.len() {
+        return first.to_owned();
+    }
+    format!("{}…", chars[..end].iter().collect::<String>())
 }
 
 fn effect_name(step: &Step) -> &'static str {
     step.effect().map_or("child runbook", |e| e.as_str())
 }
 
-fn operator_name() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".to_owned())
+/// Who is at the keyboard: `--operator`, then `RUNBOOK_OPERATOR`, then the
+/// login's `$USER`/`$LOGNAME`, then the account the process runs as — so a
+/// container or CI job without `$USER` is still someone — then the uid.
+fn operator_name(given: Option<&str>) -> String {
+    let set = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    set(given.map(str::to_owned))
+        .or_else(|| set(std::env::var(OPERATOR_ENV).ok()))
+        .or_else(|| set(std::env::var("USER").ok()))
+        .or_else(|| set(std::env::var("LOGNAME").ok()))
+        .or_else(|| {
+            set(nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|user| user.name))
+        })
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
 }
+
+/// The environment variable that names the operator when `--operator` does not.
+pub const OPERATOR_ENV: &str = "RUNBOOK_OPERATOR";
 
 fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")
@@ -488,4 +635,21 @@ pub(super) fn working_directory() -> Option<String> {
     std::env::current_dir()
         .ok()
         .map(|dir| dir.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary_reason;
+
+    #[test]
+    fn a_summary_reason_is_never_cut_inside_the_flag_it_names() {
+        let reason = "not confirmed: an irreversible step runs without a person at the terminal only with `--confirm revoke_old_token` and more words after it";
+        let cut = summary_reason(reason);
+        assert!(cut.contains("`--confirm revoke_old_token`"), "{cut}");
+        assert!(cut.ends_with('…'), "{cut}");
+        let short = "blocked: `x` is failed";
+        assert_eq!(summary_reason(short), short);
+        let long_plain = "word ".repeat(40);
+        assert_eq!(summary_reason(&long_plain).chars().count(), 101);
+    }
 }

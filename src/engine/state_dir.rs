@@ -187,6 +187,12 @@ impl StateDir {
         self.backups_root().join(run_id)
     }
 
+    /// `<state>/<runbook-id>/secrets/<run-id>.json`: the secrets the run still
+    /// needs, kept for `resume` (see `engine::kept`).
+    pub fn kept_path(&self, run_id: &str) -> PathBuf {
+        self.root.join("secrets").join(format!("{run_id}.json"))
+    }
+
     /// Creates the directories (mode 0700: journals and backups may hold what an
     /// operator typed or a settings file held) and checks that they are writable,
     /// so that a run fails before its first step rather than after a change it

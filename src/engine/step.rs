@@ -165,6 +165,9 @@ impl Engine {
         for field in secret_fields {
             if let Some(Json::String(value)) = results.get(field) {
                 secret_fingerprints.insert(field.clone(), fingerprint(value));
+                // Kept before the journal says the step passed: a crash between
+                // the two re-runs the step rather than losing its value.
+                self.keep_secret(&format!("steps.{}.{field}", step.id.value), value)?;
             }
         }
         let redacted = redact_json(&self.values.redactor, &results);
@@ -186,6 +189,9 @@ impl Engine {
                 reason: reason.clone(),
             },
         );
+        if self.quiet {
+            return Ok(outcome);
+        }
         for line in details(step, &results) {
             self.say(&format!("    {line}"));
         }
@@ -311,6 +317,9 @@ impl Engine {
                 Ok(None)
             }
             Confirmation::Missing(reason) => {
+                if !self.options.confirm.contains(&id) {
+                    self.unconfirmed.insert(id.clone());
+                }
                 self.record(EventKind::GateBlocked {
                     step: id,
                     reason: reason.clone(),

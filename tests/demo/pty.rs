@@ -12,7 +12,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::{has_spinner, seeded};
+use runbook::sandbox::SandboxConfig;
+
+use super::{REVOKE, Rotation, has_spinner, indices, is_delete, last4, seeded, show};
 use crate::support::binary;
 use crate::tty::Tty;
 
@@ -185,5 +187,84 @@ fn at_a_terminal_the_seed_situation_ends_with_the_dashboard_step() {
             !screen.contains(leak),
             "the screen shows {leak:?}:\n{screen}"
         );
+    }
+}
+
+#[test]
+fn a_person_resuming_the_rotation_after_ctrl_c_at_the_revoke_types_only_the_phrase() {
+    let rotation = Rotation::start(SandboxConfig::default());
+    let tokens = rotation.sandbox.tokens();
+    let at_terminal = |verb: &str| {
+        let mut command = rotation.at_terminal(verb);
+        // The terminal is the PTY the session hands the child.
+        command
+            .env("TERM", "xterm")
+            .stdin(std::process::Stdio::inherit());
+        Tty::spawn(command, TIMEOUT_MS)
+    };
+
+    let mut tty = at_terminal("run");
+    tty.wait("Abort");
+    tty.send("\r");
+    tty.wait("Paste the new Cloudflare API token");
+    tty.send(&format!("{}\r", tokens.new));
+    tty.wait(PHRASE_PROMPT);
+    tty.ctrl_c();
+    let (screen, code) = tty.finish();
+    assert_eq!(code, 130, "{screen}");
+    let hint = "resume with `runbook resume ";
+    assert!(screen.contains(hint), "{screen}");
+    assert!(indices(&rotation.log(), is_delete).is_empty());
+
+    // The printed command, at a terminal: the run picks up at the revoke, and
+    // the one thing asked is the confirmation phrase — not the new token, not
+    // the old one (which the env file no longer holds).
+    let mut tty = at_terminal("resume");
+    let asked = tty.wait(PHRASE_PROMPT);
+    for not_asked in ["Paste the new", "enter again", "Resuming:"] {
+        assert!(!asked.contains(not_asked), "asked again: {asked}");
+    }
+    assert!(asked.contains("passed earlier in this run"), "{asked}");
+    tty.send(&format!("{}\r", last4(&tokens.old)));
+    let (screen, code) = tty.finish();
+    let log = rotation.log();
+    assert_eq!(code, 0, "{screen}\n{}", show(&log));
+    assert_eq!(indices(&log, is_delete).len(), 1, "{}", show(&log));
+    assert!(screen.contains(&format!("{REVOKE} ")), "{screen}");
+    for token in [&tokens.old, &tokens.new] {
+        assert!(
+            !screen.contains(token.as_str()),
+            "a token on the screen:\n{screen}"
+        );
+    }
+    assert!(rotation.kept().is_empty(), "{:?}", rotation.kept());
+}
+
+#[test]
+fn ctrl_c_in_the_demo_never_points_at_a_directory_it_deletes() {
+    for keep in [false, true] {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let args: &[&str] = if keep { &["--keep"] } else { &[] };
+        let mut tty = demo(tmp.path(), args);
+        tty.wait("Abort");
+        tty.send("\r");
+        tty.wait("Paste the new Cloudflare API token");
+        tty.send("\r");
+        tty.wait(PHRASE_PROMPT);
+        tty.ctrl_c();
+        let (screen, code) = tty.finish();
+        assert_eq!(code, 130, "{screen}");
+        assert!(!screen.contains("runbook resume"), "{screen}");
+        let again = if keep {
+            "runbook demo --keep"
+        } else {
+            "runbook demo"
+        };
+        assert!(
+            screen.contains(&format!("Start again with `{again}`")),
+            "{screen}"
+        );
+        assert_eq!(screen.contains("goes away"), !keep, "{screen}");
+        assert_eq!(screen.contains("is kept at"), keep, "{screen}");
     }
 }

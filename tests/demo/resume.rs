@@ -74,10 +74,10 @@ fn resume_after_kill_9_between_save_and_verify_saves_once_and_revokes_once_after
     assert_eq!(new_token_tests(&rotation.log(), &new4), 1);
     assert!(indices(&rotation.log(), is_delete).is_empty());
 
-    // Resume needs the secrets again: the new token, and the old token that the
-    // `old_token` step read (under its step id).
-    let mut resume = rotation.command("resume", &tokens.new);
-    resume.env("RUNBOOK_INPUT_OLD_TOKEN", &tokens.old);
+    // Resume needs nothing given again: not the new token, and not the old one,
+    // which the env file no longer holds. The run kept both at rest.
+    let mut resume = rotation.unconfirmed("resume");
+    resume.args(["--confirm", REVOKE]);
     let ran = run(resume, rotation.root(), "resume");
     let log = rotation.log();
     assert_eq!(ran.status, 0, "{}\n{}", everything(&ran), show(&log));
@@ -151,10 +151,91 @@ fn resume_after_kill_9_between_save_and_verify_saves_once_and_revokes_once_after
     assert_eq!(text, rotation.rotated(&tokens.new));
     assert_eq!(mode, 0o600);
     assert!(rotation.backups().is_empty(), "{:?}", rotation.backups());
+    assert!(rotation.kept().is_empty(), "{:?}", rotation.kept());
     for token in [&tokens.old, &tokens.new] {
         assert!(
             !journal.text().contains(token.as_str()),
             "a token in the journal"
         );
+        assert!(!ran.stdout.contains(token.as_str()), "{}", ran.stdout);
     }
+}
+
+#[test]
+fn blocked_at_the_revoke_the_rotation_resumes_with_the_confirmation_alone() {
+    // The README's path: `run … --yes` stops at the irreversible revoke (exit 3),
+    // then `resume … --confirm revoke_old_token` finishes. By then the env file
+    // holds the new token, so nobody could type the old one again.
+    let rotation = Rotation::start(SandboxConfig::default());
+    let tokens = rotation.sandbox.tokens();
+    let mut first = rotation.unconfirmed("run");
+    first.env("RUNBOOK_INPUT_NEW_TOKEN", &tokens.new);
+    let ran = run(first, rotation.root(), "run");
+    assert_eq!(ran.status, 3, "{}", everything(&ran));
+    assert_eq!(rotation.journal().outcome(REVOKE), "blocked");
+    assert_eq!(rotation.env_file().0, rotation.rotated(&tokens.new));
+    assert!(indices(&rotation.log(), is_delete).is_empty());
+    let kept = rotation.kept();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(super::file_mode(&kept[0]), 0o600);
+
+    let mut resume = rotation.unconfirmed("resume");
+    resume.args(["--confirm", REVOKE]);
+    let ran = run(resume, rotation.root(), "resume");
+    let log = rotation.log();
+    assert_eq!(ran.status, 0, "{}\n{}", everything(&ran), show(&log));
+    let journal = rotation.journal();
+    let last = |event: Vec<&serde_json::Value>| event.last().map(|e| e["outcome"].clone());
+    assert_eq!(last(journal.of("run_finished")), Some("passed".into()));
+    assert_eq!(last(journal.finished(REVOKE)), Some("passed".into()));
+    assert_eq!(
+        last(journal.finished("old_token_revoked")),
+        Some("passed".into())
+    );
+    let deletes = indices(&log, is_delete);
+    assert_eq!(deletes.len(), 1, "{}", show(&log));
+    assert_eq!(
+        log[deletes[0]].token_last4.as_deref(),
+        Some(&*last4(&tokens.old))
+    );
+    assert!(rotation.kept().is_empty(), "{:?}", rotation.kept());
+    assert!(rotation.backups().is_empty(), "{:?}", rotation.backups());
+    for token in [&tokens.old, &tokens.new] {
+        assert!(
+            !journal.text().contains(token.as_str()),
+            "a token in the journal"
+        );
+        assert!(
+            !everything(&ran).contains(token.as_str()),
+            "{}",
+            everything(&ran)
+        );
+    }
+}
+
+#[test]
+fn with_no_keep_secrets_the_blocked_rotation_asks_for_the_old_token_again() {
+    let rotation = Rotation::start(SandboxConfig::default());
+    let tokens = rotation.sandbox.tokens();
+    let mut first = rotation.unconfirmed("run");
+    first
+        .arg("--no-keep-secrets")
+        .env("RUNBOOK_INPUT_NEW_TOKEN", &tokens.new);
+    assert_eq!(run(first, rotation.root(), "run").status, 3);
+    assert!(rotation.kept().is_empty(), "{:?}", rotation.kept());
+
+    let mut resume = rotation.unconfirmed("resume");
+    resume.args(["--confirm", REVOKE, "--no-keep-secrets"]);
+    let ran = run(resume, rotation.root(), "resume");
+    assert_eq!(ran.status, 2, "{}", everything(&ran));
+    // Named before any step: the old token, which the revoke still reads (the
+    // new one no step still to run reads).
+    assert!(
+        ran.stderr
+            .contains("nobody can be asked without a terminal: old_token"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("new_token,"), "{}", ran.stderr);
+    assert!(indices(&rotation.log(), is_delete).is_empty());
 }

@@ -334,3 +334,99 @@ steps:
     work.runbook(["run", "restart.yaml", "--yes"]).status(0);
     assert_eq!(server.count("POST", "/restart"), 1);
 }
+
+/// The command a stopped run printed to carry on ("Resume with …"), as the
+/// arguments after `runbook`: a test types it literally.
+fn printed_hint(said: &str) -> Vec<String> {
+    let start = said
+        .rfind("Resume with `")
+        .unwrap_or_else(|| panic!("no resume hint:\n{said}"))
+        + "Resume with `".len();
+    let command = &said[start..start + said[start..].find('`').expect("a closing backquote")];
+    let mut words: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
+    assert_eq!(words.remove(0), "runbook", "{command}");
+    words
+}
+
+/// Two steps with no `needs` between them: only the order says the second comes after.
+const ORDERED: &str = r"runbook: ordered
+steps:
+  - id: tell
+    title: Tell the team
+    manual: Post in the channel that the token changes.
+  - id: rewrite
+    effect: change
+    command: echo ran >> marker
+";
+
+#[test]
+fn a_deferred_manual_step_stops_a_runbook_there_and_the_printed_hints_finish_it() {
+    let work = Work::new();
+    work.write("ordered.yaml", ORDERED);
+    let ran = work
+        .runbook(["run", "ordered.yaml"])
+        .env("RUNBOOK_INPUT_TELL", "defer: the team is in a meeting")
+        .status(3);
+    assert_eq!(work.lines("marker"), 0, "a step after the deferred one ran");
+    let said = all(&ran);
+    assert!(said.contains("The steps after `tell` wait"), "{said}");
+
+    // The hint, typed as printed: without a terminal the manual step needs
+    // confirming, and the run says so, with the next command.
+    let hint = printed_hint(&said);
+    assert_eq!(hint, ["resume", "ordered.yaml"]);
+    let ran = work.runbook(&hint).status(3);
+    assert_eq!(work.lines("marker"), 0);
+    let hint = printed_hint(&all(&ran));
+    assert_eq!(hint, ["resume", "ordered.yaml", "--confirm", "tell"]);
+    work.runbook(&hint).status(0);
+    assert_eq!(work.lines("marker"), 1);
+}
+
+#[test]
+fn a_step_blocked_at_its_confirmation_stops_a_runbook_there() {
+    let work = Work::new();
+    work.write(
+        "confirmed.yaml",
+        r"runbook: confirmed
+steps:
+  - id: first
+    effect: change
+    confirm: true
+    command: echo ran >> first
+  - id: second
+    effect: change
+    command: echo ran >> second
+",
+    );
+    let ran = work.runbook(["run", "confirmed.yaml"]).status(3);
+    assert_eq!(work.lines("first"), 0);
+    assert_eq!(work.lines("second"), 0, "a step after the blocked one ran");
+    let hint = printed_hint(&all(&ran));
+    assert_eq!(hint, ["resume", "confirmed.yaml", "--confirm", "first"]);
+    work.runbook(&hint).status(0);
+    assert_eq!((work.lines("first"), work.lines("second")), (1, 1));
+}
+
+#[test]
+fn a_deferred_item_of_a_checklist_leaves_the_other_items_to_run() {
+    let work = Work::new();
+    work.write(
+        "list.yaml",
+        r"runbook: list
+phases:
+  - id: one
+    title: One
+    steps:
+      - id: tell
+        manual: Tell the team.
+      - id: other
+        effect: change
+        command: echo ran >> marker
+",
+    );
+    work.runbook(["run", "list.yaml"])
+        .env("RUNBOOK_INPUT_TELL", "defer: later")
+        .status(3);
+    assert_eq!(work.lines("marker"), 1, "the other item did not run");
+}

@@ -180,7 +180,7 @@ fn assert_no_leak(secret: &str) {
         .env("RUNBOOK_INPUT_TOKEN", secret)
         .env("RUNBOOK_INPUT_PIN", secret)
         .env("RUNBOOK_STATE_DIR", work.join("state"))
-        .status(1);
+        .status(5);
 
     // The run did what it says, so the secret really went everywhere.
     assert_eq!(server.count("POST", "/echo"), 1, "{}", ran.stdout);

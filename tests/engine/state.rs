@@ -3,12 +3,16 @@
 //! loses nothing and `resume` repeats no passed step, and the `--events` stream.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::PathBuf;
 use std::process::Child;
 
 use serde_json::Value;
 
 use super::server::{Reply, Server};
-use super::{Work, all, events, finished, names, wait_for_exit, wait_until_started, with_base};
+use super::{
+    Work, all, events, files_under, finished, names, wait_for_exit, wait_until_started, with_base,
+};
 
 /// Changes a setting, probes, appends to a marker, then holds in `hold` until
 /// the file `go` exists, then appends to another marker. A `hold` orphaned by
@@ -341,16 +345,20 @@ steps:
 "#;
 
 #[test]
-fn resume_needs_a_secret_again_and_checks_it_is_the_same() {
+fn without_kept_secrets_resume_needs_a_secret_again_and_checks_it_is_the_same() {
     let server = Server::start();
     server.route("GET", "/probe", Reply::status(200));
     let work = Work::new();
     work.write("held.yaml", with_base(SECRET_HELD, &server));
     let mut child = work
-        .runbook(["run", "held.yaml"])
+        .runbook(["run", "held.yaml", "--no-keep-secrets"])
         .env("RUNBOOK_INPUT_TOKEN", "first-token-1234")
         .spawn(&work, "first");
     wait_until_started(&work, ".runbook", "hold", &mut child);
+    assert!(
+        !work.exists(".runbook/secret-held/secrets"),
+        "a secret kept"
+    );
     child.kill().expect("kill -9 the run");
     child.wait().expect("reap the run");
     work.write("go", "");
@@ -376,6 +384,195 @@ fn resume_needs_a_secret_again_and_checks_it_is_the_same() {
         .status(0);
     assert_eq!(work.read("used.txt"), "first-token-1234");
     assert_eq!(server.count("GET", "/probe"), 1);
+}
+
+/// Starts [`SECRET_HELD`] with the token in the environment, with `flags`, and
+/// `kill -9`s it inside `hold`; returns the journal's path.
+fn secret_killed_in_hold(work: &Work, server: &Server, yaml: &str, flags: &[&str]) -> PathBuf {
+    server.route("GET", "/probe", Reply::status(200));
+    work.write("held.yaml", with_base(yaml, server));
+    let mut child = work
+        .runbook(["run", "held.yaml"].iter().chain(flags))
+        .env("RUNBOOK_INPUT_TOKEN", "first-token-1234")
+        .spawn(work, "first");
+    let journal = wait_until_started(work, ".runbook", "hold", &mut child);
+    child.kill().expect("kill -9 the run");
+    child.wait().expect("reap the run");
+    work.write("go", "");
+    journal
+}
+
+#[test]
+fn a_secret_kept_at_rest_lets_resume_finish_with_nothing_given_again() {
+    let server = Server::start();
+    let work = Work::new();
+    let journal = secret_killed_in_hold(&work, &server, SECRET_HELD, &[]);
+    let secrets = work.join(".runbook/secret-held/secrets");
+    let kept: Vec<PathBuf> = std::fs::read_dir(&secrets)
+        .expect("the secrets directory")
+        .map(|e| e.expect("an entry").path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&kept[0]), 0o600);
+    assert_eq!(mode(&secrets), 0o700);
+    assert!(
+        std::fs::read_to_string(&kept[0])
+            .expect("read")
+            .contains("first-token-1234")
+    );
+    // The journal still holds only the fingerprint.
+    let text = std::fs::read_to_string(&journal).expect("read the journal");
+    assert!(!text.contains("first-token"), "{text}");
+
+    // Nothing given again: the kept token is checked against its fingerprint and used.
+    let ran = work.runbook(["resume", "held.yaml"]).status(0);
+    assert!(!all(&ran).contains("first-token"), "{}", all(&ran));
+    assert_eq!(work.read("used.txt"), "first-token-1234");
+    assert_eq!(server.count("GET", "/probe"), 1);
+    // The run ended: nothing is kept any more.
+    assert!(!kept[0].exists(), "the kept secrets outlived the run");
+}
+
+#[test]
+fn a_kept_secret_that_does_not_match_its_fingerprint_is_asked_for_again() {
+    let server = Server::start();
+    let work = Work::new();
+    secret_killed_in_hold(&work, &server, SECRET_HELD, &[]);
+    let kept = work.join(".runbook/secret-held/secrets");
+    let file = std::fs::read_dir(&kept)
+        .expect("kept")
+        .next()
+        .expect("one")
+        .expect("entry")
+        .path();
+    std::fs::write(&file, r#"{"inputs.token": "planted-token-0000"}"#).expect("plant a value");
+
+    let ran = work.runbook(["resume", "held.yaml"]).status(2);
+    let said = all(&ran);
+    assert!(said.contains("fingerprint differs"), "{said}");
+    assert!(said.contains("token"), "{said}");
+    assert!(!said.contains("planted-token"), "{said}");
+    assert!(!work.exists("used.txt"));
+}
+
+#[test]
+fn a_runbook_that_says_keep_secrets_false_keeps_none() {
+    let server = Server::start();
+    let work = Work::new();
+    let yaml = SECRET_HELD.replace("inputs:\n", "keep_secrets: false\ninputs:\n");
+    secret_killed_in_hold(&work, &server, &yaml, &[]);
+    assert!(
+        !work.exists(".runbook/secret-held/secrets"),
+        "a secret kept"
+    );
+    let missing = work.runbook(["resume", "held.yaml"]).status(2);
+    assert!(all(&missing).contains("token"), "{}", all(&missing));
+    work.runbook(["resume", "held.yaml"])
+        .env("RUNBOOK_INPUT_TOKEN", "first-token-1234")
+        .status(0);
+    assert_eq!(work.read("used.txt"), "first-token-1234");
+}
+
+#[test]
+fn a_non_interactive_resume_names_every_missing_answer_before_any_step() {
+    let server = Server::start();
+    let work = Work::new();
+    // A change between the hold and the step that reads the secret again: found
+    // missing only at that step, the change would already have been made.
+    let yaml = SECRET_HELD.replace(
+        "  - id: use\n",
+        "  - id: mark\n    effect: change\n    command: echo ran >> marker\n  - id: use\n",
+    );
+    secret_killed_in_hold(&work, &server, &yaml, &["--no-keep-secrets"]);
+    let ran = work.runbook(["resume", "held.yaml"]).status(2);
+    let said = all(&ran);
+    assert!(said.contains("missing"), "{said}");
+    assert!(said.contains("token"), "{said}");
+    assert_eq!(
+        work.lines("marker"),
+        0,
+        "a step ran before the missing answer was named"
+    );
+    let recorded = work.only_journal(".runbook");
+    assert_eq!(names(&recorded).last(), Some(&"resumed"), "a step started");
+}
+
+#[test]
+fn the_operator_is_the_flag_then_runbook_operator_then_the_user_the_process_runs_as() {
+    let work = Work::new();
+    work.write(
+        "quick.yaml",
+        "runbook: quick\nsteps:\n  - id: one\n    effect: none\n    command: \"true\"\n",
+    );
+    let operator_of_run = |invocation: super::Invocation| {
+        let mut invocation = invocation;
+        invocation.command.env_remove("USER").env_remove("LOGNAME");
+        invocation.status(0);
+        let recorded = work.only_journal(".runbook");
+        // Run ids begun in the same second do not sort in order: one at a time.
+        std::fs::remove_dir_all(work.join(".runbook")).expect("remove the state");
+        recorded[0]["operator"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // No $USER, no $LOGNAME (a container, a CI job): the account the process runs as.
+    let whoami = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("run id -un");
+    let account = String::from_utf8_lossy(&whoami.stdout).trim().to_owned();
+    assert!(!account.is_empty());
+    assert_eq!(
+        operator_of_run(work.runbook(["run", "quick.yaml"])),
+        account
+    );
+    assert_eq!(
+        operator_of_run(
+            work.runbook(["run", "quick.yaml"])
+                .env("RUNBOOK_OPERATOR", "ana")
+        ),
+        "ana"
+    );
+    assert_eq!(
+        operator_of_run(
+            work.runbook(["run", "quick.yaml", "--operator", "bo"])
+                .env("RUNBOOK_OPERATOR", "ana")
+        ),
+        "bo"
+    );
+}
+
+#[test]
+fn abandon_ends_the_run_and_removes_its_kept_secrets_and_backups() {
+    let server = Server::start();
+    let work = Work::new();
+    work.write("app.env", "API_TOKEN=old-value-9876\n");
+    let yaml = SECRET_HELD.replace(
+        "  - id: hold\n",
+        "  - id: save\n    set_setting: { file: app.env, key: API_TOKEN, value: \"{{ inputs.token }}\" }\n  - id: hold\n",
+    );
+    let journal = secret_killed_in_hold(&work, &server, &yaml, &[]);
+    let root = ".runbook/secret-held";
+    assert!(!files_under(&work.join(&format!("{root}/secrets"))).is_empty());
+    assert!(!files_under(&work.join(&format!("{root}/backups"))).is_empty());
+
+    let ran = work.runbook(["abandon", "held.yaml"]).status(0);
+    assert!(ran.stdout.contains("abandoned"), "{}", ran.stdout);
+    assert!(files_under(&work.join(&format!("{root}/secrets"))).is_empty());
+    assert!(files_under(&work.join(&format!("{root}/backups"))).is_empty());
+    let recorded = events(&std::fs::read_to_string(&journal).expect("read the journal"));
+    let last = recorded.last().expect("events");
+    assert_eq!(last["event"], "run_finished");
+    assert_eq!(last["outcome"], "abandoned");
+    // What it changed stays; there is nothing left to resume or abandon.
+    assert_eq!(work.read("app.env"), "API_TOKEN=first-token-1234\n");
+    let again = work.runbook(["resume", "held.yaml"]).status(2);
+    assert!(all(&again).contains("no unfinished run"), "{}", all(&again));
+    work.runbook(["abandon", "held.yaml"]).status(2);
+    assert!(!work.exists("used.txt"));
 }
 
 #[test]
@@ -464,4 +661,217 @@ fn resume_continues_a_run_blocked_on_a_confirmation() {
         ran.stdout
     );
     assert_eq!(work.lines("finished"), 1);
+}
+
+/// Saves a setting, then fails; the rollback restores it, then runs `undo`.
+fn failing(undo: &str, when: &str) -> String {
+    format!(
+        r#"runbook: failing
+steps:
+  - id: save
+    set_setting: {{ file: app.env, key: API_TOKEN, value: new-value-5678 }}
+  - id: boom
+    effect: change
+    command: "false"
+rollback:
+  - id: restore
+    when: "{when}"
+    restore_setting: save
+  - id: undo
+    when: "{when}"
+    effect: change
+    command: "{undo}"
+"#
+    )
+}
+
+#[test]
+fn a_failed_run_rolled_back_leaves_no_backup_behind() {
+    let work = Work::new();
+    work.write("app.env", "API_TOKEN=old-value-1234\n");
+    work.write("failing.yaml", failing("true", "{{ true }}"));
+    let ran = work.runbook(["run", "failing.yaml"]).status(1);
+    assert!(ran.stdout.contains("Rolling back"), "{}", ran.stdout);
+    assert_eq!(work.read("app.env"), "API_TOKEN=old-value-1234\n");
+    let backups = files_under(&work.join(".runbook/failing/backups"));
+    assert!(
+        backups.is_empty(),
+        "the old value kept in clear: {backups:?}"
+    );
+}
+
+#[test]
+fn no_rolling_back_is_announced_when_every_rollback_step_is_skipped() {
+    let work = Work::new();
+    work.write("app.env", "API_TOKEN=old-value-1234\n");
+    work.write("failing.yaml", failing("true", "{{ false }}"));
+    let ran = work.runbook(["run", "failing.yaml"]).status(1);
+    assert!(!ran.stdout.contains("Rolling back"), "{}", ran.stdout);
+    assert!(!ran.stdout.contains("[rollback"), "{}", ran.stdout);
+    // The journal still says what happened: a rollback whose steps were skipped.
+    let recorded = work.only_journal(".runbook");
+    let skipped = recorded
+        .iter()
+        .filter(|e| e["event"] == "step_finished" && e["outcome"] == "skipped")
+        .count();
+    assert_eq!(skipped, 2, "{recorded:?}");
+}
+
+#[test]
+fn a_run_whose_rollback_failed_has_its_own_outcome_and_says_what_was_left_undone() {
+    let work = Work::new();
+    work.write("app.env", "API_TOKEN=old-value-1234\n");
+    work.write("failing.yaml", failing("false", "{{ true }}"));
+    let ran = work.runbook(["run", "failing.yaml"]).status(5);
+    assert!(
+        ran.stdout
+            .contains("its rollback failed too: left undone by `undo`"),
+        "{}",
+        ran.stdout
+    );
+    let recorded = work.only_journal(".runbook");
+    let last = recorded.last().expect("events");
+    assert_eq!(last["event"], "run_finished");
+    assert_eq!(last["outcome"], "rollback_failed");
+    assert_eq!(last["exit_code"], 5);
+    // What the operator puts back by hand is kept, and said where.
+    let backups = files_under(&work.join(".runbook/failing/backups"));
+    assert!(!backups.is_empty());
+    assert!(ran.stdout.contains("backups are kept in"), "{}", ran.stdout);
+    let report = work
+        .runbook(["report", "failing.yaml", "--format", "json"])
+        .status(0);
+    assert!(
+        report.stdout.contains("rollback_failed"),
+        "{}",
+        report.stdout
+    );
+}
+
+/// A secret read by the first step, then a confirmation only a flag gives.
+const SECRET_BLOCKED: &str = r#"runbook: sec
+estimate: 10m
+inputs:
+  token: { secret: true }
+steps:
+  - id: use
+    effect: none
+    command:
+      run: "true"
+      env: { T: "{{ inputs.token }}" }
+  - id: finish
+    effect: change
+    confirm: true
+    command: echo ran >> finished
+"#;
+
+#[test]
+fn status_says_what_is_ahead_who_holds_secrets_and_how_to_resume() {
+    let work = Work::new();
+    work.write("runbooks/sec.yaml", SECRET_BLOCKED);
+    work.runbook(["run", "runbooks/sec.yaml"])
+        .env("RUNBOOK_INPUT_TOKEN", "the-token-4321")
+        .status(3);
+
+    let status = work.runbook(["status", "runbooks/sec.yaml"]).status(0);
+    let said = &status.stdout;
+    assert!(said.contains("Still ahead: up to 10m"), "{said}");
+    assert!(
+        said.contains("Secrets kept at rest for resume by run"),
+        "{said}"
+    );
+    assert!(!said.contains("the-token"), "{said}");
+    let overview = work.runbook(["status"]).status(0);
+    assert!(
+        overview
+            .stdout
+            .contains("sec holds secrets at rest for resume"),
+        "{}",
+        overview.stdout
+    );
+    let json = work
+        .runbook(["status", "runbooks/sec.yaml", "--format", "json"])
+        .status(0);
+    let json: Value = serde_json::from_str(&json.stdout).expect("status JSON");
+    assert_eq!(json["secrets_at_rest"].as_array().map(Vec::len), Some(1));
+
+    // The hint, typed as printed, finishes the run.
+    let start = said.rfind("Resume with `").expect("a resume hint") + "Resume with `".len();
+    let hint = &said[start..start + said[start..].find('`').expect("closing backquote")];
+    assert_eq!(hint, "runbook resume runbooks/sec.yaml --confirm finish");
+    let words: Vec<&str> = hint.split_whitespace().skip(1).collect();
+    work.runbook(&words).status(0);
+    assert_eq!(work.lines("finished"), 1);
+
+    let after = work.runbook(["status", "runbooks/sec.yaml"]).status(0);
+    assert!(!after.stdout.contains("Resume with"), "{}", after.stdout);
+    assert!(!after.stdout.contains("Secrets kept"), "{}", after.stdout);
+    assert!(after.stdout.contains("Still ahead: 0m"), "{}", after.stdout);
+}
+
+#[test]
+fn a_secret_a_step_generated_is_kept_so_resume_can_finish_with_it() {
+    let work = Work::new();
+    // A password made by the run itself: nobody could give it again.
+    work.write(
+        "held.yaml",
+        r#"runbook: generated
+steps:
+  - id: password
+    effect: none
+    secret: true
+    command: "printf %s generated-$$-pass"
+  - id: hold
+    effect: none
+    command: 'n=0; while [ ! -f go ] && [ -f held.yaml ] && [ $n -lt 400 ]; do n=$((n+1)); sleep 0.05; done; test -f go'
+  - id: use
+    effect: change
+    command:
+      run: 'printf %s "$P" > used.txt'
+      env: { P: "{{ steps.password.stdout }}" }
+"#,
+    );
+    let mut child = work.runbook(["run", "held.yaml"]).spawn(&work, "first");
+    let journal = wait_until_started(&work, ".runbook", "hold", &mut child);
+    child.kill().expect("kill -9 the run");
+    child.wait().expect("reap the run");
+    work.write("go", "");
+    let text = std::fs::read_to_string(&journal).expect("read the journal");
+    assert!(!text.contains("-pass"), "{text}");
+
+    let ran = work.runbook(["resume", "held.yaml"]).status(0);
+    let used = work.read("used.txt");
+    assert!(
+        used.starts_with("generated-") && used.ends_with("-pass"),
+        "{used}"
+    );
+    assert!(!all(&ran).contains(&used), "{}", all(&ran));
+}
+
+#[test]
+fn ctrl_c_inside_a_child_runbook_says_once_to_resume_the_parent() {
+    let work = Work::new();
+    work.write(
+        "parent.yaml",
+        "runbook: parent\nsteps:\n  - id: inner\n    runbook: child.yaml\n  - id: after\n    effect: change\n    command: echo ran >> after\n",
+    );
+    work.write(
+        "child.yaml",
+        "runbook: child\nsteps:\n  - id: hold\n    effect: none\n    command: 'n=0; while [ ! -f go ] && [ -f child.yaml ] && [ $n -lt 400 ]; do n=$((n+1)); sleep 0.05; done; test -f go'\n",
+    );
+    let mut child = work.runbook(["run", "parent.yaml"]).spawn(&work, "first");
+    wait_until_started(&work, ".runbook/child", "hold", &mut child);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    assert_eq!(wait_for_exit(&mut child), 130);
+    let out = work.read("first.out");
+    assert_eq!(out.matches("Interrupted").count(), 1, "{out}");
+    assert!(
+        out.contains("resume with `runbook resume parent.yaml`"),
+        "{out}"
+    );
+    assert!(!out.contains("runbook resume child.yaml"), "{out}");
 }

@@ -13,6 +13,7 @@ const RUNBOOK_KEYS: &[&str] = &[
     "priority",
     "estimate",
     "guide",
+    "keep_secrets",
     "inputs",
     "steps",
     "phases",
@@ -61,6 +62,7 @@ impl Decoder<'_> {
             priority: None,
             estimate: None,
             guide: None,
+            keep_secrets: None,
             inputs: Vec::new(),
             phases: Vec::new(),
             rollback: Vec::new(),
@@ -75,6 +77,9 @@ impl Decoder<'_> {
             .get("estimate")
             .and_then(|n| self.duration(n, "`estimate`"));
         runbook.guide = fields.get("guide").and_then(|n| self.text(n, "`guide`"));
+        runbook.keep_secrets = fields
+            .get("keep_secrets")
+            .and_then(|n| self.boolean(n, "`keep_secrets`"));
         if let Some(node) = fields.get("inputs") {
             runbook.inputs = self.inputs(node);
         }

@@ -50,10 +50,10 @@ fn text(raw: &str) -> String {
 fn colour(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Passed => "#2e7d32",
-        Outcome::Failed => "#c62828",
+        Outcome::Failed | Outcome::RollbackFailed => "#c62828",
         Outcome::Blocked => "#e65100",
         Outcome::Deferred => "#b8860b",
-        Outcome::Skipped => "#757575",
+        Outcome::Skipped | Outcome::Abandoned => "#757575",
         Outcome::Pending => "#9e9e9e",
     }
 }
