@@ -169,13 +169,21 @@ fn check_file(
     };
     match format {
         Format::Human if !report.diagnostics.is_empty() => {
-            // A literal secret in the file must not be echoed again in the snippet.
-            let secrets = report
-                .diagnostics
-                .iter()
-                .filter(|d| d.code == Code::LiteralSecret)
-                .map(|d| d.span.offset..d.span.offset + d.span.len);
-            let text = text.map(|text| secret::redact_ranges(&text, secrets));
+            // A literal secret in the file must not be echoed again in the snippet,
+            // nor a token in a comment on a line that is shown.
+            let text = text.map(|text| {
+                let tokens: Vec<_> = document::rules::token_pattern()
+                    .find_iter(&text)
+                    .map(|found| found.range())
+                    .collect();
+                let secrets = report
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.code == Code::LiteralSecret)
+                    .map(|d| d.span.offset..d.span.offset + d.span.len)
+                    .chain(tokens);
+                secret::redact_ranges(&text, secrets)
+            });
             let color = out.color();
             out.write(&report::human::render(
                 &report.path,
