@@ -10,7 +10,6 @@ use crate::document::{self, suppression};
 use crate::error::Error;
 use crate::output::Output;
 use crate::report::{self, FileReport, Totals};
-use crate::secret;
 
 /// Output formats of `validate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -171,19 +170,7 @@ fn check_file(
         Format::Human if !report.diagnostics.is_empty() => {
             // A literal secret in the file must not be echoed again in the snippet,
             // nor a token in a comment on a line that is shown.
-            let text = text.map(|text| {
-                let tokens: Vec<_> = document::rules::token_pattern()
-                    .find_iter(&text)
-                    .map(|found| found.range())
-                    .collect();
-                let secrets = report
-                    .diagnostics
-                    .iter()
-                    .filter(|d| d.code == Code::LiteralSecret)
-                    .map(|d| d.span.offset..d.span.offset + d.span.len)
-                    .chain(tokens);
-                secret::redact_ranges(&text, secrets)
-            });
+            let text = text.map(|text| document::shown_text(&text, &report.diagnostics));
             let color = out.color();
             out.write(&report::human::render(
                 &report.path,

@@ -398,7 +398,7 @@ fn the_github_action_annotates_every_problem() {
 }
 
 #[test]
-fn a_literal_token_on_standard_input_is_not_echoed() {
+fn a_literal_token_is_never_echoed_by_a_snippet() {
     let token = "cfut_Zx81Qa0Lm3Np5Rs7Tu9Vw2Yb4";
     let yaml = format!(
         "runbook: leak\ntitle: Leak\nsteps:\n  - id: call\n    http:\n      url: https://api.example.com/x\n      bearer: {token} # runbook: ignore[RB022] {token}\n"
@@ -413,6 +413,19 @@ fn a_literal_token_on_standard_input_is_not_echoed() {
             !ran.stdout.contains(token) && !ran.stderr.contains(token),
             "{format} shows the token:\n{}",
             ran.stdout
+        );
+    }
+    // `run` and `plan` show an invalid runbook's diagnostics as `validate` does.
+    for command in ["run", "plan"] {
+        let ran = Test::new()
+            .file("leak.yaml", &yaml)
+            .args([command, "leak.yaml"])
+            .status(2);
+        assert!(ran.stderr.contains("RB022"), "{command}: {}", ran.stderr);
+        assert!(
+            !ran.stdout.contains(token) && !ran.stderr.contains(token),
+            "{command} shows the token:\n{}",
+            ran.stderr
         );
     }
 }
