@@ -17,7 +17,9 @@ pub enum ColorChoice {
     /// On a terminal, unless `NO_COLOR` is set; always when `CLICOLOR_FORCE` is
     /// set to anything but `0`.
     Auto,
+    /// Even into a pipe, and despite `NO_COLOR`.
     Always,
+    /// Not even on a terminal.
     Never,
 }
 
