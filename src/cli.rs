@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use std::io::{IsTerminal, Write as _};
 
@@ -25,6 +25,16 @@ use crate::{list, plan, schema, validate};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// When to colour the output: `auto` on a terminal, unless `NO_COLOR` is set
+    /// (`CLICOLOR_FORCE=1` forces it).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    color: crate::output::ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +115,18 @@ enum Command {
     },
     /// Print the JSON Schema of the runbook language.
     Schema,
+    /// Print a shell's completion script: `source <(runbook completions bash)`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: crate::manual::Shell,
+    },
+    /// Print the man page, or write a page per command into a directory.
+    Man {
+        /// Write runbook.1, runbook-validate.1, … into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Rotate a (simulated) Cloudflare token end to end on this machine.
     Demo {
         /// Play a failure path instead of the happy one.
@@ -399,6 +421,7 @@ pub fn main() -> i32 {
             return if error.use_stderr() { 2 } else { 0 };
         }
     };
+    crate::output::decide_colors(cli.color);
     let mut out = Output::stdout();
     let result = match cli.command {
         Command::Run { file, flags } => return run(&file, flags.options(), false),
@@ -496,6 +519,12 @@ pub fn main() -> i32 {
         ),
         Command::List { dir } => list::run(dir.as_deref(), &mut out),
         Command::Schema => out.write(&schema::render()).map(|()| 0),
+        Command::Completions { shell } => {
+            crate::manual::completions(shell, Cli::command(), &mut out).map(|()| 0)
+        }
+        Command::Man { dir } => {
+            crate::manual::pages(Cli::command(), dir.as_deref(), &mut out).map(|()| 0)
+        }
         Command::Status { file, format } => {
             return shown(crate::status::run(file.as_deref(), format, &mut out));
         }

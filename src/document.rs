@@ -35,6 +35,20 @@ impl Checked {
     }
 }
 
+/// `text` as a snippet under `diagnostics` may show it: each literal secret
+/// they found (RB022) and any token anywhere — a comment on a shown line too —
+/// masked to its last four characters.
+pub fn shown_text(text: &str, diagnostics: &[Diagnostic]) -> String {
+    let literal = diagnostics
+        .iter()
+        .filter(|d| d.code == Code::LiteralSecret)
+        .map(|d| d.span.offset..d.span.offset + d.span.len);
+    let tokens = rules::token_pattern()
+        .find_iter(text)
+        .map(|found| found.range());
+    crate::secret::redact_ranges(text, literal.chain(tokens))
+}
+
 /// Parses, decodes and checks one runbook's text. Diagnostics come sorted by
 /// position, so they read top to bottom like the file.
 pub fn check(path: &Path, text: &str) -> Checked {

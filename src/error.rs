@@ -35,6 +35,14 @@ pub enum Error {
     #[error("standard input (`-`) is named twice")]
     StdinTwice,
 
+    /// `runbook man --dir DIR` could not write its pages.
+    #[error("cannot write the man pages into `{}`", dir.display())]
+    ManPages {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Writing the output failed (other than a closed pipe, which is not an error).
     #[error("cannot write the output: {0}")]
     Output(#[source] std::io::Error),
@@ -49,7 +57,7 @@ impl Error {
             | Error::NothingToValidate(_)
             | Error::StdinFilenameWithoutStdin
             | Error::StdinTwice => EXIT_USAGE,
-            Error::Output(_) => EXIT_IO,
+            Error::Output(_) | Error::ManPages { .. } => EXIT_IO,
         }
     }
 
@@ -69,6 +77,7 @@ impl Error {
                 "pass `-` to read the runbook from standard input: `runbook validate - --stdin-filename NAME`",
             ),
             Error::StdinTwice => Some("name `-` once"),
+            Error::ManPages { .. } => Some("name a directory you can write to"),
             Error::Output(_) => None,
         }
     }

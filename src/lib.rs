@@ -13,6 +13,7 @@ pub mod error;
 pub mod eval;
 pub mod graph;
 pub mod list;
+pub mod manual;
 pub mod operator;
 pub mod output;
 pub mod plan;

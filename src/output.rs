@@ -1,5 +1,5 @@
-//! Standard output as the commands use it: colour only on a terminal and never
-//! with `NO_COLOR`, and a closed pipe (`runbook validate | head`) ends the output
+//! Standard output as the commands use it: colour decided once (`--color`,
+//! `NO_COLOR`, `CLICOLOR_FORCE`), and a closed pipe (`runbook validate | head`) ends the output
 //! quietly instead of failing. Also the one escaping of control characters every
 //! human output applies to text from a runbook, its inputs or a server: an ESC
 //! sequence in a title must not move the cursor, hide text or recolour the
@@ -7,9 +7,41 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use crate::error::Error;
+
+/// `--color`: when output is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set; always when `CLICOLOR_FORCE` is
+    /// set to anything but `0`.
+    Auto,
+    /// Even into a pipe, and despite `NO_COLOR`.
+    Always,
+    /// Not even on a terminal.
+    Never,
+}
+
+/// Decides, once for the whole process, whether stdout and stderr are
+/// coloured. `auto` is console's own rule — a terminal that is not `TERM=dumb`,
+/// no `NO_COLOR` (<https://no-color.org>), `CLICOLOR=0` never, `CLICOLOR_FORCE`
+/// always — and everything that styles text (console, dialoguer, indicatif and
+/// [`colors`]) then reads console's one setting.
+pub fn decide_colors(choice: ColorChoice) {
+    let forced = match choice {
+        ColorChoice::Auto => return,
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+    };
+    console::set_colors_enabled(forced);
+    console::set_colors_enabled_stderr(forced);
+}
+
+/// Whether standard output is coloured, as [`decide_colors`] decided.
+pub fn colors() -> bool {
+    console::colors_enabled()
+}
 
 pub struct Output {
     sink: Box<dyn Write>,
@@ -18,14 +50,11 @@ pub struct Output {
 }
 
 impl Output {
-    /// Standard output, coloured when it is a terminal and `NO_COLOR` is unset.
+    /// Standard output, coloured as [`decide_colors`] decided.
     pub fn stdout() -> Self {
-        let stdout = std::io::stdout();
-        let color =
-            stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         Output {
-            sink: Box::new(stdout),
-            color,
+            sink: Box::new(std::io::stdout()),
+            color: colors(),
             closed: false,
         }
     }

@@ -13,7 +13,6 @@ use crate::document::{self, suppression};
 use crate::error::Error;
 use crate::output::Output;
 use crate::report::{self, FileReport, Totals};
-use crate::secret;
 
 /// Output formats of `validate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -191,13 +190,9 @@ fn check_file(path: &Path, options: &ValidateOptions, color: bool) -> (FileRepor
     };
     let shown = match format {
         Format::Human if !report.diagnostics.is_empty() => {
-            // A literal secret in the file must not be echoed again in the snippet.
-            let secrets = report
-                .diagnostics
-                .iter()
-                .filter(|d| d.code == Code::LiteralSecret)
-                .map(|d| d.span.offset..d.span.offset + d.span.len);
-            let text = text.map(|text| secret::redact_ranges(&text, secrets));
+            // A literal secret in the file must not be echoed again in the snippet,
+            // nor a token in a comment on a line that is shown.
+            let text = text.map(|text| document::shown_text(&text, &report.diagnostics));
             Some(report::human::render(
                 &report.path,
                 text.as_deref(),

@@ -396,3 +396,36 @@ fn the_github_action_annotates_every_problem() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_literal_token_is_never_echoed_by_a_snippet() {
+    let token = "cfut_Zx81Qa0Lm3Np5Rs7Tu9Vw2Yb4";
+    let yaml = format!(
+        "runbook: leak\ntitle: Leak\nsteps:\n  - id: call\n    http:\n      url: https://api.example.com/x\n      bearer: {token} # runbook: ignore[RB022] {token}\n"
+    );
+    for format in ["human", "json", "sarif", "github", "junit"] {
+        let ran = Test::new()
+            .stdin(yaml.clone())
+            .args(["validate", "-", "--format", format])
+            .status(1);
+        assert!(ran.stdout.contains("RB022"), "{format}: {}", ran.stdout);
+        assert!(
+            !ran.stdout.contains(token) && !ran.stderr.contains(token),
+            "{format} shows the token:\n{}",
+            ran.stdout
+        );
+    }
+    // `run` and `plan` show an invalid runbook's diagnostics as `validate` does.
+    for command in ["run", "plan"] {
+        let ran = Test::new()
+            .file("leak.yaml", &yaml)
+            .args([command, "leak.yaml"])
+            .status(2);
+        assert!(ran.stderr.contains("RB022"), "{command}: {}", ran.stderr);
+        assert!(
+            !ran.stdout.contains(token) && !ran.stderr.contains(token),
+            "{command} shows the token:\n{}",
+            ran.stderr
+        );
+    }
+}

@@ -189,3 +189,149 @@ fn state_that_cannot_be_written_exits_4() {
         .status(4)
         .stderr_has("cannot write the plan artifact");
 }
+
+#[test]
+fn color_is_decided_by_the_flag_then_no_color_and_clicolor_force() {
+    let test = Test::new().file("broken.yaml", BROKEN);
+    let coloured = |ran: &crate::support::Ran| ran.stdout.contains("\x1b[");
+    // Not a terminal: plain unless forced.
+    let ran = Test::new()
+        .file("broken.yaml", BROKEN)
+        .args(["validate", "broken.yaml"])
+        .status(1);
+    assert!(!coloured(&ran), "{:?}", ran.stdout);
+    for (env, args) in [
+        (None, &["validate", "broken.yaml", "--color", "always"][..]),
+        (
+            Some(("CLICOLOR_FORCE", "1")),
+            &["validate", "broken.yaml"][..],
+        ),
+        // The flag is the user's word for this command: it outranks NO_COLOR.
+        (
+            Some(("NO_COLOR", "1")),
+            &["--color", "always", "validate", "broken.yaml"][..],
+        ),
+    ] {
+        let mut run = Test::new().file("broken.yaml", BROKEN).args(args);
+        if let Some((key, value)) = env {
+            run = run.env(key, value);
+        }
+        let ran = run.status(1);
+        assert!(coloured(&ran), "{env:?} {args:?}: {:?}", ran.stdout);
+    }
+    let ran = Test::new()
+        .file("broken.yaml", BROKEN)
+        .env("CLICOLOR_FORCE", "1")
+        .args(["validate", "broken.yaml", "--color", "never"])
+        .status(1);
+    assert!(!coloured(&ran), "{:?}", ran.stdout);
+    // Every command reads the one decision: the plan too.
+    let ran = Test::new()
+        .file("clean.yaml", CLEAN)
+        .args(["plan", "clean.yaml", "--color", "always"])
+        .status(0);
+    assert!(coloured(&ran), "{:?}", ran.stdout);
+
+    // On a terminal, `never` is plain.
+    let command = format!(
+        "'{}' validate broken.yaml --color never",
+        binary().display()
+    );
+    let shown = Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .current_dir(test.dir())
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run util-linux `script` to get a pseudo-terminal");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("RB004"), "{shown:?}");
+    assert!(!shown.contains("\x1b["), "{shown:?}");
+}
+
+#[test]
+fn bash_completes_commands_and_flags() {
+    let complete = |words: &str| -> String {
+        let (status, stdout, stderr) = pipeline(
+            Test::new().dir(),
+            &format!(
+                "source <(\"$RUNBOOK\" completions bash); COMP_WORDS=({words}); \
+                 COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 )); \
+                 _runbook runbook \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\"; \
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\""
+            ),
+        );
+        assert_eq!(status, 0, "{stderr}");
+        stdout
+    };
+    assert_eq!(complete("runbook val"), "validate\n");
+    let flags = complete("runbook validate --");
+    for flag in ["--stdin-filename", "--ignore", "--deny-warnings", "--color"] {
+        assert!(flags.lines().any(|l| l == flag), "{flag} in {flags}");
+    }
+    let formats = complete("runbook validate --format ''");
+    assert_eq!(formats, "human\njson\ngithub\nsarif\njunit\n");
+}
+
+#[test]
+fn zsh_and_fish_scripts_are_for_runbook() {
+    let script = |shell: &str| Test::new().args(["completions", shell]).status(0).stdout;
+    let zsh = script("zsh");
+    assert!(zsh.starts_with("#compdef runbook"), "{zsh}");
+    assert!(zsh.contains("--stdin-filename"), "{zsh}");
+    let fish = script("fish");
+    assert!(
+        fish.contains("complete -c runbook") && fish.contains("stdin-filename"),
+        "{fish}"
+    );
+    Test::new()
+        .args(["completions", "tcsh"])
+        .status(2)
+        .stderr_has("possible values");
+}
+
+#[test]
+fn man_pages_describe_every_command() {
+    let page = Test::new().args(["man"]).status(0).stdout;
+    assert!(page.contains(".TH runbook 1"), "{page}");
+    for command in [
+        "validate",
+        "plan",
+        "run",
+        "resume",
+        "sandbox",
+        "completions",
+    ] {
+        assert!(
+            page.contains(&format!("runbook\\-{command}(1)")),
+            "{command}: {page}"
+        );
+    }
+    let test = Test::new().args(["man", "--dir", "share/man1"]);
+    let ran = test.status(0);
+    let validate = std::fs::read_to_string(test.dir().join("share/man1/runbook-validate.1"))
+        .expect("runbook-validate.1 is written");
+    assert!(validate.contains(".TH runbook-validate 1"), "{validate}");
+    assert!(validate.contains("stdin\\-filename"), "{validate}");
+    assert!(
+        ran.stdout
+            .lines()
+            .any(|l| l.ends_with("share/man1/runbook.1")),
+        "{}",
+        ran.stdout
+    );
+    // Hidden commands get no page.
+    assert!(
+        !test
+            .dir()
+            .join("share/man1/runbook-sandbox-restart.1")
+            .exists()
+    );
+    // A directory that cannot be made is the machine's failure.
+    Test::new()
+        .file("taken", "a file")
+        .args(["man", "--dir", "taken/man1"])
+        .status(4)
+        .stderr_has("cannot write the man pages");
+}

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::document::diagnostic::{Code, Diagnostic, Severity};
+use crate::document::diagnostic::{Diagnostic, Severity};
 use crate::document::model::{Action, Runbook};
 use crate::document::rules::parent_dir;
 use crate::document::{self, Checked};
@@ -62,11 +62,7 @@ pub fn load(file: &Path) -> Result<Runbook, LoadError> {
     match runbook {
         Some(runbook) if errors == 0 => Ok(runbook),
         _ => {
-            let secrets = diagnostics
-                .iter()
-                .filter(|d| d.code == Code::LiteralSecret)
-                .map(|d| d.span.offset..d.span.offset + d.span.len);
-            let text = crate::secret::redact_ranges(&source.text, secrets);
+            let text = document::shown_text(&source.text, &diagnostics);
             Err(LoadError::Invalid {
                 path: file.to_path_buf(),
                 errors: errors.max(1),

@@ -1,5 +1,5 @@
-//! A person at a terminal: the narrative goes to stdout (coloured only on a TTY
-//! without `NO_COLOR`), questions are dialoguer prompts on stderr, long work is an
+//! A person at a terminal: the narrative goes to stdout (coloured as `--color`
+//! decides), questions are dialoguer prompts on stderr, long work is an
 //! indicatif bar or spinner on stdout that narrative lines never tear.
 //!
 //! Ctrl-C: console reads every key in raw mode, so Ctrl-C reaches it as a byte; it
@@ -54,12 +54,6 @@ fn matches_whole(pattern: &regex::Regex, text: &str) -> bool {
             .find(text)
             .is_some_and(|m| m.range() == (0..text.len())),
     }
-}
-
-/// Whether to colour stdout: only a terminal, and never when `NO_COLOR` is set
-/// to anything non-empty (<https://no-color.org>).
-fn colour_wanted(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
-    is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
 }
 
 /// `line` with its leading outcome symbol or `[n/m]` header styled. Any other
@@ -159,12 +153,9 @@ impl Default for Terminal {
 }
 
 impl Terminal {
-    /// Colour is decided once, from stdout and `NO_COLOR`.
+    /// Colour as decided once for the process ([`crate::output::decide_colors`]).
     pub fn new() -> Self {
-        let colour = colour_wanted(
-            Term::stdout().is_term(),
-            std::env::var_os("NO_COLOR").as_deref(),
-        );
+        let colour = crate::output::colors();
         Self {
             screen: Screen {
                 colour,
@@ -440,15 +431,6 @@ mod tests {
             choices: choices.iter().map(|c| (*c).to_owned()).collect(),
             default: None,
         }
-    }
-
-    #[test]
-    fn colour_needs_a_terminal_and_no_no_color() {
-        use std::ffi::OsStr;
-        assert!(colour_wanted(true, None));
-        assert!(colour_wanted(true, Some(OsStr::new(""))));
-        assert!(!colour_wanted(true, Some(OsStr::new("1"))));
-        assert!(!colour_wanted(false, None));
     }
 
     #[test]

@@ -261,7 +261,7 @@ fn a_state_directory_that_is_a_file_stops_the_run_before_any_step() {
             "answers.yaml",
         ])
         .env("RUNBOOK_STATE_DIR", work.join("state"))
-        // The state cannot be written: an I/O failure, not an invalid runbook.
+        // 4: the state cannot be written — not the runbook's fault, nor the input's.
         .status(4);
     let out = all(&ran);
     assert!(out.contains("state"), "{out}");
