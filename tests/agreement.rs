@@ -22,18 +22,12 @@
 //! run fills in, and each example must pass.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
+use crate::recording::{Seen, Server};
 use crate::support::{binary, repo};
 
 /// How many runbooks are generated; each is planned and run once.
@@ -44,121 +38,6 @@ const TOKEN: &str = "agree_SECRET_token_value_7Qz3";
 
 /// Names an input may take: plain, with spaces, quotes, unicode, URL syntax.
 const NAMES: &[&str] = &["web-1", "db_2", "Ünïcode", "x y", "a&b=c", "it's", "42"];
-
-/// One request as the server saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    /// Path and query, as sent.
-    target: String,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-/// What the server answers on a path.
-type Script = BTreeMap<String, (u16, String)>;
-
-/// A loopback server that records every request and answers from a script.
-struct Server {
-    address: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    script: Arc<Mutex<Script>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-type Shared = (Arc<Mutex<Vec<Seen>>>, Arc<Mutex<Script>>);
-
-impl Server {
-    fn start() -> Server {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(Script::new()));
-        let state: Shared = (Arc::clone(&seen), Arc::clone(&script));
-        let (address_tx, address_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the test server");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind a loopback port");
-                address_tx
-                    .send(listener.local_addr().expect("an address"))
-                    .expect("the test waits for the address");
-                let router = Router::new().fallback(answer).with_state(state);
-                let _ = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
-        });
-        let address = address_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the test server started");
-        Server {
-            address,
-            seen,
-            script,
-            stop: Some(stop),
-        }
-    }
-
-    fn take_seen(&self) -> Vec<Seen> {
-        std::mem::take(&mut *self.seen.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    fn answer_on(&self, path: &str, status: u16, body: String) {
-        self.script
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(path.to_owned(), (status, body));
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-async fn answer(
-    axum::extract::State((seen, script)): axum::extract::State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> axum::response::Response {
-    let path = uri.path().to_owned();
-    seen.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(Seen {
-            method: method.to_string(),
-            target: uri
-                .path_and_query()
-                .map_or_else(|| path.clone(), ToString::to_string),
-            headers,
-            body,
-        });
-    let answer = script
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&path)
-        .cloned();
-    match answer {
-        Some((status, body)) => (
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            [("content-type", "application/json")],
-            body,
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, "no such path").into_response(),
-    }
-}
 
 /// A small deterministic generator: every case is reproducible from its number.
 struct Dice(u64);
@@ -255,7 +134,7 @@ fn http_step(
         "id": id, "count": count, "tags": tags, "list": list, "note": format!("hello {name}"),
     } });
     server.answer_on(
-        &format!("{path}/{}", url_path_segment(name)),
+        &format!("{method} {path}/{}", url_path_segment(name)),
         status,
         body.to_string(),
     );
@@ -652,12 +531,8 @@ fn check_case(number: u64, server: &Server, work: &Path) -> Vec<String> {
                 }
                 problems.extend(http_details_differ(id, &details, &seen));
                 let (status, body) = server
-                    .script
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .get(seen.target.split('?').next().unwrap_or_default())
-                    .cloned()
-                    .unwrap_or((404, String::new()));
+                    .answer_for(&seen.line())
+                    .unwrap_or((404, "{}".to_owned()));
                 let body = if seen.method == "HEAD" {
                     String::new()
                 } else {
@@ -852,7 +727,7 @@ fn http_details_differ(id: &str, details: &[String], seen: &Seen) -> Vec<String>
 
 #[test]
 fn what_the_plan_shows_is_what_the_run_sends_and_judges() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     let work = tempfile::tempdir().expect("a temp dir");
     recording_shell(work.path());
     std::fs::create_dir_all(work.path().join("log")).expect("a log dir");
@@ -958,14 +833,14 @@ impl Sent<'_> {
 /// that point them at the test's server.
 #[test]
 fn bundled_examples_send_and_run_what_their_plans_show() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     let zones = json!({
         "success": true, "errors": [], "messages": [],
         "result": [{ "id": "z1", "name": "a.test" }, { "id": "z2", "name": "b.test" }],
         "result_info": { "page": 1, "total_count": 2 },
     });
-    server.answer_on("/health", 200, "{}".to_owned());
-    server.answer_on("/api/cloudflare/zones", 200, zones.to_string());
+    server.answer_on("GET /health", 200, "{}".to_owned());
+    server.answer_on("GET /api/cloudflare/zones", 200, zones.to_string());
     let work = tempfile::tempdir().expect("a temp dir");
     recording_shell(work.path());
     let log = work.path().join("log");

@@ -5,114 +5,17 @@
 //! artifact makes `run --plan` refuse a runbook or inputs that changed.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
-use axum::Router;
-use axum::http::{Method, StatusCode, Uri};
-use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::recording::Server;
 use crate::support::{Ran, binary, repo};
 
 /// The secret the tests give through the environment; it must never be shown.
 const SECRET: &str = "cfut_TOPSECRETtokenvalue_9Xy7";
-
-/// A loopback server that records every request and answers the scripted
-/// `METHOD /path`s (404 otherwise).
-struct Server {
-    address: SocketAddr,
-    seen: Arc<Mutex<Vec<String>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-type Routes = Arc<BTreeMap<String, (u16, Value)>>;
-
-impl Server {
-    fn start(routes: &[(&str, u16, Value)]) -> Server {
-        let routes: Routes = Arc::new(
-            routes
-                .iter()
-                .map(|(key, status, body)| ((*key).to_owned(), (*status, body.clone())))
-                .collect(),
-        );
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (address_tx, address_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = (Arc::clone(&seen), routes);
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the test server");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind a loopback port");
-                address_tx
-                    .send(listener.local_addr().expect("an address"))
-                    .expect("the test waits for the address");
-                let router = Router::new().fallback(answer).with_state(state);
-                let _ = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
-        });
-        let address = address_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the test server started");
-        Server {
-            address,
-            seen,
-            stop: Some(stop),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.address)
-    }
-
-    /// Every request so far, as `METHOD /path`.
-    fn seen(&self) -> Vec<String> {
-        self.seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-async fn answer(
-    axum::extract::State((seen, routes)): axum::extract::State<(Arc<Mutex<Vec<String>>>, Routes)>,
-    method: Method,
-    uri: Uri,
-) -> axum::response::Response {
-    let key = format!("{method} {}", uri.path());
-    seen.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(key.clone());
-    match routes.get(&key) {
-        Some((status, body)) => (
-            StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            axum::Json(body.clone()),
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, axum::Json(json!({}))).into_response(),
-    }
-}
 
 /// A temp directory with runbook files, where the binary runs.
 struct Work {
