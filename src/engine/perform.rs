@@ -353,22 +353,33 @@ impl Engine {
         })
     }
 
-    fn restore_setting(&mut self, target: &str) -> Done {
+    /// The file the step `target` wrote and the backup it kept, for the
+    /// `restore_*` step that undoes it; a failed step when it wrote nothing.
+    fn written_by(&self, target: &str) -> Result<(String, String), Done> {
         let Some(results) = self.values.step(target) else {
-            return Done::failed(
+            return Err(Done::failed(
                 format!("`{target}` has not run, so there is nothing to restore"),
                 json!({}),
-            );
+            ));
         };
-        let (Some(file), Some(backup)) = (
+        match (
             results.get("file").and_then(Json::as_str),
             results.get("backup").and_then(Json::as_str),
-        ) else {
-            return Done::failed(
+        ) {
+            (Some(file), Some(backup)) => Ok((file.to_owned(), backup.to_owned())),
+            _ => Err(Done::failed(
                 format!("`{target}` wrote nothing, so there is nothing to restore"),
                 json!({}),
-            );
+            )),
+        }
+    }
+
+    fn restore_setting(&mut self, target: &str) -> Done {
+        let (file, backup) = match self.written_by(target) {
+            Ok(written) => written,
+            Err(not) => return not,
         };
+        let (file, backup) = (file.as_str(), backup.as_str());
         // `validate` proved the target is a `set_setting` step (RB028).
         let set = self.runbook.all_steps().find_map(|s| match &s.action {
             Action::SetSetting(set) if s.id.value == target => Some(set),
@@ -476,21 +487,11 @@ impl Engine {
     }
 
     fn restore_file(&mut self, target: &str) -> Done {
-        let Some(results) = self.values.step(target) else {
-            return Done::failed(
-                format!("`{target}` has not run, so there is nothing to restore"),
-                json!({}),
-            );
+        let (file, backup) = match self.written_by(target) {
+            Ok(written) => written,
+            Err(not) => return not,
         };
-        let (Some(file), Some(backup)) = (
-            results.get("file").and_then(Json::as_str),
-            results.get("backup").and_then(Json::as_str),
-        ) else {
-            return Done::failed(
-                format!("`{target}` wrote nothing, so there is nothing to restore"),
-                json!({}),
-            );
-        };
+        let (file, backup) = (file.as_str(), backup.as_str());
         match setting::restore_file(Path::new(file), Path::new(backup)) {
             Ok(()) => Done::passed(json!({ "file": file })),
             Err(e) => Done::failed(self.values.redactor.redact(&e.to_string()), json!({})),
