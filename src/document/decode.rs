@@ -4,6 +4,7 @@
 
 mod action;
 mod expect;
+mod for_each;
 mod gates;
 mod runbook;
 mod step;

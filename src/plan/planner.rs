@@ -17,7 +17,7 @@ use super::{
 use crate::action::expect::Subject;
 use crate::document::children;
 use crate::document::model::{
-    Action, Effect, Expect, FileSource, Runbook, Step, Timespan, WaitFor,
+    Action, Axis, Effect, Expect, FileSource, ForEach, Runbook, Step, Timespan, WaitFor,
 };
 use crate::document::rules::parent_dir;
 use crate::eval::answers::Answers;
@@ -484,7 +484,7 @@ impl Planner<'_> {
             }),
             confirm,
             for_each: step.for_each.as_ref().map(|items| PlannedForEach {
-                items: r.text(&items.source),
+                items: for_each_text(r, items),
                 concurrency: step.concurrency.as_ref().map_or(1, |c| c.value),
             }),
             retry: step.retry.as_ref().map(|retry| {
@@ -531,6 +531,23 @@ impl Planner<'_> {
             Ok(wait) => (wait.target(), wait.until()),
             Err(e) => (cannot_show(&e), String::new()),
         }
+    }
+}
+
+/// What a `for_each` runs over, as the plan shows it: the list, or each list
+/// of a product (`node in ‹inputs.nodes› × component in ["api","worker"]`).
+fn for_each_text(r: &Renderer, for_each: &ForEach) -> String {
+    let axis = |axis: &Axis| match axis {
+        Axis::Template(template) => r.text(&template.source),
+        Axis::Items(node) => r.node(node).to_string(),
+    };
+    match for_each {
+        ForEach::List(list) => axis(list),
+        ForEach::Product { axes, .. } => axes
+            .iter()
+            .map(|(name, list)| format!("{} in {}", name.value, axis(list)))
+            .collect::<Vec<_>>()
+            .join(" × "),
     }
 }
 
