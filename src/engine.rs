@@ -19,6 +19,7 @@ pub mod runner;
 pub mod state_dir;
 pub mod step;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -186,14 +187,16 @@ async fn run_async(
     // missing: a rotation deferred until production needs no new token.
     let deferred = perform::deferred_children(file, &runbook, &answers);
     let missing = {
-        let needed: Vec<&Runbook> = std::iter::once(&runbook)
-            .chain(
-                children
-                    .iter()
-                    .filter(|(path, _)| !deferred.contains(path))
-                    .map(|(_, r)| r),
-            )
-            .collect();
+        let mut passed = inputs::passed_by_with(file, &runbook, &children);
+        let needed: Vec<(&Runbook, BTreeSet<String>)> =
+            std::iter::once((&runbook, BTreeSet::new()))
+                .chain(
+                    children
+                        .iter()
+                        .filter(|(path, _)| !deferred.contains(path))
+                        .map(|(path, r)| (r, passed.remove(path).unwrap_or_default())),
+                )
+                .collect();
         inputs::missing(&answers, &needed)
     };
     if !interactive && !resume && !missing.is_empty() {
@@ -210,7 +213,7 @@ async fn run_async(
         }
         engine
     } else {
-        runner::Engine::start(file, runbook, options, answers, operator, client, 0)?
+        runner::Engine::start(file, runbook, options, answers, operator, client, 0, None)?
     };
     engine.drive().await
 }
@@ -223,6 +226,7 @@ impl runner::Engine {
             .map_err(EngineError::Runtime)?;
         match ran {
             Ok(end) => {
+                let end = self.render_outputs(end).await?;
                 self.finish(&end)?;
                 Ok(end)
             }

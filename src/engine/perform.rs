@@ -152,7 +152,7 @@ impl Engine {
             // (the seed's "deferred until production deployment"); never marked done.
             Action::Runbook(path) => match self.answered(step) {
                 Some(Ok(ManualAnswer::Defer { reason })) => Done::with(Outcome::Deferred, reason),
-                _ => self.child(step, &path.value).await?,
+                _ => self.child_step(step, &path.value, items.as_deref()).await?,
             },
         };
         if done.outcome == Outcome::Passed
@@ -976,7 +976,7 @@ fn response_results(response: &Response) -> Json {
 
 /// The first few item failures, and how many more there are: the full list is
 /// in the step's `results`, the screen needs the pattern.
-fn first_failures(failures: &[String]) -> String {
+pub(super) fn first_failures(failures: &[String]) -> String {
     const SHOWN: usize = 3;
     let mut text = failures
         .iter()

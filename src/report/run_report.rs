@@ -427,7 +427,9 @@ impl Run {
                 // Where a crashed write may have left a temporary file: for cleanup.
                 EventKind::RunStarted { .. }
                 | EventKind::SettingWrite { .. }
-                | EventKind::InDoubtCarried { .. } => {}
+                | EventKind::InDoubtCarried { .. }
+                | EventKind::ChildOf { .. }
+                | EventKind::OutputsRendered { .. } => {}
             }
         }
         Ok(run)
