@@ -179,7 +179,10 @@ async fn run_async(
     let all: Vec<&Runbook> = std::iter::once(&runbook)
         .chain(children.iter().map(|(_, r)| r))
         .collect();
-    inputs::check_answers(&answers, &all)?;
+    inputs::check_answers(
+        &answers,
+        &crate::eval::load::scoped(file, &runbook, &children),
+    )?;
     check_confirms(&options, file, &runbook, &children)?;
     check_reruns(&options, &all)?;
     let interactive = !options.non_interactive && operator.lock().is_ok_and(|o| o.interactive());

@@ -117,10 +117,12 @@ impl Spec {
 
 /// Checks the answers given up front against the runbooks they are for: every
 /// name must be an input or a prompt step of one of them, secrets may not come
-/// from `--set`, and values must fit their pattern and choices.
-pub fn check_answers(answers: &Answers, runbooks: &[&Runbook]) -> Result<(), InputError> {
+/// from `--set`, and values must fit their pattern and choices. Each runbook
+/// comes with how `--confirm` names its steps (`kid.` for a child's), so a
+/// message names a child's step as `--confirm` does.
+pub fn check_answers(answers: &Answers, runbooks: &[(&Runbook, String)]) -> Result<(), InputError> {
     let mut known: BTreeSet<&str> = BTreeSet::new();
-    for runbook in runbooks {
+    for (runbook, _) in runbooks {
         known.extend(runbook.inputs.iter().map(|i| i.name.value.as_str()));
         known.extend(
             runbook
@@ -152,7 +154,7 @@ pub fn check_answers(answers: &Answers, runbooks: &[&Runbook]) -> Result<(), Inp
             });
         }
     }
-    for runbook in runbooks {
+    for (runbook, scope) in runbooks {
         for input in &runbook.inputs {
             let spec = Spec::of_input(input);
             if let Some((value, source)) = answers.get(&spec.name) {
@@ -181,13 +183,13 @@ pub fn check_answers(answers: &Answers, runbooks: &[&Runbook]) -> Result<(), Inp
                     Ok(crate::operator::ManualAnswer::Done)
                         if step.effect() == Some(crate::document::model::Effect::Irreversible) =>
                     {
-                        Some(format!("an irreversible step is done only with `--confirm {}`", step.id.value))
+                        Some(format!("an irreversible step is done only with `--confirm {scope}{}`", step.id.value))
                     }
                     Ok(_) => None,
                 };
                 if let Some(reason) = reason {
                     return Err(InputError::Invalid {
-                        name: step.id.value.clone(),
+                        name: format!("{scope}{}", step.id.value),
                         origin,
                         reason,
                     });

@@ -173,7 +173,8 @@ impl Known {
         let mut sources = BTreeMap::new();
         for input in &runbook.inputs {
             let name = input.name.value.clone();
-            let secret = input.secret.as_ref().is_some_and(|s| s.value);
+            let secret =
+                input.secret.as_ref().is_some_and(|s| s.value) || answers.given_secret(&name);
             let value = answers.get(&name).map(|(value, source)| {
                 sources.insert(name.clone(), source.as_str());
                 value.to_owned()
@@ -412,14 +413,27 @@ impl Planner<'_> {
                 } else {
                     match crate::eval::load(&child_file) {
                         Ok(runbook) => {
-                            let plan = plan_at(
+                            let (given, shown) = self.given(step);
+                            for (name, value) in &shown {
+                                details.push(format!("with {name} = {value}"));
+                            }
+                            let answers = self.answers.with_given(given);
+                            let mut plan = plan_at(
                                 &child_file,
                                 &runbook,
-                                self.answers,
+                                &answers,
                                 self.prober,
                                 self.depth + 1,
                                 &format!("{}{}.", self.scope, step.id.value),
                             );
+                            // What `with:` gives, as this plan shows it: a
+                            // placeholder for what only the run knows.
+                            for input in &mut plan.inputs {
+                                if let Some(value) = shown.get(&input.name) {
+                                    input.value = Some(value.clone());
+                                    input.source = Some("with".to_owned());
+                                }
+                            }
                             child = Some(Box::new(plan));
                         }
                         Err(error) => self.problems.push(format!(
@@ -513,6 +527,26 @@ impl Planner<'_> {
             child,
             probe,
         }
+    }
+
+    /// What `with:` gives the child of `step`: the values known now (for the
+    /// child's plan and its probes: a value with a placeholder in it is no
+    /// value), and every one as this plan shows it, secrets masked.
+    fn given(&self, step: &Step) -> (BTreeMap<String, (String, bool)>, BTreeMap<String, String>) {
+        let r = &self.renderer;
+        let mut given = BTreeMap::new();
+        let mut shown = BTreeMap::new();
+        for (name, template) in &step.with {
+            let source = &template.source;
+            // `item` is unknown too: each item's value is known when the run gets there.
+            if r.unknowns(source).is_empty()
+                && let Ok(rendered) = r.values().render(source, None)
+            {
+                given.insert(name.value.clone(), (rendered.text, rendered.secret));
+            }
+            shown.insert(name.value.clone(), r.text(source));
+        }
+        (given, shown)
     }
 
     /// Headers, bearer and body of a request, one line each.

@@ -91,6 +91,24 @@ steps:
         "a parent's secret is one in the child"
     );
     assert_eq!(provided[0]["source"], "with");
+    // The plan shows the child with the values `with:` gives, the secret masked.
+    for format in ["human", "markdown", "json"] {
+        let plan = work
+            .runbook(["plan", "parent.yaml", "--format", format])
+            .env("RUNBOOK_INPUT_TOKEN", TOKEN)
+            .status(0);
+        assert!(!all(&plan).contains(TOKEN), "{format}: {}", all(&plan));
+        assert!(
+            plan.stdout.contains("••••9Xq2"),
+            "{format}: {}",
+            plan.stdout
+        );
+        assert!(
+            plan.stdout.contains("from-with"),
+            "{format}: {}",
+            plan.stdout
+        );
+    }
     // The report reads the journals: masked there too.
     let report = work
         .runbook(["report", "parent.yaml", "--format", "json"])
@@ -251,4 +269,37 @@ fn a_fan_out_killed_mid_item_resumes_what_is_left_and_acts_once_per_item() {
         "an irreversible step ran twice"
     );
     assert!(work.read("resumed.out").contains("done: a,b,c"));
+}
+
+#[test]
+fn an_answers_file_error_names_a_childs_manual_step_as_confirm_does() {
+    let work = Work::new();
+    work.write(
+        "kid.yaml",
+        r"runbook: kid
+steps:
+  - id: look
+    effect: probe
+    command: 'true'
+  - id: destroy
+    needs: [look]
+    effect: irreversible
+    confirm: true
+    manual: Destroy the old cluster.
+",
+    );
+    work.write(
+        "parent.yaml",
+        "runbook: parent\nsteps:\n  - id: teardown\n    runbook: kid.yaml\n",
+    );
+    work.write("answers.yaml", "destroy: done\n");
+    let ran = work
+        .runbook(["run", "parent.yaml", "--answers", "answers.yaml"])
+        .status(2);
+    let shown = all(&ran);
+    assert!(
+        shown.contains("the answer to `teardown.destroy` (answers file) is not valid"),
+        "{shown}"
+    );
+    assert!(shown.contains("`--confirm teardown.destroy`"), "{shown}");
 }
