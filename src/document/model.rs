@@ -60,6 +60,9 @@ pub struct Runbook {
     /// A runbook written with `steps:` has one phase with no id.
     pub phases: Vec<Phase>,
     pub rollback: Vec<Step>,
+    /// `outputs:` — name → template, rendered when the run passed: what a
+    /// parent reads as `steps.<id>.outputs.NAME` of the step that ran it.
+    pub outputs: Vec<(Spanned<String>, Template)>,
 }
 
 impl Runbook {
@@ -208,8 +211,11 @@ pub struct Step {
     pub priority: Option<Spanned<Priority>>,
     pub estimate: Option<Spanned<Timespan>>,
     pub guide: Option<Spanned<String>>,
-    pub for_each: Option<Template>,
+    pub for_each: Option<ForEach>,
     pub concurrency: Option<Spanned<u32>>,
+    /// `with:` on a `runbook:` step — the child's inputs, each a template
+    /// rendered in this runbook's context (with `item` in a fan-out).
+    pub with: Vec<(Spanned<String>, Template)>,
     pub expect: Option<Expect>,
     /// Keys given in the file whose values could not be read (`action` when no
     /// action could be read at all): later checks that would only repeat the
@@ -301,6 +307,55 @@ impl Step {
             _ => None,
         };
         action.into_iter().chain(self.then_wait.iter())
+    }
+}
+
+/// `for_each:` — the items a step repeats its action over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ForEach {
+    /// `for_each: TEMPLATE` that gives a list, or a list written out; `item`
+    /// is each element.
+    List(Axis),
+    /// `for_each: {name: LIST, …}` — every combination of the lists (a matrix,
+    /// the first name varying slowest); `item.name` is that list's element.
+    Product {
+        span: Span,
+        axes: Vec<(Spanned<String>, Axis)>,
+    },
+}
+
+impl ForEach {
+    pub fn span(&self) -> Span {
+        match self {
+            ForEach::List(axis) => axis.span(),
+            ForEach::Product { span, .. } => *span,
+        }
+    }
+
+    /// The names `item` has in a product (`item.node`); none for a list.
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            ForEach::List(_) => Vec::new(),
+            ForEach::Product { axes, .. } => axes.iter().map(|(n, _)| n.value.as_str()).collect(),
+        }
+    }
+}
+
+/// One list of a `for_each`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Axis {
+    /// A template that gives a list: `"{{ inputs.nodes }}"`.
+    Template(Template),
+    /// A list written out: `[api, worker]` (its strings are templates).
+    Items(Node),
+}
+
+impl Axis {
+    pub fn span(&self) -> Span {
+        match self {
+            Axis::Template(template) => template.span,
+            Axis::Items(node) => node.span,
+        }
     }
 }
 

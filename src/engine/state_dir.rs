@@ -161,6 +161,16 @@ impl StateDir {
         &self.root
     }
 
+    /// `<state>/<runbook-id>/items/<key>`: the state of one item of a
+    /// fan-out over this (child) runbook, with journals and a lock of its own.
+    pub fn item(&self, key: &str) -> StateDir {
+        StateDir {
+            base: self.base.clone(),
+            root: self.root.join("items").join(key),
+            default_location: self.default_location,
+        }
+    }
+
     /// `<state>/<runbook-id>/lock`.
     pub fn lock_path(&self) -> PathBuf {
         self.root.join("lock")
@@ -288,7 +298,7 @@ impl StateDir {
 /// it. A run that ended blocked (a gate not opened, an item deferred) is not
 /// over: resuming it later, with the confirmation given or the item done, is how
 /// it gets finished. A superseded run is over.
-fn open(last: &EventKind) -> bool {
+pub(super) fn open(last: &EventKind) -> bool {
     match last {
         EventKind::RunFinished { outcome, .. } => *outcome == Outcome::Blocked,
         EventKind::Superseded { .. } => false,

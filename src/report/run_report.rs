@@ -427,7 +427,9 @@ impl Run {
                 // Where a crashed write may have left a temporary file: for cleanup.
                 EventKind::RunStarted { .. }
                 | EventKind::SettingWrite { .. }
-                | EventKind::InDoubtCarried { .. } => {}
+                | EventKind::InDoubtCarried { .. }
+                | EventKind::ChildOf { .. }
+                | EventKind::OutputsRendered { .. } => {}
             }
         }
         Ok(run)
@@ -796,6 +798,10 @@ pub fn evidence(model: Option<&Step>, step: &StepRun) -> Vec<String> {
             if let Some(outcome) = item.get("outcome").and_then(Json::as_str) {
                 line.push_str(outcome);
             }
+            // Named by its value, as every message names an item.
+            if let Some(value) = item.get("item") {
+                line.push_str(&format!(" {}", crate::eval::items::label(value)));
+            }
             if let Some(url) = item.get("url").and_then(Json::as_str) {
                 line.push_str(&format!(" {url}"));
             }
@@ -804,6 +810,18 @@ pub fn evidence(model: Option<&Step>, step: &StepRun) -> Vec<String> {
             }
             if let Some(code) = item.get("exit_code").and_then(Json::as_i64) {
                 line.push_str(&format!(" → exit code {code}"));
+            }
+            if let Some(run) = item.get("run_id").and_then(Json::as_str) {
+                line.push_str(&format!(" → child run {run}"));
+            }
+            if let Some(outputs) = item.get("outputs").and_then(Json::as_object) {
+                for (name, value) in outputs {
+                    let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                    line.push_str(&format!(" · {name} = {value}"));
+                }
+            }
+            if let Some(reason) = item.get("reason").and_then(Json::as_str) {
+                line.push_str(&format!(": {reason}"));
             }
             out.push(line);
         }
