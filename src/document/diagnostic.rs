@@ -122,6 +122,11 @@ codes! {
     BadSuppression = "RB050", Warning, "ignore comment with an unknown or unignorable code";
     UnknownCall = "RB055", Error, "unknown filter or test";
     SecretOnCommandLine = "RB056", Warning, "secret written into a command line";
+    BadTlsFile = "RB075", Error, "TLS file that is not what its key says";
+    MissingTlsFile = "RB076", Warning, "TLS file that does not exist";
+    TlsKeyPair = "RB077", Error, "client certificate without its key, or key without certificate";
+    BadResolve = "RB078", Error, "resolve entry that cannot be used";
+    TlsMisplaced = "RB079", Error, "TLS setting or check where there is no TLS";
 }
 
 impl fmt::Display for Code {
