@@ -231,3 +231,79 @@ fn damaged(role: Role, path: &Path, bytes: &[u8]) -> PemError {
 fn is_pem(bytes: &[u8]) -> bool {
     bytes.windows(11).any(|window| window == b"-----BEGIN ")
 }
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{CertificateParams, KeyPair};
+
+    use super::*;
+
+    /// A certificate (PEM) and its key (PEM).
+    fn pair(name: &str) -> (String, String) {
+        let key = KeyPair::generate().expect("a key");
+        let params = CertificateParams::new(vec![name.to_owned()]).expect("params");
+        let certificate = params.self_signed(&key).expect("a certificate");
+        (certificate.pem(), key.serialize_pem())
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write a test file");
+        path
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_a_certificate_in_pem() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (cert, key) = pair("ca.test");
+        let good = write(dir.path(), "ca.pem", &format!("{cert}{cert}"));
+        assert_eq!(ca(&good).expect("a bundle of two").len(), 2);
+
+        let text = write(dir.path(), "text.pem", "hello, not a certificate");
+        assert!(matches!(ca(&text), Err(PemError::NotPem { .. })));
+        let only_key = write(dir.path(), "key.pem", &key);
+        let error = ca(&only_key).expect_err("no certificate in a key file");
+        assert_eq!(
+            error.to_string(),
+            format!("tls.ca `{}` holds no certificate", only_key.display())
+        );
+        let missing = ca(&dir.path().join("nope.pem")).expect_err("not there");
+        assert!(missing.is_missing(), "{missing}");
+        let directory = ca(dir.path()).expect_err("a directory");
+        assert!(
+            directory.to_string().contains("it is a directory"),
+            "{directory}"
+        );
+    }
+
+    #[test]
+    fn a_client_key_must_be_the_certificates_and_is_never_quoted() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (cert, key) = pair("me.test");
+        let (_, other_key) = pair("other.test");
+        let cert_path = write(dir.path(), "me.pem", &cert);
+        let key_path = write(dir.path(), "me-key.pem", &key);
+        let other_path = write(dir.path(), "other-key.pem", &other_key);
+
+        let identity = identity(&cert_path, &key_path).expect("a matching pair");
+        assert_eq!(identity.certificates.len(), 1);
+        assert!(!format!("{identity:?}").contains("PRIVATE"), "{identity:?}");
+
+        let mismatch = super::identity(&cert_path, &other_path).expect_err("another key");
+        assert!(
+            matches!(mismatch, PemError::KeyMismatch { .. }),
+            "{mismatch:?}"
+        );
+        assert_eq!(mismatch.role(), Role::Key);
+        let no_key = super::identity(&cert_path, &cert_path).expect_err("a certificate as the key");
+        assert!(matches!(no_key, PemError::NoKey { .. }), "{no_key:?}");
+
+        let damaged_text =
+            "-----BEGIN PRIVATE KEY-----\nTOPSECRET!!not*base64\n-----END PRIVATE KEY-----\n";
+        let damaged = write(dir.path(), "damaged.pem", damaged_text);
+        let error = super::identity(&cert_path, &damaged).expect_err("damaged");
+        let message = format!("{error} {error:?} {}", error.help());
+        assert!(!message.contains("TOPSECRET"), "{message}");
+        assert!(message.contains("damaged.pem"), "{message}");
+    }
+}

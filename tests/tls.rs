@@ -100,9 +100,14 @@ fn a_private_ca_is_trusted_when_given_and_the_certificate_is_reported() {
     );
     let test = Test::new()
         .file("check.yaml", &yaml)
-        .file("ca.pem", ca.pem())
-        .args(["run", "check.yaml"]);
-    test.status(0);
+        .file("ca.pem", ca.pem());
+    let ran = runbook(&test, &["run", "check.yaml"], Some(0));
+    let summary = format!(
+        "certificate CN=a.test, O=Runbook Tests from CN=Runbook Test CA, 90 days left (until {}",
+        served_fields(&test)["not_after"]
+    );
+    ran.stdout_has(&summary);
+    runbook(&test, &["report", "check.yaml"], Some(0)).stdout_has(&summary);
 
     let fields = served_fields(&test);
     assert_eq!(fields["subject"], "CN=a.test, O=Runbook Tests");
@@ -480,4 +485,31 @@ fn the_bundled_example_passes_against_two_vhosts_requiring_a_client_certificate(
     let plan = runbook(&test, &["plan", example, "--set", &port], Some(0));
     plan.stdout_has("GET https://‹item›:");
     assert!(!format!("{}{}", ran.stdout, plan.stdout).contains(&key_lines(&operator)[0]));
+}
+
+#[test]
+fn plan_probe_connects_as_the_run_does() {
+    let ca = Ca::new("Runbook Test CA");
+    let leaf = ca.leaf(&["a.test"], -1, 90, &[12]);
+    let server = TlsServer::start(&[("a.test", &leaf)], None);
+    let trusting = check(
+        "a.test",
+        server.port(),
+        "      tls: { ca: ca.pem }",
+        "      tls:\n        days_left: { ge: 30 }",
+    );
+    let test = Test::new()
+        .file("check.yaml", &trusting)
+        .file(
+            "plain.yaml",
+            check("a.test", server.port(), "", "").replace("runbook: check", "runbook: plain"),
+        )
+        .file("ca.pem", ca.pem());
+    runbook(&test, &["plan", "check.yaml", "--probe"], Some(0))
+        .stdout_has("probe    ✓ passed: 200");
+    runbook(&test, &["plan", "plain.yaml", "--probe"], None).stdout_has(
+        "probe    ✗ failed: GET https://a.test:PORT/health: TLS handshake failed (certificate not trusted"
+            .replace("PORT", &server.port().to_string())
+            .as_str(),
+    );
 }

@@ -24,7 +24,7 @@ use crate::pem::{self, PemError};
 
 mod certificate;
 
-pub use certificate::Certificate;
+pub use certificate::{Certificate, summary};
 
 /// A step's connection settings, every template rendered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -195,7 +195,7 @@ pub fn rustls_error<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<
 pub fn handshake_failure(error: &rustls::Error) -> String {
     match error {
         rustls::Error::InvalidCertificate(problem) => match problem {
-            CertificateError::UnknownIssuer => "certificate not trusted: it is not signed by a CA this step trusts (the built-in roots, or `tls.ca` when given)".to_owned(),
+            CertificateError::UnknownIssuer => "certificate not trusted: it is not signed by a CA this step trusts — the built-in roots, or `tls.ca` when given".to_owned(),
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 "certificate not trusted: it has expired".to_owned()
             }

@@ -96,3 +96,95 @@ fn no_certificate(checks: &[(TlsField, TlsCheck)], why: String, mismatches: &mut
     fields.dedup();
     mismatches.push(Mismatch::NoCertificate { fields, why });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::model::Comparison;
+
+    fn served() -> Certificate {
+        Certificate {
+            subject: "CN=a.test".to_owned(),
+            issuer: "CN=Our CA".to_owned(),
+            sans: vec!["ba.test".to_owned(), "www.a.test".to_owned()],
+            not_before: "2026-01-01T00:00:00Z".to_owned(),
+            not_after: "2026-04-01T00:00:00Z".to_owned(),
+            days_left: 12,
+            sha256: "ab".repeat(32),
+            serial: "0A".to_owned(),
+        }
+    }
+
+    fn messages(
+        checks: &[(TlsField, TlsCheck)],
+        served: Option<&Result<Certificate, String>>,
+    ) -> Vec<String> {
+        let mut mismatches = Vec::new();
+        check_all(checks, served, &mut mismatches);
+        mismatches.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_name_must_be_there_exactly_not_inside_another() {
+        let checks = [
+            (TlsField::Sans, TlsCheck::Name("a.test".to_owned(), true)),
+            (
+                TlsField::Sans,
+                TlsCheck::Name("www.a.test".to_owned(), true),
+            ),
+            (TlsField::Sans, TlsCheck::Name("ba.test".to_owned(), false)),
+        ];
+        assert_eq!(
+            messages(&checks, Some(&Ok(served()))),
+            [
+                r#"tls.sans: expected to include "a.test", got ["ba.test","www.a.test"]"#,
+                r#"tls.sans: expected not to include "ba.test", got ["ba.test","www.a.test"]"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_and_texts_say_expected_and_got() {
+        let checks = [
+            (
+                TlsField::DaysLeft,
+                TlsCheck::Number(Check::Compare(Comparison::Ge, 30.0)),
+            ),
+            (
+                TlsField::Issuer,
+                TlsCheck::Text(TextCheck::Contains("Their CA".to_owned())),
+            ),
+            (
+                TlsField::Serial,
+                TlsCheck::Text(TextCheck::Equals("0A".to_owned())),
+            ),
+        ];
+        assert_eq!(
+            messages(&checks, Some(&Ok(served()))),
+            [
+                "`tls.days_left`: expected >= 30, got 12",
+                r#"tls.issuer: expected to contain "Their CA", got "CN=Our CA""#,
+            ]
+        );
+        assert_eq!(checks[0].1.words(), "≥ 30");
+        assert_eq!(checks[1].1.words(), r#"contains "Their CA""#);
+    }
+
+    #[test]
+    fn without_a_certificate_every_check_fails_once_saying_why() {
+        let checks = [
+            (
+                TlsField::DaysLeft,
+                TlsCheck::Number(Check::Compare(Comparison::Ge, 30.0)),
+            ),
+            (TlsField::Sans, TlsCheck::Name("a.test".to_owned(), true)),
+        ];
+        assert_eq!(
+            messages(&checks, None),
+            [
+                "`tls.days_left`, `tls.sans` cannot be checked: no certificate came (the response came over plain HTTP)"
+            ]
+        );
+        assert!(messages(&[], None).is_empty());
+    }
+}

@@ -103,6 +103,31 @@ impl Certificate {
     }
 }
 
+/// The served certificate in one line, from `steps.<id>.tls` as results hold
+/// it (the run's screen and the report both show it):
+/// `certificate CN=a.test from CN=Our CA, 89 days left (until 2027-03-01T12:00:00Z), serial 0A, sha256 ab12…`.
+pub fn summary(tls: &Value) -> Option<String> {
+    let text = |field: TlsField| tls.get(field.key()).and_then(Value::as_str);
+    let subject = text(TlsField::Subject)?;
+    let mut line = format!("certificate {subject}");
+    if let Some(issuer) = text(TlsField::Issuer) {
+        line.push_str(&format!(" from {issuer}"));
+    }
+    if let Some(days) = tls.get(TlsField::DaysLeft.key()).and_then(Value::as_i64) {
+        line.push_str(&format!(", {days} days left"));
+    }
+    if let Some(until) = text(TlsField::NotAfter) {
+        line.push_str(&format!(" (until {until})"));
+    }
+    if let Some(serial) = text(TlsField::Serial) {
+        line.push_str(&format!(", serial {serial}"));
+    }
+    if let Some(sha256) = text(TlsField::Sha256) {
+        line.push_str(&format!(", sha256 {sha256}"));
+    }
+    Some(line)
+}
+
 /// `2026-12-03T08:00:00Z`.
 fn time_text(timestamp: i64) -> String {
     OffsetDateTime::from_unix_timestamp(timestamp)
@@ -190,6 +215,16 @@ mod tests {
         assert_eq!(certificate.sha256, hex(&Sha256::digest(&der), false));
         assert_eq!(certificate.sha256.len(), 64);
         assert_eq!(certificate.to_json()["days_left"], 79);
+        assert_eq!(
+            summary(&certificate.to_json()).as_deref(),
+            Some(
+                format!(
+                    "certificate CN=a.test, O=Runbook Tests from CN=a.test, O=Runbook Tests, 79 days left (until 2026-04-01T00:00:00Z), serial 8F01AB, sha256 {}",
+                    certificate.sha256
+                )
+                .as_str()
+            )
+        );
         assert_eq!(certificate.to_json()["sans"][1], "127.0.0.1");
     }
 
