@@ -22,4 +22,5 @@ mod plan;
 mod pty;
 mod runbooks;
 mod sandbox;
+mod tls;
 mod yaml_oracle;

@@ -409,6 +409,7 @@ fn details(step: &Step, results: &Json) -> Vec<String> {
             if let (Some(status), Some(ms)) = (results.get("status"), results.get("elapsed_ms")) {
                 out.push(format!("HTTP {status} in {ms}ms"));
             }
+            out.extend(results.get("tls").and_then(crate::action::tls::summary));
         }
         // An HTTP fan-out's progress display already ends with this count.
         Action::Http(_) if step.for_each.is_some() => {}

@@ -301,6 +301,7 @@ impl Decoder<'_> {
                         .first()
                         .map(|(name, _)| ("headers", name.span)),
                 )
+                .chain(expect.tls.first().map(|(field, _)| ("tls", field.span)))
                 .collect()
         };
         let (this, other) = if http {
