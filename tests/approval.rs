@@ -69,7 +69,7 @@ impl Ran {
         self
     }
 
-    /// The command the output quotes after `lead` (such as "approves it with `").
+    /// The command the output quotes after `lead`, up to the next backquote.
     fn quoted_after(&self, lead: &str) -> Vec<String> {
         let at = self
             .stdout
