@@ -769,3 +769,38 @@ steps:
     }
     assert!(host.state_files().contains("Revoke ••••9876?"));
 }
+
+#[test]
+fn the_plan_shows_the_approval_gate_before_the_confirmation() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(dir.path().join("rb.yaml"), REVOKE).unwrap();
+    let plan = |format: &str| {
+        let mut command = Command::new(binary());
+        command
+            .args(["plan", "rb.yaml", "--format", format])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1");
+        ran(command).status(0).stdout
+    };
+    let human = plan("human");
+    let approve = human
+        .find("approve  1 of alice, runbook-approver (never the operator), each with `runbook approve FILE revoke`")
+        .unwrap_or_else(|| panic!("{human}"));
+    assert!(
+        approve < human.find("confirm  yes/no").expect("the confirm"),
+        "{human}"
+    );
+    assert!(human.contains("\"Revoke token-1?\""), "{human}");
+    let markdown = plan("markdown");
+    assert!(
+        markdown.contains("approve: 1 of `alice`, `runbook-approver` (never the operator)"),
+        "{markdown}"
+    );
+    let json: Json = serde_json::from_str(&plan("json")).expect("a JSON plan");
+    let steps = json["phases"][0]["steps"].as_array().expect("steps");
+    assert_eq!(steps[0]["approve"], Json::Null);
+    assert_eq!(
+        steps[1]["approve"],
+        serde_json::json!({"count": 1, "from": ["alice", APPROVER], "message": "Revoke token-1?"})
+    );
+}

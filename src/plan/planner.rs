@@ -11,8 +11,8 @@ use serde_json::Value as Json;
 use super::probe::Prober;
 use super::render::Renderer;
 use super::{
-    Plan, PlannedConfirm, PlannedForEach, PlannedInput, PlannedNeed, PlannedOutput, PlannedPhase,
-    PlannedStep, PlannedWhen, Summary, VERSION,
+    Plan, PlannedApprove, PlannedConfirm, PlannedForEach, PlannedInput, PlannedNeed, PlannedOutput,
+    PlannedPhase, PlannedStep, PlannedWhen, Summary, VERSION,
 };
 use crate::action::expect::Subject;
 use crate::document::children;
@@ -483,6 +483,11 @@ impl Planner<'_> {
                 }
             }),
             confirm,
+            approve: step.approve.as_ref().map(|approve| PlannedApprove {
+                count: approve.count.value,
+                from: approve.from.iter().map(|n| n.value.clone()).collect(),
+                message: approve.message.as_ref().map(|m| r.text(&m.source)),
+            }),
             for_each: step.for_each.as_ref().map(|items| PlannedForEach {
                 items: r.text(&items.source),
                 concurrency: step.concurrency.as_ref().map_or(1, |c| c.value),
