@@ -19,6 +19,7 @@ use crate::approval::tally::tally;
 use crate::approval::{ApprovalError, ApprovalStore, Binding, Evidence, NewRequest, Request};
 use crate::document::model::Step;
 use crate::document::templates::Stage;
+use crate::engine::gate::{self, Confirmation};
 use crate::engine::journal::{ApprovalRecord, EventKind};
 use crate::engine::outcome::Outcome;
 use crate::engine::runner::Engine;
@@ -157,6 +158,24 @@ impl Engine {
             let what = format!("waiting for {}", tally.waiting_for(&request));
             if !self.interactive() {
                 self.awaiting_approval.insert(name.clone(), what.clone());
+                // Once approved, the step still needs its confirmation: the
+                // command that carries on gives it up front.
+                let id = step.id.value.clone();
+                if step.confirm.is_some()
+                    && !self.options.confirm.contains(&id)
+                    && matches!(
+                        gate::confirmation(
+                            step,
+                            &name,
+                            false,
+                            self.options.yes,
+                            &self.options.confirm
+                        ),
+                        Confirmation::Missing(_)
+                    )
+                {
+                    self.unconfirmed.insert(id);
+                }
                 self.record(EventKind::GateBlocked {
                     step: step.id.value.clone(),
                     reason: what.clone(),
