@@ -187,6 +187,11 @@ enum Command {
         #[arg(value_name = "RUN_ID|FILE")]
         target: String,
     },
+    /// The team state database: `runbook state init URL` sets it up.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
     /// Report what happened in a run: steps, evidence, gates, confirmations, rollback.
     Report {
         /// A run id, a runbook file (its latest run) or a run journal; default:
@@ -196,6 +201,18 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "markdown")]
         format: crate::report::run_report::Format,
+    },
+}
+
+/// `runbook state …`.
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// Create or upgrade the team state schema (versioned migrations; running it
+    /// again applies only what is missing). Run it as the database's owner.
+    Init {
+        /// postgres://USER@HOST:PORT/DATABASE (default: `RUNBOOK_STATE_URL`; a
+        /// password belongs there, not on the command line).
+        url: Option<String>,
     },
 }
 
@@ -306,6 +323,50 @@ fn shown_abandoned(abandoned: &engine::abandon::Abandoned, out: &mut Output) -> 
         text.push_str("Removed the backups of the settings it replaced.\n");
     }
     text.push_str("What it changed stays as it is now; `runbook run FILE` starts afresh.\n");
+    match out.write(&text) {
+        Ok(()) => 0,
+        Err(error) => report(&error),
+    }
+}
+
+/// `runbook state init [URL]`.
+fn state_init(url: Option<&str>, out: &mut Output) -> i32 {
+    let url = match crate::postgres::StateUrl::from_flag_or_env(url) {
+        Ok(Some(url)) => url,
+        Ok(None) => {
+            return fail(
+                &crate::postgres::PgError::BadUrl {
+                    shown: "(none)".to_owned(),
+                    source: None,
+                },
+                Some(
+                    "name the database: `runbook state init postgres://USER@HOST:PORT/DATABASE`, or set RUNBOOK_STATE_URL",
+                ),
+                crate::error::EXIT_USAGE,
+            );
+        }
+        Err(error) => return fail(&error, error.help(), error.exit_code()),
+    };
+    let applied = crate::postgres::Session::connect(&url)
+        .and_then(|session| crate::postgres::schema::init(&session));
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(error) => return fail(&error, error.help(), error.exit_code()),
+    };
+    let done = if applied.from == applied.to {
+        format!("is at schema version {} already; nothing to do", applied.to)
+    } else {
+        format!(
+            "is set up: schema version {} (it was at {})",
+            applied.to, applied.from
+        )
+    };
+    let text = format!(
+        "The team state database {} {done}.\nEach operator logs in as a role of their own, a member of {}: `CREATE ROLE alice LOGIN IN ROLE {}`.\n",
+        url.shown(),
+        crate::postgres::schema::TEAM_ROLE,
+        crate::postgres::schema::TEAM_ROLE,
+    );
     match out.write(&text) {
         Ok(()) => 0,
         Err(error) => report(&error),
@@ -534,6 +595,9 @@ pub fn main() -> i32 {
         Command::Verify { target } => {
             return shown(crate::verify::run(&target, &mut out));
         }
+        Command::State {
+            command: StateCommand::Init { url },
+        } => return state_init(url.as_deref(), &mut out),
         Command::Report { target, format } => {
             return shown(crate::report::run_report::run(
                 target.as_deref(),

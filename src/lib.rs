@@ -17,6 +17,7 @@ pub mod manual;
 pub mod operator;
 pub mod output;
 pub mod plan;
+pub mod postgres;
 pub mod report;
 pub mod sandbox;
 pub mod schema;
