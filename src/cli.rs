@@ -172,6 +172,8 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "human")]
         format: crate::status::Format,
+        #[command(flatten)]
+        state: StateFlag,
     },
     /// Draw a runbook's steps, gates and rollback as a diagram.
     Graph {
@@ -201,6 +203,8 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "markdown")]
         format: crate::report::run_report::Format,
+        #[command(flatten)]
+        state: StateFlag,
     },
 }
 
@@ -251,11 +255,30 @@ struct RunFlags {
     /// process runs as).
     #[arg(long, value_name = "NAME")]
     operator: Option<String>,
+    #[command(flatten)]
+    state: StateFlag,
+}
+
+/// `--state URL`, shared by the commands that read or write run state.
+#[derive(Debug, clap::Args)]
+struct StateFlag {
+    /// The team state database, postgres://USER@HOST:PORT/DATABASE (default:
+    /// `RUNBOOK_STATE_URL`, where a password belongs): runs, events and the run
+    /// lock live there too.
+    #[arg(long = "state", value_name = "URL")]
+    url: Option<String>,
+}
+
+impl StateFlag {
+    fn resolve(&self) -> Result<Option<crate::postgres::StateUrl>, crate::postgres::PgError> {
+        crate::postgres::StateUrl::from_flag_or_env(self.url.as_deref())
+    }
 }
 
 impl RunFlags {
-    fn options(self) -> RunOptions {
-        RunOptions {
+    fn options(self) -> Result<RunOptions, crate::postgres::PgError> {
+        Ok(RunOptions {
+            state: self.state.resolve()?,
             sets: self.sets,
             answers_file: self.answers,
             non_interactive: self.non_interactive,
@@ -267,7 +290,7 @@ impl RunFlags {
             no_keep_secrets: self.no_keep_secrets,
             operator: self.operator,
             continue_with: None,
-        }
+        })
     }
 }
 
@@ -485,7 +508,12 @@ pub fn main() -> i32 {
     crate::output::decide_colors(cli.color);
     let mut out = Output::stdout();
     let result = match cli.command {
-        Command::Run { file, flags } => return run(&file, flags.options(), false),
+        Command::Run { file, flags } => {
+            return match flags.options() {
+                Ok(options) => run(&file, options, false),
+                Err(error) => fail(&error, error.help(), error.exit_code()),
+            };
+        }
         Command::Demo {
             scenario,
             non_interactive,
@@ -527,11 +555,17 @@ pub fn main() -> i32 {
             };
         }
         Command::Resume { file, flags, rerun } => {
-            let options = RunOptions {
-                rerun: rerun.into_iter().collect(),
-                ..flags.options()
+            return match flags.options() {
+                Ok(options) => run(
+                    &file,
+                    RunOptions {
+                        rerun: rerun.into_iter().collect(),
+                        ..options
+                    },
+                    true,
+                ),
+                Err(error) => fail(&error, error.help(), error.exit_code()),
             };
-            return run(&file, options, true);
         }
         Command::Abandon { file } => {
             return match engine::abandon::abandon(&file) {
@@ -586,8 +620,14 @@ pub fn main() -> i32 {
         Command::Man { dir } => {
             crate::manual::pages(Cli::command(), dir.as_deref(), &mut out).map(|()| 0)
         }
-        Command::Status { file, format } => {
-            return shown(crate::status::run(file.as_deref(), format, &mut out));
+        Command::Status {
+            file,
+            format,
+            state,
+        } => {
+            return shown(state.resolve().map_err(Into::into).and_then(|state| {
+                crate::status::run(file.as_deref(), format, state.as_ref(), &mut out)
+            }));
         }
         Command::Graph { file, format } => {
             return shown(crate::graph::run(&file, format, &mut out));
@@ -598,12 +638,14 @@ pub fn main() -> i32 {
         Command::State {
             command: StateCommand::Init { url },
         } => return state_init(url.as_deref(), &mut out),
-        Command::Report { target, format } => {
-            return shown(crate::report::run_report::run(
-                target.as_deref(),
-                format,
-                &mut out,
-            ));
+        Command::Report {
+            target,
+            format,
+            state,
+        } => {
+            return shown(state.resolve().map_err(Into::into).and_then(|state| {
+                crate::report::run_report::run(target.as_deref(), format, state.as_ref(), &mut out)
+            }));
         }
     };
     match result {

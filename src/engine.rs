@@ -18,6 +18,7 @@ pub mod resume;
 pub mod runner;
 pub mod state_dir;
 pub mod step;
+pub mod team;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -75,6 +76,36 @@ pub enum EngineError {
     Http(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(transparent)]
+    Team(#[from] crate::postgres::PgError),
+    /// The team state database stopped taking events mid-run.
+    #[error(
+        "the team state database stopped taking this run's events, so the run stopped before its next step"
+    )]
+    TeamLost {
+        journal: PathBuf,
+        #[source]
+        source: crate::postgres::PgError,
+    },
+    #[error(
+        "run {run_id} was started on host {host} (database role {role}) and is unfinished; it is resumed there, where its journal, backups and kept secrets are"
+    )]
+    StartedElsewhere {
+        run_id: String,
+        host: String,
+        role: String,
+    },
+    #[error(
+        "run {run_id} is superseded in the team state database: run {by} began after it on host {host} (database role {role})"
+    )]
+    SupersededInTeam {
+        run_id: String,
+        by: String,
+        host: String,
+        role: String,
+    },
+    #[error("the team state database holds other events for run {run_id} than its journal `{}`", journal.display())]
+    TeamDiffers { run_id: String, journal: PathBuf },
 }
 
 impl EngineError {
@@ -86,6 +117,11 @@ impl EngineError {
             EngineError::Journal(e) => e.exit_code(),
             // The secrets kept at rest, or a backup, cannot be read or removed.
             EngineError::Kept(_) | EngineError::Cleanup { .. } => crate::error::EXIT_IO,
+            EngineError::Team(e) => e.exit_code(),
+            EngineError::TeamLost { .. } => crate::error::EXIT_IO,
+            EngineError::StartedElsewhere { .. }
+            | EngineError::SupersededInTeam { .. }
+            | EngineError::TeamDiffers { .. } => crate::error::EXIT_USAGE,
             EngineError::Load(_)
             | EngineError::Answers(_)
             | EngineError::Inputs(_)
@@ -123,6 +159,20 @@ impl EngineError {
             ),
             EngineError::Changed { .. } => Some(
                 "restore the file as it was, or start a new run with `runbook run FILE` (gates will ask for fresh evidence)".to_owned(),
+            ),
+            EngineError::Team(e) => e.help().map(str::to_owned),
+            EngineError::TeamLost { journal, .. } => Some(format!(
+                "every event is in the local journal `{}`; once the database is back, `runbook resume FILE` uploads what it lacks and goes on",
+                journal.display()
+            )),
+            EngineError::StartedElsewhere { host, .. } => Some(format!(
+                "run `runbook resume FILE` on {host} (with the state directory that run uses), or start a new run here with `runbook run FILE`"
+            )),
+            EngineError::SupersededInTeam { .. } => Some(
+                "a superseded run is never resumed (its steps may have been done again); `runbook status FILE --state URL` shows the newer one".to_owned(),
+            ),
+            EngineError::TeamDiffers { .. } => Some(
+                "one of the two was changed after it was written: `runbook verify RUN` checks the journal; the database's rows are append-only".to_owned(),
             ),
             _ => None,
         }

@@ -220,6 +220,14 @@ impl StateUrl {
     pub fn shown(&self) -> &str {
         &self.shown
     }
+
+    /// The database alone, the same for every role: `postgres://HOST:PORT/DB`.
+    pub fn place(&self) -> String {
+        match self.config.get_user() {
+            Some(user) => self.shown.replacen(&format!("{user}@"), "", 1),
+            None => self.shown.clone(),
+        }
+    }
 }
 
 /// `postgres://USER@HOST:PORT/DB`, from what the URL says: never the password.

@@ -4,8 +4,12 @@
 //! the built binary as separate processes — two operators, two "machines" (two
 //! checkouts, two state directories).
 
-use crate::pg_cluster::{ADMIN, Cluster, PASSWORD};
-use crate::support::Test;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::pg_cluster::{ADMIN, Cluster, DATABASE, PASSWORD};
+use crate::support::{Ran, Test, binary};
 
 /// A cluster with the schema set up and the operators `alice` and `bob`.
 fn team() -> Option<Cluster> {
@@ -36,11 +40,239 @@ fn state_init_is_idempotent_and_refuses_a_newer_schema() {
         .stderr_has("RUNBOOK_STATE_URL");
     cluster.admin(
         "INSERT INTO runbook_schema_version (version) VALUES (99)",
-        crate::pg_cluster::DATABASE,
+        DATABASE,
     );
     let newer = Test::new()
         .env("RUNBOOK_STATE_URL", &cluster.url(ADMIN))
         .args(["state", "init"])
         .status(2);
     newer.stderr_has("schema version 99, this runbook knows up to 1");
+}
+
+/// A runbook whose step waits for the file `go` (touching `started` first).
+const HOLDS: &str = r#"runbook: rotate
+title: Rotate
+steps:
+  - id: hold
+    effect: change
+    command: "touch started; while [ ! -e go ]; do sleep 0.1; done"
+"#;
+
+/// Three steps; the second records that it began and waits for `go`.
+const STEADY: &str = r#"runbook: steady
+title: Steady
+steps:
+  - id: one
+    effect: change
+    command: "echo one >> ran"
+  - id: two
+    effect: change
+    command: "echo two >> ran; touch at-two; while [ ! -e go ]; do sleep 0.1; done"
+  - id: three
+    effect: change
+    command: "echo three >> ran"
+"#;
+
+/// `runbook ARGS` started in `dir` as `role`, not waited for.
+fn spawn(dir: &Path, cluster: &Cluster, role: &str, args: &[&str]) -> Child {
+    Command::new(binary())
+        .args(args)
+        .current_dir(dir)
+        .env("RUNBOOK_STATE_URL", cluster.url(role))
+        .env_remove("RUNBOOK_STATE_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start runbook")
+}
+
+/// `runbook ARGS` run in `dir` as `role`, to its end.
+fn at(dir: &Path, cluster: &Cluster, role: &str, args: &[&str]) -> Ran {
+    let output = spawn(dir, cluster, role, args)
+        .wait_with_output()
+        .expect("wait for runbook");
+    Ran {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Waits for `path` to exist (30 s at most).
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The one run journal of `runbook` in `dir`'s default state directory.
+fn journal(dir: &Path, runbook: &str) -> PathBuf {
+    let runs = dir.join(".runbook").join(runbook).join("runs");
+    let mut journals: Vec<PathBuf> = std::fs::read_dir(&runs)
+        .expect("runs/")
+        .map(|e| e.expect("an entry").path())
+        .collect();
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    journals.remove(0)
+}
+
+fn run_id(journal: &Path) -> String {
+    journal
+        .file_stem()
+        .expect("a journal name")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Every line of run `run_id` the database holds, in order, as the admin sees them.
+fn rows(cluster: &Cluster, run_id: &str) -> String {
+    cluster.admin(
+        &format!("SELECT line FROM runbook_events WHERE run_id = '{run_id}' ORDER BY seq"),
+        DATABASE,
+    )
+}
+
+#[test]
+fn the_lock_is_held_across_machines_and_released_when_the_holder_is_killed() {
+    let Some(cluster) = team() else { return };
+    let alice_machine = Test::new().file("rotate.yaml", HOLDS);
+    let bob_machine = Test::new().file("rotate.yaml", HOLDS).file("go", "");
+    let mut alice = spawn(
+        alice_machine.dir(),
+        &cluster,
+        "alice",
+        &["run", "rotate.yaml", "--non-interactive"],
+    );
+    wait_for(&alice_machine.dir().join("started"));
+
+    let bob = || {
+        at(
+            bob_machine.dir(),
+            &cluster,
+            "bob",
+            &["run", "rotate.yaml", "--non-interactive"],
+        )
+    };
+    let refused = bob();
+    assert_eq!(refused.status, 2, "{}{}", refused.stdout, refused.stderr);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    for needle in [
+        "another run of `rotate` is in progress",
+        &format!("on host {}", host.trim()),
+        &format!("pid {}", alice.id()),
+        "database role alice",
+    ] {
+        assert!(
+            refused.stderr.contains(needle),
+            "{needle}: {}",
+            refused.stderr
+        );
+    }
+    assert!(!refused.stderr.contains(PASSWORD), "{}", refused.stderr);
+    assert!(
+        !bob_machine.dir().join("started").exists(),
+        "bob's step never ran"
+    );
+
+    // kill -9: no goodbye to the server, whose session ends with the connection.
+    alice.kill().expect("kill -9 alice's run");
+    alice.wait().expect("reap it");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let through = loop {
+        let ran = bob();
+        if ran.status != 2 || Instant::now() > deadline {
+            break ran;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(through.status, 0, "{}{}", through.stdout, through.stderr);
+    assert!(bob_machine.dir().join("started").exists());
+}
+
+#[test]
+fn the_server_stopped_mid_run_stops_it_before_the_next_step_and_resume_reconciles() {
+    let Some(cluster) = team() else { return };
+    let machine = Test::new().file("steady.yaml", STEADY);
+    let dir = machine.dir();
+    let child = spawn(
+        dir,
+        &cluster,
+        "alice",
+        &["run", "steady.yaml", "--non-interactive"],
+    );
+    wait_for(&dir.join("at-two"));
+    cluster.stop();
+    std::fs::write(dir.join("go"), "").expect("let step two end");
+    let output = child.wait_with_output().expect("the run ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr
+            .contains("stopped taking this run's events, so the run stopped before its next step"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("runbook resume FILE"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("ran")).unwrap(),
+        "one\ntwo\n"
+    );
+
+    cluster.start_server();
+    let resumed = at(
+        dir,
+        &cluster,
+        "alice",
+        &["resume", "steady.yaml", "--non-interactive"],
+    );
+    assert_eq!(resumed.status, 0, "{}{}", resumed.stdout, resumed.stderr);
+    resumed.stdout_has("the team state database lacked 1 event(s) of this run");
+    // Step two's result, which the database missed; nothing repeated, nothing lost.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("ran")).unwrap(),
+        "one\ntwo\nthree\n"
+    );
+    let journal = journal(dir, "steady");
+    assert_eq!(
+        rows(&cluster, &run_id(&journal)),
+        std::fs::read_to_string(&journal).unwrap(),
+        "the database holds the journal, line for line"
+    );
+}
+
+#[test]
+fn an_unreachable_database_at_start_runs_nothing() {
+    let Some(cluster) = team() else { return };
+    let url = cluster.url("alice").replace(
+        &format!(":{}/", cluster.port()),
+        &format!(":{}/", closed_port()),
+    );
+    let machine = Test::new()
+        .file("steady.yaml", STEADY)
+        .env("RUNBOOK_STATE_URL", &url)
+        .args(["run", "steady.yaml", "--non-interactive"]);
+    let ran = machine.status(4);
+    ran.stderr_has("cannot reach the team state database `postgres://alice@127.0.0.1:")
+        .stderr_has("nothing ran");
+    assert!(!ran.stderr.contains(PASSWORD), "{}", ran.stderr);
+    assert!(!machine.dir().join("ran").exists());
+    let runs = machine.dir().join(".runbook/steady/runs");
+    assert_eq!(
+        std::fs::read_dir(&runs).map(Iterator::count).unwrap_or(0),
+        0,
+        "no journal was begun"
+    );
+}
+
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
 }

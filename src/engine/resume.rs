@@ -20,6 +20,7 @@ use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::runner::{Engine, Opened, RunOptions, SharedOperator, working_directory};
 use crate::engine::state_dir::StateDir;
+use crate::engine::team::Team;
 use crate::engine::{EngineError, open_events};
 use crate::eval::answers::Answers;
 use crate::eval::load::{child_hashes, file_hash};
@@ -37,9 +38,12 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         let state = StateDir::for_runbook(file, &runbook.id.value)?;
         state.ensure()?;
-        let path = state
-            .latest_unfinished()?
-            .ok_or_else(|| EngineError::NothingToResume(runbook.id.value.clone()))?;
+        let Some(path) = state.latest_unfinished()? else {
+            if let Some(url) = &options.state {
+                crate::engine::team::resumed_elsewhere(url, &runbook.id.value)?;
+            }
+            return Err(EngineError::NothingToResume(runbook.id.value.clone()));
+        };
         let run_id = path
             .file_stem()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
@@ -83,6 +87,16 @@ impl Engine {
             }
         }
         crate::engine::fixed_inputs::check_resume(&runbook, &answers, &replay.events)?;
+        // The team's database is brought level with the journal before the
+        // run goes on: the events it could not take when it was lost.
+        let (team, uploaded) = match &options.state {
+            Some(url) => {
+                let (team, uploaded) =
+                    Team::resume(url, &runbook.id.value, journal.path(), &replay.events)?;
+                (Some(team), uploaded)
+            }
+            None => (None, 0),
+        };
         let events = match &options.events {
             Some(target) => Some(open_events(target)?),
             None => None,
@@ -104,8 +118,14 @@ impl Engine {
             state,
             run_id,
             lock,
+            team,
             depth: 0,
         });
+        if uploaded > 0 {
+            engine.say(&format!(
+                "note: the team state database lacked {uploaded} event(s) of this run; they are written there now"
+            ));
+        }
         if let Some(torn) = replay.torn {
             engine.say(&format!(
                 "note: the journal's last line ({} bytes, line {}) was cut short, probably by a crash; it was dropped",

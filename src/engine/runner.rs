@@ -19,6 +19,7 @@ use crate::engine::leftovers;
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::StateDir;
+use crate::engine::team::Team;
 use crate::engine::{EngineError, Stop};
 use crate::eval::answers::Answers;
 use crate::eval::values::Values;
@@ -48,6 +49,9 @@ pub struct RunOptions {
     /// interrupted), when that is not `runbook resume`: the demo, whose sandbox
     /// ends with it, is started again instead.
     pub continue_with: Option<String>,
+    /// `--state URL` / `RUNBOOK_STATE_URL`: the team state database every event
+    /// is also written to (`engine::team`), which holds the run lock.
+    pub state: Option<crate::postgres::StateUrl>,
 }
 
 /// How a run ended, and so its exit code (SPEC §5).
@@ -112,6 +116,8 @@ pub struct Engine {
     pub(super) state: StateDir,
     pub(super) run_id: String,
     pub(super) _lock: Lock,
+    /// The team state database, with `--state`.
+    pub(super) team: Option<Team>,
     /// How deep in child runbooks this engine is (0 for the top).
     pub(super) depth: usize,
     /// How `--confirm` names this runbook's steps: empty at the top, `kid.` in
@@ -146,6 +152,7 @@ pub(super) struct Opened {
     pub state: StateDir,
     pub run_id: String,
     pub lock: Lock,
+    pub team: Option<Team>,
     pub depth: usize,
 }
 
@@ -182,6 +189,7 @@ impl Engine {
             state: opened.state,
             run_id: opened.run_id,
             _lock: opened.lock,
+            team: opened.team,
             depth: opened.depth,
             scope: String::new(),
             failed_evidence: None,
@@ -209,12 +217,21 @@ impl Engine {
             &state.lock_path(),
             &Holder::this_process(&run_id, command_line()),
         )?;
+        // The team's database is asked before anything is written here: one
+        // that cannot be reached, or whose lock another run holds, runs nothing.
+        let mut team = match &options.state {
+            Some(url) => Some(Team::start(url, &runbook.id.value, &run_id)?),
+            None => None,
+        };
         // Under the lock: no other run of this runbook takes the same place,
         // and none writes what is read here. Each journal is read once.
         let runs = state.readable_runs()?;
         leftovers::clean(&state, &runs);
         let superseded = crate::engine::state_dir::unfinished(&runs);
-        let seq = state.next_seq()?;
+        let mut seq = state.next_seq()?;
+        if let Some(team) = &team {
+            seq = seq.max(team.next_seq(&runbook.id.value)?);
+        }
         let operator_name = operator_name(options.operator.as_deref());
         let started_at = crate::engine::journal::now();
         let first = Event::now(EventKind::RunStarted {
@@ -230,6 +247,9 @@ impl Engine {
             seq: Some(seq),
         });
         let journal = Journal::create(&state.journal_path(&run_id), &first)?;
+        if let Some(team) = &mut team {
+            team.begin(&first);
+        }
         let events = match &options.events {
             Some(target) if depth == 0 => Some(crate::engine::open_events(target)?),
             _ => None,
@@ -250,6 +270,7 @@ impl Engine {
             state,
             run_id,
             lock,
+            team,
             depth,
         });
         engine.emit_only(&first);
@@ -284,8 +305,24 @@ impl Engine {
     /// Appends an event to the journal (fsynced) and the `--events` stream.
     pub(super) fn record(&mut self, kind: EventKind) -> Result<(), EngineError> {
         let event = self.journal.append(&Event::now(kind))?;
+        if let Some(team) = &mut self.team {
+            team.mirror(&event);
+        }
         self.emit_only(&event);
         Ok(())
+    }
+
+    /// Stops the run before its next step when the team state database has
+    /// stopped taking its events: what it does next would be seen by nobody
+    /// else. The local journal has every event, for `resume` to upload.
+    fn team_check(&mut self) -> Result<(), Stop> {
+        match self.team.as_mut().and_then(Team::take_lost) {
+            Some(source) => Err(Stop::Fatal(EngineError::TeamLost {
+                journal: self.journal.path().to_owned(),
+                source,
+            })),
+            None => Ok(()),
+        }
     }
 
     fn emit_only(&mut self, event: &Event) {
@@ -333,6 +370,7 @@ impl Engine {
         let total = steps.len();
         let mut failed: Option<String> = None;
         for (index, step) in steps.iter().enumerate() {
+            self.team_check()?;
             if self
                 .records
                 .get(&step.id.value)
