@@ -276,3 +276,277 @@ fn closed_port() -> u16 {
         .map(|addr| addr.port())
         .expect("a free loopback port")
 }
+
+const CHECKLIST: &str = r#"runbook: deploy
+title: Deploy checklist
+phases:
+  - id: prep
+    title: Preparation
+    steps:
+      - id: backup
+        title: Take a backup
+        priority: P1
+        estimate: 5m
+        manual: Take a backup.
+      - id: notify
+        title: Tell the team
+        estimate: 2m
+        manual: Tell the team.
+"#;
+
+#[test]
+fn the_status_of_a_checklist_is_the_same_on_both_machines() {
+    let Some(cluster) = team() else { return };
+    let alice_machine = Test::new().file("deploy.yaml", CHECKLIST).file(
+        "answers.yaml",
+        "backup: done\nnotify: \"defer: after the release\"\n",
+    );
+    let ran = at(
+        alice_machine.dir(),
+        &cluster,
+        "alice",
+        &[
+            "run",
+            "deploy.yaml",
+            "--answers",
+            "answers.yaml",
+            "--non-interactive",
+            "--operator",
+            "Alice",
+        ],
+    );
+    assert_eq!(ran.status, 3, "{}{}", ran.stdout, ran.stderr);
+    let bob_machine = Test::new().file("deploy.yaml", CHECKLIST);
+    let status = |dir: &Path, role: &str, format: &str| {
+        let ran = at(
+            dir,
+            &cluster,
+            role,
+            &["status", "deploy.yaml", "--format", format],
+        );
+        assert_eq!(ran.status, 0, "{}{}", ran.stdout, ran.stderr);
+        ran.stdout
+    };
+    let seen_by_bob = status(bob_machine.dir(), "bob", "human");
+    for needle in [
+        "done 20",
+        "by Alice",
+        "deferred: after the release",
+        "2 items: 1 done · 1 deferred",
+    ] {
+        assert!(seen_by_bob.contains(needle), "{needle}:\n{seen_by_bob}");
+    }
+    assert_eq!(
+        status(bob_machine.dir(), "bob", "json"),
+        status(alice_machine.dir(), "alice", "json"),
+        "both machines see the same status"
+    );
+    // Without the database, bob's machine knows of no run.
+    Test::new()
+        .file("deploy.yaml", CHECKLIST)
+        .args(["status", "deploy.yaml"])
+        .status(0)
+        .stdout_has("2 items: 0 done");
+    // The report reads the same run from the database, by file or by run id.
+    let id = run_id(&journal(alice_machine.dir(), "deploy"));
+    for target in ["deploy.yaml", id.as_str()] {
+        let report = at(bob_machine.dir(), &cluster, "bob", &["report", target]);
+        assert_eq!(report.status, 0, "{}{}", report.stdout, report.stderr);
+        assert!(report.stdout.contains(&id), "{}", report.stdout);
+        assert!(
+            report.stdout.contains("after the release"),
+            "{}",
+            report.stdout
+        );
+    }
+}
+
+#[test]
+fn the_server_refuses_self_approval_forged_identities_and_rewrites_even_by_direct_sql() {
+    let Some(cluster) = team() else { return };
+    let machine = Test::new().file("steady.yaml", STEADY).file("go", "");
+    let ran = at(machine.dir(), &cluster, "alice", &["run", "steady.yaml"]);
+    assert_eq!(ran.status, 0, "{}{}", ran.stdout, ran.stderr);
+    let id = run_id(&journal(machine.dir(), "steady"));
+    let sql = |role: &str, sql: &str| {
+        let output = cluster.psql(role, sql);
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let approve = |approver: &str| {
+        format!(
+            "INSERT INTO runbook_approvals (run_id, step, runbook_hash, target, decision, approver, decided_at)
+             VALUES ('{id}', 'three', 'h', 't', 'approved', '{approver}', now())"
+        )
+    };
+    // The operator, bypassing runbook, claiming to be bob.
+    let (ok, _, stderr) = sql("alice", &approve("bob"));
+    assert!(!ok, "alice approved her own run");
+    assert!(
+        stderr.contains("self-approval refused: alice runs"),
+        "{stderr}"
+    );
+    // Bob may approve; whatever name he writes, the row says bob.
+    let (ok, _, stderr) = sql("bob", &approve("carol"));
+    assert!(ok, "{stderr}");
+    let (_, approver, _) = sql(
+        "bob",
+        &format!("SELECT approver FROM runbook_approvals WHERE run_id = '{id}'"),
+    );
+    assert_eq!(approver, "bob");
+    // Nobody writes into another's run, and nothing written is rewritten.
+    let (ok, _, stderr) = sql(
+        "bob",
+        &format!(
+            "INSERT INTO runbook_events (run_id, seq, line, hash, written_by, written_at) VALUES ('{id}', 99, '{{}}', '', 'alice', now())"
+        ),
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("are written by its operator alice, not by bob"),
+        "{stderr}"
+    );
+    for role in ["alice", "bob"] {
+        for change in [
+            "UPDATE runbook_events SET line = line",
+            "DELETE FROM runbook_approvals",
+            "TRUNCATE runbook_runs CASCADE",
+        ] {
+            let (ok, _, stderr) = sql(role, change);
+            assert!(!ok, "{role}: {change} went through");
+            assert!(stderr.contains("permission denied"), "{stderr}");
+        }
+    }
+    // Even the owner cannot rewrite history: the triggers refuse.
+    for change in [
+        "UPDATE runbook_events SET line = line",
+        "DELETE FROM runbook_approvals",
+    ] {
+        let output = cluster.psql(ADMIN, change);
+        assert!(
+            !output.status.success(),
+            "{change} went through for the owner"
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("runbook state is append-only"),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_run_is_resumed_on_the_machine_it_started_on() {
+    let Some(cluster) = team() else { return };
+    let blocked = r#"runbook: gated
+steps:
+  - id: first
+    effect: change
+    command: "true"
+  - id: later
+    manual: Do it by hand.
+"#;
+    let alice_machine = Test::new().file("gated.yaml", blocked);
+    let ran = at(
+        alice_machine.dir(),
+        &cluster,
+        "alice",
+        &["run", "gated.yaml", "--non-interactive"],
+    );
+    assert_eq!(ran.status, 3, "{}{}", ran.stdout, ran.stderr);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let elsewhere = at(
+        Test::new().file("gated.yaml", blocked).dir(),
+        &cluster,
+        "bob",
+        &["resume", "gated.yaml", "--non-interactive"],
+    );
+    assert_eq!(
+        elsewhere.status, 2,
+        "{}{}",
+        elsewhere.stdout, elsewhere.stderr
+    );
+    for needle in [
+        "was started on host",
+        host.trim(),
+        "database role alice",
+        "it is resumed there",
+    ] {
+        assert!(
+            elsewhere.stderr.contains(needle),
+            "{needle}: {}",
+            elsewhere.stderr
+        );
+    }
+    let resumed = at(
+        alice_machine.dir(),
+        &cluster,
+        "alice",
+        &["resume", "gated.yaml", "--yes"],
+    );
+    assert_eq!(resumed.status, 0, "{}{}", resumed.stdout, resumed.stderr);
+}
+
+#[test]
+fn no_secret_reaches_the_database_nor_the_commands_environment() {
+    let Some(cluster) = team() else { return };
+    const TOKEN: &str = "tok-9f8e7d6c5b4a-SECRET";
+    let runbook = r#"runbook: secretive
+inputs:
+  token: { secret: true }
+steps:
+  - id: use
+    effect: probe
+    command:
+      run: 'echo "token=$TOKEN"'
+      env: { TOKEN: "{{ inputs.token }}" }
+  - id: environment
+    effect: probe
+    command: env > env.txt
+  - id: wait
+    manual: Later.
+"#;
+    let machine = Test::new().file("secretive.yaml", runbook);
+    let output = Command::new(binary())
+        .args(["run", "secretive.yaml", "--non-interactive"])
+        .current_dir(machine.dir())
+        .env("RUNBOOK_STATE_URL", cluster.url("alice"))
+        .env("RUNBOOK_INPUT_TOKEN", TOKEN)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("token=••••CRET"), "{stdout}");
+    // The state URL (with its password) is not in a command's environment.
+    let environment = std::fs::read_to_string(machine.dir().join("env.txt")).unwrap();
+    assert!(environment.contains("PATH="), "{environment}");
+    assert!(!environment.contains("RUNBOOK_STATE_URL"), "{environment}");
+    assert!(!environment.contains(PASSWORD), "{environment}");
+    let everything = cluster.admin(
+        "SELECT string_agg(line, E'\\n') FROM runbook_events
+         UNION ALL SELECT string_agg(r::text, E'\\n') FROM runbook_runs r
+         UNION ALL SELECT string_agg(h::text, E'\\n') FROM runbook_lock_holders h",
+        DATABASE,
+    );
+    assert!(
+        everything.contains("token=••••CRET"),
+        "the rows hold the run:\n{everything}"
+    );
+    use base64::Engine as _;
+    for form in [
+        TOKEN.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(TOKEN),
+        PASSWORD.to_owned(),
+    ] {
+        assert!(
+            !everything.contains(&form),
+            "{form} reached the database:\n{everything}"
+        );
+        assert!(!stdout.contains(&form), "{form} was shown:\n{stdout}");
+    }
+    // The secret the run keeps for resume stays on this machine.
+    assert!(machine.dir().join(".runbook/secretive/secrets").is_dir());
+}
