@@ -67,6 +67,12 @@ pub enum EngineError {
     OtherDirectory { started_in: PathBuf },
     #[error("`--rerun {id}` names no step in doubt in the run being resumed")]
     NotInDoubt { id: String },
+    #[error("the unfinished run {run} left the irreversible {} in doubt: it may have happened, and a new run would do it again", steps.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "))]
+    InDoubtUnfinished {
+        run: String,
+        steps: Vec<String>,
+        file: PathBuf,
+    },
     #[error("cannot remove `{}`: {source}", path.display())]
     Cleanup {
         path: PathBuf,
@@ -116,12 +122,13 @@ impl EngineError {
             EngineError::Lock(e) => e.exit_code(),
             EngineError::Journal(e) => e.exit_code(),
             // The secrets kept at rest, or a backup, cannot be read or removed.
-            EngineError::Kept(_) | EngineError::Cleanup { .. } => crate::error::EXIT_IO,
+            // The team state database stopped taking the run's events.
+            EngineError::Kept(_) | EngineError::Cleanup { .. } | EngineError::TeamLost { .. } => {
+                crate::error::EXIT_IO
+            }
             EngineError::Team(e) => e.exit_code(),
-            EngineError::TeamLost { .. } => crate::error::EXIT_IO,
-            EngineError::StartedElsewhere { .. }
-            | EngineError::SupersededInTeam { .. }
-            | EngineError::TeamDiffers { .. } => crate::error::EXIT_USAGE,
+            // A gate the operator must open, like a step in doubt on resume.
+            EngineError::InDoubtUnfinished { .. } => RunEnd::Blocked.exit_code(),
             EngineError::Load(_)
             | EngineError::Answers(_)
             | EngineError::Inputs(_)
@@ -133,7 +140,10 @@ impl EngineError {
             | EngineError::Changed { .. }
             | EngineError::OtherDirectory { .. }
             | EngineError::Http(_)
-            | EngineError::Runtime(_) => crate::error::EXIT_USAGE,
+            | EngineError::Runtime(_)
+            | EngineError::StartedElsewhere { .. }
+            | EngineError::SupersededInTeam { .. }
+            | EngineError::TeamDiffers { .. } => crate::error::EXIT_USAGE,
         }
     }
 
@@ -157,6 +167,10 @@ impl EngineError {
             EngineError::NotInDoubt { .. } => Some(
                 "`--rerun` is for a step that started and has no recorded result; resume without it".to_owned(),
             ),
+            EngineError::InDoubtUnfinished { file, .. } => Some(format!(
+                "resume that run to decide (`runbook resume {file}`), or end it with `runbook abandon {file}` and start again",
+                file = file.display()
+            )),
             EngineError::Changed { .. } => Some(
                 "restore the file as it was, or start a new run with `runbook run FILE` (gates will ask for fresh evidence)".to_owned(),
             ),

@@ -5,6 +5,7 @@
 //! (renderers). `cli` is the edge that reads arguments and prints.
 
 pub mod action;
+pub mod approval;
 pub mod cli;
 pub mod demo;
 pub mod document;

@@ -1,4 +1,4 @@
-//! Team state on PostgreSQL (`--state postgres://…`, `RUNBOOK_STATE_URL`): run
+//! Team state on `PostgreSQL` (`--state postgres://…`, `RUNBOOK_STATE_URL`): run
 //! journals mirrored as append-only rows, the run lock held by the server, and
 //! the schema that `runbook state init URL` sets up.
 //!
@@ -13,6 +13,7 @@
 //! run, the whole run — since the run lock is the connection's (a session-level
 //! advisory lock), released by the server the moment the connection dies.
 
+pub mod approvals;
 pub mod lock;
 pub mod runs;
 pub mod schema;
@@ -78,16 +79,20 @@ pub enum PgError {
     OlderSchema { url: String, found: i32, known: i32 },
 
     /// Another run holds the server's lock on this runbook.
-    #[error("{}", held_message(runbook, holder.as_ref()))]
+    #[error("{}", held_message(runbook, holder.as_deref()))]
     Held {
         runbook: String,
-        holder: Option<lock::Holder>,
+        holder: Option<Box<lock::Holder>>,
     },
 
     /// The server refused what was written (a trigger or a grant): the message
     /// is the server's.
     #[error("the team state database refused it: {message}")]
-    Refused { message: String },
+    Refused {
+        /// The SQLSTATE (e.g. `schema::SELF_APPROVAL`), empty when not the server's.
+        code: String,
+        message: String,
+    },
 }
 
 impl PgError {
@@ -376,6 +381,7 @@ impl Session {
                 if !db.code().code().starts_with("08") && !db.code().code().starts_with("57") =>
             {
                 PgError::Refused {
+                    code: db.code().code().to_owned(),
                     message: db.message().to_owned(),
                 }
             }

@@ -240,6 +240,17 @@ fn step_schema(effect: &Value, priority: &Value) -> Value {
             {"type": "boolean"},
             {"type": "object", "additionalProperties": false, "properties": {"message": r("Template"), "phrase": r("Template")}},
         ]},
+        "approve": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["from"],
+            "description": "A gate only other people open: `count` of the people in `from` (never the run's operator) approve with `runbook approve FILE STEP`.",
+            "properties": {
+                "count": {"type": "integer", "minimum": 1},
+                "from": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {"type": "string", "pattern": "^[^\\s,]+$"}},
+                "message": r("Template"),
+            },
+        },
         "secret": {"type": "boolean"},
         "timeout": r("Duration"),
         "retry": {

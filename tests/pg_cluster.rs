@@ -1,9 +1,9 @@
-//! A private PostgreSQL cluster for the team-state tests: `initdb` in a temp
+//! A private `PostgreSQL` cluster for the team-state tests: `initdb` in a temp
 //! directory, a server of its own on a free loopback port, password (SCRAM)
 //! authentication over TCP — so the role a test connects as is the role the
 //! server authenticated, as in a team's real set-up.
 //!
-//! PostgreSQL refuses to run as root; when the tests do, the server runs as the
+//! `PostgreSQL` refuses to run as root; when the tests do, the server runs as the
 //! `postgres` system user (`runuser`), in a directory made accessible to it.
 //! Without the server's binaries (Debian's `postgresql`) the tests are skipped
 //! visibly, or fail under `RUNBOOK_REQUIRE_TOOLS=1` (see `support::outside_tool`).
@@ -57,7 +57,7 @@ fn free_port() -> u16 {
 
 impl Cluster {
     /// A new cluster, started, with the database [`DATABASE`] owned by
-    /// [`ADMIN`]; `None` when PostgreSQL is not installed (skipped).
+    /// [`ADMIN`]; `None` when `PostgreSQL` is not installed (skipped).
     pub fn start() -> Option<Cluster> {
         let bin = server_bin()?;
         let as_postgres = nix::unistd::getuid().is_root();

@@ -1,4 +1,4 @@
-//! Team state on a real PostgreSQL server (`--state`, `RUNBOOK_STATE_URL`,
+//! Team state on a real `PostgreSQL` server (`--state`, `RUNBOOK_STATE_URL`,
 //! `runbook state init`): each test starts a private cluster
 //! (`pg_cluster`), with operators as database roles of their own, and drives
 //! the built binary as separate processes — two operators, two "machines" (two
@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use base64::Engine as _;
 use std::time::{Duration, Instant};
 
 use crate::pg_cluster::{ADMIN, Cluster, DATABASE, PASSWORD};
@@ -264,7 +266,7 @@ fn an_unreachable_database_at_start_runs_nothing() {
     assert!(!machine.dir().join("ran").exists());
     let runs = machine.dir().join(".runbook/steady/runs");
     assert_eq!(
-        std::fs::read_dir(&runs).map(Iterator::count).unwrap_or(0),
+        std::fs::read_dir(&runs).map_or(0, Iterator::count),
         0,
         "no journal was begun"
     );
@@ -277,7 +279,7 @@ fn closed_port() -> u16 {
         .expect("a free loopback port")
 }
 
-const CHECKLIST: &str = r#"runbook: deploy
+const CHECKLIST: &str = r"runbook: deploy
 title: Deploy checklist
 phases:
   - id: prep
@@ -292,7 +294,7 @@ phases:
         title: Tell the team
         estimate: 2m
         manual: Tell the team.
-"#;
+";
 
 #[test]
 fn the_status_of_a_checklist_is_the_same_on_both_machines() {
@@ -382,6 +384,14 @@ fn the_server_refuses_self_approval_forged_identities_and_rewrites_even_by_direc
              VALUES ('{id}', 'three', 'h', 't', 'approved', '{approver}', now())"
         )
     };
+    let (ok, _, stderr) = sql(
+        "alice",
+        &format!(
+            "INSERT INTO runbook_approval_requests (run_id, step, request, requested_by, requested_at)
+             VALUES ('{id}', 'three', '{{\"from\": [\"alice\", \"bob\"]}}', 'bob', now())"
+        ),
+    );
+    assert!(ok, "{stderr}");
     // The operator, bypassing runbook, claiming to be bob.
     let (ok, _, stderr) = sql("alice", &approve("bob"));
     assert!(!ok, "alice approved her own run");
@@ -492,8 +502,8 @@ steps:
 
 #[test]
 fn no_secret_reaches_the_database_nor_the_commands_environment() {
-    let Some(cluster) = team() else { return };
     const TOKEN: &str = "tok-9f8e7d6c5b4a-SECRET";
+    let Some(cluster) = team() else { return };
     let runbook = r#"runbook: secretive
 inputs:
   token: { secret: true }
@@ -535,7 +545,6 @@ steps:
         everything.contains("token=••••CRET"),
         "the rows hold the run:\n{everything}"
     );
-    use base64::Engine as _;
     for form in [
         TOKEN.to_owned(),
         base64::engine::general_purpose::STANDARD.encode(TOKEN),
@@ -549,4 +558,89 @@ steps:
     }
     // The secret the run keeps for resume stays on this machine.
     assert!(machine.dir().join(".runbook/secretive/secrets").is_dir());
+}
+
+#[test]
+fn approvals_on_the_server_name_the_role_and_a_changed_runbook_voids_them() {
+    use runbook::approval::tally::tally;
+    use runbook::approval::{ApprovalError, ApprovalStore, Binding, NewRequest, Verdict};
+    use runbook::postgres::StateUrl;
+    use runbook::postgres::approvals::PgStore;
+
+    let Some(cluster) = team() else { return };
+    cluster.operator("dave");
+    let machine = Test::new().file("steady.yaml", STEADY).file("go", "");
+    let ran = at(machine.dir(), &cluster, "alice", &["run", "steady.yaml"]);
+    assert_eq!(ran.status, 0, "{}{}", ran.stdout, ran.stderr);
+    let id = run_id(&journal(machine.dir(), "steady"));
+    let store = |role: &str| {
+        PgStore::connect(&StateUrl::parse(&cluster.url(role)).unwrap(), "steady")
+            .expect("connect the approval store")
+    };
+    let (alice, bob, dave) = (store("alice"), store("bob"), store("dave"));
+    let binding = Binding {
+        run_id: id.clone(),
+        step: "three".to_owned(),
+        runbook_sha256: runbook::eval::load::sha256_hex(STEADY.as_bytes()),
+        target: "$ echo three >> ran".to_owned(),
+    };
+    let asked = NewRequest {
+        binding: binding.clone(),
+        runbook: "steady".to_owned(),
+        title: "three".to_owned(),
+        count: 1,
+        from: vec!["alice".to_owned(), "bob".to_owned(), "carol".to_owned()],
+        message: Some("Run three?".to_owned()),
+        evidence: Vec::new(),
+    };
+    // Only the run's operator asks; the server says who that is.
+    assert!(matches!(
+        bob.request(asked.clone()),
+        Err(ApprovalError::Store { .. })
+    ));
+    let request = alice.request(asked).expect("alice asks");
+    assert_eq!(request.requested_by, "alice");
+    assert_eq!(
+        bob.find_request(None, "three").unwrap().as_ref(),
+        Some(&request),
+        "bob sees what alice asked"
+    );
+
+    let refused = alice.decide(&binding, Verdict::Approved).unwrap_err();
+    assert!(
+        matches!(refused, ApprovalError::SelfApproval { .. }),
+        "{refused:?}"
+    );
+    let refused = dave.decide(&binding, Verdict::Approved).unwrap_err();
+    assert!(
+        matches!(refused, ApprovalError::NotAnApprover { .. }),
+        "{refused:?}"
+    );
+    let decision = bob
+        .decide(&binding, Verdict::Approved)
+        .expect("bob approves");
+    assert_eq!(decision.approver, "bob");
+    let again = bob.decide(&binding, Verdict::Approved).unwrap_err();
+    assert!(
+        matches!(again, ApprovalError::AlreadyDecided { .. }),
+        "{again:?}"
+    );
+
+    let operators = ["alice".to_owned()];
+    let decisions = alice.decisions(&id, "three").unwrap();
+    assert_eq!(decisions.decisions.len(), 1);
+    assert!(tally(&request, &operators, &binding, &decisions).approved());
+    // The runbook changed since bob approved: his approval is void.
+    let changed = Binding {
+        runbook_sha256: runbook::eval::load::sha256_hex(b"runbook: steady # changed\n"),
+        ..binding.clone()
+    };
+    let judged = tally(&request, &operators, &changed, &decisions);
+    assert!(!judged.approved());
+    assert!(
+        judged.not_counted[0].contains("the approval by bob")
+            && judged.not_counted[0].contains("is void: it approved the runbook with sha256"),
+        "{:?}",
+        judged.not_counted
+    );
 }

@@ -122,6 +122,10 @@ codes! {
     BadSuppression = "RB050", Warning, "ignore comment with an unknown or unignorable code";
     UnknownCall = "RB055", Error, "unknown filter or test";
     SecretOnCommandLine = "RB056", Warning, "secret written into a command line";
+    ApprovalCount = "RB080", Error, "approve.count outside 1 to the number of approvers";
+    ApproverList = "RB081", Error, "approve.from empty, or with a name that is blank, invalid or given twice";
+    ApprovalOfNothing = "RB082", Warning, "approve on a step that changes nothing";
+    ApprovalInRollback = "RB083", Error, "approve on a rollback step";
 }
 
 impl fmt::Display for Code {

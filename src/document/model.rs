@@ -198,6 +198,8 @@ pub struct Step {
     pub when: Option<Template>,
     pub effect: Option<Spanned<Effect>>,
     pub confirm: Option<Confirm>,
+    /// `approve:`, the four-eyes gate (`crate::approval`).
+    pub approve: Option<Approve>,
     pub secret: Option<Spanned<bool>>,
     pub timeout: Option<Spanned<Timespan>>,
     pub retry: Option<Retry>,
@@ -665,6 +667,19 @@ pub struct Confirm {
     pub message: Option<Template>,
     /// Text the operator must type exactly.
     pub phrase: Option<Template>,
+}
+
+/// `approve: {count, from, message}`: the step runs only once `count` of the
+/// people in `from` — never the run's operator — approved it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approve {
+    pub span: Span,
+    /// How many approvals open the gate (1 when not given).
+    pub count: Spanned<u32>,
+    /// Who may approve: user names (the local store) or database roles.
+    pub from: Vec<Spanned<String>>,
+    /// Shown to the approvers; a template.
+    pub message: Option<Template>,
 }
 
 /// `retry: {attempts, delay, backoff}`.

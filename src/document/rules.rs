@@ -17,6 +17,7 @@ use super::{children, locate};
 use crate::output;
 use crate::template::{self, mask};
 
+mod approval;
 mod effects;
 
 /// Names a template may start with besides its context (`inputs`, `steps`, …):
@@ -238,6 +239,7 @@ impl Rules<'_, '_> {
         }
         self.action_rules(step, earlier);
         self.effects(step);
+        self.approval(step);
         self.secret_on_command_line(step);
     }
 

@@ -44,6 +44,13 @@ impl Step {
             out.text(confirm.message.as_ref(), Stage::Confirm, "`confirm`");
             out.text(confirm.phrase.as_ref(), Stage::Confirm, "`confirm`");
         }
+        if let Some(approve) = &self.approve {
+            out.text(
+                approve.message.as_ref(),
+                Stage::Confirm,
+                "`approve.message`",
+            );
+        }
         match &self.action {
             Action::Manual(text) => out.text(Some(text), Stage::Action, "this step"),
             Action::Prompt(prompt) => {

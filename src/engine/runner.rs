@@ -10,10 +10,10 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use crate::document::model::{Runbook, Step};
+use crate::document::model::{Effect, Runbook, Step};
 use crate::engine::gate::{StepRecord, short};
 use crate::engine::interaction::caught_signal;
-use crate::engine::journal::{Event, EventKind, Events, Journal};
+use crate::engine::journal::{Event, EventKind, Events, Journal, Replay};
 use crate::engine::kept::Kept;
 use crate::engine::leftovers;
 use crate::engine::lock::{Holder, Lock};
@@ -228,6 +228,9 @@ impl Engine {
         let runs = state.readable_runs()?;
         leftovers::clean(&state, &runs);
         let superseded = crate::engine::state_dir::unfinished(&runs);
+        if depth == 0 {
+            refuse_in_doubt(file, &runbook, &runs, &superseded)?;
+        }
         let mut seq = state.next_seq()?;
         if let Some(team) = &team {
             seq = seq.max(team.next_seq(&runbook.id.value)?);
@@ -663,6 +666,39 @@ fn operator_name(given: Option<&str>) -> String {
 
 /// The environment variable that names the operator when `--operator` does not.
 pub const OPERATOR_ENV: &str = "RUNBOOK_OPERATOR";
+
+/// Refuses a new run while an unfinished one left an irreversible step in doubt:
+/// a new run would do it again without anyone deciding that it should. (A
+/// child's are carried into its next run instead, where the operator decides.)
+fn refuse_in_doubt(
+    file: &Path,
+    runbook: &Runbook,
+    runs: &[(PathBuf, Replay)],
+    unfinished: &[PathBuf],
+) -> Result<(), EngineError> {
+    for (path, replay) in runs.iter().filter(|(path, _)| unfinished.contains(path)) {
+        let irreversible: Vec<String> = crate::engine::in_doubt::steps_in_doubt(&replay.events)
+            .into_keys()
+            .filter(|id| {
+                runbook
+                    .all_steps()
+                    .any(|step| step.id.value == *id && step.effect() == Some(Effect::Irreversible))
+            })
+            .collect();
+        if !irreversible.is_empty() {
+            return Err(EngineError::InDoubtUnfinished {
+                run: path
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                steps: irreversible,
+                file: file.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
 
 fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")

@@ -86,6 +86,7 @@ impl Team {
             }
             Err(error) => {
                 self.lost = Some(PgError::Refused {
+                    code: String::new(),
                     message: error.to_string(),
                 });
                 return;
@@ -189,6 +190,7 @@ fn register(session: &Session, first: &Event) -> Result<(), PgError> {
     } = &first.kind
     else {
         return Err(PgError::Refused {
+            code: String::new(),
             message: "a run's first event starts it".to_owned(),
         });
     };

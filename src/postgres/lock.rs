@@ -52,7 +52,7 @@ pub fn acquire(
             .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&NAMESPACE, &key])?
             .get(0);
         if !got {
-            return holder(client, &runbook, key).map(Some);
+            return holder(client, &runbook, key).map(|holder| Some(holder.map(Box::new)));
         }
         client.execute(
             "INSERT INTO runbook_lock_holders (runbook, run_id, host, pid, role, backend_pid, since)

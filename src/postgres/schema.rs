@@ -18,7 +18,9 @@
 //!   it, each linked to the one before (the journal's hash chain, checked by the
 //!   server: `hash` is its own SHA-256 of the line, and `prev` must be the hash
 //!   of the event before).
-//! - *No self-approval*: an approval by the role that runs the run is refused.
+//! - *No self-approval*: an approval by the role that runs the run is refused,
+//!   and so is one by a role the run's request does not name in its `from`; only
+//!   the run's operator asks for approval of its steps.
 
 use crate::postgres::{PgError, Session};
 
@@ -27,7 +29,18 @@ use crate::postgres::{PgError, Session};
 const MIGRATIONS: &[&str] = &[V1];
 
 /// The schema version this runbook reads and writes.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "a handful of migrations"
+)]
 pub const VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// The SQLSTATE codes the triggers raise, so a client can tell them apart:
+/// self-approval, an approver the request does not name, no request.
+pub const SELF_APPROVAL: &str = "RBSLF";
+pub const NOT_AN_APPROVER: &str = "RBNAP";
+pub const NO_REQUEST: &str = "RBNRQ";
 
 /// The team role `init` grants the tables to: `GRANT runbook_team TO alice`.
 pub const TEAM_ROLE: &str = "runbook_team";
@@ -35,7 +48,7 @@ pub const TEAM_ROLE: &str = "runbook_team";
 /// Advisory lock namespace of `init` itself (two `init`s at once wait in turn).
 const INIT_LOCK: i64 = 0x5242_0000;
 
-const V1: &str = r#"
+const V1: &str = r"
 CREATE TABLE runbook_runs (
     run_id        text PRIMARY KEY,
     runbook       text NOT NULL,
@@ -70,6 +83,15 @@ CREATE TABLE runbook_lock_holders (
 );
 CREATE INDEX runbook_lock_holders_backend ON runbook_lock_holders (backend_pid, since);
 
+CREATE TABLE runbook_approval_requests (
+    id           bigserial PRIMARY KEY,
+    run_id       text NOT NULL REFERENCES runbook_runs (run_id),
+    step         text NOT NULL,
+    request      jsonb NOT NULL,
+    requested_by text NOT NULL,
+    requested_at timestamptz NOT NULL
+);
+
 CREATE TABLE runbook_approvals (
     id           bigserial PRIMARY KEY,
     run_id       text NOT NULL REFERENCES runbook_runs (run_id),
@@ -79,7 +101,8 @@ CREATE TABLE runbook_approvals (
     decision     text NOT NULL CHECK (decision IN ('approved', 'rejected')),
     reason       text,
     approver     text NOT NULL,
-    decided_at   timestamptz NOT NULL
+    decided_at   timestamptz NOT NULL,
+    UNIQUE (run_id, step, approver)
 );
 
 CREATE FUNCTION runbook_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -131,9 +154,24 @@ BEGIN
     RETURN NEW;
 END $$;
 
+CREATE FUNCTION runbook_approval_request_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    runs_by text;
+BEGIN
+    SELECT operator_role INTO runs_by FROM runbook_runs WHERE run_id = NEW.run_id;
+    IF runs_by IS DISTINCT FROM session_user THEN
+        RAISE EXCEPTION 'approval for run % is asked by its operator %, not by %',
+            NEW.run_id, runs_by, session_user USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    NEW.requested_by := session_user;
+    NEW.requested_at := now();
+    RETURN NEW;
+END $$;
+
 CREATE FUNCTION runbook_approval_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     runs_by text;
+    asked   jsonb;
 BEGIN
     NEW.approver := session_user;
     NEW.decided_at := now();
@@ -143,7 +181,17 @@ BEGIN
     END IF;
     IF runs_by = session_user THEN
         RAISE EXCEPTION 'self-approval refused: % runs %, so another person must approve it',
-            session_user, NEW.run_id USING ERRCODE = 'insufficient_privilege';
+            session_user, NEW.run_id USING ERRCODE = 'RBSLF';
+    END IF;
+    SELECT request INTO asked FROM runbook_approval_requests
+        WHERE run_id = NEW.run_id AND step = NEW.step ORDER BY id DESC LIMIT 1;
+    IF asked IS NULL THEN
+        RAISE EXCEPTION 'no approval was asked for step % in run %', NEW.step, NEW.run_id
+            USING ERRCODE = 'RBNRQ';
+    END IF;
+    IF NOT (asked -> 'from') ? session_user THEN
+        RAISE EXCEPTION '% is not among those who may approve % (%)', session_user, NEW.step,
+            asked -> 'from' USING ERRCODE = 'RBNAP';
     END IF;
     RETURN NEW;
 END $$;
@@ -154,6 +202,8 @@ CREATE TRIGGER runbook_events_insert BEFORE INSERT ON runbook_events
     FOR EACH ROW EXECUTE FUNCTION runbook_event_insert();
 CREATE TRIGGER runbook_lock_holders_insert BEFORE INSERT ON runbook_lock_holders
     FOR EACH ROW EXECUTE FUNCTION runbook_lock_holder_insert();
+CREATE TRIGGER runbook_approval_requests_insert BEFORE INSERT ON runbook_approval_requests
+    FOR EACH ROW EXECUTE FUNCTION runbook_approval_request_insert();
 CREATE TRIGGER runbook_approvals_insert BEFORE INSERT ON runbook_approvals
     FOR EACH ROW EXECUTE FUNCTION runbook_approval_insert();
 
@@ -163,6 +213,8 @@ CREATE TRIGGER runbook_events_append_only BEFORE UPDATE OR DELETE ON runbook_eve
     FOR EACH ROW EXECUTE FUNCTION runbook_append_only();
 CREATE TRIGGER runbook_lock_holders_append_only BEFORE UPDATE OR DELETE ON runbook_lock_holders
     FOR EACH ROW EXECUTE FUNCTION runbook_append_only();
+CREATE TRIGGER runbook_approval_requests_append_only BEFORE UPDATE OR DELETE ON runbook_approval_requests
+    FOR EACH ROW EXECUTE FUNCTION runbook_append_only();
 CREATE TRIGGER runbook_approvals_append_only BEFORE UPDATE OR DELETE ON runbook_approvals
     FOR EACH ROW EXECUTE FUNCTION runbook_append_only();
 CREATE TRIGGER runbook_runs_no_truncate BEFORE TRUNCATE ON runbook_runs
@@ -170,6 +222,8 @@ CREATE TRIGGER runbook_runs_no_truncate BEFORE TRUNCATE ON runbook_runs
 CREATE TRIGGER runbook_events_no_truncate BEFORE TRUNCATE ON runbook_events
     FOR EACH STATEMENT EXECUTE FUNCTION runbook_append_only();
 CREATE TRIGGER runbook_lock_holders_no_truncate BEFORE TRUNCATE ON runbook_lock_holders
+    FOR EACH STATEMENT EXECUTE FUNCTION runbook_append_only();
+CREATE TRIGGER runbook_approval_requests_no_truncate BEFORE TRUNCATE ON runbook_approval_requests
     FOR EACH STATEMENT EXECUTE FUNCTION runbook_append_only();
 CREATE TRIGGER runbook_approvals_no_truncate BEFORE TRUNCATE ON runbook_approvals
     FOR EACH STATEMENT EXECUTE FUNCTION runbook_append_only();
@@ -179,12 +233,14 @@ DO $$ BEGIN
         CREATE ROLE runbook_team NOLOGIN;
     END IF;
 END $$;
-REVOKE ALL ON runbook_runs, runbook_events, runbook_lock_holders, runbook_approvals FROM PUBLIC;
-GRANT SELECT, INSERT ON runbook_runs, runbook_events, runbook_lock_holders, runbook_approvals
+REVOKE ALL ON runbook_runs, runbook_events, runbook_lock_holders, runbook_approval_requests,
+    runbook_approvals FROM PUBLIC;
+GRANT SELECT, INSERT ON runbook_runs, runbook_events, runbook_lock_holders,
+    runbook_approval_requests, runbook_approvals TO runbook_team;
+GRANT USAGE ON SEQUENCE runbook_approval_requests_id_seq, runbook_approvals_id_seq
     TO runbook_team;
-GRANT USAGE ON SEQUENCE runbook_approvals_id_seq TO runbook_team;
 GRANT SELECT ON runbook_schema_version TO runbook_team;
-"#;
+";
 
 /// What `init` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

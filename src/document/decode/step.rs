@@ -15,6 +15,7 @@ const STEP_KEYS: &[&str] = &[
     "when",
     "effect",
     "confirm",
+    "approve",
     "secret",
     "timeout",
     "retry",
@@ -119,6 +120,7 @@ impl Decoder<'_> {
             when: None,
             effect: None,
             confirm: None,
+            approve: None,
             secret: None,
             timeout: None,
             retry: None,
@@ -148,6 +150,7 @@ impl Decoder<'_> {
             step.unread.push("effect");
         }
         step.confirm = fields.get("confirm").and_then(|n| self.confirm(n));
+        step.approve = fields.get("approve").and_then(|n| self.approve(n));
         step.secret = fields
             .get("secret")
             .and_then(|n| self.boolean(n, "`secret`"));
