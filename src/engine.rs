@@ -85,11 +85,11 @@ pub enum EngineError {
     #[error(transparent)]
     Team(#[from] crate::postgres::PgError),
     /// The team state database stopped taking events mid-run.
-    #[error(
-        "the team state database stopped taking this run's events, so the run stopped before its next step"
-    )]
+    #[error("the team state database stopped taking this run's events, {}", if *at_end { "as it ended" } else { "so the run stopped before its next step" })]
     TeamLost {
         journal: PathBuf,
+        /// Lost while the run ended (its last events), not before a step.
+        at_end: bool,
         #[source]
         source: crate::postgres::PgError,
     },
@@ -110,6 +110,10 @@ pub enum EngineError {
         host: String,
         role: String,
     },
+    #[error(
+        "run {run_id} had ended, so there is nothing to resume; the {uploaded} event(s) of it the team state database lacked are written there now"
+    )]
+    EndedRunUploaded { run_id: String, uploaded: usize },
     #[error("the team state database holds other events for run {run_id} than its journal `{}`", journal.display())]
     TeamDiffers { run_id: String, journal: PathBuf },
 }
@@ -143,7 +147,8 @@ impl EngineError {
             | EngineError::Runtime(_)
             | EngineError::StartedElsewhere { .. }
             | EngineError::SupersededInTeam { .. }
-            | EngineError::TeamDiffers { .. } => crate::error::EXIT_USAGE,
+            | EngineError::TeamDiffers { .. }
+            | EngineError::EndedRunUploaded { .. } => crate::error::EXIT_USAGE,
         }
     }
 
@@ -175,6 +180,9 @@ impl EngineError {
                 "restore the file as it was, or start a new run with `runbook run FILE` (gates will ask for fresh evidence)".to_owned(),
             ),
             EngineError::Team(e) => e.help().map(str::to_owned),
+            EngineError::EndedRunUploaded { .. } => Some(
+                "`runbook status FILE` shows the run as the team sees it now; `runbook run FILE` starts a new one".to_owned(),
+            ),
             EngineError::TeamLost { journal, .. } => Some(format!(
                 "every event is in the local journal `{}`; once the database is back, `runbook resume FILE` uploads what it lacks and goes on",
                 journal.display()
@@ -288,6 +296,10 @@ impl runner::Engine {
         match ran {
             Ok(end) => {
                 self.finish(&end)?;
+                // The run ended here; the team must hear it did.
+                if let Some(error) = self.team_lost(true) {
+                    return Err(error);
+                }
                 Ok(end)
             }
             Err(Stop::Interrupted(signal)) => {

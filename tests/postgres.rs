@@ -644,3 +644,37 @@ fn approvals_on_the_server_name_the_role_and_a_changed_runbook_voids_them() {
         judged.not_counted
     );
 }
+
+#[test]
+fn the_server_stopped_as_a_run_ends_is_said_and_resume_writes_the_end() {
+    let Some(cluster) = team() else { return };
+    let machine = Test::new().file("rotate.yaml", HOLDS);
+    let dir = machine.dir();
+    let child = spawn(
+        dir,
+        &cluster,
+        "alice",
+        &["run", "rotate.yaml", "--non-interactive"],
+    );
+    wait_for(&dir.join("started"));
+    cluster.stop();
+    std::fs::write(dir.join("go"), "").expect("let the step end");
+    let output = child.wait_with_output().expect("the run ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("stopped taking this run's events, as it ended"),
+        "{stderr}"
+    );
+    cluster.start_server();
+    let resumed = at(dir, &cluster, "alice", &["resume", "rotate.yaml"]);
+    assert_eq!(resumed.status, 2, "{}{}", resumed.stdout, resumed.stderr);
+    resumed.stderr_has("had ended, so there is nothing to resume; the 2 event(s) of it the team state database lacked are written there now");
+    let journal = journal(dir, "rotate");
+    assert_eq!(
+        rows(&cluster, &run_id(&journal)),
+        std::fs::read_to_string(&journal).unwrap()
+    );
+    let status = at(dir, &cluster, "bob", &["status", "rotate.yaml"]);
+    assert!(status.stdout.contains("passed"), "{}", status.stdout);
+}

@@ -40,6 +40,11 @@ impl Engine {
         state.ensure()?;
         let Some(path) = state.latest_unfinished()? else {
             if let Some(url) = &options.state {
+                // This machine's last run ended, and the database may not know.
+                if let Some((run_id, uploaded)) = Team::level_ended(url, &runbook.id.value, &state)?
+                {
+                    return Err(EngineError::EndedRunUploaded { run_id, uploaded });
+                }
                 crate::engine::team::resumed_elsewhere(url, &runbook.id.value)?;
             }
             return Err(EngineError::NothingToResume(runbook.id.value.clone()));

@@ -319,13 +319,21 @@ impl Engine {
     /// stopped taking its events: what it does next would be seen by nobody
     /// else. The local journal has every event, for `resume` to upload.
     fn team_check(&mut self) -> Result<(), Stop> {
-        match self.team.as_mut().and_then(Team::take_lost) {
-            Some(source) => Err(Stop::Fatal(EngineError::TeamLost {
-                journal: self.journal.path().to_owned(),
-                source,
-            })),
+        match self.team_lost(false) {
+            Some(error) => Err(Stop::Fatal(error)),
             None => Ok(()),
         }
+    }
+
+    /// The error that says the team state database stopped taking this run's
+    /// events, once it has (`at_end`: as the run ended).
+    pub(super) fn team_lost(&mut self, at_end: bool) -> Option<EngineError> {
+        let source = self.team.as_mut().and_then(Team::take_lost)?;
+        Some(EngineError::TeamLost {
+            journal: self.journal.path().to_owned(),
+            at_end,
+            source,
+        })
     }
 
     fn emit_only(&mut self, event: &Event) {

@@ -19,6 +19,7 @@ use std::path::Path;
 
 use crate::engine::EngineError;
 use crate::engine::journal::{self, Event, EventKind};
+use crate::engine::state_dir::StateDir;
 use crate::postgres::{PgError, Session, StateUrl, lock, runs, schema};
 
 /// A run's connection to the team state database.
@@ -139,6 +140,36 @@ impl Team {
         register(&team.session, first)?;
         let uploaded = team.reconcile(path, events.len())?;
         Ok((team, uploaded))
+    }
+
+    /// When the latest run here has ended but the database lacks some of its
+    /// events (it was lost as the run ended): uploads them. Returns the run and
+    /// how many were uploaded, or `None` when there was nothing to do.
+    pub fn level_ended(
+        url: &StateUrl,
+        runbook: &str,
+        state: &StateDir,
+    ) -> Result<Option<(String, usize)>, EngineError> {
+        let Some(path) = state.journals()?.pop() else {
+            return Ok(None);
+        };
+        let replay = journal::read(&path)?;
+        let Some(first) = replay.events.first() else {
+            return Ok(None);
+        };
+        let EventKind::RunStarted { run_id, .. } = &first.kind else {
+            return Ok(None);
+        };
+        let mut team = Team::connect(url, runbook, run_id)?;
+        if runs::latest(&team.session, runbook)?.is_some_and(|latest| latest.run_id != *run_id)
+            && runs::by_id(&team.session, run_id)?.is_some()
+        {
+            // A newer run is the team's latest; this one is history as it stands.
+            return Ok(None);
+        }
+        register(&team.session, first)?;
+        let uploaded = team.reconcile(&path, replay.events.len())?;
+        Ok((uploaded > 0).then(|| (run_id.clone(), uploaded)))
     }
 
     /// Uploads the lines of the journal at `path` (its first `count` events)
