@@ -678,3 +678,41 @@ fn the_server_stopped_as_a_run_ends_is_said_and_resume_writes_the_end() {
     let status = at(dir, &cluster, "bob", &["status", "rotate.yaml"]);
     assert!(status.stdout.contains("passed"), "{}", status.stdout);
 }
+
+#[test]
+fn a_run_superseded_while_its_database_was_away_is_never_resumed() {
+    let Some(cluster) = team() else { return };
+    let alice_machine = Test::new().file("steady.yaml", STEADY);
+    let dir = alice_machine.dir();
+    let child = spawn(
+        dir,
+        &cluster,
+        "alice",
+        &["run", "steady.yaml", "--non-interactive"],
+    );
+    wait_for(&dir.join("at-two"));
+    cluster.stop();
+    std::fs::write(dir.join("go"), "").expect("let step two end");
+    assert_eq!(
+        child
+            .wait_with_output()
+            .expect("the run ends")
+            .status
+            .code(),
+        Some(4)
+    );
+    cluster.start_server();
+    // The lock went with alice's connection: bob runs the runbook anew.
+    let bob_machine = Test::new().file("steady.yaml", STEADY).file("go", "");
+    let ran = at(bob_machine.dir(), &cluster, "bob", &["run", "steady.yaml"]);
+    assert_eq!(ran.status, 0, "{}{}", ran.stdout, ran.stderr);
+    let resumed = at(dir, &cluster, "alice", &["resume", "steady.yaml"]);
+    assert_eq!(resumed.status, 2, "{}{}", resumed.stdout, resumed.stderr);
+    resumed
+        .stderr_has("is superseded in the team state database: run")
+        .stderr_has("(database role bob)");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("ran")).unwrap(),
+        "one\ntwo\n"
+    );
+}
