@@ -5,7 +5,8 @@
 //! Everything here speaks in rows and journal lines (text), never in engine
 //! types: the engine hands over each line exactly as its journal wrote it, and
 //! the readers (`status`, `report`) parse the lines they get back. So this
-//! module sits below both and imports neither.
+//! module sits below both and imports neither (only `approval`, whose store it
+//! implements, and `error`).
 //!
 //! One [`Session`] is one server connection, owned by a thread of its own: the
 //! engine runs on a tokio runtime, and a blocking client may not block on a

@@ -29,8 +29,9 @@ pub struct Holder {
 /// The second key of a runbook's lock: from a hash of its id, so every machine
 /// of the team computes the same.
 fn key(runbook: &str) -> i32 {
-    let digest = crate::eval::load::sha256_hex(format!("runbook lock {runbook}").as_bytes());
-    let high = u32::from_str_radix(&digest[..8], 16).unwrap_or_default() & 0x7fff_ffff;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("runbook lock {runbook}").as_bytes());
+    let high = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) & 0x7fff_ffff;
     i32::try_from(high).unwrap_or_default()
 }
 
