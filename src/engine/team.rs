@@ -8,7 +8,7 @@
 //!   hold the schema this runbook knows, and grant the server's run lock (held
 //!   by the connection, for the whole run). Otherwise nothing runs.
 //! - An event the database did not take (it went away mid-run) is in the local
-//!   journal; the run stops before its next step ([`Team::lost`]), and
+//!   journal; the run stops before its next step ([`Team::take_lost`]), and
 //!   `resume` uploads what the database lacks ([`Team::resume`]), each line
 //!   checked against the hashes the database already holds — nothing lost,
 //!   nothing repeated.
@@ -75,7 +75,7 @@ impl Team {
 
     /// Writes `event` (as its journal wrote it, link included) to the database.
     /// A failure is kept, not returned: the local journal has the event, and
-    /// the run stops before its next step ([`Team::lost`]).
+    /// the run stops before its next step ([`Team::take_lost`]).
     pub fn mirror(&mut self, event: &Event) {
         if self.lost.is_some() {
             return;
@@ -99,12 +99,8 @@ impl Team {
         }
     }
 
-    /// Why the database stopped taking this run's events, if it did.
-    pub fn lost(&self) -> Option<&PgError> {
-        self.lost.as_ref()
-    }
-
-    /// Takes the loss out, for the error that stops the run.
+    /// Why the database stopped taking this run's events, if it did: taken
+    /// out, for the error that stops the run.
     pub fn take_lost(&mut self) -> Option<PgError> {
         self.lost.take()
     }
