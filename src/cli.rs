@@ -107,6 +107,8 @@ enum Command {
     Abandon {
         /// The runbook file.
         file: PathBuf,
+        #[command(flatten)]
+        state: StateFlag,
     },
     /// List the runbooks in a directory with their title, priority and estimate.
     List {
@@ -567,8 +569,12 @@ pub fn main() -> i32 {
                 Err(error) => fail(&error, error.help(), error.exit_code()),
             };
         }
-        Command::Abandon { file } => {
-            return match engine::abandon::abandon(&file) {
+        Command::Abandon { file, state } => {
+            let abandoned = state
+                .resolve()
+                .map_err(Into::into)
+                .and_then(|state| engine::abandon::abandon(&file, state.as_ref()));
+            return match abandoned {
                 Ok(abandoned) => shown_abandoned(&abandoned, &mut out),
                 Err(error) => report_engine(&error),
             };

@@ -716,3 +716,44 @@ fn a_run_superseded_while_its_database_was_away_is_never_resumed() {
         "one\ntwo\n"
     );
 }
+
+#[test]
+fn an_abandoned_run_is_over_for_the_whole_team() {
+    let Some(cluster) = team() else { return };
+    let blocked = "runbook: gated\nsteps:\n  - id: later\n    manual: Do it by hand.\n";
+    let alice_machine = Test::new().file("gated.yaml", blocked);
+    let ran = at(
+        alice_machine.dir(),
+        &cluster,
+        "alice",
+        &["run", "gated.yaml", "--non-interactive"],
+    );
+    assert_eq!(ran.status, 3, "{}{}", ran.stdout, ran.stderr);
+    let abandoned = at(
+        alice_machine.dir(),
+        &cluster,
+        "alice",
+        &["abandon", "gated.yaml"],
+    );
+    assert_eq!(
+        abandoned.status, 0,
+        "{}{}",
+        abandoned.stdout, abandoned.stderr
+    );
+    let bob_machine = Test::new().file("gated.yaml", blocked);
+    let resumed = at(
+        bob_machine.dir(),
+        &cluster,
+        "bob",
+        &["resume", "gated.yaml"],
+    );
+    assert_eq!(resumed.status, 2, "{}{}", resumed.stdout, resumed.stderr);
+    resumed.stderr_has("there is no unfinished run of `gated` to resume");
+    let status = at(
+        bob_machine.dir(),
+        &cluster,
+        "bob",
+        &["status", "gated.yaml"],
+    );
+    assert!(status.stdout.contains("abandoned"), "{}", status.stdout);
+}
