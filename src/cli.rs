@@ -124,6 +124,8 @@ enum Command {
     Abandon {
         /// The runbook file.
         file: PathBuf,
+        #[command(flatten)]
+        state: StateFlag,
     },
     /// List the runbooks in a directory with their title, priority and estimate.
     List {
@@ -189,6 +191,8 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "human")]
         format: crate::status::Format,
+        #[command(flatten)]
+        state: StateFlag,
     },
     /// Draw a runbook's steps, gates and rollback as a diagram.
     Graph {
@@ -204,6 +208,11 @@ enum Command {
         #[arg(value_name = "RUN_ID|FILE")]
         target: String,
     },
+    /// The team state database: `runbook state init URL` sets it up.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
     /// Report what happened in a run: steps, evidence, gates, confirmations, rollback.
     Report {
         /// A run id, a runbook file (its latest run) or a run journal; default:
@@ -213,6 +222,20 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "markdown")]
         format: crate::report::run_report::Format,
+        #[command(flatten)]
+        state: StateFlag,
+    },
+}
+
+/// `runbook state …`.
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// Create or upgrade the team state schema (versioned migrations; running it
+    /// again applies only what is missing). Run it as the database's owner.
+    Init {
+        /// postgres://USER@HOST:PORT/DATABASE (default: `RUNBOOK_STATE_URL`; a
+        /// password belongs there, not on the command line).
+        url: Option<String>,
     },
 }
 
@@ -251,11 +274,30 @@ struct RunFlags {
     /// process runs as).
     #[arg(long, value_name = "NAME")]
     operator: Option<String>,
+    #[command(flatten)]
+    state: StateFlag,
+}
+
+/// `--state URL`, shared by the commands that read or write run state.
+#[derive(Debug, clap::Args)]
+struct StateFlag {
+    /// The team state database, postgres://USER@HOST:PORT/DATABASE (default:
+    /// `RUNBOOK_STATE_URL`, where a password belongs): runs, events and the run
+    /// lock live there too.
+    #[arg(long = "state", value_name = "URL")]
+    url: Option<String>,
+}
+
+impl StateFlag {
+    fn resolve(&self) -> Result<Option<crate::postgres::StateUrl>, crate::postgres::PgError> {
+        crate::postgres::StateUrl::from_flag_or_env(self.url.as_deref())
+    }
 }
 
 impl RunFlags {
-    fn options(self) -> RunOptions {
-        RunOptions {
+    fn options(self) -> Result<RunOptions, crate::postgres::PgError> {
+        Ok(RunOptions {
+            state: self.state.resolve()?,
             sets: self.sets,
             answers_file: self.answers,
             non_interactive: self.non_interactive,
@@ -267,7 +309,7 @@ impl RunFlags {
             no_keep_secrets: self.no_keep_secrets,
             operator: self.operator,
             continue_with: None,
-        }
+        })
     }
 }
 
@@ -418,6 +460,50 @@ fn shown_abandoned(abandoned: &engine::abandon::Abandoned, out: &mut Output) -> 
     }
 }
 
+/// `runbook state init [URL]`.
+fn state_init(url: Option<&str>, out: &mut Output) -> i32 {
+    let url = match crate::postgres::StateUrl::from_flag_or_env(url) {
+        Ok(Some(url)) => url,
+        Ok(None) => {
+            return fail(
+                &crate::postgres::PgError::BadUrl {
+                    shown: "(none)".to_owned(),
+                    source: None,
+                },
+                Some(
+                    "name the database: `runbook state init postgres://USER@HOST:PORT/DATABASE`, or set RUNBOOK_STATE_URL",
+                ),
+                crate::error::EXIT_USAGE,
+            );
+        }
+        Err(error) => return fail(&error, error.help(), error.exit_code()),
+    };
+    let applied = crate::postgres::Session::connect(&url)
+        .and_then(|session| crate::postgres::schema::init(&session));
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(error) => return fail(&error, error.help(), error.exit_code()),
+    };
+    let done = if applied.from == applied.to {
+        format!("is at schema version {} already; nothing to do", applied.to)
+    } else {
+        format!(
+            "is set up: schema version {} (it was at {})",
+            applied.to, applied.from
+        )
+    };
+    let text = format!(
+        "The team state database {} {done}.\nEach operator logs in as a role of their own, a member of {}: `CREATE ROLE alice LOGIN IN ROLE {}`.\n",
+        url.shown(),
+        crate::postgres::schema::TEAM_ROLE,
+        crate::postgres::schema::TEAM_ROLE,
+    );
+    match out.write(&text) {
+        Ok(()) => 0,
+        Err(error) => report(&error),
+    }
+}
+
 /// Prints an error that stopped a run (or a plan) before it could start.
 fn report_engine(error: &engine::EngineError) -> i32 {
     print_error(
@@ -530,7 +616,12 @@ pub fn main() -> i32 {
     crate::output::decide_colors(cli.color);
     let mut out = Output::stdout();
     let result = match cli.command {
-        Command::Run { file, flags } => return run(&file, flags.options(), false),
+        Command::Run { file, flags } => {
+            return match flags.options() {
+                Ok(options) => run(&file, options, false),
+                Err(error) => fail(&error, error.help(), error.exit_code()),
+            };
+        }
         Command::Demo {
             scenario,
             non_interactive,
@@ -572,11 +663,17 @@ pub fn main() -> i32 {
             };
         }
         Command::Resume { file, flags, rerun } => {
-            let options = RunOptions {
-                rerun: rerun.into_iter().collect(),
-                ..flags.options()
+            return match flags.options() {
+                Ok(options) => run(
+                    &file,
+                    RunOptions {
+                        rerun: rerun.into_iter().collect(),
+                        ..options
+                    },
+                    true,
+                ),
+                Err(error) => fail(&error, error.help(), error.exit_code()),
             };
-            return run(&file, options, true);
         }
         Command::Approve {
             file,
@@ -594,8 +691,12 @@ pub fn main() -> i32 {
                 Err(error) => report_engine(&error),
             };
         }
-        Command::Abandon { file } => {
-            return match engine::abandon::abandon(&file) {
+        Command::Abandon { file, state } => {
+            let abandoned = state
+                .resolve()
+                .map_err(Into::into)
+                .and_then(|state| engine::abandon::abandon(&file, state.as_ref()));
+            return match abandoned {
                 Ok(abandoned) => shown_abandoned(&abandoned, &mut out),
                 Err(error) => report_engine(&error),
             };
@@ -647,8 +748,14 @@ pub fn main() -> i32 {
         Command::Man { dir } => {
             crate::manual::pages(Cli::command(), dir.as_deref(), &mut out).map(|()| 0)
         }
-        Command::Status { file, format } => {
-            return shown(crate::status::run(file.as_deref(), format, &mut out));
+        Command::Status {
+            file,
+            format,
+            state,
+        } => {
+            return shown(state.resolve().map_err(Into::into).and_then(|state| {
+                crate::status::run(file.as_deref(), format, state.as_ref(), &mut out)
+            }));
         }
         Command::Graph { file, format } => {
             return shown(crate::graph::run(&file, format, &mut out));
@@ -656,12 +763,17 @@ pub fn main() -> i32 {
         Command::Verify { target } => {
             return shown(crate::verify::run(&target, &mut out));
         }
-        Command::Report { target, format } => {
-            return shown(crate::report::run_report::run(
-                target.as_deref(),
-                format,
-                &mut out,
-            ));
+        Command::State {
+            command: StateCommand::Init { url },
+        } => return state_init(url.as_deref(), &mut out),
+        Command::Report {
+            target,
+            format,
+            state,
+        } => {
+            return shown(state.resolve().map_err(Into::into).and_then(|state| {
+                crate::report::run_report::run(target.as_deref(), format, state.as_ref(), &mut out)
+            }));
         }
     };
     match result {

@@ -20,6 +20,7 @@ pub mod resume;
 pub mod runner;
 pub mod state_dir;
 pub mod step;
+pub mod team;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -86,6 +87,40 @@ pub enum EngineError {
     Runtime(std::io::Error),
     #[error(transparent)]
     Approval(#[from] crate::approval::ApprovalError),
+    #[error(transparent)]
+    Team(#[from] crate::postgres::PgError),
+    /// The team state database stopped taking events mid-run.
+    #[error("the team state database stopped taking this run's events, {}", if *at_end { "as it ended" } else { "so the run stopped before its next step" })]
+    TeamLost {
+        journal: PathBuf,
+        /// Lost while the run ended (its last events), not before a step.
+        at_end: bool,
+        #[source]
+        source: crate::postgres::PgError,
+    },
+    #[error(
+        "run {run_id} was started on host {host} (database role {role}) and is unfinished; it is resumed there, where its journal, backups and kept secrets are"
+    )]
+    StartedElsewhere {
+        run_id: String,
+        host: String,
+        role: String,
+    },
+    #[error(
+        "run {run_id} is superseded in the team state database: run {by} began after it on host {host} (database role {role})"
+    )]
+    SupersededInTeam {
+        run_id: String,
+        by: String,
+        host: String,
+        role: String,
+    },
+    #[error(
+        "run {run_id} had ended, so there is nothing to resume; the {uploaded} event(s) of it the team state database lacked are written there now"
+    )]
+    EndedRunUploaded { run_id: String, uploaded: usize },
+    #[error("the team state database holds other events for run {run_id} than its journal `{}`", journal.display())]
+    TeamDiffers { run_id: String, journal: PathBuf },
 }
 
 impl EngineError {
@@ -96,7 +131,11 @@ impl EngineError {
             EngineError::Lock(e) => e.exit_code(),
             EngineError::Journal(e) => e.exit_code(),
             // The secrets kept at rest, or a backup, cannot be read or removed.
-            EngineError::Kept(_) | EngineError::Cleanup { .. } => crate::error::EXIT_IO,
+            // The team state database stopped taking the run's events.
+            EngineError::Kept(_) | EngineError::Cleanup { .. } | EngineError::TeamLost { .. } => {
+                crate::error::EXIT_IO
+            }
+            EngineError::Team(e) => e.exit_code(),
             // A gate the operator must open, like a step in doubt on resume.
             EngineError::InDoubtUnfinished { .. } => RunEnd::Blocked.exit_code(),
             EngineError::Approval(e) => e.exit_code(),
@@ -111,7 +150,11 @@ impl EngineError {
             | EngineError::Changed { .. }
             | EngineError::OtherDirectory { .. }
             | EngineError::Http(_)
-            | EngineError::Runtime(_) => crate::error::EXIT_USAGE,
+            | EngineError::Runtime(_)
+            | EngineError::StartedElsewhere { .. }
+            | EngineError::SupersededInTeam { .. }
+            | EngineError::TeamDiffers { .. }
+            | EngineError::EndedRunUploaded { .. } => crate::error::EXIT_USAGE,
         }
     }
 
@@ -142,6 +185,23 @@ impl EngineError {
             )),
             EngineError::Changed { .. } => Some(
                 "restore the file as it was, or start a new run with `runbook run FILE` (gates will ask for fresh evidence)".to_owned(),
+            ),
+            EngineError::Team(e) => e.help().map(str::to_owned),
+            EngineError::EndedRunUploaded { .. } => Some(
+                "`runbook status FILE` shows the run as the team sees it now; `runbook run FILE` starts a new one".to_owned(),
+            ),
+            EngineError::TeamLost { journal, .. } => Some(format!(
+                "every event is in the local journal `{}`; once the database is back, `runbook resume FILE` uploads what it lacks and goes on",
+                journal.display()
+            )),
+            EngineError::StartedElsewhere { host, .. } => Some(format!(
+                "run `runbook resume FILE` on {host} (with the state directory that run uses), or start a new run here with `runbook run FILE`"
+            )),
+            EngineError::SupersededInTeam { .. } => Some(
+                "a superseded run is never resumed (its steps may have been done again); `runbook status FILE --state URL` shows the newer one".to_owned(),
+            ),
+            EngineError::TeamDiffers { .. } => Some(
+                "one of the two was changed after it was written: `runbook verify RUN` checks the journal; the database's rows are append-only".to_owned(),
             ),
             _ => None,
         }
@@ -249,6 +309,10 @@ impl runner::Engine {
             Ok(end) => {
                 let end = self.render_outputs(end).await?;
                 self.finish(&end)?;
+                // The run ended here; the team must hear it did.
+                if let Some(error) = self.team_lost(true) {
+                    return Err(error);
+                }
                 Ok(end)
             }
             Err(Stop::Interrupted(signal)) => {

@@ -19,6 +19,7 @@ pub mod operator;
 pub mod output;
 pub mod pem;
 pub mod plan;
+pub mod postgres;
 pub mod report;
 pub mod sandbox;
 pub mod schema;

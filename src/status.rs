@@ -17,6 +17,7 @@ use crate::document::model::{Runbook, Step};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::StateDir;
 use crate::output::Output;
+use crate::postgres::StateUrl;
 use crate::report::run_report::{
     HappeningKind, ReportError, Run, RunState, date, declared_id, latest_run, minute,
 };
@@ -633,15 +634,23 @@ fn render_json(status: &Status) -> String {
 }
 
 /// `runbook status [FILE]`.
-pub fn run(file: Option<&Path>, format: Format, out: &mut Output) -> Result<i32, ReportError> {
+///
+/// With `state`, runs are read from the team state database, so every machine
+/// of the team sees the same; the secrets kept at rest are this machine's.
+pub fn run(
+    file: Option<&Path>,
+    format: Format,
+    state: Option<&StateUrl>,
+    out: &mut Output,
+) -> Result<i32, ReportError> {
     let Some(file) = file else {
-        return overview(format, out);
+        return overview(format, state, out);
     };
     if !file.exists() {
         return Err(ReportError::NoSuchPath(file.to_owned()));
     }
     let runbook = crate::eval::load(file)?;
-    let run = latest_run(file, &runbook.id.value)?;
+    let run = latest_run(file, &runbook.id.value, state)?;
     let status = Status::new(runbook, file, run);
     match format {
         Format::Human => out.show(|color| render_human(&status, color))?,
@@ -664,7 +673,11 @@ struct Row {
 }
 
 /// Without FILE: every runbook under `runbooks/` with its last run.
-fn overview(format: Format, out: &mut Output) -> Result<i32, ReportError> {
+fn overview(
+    format: Format,
+    state: Option<&StateUrl>,
+    out: &mut Output,
+) -> Result<i32, ReportError> {
     let dir = Path::new("runbooks");
     if !dir.is_dir() {
         return Err(ReportError::NoRunbooksDir);
@@ -678,7 +691,13 @@ fn overview(format: Format, out: &mut Output) -> Result<i32, ReportError> {
             .map(|r| r.id.value.clone())
             .or_else(|| declared_id(&path));
         let run = match &id {
-            Some(id) => latest_run(&path, id).ok().flatten(),
+            // A journal that cannot be read shows as no run; a team database
+            // that cannot be reached is said, never shown as "no runs".
+            Some(id) => match latest_run(&path, id, state) {
+                Ok(run) => run,
+                Err(ReportError::Team(error)) => return Err(error.into()),
+                Err(_) => None,
+            },
             None => None,
         };
         let title = runbook

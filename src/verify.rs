@@ -11,7 +11,7 @@ use crate::report::run_report::{ReportError, find};
 
 /// `runbook verify RUN_ID|FILE|JOURNAL`.
 pub fn run(target: &str, out: &mut Output) -> Result<i32, ReportError> {
-    let path = match find(Some(target)) {
+    let path = match find(Some(target), None) {
         Ok(found) => found.run.journal,
         // A line that is not even JSON is a break the chain never got to see.
         Err(ReportError::Journal(JournalError::Damaged { path, line, .. })) => {

@@ -1,6 +1,7 @@
 //! Integration tests: one binary driving the built `runbook` executable, the way
 //! users and CI run it.
 
+mod pg_cluster;
 mod recording;
 mod support;
 mod tty;
@@ -20,6 +21,7 @@ mod mutation;
 mod operator_pty;
 mod overview;
 mod plan;
+mod postgres;
 mod pty;
 mod runbooks;
 mod sandbox;

@@ -117,7 +117,10 @@ pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
     }
     let mut command = tokio::process::Command::new("sh");
     for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with(INPUT_VARIABLES) {
+        // The team state URL may hold the operator's database password.
+        if key.to_string_lossy().starts_with(INPUT_VARIABLES)
+            || key == crate::postgres::STATE_URL_ENV
+        {
             command.env_remove(key);
         }
     }

@@ -216,13 +216,21 @@ pub enum ApprovalError {
         #[source]
         source: serde_json::Error,
     },
+
+    /// The store's database failed (the team state on `PostgreSQL`).
+    #[error("cannot {what} in the team state database")]
+    Store {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl ApprovalError {
     /// The exit code of a command this stops.
     pub fn exit_code(&self) -> i32 {
         match self {
-            ApprovalError::Io { .. } => crate::error::EXIT_IO,
+            ApprovalError::Io { .. } | ApprovalError::Store { .. } => crate::error::EXIT_IO,
             ApprovalError::NoRequest { .. }
             | ApprovalError::SelfApproval { .. }
             | ApprovalError::NotAnApprover { .. }
@@ -255,6 +263,9 @@ impl ApprovalError {
             ),
             ApprovalError::Malformed { .. } => Some(
                 "the file was changed by hand or by another version; remove it to ask again".to_owned(),
+            ),
+            ApprovalError::Store { .. } => Some(
+                "check that the database is up and the URL (RUNBOOK_STATE_URL or --state) is right".to_owned(),
             ),
         }
     }

@@ -11,7 +11,9 @@ use crate::engine::kept::Kept;
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::StateDir;
+use crate::engine::team::Team;
 use crate::eval::load;
+use crate::postgres::StateUrl;
 
 /// What `abandon` ended, for the edge to say.
 #[derive(Debug)]
@@ -27,8 +29,9 @@ pub struct Abandoned {
 /// The exit code an abandoned run's journal records: it did not pass.
 const ABANDONED_EXIT_CODE: i32 = 1;
 
-/// Ends the latest unfinished run of the runbook in `file`.
-pub fn abandon(file: &Path) -> Result<Abandoned, EngineError> {
+/// Ends the latest unfinished run of the runbook in `file`; with `team`, the
+/// team state database is told too.
+pub fn abandon(file: &Path, team: Option<&StateUrl>) -> Result<Abandoned, EngineError> {
     let runbook = load(file)?;
     let state = StateDir::for_runbook(file, &runbook.id.value)?;
     let journal_path = state
@@ -47,6 +50,9 @@ pub fn abandon(file: &Path) -> Result<Abandoned, EngineError> {
         outcome: Outcome::Abandoned,
         exit_code: ABANDONED_EXIT_CODE,
     }))?;
+    if let Some(url) = team {
+        Team::level_ended(url, &runbook.id.value, &state)?;
+    }
     let kept = state.kept_path(&run_id);
     let had_secrets = kept.exists();
     Kept::remove(&kept)?;

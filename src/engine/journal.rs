@@ -461,6 +461,17 @@ pub fn read(path: &Path) -> Result<Replay, JournalError> {
     parse(path, &bytes).map(|parsed| parsed.replay)
 }
 
+/// A journal's lines as the team state database holds them (one line each,
+/// without newlines), read as the file would be; `origin` names them in errors.
+pub fn read_lines(origin: &Path, lines: &[String]) -> Result<Replay, JournalError> {
+    let mut bytes = Vec::new();
+    for line in lines {
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+    }
+    parse(origin, &bytes).map(|parsed| parsed.replay)
+}
+
 /// The first event of the journal at `path`, read alone (a run's order and id
 /// are there): `None` when the first line is missing, torn or no event.
 pub fn first_event(path: &Path) -> Result<Option<Event>, JournalError> {
@@ -691,8 +702,9 @@ impl Journal {
     }
 }
 
-/// One event as one line, newline included.
-fn encode(event: &Event) -> Result<Vec<u8>, JournalError> {
+/// One event as one line, newline included: exactly what the journal writes
+/// (the team state database stores the same line).
+pub fn encode(event: &Event) -> Result<Vec<u8>, JournalError> {
     let mut line = serde_json::to_vec(event).map_err(JournalError::Encode)?;
     line.push(b'\n');
     Ok(line)

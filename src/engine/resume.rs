@@ -20,6 +20,7 @@ use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::runner::{Engine, Opened, RunOptions, SharedOperator, working_directory};
 use crate::engine::state_dir::StateDir;
+use crate::engine::team::Team;
 use crate::engine::{EngineError, open_events};
 use crate::eval::answers::Answers;
 use crate::eval::load::{child_hashes, file_hash};
@@ -47,9 +48,17 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         let state = StateDir::for_runbook(file, &runbook.id.value)?;
         state.ensure()?;
-        let path = state
-            .latest_unfinished()?
-            .ok_or_else(|| EngineError::NothingToResume(runbook.id.value.clone()))?;
+        let Some(path) = state.latest_unfinished()? else {
+            if let Some(url) = &options.state {
+                // This machine's last run ended, and the database may not know.
+                if let Some((run_id, uploaded)) = Team::level_ended(url, &runbook.id.value, &state)?
+                {
+                    return Err(EngineError::EndedRunUploaded { run_id, uploaded });
+                }
+                crate::engine::team::resumed_elsewhere(url, &runbook.id.value)?;
+            }
+            return Err(EngineError::NothingToResume(runbook.id.value.clone()));
+        };
         let run_id = path
             .file_stem()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
@@ -125,6 +134,16 @@ impl Engine {
             }
         }
         crate::engine::fixed_inputs::check_resume(&runbook, &answers, &replay.events)?;
+        // The team's database is brought level with the journal before the
+        // run goes on: the events it could not take when it was lost.
+        let (team, uploaded) = match &options.state {
+            Some(url) => {
+                let (team, uploaded) =
+                    Team::resume(url, &runbook.id.value, journal.path(), &replay.events)?;
+                (Some(team), uploaded)
+            }
+            None => (None, 0),
+        };
         let events = match &options.events {
             Some(target) if depth == 0 => Some(open_events(target)?),
             _ => None,
@@ -146,10 +165,16 @@ impl Engine {
             state,
             run_id,
             lock,
+            team,
             depth,
             file_hash: hash.clone(),
             started_uid: *started_uid,
         });
+        if uploaded > 0 {
+            engine.say(&format!(
+                "note: the team state database lacked {uploaded} event(s) of this run; they are written there now"
+            ));
+        }
         if let Some(torn) = replay.torn {
             engine.say(&format!(
                 "note: the journal's last line ({} bytes, line {}) was cut short, probably by a crash; it was dropped",

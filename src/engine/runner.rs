@@ -21,6 +21,7 @@ use crate::engine::leftovers;
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::StateDir;
+use crate::engine::team::Team;
 use crate::engine::{EngineError, Stop};
 use crate::eval::answers::Answers;
 use crate::eval::values::Values;
@@ -50,6 +51,9 @@ pub struct RunOptions {
     /// interrupted), when that is not `runbook resume`: the demo, whose sandbox
     /// ends with it, is started again instead.
     pub continue_with: Option<String>,
+    /// `--state URL` / `RUNBOOK_STATE_URL`: the team state database every event
+    /// is also written to (`engine::team`), which holds the run lock.
+    pub state: Option<crate::postgres::StateUrl>,
 }
 
 /// How a run ended, and so its exit code (SPEC §5).
@@ -114,6 +118,8 @@ pub struct Engine {
     pub(super) state: StateDir,
     pub(super) run_id: String,
     pub(super) _lock: Lock,
+    /// The team state database, with `--state`.
+    pub(super) team: Option<Team>,
     /// How deep in child runbooks this engine is (0 for the top).
     pub(super) depth: usize,
     /// How `--confirm` names this runbook's steps: empty at the top, `kid.` in
@@ -175,6 +181,7 @@ pub(super) struct Opened {
     pub state: StateDir,
     pub run_id: String,
     pub lock: Lock,
+    pub team: Option<Team>,
     pub depth: usize,
     /// SHA-256 of the runbook file as the run began (what it runs).
     pub file_hash: String,
@@ -216,6 +223,7 @@ impl Engine {
             state: opened.state,
             run_id: opened.run_id,
             _lock: opened.lock,
+            team: opened.team,
             depth: opened.depth,
             scope: String::new(),
             failed_evidence: None,
@@ -254,6 +262,16 @@ impl Engine {
             Some(_) => Lock::acquire(&state.lock_path(), &holder)?,
             None => Lock::acquire_runbook(file, &state.lock_path(), &holder)?,
         };
+        // The team's database is asked before anything is written here: one
+        // that cannot be reached, or whose lock another run holds, runs nothing.
+        // A fan-out's items run side by side under the one lock their parent
+        // holds, so they keep their events here (see the README's Team runs).
+        let mut team = match &options.state {
+            Some(url) if item_state.is_none() => {
+                Some(Team::start(url, &runbook.id.value, &run_id)?)
+            }
+            _ => None,
+        };
         // Under the lock: no other run of this runbook takes the same place,
         // and none writes what is read here. Each journal is read once.
         let runs = state.readable_runs()?;
@@ -262,7 +280,10 @@ impl Engine {
         if depth == 0 {
             refuse_in_doubt(file, &runbook, &runs, &superseded)?;
         }
-        let seq = state.next_seq()?;
+        let mut seq = state.next_seq()?;
+        if let Some(team) = &team {
+            seq = seq.max(team.next_seq(&runbook.id.value)?);
+        }
         let operator_name = operator_name(options.operator.as_deref());
         let started_at = crate::engine::journal::now();
         let file_hash = crate::eval::load::file_hash(file)?;
@@ -281,6 +302,9 @@ impl Engine {
             uid: started_uid,
         });
         let journal = Journal::create(&state.journal_path(&run_id), &first)?;
+        if let Some(team) = &mut team {
+            team.begin(&first);
+        }
         let events = match &options.events {
             Some(target) if depth == 0 => Some(crate::engine::open_events(target)?),
             _ => None,
@@ -301,6 +325,7 @@ impl Engine {
             state,
             run_id,
             lock,
+            team,
             depth,
             file_hash,
             started_uid,
@@ -344,8 +369,32 @@ impl Engine {
     /// Appends an event to the journal (fsynced) and the `--events` stream.
     pub(super) fn record(&mut self, kind: EventKind) -> Result<(), EngineError> {
         let event = self.journal.append(&Event::now(kind))?;
+        if let Some(team) = &mut self.team {
+            team.mirror(&event);
+        }
         self.emit_only(&event);
         Ok(())
+    }
+
+    /// Stops the run before its next step when the team state database has
+    /// stopped taking its events: what it does next would be seen by nobody
+    /// else. The local journal has every event, for `resume` to upload.
+    fn team_check(&mut self) -> Result<(), Stop> {
+        match self.team_lost(false) {
+            Some(error) => Err(Stop::Fatal(error)),
+            None => Ok(()),
+        }
+    }
+
+    /// The error that says the team state database stopped taking this run's
+    /// events, once it has (`at_end`: as the run ended).
+    pub(super) fn team_lost(&mut self, at_end: bool) -> Option<EngineError> {
+        let source = self.team.as_mut().and_then(Team::take_lost)?;
+        Some(EngineError::TeamLost {
+            journal: self.journal.path().to_owned(),
+            at_end,
+            source,
+        })
     }
 
     fn emit_only(&mut self, event: &Event) {
@@ -393,6 +442,7 @@ impl Engine {
         let total = steps.len();
         let mut failed: Option<String> = None;
         for (index, step) in steps.iter().enumerate() {
+            self.team_check()?;
             if self
                 .records
                 .get(&step.id.value)

@@ -283,7 +283,7 @@ impl StateDir {
             let replay = journal::read(&path)?;
             match replay.events.last() {
                 None => {}
-                Some(event) => return Ok(open(&event.kind).then_some(path)),
+                Some(event) => return Ok(is_open(&event.kind).then_some(path)),
             }
         }
         Ok(None)
@@ -315,7 +315,7 @@ impl StateDir {
 /// it. A run that ended blocked (a gate not opened, an item deferred) is not
 /// over: resuming it later, with the confirmation given or the item done, is how
 /// it gets finished. A superseded run is over.
-pub(super) fn open(last: &EventKind) -> bool {
+pub fn is_open(last: &EventKind) -> bool {
     match last {
         EventKind::RunFinished { outcome, .. } => *outcome == Outcome::Blocked,
         EventKind::Superseded { .. } => false,
@@ -326,7 +326,12 @@ pub(super) fn open(last: &EventKind) -> bool {
 /// Of `runs`, those not over yet, oldest first: what a new run supersedes.
 pub fn unfinished(runs: &[(PathBuf, Replay)]) -> Vec<PathBuf> {
     runs.iter()
-        .filter(|(_, replay)| replay.events.last().is_some_and(|event| open(&event.kind)))
+        .filter(|(_, replay)| {
+            replay
+                .events
+                .last()
+                .is_some_and(|event| is_open(&event.kind))
+        })
         .map(|(path, _)| path.clone())
         .collect()
 }

@@ -12,6 +12,7 @@
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod team;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -31,6 +32,7 @@ use crate::engine::state_dir::{DEFAULT_DIR_NAME, STATE_DIR_ENV, StateDir, StateD
 use crate::eval::LoadError;
 use crate::eval::rendered::{self, AsWritten};
 use crate::output::Output;
+use crate::postgres::StateUrl;
 
 /// The formats of `runbook report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -78,12 +80,16 @@ pub enum ReportError {
 
     #[error(transparent)]
     Output(#[from] crate::error::Error),
+
+    #[error(transparent)]
+    Team(#[from] crate::postgres::PgError),
 }
 
 impl ReportError {
     pub fn exit_code(&self) -> i32 {
         match self {
             ReportError::Output(error) => error.exit_code(),
+            ReportError::Team(error) => error.exit_code(),
             ReportError::StateDir(error) => error.exit_code(),
             ReportError::Journal(error) => error.exit_code(),
             ReportError::Load(_)
@@ -129,6 +135,7 @@ impl ReportError {
                 "the run was cut off before it recorded anything; nothing ran in it".to_owned(),
             ),
             ReportError::Output(error) => error.help().map(str::to_owned),
+            ReportError::Team(error) => error.help().map(str::to_owned),
         }
     }
 
@@ -369,7 +376,12 @@ pub struct Run {
 impl Run {
     /// Reads the journal at `path`.
     pub fn read(path: &Path) -> Result<Run, ReportError> {
-        let replay = journal::read(path)?;
+        Run::from_replay(path, journal::read(path)?)
+    }
+
+    /// A journal read back: from its file at `path`, or from the team state
+    /// database (`path` then names the run there).
+    pub fn from_replay(path: &Path, replay: journal::Replay) -> Result<Run, ReportError> {
         let mut events = replay.events.into_iter();
         let Some(first) = events.next() else {
             return Err(ReportError::NotARun(path.to_owned()));
@@ -676,9 +688,17 @@ fn all_journals(bases: &[PathBuf]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The newest run of the runbook `id` defined in `file` that recorded anything.
-pub fn latest_run(file: &Path, id: &str) -> Result<Option<Run>, ReportError> {
-    latest_in(&StateDir::for_runbook(file, id)?)
+/// The newest run of the runbook `id` defined in `file` that recorded anything:
+/// in the team state database with `state`, else in its state directory.
+pub fn latest_run(
+    file: &Path,
+    id: &str,
+    state: Option<&StateUrl>,
+) -> Result<Option<Run>, ReportError> {
+    match state {
+        Some(state) => team::latest(state, id),
+        None => latest_in(&StateDir::for_runbook(file, id)?),
+    }
 }
 
 /// The newest run in one runbook's state directory, in the order of runs that
@@ -705,9 +725,9 @@ pub struct Found {
 /// Resolves `runbook report`'s argument: a runbook file (its latest run), a run
 /// journal (`.jsonl`), a run id, or nothing (the latest run of any runbook
 /// under `runbooks/`).
-pub fn find(target: Option<&str>) -> Result<Found, ReportError> {
+pub fn find(target: Option<&str>, state: Option<&StateUrl>) -> Result<Found, ReportError> {
     let Some(target) = target else {
-        return latest_anywhere();
+        return latest_anywhere(state);
     };
     let path = Path::new(target);
     if path.is_file() {
@@ -721,7 +741,7 @@ pub fn find(target: Option<&str>) -> Result<Found, ReportError> {
             Some(id) => id,
             None => crate::eval::load(path)?.id.value,
         };
-        let run = latest_run(path, &id)?.ok_or_else(|| ReportError::NoRuns {
+        let run = latest_run(path, &id, state)?.ok_or_else(|| ReportError::NoRuns {
             dir: StateDir::for_runbook(path, &id)
                 .map(|d| d.runs_dir())
                 .unwrap_or_default(),
@@ -734,6 +754,14 @@ pub fn find(target: Option<&str>) -> Result<Found, ReportError> {
     }
     if looks_like_path(target) {
         return Err(ReportError::NoSuchPath(path.to_owned()));
+    }
+    if let Some(state) = state {
+        let run = team::by_id(state, target)?.ok_or_else(|| ReportError::UnknownRun {
+            run_id: target.to_owned(),
+            searched: Vec::new(),
+        })?;
+        let runbook_file = runbook_file_for(&run, None);
+        return Ok(Found { run, runbook_file });
     }
     by_run_id(target)
 }
@@ -776,8 +804,11 @@ fn by_run_id(run_id: &str) -> Result<Found, ReportError> {
     Ok(Found { run, runbook_file })
 }
 
-fn latest_anywhere() -> Result<Found, ReportError> {
+fn latest_anywhere(state: Option<&StateUrl>) -> Result<Found, ReportError> {
     let files = runbooks_dir_files()?;
+    if let Some(state) = state {
+        return latest_anywhere_in_team(state, &files);
+    }
     let bases = state_bases(&files);
     // Each runbook's latest run in the order of its runs; of those, the latest by
     // last activity: a checklist's child runs start after their parent but end
@@ -796,6 +827,29 @@ fn latest_anywhere() -> Result<Found, ReportError> {
     }
     let run = best.ok_or(ReportError::NothingRun)?;
     let runbook_file = runbook_file_for(&run, Some(&run.journal));
+    Ok(Found { run, runbook_file })
+}
+
+/// [`latest_anywhere`] in the team state database: of the runbooks in `files`,
+/// the run last active.
+fn latest_anywhere_in_team(state: &StateUrl, files: &[PathBuf]) -> Result<Found, ReportError> {
+    let mut best: Option<Run> = None;
+    for file in files {
+        let Some(id) = declared_id(file) else {
+            continue;
+        };
+        let Some(run) = team::latest(state, &id)? else {
+            continue;
+        };
+        if best
+            .as_ref()
+            .is_none_or(|b| (&run.last_at, &run.id) > (&b.last_at, &b.id))
+        {
+            best = Some(run);
+        }
+    }
+    let run = best.ok_or(ReportError::NothingRun)?;
+    let runbook_file = runbook_file_for(&run, None);
     Ok(Found { run, runbook_file })
 }
 
@@ -1019,8 +1073,13 @@ pub fn expectations(step: &Step) -> Vec<String> {
 }
 
 /// `runbook report [RUN_ID|FILE|JOURNAL]`.
-pub fn run(target: Option<&str>, format: Format, out: &mut Output) -> Result<i32, ReportError> {
-    let report = Report::new(find(target)?);
+pub fn run(
+    target: Option<&str>,
+    format: Format,
+    state: Option<&StateUrl>,
+    out: &mut Output,
+) -> Result<i32, ReportError> {
+    let report = Report::new(find(target, state)?);
     match format {
         Format::Markdown => out.show(|_| markdown::render(&report))?,
         Format::Html => out.show(|_| html::render(&report))?,

@@ -1,0 +1,759 @@
+//! Team state on a real `PostgreSQL` server (`--state`, `RUNBOOK_STATE_URL`,
+//! `runbook state init`): each test starts a private cluster
+//! (`pg_cluster`), with operators as database roles of their own, and drives
+//! the built binary as separate processes — two operators, two "machines" (two
+//! checkouts, two state directories).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use base64::Engine as _;
+use std::time::{Duration, Instant};
+
+use crate::pg_cluster::{ADMIN, Cluster, DATABASE, PASSWORD};
+use crate::support::{Ran, Test, binary};
+
+/// A cluster with the schema set up and the operators `alice` and `bob`.
+fn team() -> Option<Cluster> {
+    let cluster = Cluster::start()?;
+    Test::new()
+        .env("RUNBOOK_STATE_URL", &cluster.url(ADMIN))
+        .args(["state", "init"])
+        .status(0)
+        .stdout_has("schema version 1 (it was at 0)");
+    cluster.operator("alice");
+    cluster.operator("bob");
+    Some(cluster)
+}
+
+#[test]
+fn state_init_is_idempotent_and_refuses_a_newer_schema() {
+    let Some(cluster) = team() else { return };
+    let again = Test::new()
+        .env("RUNBOOK_STATE_URL", &cluster.url(ADMIN))
+        .args(["state", "init"])
+        .status(0);
+    again.stdout_has("at schema version 1 already; nothing to do");
+    assert!(!again.stdout.contains(PASSWORD), "{}", again.stdout);
+    // A password on the command line is refused: `ps` would show it.
+    Test::new()
+        .args(["state", "init", &cluster.url(ADMIN)])
+        .status(2)
+        .stderr_has("RUNBOOK_STATE_URL");
+    cluster.admin(
+        "INSERT INTO runbook_schema_version (version) VALUES (99)",
+        DATABASE,
+    );
+    let newer = Test::new()
+        .env("RUNBOOK_STATE_URL", &cluster.url(ADMIN))
+        .args(["state", "init"])
+        .status(2);
+    newer.stderr_has("schema version 99, this runbook knows up to 1");
+}
+
+/// A runbook whose step waits for the file `go` (touching `started` first).
+const HOLDS: &str = r#"runbook: rotate
+title: Rotate
+steps:
+  - id: hold
+    effect: change
+    command: "touch started; while [ ! -e go ]; do sleep 0.1; done"
+"#;
+
+/// Three steps; the second records that it began and waits for `go`.
+const STEADY: &str = r#"runbook: steady
+title: Steady
+steps:
+  - id: one
+    effect: change
+    command: "echo one >> ran"
+  - id: two
+    effect: change
+    command: "echo two >> ran; touch at-two; while [ ! -e go ]; do sleep 0.1; done"
+  - id: three
+    effect: change
+    command: "echo three >> ran"
+"#;
+
+/// `runbook ARGS` started in `dir` as `role`, not waited for.
+fn spawn(dir: &Path, cluster: &Cluster, role: &str, args: &[&str]) -> Child {
+    Command::new(binary())
+        .args(args)
+        .current_dir(dir)
+        .env("RUNBOOK_STATE_URL", cluster.url(role))
+        .env_remove("RUNBOOK_STATE_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start runbook")
+}
+
+/// `runbook ARGS` run in `dir` as `role`, to its end.
+fn at(dir: &Path, cluster: &Cluster, role: &str, args: &[&str]) -> Ran {
+    let output = spawn(dir, cluster, role, args)
+        .wait_with_output()
+        .expect("wait for runbook");
+    Ran {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Waits for `path` to exist (30 s at most).
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The one run journal of `runbook` in `dir`'s default state directory.
+fn journal(dir: &Path, runbook: &str) -> PathBuf {
+    let runs = dir.join(".runbook").join(runbook).join("runs");
+    let mut journals: Vec<PathBuf> = std::fs::read_dir(&runs)
+        .expect("runs/")
+        .map(|e| e.expect("an entry").path())
+        .collect();
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    journals.remove(0)
+}
+
+fn run_id(journal: &Path) -> String {
+    journal
+        .file_stem()
+        .expect("a journal name")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Every line of run `run_id` the database holds, in order, as the admin sees them.
+fn rows(cluster: &Cluster, run_id: &str) -> String {
+    cluster.admin(
+        &format!("SELECT line FROM runbook_events WHERE run_id = '{run_id}' ORDER BY seq"),
+        DATABASE,
+    )
+}
+
+#[test]
+fn the_lock_is_held_across_machines_and_released_when_the_holder_is_killed() {
+    let Some(cluster) = team() else { return };
+    let alice_machine = Test::new().file("rotate.yaml", HOLDS);
+    let bob_machine = Test::new().file("rotate.yaml", HOLDS).file("go", "");
+    let mut alice = spawn(
+        alice_machine.dir(),
+        &cluster,
+        "alice",
+        &["run", "rotate.yaml", "--non-interactive"],
+    );
+    wait_for(&alice_machine.dir().join("started"));
+
+    let bob = || {
+        at(
+            bob_machine.dir(),
+            &cluster,
+            "bob",
+            &["run", "rotate.yaml", "--non-interactive"],
+        )
+    };
+    let refused = bob();
+    assert_eq!(refused.status, 2, "{}{}", refused.stdout, refused.stderr);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    for needle in [
+        "another run of `rotate` is in progress",
+        &format!("on host {}", host.trim()),
+        &format!("pid {}", alice.id()),
+        "database role alice",
+    ] {
+        assert!(
+            refused.stderr.contains(needle),
+            "{needle}: {}",
+            refused.stderr
+        );
+    }
+    assert!(!refused.stderr.contains(PASSWORD), "{}", refused.stderr);
+    assert!(
+        !bob_machine.dir().join("started").exists(),
+        "bob's step never ran"
+    );
+
+    // kill -9: no goodbye to the server, whose session ends with the connection.
+    alice.kill().expect("kill -9 alice's run");
+    alice.wait().expect("reap it");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let through = loop {
+        let ran = bob();
+        if ran.status != 2 || Instant::now() > deadline {
+            break ran;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(through.status, 0, "{}{}", through.stdout, through.stderr);
+    assert!(bob_machine.dir().join("started").exists());
+}
+
+#[test]
+fn the_server_stopped_mid_run_stops_it_before_the_next_step_and_resume_reconciles() {
+    let Some(cluster) = team() else { return };
+    let machine = Test::new().file("steady.yaml", STEADY);
+    let dir = machine.dir();
+    let child = spawn(
+        dir,
+        &cluster,
+        "alice",
+        &["run", "steady.yaml", "--non-interactive"],
+    );
+    wait_for(&dir.join("at-two"));
+    cluster.stop();
+    std::fs::write(dir.join("go"), "").expect("let step two end");
+    let output = child.wait_with_output().expect("the run ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr
+            .contains("stopped taking this run's events, so the run stopped before its next step"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("runbook resume FILE"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("ran")).unwrap(),
+        "one\ntwo\n"
+    );
+
+    cluster.start_server();
+    let resumed = at(
+        dir,
+        &cluster,
+        "alice",
+        &["resume", "steady.yaml", "--non-interactive"],
+    );
+    assert_eq!(resumed.status, 0, "{}{}", resumed.stdout, resumed.stderr);
+    resumed.stdout_has("the team state database lacked 1 event(s) of this run");
+    // Step two's result, which the database missed; nothing repeated, nothing lost.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("ran")).unwrap(),
+        "one\ntwo\nthree\n"
+    );
+    let journal = journal(dir, "steady");
+    assert_eq!(
+        rows(&cluster, &run_id(&journal)),
+        std::fs::read_to_string(&journal).unwrap(),
+        "the database holds the journal, line for line"
+    );
+}
+
+#[test]
+fn an_unreachable_database_at_start_runs_nothing() {
+    let Some(cluster) = team() else { return };
+    let url = cluster.url("alice").replace(
+        &format!(":{}/", cluster.port()),
+        &format!(":{}/", closed_port()),
+    );
+    let machine = Test::new()
+        .file("steady.yaml", STEADY)
+        .env("RUNBOOK_STATE_URL", &url)
+        .args(["run", "steady.yaml", "--non-interactive"]);
+    let ran = machine.status(4);
+    ran.stderr_has("cannot reach the team state database `postgres://alice@127.0.0.1:")
+        .stderr_has("nothing ran");
+    assert!(!ran.stderr.contains(PASSWORD), "{}", ran.stderr);
+    assert!(!machine.dir().join("ran").exists());
+    let runs = machine.dir().join(".runbook/steady/runs");
+    assert_eq!(
+        std::fs::read_dir(&runs).map_or(0, Iterator::count),
+        0,
+        "no journal was begun"
+    );
+}
+
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}
+
+const CHECKLIST: &str = r"runbook: deploy
+title: Deploy checklist
+phases:
+  - id: prep
+    title: Preparation
+    steps:
+      - id: backup
+        title: Take a backup
+        priority: P1
+        estimate: 5m
+        manual: Take a backup.
+      - id: notify
+        title: Tell the team
+        estimate: 2m
+        manual: Tell the team.
+";
+
+#[test]
+fn the_status_of_a_checklist_is_the_same_on_both_machines() {
+    let Some(cluster) = team() else { return };
+    let alice_machine = Test::new().file("deploy.yaml", CHECKLIST).file(
+        "answers.yaml",
+        "backup: done\nnotify: \"defer: after the release\"\n",
+    );
+    let ran = at(
+        alice_machine.dir(),
+        &cluster,
+        "alice",
+        &[
+            "run",
+            "deploy.yaml",
+            "--answers",
+            "answers.yaml",
+            "--non-interactive",
+            "--operator",
+            "Alice",
+        ],
+    );
+    assert_eq!(ran.status, 3, "{}{}", ran.stdout, ran.stderr);
+    let bob_machine = Test::new().file("deploy.yaml", CHECKLIST);
+    let status = |dir: &Path, role: &str, format: &str| {
+        let ran = at(
+            dir,
+            &cluster,
+            role,
+            &["status", "deploy.yaml", "--format", format],
+        );
+        assert_eq!(ran.status, 0, "{}{}", ran.stdout, ran.stderr);
+        ran.stdout
+    };
+    let seen_by_bob = status(bob_machine.dir(), "bob", "human");
+    for needle in [
+        "done 20",
+        "by Alice",
+        "deferred: after the release",
+        "2 items: 1 done · 1 deferred",
+    ] {
+        assert!(seen_by_bob.contains(needle), "{needle}:\n{seen_by_bob}");
+    }
+    assert_eq!(
+        status(bob_machine.dir(), "bob", "json"),
+        status(alice_machine.dir(), "alice", "json"),
+        "both machines see the same status"
+    );
+    // Without the database, bob's machine knows of no run.
+    Test::new()
+        .file("deploy.yaml", CHECKLIST)
+        .args(["status", "deploy.yaml"])
+        .status(0)
+        .stdout_has("2 items: 0 done");
+    // The report reads the same run from the database, by file or by run id.
+    let id = run_id(&journal(alice_machine.dir(), "deploy"));
+    for target in ["deploy.yaml", id.as_str()] {
+        let report = at(bob_machine.dir(), &cluster, "bob", &["report", target]);
+        assert_eq!(report.status, 0, "{}{}", report.stdout, report.stderr);
+        assert!(report.stdout.contains(&id), "{}", report.stdout);
+        assert!(
+            report.stdout.contains("after the release"),
+            "{}",
+            report.stdout
+        );
+    }
+}
+
+#[test]
+fn the_server_refuses_self_approval_forged_identities_and_rewrites_even_by_direct_sql() {
+    let Some(cluster) = team() else { return };
+    let machine = Test::new().file("steady.yaml", STEADY).file("go", "");
+    let ran = at(machine.dir(), &cluster, "alice", &["run", "steady.yaml"]);
+    assert_eq!(ran.status, 0, "{}{}", ran.stdout, ran.stderr);
+    let id = run_id(&journal(machine.dir(), "steady"));
+    let sql = |role: &str, sql: &str| {
+        let output = cluster.psql(role, sql);
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let approve = |approver: &str| {
+        format!(
+            "INSERT INTO runbook_approvals (run_id, step, runbook_hash, target, decision, approver, decided_at)
+             VALUES ('{id}', 'three', 'h', 't', 'approved', '{approver}', now())"
+        )
+    };
+    let (ok, _, stderr) = sql(
+        "alice",
+        &format!(
+            "INSERT INTO runbook_approval_requests (run_id, step, request, requested_by, requested_at)
+             VALUES ('{id}', 'three', '{{\"from\": [\"alice\", \"bob\"]}}', 'bob', now())"
+        ),
+    );
+    assert!(ok, "{stderr}");
+    // The operator, bypassing runbook, claiming to be bob.
+    let (ok, _, stderr) = sql("alice", &approve("bob"));
+    assert!(!ok, "alice approved her own run");
+    assert!(
+        stderr.contains("self-approval refused: alice runs"),
+        "{stderr}"
+    );
+    // Bob may approve; whatever name he writes, the row says bob.
+    let (ok, _, stderr) = sql("bob", &approve("carol"));
+    assert!(ok, "{stderr}");
+    let (_, approver, _) = sql(
+        "bob",
+        &format!("SELECT approver FROM runbook_approvals WHERE run_id = '{id}'"),
+    );
+    assert_eq!(approver, "bob");
+    // Nobody writes into another's run, and nothing written is rewritten.
+    let (ok, _, stderr) = sql(
+        "bob",
+        &format!(
+            "INSERT INTO runbook_events (run_id, seq, line, hash, written_by, written_at) VALUES ('{id}', 99, '{{}}', '', 'alice', now())"
+        ),
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("are written by its operator alice, not by bob"),
+        "{stderr}"
+    );
+    for role in ["alice", "bob"] {
+        for change in [
+            "UPDATE runbook_events SET line = line",
+            "DELETE FROM runbook_approvals",
+            "TRUNCATE runbook_runs CASCADE",
+        ] {
+            let (ok, _, stderr) = sql(role, change);
+            assert!(!ok, "{role}: {change} went through");
+            assert!(stderr.contains("permission denied"), "{stderr}");
+        }
+    }
+    // Even the owner cannot rewrite history: the triggers refuse.
+    for change in [
+        "UPDATE runbook_events SET line = line",
+        "DELETE FROM runbook_approvals",
+    ] {
+        let output = cluster.psql(ADMIN, change);
+        assert!(
+            !output.status.success(),
+            "{change} went through for the owner"
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("runbook state is append-only"),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_run_is_resumed_on_the_machine_it_started_on() {
+    let Some(cluster) = team() else { return };
+    let blocked = r#"runbook: gated
+steps:
+  - id: first
+    effect: change
+    command: "true"
+  - id: later
+    manual: Do it by hand.
+"#;
+    let alice_machine = Test::new().file("gated.yaml", blocked);
+    let ran = at(
+        alice_machine.dir(),
+        &cluster,
+        "alice",
+        &["run", "gated.yaml", "--non-interactive"],
+    );
+    assert_eq!(ran.status, 3, "{}{}", ran.stdout, ran.stderr);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let elsewhere = at(
+        Test::new().file("gated.yaml", blocked).dir(),
+        &cluster,
+        "bob",
+        &["resume", "gated.yaml", "--non-interactive"],
+    );
+    assert_eq!(
+        elsewhere.status, 2,
+        "{}{}",
+        elsewhere.stdout, elsewhere.stderr
+    );
+    for needle in [
+        "was started on host",
+        host.trim(),
+        "database role alice",
+        "it is resumed there",
+    ] {
+        assert!(
+            elsewhere.stderr.contains(needle),
+            "{needle}: {}",
+            elsewhere.stderr
+        );
+    }
+    let resumed = at(
+        alice_machine.dir(),
+        &cluster,
+        "alice",
+        &["resume", "gated.yaml", "--yes"],
+    );
+    assert_eq!(resumed.status, 0, "{}{}", resumed.stdout, resumed.stderr);
+}
+
+#[test]
+fn no_secret_reaches_the_database_nor_the_commands_environment() {
+    const TOKEN: &str = "tok-9f8e7d6c5b4a-SECRET";
+    let Some(cluster) = team() else { return };
+    let runbook = r#"runbook: secretive
+inputs:
+  token: { secret: true }
+steps:
+  - id: use
+    effect: probe
+    command:
+      run: 'echo "token=$TOKEN"'
+      env: { TOKEN: "{{ inputs.token }}" }
+  - id: environment
+    effect: probe
+    command: env > env.txt
+  - id: wait
+    manual: Later.
+"#;
+    let machine = Test::new().file("secretive.yaml", runbook);
+    let output = Command::new(binary())
+        .args(["run", "secretive.yaml", "--non-interactive"])
+        .current_dir(machine.dir())
+        .env("RUNBOOK_STATE_URL", cluster.url("alice"))
+        .env("RUNBOOK_INPUT_TOKEN", TOKEN)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("token=••••CRET"), "{stdout}");
+    // The state URL (with its password) is not in a command's environment.
+    let environment = std::fs::read_to_string(machine.dir().join("env.txt")).unwrap();
+    assert!(environment.contains("PATH="), "{environment}");
+    assert!(!environment.contains("RUNBOOK_STATE_URL"), "{environment}");
+    assert!(!environment.contains(PASSWORD), "{environment}");
+    let everything = cluster.admin(
+        "SELECT string_agg(line, E'\\n') FROM runbook_events
+         UNION ALL SELECT string_agg(r::text, E'\\n') FROM runbook_runs r
+         UNION ALL SELECT string_agg(h::text, E'\\n') FROM runbook_lock_holders h",
+        DATABASE,
+    );
+    assert!(
+        everything.contains("token=••••CRET"),
+        "the rows hold the run:\n{everything}"
+    );
+    for form in [
+        TOKEN.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(TOKEN),
+        PASSWORD.to_owned(),
+    ] {
+        assert!(
+            !everything.contains(&form),
+            "{form} reached the database:\n{everything}"
+        );
+        assert!(!stdout.contains(&form), "{form} was shown:\n{stdout}");
+    }
+    // The secret the run keeps for resume stays on this machine.
+    assert!(machine.dir().join(".runbook/secretive/secrets").is_dir());
+}
+
+#[test]
+fn approvals_on_the_server_name_the_role_and_a_changed_runbook_voids_them() {
+    use runbook::approval::tally::tally;
+    use runbook::approval::{ApprovalError, ApprovalStore, Binding, NewRequest, Verdict};
+    use runbook::postgres::StateUrl;
+    use runbook::postgres::approvals::PgStore;
+
+    let Some(cluster) = team() else { return };
+    cluster.operator("dave");
+    let machine = Test::new().file("steady.yaml", STEADY).file("go", "");
+    let ran = at(machine.dir(), &cluster, "alice", &["run", "steady.yaml"]);
+    assert_eq!(ran.status, 0, "{}{}", ran.stdout, ran.stderr);
+    let id = run_id(&journal(machine.dir(), "steady"));
+    let store = |role: &str| {
+        PgStore::connect(&StateUrl::parse(&cluster.url(role)).unwrap(), "steady")
+            .expect("connect the approval store")
+    };
+    let (alice, bob, dave) = (store("alice"), store("bob"), store("dave"));
+    let binding = Binding {
+        run_id: id.clone(),
+        step: "three".to_owned(),
+        runbook_sha256: runbook::eval::load::sha256_hex(STEADY.as_bytes()),
+        target: "$ echo three >> ran".to_owned(),
+    };
+    let asked = NewRequest {
+        binding: binding.clone(),
+        runbook: "steady".to_owned(),
+        title: "three".to_owned(),
+        count: 1,
+        from: vec!["alice".to_owned(), "bob".to_owned(), "carol".to_owned()],
+        message: Some("Run three?".to_owned()),
+        evidence: Vec::new(),
+    };
+    // Only the run's operator asks; the server says who that is.
+    assert!(matches!(
+        bob.request(asked.clone()),
+        Err(ApprovalError::Store { .. })
+    ));
+    let request = alice.request(asked).expect("alice asks");
+    assert_eq!(request.requested_by, "alice");
+    assert_eq!(
+        bob.find_request(None, "three").unwrap().as_ref(),
+        Some(&request),
+        "bob sees what alice asked"
+    );
+
+    let refused = alice.decide(&binding, Verdict::Approved).unwrap_err();
+    assert!(
+        matches!(refused, ApprovalError::SelfApproval { .. }),
+        "{refused:?}"
+    );
+    let refused = dave.decide(&binding, Verdict::Approved).unwrap_err();
+    assert!(
+        matches!(refused, ApprovalError::NotAnApprover { .. }),
+        "{refused:?}"
+    );
+    let decision = bob
+        .decide(&binding, Verdict::Approved)
+        .expect("bob approves");
+    assert_eq!(decision.approver, "bob");
+    let again = bob.decide(&binding, Verdict::Approved).unwrap_err();
+    assert!(
+        matches!(again, ApprovalError::AlreadyDecided { .. }),
+        "{again:?}"
+    );
+
+    let operators = ["alice".to_owned()];
+    let decisions = alice.decisions(&id, "three").unwrap();
+    assert_eq!(decisions.decisions.len(), 1);
+    assert!(tally(&request, &operators, &binding, &decisions).approved());
+    // The runbook changed since bob approved: his approval is void.
+    let changed = Binding {
+        runbook_sha256: runbook::eval::load::sha256_hex(b"runbook: steady # changed\n"),
+        ..binding.clone()
+    };
+    let judged = tally(&request, &operators, &changed, &decisions);
+    assert!(!judged.approved());
+    assert!(
+        judged.not_counted[0].contains("the approval by bob")
+            && judged.not_counted[0].contains("is void: it approved the runbook with sha256"),
+        "{:?}",
+        judged.not_counted
+    );
+}
+
+#[test]
+fn the_server_stopped_as_a_run_ends_is_said_and_resume_writes_the_end() {
+    let Some(cluster) = team() else { return };
+    let machine = Test::new().file("rotate.yaml", HOLDS);
+    let dir = machine.dir();
+    let child = spawn(
+        dir,
+        &cluster,
+        "alice",
+        &["run", "rotate.yaml", "--non-interactive"],
+    );
+    wait_for(&dir.join("started"));
+    cluster.stop();
+    std::fs::write(dir.join("go"), "").expect("let the step end");
+    let output = child.wait_with_output().expect("the run ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("stopped taking this run's events, as it ended"),
+        "{stderr}"
+    );
+    cluster.start_server();
+    let resumed = at(dir, &cluster, "alice", &["resume", "rotate.yaml"]);
+    assert_eq!(resumed.status, 2, "{}{}", resumed.stdout, resumed.stderr);
+    resumed.stderr_has("had ended, so there is nothing to resume; the 2 event(s) of it the team state database lacked are written there now");
+    let journal = journal(dir, "rotate");
+    assert_eq!(
+        rows(&cluster, &run_id(&journal)),
+        std::fs::read_to_string(&journal).unwrap()
+    );
+    let status = at(dir, &cluster, "bob", &["status", "rotate.yaml"]);
+    assert!(status.stdout.contains("passed"), "{}", status.stdout);
+}
+
+#[test]
+fn a_run_superseded_while_its_database_was_away_is_never_resumed() {
+    let Some(cluster) = team() else { return };
+    let alice_machine = Test::new().file("steady.yaml", STEADY);
+    let dir = alice_machine.dir();
+    let child = spawn(
+        dir,
+        &cluster,
+        "alice",
+        &["run", "steady.yaml", "--non-interactive"],
+    );
+    wait_for(&dir.join("at-two"));
+    cluster.stop();
+    std::fs::write(dir.join("go"), "").expect("let step two end");
+    assert_eq!(
+        child
+            .wait_with_output()
+            .expect("the run ends")
+            .status
+            .code(),
+        Some(4)
+    );
+    cluster.start_server();
+    // The lock went with alice's connection: bob runs the runbook anew.
+    let bob_machine = Test::new().file("steady.yaml", STEADY).file("go", "");
+    let ran = at(bob_machine.dir(), &cluster, "bob", &["run", "steady.yaml"]);
+    assert_eq!(ran.status, 0, "{}{}", ran.stdout, ran.stderr);
+    let resumed = at(dir, &cluster, "alice", &["resume", "steady.yaml"]);
+    assert_eq!(resumed.status, 2, "{}{}", resumed.stdout, resumed.stderr);
+    resumed
+        .stderr_has("is superseded in the team state database: run")
+        .stderr_has("(database role bob)");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("ran")).unwrap(),
+        "one\ntwo\n"
+    );
+}
+
+#[test]
+fn an_abandoned_run_is_over_for_the_whole_team() {
+    let Some(cluster) = team() else { return };
+    let blocked = "runbook: gated\nsteps:\n  - id: later\n    manual: Do it by hand.\n";
+    let alice_machine = Test::new().file("gated.yaml", blocked);
+    let ran = at(
+        alice_machine.dir(),
+        &cluster,
+        "alice",
+        &["run", "gated.yaml", "--non-interactive"],
+    );
+    assert_eq!(ran.status, 3, "{}{}", ran.stdout, ran.stderr);
+    let abandoned = at(
+        alice_machine.dir(),
+        &cluster,
+        "alice",
+        &["abandon", "gated.yaml"],
+    );
+    assert_eq!(
+        abandoned.status, 0,
+        "{}{}",
+        abandoned.stdout, abandoned.stderr
+    );
+    let bob_machine = Test::new().file("gated.yaml", blocked);
+    let resumed = at(
+        bob_machine.dir(),
+        &cluster,
+        "bob",
+        &["resume", "gated.yaml"],
+    );
+    assert_eq!(resumed.status, 2, "{}{}", resumed.stdout, resumed.stderr);
+    resumed.stderr_has("there is no unfinished run of `gated` to resume");
+    let status = at(
+        bob_machine.dir(),
+        &cluster,
+        "bob",
+        &["status", "gated.yaml"],
+    );
+    assert!(status.stdout.contains("abandoned"), "{}", status.stdout);
+}
