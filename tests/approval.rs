@@ -804,3 +804,50 @@ fn the_plan_shows_the_approval_gate_before_the_confirmation() {
         serde_json::json!({"count": 1, "from": ["alice", APPROVER], "message": "Revoke token-1?"})
     );
 }
+
+#[test]
+fn runbook_approve_says_what_is_wrong_with_what_it_is_given() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(dir.path().join("rb.yaml"), REVOKE).unwrap();
+    let approve = |args: &[&str]| {
+        let mut command = Command::new(binary());
+        command
+            .arg("approve")
+            .args(args)
+            .current_dir(dir.path())
+            .env("RUNBOOK_STATE_DIR", dir.path().join("state"))
+            .env("NO_COLOR", "1");
+        ran(command)
+    };
+    let unknown = approve(&["rb.yaml", "revokee"]).status(2);
+    assert!(
+        unknown
+            .stderr
+            .contains("`runbook approve FILE revokee` names no step of this runbook"),
+        "{}",
+        unknown.stderr
+    );
+    let plain = approve(&["rb.yaml", "check"]).status(2);
+    assert!(
+        plain
+            .stderr
+            .contains("step `check` of `rb.yaml` has no `approve:`"),
+        "{}",
+        plain.stderr
+    );
+    let early = approve(&["rb.yaml", "revoke"]).status(2);
+    assert!(
+        early
+            .stderr
+            .contains("no approval was asked for step `revoke`"),
+        "{}",
+        early.stderr
+    );
+    assert!(
+        early.stderr.contains("when it reaches the step"),
+        "{}",
+        early.stderr
+    );
+    let usage = approve(&["rb.yaml", "revoke", "--reject"]).status(2);
+    assert!(usage.stderr.contains("--reason"), "{}", usage.stderr);
+}

@@ -9,7 +9,6 @@ use std::path::Path;
 use crate::approval::local::LocalStore;
 use crate::approval::store::{Decisions, short_hash};
 use crate::approval::{ApprovalError, ApprovalStore, Decision, Request, Verdict};
-use crate::document::model::Step;
 use crate::engine::EngineError;
 use crate::engine::state_dir::StateDir;
 use crate::eval::load;
@@ -37,17 +36,22 @@ pub fn approve(
 ) -> Result<Approval, EngineError> {
     let runbook = load(file)?;
     let own_id = step.rsplit('.').next().unwrap_or(step);
-    let found: Option<&Step> = runbook.all_steps().find(|s| s.id.value == own_id);
-    let Some(found) = found.filter(|s| s.approve.is_some()) else {
+    let Some(found) = runbook.all_steps().find(|s| s.id.value == own_id) else {
         return Err(EngineError::UnknownStep {
-            flag: "approve",
+            flag: "runbook approve FILE",
             id: step.to_owned(),
             help: format!(
-                "name a step of `{}` that has `approve:`; the run prints the command to use",
+                "name a step of `{}` that has `approve:`, as the run names it in the command it prints",
                 file.display()
             ),
         });
     };
+    if found.approve.is_none() {
+        return Err(EngineError::Input(format!(
+            "step `{own_id}` of `{}` has no `approve:`: nobody approves it",
+            file.display()
+        )));
+    }
     let state = StateDir::for_runbook(file, &runbook.id.value)?;
     let store = LocalStore::new(state.approvals_dir());
     let request = store
