@@ -851,3 +851,37 @@ fn runbook_approve_says_what_is_wrong_with_what_it_is_given() {
     let usage = approve(&["rb.yaml", "revoke", "--reject"]).status(2);
     assert!(usage.stderr.contains("--reason"), "{}", usage.stderr);
 }
+
+#[test]
+fn a_gate_only_the_operator_could_open_ends_blocked_at_once() {
+    let me = nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .expect("this user has a name")
+        .name;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(
+        dir.path().join("rb.yaml"),
+        REVOKE
+            .replace(
+                "from: [alice, runbook-approver]",
+                &format!("count: 2, from: [alice, {me}]"),
+            )
+            .replace("count: 1, ", ""),
+    )
+    .unwrap();
+    let mut command = Command::new(binary());
+    command
+        .args(["run", "rb.yaml", "--confirm", "revoke"])
+        .current_dir(dir.path())
+        .env("RUNBOOK_STATE_DIR", dir.path().join("state"))
+        .env("NO_COLOR", "1");
+    let blocked = ran(command).status(3);
+    assert!(
+        blocked.stdout.contains(&format!(
+            "cannot be approved: it needs 2 approvals and only 1 of alice, {me} may give one"
+        )),
+        "{}",
+        blocked.stdout
+    );
+}

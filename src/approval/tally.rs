@@ -27,6 +27,26 @@ pub fn eligible(
     Ok(())
 }
 
+/// Why `request` can never be approved, when the people who may approve it
+/// are fewer than it needs (the operator is among `from`, who never counts).
+pub fn unreachable(request: &Request, operators: &[String]) -> Option<String> {
+    let deciders: Vec<&String> = request
+        .asked
+        .from
+        .iter()
+        .filter(|name| eligible(request, operators, name).is_ok())
+        .collect();
+    (deciders.len() < request.asked.count as usize).then(|| {
+        format!(
+            "it needs {} approval{} and only {} of {} may give one: the run's operator never approves their own run",
+            request.asked.count,
+            if request.asked.count == 1 { "" } else { "s" },
+            deciders.len(),
+            request.asked.from.join(", ")
+        )
+    })
+}
+
 /// How a step's approval stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tally {
@@ -175,6 +195,18 @@ mod tests {
         assert!(!tally.approved());
         assert_eq!(tally.not_counted.len(), 3, "{:?}", tally.not_counted);
         assert_eq!(tally.waiting_for(&request), "1 approval from alice, bob");
+    }
+
+    #[test]
+    fn a_gate_only_the_operator_could_open_is_said_to_be_unreachable() {
+        let mut request = request(3);
+        assert!(
+            unreachable(&request, &[]).is_some_and(|why| why.contains("only 2 of alice, bob, ops")),
+            "the asker `ops` is in `from`"
+        );
+        request.asked.count = 2;
+        assert_eq!(unreachable(&request, &[]), None);
+        assert!(unreachable(&request, &["alice".to_owned()]).is_some());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::approval::local::name_of;
-use crate::approval::tally::tally;
+use crate::approval::tally::{tally, unreachable};
 use crate::approval::{ApprovalError, ApprovalStore, Binding, Evidence, NewRequest, Request};
 use crate::document::model::Step;
 use crate::document::templates::Stage;
@@ -86,6 +86,14 @@ impl Engine {
         let request = self.ask_for_approval(&step.id.value, asked).await?;
         let mut operators = vec![request.requested_by.clone()];
         operators.extend(self.started_uid.map(name_of));
+        if let Some(why) = unreachable(&request, &operators) {
+            let reason = format!("cannot be approved: {why}");
+            self.record(EventKind::GateBlocked {
+                step: step.id.value.clone(),
+                reason: reason.clone(),
+            })?;
+            return Ok(Some((Outcome::Blocked, reason)));
+        }
         let mut said = BTreeSet::new();
         let mut waiting: Option<crate::engine::interaction::SharedProgress> = None;
         loop {
