@@ -52,8 +52,8 @@ pub fn unreachable(request: &Request, operators: &[String]) -> Option<String> {
 pub struct Tally {
     /// The approvals that count, one per approver, in the order given.
     pub approvals: Vec<Decision>,
-    /// The first rejection that counts: it fails the step.
-    pub rejection: Option<Decision>,
+    /// The first rejection that counts, with its reason: it fails the step.
+    pub rejection: Option<(Decision, String)>,
     /// Decisions that do not count, each with why (void: bound to something
     /// else; or by someone who may not decide), and entries the store refused.
     pub not_counted: Vec<String>,
@@ -120,15 +120,15 @@ pub fn tally(
             ));
             continue;
         }
-        match decision.verdict {
+        match &decision.verdict {
             Verdict::Approved => {
                 if !tally.approvals.iter().any(|d| &d.approver == who) {
                     tally.approvals.push(decision.clone());
                 }
             }
-            Verdict::Rejected { .. } => {
+            Verdict::Rejected { reason } => {
                 if tally.rejection.is_none() {
-                    tally.rejection = Some(decision.clone());
+                    tally.rejection = Some((decision.clone(), reason.clone()));
                 }
             }
         }
@@ -253,6 +253,9 @@ mod tests {
         ]);
         let tally = tally(&request, &[], &binding(), &rejected);
         assert!(!tally.approved());
-        assert_eq!(tally.rejection.map(|d| d.approver), Some("bob".to_owned()));
+        assert_eq!(
+            tally.rejection.map(|(d, reason)| (d.approver, reason)),
+            Some(("bob".to_owned(), "not today".to_owned()))
+        );
     }
 }

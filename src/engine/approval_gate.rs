@@ -107,11 +107,7 @@ impl Engine {
                     self.say(&format!("  note: {why}"));
                 }
             }
-            if let Some(rejection) = tally.rejection {
-                let reason = match &rejection.verdict {
-                    crate::approval::Verdict::Rejected { reason } => reason.clone(),
-                    crate::approval::Verdict::Approved => String::new(),
-                };
+            if let Some((rejection, reason)) = tally.rejection {
                 finish(
                     waiting.as_ref(),
                     &format!("    ✗ rejected by {}", rejection.approver),
