@@ -68,7 +68,7 @@ impl Tally {
     }
 
     /// What the gate still waits for, in words: `1 approval from alice, bob, carol`.
-    pub fn waiting_for(&self, request: &Request) -> String {
+    pub fn waiting_for(&self, request: &Request, operators: &[String]) -> String {
         let missing = (self.needed as usize).saturating_sub(self.approvals.len());
         let given: Vec<&str> = self.approvals.iter().map(|d| d.approver.as_str()).collect();
         let from: Vec<&str> = request
@@ -76,7 +76,7 @@ impl Tally {
             .from
             .iter()
             .map(String::as_str)
-            .filter(|name| !given.contains(name) && *name != request.requested_by)
+            .filter(|name| !given.contains(name) && eligible(request, operators, name).is_ok())
             .collect();
         format!(
             "{missing} approval{} from {}",
@@ -194,7 +194,10 @@ mod tests {
         let tally = tally(&request, &operators, &binding(), &decisions);
         assert!(!tally.approved());
         assert_eq!(tally.not_counted.len(), 3, "{:?}", tally.not_counted);
-        assert_eq!(tally.waiting_for(&request), "1 approval from alice, bob");
+        assert_eq!(
+            tally.waiting_for(&request, &operators),
+            "1 approval from alice, bob"
+        );
     }
 
     #[test]

@@ -159,7 +159,7 @@ impl Engine {
                 self.awaiting_approval.remove(&name);
                 return Ok(None);
             }
-            let what = format!("waiting for {}", tally.waiting_for(&request));
+            let what = format!("waiting for {}", tally.waiting_for(&request, &operators));
             if !self.interactive() {
                 self.awaiting_approval.insert(name.clone(), what.clone());
                 // Once approved, the step still needs its confirmation: the
