@@ -885,3 +885,36 @@ fn a_gate_only_the_operator_could_open_ends_blocked_at_once() {
         blocked.stdout
     );
 }
+
+#[test]
+fn a_child_runbooks_step_is_approved_through_its_parent_and_outlives_the_childs_rerun() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(
+        approver,
+        "runbook: rb\nsteps:\n  - id: kid\n    runbook: child.yaml\n",
+    );
+    host.write(
+        "child.yaml",
+        &REVOKE_TYPED.replace("runbook: rb", "runbook: child"),
+    );
+    let first = host.run(&["run", "rb.yaml"]).status(3);
+    let hint = first.approve_hint();
+    assert_eq!(
+        hint[..3],
+        strings(&["approve", "rb.yaml", "kid.revoke"]),
+        "{hint:?}"
+    );
+    assert_eq!(
+        first.resume_hint(),
+        strings(&["resume", "rb.yaml", "--confirm", "kid.revoke"])
+    );
+    host.approve(&hint).status(0);
+    // Resuming the parent runs the child afresh (another child run): the
+    // approval, bound to the parent's run, still holds.
+    let resume = first.resume_hint();
+    ran(host.operator(&resume.iter().map(String::as_str).collect::<Vec<_>>())).status(0);
+    assert_eq!(
+        std::fs::read_to_string(host.path("revoked.txt")).unwrap(),
+        "done\n"
+    );
+}

@@ -69,7 +69,7 @@ impl Engine {
         };
         let name = self.confirm_name(step);
         let binding = Binding {
-            run_id: self.run_id.clone(),
+            run_id: self.approval_run.clone(),
             step: name.clone(),
             runbook_sha256: self.file_hash.clone(),
             target,
@@ -161,12 +161,9 @@ impl Engine {
             }
             let what = format!("waiting for {}", tally.waiting_for(&request, &operators));
             if !self.interactive() {
-                self.awaiting_approval.insert(name.clone(), what.clone());
                 // Once approved, the step still needs its confirmation: the
                 // command that carries on gives it up front.
-                let id = step.id.value.clone();
-                if step.confirm.is_some()
-                    && !self.options.confirm.contains(&id)
+                let confirm = step.confirm.is_some()
                     && matches!(
                         gate::confirmation(
                             step,
@@ -176,10 +173,9 @@ impl Engine {
                             &self.options.confirm
                         ),
                         Confirmation::Missing(_)
-                    )
-                {
-                    self.unconfirmed.insert(id);
-                }
+                    );
+                self.awaiting_approval
+                    .insert(name.clone(), (what.clone(), confirm));
                 self.record(EventKind::GateBlocked {
                     step: step.id.value.clone(),
                     reason: what.clone(),
@@ -213,12 +209,13 @@ impl Engine {
         }
     }
 
-    /// The command another user runs to approve step `name` of this run.
+    /// The command another user runs to approve step `name` of this run (a
+    /// child runbook's step through the top-level runbook and run).
     pub(super) fn approve_command(&self, name: &str) -> String {
         format!(
             "runbook approve {} {name} --run {}",
-            self.file.display(),
-            self.run_id
+            self.approval_file.display(),
+            self.approval_run
         )
     }
 

@@ -48,7 +48,12 @@ impl Engine {
             }
         };
         child.scope = format!("{}.", self.confirm_name(step));
+        child.approvals = Arc::clone(&self.approvals);
+        child.approval_run.clone_from(&self.approval_run);
+        child.approval_file.clone_from(&self.approval_file);
         let end = Box::pin(child.drive()).await.map_err(Stop::Fatal)?;
+        self.awaiting_approval
+            .extend(std::mem::take(&mut child.awaiting_approval));
         let run_id = child.run_id.clone();
         // Secrets the child learnt must stay masked in this run's output too.
         self.values.redactor.merge(&child.values.redactor);
