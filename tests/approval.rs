@@ -603,10 +603,15 @@ fn a_decision_file_the_operator_writes_in_the_approvers_name_is_not_counted() {
         resumed.stdout
     );
     assert!(!host.path("revoked.txt").exists());
-    // The approver's real decision cannot be written over it (sticky
-    // directory), and the forged one in the way is said so.
-    let blocked = host.approve(&first.approve_hint());
-    assert_ne!(blocked.status, 0, "{}", blocked.stdout);
+    // The forged file is in the way of the approver's real decision: said so.
+    let blocked = host.approve(&first.approve_hint()).status(2);
+    assert!(
+        blocked
+            .stderr
+            .contains("is a decision in your name that root wrote: it does not count"),
+        "{}",
+        blocked.stderr
+    );
 }
 
 /// The same, with the revoke confirmed by typing a phrase at the terminal.
