@@ -451,7 +451,10 @@ mod tests {
         let checked = crate::document::check(std::path::Path::new("g.yaml"), text);
         let runbook = checked.runbook.expect("a runbook");
         let steps: Vec<&Step> = runbook.steps().collect();
-        assert_eq!(label_lines(steps[0]).1, "each · probe · each node × component");
+        assert_eq!(
+            label_lines(steps[0]).1,
+            "each · probe · each node × component"
+        );
         assert_eq!(label_lines(steps[1]).1, "list · probe · each item");
     }
 

@@ -816,7 +816,9 @@ pub fn evidence(model: Option<&Step>, step: &StepRun) -> Vec<String> {
             }
             if let Some(outputs) = item.get("outputs").and_then(Json::as_object) {
                 for (name, value) in outputs {
-                    let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                    let value = value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_owned);
                     line.push_str(&format!(" · {name} = {value}"));
                 }
             }

@@ -49,7 +49,9 @@ steps:
   - id: read_back
     needs: [one]
     effect: probe
-    command: 'echo "saved {{ steps.one.outputs.saved }} {{ steps.one.outputs.secret_echo }}"'
+    command:
+      run: 'echo "saved $SAVED $ECHOED"'
+      env: { SAVED: "{{ steps.one.outputs.saved }}", ECHOED: "{{ steps.one.outputs.secret_echo }}" }
 "#,
     );
     let events_file = work.join("events.jsonl");
