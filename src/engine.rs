@@ -216,7 +216,17 @@ async fn run_async(
         }
         engine
     } else {
-        runner::Engine::start(file, runbook, options, answers, operator, client, 0, None)?
+        {
+            let started = runner::Started {
+                file,
+                runbook,
+                options,
+                answers,
+                operator,
+                client,
+            };
+            runner::Engine::start(started, 0, None)?
+        }
     };
     engine.drive().await
 }

@@ -23,8 +23,7 @@ use crate::engine::journal::{EventKind, Replay};
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::perform::Done;
-use crate::engine::resume::Started;
-use crate::engine::runner::{ChildPlace, Engine, RunEnd, RunOptions, SharedOperator};
+use crate::engine::runner::{ChildPlace, Engine, RunEnd, RunOptions, SharedOperator, Started};
 use crate::engine::state_dir::StateDir;
 use crate::engine::{EngineError, Stop};
 use crate::eval::answers::Answers;
@@ -277,7 +276,7 @@ impl Engine {
             match end.outcome {
                 Outcome::Passed | Outcome::Skipped => {}
                 Outcome::Failed | Outcome::RollbackFailed | Outcome::Abandoned => {
-                    failed.push(format!("{what}: {why}"))
+                    failed.push(format!("{what}: {why}"));
                 }
                 Outcome::Deferred => unfinished.push(format!("{what}: deferred: {why}")),
                 Outcome::Blocked | Outcome::Pending => {
@@ -429,16 +428,17 @@ impl ChildRun {
                     Engine::reopen(started, state, &path, lock, depth)
                 })
             }
-            None => Engine::start(
-                &file,
-                runbook,
-                options,
-                answers,
-                operator,
-                client,
-                depth,
-                Some(&place),
-            ),
+            None => {
+                let started = Started {
+                    file: &file,
+                    runbook,
+                    options,
+                    answers,
+                    operator,
+                    client,
+                };
+                Engine::start(started, depth, Some(&place))
+            }
         };
         let mut child = match started {
             Ok(child) => child,

@@ -18,23 +18,15 @@ use crate::engine::journal::{Event, EventKind, Journal};
 use crate::engine::kept::Kept;
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
-use crate::engine::runner::{Engine, Opened, RunOptions, SharedOperator, working_directory};
+use crate::engine::runner::{
+    Engine, Opened, RunOptions, SharedOperator, Started, working_directory,
+};
 use crate::engine::state_dir::StateDir;
 use crate::engine::{EngineError, open_events};
 use crate::eval::answers::Answers;
 use crate::eval::load::{child_hashes, file_hash};
 use crate::eval::values::Values;
 use crate::secret::fingerprint;
-
-/// What a run is started or continued with, besides its state.
-pub(super) struct Started<'a> {
-    pub file: &'a Path,
-    pub runbook: Runbook,
-    pub options: RunOptions,
-    pub answers: Answers,
-    pub operator: SharedOperator,
-    pub client: reqwest::Client,
-}
 
 impl Engine {
     pub(super) fn resume(

@@ -149,6 +149,16 @@ pub(super) struct ChildPlace {
     pub item_state: Option<StateDir>,
 }
 
+/// What a run is started or continued with, besides its state.
+pub(super) struct Started<'a> {
+    pub file: &'a Path,
+    pub runbook: Runbook,
+    pub options: RunOptions,
+    pub answers: Answers,
+    pub operator: SharedOperator,
+    pub client: reqwest::Client,
+}
+
 /// What a started or resumed run has opened: the parts of an [`Engine`] that
 /// differ between the two; the rest starts empty.
 pub(super) struct Opened {
@@ -213,15 +223,18 @@ impl Engine {
 
     /// Starts the engine on a new run: the lock is taken and the journal opened.
     pub(super) fn start(
-        file: &Path,
-        runbook: Runbook,
-        options: RunOptions,
-        answers: Answers,
-        operator: SharedOperator,
-        client: reqwest::Client,
+        started: Started<'_>,
         depth: usize,
         place: Option<&ChildPlace>,
     ) -> Result<Engine, EngineError> {
+        let Started {
+            file,
+            runbook,
+            options,
+            answers,
+            operator,
+            client,
+        } = started;
         let item_state = place.and_then(|p| p.item_state.clone());
         let state = match &item_state {
             Some(state) => state.clone(),
