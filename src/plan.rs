@@ -378,6 +378,7 @@ fn load_with_answers(
         &answers,
         &crate::eval::load::scoped(file, &runbook, &children),
     )?;
+    inputs::check_not_shadowed(&answers, &inputs::with_passed(file, &runbook, &children))?;
     Ok((runbook, answers))
 }
 

@@ -42,7 +42,13 @@ fn with_values_reach_the_child_above_set_and_a_parent_secret_stays_secret_in_it(
         r#"runbook: parent
 inputs:
   token: { secret: true }
+  host: { description: This runbook's own host }
 steps:
+  - id: own
+    effect: none
+    command:
+      run: 'echo "$HOST" >> parent-host'
+      env: { HOST: "{{ inputs.host }}" }
   - id: one
     runbook: consumer.yaml
     with: { host: from-with, password: "{{ inputs.token }}" }
@@ -66,8 +72,10 @@ steps:
         ])
         .env("RUNBOOK_INPUT_TOKEN", TOKEN)
         .status(0);
-    // `with:` is a layer above `--set`: the child's input is the parent's value.
+    // `with:` is a layer above `--set`: the child's input is what `with:` gives,
+    // the parent's own input of that name what `--set` gives.
     assert_eq!(work.read("hosts"), "from-with\n");
+    assert_eq!(work.read("parent-host"), "from-set\n");
     let shown = all(&ran);
     assert!(shown.contains("saved from-with ••••9Xq2"), "{shown}");
     assert!(shown.contains("password is ••••9Xq2"), "{shown}");
@@ -116,6 +124,32 @@ steps:
         .runbook(["report", "parent.yaml", "--format", "json"])
         .status(0);
     assert!(!all(&report).contains(TOKEN));
+}
+
+#[test]
+fn an_answer_that_only_a_with_value_would_take_is_refused() {
+    let work = Work::new();
+    work.write("consumer.yaml", CONSUMER);
+    work.write(
+        "parent.yaml",
+        r#"runbook: parent
+steps:
+  - id: one
+    runbook: consumer.yaml
+    with: { host: from-with, password: "{{ 'x' * 8 }}" }
+"#,
+    );
+    for command in ["run", "plan"] {
+        let ran = work
+            .runbook([command, "parent.yaml", "--set", "host=from-set"])
+            .status(2);
+        assert!(
+            all(&ran).contains("`host` (from --set) would change nothing"),
+            "{command}: {}",
+            all(&ran)
+        );
+    }
+    assert!(!work.exists("hosts"), "nothing ran");
 }
 
 /// A child that checks its item: `b` fails.
