@@ -263,6 +263,18 @@ impl Engine {
             }
         }
         let total = ends.len();
+        // An item's secret output is a secret of this step: fingerprinted in the
+        // journal, kept for resume, asked again when it is not.
+        let secret_fields: Vec<String> = ends
+            .iter()
+            .enumerate()
+            .flat_map(|(index, end)| {
+                end.outputs
+                    .iter()
+                    .filter(|(_, (_, secret))| *secret)
+                    .map(move |(name, _)| format!("results.{index}.outputs.{name}"))
+            })
+            .collect();
         let mut results = Vec::with_capacity(total);
         let mut failed = Vec::new();
         let mut unfinished = Vec::new();
@@ -316,7 +328,7 @@ impl Engine {
             outcome,
             reason: reason.map(|r| self.values.redactor.redact(&r)),
             results,
-            secret_fields: Vec::new(),
+            secret_fields,
         })
     }
 

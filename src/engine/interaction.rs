@@ -251,7 +251,7 @@ impl Engine {
                 let masked = self
                     .values
                     .step(&step_id)
-                    .and_then(|r| r.get(&field))
+                    .and_then(|r| crate::eval::values::field(r, &field))
                     .and_then(|v| v.as_str())
                     .unwrap_or("")
                     .to_owned();
@@ -291,7 +291,7 @@ impl Engine {
             parts.next().unwrap_or_default().to_owned(),
         );
         let mut results = self.values.step(step_id).cloned().unwrap_or_default();
-        results[field.as_str()] = serde_json::Value::String(value);
+        crate::eval::values::set_field(&mut results, &field, serde_json::Value::String(value));
         self.values.set_step(step_id, results, &[field]);
         self.pending_secrets.remove(path);
     }

@@ -167,7 +167,7 @@ impl Engine {
             .set_step(&step.id.value, results.clone(), secret_fields);
         let mut secret_fingerprints = BTreeMap::new();
         for field in secret_fields {
-            if let Some(Json::String(value)) = results.get(field) {
+            if let Some(Json::String(value)) = crate::eval::values::field(&results, field) {
                 secret_fingerprints.insert(field.clone(), fingerprint(value));
                 // Kept before the journal says the step passed: a crash between
                 // the two re-runs the step rather than losing its value.

@@ -339,3 +339,55 @@ steps:
     );
     assert!(shown.contains("`--confirm teardown.destroy`"), "{shown}");
 }
+
+#[test]
+fn an_items_secret_output_is_the_real_value_after_the_parent_resumes() {
+    let work = Work::new();
+    work.write(
+        "minter.yaml",
+        r#"runbook: minter
+inputs:
+  name: { description: The item }
+steps:
+  - id: gen
+    generate_secret: { length: 20 }
+  - id: keep
+    effect: change
+    command:
+      run: 'printf %s "$V" > "minted-$NAME"'
+      env: { V: "{{ steps.gen.value }}", NAME: "{{ inputs.name }}" }
+outputs:
+  pw: "{{ steps.gen.value }}"
+"#,
+    );
+    work.write(
+        "parent.yaml",
+        r#"runbook: parent
+steps:
+  - id: fan
+    runbook: minter.yaml
+    for_each: [a, b]
+    with: { name: "{{ item }}" }
+  - id: wait
+    needs: [fan]
+    manual: Carry on when ready.
+  - id: use
+    needs: [wait]
+    effect: change
+    command:
+      run: 'printf %s "$PW" > used'
+      env: { PW: "{{ steps.fan.results[1].outputs.pw }}" }
+"#,
+    );
+    work.runbook(["run", "parent.yaml"]).status(3);
+    let minted = work.read("minted-b");
+    assert_eq!(minted.len(), 20);
+    let parent = work.journals(".runbook/parent/runs");
+    let journal = std::fs::read_to_string(&parent[0]).expect("the journal");
+    assert!(
+        !journal.contains(&minted),
+        "the secret output is journaled in clear"
+    );
+    work.runbook(["resume", "parent.yaml", "--yes"]).status(0);
+    assert_eq!(work.read("used"), minted, "resume used a masked stand-in");
+}
