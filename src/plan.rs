@@ -169,7 +169,8 @@ pub struct PlannedInput {
     pub secret: bool,
     /// The value as shown (a secret masked); `None` when it is not known yet.
     pub value: Option<String>,
-    /// `--set`, `answers file`, `environment` or `default`; `None` when not given.
+    /// `--set`, `answers file`, `environment`, `default`, or `with` (a child's
+    /// input its parent step gives); `None` when not given.
     pub source: Option<String>,
 }
 
