@@ -148,12 +148,15 @@ impl Engine {
         engine.replay(&events_so_far);
         engine.in_doubt = steps_in_doubt(&events_so_far);
         // A child runbook's step is checked when the child runs (`check_flags`
-        // made sure it names one).
+        // made sure it names one). A child run continued by its parent is not
+        // checked: `--rerun act` is for the item whose `act` is in doubt, and the
+        // other items' runs have theirs done.
         let own = |id: &str| engine.runbook.all_steps().any(|s| s.id.value == id);
         if let Some(id) = engine
             .options
             .rerun
             .iter()
+            .filter(|_| depth == 0)
             .find(|id| own(id) && !engine.in_doubt.contains_key(*id))
         {
             return Err(EngineError::NotInDoubt { id: id.clone() });

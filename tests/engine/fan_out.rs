@@ -391,3 +391,63 @@ steps:
     work.runbook(["resume", "parent.yaml", "--yes"]).status(0);
     assert_eq!(work.read("used"), minted, "resume used a masked stand-in");
 }
+
+#[test]
+fn rerun_of_one_items_step_in_doubt_leaves_the_other_items_runs_alone() {
+    let work = Work::new();
+    work.write(
+        "gated.yaml",
+        r#"runbook: gated
+inputs:
+  name: { description: The item }
+steps:
+  - id: look
+    effect: probe
+    command: 'true'
+  - id: act
+    needs: [look]
+    effect: irreversible
+    confirm: true
+    command:
+      run: 'echo "$NAME" >> acted; if [ "$NAME" = b ]; then n=0; while [ ! -f go ] && [ -f gated.yaml ] && [ $n -lt 400 ]; do n=$((n+1)); sleep 0.05; done; fi'
+      env: { NAME: "{{ inputs.name }}" }
+  - id: approve
+    when: inputs.name == 'a'
+    manual: Approve the result for a.
+"#,
+    );
+    work.write(
+        "parent.yaml",
+        "runbook: parent\nsteps:\n  - id: fan\n    runbook: gated.yaml\n    for_each: [a, b]\n    with: { name: \"{{ item }}\" }\n",
+    );
+    let mut first = work
+        .runbook(["run", "parent.yaml", "--confirm", "fan.act"])
+        .spawn(&work, "first");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while work.lines("acted") < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b's `act` did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    first.kill().expect("kill -9 the run");
+    first.wait().expect("reap the run");
+    work.write("go", "");
+    // `b`'s irreversible `act` is in doubt; `a`'s passed and `a` waits for its
+    // approval. `--rerun act` is for `b`'s run: `a`'s is continued as it is.
+    let resumed = work
+        .runbook([
+            "resume",
+            "parent.yaml",
+            "--confirm",
+            "fan.act",
+            "--rerun",
+            "act",
+        ])
+        .status(3);
+    let shown = all(&resumed);
+    assert!(!shown.contains("names no step in doubt"), "{shown}");
+    assert!(shown.contains("a manual step needs an operator"), "{shown}");
+    assert_eq!(work.read("acted"), "a\nb\nb\n", "a's act ran again");
+}
