@@ -451,3 +451,53 @@ steps:
     assert!(shown.contains("a manual step needs an operator"), "{shown}");
     assert_eq!(work.read("acted"), "a\nb\nb\n", "a's act ran again");
 }
+
+#[test]
+fn http_command_and_probe_fan_outs_name_a_failed_item_by_its_value() {
+    let server = super::server::Server::start();
+    server.route("GET", "/health/a.test", super::server::Reply::status(200));
+    server.route("GET", "/health/b.test", super::server::Reply::status(503));
+    let work = Work::new();
+    work.write(
+        "fan.yaml",
+        super::with_base(
+            r#"runbook: fan
+steps:
+  - id: requests
+    for_each: [a.test, b.test]
+    http: { url: "@BASE@/health/{{ item }}" }
+    expect: { status: 200 }
+"#,
+            &server,
+        ),
+    );
+    let ran = work.runbook(["run", "fan.yaml"]).status(1);
+    assert!(all(&ran).contains(r#"item "b.test" ("#), "{}", all(&ran));
+    let probed = work
+        .runbook(["plan", "fan.yaml", "--probe", "--format", "json"])
+        .status(0);
+    assert!(
+        probed.stdout.contains(r#"item \"b.test\": "#),
+        "{}",
+        probed.stdout
+    );
+    assert!(!probed.stdout.contains("item 1:"), "{}", probed.stdout);
+    work.write(
+        "commands.yaml",
+        r#"runbook: commands
+steps:
+  - id: each
+    for_each: { node: [a.test, b.test], component: [api] }
+    effect: probe
+    command:
+      run: 'test "$NODE" != b.test'
+      env: { NODE: "{{ item.node }}" }
+"#,
+    );
+    let ran = work.runbook(["run", "commands.yaml"]).status(1);
+    assert!(
+        all(&ran).contains(r#"item {"component":"api","node":"b.test"}: exit code 1, expected 0"#),
+        "{}",
+        all(&ran)
+    );
+}
