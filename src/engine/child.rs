@@ -53,6 +53,8 @@ struct ChildRun {
     /// How `--confirm` names the child's steps: `kid.`.
     scope: String,
     place: ChildPlace,
+    /// Whether other items' runs may write to the screen meanwhile.
+    side_by_side: bool,
 }
 
 /// What one child run gave.
@@ -221,6 +223,7 @@ impl Engine {
             client: self.client.clone(),
             depth: self.depth + 1,
             scope: format!("{}.", self.confirm_name(step)),
+            side_by_side: item.is_some() && step.concurrency.as_ref().is_some_and(|c| c.value > 1),
             place: ChildPlace {
                 parent_run: self.run_id.clone(),
                 step: step.id.value.clone(),
@@ -386,6 +389,7 @@ impl ChildRun {
             depth,
             scope,
             place,
+            side_by_side,
         } = self;
         let item = place.item.clone();
         let state = match &place.item_state {
@@ -458,6 +462,7 @@ impl ChildRun {
         };
         child.scope = scope;
         child.item = item.as_ref().map(label);
+        child.tagged = side_by_side;
         let end = match Box::pin(child.drive()).await {
             Ok(end) => end,
             Err(error) => {

@@ -134,6 +134,9 @@ pub struct Engine {
     pub(super) outputs: BTreeMap<String, (String, bool)>,
     /// In a fan-out's child run: the item, as messages name it (`item "b.test"`).
     pub(super) item: Option<String>,
+    /// Items run side by side: each line of this child run starts with its
+    /// item, or the lines of two runs could not be told apart.
+    pub(super) tagged: bool,
 }
 
 /// Where a child runbook's run belongs: the parent run and step that run it,
@@ -218,6 +221,7 @@ impl Engine {
             quiet: false,
             outputs: BTreeMap::new(),
             item: None,
+            tagged: false,
         }
     }
 
@@ -345,7 +349,10 @@ impl Engine {
     /// Shows a line to the operator, secrets masked.
     pub(super) fn say(&self, line: &str) {
         let line = self.values.redactor.redact(line);
-        let indent = "  ".repeat(self.depth);
+        let mut indent = "  ".repeat(self.depth);
+        if let Some(item) = self.item.as_ref().filter(|_| self.tagged) {
+            indent.push_str(&format!("{item} │ "));
+        }
         // A prompt abandoned on Ctrl-C may still hold the operator; the line must
         // be shown all the same, so it goes straight to the terminal then.
         match self.operator.try_lock() {
