@@ -66,8 +66,14 @@ struct ChildEnd {
     child_outcome: Option<Outcome>,
     /// name → (value, secret).
     outputs: BTreeMap<String, (String, bool)>,
+    /// Secret outputs of a child run that passed earlier, known by
+    /// fingerprint only: name → fingerprint.
+    replayed: BTreeMap<String, String>,
     /// The secrets the child learnt, for this run's output.
     redactor: Option<Redactor>,
+    /// The child run's kept secrets, held past its end for its secret
+    /// outputs: removed once this run has them.
+    kept: Option<PathBuf>,
     stop: Option<Stop>,
 }
 
@@ -80,7 +86,9 @@ impl ChildEnd {
             run_id: None,
             child_outcome: None,
             outputs: BTreeMap::new(),
+            replayed: BTreeMap::new(),
             redactor: None,
+            kept: None,
             stop: None,
         }
     }
@@ -238,10 +246,15 @@ impl Engine {
         if let Some(stop) = end.stop.take() {
             return Err(stop);
         }
+        release_kept(std::slice::from_ref(&end));
         if let Some(redactor) = &end.redactor {
             self.values.redactor.merge(redactor);
         }
         let reason = end.reason.take();
+        for (name, fingerprint) in std::mem::take(&mut end.replayed) {
+            self.replayed_secrets
+                .insert(format!("outputs.{name}"), fingerprint);
+        }
         let secret_fields = end
             .outputs
             .iter()
@@ -259,6 +272,7 @@ impl Engine {
     /// A fan-out's outcome: passed only if every item passed; failed if one
     /// failed; deferred if every other one was deferred; else blocked.
     fn fanned_out_children(&mut self, ends: Vec<ChildEnd>) -> Result<Done, Stop> {
+        release_kept(&ends);
         let mut stop = None;
         for end in &ends {
             if let Some(redactor) = &end.redactor {
@@ -278,6 +292,14 @@ impl Engine {
                     .map(move |(name, _)| format!("results.{index}.outputs.{name}"))
             })
             .collect();
+        for (index, end) in ends.iter().enumerate() {
+            for (name, fingerprint) in &end.replayed {
+                self.replayed_secrets.insert(
+                    format!("results.{index}.outputs.{name}"),
+                    fingerprint.clone(),
+                );
+            }
+        }
         let mut results = Vec::with_capacity(total);
         let mut failed = Vec::new();
         let mut unfinished = Vec::new();
@@ -350,9 +372,21 @@ impl Engine {
             Err(Stop::Interrupted(signal)) => return Ok(RunEnd::Interrupted(signal)),
         }
         let mut shown = BTreeMap::new();
+        let mut secret_fingerprints = BTreeMap::new();
         for (name, template) in &outputs {
             match self.values.render(&template.source, None) {
                 Ok(rendered) => {
+                    if rendered.secret {
+                        secret_fingerprints.insert(
+                            name.value.clone(),
+                            crate::secret::fingerprint(&rendered.text),
+                        );
+                        // Kept past this run's end, until the parent has kept it
+                        // (`ChildEnd::kept`): a parent that comes back to a passed
+                        // child run reads it from there.
+                        self.kept
+                            .keep(&format!("outputs.{}", name.value), &rendered.text)?;
+                    }
                     shown.insert(
                         name.value.clone(),
                         self.values.redactor.redact(&rendered.text),
@@ -370,7 +404,10 @@ impl Engine {
                 }
             }
         }
-        self.record(EventKind::OutputsRendered { outputs: shown })?;
+        self.record(EventKind::OutputsRendered {
+            outputs: shown,
+            secret_fingerprints,
+        })?;
         Ok(end)
     }
 }
@@ -400,7 +437,16 @@ impl ChildRun {
             },
         };
         let started = match earlier_run(&state, &place) {
-            Some((_, Earlier::Passed { run_id, outputs })) => {
+            Some((
+                _,
+                Earlier::Passed {
+                    run_id,
+                    outputs,
+                    secret_fingerprints,
+                },
+            )) => {
+                let kept = state.kept_path(&run_id);
+                let (outputs, replayed, redactor) = read_back(outputs, secret_fingerprints, &kept);
                 let shown = item
                     .as_ref()
                     .map_or_else(String::new, |i| format!("{} · ", label(i)));
@@ -416,9 +462,10 @@ impl ChildRun {
                     reason: None,
                     run_id: Some(run_id),
                     child_outcome: Some(Outcome::Passed),
-                    // Journaled with secrets masked: what the parent reads now.
-                    outputs: outputs.into_iter().map(|(k, v)| (k, (v, false))).collect(),
-                    redactor: None,
+                    outputs,
+                    replayed,
+                    redactor: Some(redactor),
+                    kept: Some(kept),
                     stop: None,
                 };
             }
@@ -525,7 +572,13 @@ impl ChildRun {
             reason,
             run_id: Some(child.run_id.clone()),
             child_outcome: Some(end.outcome()),
+            kept: child
+                .outputs
+                .values()
+                .any(|(_, secret)| *secret)
+                .then(|| child.state.kept_path(&child.run_id)),
             outputs: std::mem::take(&mut child.outputs),
+            replayed: BTreeMap::new(),
             redactor,
             stop: None,
         }
@@ -538,9 +591,49 @@ enum Earlier {
     Passed {
         run_id: String,
         outputs: BTreeMap<String, String>,
+        /// The secret outputs (masked in `outputs`), by fingerprint.
+        secret_fingerprints: BTreeMap<String, String>,
     },
     /// It did not finish (interrupted, blocked): continued.
     Open,
+}
+
+/// The outputs of a child run that passed earlier, from its journal: a secret
+/// one (masked there) from the secrets the child kept for its parent, checked
+/// against its fingerprint; one not kept is known by fingerprint only
+/// (`replayed`), and asked for again when it is read.
+fn read_back(
+    outputs: BTreeMap<String, String>,
+    secret_fingerprints: BTreeMap<String, String>,
+    kept: &Path,
+) -> (
+    BTreeMap<String, (String, bool)>,
+    BTreeMap<String, String>,
+    Redactor,
+) {
+    let held = crate::engine::kept::Kept::new(None)
+        .load(kept)
+        .unwrap_or_default();
+    let redactor = Redactor::default();
+    let mut replayed = BTreeMap::new();
+    let mut read = BTreeMap::new();
+    for (name, shown) in outputs {
+        let Some(expected) = secret_fingerprints.get(&name) else {
+            read.insert(name, (shown, false));
+            continue;
+        };
+        match held.get(&format!("outputs.{name}")) {
+            Some(value) if crate::secret::fingerprint(value) == *expected => {
+                redactor.add(value);
+                read.insert(name, (value.clone(), true));
+            }
+            _ => {
+                replayed.insert(name.clone(), expected.clone());
+                read.insert(name, (shown, false));
+            }
+        }
+    }
+    (read, replayed, redactor)
 }
 
 /// The latest child run in `state` that `place` (this parent run, step and
@@ -560,20 +653,39 @@ fn earlier_run(state: &StateDir, place: &ChildPlace) -> Option<(PathBuf, Earlier
         ..
     } = last
     {
-        let outputs = replay
+        let (outputs, secret_fingerprints) = replay
             .events
             .iter()
             .find_map(|event| match &event.kind {
-                EventKind::OutputsRendered { outputs } => Some(outputs.clone()),
+                EventKind::OutputsRendered {
+                    outputs,
+                    secret_fingerprints,
+                } => Some((outputs.clone(), secret_fingerprints.clone())),
                 _ => None,
             })
             .unwrap_or_default();
         let run_id = path
             .file_stem()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-        return Some((path, Earlier::Passed { run_id, outputs }));
+        return Some((
+            path,
+            Earlier::Passed {
+                run_id,
+                outputs,
+                secret_fingerprints,
+            },
+        ));
     }
     crate::engine::state_dir::open(last).then_some((path, Earlier::Open))
+}
+
+/// Removes what child runs kept past their end for their secret outputs: this
+/// run has them now, and keeps them itself (the step's secret fields).
+fn release_kept(ends: &[ChildEnd]) {
+    for path in ends.iter().filter_map(|end| end.kept.as_ref()) {
+        // Best effort: a file left holds one run's outputs, 0600, in its state.
+        let _ = crate::engine::kept::Kept::remove(path);
+    }
 }
 
 /// The name of an item's state directory: the step and a digest of the item,

@@ -245,7 +245,10 @@ impl Engine {
                 parts.next().unwrap_or_default().to_owned(),
                 parts.next().unwrap_or_default().to_owned(),
             );
-            let value = if let Some((value, _)) = self.answers.get(&step_id) {
+            // A child's output is answered by nobody up front: the step id is
+            // the child-runbook step's, whose answers are `done` or `defer`.
+            let output = field.contains("outputs.");
+            let value = if let Some((value, _)) = self.answers.get(&step_id).filter(|_| !output) {
                 value.to_owned()
             } else if self.interactive() {
                 let masked = self
@@ -264,6 +267,10 @@ impl Engine {
                     default: None,
                 };
                 self.ask_matching(question, &expected).await?
+            } else if output {
+                return Err(Stop::Fatal(EngineError::Input(format!(
+                    "resuming needs the secret output `{path}` of a child runbook again, and it was not kept (`--no-keep-secrets` or `keep_secrets: false`): resume at a terminal to enter it"
+                ))));
             } else {
                 return Err(Stop::Fatal(EngineError::Input(format!(
                     "resuming needs the secret `{path}` again: give it in an --answers file or RUNBOOK_INPUT_{} under the step id",

@@ -134,6 +134,11 @@ pub struct Engine {
     pub(super) outputs: BTreeMap<String, (String, bool)>,
     /// In a fan-out's child run: the item, as messages name it (`item "b.test"`).
     pub(super) item: Option<String>,
+    /// Secret results of the step being finished that are known by fingerprint
+    /// only (a child's outputs read back from its journal): field → fingerprint.
+    /// The step's record journals them so, and a template that reads one asks
+    /// for it again, as on resume.
+    pub(super) replayed_secrets: BTreeMap<String, String>,
     /// Items run side by side: each line of this child run starts with its
     /// item, or the lines of two runs could not be told apart.
     pub(super) tagged: bool,
@@ -221,6 +226,7 @@ impl Engine {
             quiet: false,
             outputs: BTreeMap::new(),
             item: None,
+            replayed_secrets: BTreeMap::new(),
             tagged: false,
         }
     }
@@ -611,7 +617,9 @@ impl Engine {
             outcome: end.outcome(),
             exit_code: end.exit_code(),
         })?;
-        if !matches!(end, RunEnd::Blocked | RunEnd::Interrupted(_)) {
+        // A child run's secret outputs stay kept until its parent has them.
+        let for_parent = self.depth > 0 && self.outputs.values().any(|(_, secret)| *secret);
+        if !matches!(end, RunEnd::Blocked | RunEnd::Interrupted(_)) && !for_parent {
             Kept::remove(&self.state.kept_path(&self.run_id))?;
         }
         if leftovers::backups_unneeded(end.outcome()) {

@@ -174,6 +174,13 @@ impl Engine {
                 self.keep_secret(&format!("steps.{}.{field}", step.id.value), value)?;
             }
         }
+        for (field, fingerprint) in std::mem::take(&mut self.replayed_secrets) {
+            self.pending_secrets.insert(
+                format!("steps.{}.{field}", step.id.value),
+                fingerprint.clone(),
+            );
+            secret_fingerprints.insert(field, fingerprint);
+        }
         let redacted = redact_json(&self.values.redactor, &results);
         let reason = reason.map(|r| self.values.redactor.redact(&r));
         self.record(EventKind::StepFinished {

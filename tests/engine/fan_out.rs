@@ -501,3 +501,90 @@ steps:
         all(&ran)
     );
 }
+
+/// A fan-out whose child mints a secret for item `a` and gives it back as an
+/// output; item `b` holds until `go` exists. Runs it, `kill -9`s it while `b`
+/// holds, and returns the secret `a` minted.
+fn killed_after_an_item_minted(work: &Work, flags: &[&str]) -> String {
+    work.write(
+        "minter.yaml",
+        r#"runbook: minter
+inputs:
+  name: { description: The item }
+steps:
+  - id: gen
+    when: inputs.name == 'a'
+    generate_secret: { length: 20 }
+  - id: keep
+    when: inputs.name == 'a'
+    effect: change
+    command:
+      run: 'printf %s "$V" > minted-a'
+      env: { V: "{{ steps.gen.value }}" }
+  - id: hold
+    when: inputs.name == 'b'
+    effect: none
+    command: 'touch started-b; n=0; while [ ! -f go ] && [ -f minter.yaml ] && [ $n -lt 400 ]; do n=$((n+1)); sleep 0.05; done'
+outputs:
+  pw: "{{ steps.gen.value | default('none') }}"
+"#,
+    );
+    work.write(
+        "parent.yaml",
+        r#"runbook: parent
+steps:
+  - id: fan
+    runbook: minter.yaml
+    for_each: [a, b]
+    with: { name: "{{ item }}" }
+  - id: use
+    needs: [fan]
+    effect: change
+    command:
+      run: 'printf %s "$PW" > used'
+      env: { PW: "{{ steps.fan.results[0].outputs.pw }}" }
+"#,
+    );
+    let mut args = vec!["run", "parent.yaml"];
+    args.extend(flags);
+    let mut first = work.runbook(args).spawn(work, "first");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !work.exists("started-b") {
+        assert!(std::time::Instant::now() < deadline, "b did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    first.kill().expect("kill -9 the run");
+    first.wait().expect("reap the run");
+    work.write("go", "");
+    work.read("minted-a")
+}
+
+#[test]
+fn a_secret_output_of_an_item_that_passed_before_a_kill_is_the_real_value_on_resume() {
+    let work = Work::new();
+    let minted = killed_after_an_item_minted(&work, &[]);
+    // `a` passed before the kill: its output is masked in its journal, and read
+    // back from what its run kept for the parent.
+    work.runbook(["resume", "parent.yaml"]).status(0);
+    assert_eq!(work.read("used"), minted, "resume used a masked stand-in");
+    let left: Vec<_> = files_under(work.path())
+        .into_iter()
+        .filter(|p| p.components().any(|c| c.as_os_str() == "secrets"))
+        .collect();
+    assert!(left.is_empty(), "secrets left at rest: {left:?}");
+}
+
+#[test]
+fn a_secret_output_that_was_not_kept_is_asked_for_never_replaced_by_its_mask() {
+    let work = Work::new();
+    killed_after_an_item_minted(&work, &["--no-keep-secrets"]);
+    let stopped = work
+        .runbook(["resume", "parent.yaml", "--no-keep-secrets"])
+        .status(2);
+    assert!(
+        all(&stopped).contains("secret output `steps.fan.results.0.outputs.pw`"),
+        "{}",
+        all(&stopped)
+    );
+    assert!(!work.exists("used"), "a step ran with the masked stand-in");
+}
