@@ -40,6 +40,9 @@ const DEFAULT_CONCURRENCY: usize = 1;
 /// each item changes something and the failure may be the pattern.
 const NOT_STARTED: &str = "not started: an earlier item failed";
 
+/// A child run's outputs: name → (value, whether a secret went into it).
+type Outputs = BTreeMap<String, (String, bool)>;
+
 /// One child run to make, with everything it needs owned, so that several run
 /// side by side.
 struct ChildRun {
@@ -64,8 +67,7 @@ struct ChildEnd {
     reason: Option<String>,
     run_id: Option<String>,
     child_outcome: Option<Outcome>,
-    /// name → (value, secret).
-    outputs: BTreeMap<String, (String, bool)>,
+    outputs: Outputs,
     /// Secret outputs of a child run that passed earlier, known by
     /// fingerprint only: name → fingerprint.
     replayed: BTreeMap<String, String>,
@@ -446,7 +448,7 @@ impl ChildRun {
                 },
             )) => {
                 let kept = state.kept_path(&run_id);
-                let (outputs, replayed, redactor) = read_back(outputs, secret_fingerprints, &kept);
+                let (outputs, replayed, redactor) = read_back(outputs, &secret_fingerprints, &kept);
                 let shown = item
                     .as_ref()
                     .map_or_else(String::new, |i| format!("{} · ", label(i)));
@@ -604,13 +606,9 @@ enum Earlier {
 /// (`replayed`), and asked for again when it is read.
 fn read_back(
     outputs: BTreeMap<String, String>,
-    secret_fingerprints: BTreeMap<String, String>,
+    secret_fingerprints: &BTreeMap<String, String>,
     kept: &Path,
-) -> (
-    BTreeMap<String, (String, bool)>,
-    BTreeMap<String, String>,
-    Redactor,
-) {
+) -> (Outputs, BTreeMap<String, String>, Redactor) {
     let held = crate::engine::kept::Kept::new(None)
         .load(kept)
         .unwrap_or_default();
