@@ -3,6 +3,8 @@
 //! for both `runbook run` and `runbook resume`.
 
 pub mod abandon;
+pub mod approval_gate;
+pub mod approve;
 pub mod child;
 pub mod fixed_inputs;
 pub mod gate;
@@ -67,6 +69,12 @@ pub enum EngineError {
     OtherDirectory { started_in: PathBuf },
     #[error("`--rerun {id}` names no step in doubt in the run being resumed")]
     NotInDoubt { id: String },
+    #[error("the unfinished run {run} left the irreversible {} in doubt: it may have happened, and a new run would do it again", steps.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "))]
+    InDoubtUnfinished {
+        run: String,
+        steps: Vec<String>,
+        file: PathBuf,
+    },
     #[error("cannot remove `{}`: {source}", path.display())]
     Cleanup {
         path: PathBuf,
@@ -76,6 +84,8 @@ pub enum EngineError {
     Http(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(transparent)]
+    Approval(#[from] crate::approval::ApprovalError),
 }
 
 impl EngineError {
@@ -87,6 +97,9 @@ impl EngineError {
             EngineError::Journal(e) => e.exit_code(),
             // The secrets kept at rest, or a backup, cannot be read or removed.
             EngineError::Kept(_) | EngineError::Cleanup { .. } => crate::error::EXIT_IO,
+            // A gate the operator must open, like a step in doubt on resume.
+            EngineError::InDoubtUnfinished { .. } => RunEnd::Blocked.exit_code(),
+            EngineError::Approval(e) => e.exit_code(),
             EngineError::Load(_)
             | EngineError::Answers(_)
             | EngineError::Inputs(_)
@@ -114,6 +127,7 @@ impl EngineError {
                 "resume with the run's values (or without these answers), or start a new run with `runbook run FILE` for the new ones".to_owned(),
             ),
             EngineError::Kept(e) => Some(e.help().to_owned()),
+            EngineError::Approval(e) => e.help(),
             EngineError::NothingToResume(_) => Some("start a new run with `runbook run FILE`".to_owned()),
             EngineError::OtherDirectory { started_in } => Some(format!(
                 "resume from that directory: `cd {}`",
@@ -122,6 +136,10 @@ impl EngineError {
             EngineError::NotInDoubt { .. } => Some(
                 "`--rerun` is for a step that started and has no recorded result; resume without it".to_owned(),
             ),
+            EngineError::InDoubtUnfinished { file, .. } => Some(format!(
+                "resume that run to decide (`runbook resume {file}`), or end it with `runbook abandon {file}` and start again",
+                file = file.display()
+            )),
             EngineError::Changed { .. } => Some(
                 "restore the file as it was, or start a new run with `runbook run FILE` (gates will ask for fresh evidence)".to_owned(),
             ),

@@ -5,6 +5,7 @@
 //! (renderers). `cli` is the edge that reads arguments and prints.
 
 pub mod action;
+pub mod approval;
 pub mod cli;
 pub mod demo;
 pub mod document;
@@ -16,6 +17,7 @@ pub mod list;
 pub mod manual;
 pub mod operator;
 pub mod output;
+pub mod pem;
 pub mod plan;
 pub mod report;
 pub mod sandbox;

@@ -71,9 +71,53 @@ pub fn schema() -> Schema {
                         "json": {},
                         "body": r("Template"),
                         "timeout": r("Duration"),
+                        "tls": r("TlsFiles"),
+                        "resolve": {
+                            "type": "object",
+                            "description": "Host names of the URL to the IP address to connect to (no port: the URL's); SNI and Host keep the name.",
+                            "additionalProperties": r("Template"),
+                        },
                     },
                 },
             ],
+        }),
+    );
+    add(
+        "TlsFiles",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "minProperties": 1,
+            "description": "PEM files; relative paths are relative to the directory runbook runs in.",
+            "properties": {
+                "ca": {"$ref": "#/definitions/Template", "description": "The CA the server's certificate must come from, instead of the built-in roots."},
+                "cert": {"$ref": "#/definitions/Template", "description": "A client certificate (with `key`)."},
+                "key": {"$ref": "#/definitions/Template", "description": "The client certificate's private key (a secret file: never shown)."},
+            },
+        }),
+    );
+    add(
+        "TlsExpect",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "description": "Checks on the certificate the server presented.",
+            "properties": {
+                "subject": r("TextMatch"),
+                "issuer": r("TextMatch"),
+                "not_before": r("TextMatch"),
+                "not_after": r("TextMatch"),
+                "sha256": r("TextMatch"),
+                "serial": r("TextMatch"),
+                "sans": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "minProperties": 1,
+                    "description": "Holds when one name is exactly (`contains`) or none is (`not_contains`) the name given.",
+                    "properties": {"contains": r("Template"), "not_contains": r("Template")},
+                },
+                "days_left": r("Matcher"),
+            },
         }),
     );
     add(
@@ -132,6 +176,7 @@ pub fn schema() -> Schema {
                     "additionalProperties": r("TextMatch"),
                 },
                 "body_contains": r("Template"),
+                "tls": r("TlsExpect"),
             },
         }),
     );
@@ -246,6 +291,17 @@ fn step_schema(effect: &Value, priority: &Value) -> Value {
             {"type": "boolean"},
             {"type": "object", "additionalProperties": false, "properties": {"message": r("Template"), "phrase": r("Template")}},
         ]},
+        "approve": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["from"],
+            "description": "A gate only other people open: `count` of the people in `from` (never the run's operator) approve with `runbook approve FILE STEP`.",
+            "properties": {
+                "count": {"type": "integer", "minimum": 1},
+                "from": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {"type": "string", "pattern": "^[^\\s,]+$"}},
+                "message": r("Template"),
+            },
+        },
         "secret": {"type": "boolean"},
         "timeout": r("Duration"),
         "retry": {

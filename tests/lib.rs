@@ -6,6 +6,7 @@ mod support;
 mod tty;
 
 mod agreement;
+mod approval;
 mod ci;
 mod cli;
 mod conventions;
@@ -22,4 +23,5 @@ mod plan;
 mod pty;
 mod runbooks;
 mod sandbox;
+mod tls;
 mod yaml_oracle;

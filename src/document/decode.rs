@@ -3,6 +3,7 @@
 //! at the node that has it, and carrying on so one pass finds them all.
 
 mod action;
+mod approve;
 mod expect;
 mod for_each;
 mod gates;

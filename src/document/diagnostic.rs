@@ -127,6 +127,15 @@ codes! {
     ForEachShape = "RB072", Error, "for_each that cannot give items";
     UnknownItemField = "RB073", Error, "item field that the for_each product does not have";
     UnknownChildOutput = "RB074", Error, "output the child runbook does not declare";
+    BadTlsFile = "RB075", Error, "TLS file that is not what its key says";
+    MissingTlsFile = "RB076", Warning, "TLS file that does not exist";
+    TlsKeyPair = "RB077", Error, "client certificate without its key, or key without certificate";
+    BadResolve = "RB078", Error, "resolve entry that cannot be used";
+    TlsMisplaced = "RB079", Error, "TLS setting or check where there is no TLS";
+    ApprovalCount = "RB080", Error, "approve.count outside 1 to the number of approvers";
+    ApproverList = "RB081", Error, "approve.from empty, or with a name that is blank, invalid or given twice";
+    ApprovalOfNothing = "RB082", Warning, "approve on a step that changes nothing";
+    ApprovalInRollback = "RB083", Error, "approve on a rollback step";
 }
 
 impl fmt::Display for Code {

@@ -201,6 +201,8 @@ pub struct Step {
     pub when: Option<Template>,
     pub effect: Option<Spanned<Effect>>,
     pub confirm: Option<Confirm>,
+    /// `approve:`, the four-eyes gate (`crate::approval`).
+    pub approve: Option<Approve>,
     pub secret: Option<Spanned<bool>>,
     pub timeout: Option<Spanned<Timespan>>,
     pub retry: Option<Retry>,
@@ -438,7 +440,7 @@ impl Action {
             Action::WriteFile(_) => &["file", "fingerprint", "previous_fingerprint"],
             Action::Prompt(_) | Action::ReadSetting(_) | Action::GenerateSecret(_) => &["value"],
             Action::SetSetting(_) => &["previous_fingerprint", "previous_fingerprints"],
-            Action::Http(_) => &["status", "json", "headers", "elapsed_ms", "body"],
+            Action::Http(_) => &["status", "json", "headers", "elapsed_ms", "body", "tls"],
             Action::Command(_) => &["exit_code", "stdout", "stderr"],
             Action::WaitFor(_) => &["attempts"],
             Action::Runbook(_) => &["run_id", "child_outcome"],
@@ -582,6 +584,44 @@ pub struct HttpRequest {
     pub json: Option<Node>,
     pub body: Option<Template>,
     pub timeout: Option<Spanned<Timespan>>,
+    /// PEM files to trust and to present (`http.tls`); boxed, as few
+    /// requests have it.
+    pub tls: Option<Box<TlsFiles>>,
+    /// Host names and the IP address to connect to for each (`http.resolve`).
+    pub resolve: Vec<(Spanned<String>, Template)>,
+}
+
+/// `http.tls: {ca, cert, key}` — paths of PEM files, each a template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    pub span: Span,
+    /// The CA that must have signed the served certificate, instead of the
+    /// built-in roots.
+    pub ca: Option<Template>,
+    /// A client certificate, sent when the server asks for one.
+    pub cert: Option<Template>,
+    /// The private key of `cert`: a secret file, never shown.
+    pub key: Option<Template>,
+}
+
+/// An address as `http.resolve` takes it: an IP address (`127.0.0.1`, `::1`
+/// or `[::1]`), no port — the port is the URL's.
+pub fn resolve_address(text: &str) -> Option<std::net::IpAddr> {
+    let text = text.trim();
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    bare.parse().ok()
+}
+
+impl TlsFiles {
+    /// Each file with its key in `tls:`, in the order the plan names them.
+    pub fn paths(&self) -> impl Iterator<Item = (&'static str, &Template)> {
+        [("ca", &self.ca), ("cert", &self.cert), ("key", &self.key)]
+            .into_iter()
+            .filter_map(|(key, template)| template.as_ref().map(|t| (key, t)))
+    }
 }
 
 impl HttpRequest {
@@ -618,10 +658,10 @@ pub struct Command {
     pub cwd: Option<Template>,
 }
 
-/// What `wait_for` polls.
+/// What `wait_for` polls (a request boxed: it is much the larger).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Probe {
-    Http(HttpRequest),
+    Http(Box<HttpRequest>),
     Command(Command),
 }
 
@@ -654,6 +694,63 @@ pub struct Expect {
     pub body: Option<TextMatch>,
     /// Response header names (any case) and what their value must show.
     pub headers: Vec<(Spanned<String>, TextMatch)>,
+    /// The served certificate's fields and what each must show.
+    pub tls: Vec<(Spanned<TlsField>, TlsMatch)>,
+}
+
+/// A field of the certificate an HTTPS server presented
+/// (`steps.<id>.tls.<field>`, `expect.tls.<field>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsField {
+    Subject,
+    Issuer,
+    Sans,
+    NotBefore,
+    NotAfter,
+    DaysLeft,
+    Sha256,
+    Serial,
+}
+
+impl TlsField {
+    pub const ALL: [TlsField; 8] = [
+        TlsField::Subject,
+        TlsField::Issuer,
+        TlsField::Sans,
+        TlsField::NotBefore,
+        TlsField::NotAfter,
+        TlsField::DaysLeft,
+        TlsField::Sha256,
+        TlsField::Serial,
+    ];
+
+    /// The key, as results and `expect.tls` spell it.
+    pub fn key(self) -> &'static str {
+        match self {
+            TlsField::Subject => "subject",
+            TlsField::Issuer => "issuer",
+            TlsField::Sans => "sans",
+            TlsField::NotBefore => "not_before",
+            TlsField::NotAfter => "not_after",
+            TlsField::DaysLeft => "days_left",
+            TlsField::Sha256 => "sha256",
+            TlsField::Serial => "serial",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<TlsField> {
+        TlsField::ALL.into_iter().find(|field| field.key() == key)
+    }
+}
+
+/// What one certificate field must show: text fields take a text matcher, the
+/// list of names `{contains | not_contains: NAME}` (a name exactly), and
+/// `days_left` a number matcher.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TlsMatch {
+    Text(TextMatch),
+    Names(TextMatch),
+    Number(Matcher),
 }
 
 /// A text matcher: `{contains, not_contains, equals, matches}`, every rule given
@@ -720,6 +817,19 @@ pub struct Confirm {
     pub message: Option<Template>,
     /// Text the operator must type exactly.
     pub phrase: Option<Template>,
+}
+
+/// `approve: {count, from, message}`: the step runs only once `count` of the
+/// people in `from` — never the run's operator — approved it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approve {
+    pub span: Span,
+    /// How many approvals open the gate (1 when not given).
+    pub count: Spanned<u32>,
+    /// Who may approve: user names (the local store) or database roles.
+    pub from: Vec<Spanned<String>>,
+    /// Shown to the approvers; a template.
+    pub message: Option<Template>,
 }
 
 /// `retry: {attempts, delay, backoff}`.

@@ -17,8 +17,10 @@ use super::{children, locate};
 use crate::output;
 use crate::template::{self, mask};
 
+mod approval;
 mod child;
 mod effects;
+mod tls;
 
 /// Names a template may start with besides its context (`inputs`, `steps`, …):
 /// `MiniJinja`'s global functions.
@@ -254,6 +256,8 @@ impl Rules<'_, '_> {
         }
         self.action_rules(step, earlier);
         self.effects(step);
+        self.approval(step);
+        self.tls(step);
         self.secret_on_command_line(step);
     }
 
@@ -1090,12 +1094,23 @@ fn scan_strings(node: &Node, visit: &mut impl FnMut(&Node, &str)) {
 
 /// The host of a literal `http://` URL (none when the host comes from a template).
 fn plain_http_host(url: &str) -> Option<&str> {
-    let url = url.trim();
-    let scheme = url.get(..7)?;
-    if !scheme.eq_ignore_ascii_case("http://") {
-        return None;
+    match literal_url(url)? {
+        (false, host) => Some(host),
+        (true, _) => None,
     }
-    let rest = &url[7..];
+}
+
+/// Whether a URL is `https://` (else `http://`) and its host, when both are
+/// written out (not templated).
+fn literal_url(url: &str) -> Option<(bool, &str)> {
+    let url = url.trim();
+    let (https, rest) = if url.get(..7)?.eq_ignore_ascii_case("http://") {
+        (false, &url[7..])
+    } else if url.get(..8)?.eq_ignore_ascii_case("https://") {
+        (true, &url[8..])
+    } else {
+        return None;
+    };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
     let host = authority.rsplit('@').next().unwrap_or(authority);
@@ -1104,7 +1119,7 @@ fn plain_http_host(url: &str) -> Option<&str> {
     } else {
         host.split(':').next().unwrap_or(host)
     };
-    (!host.is_empty() && !host.contains("{{")).then_some(host)
+    (!host.is_empty() && !host.contains("{{")).then_some((https, host))
 }
 
 /// The input names a template mentions, found without parsing it (for a

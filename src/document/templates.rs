@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use super::model::{
     Action, Axis, Command, Expect, FileSource, ForEach, HttpRequest, Matcher, Probe, Step,
-    Template, TextMatch, TextRule,
+    Template, TextMatch, TextRule, TlsMatch,
 };
 use super::node::{Node, Value};
 
@@ -47,6 +47,13 @@ impl Step {
         if let Some(confirm) = &self.confirm {
             out.text(confirm.message.as_ref(), Stage::Confirm, "`confirm`");
             out.text(confirm.phrase.as_ref(), Stage::Confirm, "`confirm`");
+        }
+        if let Some(approve) = &self.approve {
+            out.text(
+                approve.message.as_ref(),
+                Stage::Confirm,
+                "`approve.message`",
+            );
         }
         match &self.action {
             Action::Manual(text) => out.text(Some(text), Stage::Action, "this step"),
@@ -189,6 +196,12 @@ impl<'a> Templates<'a> {
         if let Some(json) = &request.json {
             self.node(json, "the `json` body");
         }
+        for (_, path) in request.tls.iter().flat_map(|files| files.paths()) {
+            self.text(Some(path), Stage::Action, "`tls`");
+        }
+        for (_, address) in &request.resolve {
+            self.text(Some(address), Stage::Action, "`resolve`");
+        }
     }
 
     fn command(&mut self, command: &'a Command) {
@@ -203,7 +216,11 @@ impl<'a> Templates<'a> {
         let Some(expect) = expect else {
             return;
         };
-        for (_, matcher) in &expect.json {
+        let tls_numbers = expect.tls.iter().filter_map(|(_, m)| match m {
+            TlsMatch::Number(matcher) => Some(matcher),
+            TlsMatch::Text(_) | TlsMatch::Names(_) => None,
+        });
+        for matcher in expect.json.iter().map(|(_, m)| m).chain(tls_numbers) {
             match matcher {
                 Matcher::Equals(node) => self.node(node, "`expect`"),
                 Matcher::NotEmpty(_)
@@ -216,8 +233,12 @@ impl<'a> Templates<'a> {
         self.text(expect.stdout_contains.as_ref(), Stage::Action, "`expect`");
         self.text(expect.body_contains.as_ref(), Stage::Action, "`expect`");
         let headers = expect.headers.iter().map(|(_, matcher)| matcher);
+        let tls_texts = expect.tls.iter().filter_map(|(_, m)| match m {
+            TlsMatch::Text(matcher) | TlsMatch::Names(matcher) => Some(matcher),
+            TlsMatch::Number(_) => None,
+        });
         let texts = [&expect.stdout, &expect.stderr, &expect.body];
-        for matcher in texts.into_iter().flatten().chain(headers) {
+        for matcher in texts.into_iter().flatten().chain(headers).chain(tls_texts) {
             self.text_match(matcher);
         }
     }

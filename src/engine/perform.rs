@@ -524,11 +524,20 @@ impl Engine {
                 ));
             }
         };
+        let client = match request.connection.client_or(&self.client) {
+            Ok(client) => client,
+            Err(e) => {
+                return Ok(Done::failed(
+                    self.values.redactor.redact(&e.reason()),
+                    json!({}),
+                ));
+            }
+        };
         let (deadline, shown) = self.patience(step);
         let result = self
             .acting(
                 step,
-                http::send_patiently(&self.client, &request, deadline.into(), |throttled| {
+                http::send_patiently(&client, &request, deadline.into(), |throttled| {
                     shown.show(throttled);
                 }),
             )
@@ -607,7 +616,20 @@ impl Engine {
             &format!("{} ({} items)", step.title_or_id(), total),
             Some(total),
         );
-        let client = self.client.clone();
+        // One client for every item: `tls` and `resolve` cannot read `item`.
+        let connection = prepared
+            .first()
+            .map(|(request, _)| request.connection.clone())
+            .unwrap_or_default();
+        let client = match connection.client_or(&self.client) {
+            Ok(client) => client,
+            Err(e) => {
+                return Ok(Done::failed(
+                    self.values.redactor.redact(&e.reason()),
+                    json!({}),
+                ));
+            }
+        };
         let progress_handle = progress.clone();
         let outcomes = self
             .acting(
@@ -845,11 +867,20 @@ impl Engine {
             Poll::Request(request) => format!("waiting for {}", request.url),
             Poll::Command(command) => format!("waiting for `{}`", command.run),
         };
+        let client = match wait.client(&self.client) {
+            Ok(client) => client,
+            Err(e) => {
+                return Ok(Done::failed(
+                    self.values.redactor.redact(&e.reason()),
+                    json!({ "attempts": 0 }),
+                ));
+            }
+        };
         let progress = self.progress(&label, None);
         let shown = progress.clone();
         let redactor = self.values.redactor.clone();
         let polled = self
-            .interruptible(wait.poll(&self.client, move |attempt, failure| {
+            .interruptible(wait.poll(&client, move |attempt, failure| {
                 if let Ok(mut p) = shown.lock() {
                     p.message(&redactor.redact(&format!("attempt {attempt}: {failure}")));
                 }
@@ -965,13 +996,18 @@ pub fn deferred_children(
 }
 
 fn response_results(response: &Response) -> Json {
-    json!({
+    let mut results = json!({
         "status": response.status,
         "json": response.json,
         "headers": response.headers,
         "body": response.body,
         "elapsed_ms": response.elapsed_ms,
-    })
+    });
+    // Over HTTPS only: `steps.<id>.tls` is the served certificate.
+    if let Some(Ok(certificate)) = &response.tls {
+        results["tls"] = certificate.to_json();
+    }
+    results
 }
 
 /// The first few item failures, and how many more there are: the full list is

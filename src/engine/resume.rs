@@ -92,6 +92,7 @@ impl Engine {
             child_file_hashes,
             operator: started_by,
             cwd: started_in,
+            uid: started_uid,
             ..
         } = &first.kind
         else {
@@ -138,6 +139,8 @@ impl Engine {
             run_id,
             lock,
             depth,
+            file_hash: hash.clone(),
+            started_uid: *started_uid,
         });
         if let Some(torn) = replay.torn {
             engine.say(&format!(

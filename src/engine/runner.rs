@@ -10,10 +10,12 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use crate::document::model::{Runbook, Step};
+use crate::approval::ApprovalStore;
+use crate::approval::local::LocalStore;
+use crate::document::model::{Effect, Runbook, Step};
 use crate::engine::gate::{StepRecord, short};
 use crate::engine::interaction::caught_signal;
-use crate::engine::journal::{Event, EventKind, Events, Journal};
+use crate::engine::journal::{Event, EventKind, Events, Journal, Replay};
 use crate::engine::kept::Kept;
 use crate::engine::leftovers;
 use crate::engine::lock::{Holder, Lock};
@@ -142,6 +144,15 @@ pub struct Engine {
     /// Items run side by side: each line of this child run starts with its
     /// item, or the lines of two runs could not be told apart.
     pub(super) tagged: bool,
+    /// SHA-256 of the runbook file as the run began: what an approval binds.
+    pub(super) file_hash: String,
+    /// The Unix user that started the run, who may never approve its steps.
+    pub(super) started_uid: Option<u32>,
+    /// Where approvals are asked for and decided (`crate::approval`).
+    pub(super) approvals: Arc<dyn ApprovalStore>,
+    /// Steps blocked in this process waiting for approval: `--confirm` name →
+    /// what they wait for, for the command that carries on.
+    pub(super) awaiting_approval: BTreeMap<String, String>,
 }
 
 /// Where a child runbook's run belongs: the parent run and step that run it,
@@ -183,6 +194,10 @@ pub(super) struct Opened {
     pub run_id: String,
     pub lock: Lock,
     pub depth: usize,
+    /// SHA-256 of the runbook file as the run began (what it runs).
+    pub file_hash: String,
+    /// The Unix user that started the run.
+    pub started_uid: Option<u32>,
 }
 
 impl Engine {
@@ -200,6 +215,7 @@ impl Engine {
         let keep = !opened.options.no_keep_secrets
             && opened.runbook.keep_secrets.as_ref().is_none_or(|k| k.value);
         let kept = Kept::new(keep.then(|| opened.state.kept_path(&opened.run_id)));
+        let approvals = Arc::new(LocalStore::new(opened.state.approvals_dir()));
         Engine {
             file: opened.file,
             runbook: opened.runbook,
@@ -228,6 +244,10 @@ impl Engine {
             item: None,
             replayed_secrets: BTreeMap::new(),
             tagged: false,
+            file_hash: opened.file_hash,
+            started_uid: opened.started_uid,
+            approvals,
+            awaiting_approval: BTreeMap::new(),
         }
     }
 
@@ -262,20 +282,26 @@ impl Engine {
         let runs = state.readable_runs()?;
         leftovers::clean(&state, &runs);
         let superseded = crate::engine::state_dir::unfinished(&runs);
+        if depth == 0 {
+            refuse_in_doubt(file, &runbook, &runs, &superseded)?;
+        }
         let seq = state.next_seq()?;
         let operator_name = operator_name(options.operator.as_deref());
         let started_at = crate::engine::journal::now();
+        let file_hash = crate::eval::load::file_hash(file)?;
+        let started_uid = Some(nix::unistd::getuid().as_raw());
         let first = Event::now(EventKind::RunStarted {
             run_id: run_id.clone(),
             runbook: runbook.id.value.clone(),
             file: file.display().to_string(),
-            file_hash: crate::eval::load::file_hash(file)?,
+            file_hash: file_hash.clone(),
             child_file_hashes: crate::eval::load::child_hashes(file, &runbook),
             operator: operator_name.clone(),
             pid: std::process::id(),
             inputs: crate::engine::fixed_inputs::at_start(&runbook, &answers),
             cwd: working_directory(),
             seq: Some(seq),
+            uid: started_uid,
         });
         let journal = Journal::create(&state.journal_path(&run_id), &first)?;
         let events = match &options.events {
@@ -299,6 +325,8 @@ impl Engine {
             run_id,
             lock,
             depth,
+            file_hash,
+            started_uid,
         });
         engine.emit_only(&first);
         if let Some(place) = place {
@@ -579,6 +607,14 @@ impl Engine {
             RunEnd::Interrupted(_) => "interrupted".to_owned(),
         };
         self.say(&format!("Run {} {verdict}", self.run_id));
+        if *end == RunEnd::Blocked {
+            for (name, what) in &self.awaiting_approval {
+                self.say(&format!(
+                    "`{name}` is {what}: one of them approves it with `{}`",
+                    self.approve_command(name)
+                ));
+            }
+        }
         if *end == RunEnd::Blocked && self.depth == 0 {
             self.say(&self.carry_on());
         }
@@ -688,6 +724,39 @@ fn operator_name(given: Option<&str>) -> String {
 
 /// The environment variable that names the operator when `--operator` does not.
 pub const OPERATOR_ENV: &str = "RUNBOOK_OPERATOR";
+
+/// Refuses a new run while an unfinished one left an irreversible step in doubt:
+/// a new run would do it again without anyone deciding that it should. (A
+/// child's are carried into its next run instead, where the operator decides.)
+fn refuse_in_doubt(
+    file: &Path,
+    runbook: &Runbook,
+    runs: &[(PathBuf, Replay)],
+    unfinished: &[PathBuf],
+) -> Result<(), EngineError> {
+    for (path, replay) in runs.iter().filter(|(path, _)| unfinished.contains(path)) {
+        let irreversible: Vec<String> = crate::engine::in_doubt::steps_in_doubt(&replay.events)
+            .into_keys()
+            .filter(|id| {
+                runbook
+                    .all_steps()
+                    .any(|step| step.id.value == *id && step.effect() == Some(Effect::Irreversible))
+            })
+            .collect();
+        if !irreversible.is_empty() {
+            return Err(EngineError::InDoubtUnfinished {
+                run: path
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                steps: irreversible,
+                file: file.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
 
 fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")

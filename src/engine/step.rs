@@ -89,6 +89,9 @@ impl Engine {
                     &[],
                 );
             }
+            if let Some((outcome, reason)) = self.check_approval(step).await? {
+                return self.finish_step(step, started, outcome, Some(reason), json!({}), &[]);
+            }
             if step.confirm.is_some()
                 && let Some(reason) = self.check_confirm(step).await?
             {
@@ -416,6 +419,7 @@ fn details(step: &Step, results: &Json) -> Vec<String> {
             if let (Some(status), Some(ms)) = (results.get("status"), results.get("elapsed_ms")) {
                 out.push(format!("HTTP {status} in {ms}ms"));
             }
+            out.extend(results.get("tls").and_then(crate::action::tls::summary));
         }
         // An HTTP fan-out's progress display already ends with this count.
         Action::Http(_) if step.for_each.is_some() => {}

@@ -11,11 +11,13 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::action::command::CommandSpec;
-use crate::action::expect::{Check, Expectation, Subject, TextCheck};
+use crate::action::expect::{Check, Expectation, Subject, TextCheck, TlsCheck};
 use crate::action::http::Request;
+use crate::action::tls::Connection;
 use crate::action::wait::{Poll, Wait};
 use crate::document::model::{
-    Action, Command, Expect, HttpRequest, Matcher, Probe, Template, TextMatch, TextRule, WaitFor,
+    Action, Axis, Command, Expect, ForEach, HttpRequest, Matcher, Probe, Step, Template, TextMatch,
+    TextRule, TlsMatch, WaitFor,
 };
 use crate::document::node::{Node, Value as Yaml};
 use crate::eval::values::{RenderError, Values};
@@ -111,6 +113,33 @@ pub fn request(
             .timeout
             .as_ref()
             .map_or(DEFAULT_HTTP_TIMEOUT, |t| t.value.0),
+        connection: connection(r, spec, item)?,
+    })
+}
+
+/// The step's `tls` files and `resolve` addresses. Relative paths stay
+/// relative: they are read from the directory the run is in, as every file a
+/// runbook names.
+fn connection(
+    r: &impl Render,
+    spec: &HttpRequest,
+    item: Option<&Json>,
+) -> Result<Connection, RenderError> {
+    let path = |template: Option<&Template>| {
+        template
+            .map(|t| r.text(&t.source, item).map(PathBuf::from))
+            .transpose()
+    };
+    let files = spec.tls.as_ref();
+    let mut resolve = Vec::new();
+    for (host, address) in &spec.resolve {
+        resolve.push((host.value.clone(), r.text(&address.source, item)?));
+    }
+    Ok(Connection {
+        ca: path(files.and_then(|f| f.ca.as_ref()))?,
+        cert: path(files.and_then(|f| f.cert.as_ref()))?,
+        key: path(files.and_then(|f| f.key.as_ref()))?,
+        resolve,
     })
 }
 
@@ -153,18 +182,37 @@ pub fn expectation(
     };
     let mut json = Vec::new();
     for (path, matcher) in &expect.json {
-        let check = match matcher {
-            Matcher::Equals(node) => Check::Equals(r.node(node, item)?),
-            Matcher::NotEmpty(b) => Check::NotEmpty(*b),
-            Matcher::Exists(b) => Check::Exists(*b),
-            Matcher::Compare(op, n) => Check::Compare(*op, n.value),
-            Matcher::Matches(pattern) => match regex::Regex::new(&pattern.value) {
-                Ok(re) => Check::Matches(re),
-                Err(e) => return Err(RenderError(e.to_string())),
-            },
-            Matcher::Len(n) => Check::Len(n.value),
-        };
-        json.push((path.value.clone(), check));
+        json.push((path.value.clone(), value_check(r, matcher, item)?));
+    }
+    let mut tls = Vec::new();
+    for (field, matcher) in &expect.tls {
+        match matcher {
+            TlsMatch::Number(matcher) => {
+                tls.push((
+                    field.value,
+                    TlsCheck::Number(value_check(r, matcher, item)?),
+                ));
+            }
+            TlsMatch::Text(matcher) => {
+                for check in text_checks(r, Some(matcher), item)? {
+                    tls.push((field.value, TlsCheck::Text(check)));
+                }
+            }
+            TlsMatch::Names(matcher) => {
+                for rule in &matcher.rules {
+                    let (name, wanted) = match rule {
+                        TextRule::Contains(t) => (t, true),
+                        TextRule::NotContains(t) => (t, false),
+                        // `validate` lets only these two through.
+                        TextRule::Equals(_) | TextRule::Matches(_) => continue,
+                    };
+                    tls.push((
+                        field.value,
+                        TlsCheck::Name(r.text(&name.source, item)?, wanted),
+                    ));
+                }
+            }
+        }
     }
     // The older `stdout_contains`/`body_contains` are the first `contains` rule.
     let legacy = |t: Option<&Template>| -> Result<Vec<TextCheck>, RenderError> {
@@ -199,7 +247,27 @@ pub fn expectation(
             .collect(),
         stdout,
         stderr: text_checks(r, expect.stderr.as_ref(), item)?,
+        tls,
         secret_output: false,
+    })
+}
+
+/// A JSON value check (`expect.json`, `expect.tls.days_left`), rendered.
+fn value_check(
+    r: &impl Render,
+    matcher: &Matcher,
+    item: Option<&Json>,
+) -> Result<Check, RenderError> {
+    Ok(match matcher {
+        Matcher::Equals(node) => Check::Equals(r.node(node, item)?),
+        Matcher::NotEmpty(b) => Check::NotEmpty(*b),
+        Matcher::Exists(b) => Check::Exists(*b),
+        Matcher::Compare(op, n) => Check::Compare(*op, n.value),
+        Matcher::Matches(pattern) => match regex::Regex::new(&pattern.value) {
+            Ok(re) => Check::Matches(re),
+            Err(e) => return Err(RenderError(e.to_string())),
+        },
+        Matcher::Len(n) => Check::Len(n.value),
     })
 }
 
@@ -269,4 +337,95 @@ pub fn wait(r: &impl Render, wait: &WaitFor, item: Option<&Json>) -> Result<Wait
         interval,
         timeout,
     })
+}
+
+/// What a step acts on, resolved, in one line: what an approval is bound to
+/// (`crate::approval::Binding::target`) and shows the approver. The action's
+/// every part that decides what happens is in it (an HTTP request's headers and
+/// body, a command's environment, a setting's values), so an approval given for
+/// one thing never opens the step when it would do another. A `for_each` step
+/// is shown as written, with the items it repeats over. Secrets are masked by
+/// the caller, as everything it shows.
+pub fn target(r: &impl Render, step: &Step) -> Result<String, RenderError> {
+    if let Some(for_each) = &step.for_each {
+        let items = for_each_text(r, for_each)?;
+        let each = target_of(&AsWritten, step)?;
+        return Ok(format!("for each item of {items}: {each}"));
+    }
+    target_of(r, step)
+}
+
+/// What a `for_each` runs over, in words: the list, or each list of a product
+/// (`node in ‹inputs.nodes› × component in ["api","worker"]`).
+pub fn for_each_text(r: &impl Render, for_each: &ForEach) -> Result<String, RenderError> {
+    let axis = |axis: &Axis| match axis {
+        Axis::Template(template) => r.text(&template.source, None),
+        Axis::Items(node) => Ok(r.node(node, None)?.to_string()),
+    };
+    Ok(match for_each {
+        ForEach::List(list) => axis(list)?,
+        ForEach::Product { axes, .. } => axes
+            .iter()
+            .map(|(name, list)| Ok(format!("{} in {}", name.value, axis(list)?)))
+            .collect::<Result<Vec<_>, RenderError>>()?
+            .join(" × "),
+    })
+}
+
+fn target_of(r: &impl Render, step: &Step) -> Result<String, RenderError> {
+    let item = None;
+    let mut parts = match &step.action {
+        Action::Manual(text) => vec![format!(
+            "the operator does: {}",
+            r.text(&text.source, item)?
+        )],
+        Action::Prompt(prompt) => vec![format!(
+            "ask \"{}\"",
+            match &prompt.message {
+                Some(message) => r.text(&message.source, item)?,
+                None => step.title_or_id(),
+            }
+        )],
+        Action::ReadSetting(setting) => vec![format!(
+            "read {} from {}",
+            setting.key.value,
+            r.text(&setting.file.source, item)?
+        )],
+        Action::SetSetting(setting) => {
+            let mut parts = vec![format!("set in {}", r.text(&setting.file.source, item)?)];
+            for (key, value) in &setting.values {
+                parts.push(format!("{}={}", key.value, r.text(&value.source, item)?));
+            }
+            parts
+        }
+        Action::RestoreSetting(written) => {
+            vec![format!("restore what `{}` replaced", written.value)]
+        }
+        Action::WriteFile(file) => vec![format!("write {}", r.text(&file.path.source, item)?)],
+        Action::RestoreFile(written) => {
+            vec![format!("restore the file `{}` replaced", written.value)]
+        }
+        Action::GenerateSecret(generator) => vec![format!(
+            "generate a secret of {} characters",
+            generator.length.value
+        )],
+        Action::Http(spec) => {
+            let request = request(r, spec, item)?;
+            std::iter::once(request.target())
+                .chain(request.details())
+                .collect()
+        }
+        Action::Command(spec) => {
+            let command = command(r, spec, item, None)?;
+            std::iter::once(command.target())
+                .chain(command.details())
+                .collect()
+        }
+        Action::WaitFor(spec) => vec![wait(r, spec, item)?.target()],
+        Action::Runbook(path) => vec![format!("run child {}", path.value)],
+    };
+    if let Some(then) = &step.then_wait {
+        parts.push(format!("then {}", wait(r, then, item)?.target()));
+    }
+    Ok(parts.join(" · "))
 }

@@ -144,9 +144,13 @@ impl Prober {
             Ok(pair) => pair,
             Err(e) => return not_probed(format!("not probed: {}", e.0)),
         };
+        let client = match request.connection.client_or(&self.client) {
+            Ok(client) => client,
+            Err(e) => return failed(e.reason()),
+        };
         let deadline = Instant::now() + limit.unwrap_or(request.timeout);
         let result = self.runtime.block_on(http::send_patiently(
-            &self.client,
+            &client,
             &request,
             deadline.into(),
             |_| {},
@@ -196,7 +200,16 @@ impl Prober {
             }
         }
         let concurrency = step.concurrency.as_ref().map_or(1, |c| c.value as usize);
-        let client = &self.client;
+        // One client for every item, as the run has.
+        let connection = prepared
+            .first()
+            .map(|(request, _)| request.connection.clone())
+            .unwrap_or_default();
+        let client = match connection.client_or(&self.client) {
+            Ok(client) => client,
+            Err(e) => return failed(e.reason()),
+        };
+        let client = &client;
         let outcomes = self.runtime.block_on(fan_out::for_each(
             prepared,
             concurrency,
@@ -248,7 +261,11 @@ impl Prober {
             renderer.redact(&wait.target()),
             humantime::format_duration(wait.timeout)
         );
-        let polled = self.runtime.block_on(wait.poll(&self.client, |_, _| {}));
+        let client = match wait.client(&self.client) {
+            Ok(client) => client,
+            Err(e) => return failed(e.reason()),
+        };
+        let polled = self.runtime.block_on(wait.poll(&client, |_, _| {}));
         let attempts = polled.attempts;
         let got = polled.status.map(|s| format!(": {s}")).unwrap_or_default();
         let (outcome, detail) = match polled.last_failure {

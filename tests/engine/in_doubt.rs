@@ -97,6 +97,49 @@ fn an_irreversible_step_cut_off_by_kill_9_is_not_sent_again_and_the_hint_goes_on
 }
 
 #[test]
+fn a_new_run_is_refused_while_an_unfinished_one_left_an_irreversible_step_in_doubt() {
+    let server = server(Duration::from_secs(30));
+    let work = Work::new();
+    let mut child = start_revoke(&work, &server);
+    child.kill().expect("kill -9 the run");
+    child.wait().expect("reap the run");
+    server.route("DELETE", "/token", Reply::status(204));
+
+    let again = ["run", "revoke.yaml", "--confirm", "revoke"];
+    let refused = work.runbook(again).status(3);
+    let out = all(&refused);
+    assert_eq!(server.count("DELETE", "/token"), 1, "sent again:\n{out}");
+    assert!(
+        out.contains("left the irreversible `revoke` in doubt"),
+        "{out}"
+    );
+    let hints: Vec<&str> = out.split('`').skip(1).step_by(2).collect();
+    let resume = hints
+        .iter()
+        .find(|h| h.starts_with("runbook resume"))
+        .unwrap_or_else(|| panic!("no resume hint in:\n{out}"));
+    let abandon = hints
+        .iter()
+        .find(|h| h.starts_with("runbook abandon"))
+        .unwrap_or_else(|| panic!("no abandon hint in:\n{out}"));
+    // Resuming decides there (it blocks on the step in doubt and says how to go on);
+    // abandoning ends that run, and then a new one may start.
+    let resumed = work
+        .runbook(&resume.split_whitespace().skip(1).collect::<Vec<_>>())
+        .status(3);
+    assert!(
+        all(&resumed).contains("it may have happened"),
+        "{}",
+        all(&resumed)
+    );
+    work.runbook(&abandon.split_whitespace().skip(1).collect::<Vec<_>>())
+        .status(0);
+    assert_eq!(server.count("DELETE", "/token"), 1);
+    let ran = work.runbook(again).status(0);
+    assert_eq!(server.count("DELETE", "/token"), 2, "{}", all(&ran));
+}
+
+#[test]
 fn rerun_names_only_a_step_in_doubt() {
     let server = server(Duration::from_secs(30));
     let work = Work::new();

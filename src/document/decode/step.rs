@@ -15,6 +15,7 @@ const STEP_KEYS: &[&str] = &[
     "when",
     "effect",
     "confirm",
+    "approve",
     "secret",
     "timeout",
     "retry",
@@ -120,6 +121,7 @@ impl Decoder<'_> {
             when: None,
             effect: None,
             confirm: None,
+            approve: None,
             secret: None,
             timeout: None,
             retry: None,
@@ -150,6 +152,7 @@ impl Decoder<'_> {
             step.unread.push("effect");
         }
         step.confirm = fields.get("confirm").and_then(|n| self.confirm(n));
+        step.approve = fields.get("approve").and_then(|n| self.approve(n));
         step.secret = fields
             .get("secret")
             .and_then(|n| self.boolean(n, "`secret`"));
@@ -298,6 +301,7 @@ impl Decoder<'_> {
                         .first()
                         .map(|(name, _)| ("headers", name.span)),
                 )
+                .chain(expect.tls.first().map(|(field, _)| ("tls", field.span)))
                 .collect()
         };
         let (this, other) = if http {
