@@ -588,3 +588,37 @@ fn a_secret_output_that_was_not_kept_is_asked_for_never_replaced_by_its_mask() {
     );
     assert!(!work.exists("used"), "a step ran with the masked stand-in");
 }
+
+#[test]
+fn the_plan_shows_a_fan_out_child_with_the_parents_placeholders_and_decides_nothing_on_them() {
+    let work = Work::new();
+    work.write("check.yaml", CHECK.replace(
+        "  - id: act\n",
+        "  - id: only_a\n    when: inputs.name == 'a'\n    effect: none\n    command: 'echo only a'\n  - id: act\n",
+    ));
+    work.write(
+        "parent.yaml",
+        "runbook: parent\nsteps:\n  - id: fan\n    runbook: check.yaml\n    for_each: [a, b]\n    with: { name: \"{{ item }}\" }\n",
+    );
+    let plan = work
+        .runbook(["plan", "parent.yaml", "--format", "json"])
+        .status(0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("a JSON plan");
+    let fan = &plan["phases"][0]["steps"][0];
+    assert_eq!(fan["for_each"]["items"], "[\"a\",\"b\"]");
+    assert!(
+        fan["details"].to_string().contains("with name = ‹item›"),
+        "{fan}"
+    );
+    let child = &fan["child"]["phases"][0]["steps"];
+    assert_eq!(
+        child[0]["when"]["value"],
+        serde_json::Value::Null,
+        "{child}"
+    );
+    assert!(
+        child[1]["details"].to_string().contains("NAME=‹item›"),
+        "{child}"
+    );
+    assert_eq!(fan["child"]["inputs"][0]["source"], "with");
+}
