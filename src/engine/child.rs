@@ -160,7 +160,8 @@ impl Engine {
                 Ok(run) => run,
                 Err(reason) => return Ok(failed(format!("{}: {reason}", label(item)))),
             };
-            run.place.item_state = Some(main_state.item(&item_key(&step.id.value, item)));
+            let key = item_key(&self.runbook.id.value, &step.id.value, item);
+            run.place.item_state = Some(main_state.item(&key));
             runs.push(run);
         }
         let concurrency = step
@@ -686,11 +687,12 @@ fn release_kept(ends: &[ChildEnd]) {
     }
 }
 
-/// The name of an item's state directory: the step and a digest of the item,
-/// so the same item of the same step finds its run again.
-fn item_key(step: &str, item: &Json) -> String {
+/// The name of an item's state directory: the parent runbook, the step and a
+/// digest of the item, so the same item of the same step finds its run again,
+/// and another runbook's fan-out over the same child never takes it over.
+fn item_key(parent: &str, step: &str, item: &Json) -> String {
     let digest = crate::eval::load::sha256_hex(item.to_string().as_bytes());
-    format!("{step}-{}", &digest[..16])
+    format!("{parent}.{step}-{}", &digest[..16])
 }
 
 fn failed(reason: String) -> Done {
