@@ -246,13 +246,15 @@ impl Engine {
 
     /// The outcome of a step that ran its child once.
     fn one_child(&mut self, mut end: ChildEnd) -> Result<Done, Stop> {
+        // Secrets the child learnt must stay masked in this run's output too,
+        // the lines an interruption writes included.
+        if let Some(redactor) = &end.redactor {
+            self.values.redactor.merge(redactor);
+        }
         if let Some(stop) = end.stop.take() {
             return Err(stop);
         }
         release_kept(std::slice::from_ref(&end));
-        if let Some(redactor) = &end.redactor {
-            self.values.redactor.merge(redactor);
-        }
         let reason = end.reason.take();
         for (name, fingerprint) in std::mem::take(&mut end.replayed) {
             self.replayed_secrets
