@@ -7,6 +7,7 @@
 mod actions;
 mod bypass;
 mod chain;
+mod connections;
 mod gates;
 mod in_doubt;
 mod inputs;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 
 use crate::action::command::{self, CommandSpec};
+use crate::action::connections::Lanes;
 use crate::action::expect::{self, Expectation, Subject};
 use crate::action::http::{self, Request, Response};
 use crate::action::wait::Poll;
@@ -609,7 +610,7 @@ impl Engine {
             &format!("{} ({} items)", step.title_or_id(), total),
             Some(total),
         );
-        let client = self.client.clone();
+        let lanes = Lanes::new();
         let progress_handle = progress.clone();
         let outcomes = self
             .acting(
@@ -617,19 +618,15 @@ impl Engine {
                 fan_out::for_each(
                     prepared,
                     concurrency,
-                    move |(request, expectation): (Request, Expectation)| {
-                        let client = client.clone();
+                    |(request, expectation): (Request, Expectation)| {
+                        let lanes = &lanes;
                         let shown = shown.clone();
                         async move {
-                            let result = http::send_patiently(
-                                &client,
-                                &request,
-                                deadline.into(),
-                                |throttled| {
+                            let result = lanes
+                                .send_patiently(&request, deadline.into(), |throttled| {
                                     shown.show(throttled);
-                                },
-                            )
-                            .await;
+                                })
+                                .await;
                             (request.url, result, expectation)
                         }
                     },

@@ -13,6 +13,7 @@ use serde_json::Value as Json;
 
 use super::ProbeResult;
 use super::render::Renderer;
+use crate::action::connections::Lanes;
 use crate::action::expect::{self, Expectation, Subject};
 use crate::action::fan_out;
 use crate::action::http::{self, Request, Response};
@@ -196,13 +197,15 @@ impl Prober {
             }
         }
         let concurrency = step.concurrency.as_ref().map_or(1, |c| c.value as usize);
-        let client = &self.client;
+        let lanes = &Lanes::new();
         let outcomes = self.runtime.block_on(fan_out::for_each(
             prepared,
             concurrency,
             |(request, expectation): (Request, Expectation)| async move {
                 let deadline = Instant::now() + request.timeout;
-                let result = http::send_patiently(client, &request, deadline.into(), |_| {}).await;
+                let result = lanes
+                    .send_patiently(&request, deadline.into(), |_| {})
+                    .await;
                 (result.map(|(response, _)| response), expectation)
             },
             |_| {},
