@@ -193,10 +193,7 @@ impl Engine {
                 format!("`for_each` must give a list, it gave {}", json_kind(&other)),
                 json!({}),
             )),
-            Err(e) => Err(Done::failed(
-                self.render_failed(step, "for_each", &e.0),
-                json!({}),
-            )),
+            Err(e) => Err(self.render_failure(step, "for_each", &e.0)),
         }
     }
 
@@ -204,10 +201,7 @@ impl Engine {
         let instructions = match self.values.render(text, None) {
             Ok(r) => r.text,
             Err(e) => {
-                return Ok(Done::failed(
-                    self.render_failed(step, "manual", &e.0),
-                    json!({}),
-                ));
+                return Ok(self.render_failure(step, "manual", &e.0));
             }
         };
         let irreversible = step.effect() == Some(Effect::Irreversible);
@@ -283,7 +277,7 @@ impl Engine {
     fn read_setting(&mut self, step: &Step, setting: &model::SettingRef) -> Done {
         let file = match self.values.render(&setting.file.source, None) {
             Ok(r) => PathBuf::from(r.text),
-            Err(e) => return Done::failed(self.render_failed(step, "file", &e.0), json!({})),
+            Err(e) => return self.render_failure(step, "file", &e.0),
         };
         match setting::read(&file, &setting.key.value) {
             Ok(Some(value)) => {
@@ -313,10 +307,7 @@ impl Engine {
         let (file, values) = match rendered {
             Ok((file, values)) => (PathBuf::from(file.text), values),
             Err(e) => {
-                return Ok(Done::failed(
-                    self.render_failed(step, "set_setting", &e.0),
-                    json!({}),
-                ));
+                return Ok(self.render_failure(step, "set_setting", &e.0));
             }
         };
         for (_, value) in &values {
@@ -413,10 +404,7 @@ impl Engine {
         let (path, source) = match rendered {
             Ok((path, source)) => (PathBuf::from(path.text), source),
             Err(e) => {
-                return Ok(Done::failed(
-                    self.render_failed(step, "write_file", &e.0),
-                    json!({}),
-                ));
+                return Ok(self.render_failure(step, "write_file", &e.0));
             }
         };
         let bytes = match &file.source {
@@ -521,10 +509,7 @@ impl Engine {
         }) {
             Ok(pair) => pair,
             Err(e) => {
-                return Ok(Done::failed(
-                    self.render_failed(step, "http", &e.0),
-                    json!({}),
-                ));
+                return Ok(self.render_failure(step, "http", &e.0));
             }
         };
         let (deadline, shown) = self.patience(step);
@@ -593,9 +578,10 @@ impl Engine {
             }) {
                 Ok(pair) => prepared.push(pair),
                 Err(e) => {
-                    return Ok(Done::failed(
-                        self.render_failed(step, "http", &format!("{}: {}", item_label(item), e.0)),
-                        json!({}),
+                    return Ok(self.render_failure(
+                        step,
+                        "http",
+                        &format!("{}: {}", item_label(item), e.0),
                     ));
                 }
             }
@@ -676,6 +662,12 @@ impl Engine {
         (deadline, shown)
     }
 
+    /// A step that failed before acting because its `field` template did not
+    /// render: nothing was done, so it has no results.
+    fn render_failure(&self, step: &Step, field: &str, error: &str) -> Done {
+        Done::failed(self.render_failed(step, field, error), json!({}))
+    }
+
     /// A fan-out's outcome: passed only if every item passed.
     fn fanned_out(&self, results: Vec<Json>, failures: &[String]) -> Done {
         let total = results.len();
@@ -718,10 +710,7 @@ impl Engine {
                         Some(item) => format!("{}: {}", item_label(item), e.0),
                         None => e.0,
                     };
-                    return Ok(Done::failed(
-                        self.render_failed(step, "command", &error),
-                        json!({}),
-                    ));
+                    return Ok(self.render_failure(step, "command", &error));
                 }
             }
         }
