@@ -247,9 +247,15 @@ impl Family {
             };
             let _ = writeln!(
                 table,
-                "  ×4 ({} → {}): time ×{time:.2}, memory ×{memory:.2}  {verdict} (target ≤ ×{TARGET_GROWTH})",
+                "  ×4 ({} → {}): {} ×{time:.2}, memory {}  {verdict} (target ≤ ×{TARGET_GROWTH})",
                 self.sizes[step],
                 self.sizes[step + 1],
+                if callgrind() { "instructions" } else { "time" },
+                if callgrind() {
+                    "not measured".to_owned()
+                } else {
+                    format!("×{memory:.2}")
+                },
             );
         }
         match (&self.kind, spread) {
