@@ -261,7 +261,7 @@ mod tests {
     use super::*;
 
     /// A loopback HTTP/1.1 server answering every request `200 ok`, counting
-    /// the connections it accepts; `close` says how it ends each connection
+    /// the connections it accepts; `say_close` says how it ends each connection
     /// after one answer: saying `Connection: close`, or silently, as a server
     /// whose keep-alive ran out does.
     fn one_answer_per_connection(say_close: bool) -> (SocketAddr, Arc<AtomicUsize>) {
