@@ -141,10 +141,8 @@ impl Family {
         make: fn(usize) -> String,
     ) -> Self {
         Family {
-            name,
-            unit,
-            sizes,
             kind: Kind::Invalid(make),
+            ..Family::validate(name, unit, sizes, make)
         }
     }
 
@@ -420,23 +418,18 @@ fn steps(count: usize) -> String {
 }
 
 fn steps_named(id: &str, count: usize) -> String {
-    let mut out = format!(
+    let head = format!(
         "runbook: {id}\ntitle: Independent steps\ninputs:\n  api: {{ default: \"https://api.example.com\" }}\nsteps:\n"
     );
-    for i in 0..count {
+    listed(&head, count, |i| {
         if i % 2 == 0 {
-            let _ = writeln!(
-                out,
-                "  - id: note_{i}\n    manual: Look at item {i} and write down what you see."
-            );
+            format!("  - id: note_{i}\n    manual: Look at item {i} and write down what you see.")
         } else {
-            let _ = writeln!(
-                out,
+            format!(
                 "  - id: check_{i}\n    http: {{ url: \"{{{{ inputs.api }}}}/items/{i}\" }}\n    expect: {{ status: 200 }}"
-            );
+            )
         }
-    }
-    out
+    })
 }
 
 /// A `needs` chain of `depth` steps: change, probe, probe, …, with an
@@ -559,30 +552,41 @@ fn secrets(count: usize, _server: &str) -> String {
 /// letters swapped) and reading it as `steps.<misspelt>`: two did-you-means a
 /// step, each among all the steps before it.
 fn misspelt(count: usize) -> String {
-    let mut out = "runbook: misspelt\ntitle: Misspelt ids\nsteps:\n".to_owned();
-    for i in 0..count {
-        if i == 0 {
-            let _ = writeln!(out, "  - id: deploy_{i:06}\n    manual: Start.");
-            continue;
-        }
-        let typo = format!("depoly_{:06}", i - 1);
-        let _ = writeln!(
-            out,
-            "  - id: deploy_{i:06}\n    needs: [{typo}]\n    manual: \"After {{{{ steps.{typo}.outcome }}}}.\""
-        );
-    }
-    out
+    listed(
+        "runbook: misspelt\ntitle: Misspelt ids\nsteps:\n",
+        count,
+        |i| {
+            if i == 0 {
+                return "  - id: deploy_000000\n    manual: Start.".to_owned();
+            }
+            let typo = format!("depoly_{:06}", i - 1);
+            format!(
+                "  - id: deploy_{i:06}\n    needs: [{typo}]\n    manual: \"After {{{{ steps.{typo}.outcome }}}}.\""
+            )
+        },
+    )
 }
 
 /// `count` steps, each with a token-looking literal in its command: one
 /// finding a step, each checked against those found before.
 fn tokens(count: usize) -> String {
-    let mut out = "runbook: tokens\ntitle: Literal tokens\nsteps:\n".to_owned();
+    listed(
+        "runbook: tokens\ntitle: Literal tokens\nsteps:\n",
+        count,
+        |i| {
+            format!(
+                "  - id: call_{i}\n    command: \"curl -H 'Authorization: Bearer cfut_{i:020}abcdefgh' https://api.example.com/{i}\""
+            )
+        },
+    )
+}
+
+/// `head`, then `line(i)` for each of `count` items, a line each.
+fn listed(head: &str, count: usize, line: impl Fn(usize) -> String) -> String {
+    let mut out = head.to_owned();
     for i in 0..count {
-        let _ = writeln!(
-            out,
-            "  - id: call_{i}\n    command: \"curl -H 'Authorization: Bearer cfut_{i:020}abcdefgh' https://api.example.com/{i}\""
-        );
+        out.push_str(&line(i));
+        out.push('\n');
     }
     out
 }

@@ -6,7 +6,7 @@
 //! to the pool only after the request that used it has ended (hyper-util hands
 //! it back from a task of its own), so the next request, finding the pool
 //! empty, opens a new connection while the old one is on its way back: against
-//! a server with a short listen queue, `concurrency: 16` opened 21–25. A
+//! a server with a short listen queue, `concurrency: 16` opened 21–26. A
 //! connection's lifetime cannot be followed from outside reqwest — a connector
 //! layer must return reqwest's own sealed connection type, so it cannot carry
 //! anything that notices the connection close — so the cap is kept by
@@ -271,7 +271,7 @@ mod tests {
     use super::*;
 
     /// A loopback HTTP/1.1 server answering every request `200 ok`, counting
-    /// the connections it accepts; `close` says how it ends each connection
+    /// the connections it accepts; `say_close` says how it ends each connection
     /// after one answer: saying `Connection: close`, or silently, as a server
     /// whose keep-alive ran out does.
     fn one_answer_per_connection(say_close: bool) -> (SocketAddr, Arc<AtomicUsize>) {
