@@ -22,6 +22,7 @@ mod operator_pty;
 mod overview;
 mod plan;
 mod postgres;
+mod procedures;
 mod pty;
 mod runbooks;
 mod sandbox;
