@@ -15,6 +15,9 @@ use crate::support::{Test, binary, outside_tool, repo};
 const PROCEDURES: &[&str] = &[
     "postgres-credential-rotation.yaml",
     "postgres-consumer.yaml",
+    "redis-credential-rotation.yaml",
+    "redis-consumer.yaml",
+    "nginx-certificate-renewal.yaml",
 ];
 
 /// Shell that hides a check from the plan: a comparison, a merged stderr, a filter.
