@@ -18,6 +18,9 @@ const PROCEDURES: &[&str] = &[
     "redis-credential-rotation.yaml",
     "redis-consumer.yaml",
     "nginx-certificate-renewal.yaml",
+    "kubeadm-certificate-renewal.yaml",
+    "stop-instances-approved.yaml",
+    "release-checklist.yaml",
 ];
 
 /// Shell that hides a check from the plan: a comparison, a merged stderr, a filter.
@@ -372,4 +375,53 @@ fn the_postgres_rotation_runs_for_real_and_leaves_only_the_new_password() {
             ran.stderr
         );
     }
+}
+
+#[test]
+fn the_checklist_has_24_items_and_runs_the_rotation_with_its_inputs() {
+    let plan = plan("release-checklist.yaml");
+    assert_eq!(plan["checklist"], true);
+    let items: Vec<&Value> = plan["phases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|phase| phase["steps"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(items.len(), 24, "the checklist's items");
+    let child = items
+        .iter()
+        .find(|item| item["id"] == "rotate_db_password")
+        .map(|item| &item["child"])
+        .expect("item 12 runs a child runbook");
+    assert_eq!(child["runbook"], "postgres-credential-rotation");
+    let given: Vec<&str> = child["inputs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|input| input["source"] == "with")
+        .filter_map(|input| input["name"].as_str())
+        .collect();
+    assert_eq!(
+        given,
+        ["pg_host", "role", "consumers", "env_dir"],
+        "{child:#}"
+    );
+}
+
+#[test]
+fn the_stop_waits_for_another_persons_approval_after_its_evidence() {
+    let plan = plan("stop-instances-approved.yaml");
+    let stop = steps(&plan)
+        .into_iter()
+        .find(|step| step["id"] == "stop")
+        .expect("a step `stop`");
+    assert_eq!(stop["irreversible"], true, "{stop:#}");
+    assert!(stop["approve"].is_object(), "{stop:#}");
+    let needs: Vec<&str> = stop["needs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|need| need["step"].as_str())
+        .collect();
+    assert_eq!(needs, ["running", "idle", "listed", "announce"]);
 }
