@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::pg_cluster::{ADMIN, Cluster, DATABASE, PASSWORD};
 use crate::support::{Test, binary, outside_tool, repo};
+use crate::tls::server::{Ca, TlsServer};
 
 /// Every procedure the directory holds, children included.
 const PROCEDURES: &[&str] = &[
@@ -424,4 +425,96 @@ fn the_stop_waits_for_another_persons_approval_after_its_evidence() {
         .filter_map(|need| need["step"].as_str())
         .collect();
     assert_eq!(needs, ["running", "idle", "listed", "announce"]);
+}
+
+/// A stand-in for nginx: `-t` reports as nginx does (on stderr), and `-s reload`
+/// loads the certificate file the configuration names, as nginx reads it at a
+/// reload — the test server serves what `loaded.pem` holds.
+const FAKE_NGINX: &str = r#"case "$1" in
+  -t) echo "nginx: the configuration file nginx.conf syntax is ok" >&2
+      echo "nginx: configuration file nginx.conf test is successful" >&2 ;;
+  -s) cp tls/server.crt loaded.pem ;;
+  *) exit 1 ;;
+esac
+"#;
+
+#[test]
+fn the_nginx_renewal_runs_against_a_real_tls_server_and_serves_the_new_serial() {
+    if outside_tool(&["openssl"], "OpenSSL: `apt-get install openssl`").is_none() {
+        return;
+    }
+    let ca = Ca::new("Procedures Test CA");
+    let old = ca.leaf(&["localhost"], -300, 20, &[0x11, 0x22]);
+    let new = ca.leaf(&["localhost"], -1, 90, &[0x33, 0x44]);
+    let test = Test::new()
+        .file(
+            "nginx-certificate-renewal.yaml",
+            read(&procedure("nginx-certificate-renewal.yaml")),
+        )
+        .file("pki/ca.pem", ca.pem())
+        .file("tls/server.crt", &old.pem)
+        .file("tls/server.key", &old.key_pem)
+        .file("loaded.pem", &old.pem)
+        .file("new.crt", &new.pem)
+        .file("new.key", &new.key_pem)
+        .file("nginx", FAKE_NGINX);
+    let server = TlsServer::start_reloading(&[&old, &new], &test.dir().join("loaded.pem"));
+    let port = server.port().to_string();
+    let test = test
+        .args(["run", "nginx-certificate-renewal.yaml", "--non-interactive"])
+        .args([
+            "--set",
+            "server_name=localhost",
+            "--set",
+            &format!("port={port}"),
+        ])
+        .args([
+            "--set",
+            "ca=pki/ca.pem",
+            "--set",
+            "cert_path=tls/server.crt",
+        ])
+        .args([
+            "--set",
+            "key_path=tls/server.key",
+            "--set",
+            "new_cert=new.crt",
+        ])
+        .args(["--set", "new_key=new.key", "--set", "nginx=sh nginx"]);
+    let ran = test.status(0);
+
+    let dir = test.dir();
+    assert_eq!(
+        read(&dir.join("loaded.pem")),
+        new.pem,
+        "the reload loaded the new certificate"
+    );
+    assert_eq!(read(&dir.join("tls/server.crt")), new.pem);
+    assert_eq!(read(&dir.join("tls/server.key")), new.key_pem);
+    assert_eq!(
+        read(&dir.join("tls/server.crt.previous")),
+        old.pem,
+        "kept for the revocation"
+    );
+    let mode = std::fs::metadata(dir.join("tls/server.key"))
+        .map(|meta| std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777)
+        .expect("the key's mode");
+    assert_eq!(mode, 0o600, "the key is owner-only");
+    // The key's base64 lines appear in nothing runbook printed.
+    for line in new
+        .key_pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+    {
+        assert!(
+            !ran.stdout.contains(line),
+            "a line of the key on stdout:\n{}",
+            ran.stdout
+        );
+        assert!(
+            !ran.stderr.contains(line),
+            "a line of the key on stderr:\n{}",
+            ran.stderr
+        );
+    }
 }
