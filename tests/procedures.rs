@@ -1,7 +1,8 @@
 //! The procedures under `runbooks/procedures/`: real rotations and renewals written
 //! with their checks in YAML. Each validates clean, its plan shows every check in
-//! words and no command hides one in shell, and the PostgreSQL rotation runs for
-//! real against a private cluster (skipped visibly without `PostgreSQL`).
+//! words and no command hides one in shell, the `PostgreSQL` rotation runs for
+//! real against a private cluster (skipped visibly without `PostgreSQL`), and the
+//! nginx renewal against the test TLS server with a stand-in for nginx.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,7 +66,11 @@ fn the_directory_holds_exactly_the_listed_procedures() {
                 .to_string_lossy()
                 .into_owned()
         })
-        .filter(|name| name.ends_with(".yaml"))
+        .filter(|name| {
+            Path::new(name)
+                .extension()
+                .is_some_and(|ext| ext.eq_ignore_ascii_case("yaml"))
+        })
         .collect();
     found.sort();
     let mut listed: Vec<String> = PROCEDURES.iter().map(|&name| name.to_owned()).collect();
@@ -233,8 +238,10 @@ fn setting(path: &Path, key: &str) -> String {
     read(path)
         .lines()
         .find_map(|line| line.strip_prefix(&format!("{key}=")))
-        .map(|value| value.trim_matches(['"', '\'']).to_owned())
-        .unwrap_or_else(|| panic!("{} has no {key}", path.display()))
+        .map_or_else(
+            || panic!("{} has no {key}", path.display()),
+            |value| value.trim_matches(['"', '\'']).to_owned(),
+        )
 }
 
 #[test]
