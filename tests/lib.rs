@@ -3,6 +3,7 @@
 
 mod pg_cluster;
 mod recording;
+mod redis_server;
 mod support;
 mod tty;
 

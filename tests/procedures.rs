@@ -10,6 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::pg_cluster::{ADMIN, Cluster, DATABASE, PASSWORD};
+use crate::redis_server::{ADMIN_PASSWORD, Redis};
 use crate::support::{Test, binary, outside_tool, repo};
 use crate::tls::server::{Ca, TlsServer};
 
@@ -521,6 +522,99 @@ fn the_nginx_renewal_runs_against_a_real_tls_server_and_serves_the_new_serial() 
         assert!(
             !ran.stderr.contains(line),
             "a line of the key on stderr:\n{}",
+            ran.stderr
+        );
+    }
+}
+
+/// SHA-256 in hex, as Redis keeps a password in its ACL file.
+fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[test]
+fn the_redis_rotation_runs_for_real_and_leaves_only_the_new_password() {
+    let Some(redis) = Redis::start(&[(ROLE, OLD)]) else {
+        return;
+    };
+    let mut test = Test::new();
+    for name in ["redis-credential-rotation.yaml", "redis-consumer.yaml"] {
+        test = test.file(name, read(&procedure(name)));
+    }
+    for consumer in CONSUMERS {
+        test = test.file(
+            &format!("env/{consumer}.env"),
+            format!("APP_NAME={consumer}\nREDIS_USER={ROLE}\nREDIS_PASSWORD={OLD}\n"),
+        );
+    }
+    let port = redis.port().to_string();
+    let test = test
+        .env("RUNBOOK_INPUT_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .args(["run", "redis-credential-rotation.yaml", "--non-interactive"])
+        .args([
+            "--set",
+            "redis_host=127.0.0.1",
+            "--set",
+            &format!("redis_port={port}"),
+        ])
+        .args([
+            "--set",
+            &format!("user={ROLE}"),
+            "--set",
+            "consumers=web,worker",
+        ])
+        .args(["--set", "env_dir=env", "--set", "persist=acl_save"])
+        .args([
+            "--set",
+            "restart_with=echo restarting",
+            "--set",
+            "health_with=true",
+        ])
+        .args(["--confirm", "revoke_old"]);
+    let ran = test.status(0);
+
+    let new = setting(&test.dir().join("env/web.env"), "REDIS_PASSWORD");
+    assert_eq!(new.len(), 40, "the generated password has its length");
+    for consumer in CONSUMERS {
+        let file = test.dir().join(format!("env/{consumer}.env"));
+        assert_eq!(
+            setting(&file, "REDIS_PASSWORD"),
+            new,
+            "{consumer} has the new password"
+        );
+        assert_eq!(setting(&file, "REDIS_USER"), ROLE);
+    }
+    assert_eq!(
+        redis.ping(ROLE, &new).0,
+        "PONG",
+        "the new password is accepted"
+    );
+    let (stdout, stderr) = redis.ping(ROLE, OLD);
+    assert_ne!(stdout, "PONG", "the old password is refused");
+    assert!(stderr.contains("WRONGPASS"), "{stderr}");
+
+    // ACL SAVE wrote the user with the new password only.
+    let acl = read(&redis.acl_file());
+    let user = acl
+        .lines()
+        .find(|line| line.starts_with(&format!("user {ROLE} ")))
+        .unwrap_or_else(|| panic!("the ACL file keeps {ROLE}:\n{acl}"));
+    assert!(user.contains(&format!("#{}", sha256_hex(&new))), "{user}");
+    assert!(!user.contains(&sha256_hex(OLD)), "{user}");
+
+    for secret in [new.as_str(), OLD, ADMIN_PASSWORD] {
+        assert!(
+            !ran.stdout.contains(secret),
+            "a secret on stdout:\n{}",
+            ran.stdout
+        );
+        assert!(
+            !ran.stderr.contains(secret),
+            "a secret on stderr:\n{}",
             ran.stderr
         );
     }
