@@ -372,18 +372,7 @@ fn the_postgres_rotation_runs_for_real_and_leaves_only_the_new_password() {
         "the session opened with the old password was ended"
     );
 
-    for secret in [new.as_str(), OLD, PASSWORD] {
-        assert!(
-            !ran.stdout.contains(secret),
-            "a secret on stdout:\n{}",
-            ran.stdout
-        );
-        assert!(
-            !ran.stderr.contains(secret),
-            "a secret on stderr:\n{}",
-            ran.stderr
-        );
-    }
+    assert_no_secret(&test, &ran, &[&new, OLD, PASSWORD]);
 }
 
 #[test]
@@ -508,22 +497,57 @@ fn the_nginx_renewal_runs_against_a_real_tls_server_and_serves_the_new_serial() 
         .map(|meta| std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777)
         .expect("the key's mode");
     assert_eq!(mode, 0o600, "the key is owner-only");
-    // The key's base64 lines appear in nothing runbook printed.
-    for line in new
+    // The key's base64 lines appear in nothing runbook printed or journaled.
+    let key_lines: Vec<&str> = new
         .key_pem
         .lines()
         .filter(|line| !line.starts_with("-----"))
-    {
+        .collect();
+    assert_no_secret(&test, &ran, &key_lines);
+}
+
+/// Every journal and event file a run left under `dir/.runbook/`, children's included.
+fn journals(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.join(".runbook")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "jsonl") {
+                found.push(path);
+            }
+        }
+    }
+    assert!(
+        !found.is_empty(),
+        "the run left a journal under {}",
+        dir.display()
+    );
+    found
+}
+
+/// No secret in what the run printed, nor in any journal it wrote.
+fn assert_no_secret(test: &Test, ran: &crate::support::Ran, secrets: &[&str]) {
+    for secret in secrets {
         assert!(
-            !ran.stdout.contains(line),
-            "a line of the key on stdout:\n{}",
+            !ran.stdout.contains(secret),
+            "a secret on stdout:\n{}",
             ran.stdout
         );
         assert!(
-            !ran.stderr.contains(line),
-            "a line of the key on stderr:\n{}",
+            !ran.stderr.contains(secret),
+            "a secret on stderr:\n{}",
             ran.stderr
         );
+        for journal in journals(test.dir()) {
+            assert!(
+                !read(&journal).contains(secret),
+                "a secret in {}",
+                journal.display()
+            );
+        }
     }
 }
 
@@ -606,16 +630,5 @@ fn the_redis_rotation_runs_for_real_and_leaves_only_the_new_password() {
     assert!(user.contains(&format!("#{}", sha256_hex(&new))), "{user}");
     assert!(!user.contains(&sha256_hex(OLD)), "{user}");
 
-    for secret in [new.as_str(), OLD, ADMIN_PASSWORD] {
-        assert!(
-            !ran.stdout.contains(secret),
-            "a secret on stdout:\n{}",
-            ran.stdout
-        );
-        assert!(
-            !ran.stderr.contains(secret),
-            "a secret on stderr:\n{}",
-            ran.stderr
-        );
-    }
+    assert_no_secret(&test, &ran, &[&new, OLD, ADMIN_PASSWORD]);
 }
