@@ -554,10 +554,13 @@ fn assert_no_secret(test: &Test, ran: &crate::support::Ran, secrets: &[&str]) {
 /// SHA-256 in hex, as Redis keeps a password in its ACL file.
 fn sha256_hex(text: &str) -> String {
     use sha2::{Digest as _, Sha256};
+    use std::fmt::Write as _;
     Sha256::digest(text.as_bytes())
         .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+        .fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
 }
 
 #[test]
