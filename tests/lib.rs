@@ -4,6 +4,7 @@
 mod loopback;
 mod pg_cluster;
 mod recording;
+mod redis_server;
 mod support;
 mod tty;
 
@@ -23,6 +24,7 @@ mod operator_pty;
 mod overview;
 mod plan;
 mod postgres;
+mod procedures;
 mod pty;
 mod runbooks;
 mod sandbox;

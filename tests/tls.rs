@@ -4,7 +4,7 @@
 //! certificate's fields, `days_left`, one client per fan-out, and the key file
 //! kept out of everything runbook writes.
 
-mod server;
+pub mod server;
 
 use sha2::{Digest, Sha256};
 

@@ -107,6 +107,25 @@ impl ResolvesServerCert for BySni {
     }
 }
 
+/// Serves the certificate whose PEM the file `loaded` holds, read at each
+/// handshake; the first while it holds none of them.
+#[derive(Debug)]
+struct ByLoadedFile {
+    leaves: Vec<(String, Arc<CertifiedKey>)>,
+    loaded: std::path::PathBuf,
+}
+
+impl ResolvesServerCert for ByLoadedFile {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let loaded = std::fs::read_to_string(&self.loaded).unwrap_or_default();
+        self.leaves
+            .iter()
+            .find(|(pem, _)| pem.trim() == loaded.trim())
+            .or_else(|| self.leaves.first())
+            .map(|(_, key)| Arc::clone(key))
+    }
+}
+
 pub struct TlsServer {
     pub address: SocketAddr,
     connections: Arc<AtomicUsize>,
@@ -138,7 +157,29 @@ impl TlsServer {
                 .map(|(name, leaf)| ((*name).to_owned(), leaf.certified()))
                 .collect(),
         );
-        let mut config = builder.with_cert_resolver(Arc::new(resolver));
+        Self::serve(builder.with_cert_resolver(Arc::new(resolver)))
+    }
+
+    /// Serves, like nginx after its last reload, whichever of `leaves` the
+    /// file `loaded` holds (the PEM a reload copied there); the first while it
+    /// holds none of them.
+    pub fn start_reloading(leaves: &[&Leaf], loaded: &std::path::Path) -> TlsServer {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth();
+        let resolver = ByLoadedFile {
+            leaves: leaves
+                .iter()
+                .map(|leaf| (leaf.pem.clone(), leaf.certified()))
+                .collect(),
+            loaded: loaded.to_owned(),
+        };
+        Self::serve(builder.with_cert_resolver(Arc::new(resolver)))
+    }
+
+    fn serve(mut config: rustls::ServerConfig) -> TlsServer {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
 
