@@ -8,4 +8,5 @@ pub mod fan_out;
 pub mod generate;
 pub mod http;
 pub mod setting;
+pub mod tls;
 pub mod wait;

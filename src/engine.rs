@@ -20,6 +20,7 @@ pub mod state_dir;
 pub mod step;
 pub mod team;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -250,7 +251,10 @@ async fn run_async(
     let all: Vec<&Runbook> = std::iter::once(&runbook)
         .chain(children.iter().map(|(_, r)| r))
         .collect();
-    inputs::check_answers(&answers, &all)?;
+    inputs::check_answers(
+        &answers,
+        &crate::eval::load::scoped(file, &runbook, &children),
+    )?;
     check_confirms(&options, file, &runbook, &children)?;
     check_reruns(&options, &all)?;
     let interactive = !options.non_interactive && operator.lock().is_ok_and(|o| o.interactive());
@@ -258,14 +262,16 @@ async fn run_async(
     // missing: a rotation deferred until production needs no new token.
     let deferred = perform::deferred_children(file, &runbook, &answers);
     let missing = {
-        let needed: Vec<&Runbook> = std::iter::once(&runbook)
-            .chain(
-                children
-                    .iter()
-                    .filter(|(path, _)| !deferred.contains(path))
-                    .map(|(_, r)| r),
-            )
-            .collect();
+        let mut passed = inputs::passed_by_with(file, &runbook, &children);
+        let needed: Vec<(&Runbook, BTreeSet<String>)> =
+            std::iter::once((&runbook, BTreeSet::new()))
+                .chain(
+                    children
+                        .iter()
+                        .filter(|(path, _)| !deferred.contains(path))
+                        .map(|(path, r)| (r, passed.remove(path).unwrap_or_default())),
+                )
+                .collect();
         inputs::missing(&answers, &needed)
     };
     if !interactive && !resume && !missing.is_empty() {
@@ -282,7 +288,7 @@ async fn run_async(
         }
         engine
     } else {
-        runner::Engine::start(file, runbook, options, answers, operator, client, 0)?
+        runner::Engine::start(file, runbook, options, answers, operator, client, 0, None)?
     };
     engine.drive().await
 }
@@ -295,6 +301,7 @@ impl runner::Engine {
             .map_err(EngineError::Runtime)?;
         match ran {
             Ok(end) => {
+                let end = self.render_outputs(end).await?;
                 self.finish(&end)?;
                 // The run ended here; the team must hear it did.
                 if let Some(error) = self.team_lost(true) {

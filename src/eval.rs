@@ -6,6 +6,7 @@
 
 pub mod answers;
 pub mod inputs;
+pub mod items;
 pub mod load;
 pub mod rendered;
 pub mod values;

@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::document::model::{Action, Effect, Runbook, Step};
+use crate::document::model::{Action, Effect, ForEach, Runbook, Step};
 use crate::output::{Output, printable};
 use crate::report::run_report::ReportError;
 
@@ -75,10 +75,19 @@ const KINDS: [Kind; 7] = [
 
 /// The text inside a node: the title (or id), then the id and effect.
 fn label_lines(step: &Step) -> (String, String) {
-    let detail = match &step.action {
+    let mut detail = match &step.action {
         Action::Runbook(path) => format!("{} · runs {}", step.id.value, path.value),
         _ => format!("{} · {}", step.id.value, Kind::of(step).name()),
     };
+    // A fan-out acts once per item: the graph says so, and over what.
+    match &step.for_each {
+        Some(ForEach::List(_)) => detail.push_str(" · each item"),
+        Some(ForEach::Product { axes, .. }) => {
+            let names: Vec<&str> = axes.iter().map(|(n, _)| n.value.as_str()).collect();
+            detail.push_str(&format!(" · each {}", names.join(" × ")));
+        }
+        None => {}
+    }
     let title = step
         .title
         .as_ref()
@@ -435,6 +444,19 @@ pub fn run(file: &Path, format: Format, out: &mut Output) -> Result<i32, ReportE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fan_out_says_it_acts_per_item_and_over_what() {
+        let text = "runbook: g\nsteps:\n  - id: each\n    effect: probe\n    for_each: { node: [a], component: [b] }\n    command: echo\n  - id: list\n    effect: probe\n    for_each: [a]\n    command: echo\n";
+        let checked = crate::document::check(std::path::Path::new("g.yaml"), text);
+        let runbook = checked.runbook.expect("a runbook");
+        let steps: Vec<&Step> = runbook.steps().collect();
+        assert_eq!(
+            label_lines(steps[0]).1,
+            "each · probe · each node × component"
+        );
+        assert_eq!(label_lines(steps[1]).1, "list · probe · each item");
+    }
 
     #[test]
     fn mermaid_keywords_get_ids_no_step_can_have() {

@@ -17,6 +17,7 @@ pub mod list;
 pub mod manual;
 pub mod operator;
 pub mod output;
+pub mod pem;
 pub mod plan;
 pub mod postgres;
 pub mod report;

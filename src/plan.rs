@@ -374,10 +374,10 @@ fn load_with_answers(
     let runbook = crate::eval::load(file)?;
     let children = crate::eval::load::load_all(file, &runbook);
     let answers = answers::Answers::load(sets, answers_file)?;
-    let all: Vec<_> = std::iter::once(&runbook)
-        .chain(children.iter().map(|(_, r)| r))
-        .collect();
-    inputs::check_answers(&answers, &all)?;
+    inputs::check_answers(
+        &answers,
+        &crate::eval::load::scoped(file, &runbook, &children),
+    )?;
     Ok((runbook, answers))
 }
 

@@ -71,9 +71,53 @@ pub fn schema() -> Schema {
                         "json": {},
                         "body": r("Template"),
                         "timeout": r("Duration"),
+                        "tls": r("TlsFiles"),
+                        "resolve": {
+                            "type": "object",
+                            "description": "Host names of the URL to the IP address to connect to (no port: the URL's); SNI and Host keep the name.",
+                            "additionalProperties": r("Template"),
+                        },
                     },
                 },
             ],
+        }),
+    );
+    add(
+        "TlsFiles",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "minProperties": 1,
+            "description": "PEM files; relative paths are relative to the directory runbook runs in.",
+            "properties": {
+                "ca": {"$ref": "#/definitions/Template", "description": "The CA the server's certificate must come from, instead of the built-in roots."},
+                "cert": {"$ref": "#/definitions/Template", "description": "A client certificate (with `key`)."},
+                "key": {"$ref": "#/definitions/Template", "description": "The client certificate's private key (a secret file: never shown)."},
+            },
+        }),
+    );
+    add(
+        "TlsExpect",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "description": "Checks on the certificate the server presented.",
+            "properties": {
+                "subject": r("TextMatch"),
+                "issuer": r("TextMatch"),
+                "not_before": r("TextMatch"),
+                "not_after": r("TextMatch"),
+                "sha256": r("TextMatch"),
+                "serial": r("TextMatch"),
+                "sans": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "minProperties": 1,
+                    "description": "Holds when one name is exactly (`contains`) or none is (`not_contains`) the name given.",
+                    "properties": {"contains": r("Template"), "not_contains": r("Template")},
+                },
+                "days_left": r("Matcher"),
+            },
         }),
     );
     add(
@@ -132,6 +176,7 @@ pub fn schema() -> Schema {
                     "additionalProperties": r("TextMatch"),
                 },
                 "body_contains": r("Template"),
+                "tls": r("TlsExpect"),
             },
         }),
     );
@@ -219,6 +264,12 @@ pub fn schema() -> Schema {
             "steps": {"type": "array", "items": r("Step")},
             "phases": {"type": "array", "items": r("Phase")},
             "rollback": {"type": "array", "items": r("Step")},
+            "outputs": {
+                "type": "object",
+                "description": "What a parent that runs this runbook reads as `steps.<id>.outputs.NAME` (per item: `steps.<id>.results[i].outputs.NAME`); rendered when the run passed.",
+                "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+                "additionalProperties": r("Template"),
+            },
         },
         "oneOf": [{"required": ["steps"]}, {"required": ["phases"]}],
         "definitions": definitions,
@@ -268,7 +319,25 @@ fn step_schema(effect: &Value, priority: &Value) -> Value {
         "priority": priority,
         "estimate": r("Duration"),
         "guide": r("Text"),
-        "for_each": r("Template"),
+        "for_each": {
+            "description": "The items to repeat an `http`, `command` or `runbook` action over: a template that gives a list, a list, or a map of lists whose every combination is an item (`{node: …, component: [api, worker]}` gives `item.node`, `item.component`).",
+            "anyOf": [
+                r("Template"),
+                {"type": "array", "minItems": 1},
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+                    "additionalProperties": {"anyOf": [r("Template"), {"type": "array", "minItems": 1}]},
+                },
+            ],
+        },
+        "with": {
+            "type": "object",
+            "description": "The inputs of the child runbook (`runbook:` steps only): name → template, rendered in this runbook's context (`item` in a fan-out).",
+            "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+            "additionalProperties": r("Template"),
+        },
         "concurrency": {"type": "integer", "minimum": 1},
         "expect": r("Expect"),
         "manual": r("Template"),

@@ -7,6 +7,7 @@
 mod actions;
 mod bypass;
 mod chain;
+mod fan_out;
 mod gates;
 mod in_doubt;
 mod inputs;

@@ -24,4 +24,5 @@ mod postgres;
 mod pty;
 mod runbooks;
 mod sandbox;
+mod tls;
 mod yaml_oracle;

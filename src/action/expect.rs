@@ -25,12 +25,14 @@ use serde_json::Value;
 mod text;
 #[cfg(test)]
 mod text_tests;
+mod tls;
 
 pub use text::TextCheck;
+pub use tls::TlsCheck;
 
 use super::command::CommandOutput;
 use super::http::Response;
-use crate::document::model::Comparison;
+use crate::document::model::{Comparison, TlsField};
 
 /// The most characters of a value shown in a message; an operator needs to
 /// recognise it, not read it all.
@@ -67,6 +69,8 @@ pub struct Expectation {
     pub exit_codes: Vec<i32>,
     pub stdout: Vec<TextCheck>,
     pub stderr: Vec<TextCheck>,
+    /// Fields of the served certificate, each with one rule.
+    pub tls: Vec<(TlsField, TlsCheck)>,
     /// The command's output is a secret: a failed check says what it expected,
     /// never what came back.
     pub secret_output: bool,
@@ -88,24 +92,7 @@ impl Expectation {
             }
         }
         for (path, check) in &self.json {
-            let relation = match check {
-                Check::Equals(value) => format!("= {value}"),
-                Check::NotEmpty(true) => "not empty".to_owned(),
-                Check::NotEmpty(false) => "empty".to_owned(),
-                Check::Exists(true) => "exists".to_owned(),
-                Check::Exists(false) => "absent".to_owned(),
-                Check::Compare(comparison, operand) => {
-                    let sign = match comparison {
-                        Comparison::Gt => ">",
-                        Comparison::Ge => "≥",
-                        Comparison::Lt => "<",
-                        Comparison::Le => "≤",
-                    };
-                    format!("{sign} {}", number_text(*operand))
-                }
-                Check::Matches(regex) => format!("matches /{}/", regex.as_str()),
-                Check::Len(length) => format!("has length {length}"),
-            };
+            let relation = relation(check);
             if path.is_empty() {
                 lines.push(format!("json {relation}"));
             } else {
@@ -127,7 +114,34 @@ impl Expectation {
         for (name, check) in &self.headers {
             lines.push(format!("header {name} {}", check.words()));
         }
+        lines.extend(
+            self.tls
+                .iter()
+                .map(|(field, check)| format!("tls {} {}", field.key(), check.words())),
+        );
         lines
+    }
+}
+
+/// How a JSON value must relate, as the plan says it: `= "active"`, `≥ 30`.
+fn relation(check: &Check) -> String {
+    match check {
+        Check::Equals(value) => format!("= {value}"),
+        Check::NotEmpty(true) => "not empty".to_owned(),
+        Check::NotEmpty(false) => "empty".to_owned(),
+        Check::Exists(true) => "exists".to_owned(),
+        Check::Exists(false) => "absent".to_owned(),
+        Check::Compare(comparison, operand) => {
+            let sign = match comparison {
+                Comparison::Gt => ">",
+                Comparison::Ge => "≥",
+                Comparison::Lt => "<",
+                Comparison::Le => "≤",
+            };
+            format!("{sign} {}", number_text(*operand))
+        }
+        Check::Matches(regex) => format!("matches /{}/", regex.as_str()),
+        Check::Len(length) => format!("has length {length}"),
     }
 }
 
@@ -136,6 +150,8 @@ impl Expectation {
 pub enum Document {
     Body,
     Stdout,
+    /// The served certificate's fields (`expect.tls`).
+    Tls,
 }
 
 impl Document {
@@ -143,6 +159,7 @@ impl Document {
         match self {
             Document::Body => "body",
             Document::Stdout => "stdout",
+            Document::Tls => "certificate",
         }
     }
 }
@@ -207,6 +224,9 @@ pub enum Mismatch {
         expected: Vec<i32>,
         actual: Option<i32>,
     },
+    /// `expect.tls` could not run: no certificate came (plain HTTP), or it
+    /// could not be read.
+    NoCertificate { fields: Vec<String>, why: String },
 }
 
 impl fmt::Display for Mismatch {
@@ -279,6 +299,10 @@ impl fmt::Display for Mismatch {
                 "the command was killed by a signal, expected exit code {}",
                 exit_codes_text(expected)
             ),
+            Mismatch::NoCertificate { fields, why } => {
+                let fields: Vec<String> = fields.iter().map(|f| format!("`tls.{f}`")).collect();
+                write!(f, "{} cannot be checked: {why}", fields.join(", "))
+            }
         }
     }
 }
@@ -296,7 +320,9 @@ pub enum Got {
 
 /// A path as messages name it; the empty path is the whole document.
 fn path_label(document: Document, path: &str) -> String {
-    if path.is_empty() {
+    if document == Document::Tls {
+        format!("`tls.{path}`")
+    } else if path.is_empty() {
         format!("the JSON {}", document.name())
     } else {
         format!("`{path}`")
@@ -352,6 +378,7 @@ pub fn check(expect: &Expectation, response: &Response) -> Vec<Mismatch> {
             &mut mismatches,
         );
     }
+    tls::check_all(&expect.tls, response.tls.as_ref(), &mut mismatches);
     mismatches
 }
 
@@ -1027,6 +1054,7 @@ mod tests {
             body: String::new(),
             json: None,
             elapsed_ms: 0,
+            tls: None,
         };
         assert_eq!(
             check_messages(

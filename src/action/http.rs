@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
+use super::tls::{self, Certificate, Connection};
 use crate::document::model::Method;
 
 /// How long to wait for a TCP (and TLS) connection before giving up. A service
@@ -70,6 +71,9 @@ pub struct Request {
     pub body: Option<String>,
     /// The whole exchange: connecting, sending, and reading the body.
     pub timeout: Duration,
+    /// The step's own TLS files and addresses (`tls`, `resolve`); the default
+    /// connects as the run's shared client does.
+    pub connection: Connection,
 }
 
 impl Request {
@@ -78,16 +82,24 @@ impl Request {
     /// request is sent with makes it), or as written when it does not parse
     /// (sending it then fails, saying why).
     pub fn target(&self) -> String {
-        let url = parse_url(&self.url).map_or_else(
-            |_| self.url.clone(),
-            // The plan's placeholders (`‹inputs.name›`) stay readable rather
-            // than shown as the bytes they would be sent as.
-            |url| {
-                url.as_str()
-                    .replace("%E2%80%B9", "\u{2039}")
-                    .replace("%E2%80%BA", "\u{203a}")
-            },
-        );
+        // A host the parser turned into punycode (`‹item›` in a fan-out's
+        // plan, a name in Unicode) reads better as written.
+        let punycoded = |url: &reqwest::Url| {
+            url.host_str().is_some_and(|host| host.contains("xn--")) && !self.url.contains("xn--")
+        };
+        let url = parse_url(&self.url)
+            .ok()
+            .filter(|url| !punycoded(url))
+            .map_or_else(
+                || self.url.clone(),
+                // The plan's placeholders (`‹inputs.name›`) stay readable rather
+                // than shown as the bytes they would be sent as.
+                |url| {
+                    url.as_str()
+                        .replace("%E2%80%B9", "\u{2039}")
+                        .replace("%E2%80%BA", "\u{203a}")
+                },
+            );
         format!("{} {url}", self.method.as_str())
     }
 
@@ -102,6 +114,7 @@ impl Request {
         details.extend(self.bearer.iter().map(|bearer| format!("bearer {bearer}")));
         details.extend(self.json.iter().map(|json| format!("json {json}")));
         details.extend(self.body.iter().map(|body| format!("body {body}")));
+        details.extend(self.connection.details());
         details.push(format!(
             "request timeout {}",
             humantime::format_duration(self.timeout)
@@ -119,6 +132,7 @@ impl Request {
             json: None,
             body: None,
             timeout,
+            connection: Connection::default(),
         }
     }
 }
@@ -136,6 +150,9 @@ pub struct Response {
     pub json: Option<serde_json::Value>,
     /// From sending the request to having read the whole body.
     pub elapsed_ms: u64,
+    /// The certificate an HTTPS server presented (`None` over plain HTTP), or
+    /// why it could not be read.
+    pub tls: Option<Result<Certificate, String>>,
 }
 
 /// Which timeout expired.
@@ -263,13 +280,21 @@ fn timeout_text(kind: TimeoutKind, after: Duration) -> String {
 /// Build one per run and clone it (a clone shares the pool); a client is tied to
 /// the tokio runtime its connections were made on.
 pub fn client() -> Result<reqwest::Client, HttpError> {
+    client_builder()
+        .build()
+        .map_err(|error| HttpError::Client(cause_text(&error)))
+}
+
+/// The settings every client has; a step with its own TLS files or
+/// addresses builds its client from these too (`tls.rs`). The served
+/// certificate is kept, for `steps.<id>.tls`.
+pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .use_rustls_tls()
         .user_agent(concat!("runbook/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(CONNECT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|error| HttpError::Client(cause_text(&error)))
+        .tls_info(true)
 }
 
 /// Sends `request` and reads the whole response.
@@ -293,6 +318,11 @@ pub async fn send(client: &reqwest::Client, request: &Request) -> Result<Respons
         .map_err(|error| classify(&error, request))?;
     let status = response.status().as_u16();
     let headers = response_headers(response.headers());
+    let served = response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(reqwest::tls::TlsInfo::peer_certificate)
+        .map(|der| Certificate::read(der, SystemTime::now()));
 
     // A declared length over the cap fails before anything is read.
     if response
@@ -326,6 +356,7 @@ pub async fn send(client: &reqwest::Client, request: &Request) -> Result<Respons
         body,
         json,
         elapsed_ms,
+        tls: served,
     })
 }
 
@@ -537,6 +568,15 @@ fn classify(error: &reqwest::Error, request: &Request) -> HttpError {
             after,
         };
     }
+    // A refused handshake can surface after connecting (TLS 1.3 servers
+    // judge a client certificate then), so it is looked for first.
+    if let Some(failure) = tls::rustls_error(error) {
+        return HttpError::Tls {
+            method,
+            url,
+            detail: tls::handshake_failure(failure),
+        };
+    }
     let detail = cause_text(error);
     if error.is_connect() {
         let io_kinds: Vec<std::io::ErrorKind> = causes(error)
@@ -695,6 +735,42 @@ pub(crate) mod tests {
                 "/moved",
                 get(|| async { (StatusCode::FOUND, [("Location", "/echo")]) }),
             )
+    }
+
+    #[test]
+    fn a_placeholder_host_is_shown_as_written_not_in_punycode() {
+        let request = Request::get("https://\u{2039}item\u{203a}:8443/x y", TIMEOUT);
+        assert_eq!(
+            request.target(),
+            "GET https://\u{2039}item\u{203a}:8443/x y"
+        );
+        let plain = Request::get("https://a.test/x y", TIMEOUT);
+        assert_eq!(plain.target(), "GET https://a.test/x%20y");
+    }
+
+    #[test]
+    fn the_plan_details_name_the_tls_files_and_addresses_but_no_content() {
+        let mut request = Request::get("https://a.test/", TIMEOUT);
+        request.connection = Connection {
+            ca: Some("pki/ca.pem".into()),
+            cert: Some("pki/me.pem".into()),
+            key: Some("pki/me-key.pem".into()),
+            resolve: vec![("a.test".into(), "127.0.0.1".into())],
+        };
+        let details = request.details();
+        assert!(
+            details
+                .contains(&"tls ca pki/ca.pem (trusted instead of the built-in roots)".to_owned()),
+            "{details:?}"
+        );
+        assert!(
+            details.contains(&"tls client certificate pki/me.pem (key pki/me-key.pem)".to_owned()),
+            "{details:?}"
+        );
+        assert!(
+            details.contains(&"resolve a.test to 127.0.0.1".to_owned()),
+            "{details:?}"
+        );
     }
 
     #[tokio::test]

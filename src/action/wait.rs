@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::command::{self, CommandSpec};
 use super::expect::{self, Expectation};
 use super::http::{self, Request};
+use super::tls::ConnectionError;
 
 /// What a `wait_for` sends each time it polls.
 #[derive(Debug, Clone)]
@@ -41,6 +42,16 @@ impl Wait {
         match &self.poll {
             Poll::Request(request) => format!("wait for {}", request.target()),
             Poll::Command(command) => format!("wait for {}", command.target()),
+        }
+    }
+
+    /// The client the poll sends with: the run's `shared` one, or the
+    /// request's own when it has `tls` or `resolve` (built once, for every
+    /// attempt).
+    pub fn client(&self, shared: &reqwest::Client) -> Result<reqwest::Client, ConnectionError> {
+        match &self.poll {
+            Poll::Request(request) => request.connection.client_or(shared),
+            Poll::Command(_) => Ok(shared.clone()),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Child runbooks (`runbook: PATH` steps) seen from their parent: whether the chain
-//! of children loops back, and the strongest effect a child has.
+//! of children loops back, the strongest effect a child has, and what it takes
+//! and gives (its inputs and `outputs:`).
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,43 @@ fn load(path: &Path) -> Result<Runbook, String> {
     let root = node::parse(&text).map_err(|e| format!("line {}: {}", e.span.line, e.message))?;
     let mut ignored = Vec::new();
     decode::decode(&root, &text, &mut ignored).ok_or_else(|| "it is not a runbook".to_owned())
+}
+
+/// What a child runbook takes and gives, as its parent sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    /// Each declared input: its name, whether it is secret, whether it has a default.
+    pub inputs: Vec<ChildInput>,
+    /// The names of its `outputs:`.
+    pub outputs: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildInput {
+    pub name: String,
+    pub secret: bool,
+    pub required: bool,
+}
+
+/// The inputs and outputs of the child in `path`, or `None` if it cannot be read.
+pub fn interface(path: &Path) -> Option<Interface> {
+    let runbook = load(path).ok()?;
+    Some(Interface {
+        inputs: runbook
+            .inputs
+            .iter()
+            .map(|input| ChildInput {
+                name: input.name.value.clone(),
+                secret: input.secret.as_ref().is_some_and(|s| s.value),
+                required: input.default.is_none(),
+            })
+            .collect(),
+        outputs: runbook
+            .outputs
+            .iter()
+            .map(|(n, _)| n.value.clone())
+            .collect(),
+    })
 }
 
 /// Follows the children of `path`; `chain` holds the canonical paths of the

@@ -5,6 +5,7 @@
 mod action;
 mod approve;
 mod expect;
+mod for_each;
 mod gates;
 mod runbook;
 mod step;

@@ -122,6 +122,16 @@ codes! {
     BadSuppression = "RB050", Warning, "ignore comment with an unknown or unignorable code";
     UnknownCall = "RB055", Error, "unknown filter or test";
     SecretOnCommandLine = "RB056", Warning, "secret written into a command line";
+    UnknownChildInput = "RB070", Error, "with names an input the child runbook does not declare";
+    ChildInputNotPassed = "RB071", Warning, "a fan-out child's required input is not passed in with";
+    ForEachShape = "RB072", Error, "for_each that cannot give items";
+    UnknownItemField = "RB073", Error, "item field that the for_each product does not have";
+    UnknownChildOutput = "RB074", Error, "output the child runbook does not declare";
+    BadTlsFile = "RB075", Error, "TLS file that is not what its key says";
+    MissingTlsFile = "RB076", Warning, "TLS file that does not exist";
+    TlsKeyPair = "RB077", Error, "client certificate without its key, or key without certificate";
+    BadResolve = "RB078", Error, "resolve entry that cannot be used";
+    TlsMisplaced = "RB079", Error, "TLS setting or check where there is no TLS";
     ApprovalCount = "RB080", Error, "approve.count outside 1 to the number of approvers";
     ApproverList = "RB081", Error, "approve.from empty, or with a name that is blank, invalid or given twice";
     ApprovalOfNothing = "RB082", Warning, "approve on a step that changes nothing";

@@ -60,6 +60,9 @@ pub struct Runbook {
     /// A runbook written with `steps:` has one phase with no id.
     pub phases: Vec<Phase>,
     pub rollback: Vec<Step>,
+    /// `outputs:` — name → template, rendered when the run passed: what a
+    /// parent reads as `steps.<id>.outputs.NAME` of the step that ran it.
+    pub outputs: Vec<(Spanned<String>, Template)>,
 }
 
 impl Runbook {
@@ -208,8 +211,11 @@ pub struct Step {
     pub priority: Option<Spanned<Priority>>,
     pub estimate: Option<Spanned<Timespan>>,
     pub guide: Option<Spanned<String>>,
-    pub for_each: Option<Template>,
+    pub for_each: Option<ForEach>,
     pub concurrency: Option<Spanned<u32>>,
+    /// `with:` on a `runbook:` step — the child's inputs, each a template
+    /// rendered in this runbook's context (with `item` in a fan-out).
+    pub with: Vec<(Spanned<String>, Template)>,
     pub expect: Option<Expect>,
     /// Keys given in the file whose values could not be read (`action` when no
     /// action could be read at all): later checks that would only repeat the
@@ -304,6 +310,55 @@ impl Step {
     }
 }
 
+/// `for_each:` — the items a step repeats its action over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ForEach {
+    /// `for_each: TEMPLATE` that gives a list, or a list written out; `item`
+    /// is each element.
+    List(Axis),
+    /// `for_each: {name: LIST, …}` — every combination of the lists (a matrix,
+    /// the first name varying slowest); `item.name` is that list's element.
+    Product {
+        span: Span,
+        axes: Vec<(Spanned<String>, Axis)>,
+    },
+}
+
+impl ForEach {
+    pub fn span(&self) -> Span {
+        match self {
+            ForEach::List(axis) => axis.span(),
+            ForEach::Product { span, .. } => *span,
+        }
+    }
+
+    /// The names `item` has in a product (`item.node`); none for a list.
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            ForEach::List(_) => Vec::new(),
+            ForEach::Product { axes, .. } => axes.iter().map(|(n, _)| n.value.as_str()).collect(),
+        }
+    }
+}
+
+/// One list of a `for_each`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Axis {
+    /// A template that gives a list: `"{{ inputs.nodes }}"`.
+    Template(Template),
+    /// A list written out: `[api, worker]` (its strings are templates).
+    Items(Node),
+}
+
+impl Axis {
+    pub fn span(&self) -> Span {
+        match self {
+            Axis::Template(template) => template.span,
+            Axis::Items(node) => node.span,
+        }
+    }
+}
+
 /// The one thing a step does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -385,7 +440,7 @@ impl Action {
             Action::WriteFile(_) => &["file", "fingerprint", "previous_fingerprint"],
             Action::Prompt(_) | Action::ReadSetting(_) | Action::GenerateSecret(_) => &["value"],
             Action::SetSetting(_) => &["previous_fingerprint", "previous_fingerprints"],
-            Action::Http(_) => &["status", "json", "headers", "elapsed_ms", "body"],
+            Action::Http(_) => &["status", "json", "headers", "elapsed_ms", "body", "tls"],
             Action::Command(_) => &["exit_code", "stdout", "stderr"],
             Action::WaitFor(_) => &["attempts"],
             Action::Runbook(_) => &["run_id", "child_outcome"],
@@ -529,6 +584,44 @@ pub struct HttpRequest {
     pub json: Option<Node>,
     pub body: Option<Template>,
     pub timeout: Option<Spanned<Timespan>>,
+    /// PEM files to trust and to present (`http.tls`); boxed, as few
+    /// requests have it.
+    pub tls: Option<Box<TlsFiles>>,
+    /// Host names and the IP address to connect to for each (`http.resolve`).
+    pub resolve: Vec<(Spanned<String>, Template)>,
+}
+
+/// `http.tls: {ca, cert, key}` — paths of PEM files, each a template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    pub span: Span,
+    /// The CA that must have signed the served certificate, instead of the
+    /// built-in roots.
+    pub ca: Option<Template>,
+    /// A client certificate, sent when the server asks for one.
+    pub cert: Option<Template>,
+    /// The private key of `cert`: a secret file, never shown.
+    pub key: Option<Template>,
+}
+
+/// An address as `http.resolve` takes it: an IP address (`127.0.0.1`, `::1`
+/// or `[::1]`), no port — the port is the URL's.
+pub fn resolve_address(text: &str) -> Option<std::net::IpAddr> {
+    let text = text.trim();
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    bare.parse().ok()
+}
+
+impl TlsFiles {
+    /// Each file with its key in `tls:`, in the order the plan names them.
+    pub fn paths(&self) -> impl Iterator<Item = (&'static str, &Template)> {
+        [("ca", &self.ca), ("cert", &self.cert), ("key", &self.key)]
+            .into_iter()
+            .filter_map(|(key, template)| template.as_ref().map(|t| (key, t)))
+    }
 }
 
 impl HttpRequest {
@@ -565,10 +658,10 @@ pub struct Command {
     pub cwd: Option<Template>,
 }
 
-/// What `wait_for` polls.
+/// What `wait_for` polls (a request boxed: it is much the larger).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Probe {
-    Http(HttpRequest),
+    Http(Box<HttpRequest>),
     Command(Command),
 }
 
@@ -601,6 +694,63 @@ pub struct Expect {
     pub body: Option<TextMatch>,
     /// Response header names (any case) and what their value must show.
     pub headers: Vec<(Spanned<String>, TextMatch)>,
+    /// The served certificate's fields and what each must show.
+    pub tls: Vec<(Spanned<TlsField>, TlsMatch)>,
+}
+
+/// A field of the certificate an HTTPS server presented
+/// (`steps.<id>.tls.<field>`, `expect.tls.<field>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsField {
+    Subject,
+    Issuer,
+    Sans,
+    NotBefore,
+    NotAfter,
+    DaysLeft,
+    Sha256,
+    Serial,
+}
+
+impl TlsField {
+    pub const ALL: [TlsField; 8] = [
+        TlsField::Subject,
+        TlsField::Issuer,
+        TlsField::Sans,
+        TlsField::NotBefore,
+        TlsField::NotAfter,
+        TlsField::DaysLeft,
+        TlsField::Sha256,
+        TlsField::Serial,
+    ];
+
+    /// The key, as results and `expect.tls` spell it.
+    pub fn key(self) -> &'static str {
+        match self {
+            TlsField::Subject => "subject",
+            TlsField::Issuer => "issuer",
+            TlsField::Sans => "sans",
+            TlsField::NotBefore => "not_before",
+            TlsField::NotAfter => "not_after",
+            TlsField::DaysLeft => "days_left",
+            TlsField::Sha256 => "sha256",
+            TlsField::Serial => "serial",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<TlsField> {
+        TlsField::ALL.into_iter().find(|field| field.key() == key)
+    }
+}
+
+/// What one certificate field must show: text fields take a text matcher, the
+/// list of names `{contains | not_contains: NAME}` (a name exactly), and
+/// `days_left` a number matcher.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TlsMatch {
+    Text(TextMatch),
+    Names(TextMatch),
+    Number(Matcher),
 }
 
 /// A text matcher: `{contains, not_contains, equals, matches}`, every rule given

@@ -18,7 +18,9 @@ use crate::output;
 use crate::template::{self, mask};
 
 mod approval;
+mod child;
 mod effects;
+mod tls;
 
 /// Names a template may start with besides its context (`inputs`, `steps`, …):
 /// `MiniJinja`'s global functions.
@@ -56,6 +58,7 @@ pub fn check(cx: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) {
         unknown_calls: HashMap::new(),
         first: HashMap::new(),
         secrets: Secrets::of(cx.runbook),
+        interfaces: HashMap::new(),
     };
     rules.run();
 }
@@ -75,6 +78,8 @@ struct Rules<'a, 'b> {
     /// lookup, not a scan (which made long files quadratic).
     first: HashMap<&'a str, usize>,
     secrets: Secrets,
+    /// What each child runbook takes and gives, by file, read once.
+    interfaces: HashMap<PathBuf, Option<children::Interface>>,
 }
 
 /// The template paths that hold a secret (`inputs.token`, `steps.old.value`),
@@ -154,6 +159,17 @@ impl Rules<'_, '_> {
         for (index, step) in all.iter().enumerate() {
             self.step(step, &all[..index]);
         }
+        // A runbook's outputs are rendered after its main steps, for its parent.
+        let main: Vec<&Step> = runbook.steps().collect();
+        for (_, template) in &runbook.outputs {
+            let scope = Scope {
+                earlier: &main,
+                this: None,
+                own_results: false,
+                item: false,
+            };
+            self.template(template, &scope, "the runbook's `outputs`");
+        }
         self.unused_inputs();
         self.literal_secrets();
         self.control_characters();
@@ -219,7 +235,8 @@ impl Rules<'_, '_> {
             earlier,
             this: Some(step),
             own_results: false,
-            item: step.for_each.is_some(),
+            // A `for_each` that could not be read is reported already.
+            item: step.for_each.is_some() || step.unread("for_each"),
         };
         let before = Scope {
             item: false,
@@ -240,6 +257,7 @@ impl Rules<'_, '_> {
         self.action_rules(step, earlier);
         self.effects(step);
         self.approval(step);
+        self.tls(step);
         self.secret_on_command_line(step);
     }
 
@@ -433,6 +451,7 @@ impl Rules<'_, '_> {
         }
         if let Action::Runbook(path) = &step.action {
             self.child(path);
+            self.child_inputs(step);
         }
         for request in http_requests(step) {
             self.plain_http(&request.url);
@@ -659,6 +678,9 @@ impl Rules<'_, '_> {
                 self.step_reference(span, id, third, fourth, scope);
             }
             "item" => {
+                if let Some(step) = scope.this.filter(|_| scope.item) {
+                    self.item_field(step, second, span);
+                }
                 if !scope.item {
                     self.report(
                         Diagnostic::new(
@@ -775,21 +797,9 @@ impl Rules<'_, '_> {
         let results = step.action.result_fields();
         if field == "outputs" {
             if let Some(name) = output
-                && !step.outputs.iter().any(|(n, _)| n.value == name)
+                && let Some(diagnostic) = self.unknown_output(step, name, span)
             {
-                let help =
-                    match did_you_mean(name, step.outputs.iter().map(|(n, _)| n.value.as_str())) {
-                        Some(close) => format!("did you mean `steps.{id}.outputs.{close}`?"),
-                        None => format!("declare it in step `{id}`'s `outputs:`"),
-                    };
-                self.report(
-                    Diagnostic::new(
-                        Code::UnknownResult,
-                        span,
-                        format!("step `{id}` has no output `{name}`"),
-                    )
-                    .help(help),
-                );
+                self.report(diagnostic);
             }
             return;
         }
@@ -1084,12 +1094,23 @@ fn scan_strings(node: &Node, visit: &mut impl FnMut(&Node, &str)) {
 
 /// The host of a literal `http://` URL (none when the host comes from a template).
 fn plain_http_host(url: &str) -> Option<&str> {
-    let url = url.trim();
-    let scheme = url.get(..7)?;
-    if !scheme.eq_ignore_ascii_case("http://") {
-        return None;
+    match literal_url(url)? {
+        (false, host) => Some(host),
+        (true, _) => None,
     }
-    let rest = &url[7..];
+}
+
+/// Whether a URL is `https://` (else `http://`) and its host, when both are
+/// written out (not templated).
+fn literal_url(url: &str) -> Option<(bool, &str)> {
+    let url = url.trim();
+    let (https, rest) = if url.get(..7)?.eq_ignore_ascii_case("http://") {
+        (false, &url[7..])
+    } else if url.get(..8)?.eq_ignore_ascii_case("https://") {
+        (true, &url[8..])
+    } else {
+        return None;
+    };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
     let host = authority.rsplit('@').next().unwrap_or(authority);
@@ -1098,7 +1119,7 @@ fn plain_http_host(url: &str) -> Option<&str> {
     } else {
         host.split(':').next().unwrap_or(host)
     };
-    (!host.is_empty() && !host.contains("{{")).then_some(host)
+    (!host.is_empty() && !host.contains("{{")).then_some((https, host))
 }
 
 /// The input names a template mentions, found without parsing it (for a

@@ -7,8 +7,8 @@
 use std::borrow::Cow;
 
 use super::model::{
-    Action, Command, Expect, FileSource, HttpRequest, Matcher, Probe, Step, Template, TextMatch,
-    TextRule,
+    Action, Axis, Command, Expect, FileSource, ForEach, HttpRequest, Matcher, Probe, Step,
+    Template, TextMatch, TextRule, TlsMatch,
 };
 use super::node::{Node, Value};
 
@@ -39,7 +39,11 @@ impl Step {
     pub fn templates(&self) -> Vec<StepTemplate<'_>> {
         let mut out = Templates(Vec::new());
         out.text(self.when.as_ref(), Stage::Gate, "`when`");
-        out.text(self.for_each.as_ref(), Stage::Gate, "`for_each`");
+        match &self.for_each {
+            Some(ForEach::List(axis)) => out.axis(axis),
+            Some(ForEach::Product { axes, .. }) => axes.iter().for_each(|(_, axis)| out.axis(axis)),
+            None => {}
+        }
         if let Some(confirm) = &self.confirm {
             out.text(confirm.message.as_ref(), Stage::Confirm, "`confirm`");
             out.text(confirm.phrase.as_ref(), Stage::Confirm, "`confirm`");
@@ -73,11 +77,15 @@ impl Step {
                 let (FileSource::Content(source) | FileSource::From(source)) = &file.source;
                 out.text(Some(source), Stage::Action, "this step");
             }
+            Action::Runbook(_) => {
+                for (_, value) in &self.with {
+                    out.text(Some(value), Stage::Action, "`with`");
+                }
+            }
             Action::WaitFor(_)
             | Action::RestoreSetting(_)
             | Action::RestoreFile(_)
-            | Action::GenerateSecret(_)
-            | Action::Runbook(_) => {}
+            | Action::GenerateSecret(_) => {}
         }
         out.expect(self.expect.as_ref());
         for wait in self.waits() {
@@ -144,22 +152,36 @@ impl<'a> Templates<'a> {
         }
     }
 
+    /// One list of a `for_each`, read before the step runs.
+    fn axis(&mut self, axis: &'a Axis) {
+        match axis {
+            Axis::Template(template) => self.text(Some(template), Stage::Gate, "`for_each`"),
+            Axis::Items(node) => self.node_at(node, Stage::Gate, "`for_each`"),
+        }
+    }
+
     /// The strings inside a YAML value (a `json:` body, an `equals:` value) are
     /// templates too, each at its own node.
     fn node(&mut self, node: &Node, place: &'static str) {
+        self.node_at(node, Stage::Action, place);
+    }
+
+    fn node_at(&mut self, node: &Node, stage: Stage, place: &'static str) {
         match &node.value {
             Value::Str(text) => self.0.push(StepTemplate {
                 template: Cow::Owned(Template {
                     source: text.clone(),
                     span: node.span,
                 }),
-                stage: Stage::Action,
+                stage,
                 place,
             }),
-            Value::Seq(items) => items.iter().for_each(|item| self.node(item, place)),
+            Value::Seq(items) => items
+                .iter()
+                .for_each(|item| self.node_at(item, stage, place)),
             Value::Map(entries) => entries
                 .iter()
-                .for_each(|(_, value)| self.node(value, place)),
+                .for_each(|(_, value)| self.node_at(value, stage, place)),
             Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {}
         }
     }
@@ -173,6 +195,12 @@ impl<'a> Templates<'a> {
         self.text(request.body.as_ref(), Stage::Action, "this step");
         if let Some(json) = &request.json {
             self.node(json, "the `json` body");
+        }
+        for (_, path) in request.tls.iter().flat_map(|files| files.paths()) {
+            self.text(Some(path), Stage::Action, "`tls`");
+        }
+        for (_, address) in &request.resolve {
+            self.text(Some(address), Stage::Action, "`resolve`");
         }
     }
 
@@ -188,7 +216,11 @@ impl<'a> Templates<'a> {
         let Some(expect) = expect else {
             return;
         };
-        for (_, matcher) in &expect.json {
+        let tls_numbers = expect.tls.iter().filter_map(|(_, m)| match m {
+            TlsMatch::Number(matcher) => Some(matcher),
+            TlsMatch::Text(_) | TlsMatch::Names(_) => None,
+        });
+        for matcher in expect.json.iter().map(|(_, m)| m).chain(tls_numbers) {
             match matcher {
                 Matcher::Equals(node) => self.node(node, "`expect`"),
                 Matcher::NotEmpty(_)
@@ -201,8 +233,12 @@ impl<'a> Templates<'a> {
         self.text(expect.stdout_contains.as_ref(), Stage::Action, "`expect`");
         self.text(expect.body_contains.as_ref(), Stage::Action, "`expect`");
         let headers = expect.headers.iter().map(|(_, matcher)| matcher);
+        let tls_texts = expect.tls.iter().filter_map(|(_, m)| match m {
+            TlsMatch::Text(matcher) | TlsMatch::Names(matcher) => Some(matcher),
+            TlsMatch::Number(_) => None,
+        });
         let texts = [&expect.stdout, &expect.stderr, &expect.body];
-        for matcher in texts.into_iter().flatten().chain(headers) {
+        for matcher in texts.into_iter().flatten().chain(headers).chain(tls_texts) {
             self.text_match(matcher);
         }
     }

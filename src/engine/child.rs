@@ -1,68 +1,483 @@
 //! Child runbooks (`runbook: PATH`): the child runs as part of this run, with the
-//! same answers, flags and operator, in an engine (journal, lock) of its own; its
-//! outcome is the step's outcome.
+//! same answers, flags and operator — plus the inputs its step gives in `with:`,
+//! rendered here, above every other answer — in an engine (journal, lock) of its
+//! own; its outcome is the step's outcome. With `for_each`, one child run per
+//! item, at most `concurrency` at once, each with its own state directory,
+//! gates, journal and outcome; the step passes only if every item passed.
+//!
+//! A child run records the parent run and step it belongs to (`child_of`). When
+//! the parent reaches the step again in the same run — resumed after a crash,
+//! or after the child was blocked — a child run that passed is not run again,
+//! and one that did not finish is continued, not started over: no passed child
+//! step (an irreversible one above all) runs twice.
 
-use std::sync::Arc;
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
-use crate::document::model::Step;
+use crate::document::model::{Runbook, Step};
 use crate::document::rules::parent_dir;
-use crate::engine::Stop;
+use crate::engine::journal::{EventKind, Replay};
+use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::perform::Done;
-use crate::engine::runner::{Engine, RunEnd};
+use crate::engine::resume::Started;
+use crate::engine::runner::{ChildPlace, Engine, RunEnd, RunOptions, SharedOperator};
+use crate::engine::state_dir::StateDir;
+use crate::engine::{EngineError, Stop};
+use crate::eval::answers::Answers;
+use crate::eval::inputs::Spec;
+use crate::eval::items::label;
 use crate::eval::load;
+use crate::secret::Redactor;
+
+/// `for_each` without `concurrency` runs one child at a time.
+const DEFAULT_CONCURRENCY: usize = 1;
+
+/// Why an item that was never started has no run: a fan-out of child runs
+/// stops starting items at the first failure (those in flight finish), since
+/// each item changes something and the failure may be the pattern.
+const NOT_STARTED: &str = "not started: an earlier item failed";
+
+/// One child run to make, with everything it needs owned, so that several run
+/// side by side.
+struct ChildRun {
+    file: PathBuf,
+    runbook: Runbook,
+    options: RunOptions,
+    answers: Answers,
+    operator: SharedOperator,
+    client: reqwest::Client,
+    depth: usize,
+    /// How `--confirm` names the child's steps: `kid.`.
+    scope: String,
+    place: ChildPlace,
+}
+
+/// What one child run gave.
+struct ChildEnd {
+    item: Option<Json>,
+    outcome: Outcome,
+    reason: Option<String>,
+    run_id: Option<String>,
+    child_outcome: Option<Outcome>,
+    /// name → (value, secret).
+    outputs: BTreeMap<String, (String, bool)>,
+    /// The secrets the child learnt, for this run's output.
+    redactor: Option<Redactor>,
+    stop: Option<Stop>,
+}
+
+impl ChildEnd {
+    fn failed(item: Option<Json>, reason: String) -> ChildEnd {
+        ChildEnd {
+            item,
+            outcome: Outcome::Failed,
+            reason: Some(reason),
+            run_id: None,
+            child_outcome: None,
+            outputs: BTreeMap::new(),
+            redactor: None,
+            stop: None,
+        }
+    }
+
+    /// The item's entry in `steps.<id>.results`, or the step's own results.
+    fn results(&self) -> Json {
+        let outputs: serde_json::Map<String, Json> = self
+            .outputs
+            .iter()
+            .map(|(name, (value, _))| (name.clone(), json!(value)))
+            .collect();
+        let mut results = json!({
+            "run_id": self.run_id,
+            "child_outcome": self.child_outcome.map(Outcome::as_str),
+            "outputs": outputs,
+        });
+        if let Some(item) = &self.item {
+            results["item"] = item.clone();
+            results["outcome"] = json!(self.outcome.as_str());
+            results["reason"] = json!(self.reason);
+        }
+        results
+    }
+}
 
 impl Engine {
-    pub(super) async fn child(&mut self, step: &Step, path: &str) -> Result<Done, Stop> {
+    /// A `runbook:` step: one child run, or one per item of its `for_each`.
+    pub(super) async fn child_step(
+        &mut self,
+        step: &Step,
+        path: &str,
+        items: Option<&[Json]>,
+    ) -> Result<Done, Stop> {
         let file = parent_dir(&self.file).join(path);
         let runbook = match load(&file) {
             Ok(runbook) => runbook,
-            Err(error) => {
-                return Ok(Done {
-                    outcome: Outcome::Failed,
-                    reason: Some(error.to_string()),
-                    results: json!({}),
-                    secret_fields: Vec::new(),
-                });
-            }
+            Err(error) => return Ok(failed(error.to_string())),
         };
-        let mut child = match Engine::start(
-            &file,
+        let Some(items) = items else {
+            let run = match self.child_run(step, &file, &runbook, None) {
+                Ok(run) => run,
+                Err(reason) => return Ok(failed(reason)),
+            };
+            let end = run.run().await;
+            return self.one_child(end);
+        };
+        // The runbook file is locked once for the whole fan-out: its items run
+        // side by side, each under its own state directory's lock.
+        let locked = StateDir::for_runbook(&file, &runbook.id.value)
+            .and_then(|state| state.ensure().map(|()| state))
+            .map_err(EngineError::from)
+            .and_then(|state| {
+                let holder = Holder::this_process(
+                    &self.run_id,
+                    std::env::args().collect::<Vec<_>>().join(" "),
+                );
+                let lock = Lock::acquire_runbook(&file, &state.lock_path(), &holder)?;
+                Ok((state, lock))
+            });
+        let (main_state, _lock) = match locked {
+            Ok(locked) => locked,
+            Err(error) => return Ok(failed(error.to_string())),
+        };
+        let mut runs = Vec::with_capacity(items.len());
+        for item in items {
+            let mut run = match self.child_run(step, &file, &runbook, Some(item)) {
+                Ok(run) => run,
+                Err(reason) => return Ok(failed(format!("{}: {reason}", label(item)))),
+            };
+            run.place.item_state = Some(main_state.item(&item_key(&step.id.value, item)));
+            runs.push(run);
+        }
+        let concurrency = step
+            .concurrency
+            .as_ref()
+            .map_or(DEFAULT_CONCURRENCY, |c| c.value as usize);
+        let stopped = Cell::new(false);
+        let ends = crate::action::fan_out::for_each(
+            runs,
+            concurrency,
+            |run: ChildRun| {
+                let stopped = &stopped;
+                async move {
+                    if stopped.get() {
+                        return ChildEnd {
+                            outcome: Outcome::Pending,
+                            ..ChildEnd::failed(run.place.item.clone(), NOT_STARTED.to_owned())
+                        };
+                    }
+                    let end = run.run().await;
+                    if end.outcome == Outcome::Failed || end.stop.is_some() {
+                        stopped.set(true);
+                    }
+                    end
+                }
+            },
+            |_| {},
+        )
+        .await;
+        self.fanned_out_children(ends)
+    }
+
+    /// Prepares the child run of `step` (for `item`): its inputs from `with:`,
+    /// rendered here and checked against what the child declares.
+    fn child_run(
+        &self,
+        step: &Step,
+        file: &Path,
+        runbook: &Runbook,
+        item: Option<&Json>,
+    ) -> Result<ChildRun, String> {
+        let mut given = BTreeMap::new();
+        for (name, template) in &step.with {
+            let rendered = self
+                .values
+                .render(&template.source, item)
+                .map_err(|e| self.render_failed(step, &format!("with.{}", name.value), &e.0))?;
+            if let Some(input) = runbook.input(&name.value) {
+                Spec::of_input(input)
+                    .check(&rendered.text)
+                    .map_err(|reason| {
+                        format!(
+                            "`with: {{{}}}` is not a valid value for the child's input: {reason}",
+                            name.value
+                        )
+                    })?;
+            }
+            if rendered.secret {
+                // Masked in this run's output too, from now on.
+                self.values.redactor.add(&rendered.text);
+            }
+            given.insert(name.value.clone(), (rendered.text, rendered.secret));
+        }
+        Ok(ChildRun {
+            file: file.to_path_buf(),
+            runbook: runbook.clone(),
+            options: self.options.clone(),
+            answers: self.answers.with_given(given),
+            operator: std::sync::Arc::clone(&self.operator),
+            client: self.client.clone(),
+            depth: self.depth + 1,
+            scope: format!("{}.", self.confirm_name(step)),
+            place: ChildPlace {
+                parent_run: self.run_id.clone(),
+                step: step.id.value.clone(),
+                item: item.cloned(),
+                item_state: None,
+            },
+        })
+    }
+
+    /// The outcome of a step that ran its child once.
+    fn one_child(&mut self, mut end: ChildEnd) -> Result<Done, Stop> {
+        if let Some(stop) = end.stop.take() {
+            return Err(stop);
+        }
+        if let Some(redactor) = &end.redactor {
+            self.values.redactor.merge(redactor);
+        }
+        let reason = end.reason.take();
+        let secret_fields = end
+            .outputs
+            .iter()
+            .filter(|(_, (_, secret))| *secret)
+            .map(|(name, _)| format!("outputs.{name}"))
+            .collect();
+        Ok(Done {
+            outcome: end.outcome,
+            reason: reason.map(|r| self.values.redactor.redact(&r)),
+            results: end.results(),
+            secret_fields,
+        })
+    }
+
+    /// A fan-out's outcome: passed only if every item passed; failed if one
+    /// failed; deferred if every other one was deferred; else blocked.
+    fn fanned_out_children(&mut self, ends: Vec<ChildEnd>) -> Result<Done, Stop> {
+        let mut stop = None;
+        for end in &ends {
+            if let Some(redactor) = &end.redactor {
+                self.values.redactor.merge(redactor);
+            }
+        }
+        let total = ends.len();
+        let mut results = Vec::with_capacity(total);
+        let mut failed = Vec::new();
+        let mut unfinished = Vec::new();
+        let mut all_deferred = true;
+        for mut end in ends {
+            if stop.is_none() {
+                stop = end.stop.take();
+            }
+            let what = end.item.as_ref().map_or_else(String::new, label);
+            let why = end.reason.clone().unwrap_or_default();
+            match end.outcome {
+                Outcome::Passed | Outcome::Skipped => {}
+                Outcome::Failed | Outcome::RollbackFailed | Outcome::Abandoned => {
+                    failed.push(format!("{what}: {why}"))
+                }
+                Outcome::Deferred => unfinished.push(format!("{what}: deferred: {why}")),
+                Outcome::Blocked | Outcome::Pending => {
+                    all_deferred = false;
+                    unfinished.push(format!("{what}: {why}"));
+                }
+            }
+            results.push(end.results());
+        }
+        if let Some(stop) = stop {
+            return Err(stop);
+        }
+        let results = json!({ "results": results });
+        let (outcome, reason) = if !failed.is_empty() {
+            let reason = format!(
+                "{} of {total} items failed: {}",
+                failed.len(),
+                crate::engine::perform::first_failures(&failed)
+            );
+            (Outcome::Failed, Some(reason))
+        } else if !unfinished.is_empty() {
+            let reason = format!(
+                "{} of {total} items did not finish: {}",
+                unfinished.len(),
+                crate::engine::perform::first_failures(&unfinished)
+            );
+            let outcome = if all_deferred {
+                Outcome::Deferred
+            } else {
+                Outcome::Blocked
+            };
+            (outcome, Some(reason))
+        } else {
+            (Outcome::Passed, None)
+        };
+        Ok(Done {
+            outcome,
+            reason: reason.map(|r| self.values.redactor.redact(&r)),
+            results,
+            secret_fields: Vec::new(),
+        })
+    }
+
+    /// Renders the runbook's `outputs:` when the run passed (for a parent to
+    /// read), and journals them, secrets masked. One that cannot be rendered
+    /// fails the run: the parent would read nothing where it expects a value.
+    pub(super) async fn render_outputs(&mut self, end: RunEnd) -> Result<RunEnd, EngineError> {
+        if end != RunEnd::Passed || self.runbook.outputs.is_empty() {
+            return Ok(end);
+        }
+        let outputs = self.runbook.outputs.clone();
+        let sources: Vec<&str> = outputs.iter().map(|(_, t)| t.source.as_str()).collect();
+        match self.resolve_for(&sources).await {
+            Ok(()) => {}
+            Err(Stop::Fatal(error)) => return Err(error),
+            Err(Stop::Interrupted(signal)) => return Ok(RunEnd::Interrupted(signal)),
+        }
+        let mut shown = BTreeMap::new();
+        for (name, template) in &outputs {
+            match self.values.render(&template.source, None) {
+                Ok(rendered) => {
+                    shown.insert(
+                        name.value.clone(),
+                        self.values.redactor.redact(&rendered.text),
+                    );
+                    self.outputs
+                        .insert(name.value.clone(), (rendered.text, rendered.secret));
+                }
+                Err(error) => {
+                    self.say(&format!(
+                        "  ✗ the output `{}` cannot be rendered: {}",
+                        name.value, error.0
+                    ));
+                    self.outputs.clear();
+                    return Ok(RunEnd::Failed);
+                }
+            }
+        }
+        self.record(EventKind::OutputsRendered { outputs: shown })?;
+        Ok(end)
+    }
+}
+
+impl ChildRun {
+    /// Runs the child — or finds it passed, or continues it, when the parent
+    /// reaches it again in the same run.
+    async fn run(self) -> ChildEnd {
+        let ChildRun {
+            file,
             runbook,
-            self.options.clone(),
-            self.answers.clone(),
-            Arc::clone(&self.operator),
-            self.client.clone(),
-            self.depth + 1,
-        ) {
+            options,
+            answers,
+            operator,
+            client,
+            depth,
+            scope,
+            place,
+        } = self;
+        let item = place.item.clone();
+        let state = match &place.item_state {
+            Some(state) => state.clone(),
+            None => match StateDir::for_runbook(&file, &runbook.id.value) {
+                Ok(state) => state,
+                Err(error) => return ChildEnd::failed(item, error.to_string()),
+            },
+        };
+        let started = match earlier_run(&state, &place) {
+            Some((_, Earlier::Passed { run_id, outputs })) => {
+                let shown = item
+                    .as_ref()
+                    .map_or_else(String::new, |i| format!("{} · ", label(i)));
+                if let Ok(mut operator) = operator.lock() {
+                    operator.say(&format!(
+                        "{}{shown}child run {run_id} passed earlier in this run",
+                        "  ".repeat(depth)
+                    ));
+                }
+                return ChildEnd {
+                    item,
+                    outcome: Outcome::Passed,
+                    reason: None,
+                    run_id: Some(run_id),
+                    child_outcome: Some(Outcome::Passed),
+                    // Journaled with secrets masked: what the parent reads now.
+                    outputs: outputs.into_iter().map(|(k, v)| (k, (v, false))).collect(),
+                    redactor: None,
+                    stop: None,
+                };
+            }
+            Some((path, Earlier::Open)) => {
+                let run_id = path
+                    .file_stem()
+                    .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+                let holder =
+                    Holder::this_process(&run_id, std::env::args().collect::<Vec<_>>().join(" "));
+                let lock = match &place.item_state {
+                    Some(_) => Lock::acquire(&state.lock_path(), &holder),
+                    None => Lock::acquire_runbook(&file, &state.lock_path(), &holder),
+                };
+                lock.map_err(EngineError::from).and_then(|lock| {
+                    let started = Started {
+                        file: &file,
+                        runbook,
+                        options,
+                        answers,
+                        operator,
+                        client,
+                    };
+                    Engine::reopen(started, state, &path, lock, depth)
+                })
+            }
+            None => Engine::start(
+                &file,
+                runbook,
+                options,
+                answers,
+                operator,
+                client,
+                depth,
+                Some(&place),
+            ),
+        };
+        let mut child = match started {
             Ok(child) => child,
+            Err(error) => return ChildEnd::failed(item, error.to_string()),
+        };
+        child.scope = scope;
+        child.item = item.as_ref().map(label);
+        let end = match Box::pin(child.drive()).await {
+            Ok(end) => end,
             Err(error) => {
-                return Ok(Done {
-                    outcome: Outcome::Failed,
-                    reason: Some(error.to_string()),
-                    results: json!({}),
-                    secret_fields: Vec::new(),
-                });
+                return ChildEnd {
+                    stop: Some(Stop::Fatal(error)),
+                    ..ChildEnd::failed(item, String::new())
+                };
             }
         };
-        child.scope = format!("{}.", self.confirm_name(step));
-        let end = Box::pin(child.drive()).await.map_err(Stop::Fatal)?;
-        let run_id = child.run_id.clone();
-        // Secrets the child learnt must stay masked in this run's output too.
-        self.values.redactor.merge(&child.values.redactor);
+        let redactor = Some(child.values.redactor.clone());
+        let failed = || {
+            let at = child.runbook.steps().find_map(|s| {
+                let record = child.records.get(&s.id.value)?;
+                (record.outcome == Outcome::Failed).then(|| {
+                    let why = record.reason.as_deref().unwrap_or("failed");
+                    format!(" at `{}`: {why}", s.id.value)
+                })
+            });
+            format!(
+                "child runbook `{}` failed{}",
+                place.step,
+                at.unwrap_or_default()
+            )
+        };
         let (outcome, reason) = match &end {
             RunEnd::Passed => (Outcome::Passed, None),
-            RunEnd::Failed => (
-                Outcome::Failed,
-                Some(format!("child runbook `{}` failed", step.id.value)),
-            ),
+            RunEnd::Failed => (Outcome::Failed, Some(failed())),
             RunEnd::RollbackFailed(undone) => (
                 Outcome::Failed,
                 Some(format!(
-                    "child runbook `{}` failed, and its rollback failed too ({})",
-                    step.id.value,
+                    "{}, and its rollback failed too ({})",
+                    failed(),
                     undone.join(", ")
                 )),
             ),
@@ -79,13 +494,83 @@ impl Engine {
                     ),
                 }
             }
-            RunEnd::Interrupted(signal) => return Err(Stop::Interrupted(*signal)),
+            RunEnd::Interrupted(signal) => {
+                return ChildEnd {
+                    stop: Some(Stop::Interrupted(*signal)),
+                    redactor,
+                    ..ChildEnd::failed(item, String::new())
+                };
+            }
         };
-        Ok(Done {
+        ChildEnd {
+            item,
             outcome,
             reason,
-            results: json!({ "run_id": run_id, "child_outcome": end.outcome().as_str() }),
-            secret_fields: Vec::new(),
+            run_id: Some(child.run_id.clone()),
+            child_outcome: Some(end.outcome()),
+            outputs: std::mem::take(&mut child.outputs),
+            redactor,
+            stop: None,
+        }
+    }
+}
+
+/// What the parent's run left of a child run in `state`.
+enum Earlier {
+    /// It passed: not run again.
+    Passed {
+        run_id: String,
+        outputs: BTreeMap<String, String>,
+    },
+    /// It did not finish (interrupted, blocked): continued.
+    Open,
+}
+
+/// The latest child run in `state` that `place` (this parent run, step and
+/// item) started, if it passed or is still open. One that failed, or was
+/// superseded, is over: the parent starts a new one.
+fn earlier_run(state: &StateDir, place: &ChildPlace) -> Option<(PathBuf, Earlier)> {
+    let runs: Vec<(PathBuf, Replay)> = state.readable_runs().ok()?;
+    let (path, replay) = runs.into_iter().rev().find(|(_, replay)| {
+        replay.events.iter().any(|event| {
+            matches!(&event.kind, EventKind::ChildOf { parent_run, step, item }
+                if *parent_run == place.parent_run && *step == place.step && *item == place.item)
         })
+    })?;
+    let last = &replay.events.last()?.kind;
+    if let EventKind::RunFinished {
+        outcome: Outcome::Passed,
+        ..
+    } = last
+    {
+        let outputs = replay
+            .events
+            .iter()
+            .find_map(|event| match &event.kind {
+                EventKind::OutputsRendered { outputs } => Some(outputs.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let run_id = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        return Some((path, Earlier::Passed { run_id, outputs }));
+    }
+    crate::engine::state_dir::open(last).then_some((path, Earlier::Open))
+}
+
+/// The name of an item's state directory: the step and a digest of the item,
+/// so the same item of the same step finds its run again.
+fn item_key(step: &str, item: &Json) -> String {
+    let digest = crate::eval::load::sha256_hex(item.to_string().as_bytes());
+    format!("{step}-{}", &digest[..16])
+}
+
+fn failed(reason: String) -> Done {
+    Done {
+        outcome: Outcome::Failed,
+        reason: Some(reason),
+        results: json!({}),
+        secret_fields: Vec::new(),
     }
 }

@@ -16,10 +16,12 @@ use crate::eval::values::Values;
 use crate::secret::fingerprint;
 
 /// Every name an answer can give: the inputs, and the prompt steps by id, with
-/// whether its value is secret.
-fn answerable(runbook: &Runbook) -> Vec<(String, bool)> {
+/// whether its value is secret (declared so, or given by a parent's `with:`
+/// from a secret).
+fn answerable(runbook: &Runbook, answers: &Answers) -> Vec<(String, bool)> {
     let inputs = runbook.inputs.iter().map(|input| {
-        let secret = input.secret.as_ref().is_some_and(|s| s.value);
+        let secret = input.secret.as_ref().is_some_and(|s| s.value)
+            || answers.given_secret(&input.name.value);
         (input.name.value.clone(), secret)
     });
     let prompts = runbook.all_steps().filter_map(|step| match &step.action {
@@ -35,7 +37,7 @@ fn answerable(runbook: &Runbook) -> Vec<(String, bool)> {
 
 /// What `run_started` records: every answer given up front.
 pub fn at_start(runbook: &Runbook, answers: &Answers) -> BTreeMap<String, InputRecord> {
-    answerable(runbook)
+    answerable(runbook, answers)
         .into_iter()
         .filter_map(|(name, secret)| {
             let (value, source) = answers.get(&name)?;
@@ -53,7 +55,7 @@ pub fn at_start(runbook: &Runbook, answers: &Answers) -> BTreeMap<String, InputR
 /// and secret prompts (answers file, environment), and the defaults of secret
 /// inputs that can be rendered now (`{{ env.VAULT_TOKEN }}`).
 pub fn known_secrets(runbook: &Runbook, answers: &Answers, values: &Values) -> Vec<String> {
-    let mut secrets: Vec<String> = answerable(runbook)
+    let mut secrets: Vec<String> = answerable(runbook, answers)
         .into_iter()
         .filter(|(_, secret)| *secret)
         .filter_map(|(name, _)| answers.get(&name).map(|(value, _)| value.to_owned()))
@@ -109,7 +111,7 @@ pub fn check_resume(
         }
     }
     let mut problems = Vec::new();
-    for (name, secret) in answerable(runbook) {
+    for (name, secret) in answerable(runbook, answers) {
         let (Some((value, source)), Some((expected, shown, how))) =
             (answers.get(&name), fixed.get(&name))
         else {

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::document::model::{Effect, Step};
+use crate::document::model::{Action, Effect, Step};
 use crate::engine::gate::StepRecord;
 use crate::engine::journal::{Event, EventKind, InDoubtDecision};
 use crate::engine::outcome::Outcome;
@@ -84,6 +84,14 @@ impl Engine {
         started: Instant,
     ) -> Result<Option<Outcome>, Stop> {
         let id = step.id.value.clone();
+        if matches!(step.action, Action::Runbook(_)) {
+            // The child's own journal knows which of its steps are done: its run
+            // (each item's, in a fan-out) is continued, not started over.
+            self.say(&format!(
+                "  ↻ `{id}` started at {started_at} and did not finish: its child runs are continued where they stopped"
+            ));
+            return Ok(None);
+        }
         if step.effect() != Some(Effect::Irreversible) {
             self.say(&format!(
                 "  ↻ `{id}` started at {started_at} and its result was never recorded; it is not irreversible, so it runs again"

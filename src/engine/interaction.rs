@@ -210,15 +210,17 @@ impl Engine {
                 "the value given for `{name}` is not the one this run started with (its fingerprint differs)"
             ))));
         }
-        self.values.set_input(name, value.clone(), spec.secret);
-        if spec.secret {
+        // A parent's secret passed in `with:` is a secret here too.
+        let secret = spec.secret || self.answers.given_secret(name);
+        self.values.set_input(name, value.clone(), secret);
+        if secret {
             self.keep_secret(&format!("inputs.{name}"), &value)?;
         }
         self.record(EventKind::InputProvided {
             name: name.to_owned(),
             fingerprint: fingerprint(&value),
-            secret: spec.secret,
-            value: (!spec.secret).then(|| value.clone()),
+            secret,
+            value: (!secret).then(|| value.clone()),
             source: source.as_str().to_owned(),
         })?;
         Ok(())

@@ -290,6 +290,21 @@ pub enum EventKind {
         /// Decided at the terminal, rather than by `--rerun`.
         interactive: bool,
     },
+    /// Right after `run_started` in a child runbook's run: the parent run and
+    /// step it belongs to (and the item, in a fan-out). A parent that reaches
+    /// the step again in the same run — resumed after a crash, or after the
+    /// child was blocked — continues this run instead of starting over, so no
+    /// passed child step, irreversible ones above all, runs twice.
+    ChildOf {
+        parent_run: String,
+        step: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<serde_json::Value>,
+    },
+    /// A passed run's `outputs:` for its parent, secrets masked.
+    OutputsRendered {
+        outputs: BTreeMap<String, String>,
+    },
     RollbackStarted {
         reason: String,
     },
@@ -820,6 +835,14 @@ mod tests {
                 step: "revoke".to_owned(),
                 decision: InDoubtDecision::Happened,
                 interactive: true,
+            },
+            EventKind::ChildOf {
+                parent_run: "20261128T053000Z-0a1b".to_owned(),
+                step: "consumers".to_owned(),
+                item: Some(json!("b.test")),
+            },
+            EventKind::OutputsRendered {
+                outputs: BTreeMap::from([("restarted".to_owned(), "b.test".to_owned())]),
             },
             EventKind::RunFinished {
                 outcome: Outcome::Failed,

@@ -18,6 +18,7 @@ use crate::engine::Stop;
 use crate::engine::journal::EventKind;
 use crate::engine::outcome::Outcome;
 use crate::engine::runner::Engine;
+use crate::eval::items::label;
 use crate::eval::rendered;
 use crate::eval::values::RenderError;
 use crate::operator::ManualAnswer;
@@ -151,7 +152,7 @@ impl Engine {
             // (the seed's "deferred until production deployment"); never marked done.
             Action::Runbook(path) => match self.answered(step) {
                 Some(Ok(ManualAnswer::Defer { reason })) => Done::with(Outcome::Deferred, reason),
-                _ => self.child(step, &path.value).await?,
+                _ => self.child_step(step, &path.value, items.as_deref()).await?,
             },
         };
         if done.outcome == Outcome::Passed
@@ -166,7 +167,7 @@ impl Engine {
                 let waited = self.wait(step, wait, item).await?;
                 if waited.outcome != Outcome::Passed {
                     let reason = match item {
-                        Some(item) => waited.reason.map(|r| format!("{}: {r}", item_label(item))),
+                        Some(item) => waited.reason.map(|r| format!("{}: {r}", label(item))),
                         None => waited.reason,
                     };
                     return Ok(Done {
@@ -180,22 +181,19 @@ impl Engine {
         Ok(done)
     }
 
-    /// The items of a `for_each` (`None` without one); a failed step when the
+    /// The items of a `for_each` (`None` without one); a failed step when a
     /// template fails or gives something other than a list.
     fn items(&self, step: &Step) -> Result<Option<Vec<Json>>, Done> {
         let Some(for_each) = &step.for_each else {
             return Ok(None);
         };
-        match self.values.evaluate(&for_each.source, None) {
-            Ok(Json::Array(items)) => Ok(Some(items)),
-            Ok(other) => Err(Done::failed(
-                format!("`for_each` must give a list, it gave {}", json_kind(&other)),
+        match crate::eval::items::items(&self.values, for_each) {
+            Ok(items) => Ok(Some(items)),
+            Err(crate::eval::items::ItemsError::Render { place, error }) => Err(Done::failed(
+                self.render_failed(step, &place, &error.0),
                 json!({}),
             )),
-            Err(e) => Err(Done::failed(
-                self.render_failed(step, "for_each", &e.0),
-                json!({}),
-            )),
+            Err(other) => Err(Done::failed(other.to_string(), json!({}))),
         }
     }
 
@@ -526,11 +524,20 @@ impl Engine {
                 ));
             }
         };
+        let client = match request.connection.client_or(&self.client) {
+            Ok(client) => client,
+            Err(e) => {
+                return Ok(Done::failed(
+                    self.values.redactor.redact(&e.reason()),
+                    json!({}),
+                ));
+            }
+        };
         let (deadline, shown) = self.patience(step);
         let result = self
             .acting(
                 step,
-                http::send_patiently(&self.client, &request, deadline.into(), |throttled| {
+                http::send_patiently(&client, &request, deadline.into(), |throttled| {
                     shown.show(throttled);
                 }),
             )
@@ -593,7 +600,7 @@ impl Engine {
                 Ok(pair) => prepared.push(pair),
                 Err(e) => {
                     return Ok(Done::failed(
-                        self.render_failed(step, "http", &format!("{}: {}", item_label(item), e.0)),
+                        self.render_failed(step, "http", &format!("{}: {}", label(item), e.0)),
                         json!({}),
                     ));
                 }
@@ -609,7 +616,20 @@ impl Engine {
             &format!("{} ({} items)", step.title_or_id(), total),
             Some(total),
         );
-        let client = self.client.clone();
+        // One client for every item: `tls` and `resolve` cannot read `item`.
+        let connection = prepared
+            .first()
+            .map(|(request, _)| request.connection.clone())
+            .unwrap_or_default();
+        let client = match connection.client_or(&self.client) {
+            Ok(client) => client,
+            Err(e) => {
+                return Ok(Done::failed(
+                    self.values.redactor.redact(&e.reason()),
+                    json!({}),
+                ));
+            }
+        };
         let progress_handle = progress.clone();
         let outcomes = self
             .acting(
@@ -651,7 +671,7 @@ impl Engine {
             entry["item"] = item.clone();
             if let Some(reason) = &done.reason {
                 entry["reason"] = json!(reason);
-                failures.push(format!("{} ({url}): {reason}", item_label(item)));
+                failures.push(format!("{} ({url}): {reason}", label(item)));
             }
             results.push(entry);
         }
@@ -718,7 +738,7 @@ impl Engine {
                 Ok(pair) => prepared.push(pair),
                 Err(e) => {
                     let error = match item {
-                        Some(item) => format!("{}: {}", item_label(item), e.0),
+                        Some(item) => format!("{}: {}", label(item), e.0),
                         None => e.0,
                     };
                     return Ok(Done::failed(
@@ -758,7 +778,7 @@ impl Engine {
                 });
                 if let Some(failure) = failure {
                     entry["reason"] = json!(failure);
-                    failures.push(format!("{}: {failure}", item_label(item)));
+                    failures.push(format!("{}: {failure}", label(item)));
                 }
                 results.push(entry);
             }
@@ -847,11 +867,20 @@ impl Engine {
             Poll::Request(request) => format!("waiting for {}", request.url),
             Poll::Command(command) => format!("waiting for `{}`", command.run),
         };
+        let client = match wait.client(&self.client) {
+            Ok(client) => client,
+            Err(e) => {
+                return Ok(Done::failed(
+                    self.values.redactor.redact(&e.reason()),
+                    json!({ "attempts": 0 }),
+                ));
+            }
+        };
         let progress = self.progress(&label, None);
         let shown = progress.clone();
         let redactor = self.values.redactor.clone();
         let polled = self
-            .interruptible(wait.poll(&self.client, move |attempt, failure| {
+            .interruptible(wait.poll(&client, move |attempt, failure| {
                 if let Ok(mut p) = shown.lock() {
                     p.message(&redactor.redact(&format!("attempt {attempt}: {failure}")));
                 }
@@ -927,16 +956,6 @@ fn throttle_line(throttled: &http::Throttled, bound: Option<Duration>) -> String
     format!("not waiting {wait}: {said}; {why}")
 }
 
-/// An item of a fan-out as messages name it: by its value, not its index.
-fn item_label(item: &Json) -> String {
-    const SHOWN: usize = 60;
-    let text = item.to_string();
-    match text.char_indices().nth(SHOWN) {
-        Some((end, _)) => format!("item {}…", &text[..end]),
-        None => format!("item {text}"),
-    }
-}
-
 /// Reads an answer to a manual step given up front: `done`, or `defer: REASON`
 /// (a deferral without its reason would leave the checklist unexplained).
 pub fn step_answer(value: &str) -> Result<ManualAnswer, String> {
@@ -977,18 +996,23 @@ pub fn deferred_children(
 }
 
 fn response_results(response: &Response) -> Json {
-    json!({
+    let mut results = json!({
         "status": response.status,
         "json": response.json,
         "headers": response.headers,
         "body": response.body,
         "elapsed_ms": response.elapsed_ms,
-    })
+    });
+    // Over HTTPS only: `steps.<id>.tls` is the served certificate.
+    if let Some(Ok(certificate)) = &response.tls {
+        results["tls"] = certificate.to_json();
+    }
+    results
 }
 
 /// The first few item failures, and how many more there are: the full list is
 /// in the step's `results`, the screen needs the pattern.
-fn first_failures(failures: &[String]) -> String {
+pub(super) fn first_failures(failures: &[String]) -> String {
     const SHOWN: usize = 3;
     let mut text = failures
         .iter()
@@ -1000,17 +1024,6 @@ fn first_failures(failures: &[String]) -> String {
         text.push_str(&format!("; and {} more", failures.len() - SHOWN));
     }
     text
-}
-
-fn json_kind(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "a list",
-        Json::Object(_) => "a map",
-    }
 }
 
 /// The last `n` non-empty lines of a process's output, indented, if any.

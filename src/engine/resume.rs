@@ -27,6 +27,16 @@ use crate::eval::load::{child_hashes, file_hash};
 use crate::eval::values::Values;
 use crate::secret::fingerprint;
 
+/// What a run is started or continued with, besides its state.
+pub(super) struct Started<'a> {
+    pub file: &'a Path,
+    pub runbook: Runbook,
+    pub options: RunOptions,
+    pub answers: Answers,
+    pub operator: SharedOperator,
+    pub client: reqwest::Client,
+}
+
 impl Engine {
     pub(super) fn resume(
         file: &Path,
@@ -57,8 +67,39 @@ impl Engine {
             &state.lock_path(),
             &Holder::this_process(&run_id, std::env::args().collect::<Vec<_>>().join(" ")),
         )?;
+        let started = Started {
+            file,
+            runbook,
+            options,
+            answers,
+            operator,
+            client,
+        };
+        Engine::reopen(started, state, &path, lock, 0)
+    }
+
+    /// Continues the run whose journal is `path`, under `lock`: the part of
+    /// `resume` a child run shares (its parent reached it again in the same run).
+    pub(super) fn reopen(
+        started: Started<'_>,
+        state: StateDir,
+        path: &Path,
+        lock: Lock,
+        depth: usize,
+    ) -> Result<Engine, EngineError> {
+        let Started {
+            file,
+            runbook,
+            options,
+            answers,
+            operator,
+            client,
+        } = started;
+        let run_id = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
         crate::engine::leftovers::clean(&state, &state.readable_runs()?);
-        let (journal, replay) = Journal::open(&path)?;
+        let (journal, replay) = Journal::open(path)?;
         let first = replay
             .events
             .first()
@@ -93,18 +134,19 @@ impl Engine {
         }
         crate::engine::fixed_inputs::check_resume(&runbook, &answers, &replay.events)?;
         // The team's database is brought level with the journal before the
-        // run goes on: the events it could not take when it was lost.
+        // run goes on: the events it could not take when it was lost. (A
+        // child run is journaled here only, as when it started.)
         let (team, uploaded) = match &options.state {
-            Some(url) => {
+            Some(url) if depth == 0 => {
                 let (team, uploaded) =
                     Team::resume(url, &runbook.id.value, journal.path(), &replay.events)?;
                 (Some(team), uploaded)
             }
-            None => (None, 0),
+            _ => (None, 0),
         };
         let events = match &options.events {
-            Some(target) => Some(open_events(target)?),
-            None => None,
+            Some(target) if depth == 0 => Some(open_events(target)?),
+            _ => None,
         };
         let mut values =
             Values::new(json!({"id": run_id, "started_at": at_started, "operator": started_by}));
@@ -124,7 +166,7 @@ impl Engine {
             run_id,
             lock,
             team,
-            depth: 0,
+            depth,
         });
         if uploaded > 0 {
             engine.say(&format!(

@@ -135,6 +135,24 @@ pub struct Engine {
     /// Steps are recorded without a line on the screen (rollback steps that
     /// all are skipped).
     pub(super) quiet: bool,
+    /// The runbook's `outputs:` once the run passed, for its parent: name →
+    /// (value, whether a secret went into it).
+    pub(super) outputs: BTreeMap<String, (String, bool)>,
+    /// In a fan-out's child run: the item, as messages name it (`item "b.test"`).
+    pub(super) item: Option<String>,
+}
+
+/// Where a child runbook's run belongs: the parent run and step that run it,
+/// the item of a fan-out, and the item's own state directory.
+#[derive(Debug, Clone)]
+pub(super) struct ChildPlace {
+    pub parent_run: String,
+    pub step: String,
+    pub item: Option<serde_json::Value>,
+    /// A fan-out item's state directory: items run side by side, so each has
+    /// its own journals and lock; the runbook file's lock is held once for
+    /// the whole fan-out.
+    pub item_state: Option<StateDir>,
 }
 
 /// What a started or resumed run has opened: the parts of an [`Engine`] that
@@ -196,6 +214,8 @@ impl Engine {
             instructions_shown: None,
             unconfirmed: BTreeSet::new(),
             quiet: false,
+            outputs: BTreeMap::new(),
+            item: None,
         }
     }
 
@@ -208,20 +228,27 @@ impl Engine {
         operator: SharedOperator,
         client: reqwest::Client,
         depth: usize,
+        place: Option<&ChildPlace>,
     ) -> Result<Engine, EngineError> {
-        let state = StateDir::for_runbook(file, &runbook.id.value)?;
+        let item_state = place.and_then(|p| p.item_state.clone());
+        let state = match &item_state {
+            Some(state) => state.clone(),
+            None => StateDir::for_runbook(file, &runbook.id.value)?,
+        };
         state.ensure()?;
         let run_id = crate::engine::state_dir::new_run_id();
-        let lock = Lock::acquire_runbook(
-            file,
-            &state.lock_path(),
-            &Holder::this_process(&run_id, command_line()),
-        )?;
+        let holder = Holder::this_process(&run_id, command_line());
+        let lock = match &item_state {
+            Some(_) => Lock::acquire(&state.lock_path(), &holder)?,
+            None => Lock::acquire_runbook(file, &state.lock_path(), &holder)?,
+        };
         // The team's database is asked before anything is written here: one
         // that cannot be reached, or whose lock another run holds, runs nothing.
+        // A child run (each item of a fan-out too) is journaled here only: the
+        // parent's events, in the database, carry its outcome and run id.
         let mut team = match &options.state {
-            Some(url) => Some(Team::start(url, &runbook.id.value, &run_id)?),
-            None => None,
+            Some(url) if depth == 0 => Some(Team::start(url, &runbook.id.value, &run_id)?),
+            _ => None,
         };
         // Under the lock: no other run of this runbook takes the same place,
         // and none writes what is read here. Each journal is read once.
@@ -277,6 +304,13 @@ impl Engine {
             depth,
         });
         engine.emit_only(&first);
+        if let Some(place) = place {
+            engine.record(EventKind::ChildOf {
+                parent_run: place.parent_run.clone(),
+                step: place.step.clone(),
+                item: place.item.clone(),
+            })?;
+        }
         engine.supersede(&superseded);
         if depth > 0 {
             engine.carry_in_doubt(&superseded)?;
@@ -517,6 +551,9 @@ impl Engine {
                 " · estimate {}",
                 humantime::format_duration(estimate.value.0)
             ));
+        }
+        if let Some(item) = &self.item {
+            line.push_str(&format!(" · {item}"));
         }
         self.say(&line);
         self.say(&format!(

@@ -161,6 +161,16 @@ impl StateDir {
         &self.root
     }
 
+    /// `<state>/<runbook-id>/items/<key>`: the state of one item of a
+    /// fan-out over this (child) runbook, with journals and a lock of its own.
+    pub fn item(&self, key: &str) -> StateDir {
+        StateDir {
+            base: self.base.clone(),
+            root: self.root.join("items").join(key),
+            default_location: self.default_location,
+        }
+    }
+
     /// `<state>/<runbook-id>/lock`.
     pub fn lock_path(&self) -> PathBuf {
         self.root.join("lock")
@@ -256,7 +266,7 @@ impl StateDir {
             let replay = journal::read(&path)?;
             match replay.events.last() {
                 None => {}
-                Some(event) => return Ok(is_open(&event.kind).then_some(path)),
+                Some(event) => return Ok(open(&event.kind).then_some(path)),
             }
         }
         Ok(None)
@@ -288,7 +298,7 @@ impl StateDir {
 /// it. A run that ended blocked (a gate not opened, an item deferred) is not
 /// over: resuming it later, with the confirmation given or the item done, is how
 /// it gets finished. A superseded run is over.
-pub fn is_open(last: &EventKind) -> bool {
+pub(super) fn open(last: &EventKind) -> bool {
     match last {
         EventKind::RunFinished { outcome, .. } => *outcome == Outcome::Blocked,
         EventKind::Superseded { .. } => false,
@@ -299,12 +309,7 @@ pub fn is_open(last: &EventKind) -> bool {
 /// Of `runs`, those not over yet, oldest first: what a new run supersedes.
 pub fn unfinished(runs: &[(PathBuf, Replay)]) -> Vec<PathBuf> {
     runs.iter()
-        .filter(|(_, replay)| {
-            replay
-                .events
-                .last()
-                .is_some_and(|event| is_open(&event.kind))
-        })
+        .filter(|(_, replay)| replay.events.last().is_some_and(|event| open(&event.kind)))
         .map(|(path, _)| path.clone())
         .collect()
 }

@@ -137,7 +137,11 @@ impl Engine {
                         }
                     }
                 }
-                results["outputs"] = Json::Object(outputs);
+                // A child runbook's own outputs are there already; the step's join them.
+                match results.get_mut("outputs") {
+                    Some(Json::Object(theirs)) => theirs.extend(outputs),
+                    _ => results["outputs"] = Json::Object(outputs),
+                }
             }
             self.finish_step(step, started, outcome, reason, results, &secret_fields)
         })
@@ -405,10 +409,11 @@ fn details(step: &Step, results: &Json) -> Vec<String> {
             if let (Some(status), Some(ms)) = (results.get("status"), results.get("elapsed_ms")) {
                 out.push(format!("HTTP {status} in {ms}ms"));
             }
+            out.extend(results.get("tls").and_then(crate::action::tls::summary));
         }
         // An HTTP fan-out's progress display already ends with this count.
         Action::Http(_) if step.for_each.is_some() => {}
-        Action::Command(_) if step.for_each.is_some() => {
+        Action::Command(_) | Action::Runbook(_) if step.for_each.is_some() => {
             if let Some(items) = results.get("results").and_then(Json::as_array) {
                 let passed = items
                     .iter()

@@ -248,7 +248,7 @@ pub fn resumed_elsewhere(url: &StateUrl, runbook: &str) -> Result<(), EngineErro
     let open = lines
         .last()
         .and_then(|line| serde_json::from_str::<Event>(line).ok())
-        .is_some_and(|event| crate::engine::state_dir::is_open(&event.kind));
+        .is_some_and(|event| crate::engine::state_dir::open(&event.kind));
     if open {
         return Err(EngineError::StartedElsewhere {
             run_id: latest.run_id,

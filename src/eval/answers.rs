@@ -1,7 +1,8 @@
 //! Where answers come from before anybody is asked: `--set NAME=VALUE`, an
 //! `--answers FILE` (YAML `name: value`), and `RUNBOOK_INPUT_<NAME>` environment
 //! variables, in that order of precedence. Both inputs and `prompt` steps (under
-//! their step id) are answered this way.
+//! their step id) are answered this way. A child runbook's answers have one
+//! layer above them all: the values its parent step gives in `with:`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,6 +18,8 @@ pub enum Source {
     Environment,
     Default,
     Operator,
+    /// The parent step's `with:`.
+    With,
 }
 
 impl Source {
@@ -27,6 +30,7 @@ impl Source {
             Source::Environment => "environment",
             Source::Default => "default",
             Source::Operator => "operator",
+            Source::With => "with",
         }
     }
 }
@@ -57,6 +61,9 @@ pub enum AnswerError {
 /// The answers given before the run starts.
 #[derive(Debug, Clone, Default)]
 pub struct Answers {
+    /// A child's inputs given by its parent's `with:`: value, and whether a
+    /// secret went into it (then it is a secret in the child too).
+    given: BTreeMap<String, (String, bool)>,
     sets: BTreeMap<String, String>,
     file: BTreeMap<String, String>,
     env: BTreeMap<String, String>,
@@ -113,11 +120,27 @@ impl Answers {
         Ok(answers)
     }
 
-    /// The answer for `name`, by precedence: `--set`, the answers file, the environment.
+    /// These answers for a child run, with the values its parent's `with:`
+    /// gives above every other layer (`--set` of the same name does not reach it).
+    pub fn with_given(&self, given: BTreeMap<String, (String, bool)>) -> Answers {
+        Answers {
+            given,
+            ..self.clone()
+        }
+    }
+
+    /// Whether `name` is given by `with:` from a secret.
+    pub fn given_secret(&self, name: &str) -> bool {
+        self.given.get(name).is_some_and(|(_, secret)| *secret)
+    }
+
+    /// The answer for `name`, by precedence: `with:`, `--set`, the answers file,
+    /// the environment.
     pub fn get(&self, name: &str) -> Option<(&str, Source)> {
-        self.sets
+        self.given
             .get(name)
-            .map(|v| (v.as_str(), Source::Set))
+            .map(|(v, _)| (v.as_str(), Source::With))
+            .or_else(|| self.sets.get(name).map(|v| (v.as_str(), Source::Set)))
             .or_else(|| {
                 self.file
                     .get(name)

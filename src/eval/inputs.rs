@@ -117,10 +117,12 @@ impl Spec {
 
 /// Checks the answers given up front against the runbooks they are for: every
 /// name must be an input or a prompt step of one of them, secrets may not come
-/// from `--set`, and values must fit their pattern and choices.
-pub fn check_answers(answers: &Answers, runbooks: &[&Runbook]) -> Result<(), InputError> {
+/// from `--set`, and values must fit their pattern and choices. Each runbook
+/// comes with how `--confirm` names its steps (`kid.` for a child's), so a
+/// message names a child's step as `--confirm` does.
+pub fn check_answers(answers: &Answers, runbooks: &[(&Runbook, String)]) -> Result<(), InputError> {
     let mut known: BTreeSet<&str> = BTreeSet::new();
-    for runbook in runbooks {
+    for (runbook, _) in runbooks {
         known.extend(runbook.inputs.iter().map(|i| i.name.value.as_str()));
         known.extend(
             runbook
@@ -152,7 +154,7 @@ pub fn check_answers(answers: &Answers, runbooks: &[&Runbook]) -> Result<(), Inp
             });
         }
     }
-    for runbook in runbooks {
+    for (runbook, scope) in runbooks {
         for input in &runbook.inputs {
             let spec = Spec::of_input(input);
             if let Some((value, source)) = answers.get(&spec.name) {
@@ -181,13 +183,13 @@ pub fn check_answers(answers: &Answers, runbooks: &[&Runbook]) -> Result<(), Inp
                     Ok(crate::operator::ManualAnswer::Done)
                         if step.effect() == Some(crate::document::model::Effect::Irreversible) =>
                     {
-                        Some(format!("an irreversible step is done only with `--confirm {}`", step.id.value))
+                        Some(format!("an irreversible step is done only with `--confirm {scope}{}`", step.id.value))
                     }
                     Ok(_) => None,
                 };
                 if let Some(reason) = reason {
                     return Err(InputError::Invalid {
-                        name: step.id.value.clone(),
+                        name: format!("{scope}{}", step.id.value),
                         origin,
                         reason,
                     });
@@ -208,12 +210,16 @@ pub fn check_answers(answers: &Answers, runbooks: &[&Runbook]) -> Result<(), Inp
 }
 
 /// The answers a run without an operator would lack: inputs with neither an
-/// answer nor a default, and prompt steps with neither.
-pub fn missing(answers: &Answers, runbooks: &[&Runbook]) -> Vec<String> {
+/// answer nor a default, and prompt steps with neither. Each runbook comes with
+/// the inputs its parent's `with:` passes it, which need no answer.
+pub fn missing(answers: &Answers, runbooks: &[(&Runbook, BTreeSet<String>)]) -> Vec<String> {
     let mut names = BTreeSet::new();
-    for runbook in runbooks {
+    for (runbook, passed) in runbooks {
         for input in &runbook.inputs {
-            if input.default.is_none() && answers.get(&input.name.value).is_none() {
+            if input.default.is_none()
+                && !passed.contains(&input.name.value)
+                && answers.get(&input.name.value).is_none()
+            {
                 names.insert(input.name.value.clone());
             }
         }
@@ -227,4 +233,29 @@ pub fn missing(answers: &Answers, runbooks: &[&Runbook]) -> Vec<String> {
         }
     }
     names.into_iter().collect()
+}
+
+/// The inputs each child runbook is given by `with:` in the steps that run it,
+/// by the child's file: `file` holds `runbook`, `children` every runbook below.
+pub fn passed_by_with(
+    file: &std::path::Path,
+    runbook: &Runbook,
+    children: &[(std::path::PathBuf, Runbook)],
+) -> std::collections::BTreeMap<std::path::PathBuf, BTreeSet<String>> {
+    let mut passed: std::collections::BTreeMap<std::path::PathBuf, BTreeSet<String>> =
+        std::collections::BTreeMap::new();
+    let parents =
+        std::iter::once((file, runbook)).chain(children.iter().map(|(p, r)| (p.as_path(), r)));
+    for (parent, runbook) in parents {
+        let base = crate::document::rules::parent_dir(parent);
+        for step in runbook.all_steps() {
+            if let Action::Runbook(path) = &step.action {
+                passed
+                    .entry(base.join(&path.value))
+                    .or_default()
+                    .extend(step.with.iter().map(|(name, _)| name.value.clone()));
+            }
+        }
+    }
+    passed
 }

@@ -97,6 +97,50 @@ fn collect(file: &Path, runbook: &Runbook, depth: usize, out: &mut Vec<(PathBuf,
     }
 }
 
+/// The runbook and every child below it, each with how `--confirm` names its
+/// steps: empty at the top, `kid.` for the child that step `kid` runs,
+/// `kid.sub.` below that (the first such name, for a child run by several steps).
+pub fn scoped<'a>(
+    file: &Path,
+    runbook: &'a Runbook,
+    children: &'a [(PathBuf, Runbook)],
+) -> Vec<(&'a Runbook, String)> {
+    let mut out = vec![(runbook, String::new())];
+    let mut seen = Vec::new();
+    scope_children(file, runbook, "", children, 0, &mut seen, &mut out);
+    out
+}
+
+fn scope_children<'a>(
+    file: &Path,
+    runbook: &Runbook,
+    prefix: &str,
+    children: &'a [(PathBuf, Runbook)],
+    depth: usize,
+    seen: &mut Vec<PathBuf>,
+    out: &mut Vec<(&'a Runbook, String)>,
+) {
+    if depth > MAX_CHILD_DEPTH {
+        return;
+    }
+    let base = parent_dir(file);
+    for step in runbook.all_steps() {
+        let Action::Runbook(path) = &step.action else {
+            continue;
+        };
+        let child_file = base.join(&path.value);
+        if seen.contains(&child_file) {
+            continue;
+        }
+        if let Some((_, child)) = children.iter().find(|(p, _)| *p == child_file) {
+            seen.push(child_file.clone());
+            let scope = format!("{prefix}{}.", step.id.value);
+            out.push((child, scope.clone()));
+            scope_children(&child_file, child, &scope, children, depth + 1, seen, out);
+        }
+    }
+}
+
 /// The hash a journal or a plan keeps of a runbook file, to refuse a changed one.
 pub fn file_hash(file: &Path) -> Result<String, LoadError> {
     let bytes = std::fs::read(file).map_err(|source| LoadError::Read {

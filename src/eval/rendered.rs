@@ -11,11 +11,13 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::action::command::CommandSpec;
-use crate::action::expect::{Check, Expectation, Subject, TextCheck};
+use crate::action::expect::{Check, Expectation, Subject, TextCheck, TlsCheck};
 use crate::action::http::Request;
+use crate::action::tls::Connection;
 use crate::action::wait::{Poll, Wait};
 use crate::document::model::{
-    Action, Command, Expect, HttpRequest, Matcher, Probe, Template, TextMatch, TextRule, WaitFor,
+    Action, Command, Expect, HttpRequest, Matcher, Probe, Template, TextMatch, TextRule, TlsMatch,
+    WaitFor,
 };
 use crate::document::node::{Node, Value as Yaml};
 use crate::eval::values::{RenderError, Values};
@@ -111,6 +113,33 @@ pub fn request(
             .timeout
             .as_ref()
             .map_or(DEFAULT_HTTP_TIMEOUT, |t| t.value.0),
+        connection: connection(r, spec, item)?,
+    })
+}
+
+/// The step's `tls` files and `resolve` addresses. Relative paths stay
+/// relative: they are read from the directory the run is in, as every file a
+/// runbook names.
+fn connection(
+    r: &impl Render,
+    spec: &HttpRequest,
+    item: Option<&Json>,
+) -> Result<Connection, RenderError> {
+    let path = |template: Option<&Template>| {
+        template
+            .map(|t| r.text(&t.source, item).map(PathBuf::from))
+            .transpose()
+    };
+    let files = spec.tls.as_ref();
+    let mut resolve = Vec::new();
+    for (host, address) in &spec.resolve {
+        resolve.push((host.value.clone(), r.text(&address.source, item)?));
+    }
+    Ok(Connection {
+        ca: path(files.and_then(|f| f.ca.as_ref()))?,
+        cert: path(files.and_then(|f| f.cert.as_ref()))?,
+        key: path(files.and_then(|f| f.key.as_ref()))?,
+        resolve,
     })
 }
 
@@ -153,18 +182,37 @@ pub fn expectation(
     };
     let mut json = Vec::new();
     for (path, matcher) in &expect.json {
-        let check = match matcher {
-            Matcher::Equals(node) => Check::Equals(r.node(node, item)?),
-            Matcher::NotEmpty(b) => Check::NotEmpty(*b),
-            Matcher::Exists(b) => Check::Exists(*b),
-            Matcher::Compare(op, n) => Check::Compare(*op, n.value),
-            Matcher::Matches(pattern) => match regex::Regex::new(&pattern.value) {
-                Ok(re) => Check::Matches(re),
-                Err(e) => return Err(RenderError(e.to_string())),
-            },
-            Matcher::Len(n) => Check::Len(n.value),
-        };
-        json.push((path.value.clone(), check));
+        json.push((path.value.clone(), value_check(r, matcher, item)?));
+    }
+    let mut tls = Vec::new();
+    for (field, matcher) in &expect.tls {
+        match matcher {
+            TlsMatch::Number(matcher) => {
+                tls.push((
+                    field.value,
+                    TlsCheck::Number(value_check(r, matcher, item)?),
+                ));
+            }
+            TlsMatch::Text(matcher) => {
+                for check in text_checks(r, Some(matcher), item)? {
+                    tls.push((field.value, TlsCheck::Text(check)));
+                }
+            }
+            TlsMatch::Names(matcher) => {
+                for rule in &matcher.rules {
+                    let (name, wanted) = match rule {
+                        TextRule::Contains(t) => (t, true),
+                        TextRule::NotContains(t) => (t, false),
+                        // `validate` lets only these two through.
+                        TextRule::Equals(_) | TextRule::Matches(_) => continue,
+                    };
+                    tls.push((
+                        field.value,
+                        TlsCheck::Name(r.text(&name.source, item)?, wanted),
+                    ));
+                }
+            }
+        }
     }
     // The older `stdout_contains`/`body_contains` are the first `contains` rule.
     let legacy = |t: Option<&Template>| -> Result<Vec<TextCheck>, RenderError> {
@@ -199,7 +247,27 @@ pub fn expectation(
             .collect(),
         stdout,
         stderr: text_checks(r, expect.stderr.as_ref(), item)?,
+        tls,
         secret_output: false,
+    })
+}
+
+/// A JSON value check (`expect.json`, `expect.tls.days_left`), rendered.
+fn value_check(
+    r: &impl Render,
+    matcher: &Matcher,
+    item: Option<&Json>,
+) -> Result<Check, RenderError> {
+    Ok(match matcher {
+        Matcher::Equals(node) => Check::Equals(r.node(node, item)?),
+        Matcher::NotEmpty(b) => Check::NotEmpty(*b),
+        Matcher::Exists(b) => Check::Exists(*b),
+        Matcher::Compare(op, n) => Check::Compare(*op, n.value),
+        Matcher::Matches(pattern) => match regex::Regex::new(&pattern.value) {
+            Ok(re) => Check::Matches(re),
+            Err(e) => return Err(RenderError(e.to_string())),
+        },
+        Matcher::Len(n) => Check::Len(n.value),
     })
 }
 

@@ -17,7 +17,7 @@ use super::{
 use crate::action::expect::Subject;
 use crate::document::children;
 use crate::document::model::{
-    Action, Effect, Expect, FileSource, Runbook, Step, Timespan, WaitFor,
+    Action, Axis, Effect, Expect, FileSource, ForEach, Runbook, Step, Timespan, WaitFor,
 };
 use crate::document::rules::parent_dir;
 use crate::eval::answers::Answers;
@@ -173,7 +173,8 @@ impl Known {
         let mut sources = BTreeMap::new();
         for input in &runbook.inputs {
             let name = input.name.value.clone();
-            let secret = input.secret.as_ref().is_some_and(|s| s.value);
+            let secret =
+                input.secret.as_ref().is_some_and(|s| s.value) || answers.given_secret(&name);
             let value = answers.get(&name).map(|(value, source)| {
                 sources.insert(name.clone(), source.as_str());
                 value.to_owned()
@@ -412,14 +413,27 @@ impl Planner<'_> {
                 } else {
                     match crate::eval::load(&child_file) {
                         Ok(runbook) => {
-                            let plan = plan_at(
+                            let (given, shown) = self.given(step);
+                            for (name, value) in &shown {
+                                details.push(format!("with {name} = {value}"));
+                            }
+                            let answers = self.answers.with_given(given);
+                            let mut plan = plan_at(
                                 &child_file,
                                 &runbook,
-                                self.answers,
+                                &answers,
                                 self.prober,
                                 self.depth + 1,
                                 &format!("{}{}.", self.scope, step.id.value),
                             );
+                            // What `with:` gives, as this plan shows it: a
+                            // placeholder for what only the run knows.
+                            for input in &mut plan.inputs {
+                                if let Some(value) = shown.get(&input.name) {
+                                    input.value = Some(value.clone());
+                                    input.source = Some("with".to_owned());
+                                }
+                            }
                             child = Some(Box::new(plan));
                         }
                         Err(error) => self.problems.push(format!(
@@ -484,7 +498,7 @@ impl Planner<'_> {
             }),
             confirm,
             for_each: step.for_each.as_ref().map(|items| PlannedForEach {
-                items: r.text(&items.source),
+                items: for_each_text(r, items),
                 concurrency: step.concurrency.as_ref().map_or(1, |c| c.value),
             }),
             retry: step.retry.as_ref().map(|retry| {
@@ -515,6 +529,26 @@ impl Planner<'_> {
         }
     }
 
+    /// What `with:` gives the child of `step`: the values known now (for the
+    /// child's plan and its probes: a value with a placeholder in it is no
+    /// value), and every one as this plan shows it, secrets masked.
+    fn given(&self, step: &Step) -> (BTreeMap<String, (String, bool)>, BTreeMap<String, String>) {
+        let r = &self.renderer;
+        let mut given = BTreeMap::new();
+        let mut shown = BTreeMap::new();
+        for (name, template) in &step.with {
+            let source = &template.source;
+            // `item` is unknown too: each item's value is known when the run gets there.
+            if r.unknowns(source).is_empty()
+                && let Ok(rendered) = r.values().render(source, None)
+            {
+                given.insert(name.value.clone(), (rendered.text, rendered.secret));
+            }
+            shown.insert(name.value.clone(), r.text(source));
+        }
+        (given, shown)
+    }
+
     /// Headers, bearer and body of a request, one line each.
     /// What `expect` asks for, one check per line: rendered as the run renders
     /// it, worded by the expectation itself.
@@ -531,6 +565,23 @@ impl Planner<'_> {
             Ok(wait) => (wait.target(), wait.until()),
             Err(e) => (cannot_show(&e), String::new()),
         }
+    }
+}
+
+/// What a `for_each` runs over, as the plan shows it: the list, or each list
+/// of a product (`node in ‹inputs.nodes› × component in ["api","worker"]`).
+fn for_each_text(r: &Renderer, for_each: &ForEach) -> String {
+    let axis = |axis: &Axis| match axis {
+        Axis::Template(template) => r.text(&template.source),
+        Axis::Items(node) => r.node(node).to_string(),
+    };
+    match for_each {
+        ForEach::List(list) => axis(list),
+        ForEach::Product { axes, .. } => axes
+            .iter()
+            .map(|(name, list)| format!("{} in {}", name.value, axis(list)))
+            .collect::<Vec<_>>()
+            .join(" × "),
     }
 }
 

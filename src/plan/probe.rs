@@ -9,14 +9,12 @@
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use serde_json::Value as Json;
-
 use super::ProbeResult;
 use super::render::Renderer;
 use crate::action::expect::{self, Expectation, Subject};
 use crate::action::fan_out;
 use crate::action::http::{self, Request, Response};
-use crate::document::model::{Expect, HttpRequest, Probe, Step, WaitFor};
+use crate::document::model::{Expect, ForEach, HttpRequest, Probe, Step, WaitFor};
 use crate::document::templates::Stage;
 
 /// Sends probes: one runtime and one HTTP client for the whole plan.
@@ -118,7 +116,7 @@ impl Prober {
         let limit = step.timeout.as_ref().map(|t| t.value.0);
         let mut result = match sends {
             Sends::Request(spec, expect) => match &step.for_each {
-                Some(items) => self.fan_out(step, spec, expect, &items.source, renderer),
+                Some(items) => self.fan_out(step, spec, expect, items, renderer),
                 None => self.once(step, spec, expect, limit, renderer),
             },
             Sends::Poll(wait) => self.poll(wait, step, renderer),
@@ -146,9 +144,13 @@ impl Prober {
             Ok(pair) => pair,
             Err(e) => return not_probed(format!("not probed: {}", e.0)),
         };
+        let client = match request.connection.client_or(&self.client) {
+            Ok(client) => client,
+            Err(e) => return failed(e.reason()),
+        };
         let deadline = Instant::now() + limit.unwrap_or(request.timeout);
         let result = self.runtime.block_on(http::send_patiently(
-            &self.client,
+            &client,
             &request,
             deadline.into(),
             |_| {},
@@ -166,14 +168,16 @@ impl Prober {
         step: &Step,
         spec: &HttpRequest,
         expect: Option<&Expect>,
-        for_each: &str,
+        for_each: &ForEach,
         renderer: &Renderer,
     ) -> ProbeResult {
         let values = renderer.values();
-        let items = match values.evaluate(for_each, None) {
-            Ok(Json::Array(items)) => items,
-            Ok(_) => return failed("`for_each` does not give a list"),
-            Err(e) => return not_probed(format!("not probed: {}", e.0)),
+        let items = match crate::eval::items::items(values, for_each) {
+            Ok(items) => items,
+            Err(e @ crate::eval::items::ItemsError::Render { .. }) => {
+                return not_probed(format!("not probed: {e}"));
+            }
+            Err(e) => return failed(e.to_string()),
         };
         if items.is_empty() {
             return ProbeResult {
@@ -196,7 +200,16 @@ impl Prober {
             }
         }
         let concurrency = step.concurrency.as_ref().map_or(1, |c| c.value as usize);
-        let client = &self.client;
+        // One client for every item, as the run has.
+        let connection = prepared
+            .first()
+            .map(|(request, _)| request.connection.clone())
+            .unwrap_or_default();
+        let client = match connection.client_or(&self.client) {
+            Ok(client) => client,
+            Err(e) => return failed(e.reason()),
+        };
+        let client = &client;
         let outcomes = self.runtime.block_on(fan_out::for_each(
             prepared,
             concurrency,
@@ -209,10 +222,14 @@ impl Prober {
         ));
         let total = outcomes.len();
         let mut failures = Vec::new();
-        for (index, (result, expectation)) in outcomes.into_iter().enumerate() {
+        for (item, (result, expectation)) in items.iter().zip(outcomes) {
             let judged = judge(step, result, &expectation, renderer);
             if judged.outcome != "passed" {
-                failures.push(format!("item {index}: {}", judged.detail));
+                failures.push(format!(
+                    "{}: {}",
+                    crate::eval::items::label(item),
+                    judged.detail
+                ));
             }
         }
         if failures.is_empty() {
@@ -244,7 +261,11 @@ impl Prober {
             renderer.redact(&wait.target()),
             humantime::format_duration(wait.timeout)
         );
-        let polled = self.runtime.block_on(wait.poll(&self.client, |_, _| {}));
+        let client = match wait.client(&self.client) {
+            Ok(client) => client,
+            Err(e) => return failed(e.reason()),
+        };
+        let polled = self.runtime.block_on(wait.poll(&client, |_, _| {}));
         let attempts = polled.attempts;
         let got = polled.status.map(|s| format!(": {s}")).unwrap_or_default();
         let (outcome, detail) = match polled.last_failure {

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value as Json;
 
 use crate::action::expect::Subject;
-use crate::document::model::{Effect, Probe, Runbook, Step};
+use crate::document::model::{Effect, Probe, Runbook, Step, TlsField};
 use crate::engine;
 use crate::engine::journal::chain::Chain;
 use crate::engine::journal::{self, ConfirmedHow, EventKind, InDoubtDecision, JournalError};
@@ -439,7 +439,9 @@ impl Run {
                 // Where a crashed write may have left a temporary file: for cleanup.
                 EventKind::RunStarted { .. }
                 | EventKind::SettingWrite { .. }
-                | EventKind::InDoubtCarried { .. } => {}
+                | EventKind::InDoubtCarried { .. }
+                | EventKind::ChildOf { .. }
+                | EventKind::OutputsRendered { .. } => {}
             }
         }
         Ok(run)
@@ -850,6 +852,10 @@ pub fn evidence(model: Option<&Step>, step: &StepRun) -> Vec<String> {
             if let Some(outcome) = item.get("outcome").and_then(Json::as_str) {
                 line.push_str(outcome);
             }
+            // Named by its value, as every message names an item.
+            if let Some(value) = item.get("item") {
+                line.push_str(&format!(" {}", crate::eval::items::label(value)));
+            }
             if let Some(url) = item.get("url").and_then(Json::as_str) {
                 line.push_str(&format!(" {url}"));
             }
@@ -858,6 +864,27 @@ pub fn evidence(model: Option<&Step>, step: &StepRun) -> Vec<String> {
             }
             if let Some(code) = item.get("exit_code").and_then(Json::as_i64) {
                 line.push_str(&format!(" → exit code {code}"));
+            }
+            if let Some(days) = item
+                .get("tls")
+                .and_then(|tls| tls.get(TlsField::DaysLeft.key()))
+                .and_then(Json::as_i64)
+            {
+                line.push_str(&format!(", certificate {days} days left"));
+            }
+            if let Some(run) = item.get("run_id").and_then(Json::as_str) {
+                line.push_str(&format!(" → child run {run}"));
+            }
+            if let Some(outputs) = item.get("outputs").and_then(Json::as_object) {
+                for (name, value) in outputs {
+                    let value = value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_owned);
+                    line.push_str(&format!(" · {name} = {value}"));
+                }
+            }
+            if let Some(reason) = item.get("reason").and_then(Json::as_str) {
+                line.push_str(&format!(": {reason}"));
             }
             out.push(line);
         }
@@ -868,6 +895,7 @@ pub fn evidence(model: Option<&Step>, step: &StepRun) -> Vec<String> {
             line.push_str(&format!(" in {ms}ms"));
         }
         out.push(line);
+        out.extend(results.get("tls").and_then(crate::action::tls::summary));
     }
     if let Some(code) = results.get("exit_code") {
         match code.as_i64() {

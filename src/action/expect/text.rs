@@ -90,6 +90,6 @@ fn chomp(text: &str) -> &str {
 
 /// A JSON string literal, so line breaks and quotes inside show as escapes,
 /// cut to [`BODY_CHARS`].
-fn quoted(text: &str) -> String {
+pub(super) fn quoted(text: &str) -> String {
     excerpt(&Value::String(text.to_owned()).to_string(), BODY_CHARS)
 }

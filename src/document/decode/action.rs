@@ -5,14 +5,15 @@ use super::{Decoder, Fields};
 use crate::document::diagnostic::{Code, Diagnostic};
 use crate::document::model::{
     Action, Command, FileSource, GenerateSecret, HttpRequest, Method, Probe, Prompt, SetSetting,
-    SettingRef, Spanned, Template, WaitFor, WriteFile,
+    SettingRef, Spanned, Template, TlsFiles, WaitFor, WriteFile,
 };
 use crate::document::node::{Node, Value};
 
 const PROMPT_KEYS: &[&str] = &["message", "secret", "pattern", "choices", "default"];
 const HTTP_KEYS: &[&str] = &[
-    "method", "url", "headers", "bearer", "json", "body", "timeout",
+    "method", "url", "headers", "bearer", "json", "body", "timeout", "tls", "resolve",
 ];
+const TLS_KEYS: &[&str] = &["ca", "cert", "key"];
 const COMMAND_KEYS: &[&str] = &["run", "env", "cwd"];
 const WAIT_KEYS: &[&str] = &["http", "command", "expect", "interval", "timeout"];
 
@@ -350,6 +351,8 @@ impl Decoder<'_> {
                 json: None,
                 body: None,
                 timeout: None,
+                tls: None,
+                resolve: Vec::new(),
             });
         }
         let fields = self.fields(node, "`http`", HTTP_KEYS)?;
@@ -409,7 +412,54 @@ impl Decoder<'_> {
             timeout: fields
                 .get("timeout")
                 .and_then(|n| self.duration(n, "`timeout`")),
+            tls: fields
+                .get("tls")
+                .and_then(|n| self.tls_files(n))
+                .map(Box::new),
+            resolve: fields
+                .get("resolve")
+                .map(|n| self.template_map(n, "`resolve`"))
+                .unwrap_or_default(),
         })
+    }
+
+    /// `tls: {ca, cert, key}`; a client certificate comes with its key.
+    fn tls_files(&mut self, node: &Node) -> Option<TlsFiles> {
+        let fields = self.fields(node, "`tls`", TLS_KEYS)?;
+        let path = |decoder: &mut Self, key: &str| {
+            fields
+                .get(key)
+                .and_then(|n| decoder.template(n, &format!("`tls.{key}`")))
+        };
+        let files = TlsFiles {
+            span: fields.span,
+            ca: path(self, "ca"),
+            cert: path(self, "cert"),
+            key: path(self, "key"),
+        };
+        let lone = match (&files.cert, &files.key) {
+            (Some(cert), None) => Some((
+                cert.span,
+                "`tls.cert` has no `key`",
+                "add `key:` with the PEM file of the certificate's private key",
+            )),
+            (None, Some(key)) => Some((
+                key.span,
+                "`tls.key` has no `cert`",
+                "add `cert:` with the PEM file of the client certificate the key belongs to",
+            )),
+            _ => None,
+        };
+        if let Some((span, message, help)) = lone {
+            self.report(Diagnostic::new(Code::TlsKeyPair, span, message).help(help));
+        }
+        if files.ca.is_none() && files.cert.is_none() && files.key.is_none() {
+            self.report(
+                Diagnostic::new(Code::EmptyCheck, fields.span, "`tls` names no file")
+                    .help("give `ca` (the CA to trust), `cert` and `key` (a client certificate), or remove `tls`"),
+            );
+        }
+        Some(files)
     }
 
     pub(super) fn command(&mut self, node: &Node) -> Option<Command> {
@@ -455,7 +505,7 @@ impl Decoder<'_> {
     pub(super) fn wait_for(&mut self, node: &Node) -> Option<WaitFor> {
         let fields = self.fields(node, "`wait_for`", WAIT_KEYS)?;
         let probe = match (fields.get("http"), fields.get("command")) {
-            (Some(http), None) => self.http(http).map(Probe::Http),
+            (Some(http), None) => self.http(http).map(|r| Probe::Http(Box::new(r))),
             (None, Some(command)) => self.command(command).map(Probe::Command),
             (Some(_), Some(_)) => {
                 let span = fields.key_span("command").unwrap_or(fields.span);

@@ -3,7 +3,9 @@
 
 use super::Decoder;
 use crate::document::diagnostic::{Code, Diagnostic};
-use crate::document::model::{Comparison, Expect, Matcher, Spanned, Template, TextMatch, TextRule};
+use crate::document::model::{
+    Comparison, Expect, Matcher, Spanned, Template, TextMatch, TextRule, TlsField, TlsMatch,
+};
 use crate::document::node::{Node, Value};
 
 const EXPECT_KEYS: &[&str] = &[
@@ -16,7 +18,10 @@ const EXPECT_KEYS: &[&str] = &[
     "body",
     "headers",
     "body_contains",
+    "tls",
 ];
+/// The keys a text matcher on the list of names (`sans`) takes.
+const NAMES_KEYS: &[&str] = &["contains", "not_contains"];
 const TEXT_KEYS: &[&str] = &["contains", "not_contains", "equals", "matches"];
 const MATCHER_KEYS: &[&str] = &[
     "equals",
@@ -82,6 +87,9 @@ impl Decoder<'_> {
             .and_then(|n| self.text_match(n, "`expect.body`"));
         if let Some(n) = fields.get("headers") {
             expect.headers = self.header_matches(n);
+        }
+        if let Some(n) = fields.get("tls") {
+            expect.tls = self.tls_matches(n);
         }
         Some(expect)
     }
@@ -209,6 +217,60 @@ impl Decoder<'_> {
                 );
             }
         }
+    }
+
+    /// `tls: {field: matcher}` on the served certificate: a text matcher on
+    /// the text fields, `{contains | not_contains: NAME}` on `sans`, a number
+    /// matcher on `days_left`.
+    fn tls_matches(&mut self, node: &Node) -> Vec<(Spanned<TlsField>, TlsMatch)> {
+        let keys: Vec<&str> = TlsField::ALL.iter().map(|f| f.key()).collect();
+        let Some(fields) = self.fields(node, "`expect.tls`", &keys) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (key, key_node, value) in &fields.entries {
+            let Some(field) = TlsField::parse(key) else {
+                continue;
+            };
+            let what = format!("`expect.tls.{key}`");
+            let matcher = match field {
+                TlsField::DaysLeft => {
+                    if !matches!(value.value, Value::Map(_)) {
+                        self.wrong_type(value, &what, "a number matcher such as `{ge: 30}`");
+                        continue;
+                    }
+                    self.matcher(value).map(TlsMatch::Number)
+                }
+                TlsField::Sans => {
+                    if let Value::Map(entries) = &value.value
+                        && let Some((bad, _)) = entries.iter().find(|(k, _)| {
+                            matches!(&k.value, Value::Str(k) if TEXT_KEYS.contains(&k.as_str()) && !NAMES_KEYS.contains(&k.as_str()))
+                        })
+                    {
+                        self.report(
+                            Diagnostic::new(
+                                Code::InvalidValue,
+                                bad.span,
+                                format!("{what} is a list of names: it takes `contains` or `not_contains`"),
+                            )
+                            .help("check one name at a time: `sans: {contains: a.example}` holds when one name is exactly `a.example`"),
+                        );
+                        continue;
+                    }
+                    self.text_match(value, &what).map(TlsMatch::Names)
+                }
+                TlsField::Subject
+                | TlsField::Issuer
+                | TlsField::NotBefore
+                | TlsField::NotAfter
+                | TlsField::Sha256
+                | TlsField::Serial => self.text_match(value, &what).map(TlsMatch::Text),
+            };
+            if let Some(matcher) = matcher {
+                out.push((Spanned::new(field, key_node.span), matcher));
+            }
+        }
+        out
     }
 
     /// `headers: {name: matcher}`; names are matched in any case, so two

@@ -18,6 +18,7 @@ const RUNBOOK_KEYS: &[&str] = &[
     "steps",
     "phases",
     "rollback",
+    "outputs",
 ];
 const INPUT_KEYS: &[&str] = &[
     "description",
@@ -66,6 +67,7 @@ impl Decoder<'_> {
             inputs: Vec::new(),
             phases: Vec::new(),
             rollback: Vec::new(),
+            outputs: Vec::new(),
         };
         runbook.title = fields.get("title").and_then(|n| self.text(n, "`title`"));
         runbook.description = fields
@@ -117,6 +119,12 @@ impl Decoder<'_> {
         }
         if let Some(node) = fields.get("rollback") {
             runbook.rollback = self.steps(node, "`rollback`");
+        }
+        if let Some(node) = fields.get("outputs") {
+            runbook.outputs = self.template_map(node, "`outputs`");
+            for (name, _) in &runbook.outputs {
+                self.check_id(name, "output name");
+            }
         }
         Some(runbook)
     }

@@ -27,6 +27,7 @@ const STEP_KEYS: &[&str] = &[
     "for_each",
     "concurrency",
     "expect",
+    "with",
 ];
 
 impl Decoder<'_> {
@@ -131,6 +132,7 @@ impl Decoder<'_> {
             guide: None,
             for_each: None,
             concurrency: None,
+            with: Vec::new(),
             expect: None,
             unread: Vec::new(),
         };
@@ -172,9 +174,13 @@ impl Decoder<'_> {
             .get("estimate")
             .and_then(|n| self.duration(n, "`estimate`"));
         step.guide = fields.get("guide").and_then(|n| self.text(n, "`guide`"));
-        step.for_each = fields
-            .get("for_each")
-            .and_then(|n| self.template(n, "`for_each`"));
+        step.for_each = fields.get("for_each").and_then(|n| self.for_each(n));
+        if fields.get("for_each").is_some() && step.for_each.is_none() {
+            step.unread.push("for_each");
+        }
+        if let Some(n) = fields.get("with") {
+            step.with = self.template_map(n, "`with`");
+        }
         step.concurrency = fields
             .get("concurrency")
             .and_then(|n| self.positive(n, "`concurrency`"));
@@ -197,12 +203,24 @@ impl Decoder<'_> {
             return;
         }
         let action = step.action.key();
-        let fan_out = matches!(step.action, Action::Http(_) | Action::Command(_));
+        let fan_out = matches!(
+            step.action,
+            Action::Http(_) | Action::Command(_) | Action::Runbook(_)
+        );
         if step.for_each.is_some() && !fan_out {
             self.misplaced(
                 fields,
                 "for_each",
-                &format!("`for_each` repeats an `http` or `command` action, not `{action}`"),
+                &format!(
+                    "`for_each` repeats an `http`, `command` or `runbook` action, not `{action}`"
+                ),
+            );
+        }
+        if !step.with.is_empty() && !matches!(step.action, Action::Runbook(_)) {
+            self.misplaced(
+                fields,
+                "with",
+                &format!("`with` gives a child runbook its inputs; a `{action}` step runs none"),
             );
         }
         if step.concurrency.is_some() && step.for_each.is_none() {
@@ -283,6 +301,7 @@ impl Decoder<'_> {
                         .first()
                         .map(|(name, _)| ("headers", name.span)),
                 )
+                .chain(expect.tls.first().map(|(field, _)| ("tls", field.span)))
                 .collect()
         };
         let (this, other) = if http {

@@ -1,0 +1,305 @@
+//! Fan-out beyond one request (issue 12 §2): child runbooks given inputs by
+//! `with:`, `for_each` on `runbook:` steps (one child run per item, each with
+//! its own gates, journal and outcome), a child's `outputs:` read by its
+//! parent, items named by value, and resume of a half-done fan-out running
+//! only what is left — an irreversible child step exactly once, even across
+//! `kill -9`.
+
+use super::{Work, all, events, files_under, finished, wait_for_exit, wait_until_started};
+
+/// A parent secret, given through the environment as operators do.
+const TOKEN: &str = "fanout_SECRET_token_9Xq2";
+
+/// A child whose `password` input is not declared secret: a parent's secret
+/// passed to it must be one all the same. It dumps a command's environment,
+/// so a secret that leaked into one (other than through `env:`) would be found.
+const CONSUMER: &str = r#"runbook: consumer
+inputs:
+  host: { description: The consumer }
+  password: { description: Its new password }
+steps:
+  - id: save
+    effect: change
+    command:
+      run: 'echo "$HOST" >> hosts; echo "password is $PASSWORD"'
+      env: { HOST: "{{ inputs.host }}", PASSWORD: "{{ inputs.password }}" }
+  - id: dump
+    effect: none
+    command:
+      run: 'env > "env-$HOST"'
+      env: { HOST: "{{ inputs.host }}" }
+outputs:
+  saved: "{{ inputs.host }}"
+  secret_echo: "{{ inputs.password }}"
+"#;
+
+#[test]
+fn with_values_reach_the_child_above_set_and_a_parent_secret_stays_secret_in_it() {
+    let work = Work::new();
+    work.write("consumer.yaml", CONSUMER);
+    work.write(
+        "parent.yaml",
+        r#"runbook: parent
+inputs:
+  token: { secret: true }
+steps:
+  - id: one
+    runbook: consumer.yaml
+    with: { host: from-with, password: "{{ inputs.token }}" }
+  - id: read_back
+    needs: [one]
+    effect: probe
+    command: 'echo "saved {{ steps.one.outputs.saved }} {{ steps.one.outputs.secret_echo }}"'
+"#,
+    );
+    let events_file = work.join("events.jsonl");
+    let ran = work
+        .runbook([
+            "run",
+            "parent.yaml",
+            "--set",
+            "host=from-set",
+            "--events",
+            events_file.to_str().expect("UTF-8"),
+        ])
+        .env("RUNBOOK_INPUT_TOKEN", TOKEN)
+        .status(0);
+    // `with:` is a layer above `--set`: the child's input is the parent's value.
+    assert_eq!(work.read("hosts"), "from-with\n");
+    let shown = all(&ran);
+    assert!(shown.contains("saved from-with ••••9Xq2"), "{shown}");
+    assert!(shown.contains("password is ••••9Xq2"), "{shown}");
+    // Nothing the run wrote holds the secret: the screen, the events, every
+    // journal (parent's and child's), the command's environment.
+    assert!(!shown.contains(TOKEN), "{shown}");
+    let mut written = files_under(work.path());
+    written.retain(|p| !p.components().any(|c| c.as_os_str() == "secrets"));
+    for file in &written {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        assert!(!text.contains(TOKEN), "{} holds the secret", file.display());
+    }
+    assert!(work.exists("env-from-with"), "the child ran its command");
+    let child = work.journals(".runbook/consumer/runs");
+    let child = events(&std::fs::read_to_string(&child[0]).expect("the child's journal"));
+    let provided: Vec<&serde_json::Value> = child
+        .iter()
+        .filter(|e| e["event"] == "input_provided" && e["name"] == "password")
+        .collect();
+    assert_eq!(provided.len(), 1, "{child:?}");
+    assert_eq!(
+        provided[0]["secret"], true,
+        "a parent's secret is one in the child"
+    );
+    assert_eq!(provided[0]["source"], "with");
+    // The plan shows the child with the values `with:` gives, the secret masked.
+    for format in ["human", "markdown", "json"] {
+        let plan = work
+            .runbook(["plan", "parent.yaml", "--format", format])
+            .env("RUNBOOK_INPUT_TOKEN", TOKEN)
+            .status(0);
+        assert!(!all(&plan).contains(TOKEN), "{format}: {}", all(&plan));
+        assert!(
+            plan.stdout.contains("••••9Xq2"),
+            "{format}: {}",
+            plan.stdout
+        );
+        assert!(
+            plan.stdout.contains("from-with"),
+            "{format}: {}",
+            plan.stdout
+        );
+    }
+    // The report reads the journals: masked there too.
+    let report = work
+        .runbook(["report", "parent.yaml", "--format", "json"])
+        .status(0);
+    assert!(!all(&report).contains(TOKEN));
+}
+
+/// A child that checks its item: `b` fails.
+const CHECK: &str = r#"runbook: check
+inputs:
+  name: { description: The item }
+steps:
+  - id: act
+    effect: change
+    command:
+      run: 'echo "$NAME" >> acted; test "$NAME" != b'
+      env: { NAME: "{{ inputs.name }}" }
+"#;
+
+#[test]
+fn a_failed_item_fails_the_step_names_the_item_and_closes_the_gate() {
+    let work = Work::new();
+    work.write("check.yaml", CHECK);
+    work.write(
+        "parent.yaml",
+        r#"runbook: parent
+steps:
+  - id: fan
+    runbook: check.yaml
+    for_each: [a, b, c]
+    with: { name: "{{ item }}" }
+  - id: after
+    needs: [fan]
+    effect: change
+    command: echo ran >> after
+"#,
+    );
+    let ran = work.runbook(["run", "parent.yaml"]).status(1);
+    let shown = all(&ran);
+    assert!(
+        shown.contains(r#"item "b": child runbook `fan` failed at `act`: exit code 1, expected 0"#),
+        "{shown}"
+    );
+    // The first failure stops the fan-out: `c` never started, `after` never ran.
+    assert_eq!(work.read("acted"), "a\nb\n");
+    assert!(!work.exists("after"));
+    let parent = work.journals(".runbook/parent/runs");
+    let parent = events(&std::fs::read_to_string(&parent[0]).expect("the journal"));
+    let fan = finished(&parent, "fan").expect("fan finished");
+    assert_eq!(fan["outcome"], "failed");
+    let results = fan["results"]["results"]
+        .as_array()
+        .expect("per-item results");
+    let items: Vec<(&str, &str)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["item"].as_str().unwrap_or_default(),
+                r["outcome"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(items, [("a", "passed"), ("b", "failed"), ("c", "pending")]);
+}
+
+/// A child with an irreversible step gated by a probe; for item `b` it then
+/// waits for an approval (blocked without `--yes`), or holds until the file
+/// `go` exists (to be killed there).
+const GATED: &str = r#"runbook: gated
+inputs:
+  name: { description: The item }
+  hold: { default: "no" }
+steps:
+  - id: look
+    effect: probe
+    command: 'true'
+  - id: act
+    needs: [look]
+    effect: irreversible
+    confirm: true
+    command:
+      run: 'echo "$NAME" >> acted'
+      env: { NAME: "{{ inputs.name }}" }
+  - id: approve
+    when: inputs.name == 'b' and inputs.hold == 'no'
+    manual: Approve the result for {{ inputs.name }}.
+  - id: hold
+    when: inputs.name == 'b' and inputs.hold == 'yes'
+    effect: none
+    command: 'n=0; while [ ! -f go ] && [ -f gated.yaml ] && [ $n -lt 400 ]; do n=$((n+1)); sleep 0.05; done; test -f go'
+outputs:
+  done: "{{ inputs.name }}"
+"#;
+
+fn gated_parent(hold: &str) -> String {
+    format!(
+        r#"runbook: parent
+steps:
+  - id: fan
+    runbook: gated.yaml
+    for_each: [a, b, c]
+    with: {{ name: "{{{{ item }}}}", hold: "{hold}" }}
+  - id: report
+    needs: [fan]
+    effect: probe
+    command: 'echo "done: {{{{ steps.fan.results | map(attribute="outputs") | map(attribute="done") | join(",") }}}}"'
+"#
+    )
+}
+
+#[test]
+fn a_blocked_item_is_finished_on_resume_and_no_item_acts_twice() {
+    let work = Work::new();
+    work.write("gated.yaml", GATED);
+    work.write("parent.yaml", gated_parent("no"));
+    let ran = work
+        .runbook(["run", "parent.yaml", "--confirm", "fan.act"])
+        .status(3);
+    assert!(all(&ran).contains(r#"item "b""#), "{}", all(&ran));
+    // A blocked item stops nothing else: `c` ran too.
+    assert_eq!(work.read("acted"), "a\nb\nc\n");
+    let resumed = work
+        .runbook(["resume", "parent.yaml", "--confirm", "fan.act", "--yes"])
+        .status(0);
+    let shown = all(&resumed);
+    assert!(shown.contains("passed earlier in this run"), "{shown}");
+    assert!(shown.contains("done: a,b,c"), "{shown}");
+    assert_eq!(work.read("acted"), "a\nb\nc\n", "an item acted twice");
+}
+
+#[test]
+fn a_fan_out_killed_mid_item_resumes_what_is_left_and_acts_once_per_item() {
+    let work = Work::new();
+    work.write("gated.yaml", GATED);
+    work.write("parent.yaml", gated_parent("yes"));
+    let mut first = work
+        .runbook(["run", "parent.yaml", "--confirm", "fan.act"])
+        .spawn(&work, "first");
+    wait_until_started(&work, ".runbook", "hold", &mut first);
+    first.kill().expect("kill -9 the run");
+    first.wait().expect("reap the run");
+    work.write("go", "");
+    assert_eq!(work.read("acted"), "a\nb\n");
+    let mut resumed = work
+        .runbook(["resume", "parent.yaml", "--confirm", "fan.act"])
+        .spawn(&work, "resumed");
+    assert_eq!(
+        wait_for_exit(&mut resumed),
+        0,
+        "{}",
+        work.read("resumed.out")
+    );
+    // `a` passed before the kill; `b` had acted and was holding: neither acts
+    // again. `c` had not started.
+    assert_eq!(
+        work.read("acted"),
+        "a\nb\nc\n",
+        "an irreversible step ran twice"
+    );
+    assert!(work.read("resumed.out").contains("done: a,b,c"));
+}
+
+#[test]
+fn an_answers_file_error_names_a_childs_manual_step_as_confirm_does() {
+    let work = Work::new();
+    work.write(
+        "kid.yaml",
+        r"runbook: kid
+steps:
+  - id: look
+    effect: probe
+    command: 'true'
+  - id: destroy
+    needs: [look]
+    effect: irreversible
+    confirm: true
+    manual: Destroy the old cluster.
+",
+    );
+    work.write(
+        "parent.yaml",
+        "runbook: parent\nsteps:\n  - id: teardown\n    runbook: kid.yaml\n",
+    );
+    work.write("answers.yaml", "destroy: done\n");
+    let ran = work
+        .runbook(["run", "parent.yaml", "--answers", "answers.yaml"])
+        .status(2);
+    let shown = all(&ran);
+    assert!(
+        shown.contains("the answer to `teardown.destroy` (answers file) is not valid"),
+        "{shown}"
+    );
+    assert!(shown.contains("`--confirm teardown.destroy`"), "{shown}");
+}
