@@ -757,3 +757,44 @@ fn an_abandoned_run_is_over_for_the_whole_team() {
     );
     assert!(status.stdout.contains("abandoned"), "{}", status.stdout);
 }
+
+#[test]
+fn a_checklist_that_runs_a_child_runbook_is_seen_with_the_childs_outcome() {
+    let Some(cluster) = team() else { return };
+    let parent = r"runbook: release
+phases:
+  - id: only
+    title: Only
+    steps:
+      - id: kid
+        title: Run the child
+        runbook: kid.yaml
+";
+    let kid = "runbook: kid\nsteps:\n  - id: work\n    effect: change\n    command: \"echo kid >> ran\"\n";
+    let machine = Test::new()
+        .file("release.yaml", parent)
+        .file("kid.yaml", kid);
+    let ran = at(machine.dir(), &cluster, "alice", &["run", "release.yaml"]);
+    assert_eq!(ran.status, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(
+        std::fs::read_to_string(machine.dir().join("ran")).unwrap(),
+        "kid\n"
+    );
+    let runs = cluster.admin("SELECT runbook FROM runbook_runs", DATABASE);
+    assert_eq!(
+        runs.trim(),
+        "release",
+        "the child run is journaled locally only"
+    );
+    let elsewhere = Test::new()
+        .file("release.yaml", parent)
+        .file("kid.yaml", kid);
+    let status = at(
+        elsewhere.dir(),
+        &cluster,
+        "bob",
+        &["status", "release.yaml"],
+    );
+    assert_eq!(status.status, 0, "{}{}", status.stdout, status.stderr);
+    assert!(status.stdout.contains(": 1 done"), "{}", status.stdout);
+}
