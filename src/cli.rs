@@ -102,6 +102,25 @@ enum Command {
         #[arg(long = "rerun", value_name = "STEP_ID")]
         rerun: Vec<String>,
     },
+    /// Approve (or reject) a step waiting for approval in another user's run:
+    /// shows what it would do and records your decision.
+    Approve {
+        /// The runbook file.
+        file: PathBuf,
+        /// The step, as the run names it (`revoke`, or `kid.revoke` in a child).
+        step: String,
+        /// The run; default the latest run that asked for this approval.
+        #[arg(long = "run", value_name = "RUN_ID")]
+        run: Option<String>,
+        /// Reject the step: the run fails it with your reason.
+        #[arg(long, requires = "reason")]
+        reject: bool,
+        /// Why you reject it (with `--reject`).
+        #[arg(long, value_name = "TEXT", requires = "reject")]
+        reason: Option<String>,
+        #[command(flatten)]
+        state: StateFlag,
+    },
     /// End the latest unfinished run of a runbook without running anything more;
     /// the secrets it kept for resume and its setting backups are removed.
     Abandon {
@@ -331,6 +350,95 @@ fn run(file: &std::path::Path, options: RunOptions, resume: bool) -> i32 {
             end.exit_code()
         }
         Err(error) => report_engine(&error),
+    }
+}
+
+/// What `approve` showed and recorded, in words: the step's plan as the run
+/// resolved it (secrets already masked by the run), then the decision.
+fn shown_approval(
+    approval: &engine::approve::Approval,
+    file: &std::path::Path,
+    out: &mut Output,
+) -> i32 {
+    use crate::approval::Verdict;
+    let asked = &approval.request.asked;
+    let binding = &asked.binding;
+    let mut text = format!(
+        "{} · run {}
+Step `{}`: {} · {}
+  target: {}
+  runbook sha256: {}
+",
+        approval.runbook,
+        binding.run_id,
+        binding.step,
+        asked.title,
+        approval.effect,
+        binding.target,
+        binding.runbook_sha256
+    );
+    if let Some(message) = &asked.message {
+        text.push_str(&format!(
+            "  message: {message}
+"
+        ));
+    }
+    text.push_str(&format!(
+        "  asked by {} at {}: {} approval{} from {}
+",
+        approval.request.requested_by,
+        approval.request.requested_at,
+        asked.count,
+        if asked.count == 1 { "" } else { "s" },
+        asked.from.join(", ")
+    ));
+    if asked.evidence.is_empty() {
+        text.push_str(
+            "  evidence: none passed before it
+",
+        );
+    }
+    for evidence in &asked.evidence {
+        text.push_str(&format!(
+            "  evidence: `{}` passed at {}
+",
+            evidence.step, evidence.passed_at
+        ));
+    }
+    for earlier in &approval.before.decisions {
+        let what = match &earlier.verdict {
+            Verdict::Approved => "approved".to_owned(),
+            Verdict::Rejected { reason } => format!("rejected: {reason}"),
+        };
+        text.push_str(&format!(
+            "  earlier: {} {what} at {}
+",
+            earlier.approver, earlier.decided_at
+        ));
+    }
+    let decision = &approval.decision;
+    let (what, next) = match &decision.verdict {
+        Verdict::Approved => (
+            "Approved".to_owned(),
+            format!(
+                "The run goes on when its operator resumes it (`runbook resume {}` …); a run waiting at a terminal goes on by itself.",
+                file.display()
+            ),
+        ),
+        Verdict::Rejected { reason } => (
+            format!("Rejected ({reason})"),
+            "The run fails the step with your reason when it gets there.".to_owned(),
+        ),
+    };
+    text.push_str(&format!(
+        "{what} by {} at {}, for this target and runbook only.
+{next}
+",
+        decision.approver, decision.decided_at
+    ));
+    match out.write(&text) {
+        Ok(()) => 0,
+        Err(error) => report(&error),
     }
 }
 
@@ -567,6 +675,26 @@ pub fn main() -> i32 {
                     true,
                 ),
                 Err(error) => fail(&error, error.help(), error.exit_code()),
+            };
+        }
+        Command::Approve {
+            file,
+            step,
+            run,
+            reject,
+            reason,
+            state,
+        } => {
+            let verdict = match (reject, reason) {
+                (true, Some(reason)) => crate::approval::Verdict::Rejected { reason },
+                _ => crate::approval::Verdict::Approved,
+            };
+            let approved = state.resolve().map_err(Into::into).and_then(|state| {
+                engine::approve::approve(&file, &step, run.as_deref(), verdict, state.as_ref())
+            });
+            return match approved {
+                Ok(approval) => shown_approval(&approval, &file, &mut out),
+                Err(error) => report_engine(&error),
             };
         }
         Command::Abandon { file, state } => {

@@ -3,6 +3,8 @@
 //! for both `runbook run` and `runbook resume`.
 
 pub mod abandon;
+pub mod approval_gate;
+pub mod approve;
 pub mod child;
 pub mod fixed_inputs;
 pub mod gate;
@@ -84,6 +86,8 @@ pub enum EngineError {
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error(transparent)]
+    Approval(#[from] crate::approval::ApprovalError),
+    #[error(transparent)]
     Team(#[from] crate::postgres::PgError),
     /// The team state database stopped taking events mid-run.
     #[error("the team state database stopped taking this run's events, {}", if *at_end { "as it ended" } else { "so the run stopped before its next step" })]
@@ -134,6 +138,7 @@ impl EngineError {
             EngineError::Team(e) => e.exit_code(),
             // A gate the operator must open, like a step in doubt on resume.
             EngineError::InDoubtUnfinished { .. } => RunEnd::Blocked.exit_code(),
+            EngineError::Approval(e) => e.exit_code(),
             EngineError::Load(_)
             | EngineError::Answers(_)
             | EngineError::Inputs(_)
@@ -165,6 +170,7 @@ impl EngineError {
                 "resume with the run's values (or without these answers), or start a new run with `runbook run FILE` for the new ones".to_owned(),
             ),
             EngineError::Kept(e) => Some(e.help().to_owned()),
+            EngineError::Approval(e) => e.help(),
             EngineError::NothingToResume(_) => Some("start a new run with `runbook run FILE`".to_owned()),
             EngineError::OtherDirectory { started_in } => Some(format!(
                 "resume from that directory: `cd {}`",

@@ -209,6 +209,7 @@ pub struct PlannedStep {
     pub needs: Vec<PlannedNeed>,
     pub when: Option<PlannedWhen>,
     pub confirm: Option<PlannedConfirm>,
+    pub approve: Option<PlannedApprove>,
     pub for_each: Option<PlannedForEach>,
     pub retry: Option<String>,
     pub timeout: Option<String>,
@@ -250,6 +251,15 @@ pub struct PlannedConfirm {
     pub phrase: Option<String>,
     /// What satisfies it without a terminal: `--confirm ID`, or `--yes` too.
     pub non_interactive: String,
+}
+
+/// An `approve:` gate: people other than the operator must approve the step.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedApprove {
+    pub count: u32,
+    pub from: Vec<String>,
+    /// Shown to the approvers, resolved.
+    pub message: Option<String>,
 }
 
 /// `for_each:` + `concurrency:`.

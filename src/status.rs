@@ -19,7 +19,7 @@ use crate::engine::state_dir::StateDir;
 use crate::output::Output;
 use crate::postgres::StateUrl;
 use crate::report::run_report::{
-    ReportError, Run, RunState, date, declared_id, latest_run, minute,
+    HappeningKind, ReportError, Run, RunState, date, declared_id, latest_run, minute,
 };
 
 /// The formats of `runbook status`.
@@ -94,6 +94,28 @@ pub struct Item {
     pub reason: Option<String>,
     /// When it finished in the run.
     pub at: Option<String>,
+    /// Who approved it (`approve:`), when, and what: the last approval in the run.
+    pub approved: Option<Approval>,
+}
+
+/// An approval of an item, as the journal records it.
+#[derive(Debug, Clone)]
+pub struct Approval {
+    pub approvals: Vec<crate::engine::journal::ApprovalRecord>,
+    pub target: String,
+    pub runbook_sha256: String,
+}
+
+impl Approval {
+    /// `approved by bob 2026-12-03 09:14 UTC`.
+    fn describe(&self) -> String {
+        let by: Vec<String> = self
+            .approvals
+            .iter()
+            .map(|a| format!("{} {}", a.approver, minute(&a.decided_at)))
+            .collect();
+        format!("approved by {}", by.join(", "))
+    }
 }
 
 /// A phase (or, for a runbook without phases, the one unnamed group).
@@ -159,6 +181,20 @@ impl Status {
                     }
                 }),
                 at: last.map(|l| l.finished_at.clone()),
+                approved: run.as_ref().and_then(|r| {
+                    r.happenings.iter().rev().find_map(|h| match &h.what {
+                        HappeningKind::Approved {
+                            approvals,
+                            target,
+                            runbook_sha256,
+                        } if h.step.as_deref() == Some(step.id.value.as_str()) => Some(Approval {
+                            approvals: approvals.clone(),
+                            target: target.clone(),
+                            runbook_sha256: runbook_sha256.clone(),
+                        }),
+                        _ => None,
+                    })
+                }),
             }
         };
         let groups = runbook
@@ -279,6 +315,9 @@ impl Status {
                 }
                 if let Some(operator) = self.operator() {
                     let _ = write!(text, " by {operator}");
+                }
+                if let Some(approval) = &item.approved {
+                    let _ = write!(text, " · {}", approval.describe());
                 }
                 text
             }
@@ -523,6 +562,11 @@ fn item_json(status: &Status, item: &Item) -> Json {
         "reason": item.reason,
         "at": item.at,
         "operator": if item.at.is_some() { status.operator() } else { None },
+        "approved": item.approved.as_ref().map(|a| json!({
+            "approvals": a.approvals,
+            "target": a.target,
+            "runbook_sha256": a.runbook_sha256,
+        })),
     })
 }
 

@@ -7,6 +7,7 @@ mod support;
 mod tty;
 
 mod agreement;
+mod approval;
 mod ci;
 mod cli;
 mod conventions;

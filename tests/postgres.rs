@@ -798,3 +798,64 @@ phases:
     assert_eq!(status.status, 0, "{}{}", status.stdout, status.stderr);
     assert!(status.stdout.contains(": 1 done"), "{}", status.stdout);
 }
+
+/// An irreversible step that alice or bob must approve.
+const APPROVED: &str = r#"runbook: rb
+steps:
+  - id: check
+    effect: probe
+    command: "true"
+  - id: revoke
+    needs: [check]
+    effect: irreversible
+    approve: { count: 1, from: [alice, bob] }
+    confirm: true
+    command: "echo revoked >> revoked.txt"
+"#;
+
+#[test]
+fn a_step_is_approved_from_another_machine_by_another_role_never_by_the_operator() {
+    let Some(cluster) = team() else { return };
+    let alice_machine = Test::new().file("rb.yaml", APPROVED);
+    let dir = alice_machine.dir();
+    let first = at(
+        dir,
+        &cluster,
+        "alice",
+        &["run", "rb.yaml", "--confirm", "revoke"],
+    );
+    assert_eq!(first.status, 3, "{}{}", first.stdout, first.stderr);
+    first.stdout_has("waiting for 1 approval from bob");
+    let id = run_id(&journal(dir, "rb"));
+    let approve = ["approve", "rb.yaml", "revoke", "--run", id.as_str()];
+    // The operator's own role: refused, whatever the client is told.
+    let own = at(dir, &cluster, "alice", &approve);
+    assert_eq!(own.status, 2, "{}{}", own.stdout, own.stderr);
+    own.stderr_has("alice asked for this approval");
+    // Bob reading another runbook than the one the run runs: refused.
+    let changed = Test::new().file("rb.yaml", format!("{APPROVED}# changed\n"));
+    let void = at(changed.dir(), &cluster, "bob", &approve);
+    assert_eq!(void.status, 2, "{}{}", void.stdout, void.stderr);
+    void.stderr_has("has sha256");
+    // Bob, on his machine, with the runbook the run runs.
+    let bob_machine = Test::new().file("rb.yaml", APPROVED);
+    let approved = at(bob_machine.dir(), &cluster, "bob", &approve);
+    assert_eq!(approved.status, 0, "{}{}", approved.stdout, approved.stderr);
+    assert_eq!(
+        cluster
+            .admin("SELECT approver FROM runbook_approvals", DATABASE)
+            .trim(),
+        "bob"
+    );
+    let resumed = at(
+        dir,
+        &cluster,
+        "alice",
+        &["resume", "rb.yaml", "--confirm", "revoke"],
+    );
+    assert_eq!(resumed.status, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("revoked.txt")).unwrap(),
+        "revoked\n"
+    );
+}

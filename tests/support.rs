@@ -179,10 +179,16 @@ pub fn outside_tool(names: &[&str], install: &str) -> Option<PathBuf> {
     if let Some(found) = names.iter().find_map(|name| which(name)) {
         return Some(found);
     }
-    let message = format!(
+    skip(&format!(
         "{} is not installed ({install}; `.ci/run` installs it)",
         names.join(" or ")
-    );
+    ));
+    None
+}
+
+/// Says on the terminal that the running test is skipped, and why — or fails it
+/// when `RUNBOOK_REQUIRE_TOOLS=1` (set by `.ci/run`, where nothing may be missing).
+pub fn skip(message: &str) {
     assert!(
         std::env::var_os("RUNBOOK_REQUIRE_TOOLS").is_none_or(|value| value != "1"),
         "{message}; RUNBOOK_REQUIRE_TOOLS=1 makes a missing tool a failure"
@@ -190,7 +196,6 @@ pub fn outside_tool(names: &[&str], install: &str) -> Option<PathBuf> {
     let test = std::thread::current().name().unwrap_or("a test").to_owned();
     // Straight to the terminal: `eprintln!` is captured and hidden for passing tests.
     let _ = writeln!(std::io::stderr(), "SKIPPED in {test}: {message}");
-    None
 }
 
 fn which(program: &str) -> Option<PathBuf> {

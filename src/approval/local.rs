@@ -340,7 +340,25 @@ impl ApprovalStore for LocalStore {
             verdict: verdict.clone(),
             decided_at: now(),
         };
-        match write_new(&path, &encode(&file, &path)?) {
+        // A decision of this approver on what is asked now is final; one on an
+        // earlier request (the run asked again: its target changed) is replaced.
+        let earlier = match fs::symlink_metadata(&path) {
+            Ok(_) => Some(read_json::<DecisionFile>(&path)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_error("read", &path)(e)),
+        };
+        let written = match earlier {
+            Some(Ok(earlier)) if earlier.binding == *binding => {
+                return Err(ApprovalError::AlreadyDecided {
+                    approver: me,
+                    step: binding.step.clone(),
+                    run: binding.run_id.clone(),
+                });
+            }
+            Some(_) => replace(&path, &encode(&file, &path)?),
+            None => write_new(&path, &encode(&file, &path)?),
+        };
+        match written {
             Err(ApprovalError::Io { source, .. })
                 if source.kind() == io::ErrorKind::AlreadyExists =>
             {

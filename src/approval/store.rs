@@ -160,7 +160,8 @@ pub trait ApprovalStore: Send + Sync {
     /// supplies the approver and refuses a decision by whoever asked for the
     /// approval ([`ApprovalError::SelfApproval`]), by someone not in its `from`,
     /// a binding that differs from the request's, and a second decision by the
-    /// same approver.
+    /// same approver on the same request (one on an earlier request of the same
+    /// run and step, whose target has changed since, is replaced).
     fn decide(&self, binding: &Binding, verdict: Verdict) -> Result<Decision, ApprovalError>;
 }
 

@@ -556,7 +556,7 @@ fn earlier_run(state: &StateDir, place: &ChildPlace) -> Option<(PathBuf, Earlier
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
         return Some((path, Earlier::Passed { run_id, outputs }));
     }
-    crate::engine::state_dir::open(last).then_some((path, Earlier::Open))
+    crate::engine::state_dir::is_open(last).then_some((path, Earlier::Open))
 }
 
 /// The name of an item's state directory: the step and a digest of the item,

@@ -229,6 +229,10 @@ pub enum EventKind {
         /// time); run ids, to the second, do not order quick runs.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
+        /// The Unix user (uid) that started the run, as the kernel says: who may
+        /// never approve its steps. `None` in journals written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
     },
     StepStarted {
         step: String,
@@ -305,6 +309,36 @@ pub enum EventKind {
     OutputsRendered {
         outputs: BTreeMap<String, String>,
     },
+    /// The run reached a step with `approve:` and asked for approval.
+    ApprovalRequested {
+        step: String,
+        /// What the step acts on, resolved, secrets masked.
+        target: String,
+        runbook_sha256: String,
+        count: u32,
+        from: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        /// Who asked, as the approval store established it.
+        requested_by: String,
+    },
+    /// Enough people approved the step, bound to this target and runbook: the
+    /// gate opened.
+    Approved {
+        step: String,
+        approvals: Vec<ApprovalRecord>,
+        target: String,
+        runbook_sha256: String,
+    },
+    /// Someone who may decide rejected the step: it fails with their reason.
+    ApprovalRejected {
+        step: String,
+        approver: String,
+        decided_at: String,
+        reason: String,
+        target: String,
+        runbook_sha256: String,
+    },
     RollbackStarted {
         reason: String,
     },
@@ -356,6 +390,14 @@ impl InputRecord {
             source: source.into(),
         }
     }
+}
+
+/// One approval that opened a gate: who (as the approval store established
+/// it) and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    pub approver: String,
+    pub decided_at: String,
 }
 
 /// What to do with a step that started and has no recorded result.
@@ -769,6 +811,7 @@ mod tests {
                 inputs,
                 cwd: Some("/srv/ops".to_owned()),
                 seq: Some(7),
+                uid: Some(1000),
             },
             EventKind::StepStarted {
                 step: "create_token".to_owned(),
@@ -847,6 +890,32 @@ mod tests {
             EventKind::RunFinished {
                 outcome: Outcome::Failed,
                 exit_code: 1,
+            },
+            EventKind::ApprovalRequested {
+                step: "revoke".to_owned(),
+                target: "DELETE https://api.test/tokens/1".to_owned(),
+                runbook_sha256: sha256_hex(b"runbook: rotate\n"),
+                count: 1,
+                from: vec!["alice".to_owned(), "bob".to_owned()],
+                message: Some("Revoke ••••egC_?".to_owned()),
+                requested_by: "ops".to_owned(),
+            },
+            EventKind::Approved {
+                step: "revoke".to_owned(),
+                approvals: vec![ApprovalRecord {
+                    approver: "alice".to_owned(),
+                    decided_at: "2026-11-28T05:31:00.000Z".to_owned(),
+                }],
+                target: "DELETE https://api.test/tokens/1".to_owned(),
+                runbook_sha256: sha256_hex(b"runbook: rotate\n"),
+            },
+            EventKind::ApprovalRejected {
+                step: "revoke".to_owned(),
+                approver: "bob".to_owned(),
+                decided_at: "2026-11-28T05:31:00.000Z".to_owned(),
+                reason: "not during the freeze".to_owned(),
+                target: "DELETE https://api.test/tokens/1".to_owned(),
+                runbook_sha256: sha256_hex(b"runbook: rotate\n"),
             },
         ]
         .into_iter()

@@ -109,6 +109,7 @@ impl Engine {
             child_file_hashes,
             operator: started_by,
             cwd: started_in,
+            uid: started_uid,
             ..
         } = &first.kind
         else {
@@ -167,6 +168,8 @@ impl Engine {
             lock,
             team,
             depth,
+            file_hash: hash.clone(),
+            started_uid: *started_uid,
         });
         if uploaded > 0 {
             engine.say(&format!(

@@ -10,6 +10,8 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
+use crate::approval::ApprovalStore;
+use crate::approval::local::LocalStore;
 use crate::document::model::{Effect, Runbook, Step};
 use crate::engine::gate::{StepRecord, short};
 use crate::engine::interaction::caught_signal;
@@ -140,6 +142,15 @@ pub struct Engine {
     pub(super) outputs: BTreeMap<String, (String, bool)>,
     /// In a fan-out's child run: the item, as messages name it (`item "b.test"`).
     pub(super) item: Option<String>,
+    /// SHA-256 of the runbook file as the run began: what an approval binds.
+    pub(super) file_hash: String,
+    /// The Unix user that started the run, who may never approve its steps.
+    pub(super) started_uid: Option<u32>,
+    /// Where approvals are asked for and decided (`crate::approval`).
+    pub(super) approvals: Arc<dyn ApprovalStore>,
+    /// Steps blocked in this process waiting for approval: `--confirm` name →
+    /// what they wait for, for the command that carries on.
+    pub(super) awaiting_approval: BTreeMap<String, String>,
 }
 
 /// Where a child runbook's run belongs: the parent run and step that run it,
@@ -172,6 +183,10 @@ pub(super) struct Opened {
     pub lock: Lock,
     pub team: Option<Team>,
     pub depth: usize,
+    /// SHA-256 of the runbook file as the run began (what it runs).
+    pub file_hash: String,
+    /// The Unix user that started the run.
+    pub started_uid: Option<u32>,
 }
 
 impl Engine {
@@ -189,6 +204,12 @@ impl Engine {
         let keep = !opened.options.no_keep_secrets
             && opened.runbook.keep_secrets.as_ref().is_none_or(|k| k.value);
         let kept = Kept::new(keep.then(|| opened.state.kept_path(&opened.run_id)));
+        // With team state, approvals are the database's (a child run's stay
+        // in the state directory, as its journal does).
+        let approvals: Arc<dyn ApprovalStore> = match &opened.team {
+            Some(team) => Arc::new(team.approvals(&opened.runbook.id.value)),
+            None => Arc::new(LocalStore::new(opened.state.approvals_dir())),
+        };
         Engine {
             file: opened.file,
             runbook: opened.runbook,
@@ -216,6 +237,10 @@ impl Engine {
             quiet: false,
             outputs: BTreeMap::new(),
             item: None,
+            file_hash: opened.file_hash,
+            started_uid: opened.started_uid,
+            approvals,
+            awaiting_approval: BTreeMap::new(),
         }
     }
 
@@ -264,17 +289,20 @@ impl Engine {
         }
         let operator_name = operator_name(options.operator.as_deref());
         let started_at = crate::engine::journal::now();
+        let file_hash = crate::eval::load::file_hash(file)?;
+        let started_uid = Some(nix::unistd::getuid().as_raw());
         let first = Event::now(EventKind::RunStarted {
             run_id: run_id.clone(),
             runbook: runbook.id.value.clone(),
             file: file.display().to_string(),
-            file_hash: crate::eval::load::file_hash(file)?,
+            file_hash: file_hash.clone(),
             child_file_hashes: crate::eval::load::child_hashes(file, &runbook),
             operator: operator_name.clone(),
             pid: std::process::id(),
             inputs: crate::engine::fixed_inputs::at_start(&runbook, &answers),
             cwd: working_directory(),
             seq: Some(seq),
+            uid: started_uid,
         });
         let journal = Journal::create(&state.journal_path(&run_id), &first)?;
         if let Some(team) = &mut team {
@@ -302,6 +330,8 @@ impl Engine {
             lock,
             team,
             depth,
+            file_hash,
+            started_uid,
         });
         engine.emit_only(&first);
         if let Some(place) = place {
@@ -604,6 +634,14 @@ impl Engine {
             RunEnd::Interrupted(_) => "interrupted".to_owned(),
         };
         self.say(&format!("Run {} {verdict}", self.run_id));
+        if *end == RunEnd::Blocked {
+            for (name, what) in &self.awaiting_approval {
+                self.say(&format!(
+                    "`{name}` is {what}: one of them approves it with `{}`",
+                    self.approve_command(name)
+                ));
+            }
+        }
         if *end == RunEnd::Blocked && self.depth == 0 {
             self.say(&self.carry_on());
         }

@@ -197,6 +197,12 @@ impl StateDir {
         self.backups_root().join(run_id)
     }
 
+    /// `<state>/<runbook-id>/approvals`: requests for approval and the
+    /// decisions on them (`approval::local`), written by other users too.
+    pub fn approvals_dir(&self) -> PathBuf {
+        self.root.join("approvals")
+    }
+
     /// `<state>/<runbook-id>/secrets/<run-id>.json`: the secrets the run still
     /// needs, kept for `resume` (see `engine::kept`).
     pub fn kept_path(&self, run_id: &str) -> PathBuf {
@@ -209,6 +215,17 @@ impl StateDir {
     /// could not record.
     pub fn ensure(&self) -> Result<(), StateDirError> {
         let fresh_default = self.default_location && !self.base.exists();
+        // The runbook's directory (and a new `<state>`) may be passed through
+        // by the group, never listed: approvers reach `approvals/` that way (see
+        // README, Approvals); everything else in it is 0700.
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o710)
+            .create(&self.root)
+            .map_err(|source| StateDirError::Create {
+                path: self.root.clone(),
+                source,
+            })?;
         for dir in [self.runs_dir(), self.backups_root()] {
             create_private_dir(&dir)?;
             writable(&dir)?;
@@ -266,7 +283,7 @@ impl StateDir {
             let replay = journal::read(&path)?;
             match replay.events.last() {
                 None => {}
-                Some(event) => return Ok(open(&event.kind).then_some(path)),
+                Some(event) => return Ok(is_open(&event.kind).then_some(path)),
             }
         }
         Ok(None)
@@ -298,7 +315,7 @@ impl StateDir {
 /// it. A run that ended blocked (a gate not opened, an item deferred) is not
 /// over: resuming it later, with the confirmation given or the item done, is how
 /// it gets finished. A superseded run is over.
-pub(super) fn open(last: &EventKind) -> bool {
+pub fn is_open(last: &EventKind) -> bool {
     match last {
         EventKind::RunFinished { outcome, .. } => *outcome == Outcome::Blocked,
         EventKind::Superseded { .. } => false,
@@ -309,7 +326,12 @@ pub(super) fn open(last: &EventKind) -> bool {
 /// Of `runs`, those not over yet, oldest first: what a new run supersedes.
 pub fn unfinished(runs: &[(PathBuf, Replay)]) -> Vec<PathBuf> {
     runs.iter()
-        .filter(|(_, replay)| replay.events.last().is_some_and(|event| open(&event.kind)))
+        .filter(|(_, replay)| {
+            replay
+                .events
+                .last()
+                .is_some_and(|event| is_open(&event.kind))
+        })
         .map(|(path, _)| path.clone())
         .collect()
 }
@@ -422,6 +444,7 @@ mod tests {
             inputs: BTreeMap::new(),
             cwd: None,
             seq,
+            uid: None,
         }
     }
 
@@ -484,10 +507,14 @@ mod tests {
         let file = temp.path().join("runbooks/x.yaml");
         let dir = StateDir::resolve(&file, "x", None).unwrap();
         dir.ensure().unwrap();
-        for path in [dir.runs_dir(), dir.backups_root(), dir.root().to_owned()] {
+        for path in [dir.runs_dir(), dir.backups_root()] {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o700, "{}", path.display());
         }
+        // Approvers pass through the runbook's directory to `approvals/`; they
+        // cannot list it.
+        let mode = std::fs::metadata(dir.root()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0o010, "{mode:o}");
         assert_eq!(
             std::fs::read_to_string(temp.path().join("runbooks/.runbook/.gitignore")).unwrap(),
             "*\n"
@@ -518,7 +545,7 @@ mod tests {
             message.contains("cannot create the state directory"),
             "{message}"
         );
-        assert!(message.contains(".runbook/x/runs"), "{message}");
+        assert!(message.contains(".runbook/x"), "{message}");
         assert!(error.help().unwrap().contains("RUNBOOK_STATE_DIR"));
     }
 

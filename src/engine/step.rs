@@ -89,6 +89,9 @@ impl Engine {
                     &[],
                 );
             }
+            if let Some((outcome, reason)) = self.check_approval(step).await? {
+                return self.finish_step(step, started, outcome, Some(reason), json!({}), &[]);
+            }
             if step.confirm.is_some()
                 && let Some(reason) = self.check_confirm(step).await?
             {

@@ -16,8 +16,8 @@ use crate::action::http::Request;
 use crate::action::tls::Connection;
 use crate::action::wait::{Poll, Wait};
 use crate::document::model::{
-    Action, Command, Expect, HttpRequest, Matcher, Probe, Template, TextMatch, TextRule, TlsMatch,
-    WaitFor,
+    Action, Axis, Command, Expect, ForEach, HttpRequest, Matcher, Probe, Step, Template, TextMatch,
+    TextRule, TlsMatch, WaitFor,
 };
 use crate::document::node::{Node, Value as Yaml};
 use crate::eval::values::{RenderError, Values};
@@ -337,4 +337,95 @@ pub fn wait(r: &impl Render, wait: &WaitFor, item: Option<&Json>) -> Result<Wait
         interval,
         timeout,
     })
+}
+
+/// What a step acts on, resolved, in one line: what an approval is bound to
+/// (`crate::approval::Binding::target`) and shows the approver. The action's
+/// every part that decides what happens is in it (an HTTP request's headers and
+/// body, a command's environment, a setting's values), so an approval given for
+/// one thing never opens the step when it would do another. A `for_each` step
+/// is shown as written, with the items it repeats over. Secrets are masked by
+/// the caller, as everything it shows.
+pub fn target(r: &impl Render, step: &Step) -> Result<String, RenderError> {
+    if let Some(for_each) = &step.for_each {
+        let items = for_each_text(r, for_each)?;
+        let each = target_of(&AsWritten, step)?;
+        return Ok(format!("for each item of {items}: {each}"));
+    }
+    target_of(r, step)
+}
+
+/// What a `for_each` runs over, in words: the list, or each list of a product
+/// (`node in ‹inputs.nodes› × component in ["api","worker"]`).
+pub fn for_each_text(r: &impl Render, for_each: &ForEach) -> Result<String, RenderError> {
+    let axis = |axis: &Axis| match axis {
+        Axis::Template(template) => r.text(&template.source, None),
+        Axis::Items(node) => Ok(r.node(node, None)?.to_string()),
+    };
+    Ok(match for_each {
+        ForEach::List(list) => axis(list)?,
+        ForEach::Product { axes, .. } => axes
+            .iter()
+            .map(|(name, list)| Ok(format!("{} in {}", name.value, axis(list)?)))
+            .collect::<Result<Vec<_>, RenderError>>()?
+            .join(" × "),
+    })
+}
+
+fn target_of(r: &impl Render, step: &Step) -> Result<String, RenderError> {
+    let item = None;
+    let mut parts = match &step.action {
+        Action::Manual(text) => vec![format!(
+            "the operator does: {}",
+            r.text(&text.source, item)?
+        )],
+        Action::Prompt(prompt) => vec![format!(
+            "ask \"{}\"",
+            match &prompt.message {
+                Some(message) => r.text(&message.source, item)?,
+                None => step.title_or_id(),
+            }
+        )],
+        Action::ReadSetting(setting) => vec![format!(
+            "read {} from {}",
+            setting.key.value,
+            r.text(&setting.file.source, item)?
+        )],
+        Action::SetSetting(setting) => {
+            let mut parts = vec![format!("set in {}", r.text(&setting.file.source, item)?)];
+            for (key, value) in &setting.values {
+                parts.push(format!("{}={}", key.value, r.text(&value.source, item)?));
+            }
+            parts
+        }
+        Action::RestoreSetting(written) => {
+            vec![format!("restore what `{}` replaced", written.value)]
+        }
+        Action::WriteFile(file) => vec![format!("write {}", r.text(&file.path.source, item)?)],
+        Action::RestoreFile(written) => {
+            vec![format!("restore the file `{}` replaced", written.value)]
+        }
+        Action::GenerateSecret(generator) => vec![format!(
+            "generate a secret of {} characters",
+            generator.length.value
+        )],
+        Action::Http(spec) => {
+            let request = request(r, spec, item)?;
+            std::iter::once(request.target())
+                .chain(request.details())
+                .collect()
+        }
+        Action::Command(spec) => {
+            let command = command(r, spec, item, None)?;
+            std::iter::once(command.target())
+                .chain(command.details())
+                .collect()
+        }
+        Action::WaitFor(spec) => vec![wait(r, spec, item)?.target()],
+        Action::Runbook(path) => vec![format!("run child {}", path.value)],
+    };
+    if let Some(then) = &step.then_wait {
+        parts.push(format!("then {}", wait(r, then, item)?.target()));
+    }
+    Ok(parts.join(" · "))
 }

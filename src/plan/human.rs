@@ -233,6 +233,21 @@ fn step(out: &mut String, step: &PlannedStep, number: &str, indent: &str, paint:
         };
         row("when", &[format!("{}{now}", when.expression)]);
     }
+    if let Some(approve) = &step.approve {
+        let mut lines = vec![format!(
+            "{} of {} (never the operator), each with `runbook approve FILE {}`",
+            approve.count,
+            approve.from.join(", "),
+            step.id
+        )];
+        lines.extend(
+            approve
+                .message
+                .as_ref()
+                .map(|m| format!("\"{}\"", m.trim())),
+        );
+        row("approve", &lines);
+    }
     if let Some(confirm) = &step.confirm {
         let mut lines = Vec::new();
         match &confirm.phrase {

@@ -184,6 +184,21 @@ fn step(out: &mut String, step: &PlannedStep, number: &str, indent: &str) {
         };
         bullet(out, &format!("when {}{now}", code(&when.expression)));
     }
+    if let Some(approve) = &step.approve {
+        bullet(
+            out,
+            &format!(
+                "approve: {} of {} (never the operator)",
+                approve.count,
+                approve
+                    .from
+                    .iter()
+                    .map(|n| code(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
     if let Some(confirm) = &step.confirm {
         let how = match &confirm.phrase {
             Some(phrase) => format!("type {}", code(phrase)),

@@ -11,13 +11,13 @@ use serde_json::Value as Json;
 use super::probe::Prober;
 use super::render::Renderer;
 use super::{
-    Plan, PlannedConfirm, PlannedForEach, PlannedInput, PlannedNeed, PlannedOutput, PlannedPhase,
-    PlannedStep, PlannedWhen, Summary, VERSION,
+    Plan, PlannedApprove, PlannedConfirm, PlannedForEach, PlannedInput, PlannedNeed, PlannedOutput,
+    PlannedPhase, PlannedStep, PlannedWhen, Summary, VERSION,
 };
 use crate::action::expect::Subject;
 use crate::document::children;
 use crate::document::model::{
-    Action, Axis, Effect, Expect, FileSource, ForEach, Runbook, Step, Timespan, WaitFor,
+    Action, Effect, Expect, FileSource, Runbook, Step, Timespan, WaitFor,
 };
 use crate::document::rules::parent_dir;
 use crate::eval::answers::Answers;
@@ -497,8 +497,14 @@ impl Planner<'_> {
                 }
             }),
             confirm,
+            approve: step.approve.as_ref().map(|approve| PlannedApprove {
+                count: approve.count.value,
+                from: approve.from.iter().map(|n| n.value.clone()).collect(),
+                message: approve.message.as_ref().map(|m| r.text(&m.source)),
+            }),
             for_each: step.for_each.as_ref().map(|items| PlannedForEach {
-                items: for_each_text(r, items),
+                items: crate::eval::rendered::for_each_text(r, items)
+                    .unwrap_or_else(|e| cannot_show(&e)),
                 concurrency: step.concurrency.as_ref().map_or(1, |c| c.value),
             }),
             retry: step.retry.as_ref().map(|retry| {
@@ -565,23 +571,6 @@ impl Planner<'_> {
             Ok(wait) => (wait.target(), wait.until()),
             Err(e) => (cannot_show(&e), String::new()),
         }
-    }
-}
-
-/// What a `for_each` runs over, as the plan shows it: the list, or each list
-/// of a product (`node in ‹inputs.nodes› × component in ["api","worker"]`).
-fn for_each_text(r: &Renderer, for_each: &ForEach) -> String {
-    let axis = |axis: &Axis| match axis {
-        Axis::Template(template) => r.text(&template.source),
-        Axis::Items(node) => r.node(node).to_string(),
-    };
-    match for_each {
-        ForEach::List(list) => axis(list),
-        ForEach::Product { axes, .. } => axes
-            .iter()
-            .map(|(name, list)| format!("{} in {}", name.value, axis(list)))
-            .collect::<Vec<_>>()
-            .join(" × "),
     }
 }
 

@@ -20,10 +20,13 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value as Json;
 
 use crate::action::expect::Subject;
+use crate::approval::store::short_hash;
 use crate::document::model::{Effect, Probe, Runbook, Step, TlsField};
 use crate::engine;
 use crate::engine::journal::chain::Chain;
-use crate::engine::journal::{self, ConfirmedHow, EventKind, InDoubtDecision, JournalError};
+use crate::engine::journal::{
+    self, ApprovalRecord, ConfirmedHow, EventKind, InDoubtDecision, JournalError,
+};
 use crate::engine::outcome::Outcome;
 use crate::engine::state_dir::{DEFAULT_DIR_NAME, STATE_DIR_ENV, StateDir, StateDirError};
 use crate::eval::LoadError;
@@ -217,6 +220,28 @@ pub enum HappeningKind {
     RollbackStarted(String),
     /// What the operator decided for a step in doubt.
     InDoubt(InDoubtDecision),
+    /// The run asked for approval of the step.
+    ApprovalRequested {
+        target: String,
+        runbook_sha256: String,
+        count: u32,
+        from: Vec<String>,
+        requested_by: String,
+    },
+    /// The step's approval gate opened: who approved, when, and what.
+    Approved {
+        approvals: Vec<ApprovalRecord>,
+        target: String,
+        runbook_sha256: String,
+    },
+    /// Someone rejected the step.
+    ApprovalRejected {
+        approver: String,
+        decided_at: String,
+        reason: String,
+        target: String,
+        runbook_sha256: String,
+    },
     Interrupted,
     Resumed,
 }
@@ -232,6 +257,42 @@ impl HappeningKind {
                 "in doubt (started, no result recorded): {}",
                 in_doubt_decision(*decision)
             ),
+            HappeningKind::ApprovalRequested {
+                target,
+                runbook_sha256,
+                count,
+                from,
+                requested_by,
+            } => format!(
+                "approval asked by {requested_by}: {count} of {} for `{target}` (runbook sha256 {})",
+                from.join(", "),
+                short_hash(runbook_sha256)
+            ),
+            HappeningKind::Approved {
+                approvals,
+                target,
+                runbook_sha256,
+            } => {
+                let by: Vec<String> = approvals
+                    .iter()
+                    .map(|a| format!("{} at {}", a.approver, a.decided_at))
+                    .collect();
+                format!(
+                    "approved by {} for `{target}` (runbook sha256 {})",
+                    by.join(", "),
+                    short_hash(runbook_sha256)
+                )
+            }
+            HappeningKind::ApprovalRejected {
+                approver,
+                decided_at,
+                reason,
+                target,
+                runbook_sha256,
+            } => format!(
+                "rejected by {approver} at {decided_at}: {reason} (for `{target}`, runbook sha256 {})",
+                short_hash(runbook_sha256)
+            ),
             HappeningKind::Interrupted => {
                 "interrupted (state saved; `runbook resume` continues)".to_owned()
             }
@@ -246,6 +307,9 @@ impl HappeningKind {
             HappeningKind::GateBlocked(_) => "gate_blocked",
             HappeningKind::RollbackStarted(_) => "rollback_started",
             HappeningKind::InDoubt(_) => "in_doubt",
+            HappeningKind::ApprovalRequested { .. } => "approval_requested",
+            HappeningKind::Approved { .. } => "approved",
+            HappeningKind::ApprovalRejected { .. } => "approval_rejected",
             HappeningKind::Interrupted => "interrupted",
             HappeningKind::Resumed => "resumed",
         }
@@ -412,6 +476,54 @@ impl Run {
                 EventKind::InDoubt { step, decision, .. } => run
                     .happenings
                     .push(happening(Some(step), HappeningKind::InDoubt(decision))),
+                EventKind::ApprovalRequested {
+                    step,
+                    target,
+                    runbook_sha256,
+                    count,
+                    from,
+                    requested_by,
+                    message: _,
+                } => run.happenings.push(happening(
+                    Some(step),
+                    HappeningKind::ApprovalRequested {
+                        target,
+                        runbook_sha256,
+                        count,
+                        from,
+                        requested_by,
+                    },
+                )),
+                EventKind::Approved {
+                    step,
+                    approvals,
+                    target,
+                    runbook_sha256,
+                } => run.happenings.push(happening(
+                    Some(step),
+                    HappeningKind::Approved {
+                        approvals,
+                        target,
+                        runbook_sha256,
+                    },
+                )),
+                EventKind::ApprovalRejected {
+                    step,
+                    approver,
+                    decided_at,
+                    reason,
+                    target,
+                    runbook_sha256,
+                } => run.happenings.push(happening(
+                    Some(step),
+                    HappeningKind::ApprovalRejected {
+                        approver,
+                        decided_at,
+                        reason,
+                        target,
+                        runbook_sha256,
+                    },
+                )),
                 EventKind::RollbackStarted { reason } => {
                     in_rollback = true;
                     run.happenings

@@ -57,6 +57,41 @@ pub fn render(report: &Report) -> String {
                 HappeningKind::InDoubt(decision) => {
                     event["decision"] = json!(in_doubt_decision(*decision));
                 }
+                HappeningKind::ApprovalRequested {
+                    target,
+                    runbook_sha256,
+                    count,
+                    from,
+                    requested_by,
+                } => {
+                    event["target"] = json!(target);
+                    event["runbook_sha256"] = json!(runbook_sha256);
+                    event["count"] = json!(count);
+                    event["from"] = json!(from);
+                    event["requested_by"] = json!(requested_by);
+                }
+                HappeningKind::Approved {
+                    approvals,
+                    target,
+                    runbook_sha256,
+                } => {
+                    event["approvals"] = json!(approvals);
+                    event["target"] = json!(target);
+                    event["runbook_sha256"] = json!(runbook_sha256);
+                }
+                HappeningKind::ApprovalRejected {
+                    approver,
+                    decided_at,
+                    reason,
+                    target,
+                    runbook_sha256,
+                } => {
+                    event["approver"] = json!(approver);
+                    event["decided_at"] = json!(decided_at);
+                    event["reason"] = json!(reason);
+                    event["target"] = json!(target);
+                    event["runbook_sha256"] = json!(runbook_sha256);
+                }
                 HappeningKind::Interrupted | HappeningKind::Resumed => {}
             }
             event

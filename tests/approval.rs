@@ -1,0 +1,806 @@
+//! Four-eyes approval (`approve:`) with two real Unix users on one shared host:
+//! the tests run as root (the operator) and run `runbook approve` as the user
+//! `runbook-approver` (created by `.ci/run`) through `setpriv`, in a temp
+//! directory set up as the README says — a setgid state directory of the
+//! approvers' group, the operator's `umask 007`. Without root or that user the
+//! tests say so and are skipped (a failure under `RUNBOOK_REQUIRE_TOOLS=1`).
+//!
+//! Each test follows the commands the run prints, literally: the approve
+//! command another user runs, then the resume command.
+
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::Value as Json;
+
+use crate::support::{binary, outside_tool, skip};
+use crate::tty::Tty;
+
+const APPROVER: &str = "runbook-approver";
+const TIMEOUT_MS: u64 = 15_000;
+const SECRET: &str = "cfut_approvalsecret9876";
+
+/// The second user, when this machine has one the tests can act as.
+#[derive(Clone, Copy)]
+struct Approver {
+    uid: u32,
+    gid: u32,
+}
+
+fn approver() -> Option<Approver> {
+    if !nix::unistd::geteuid().is_root() {
+        skip(
+            "acting as a second Unix user (`runbook approve` by someone else) needs root; CI runs the tests as root",
+        );
+        return None;
+    }
+    outside_tool(&["setpriv"], "Debian package util-linux")?;
+    match nix::unistd::User::from_name(APPROVER) {
+        Ok(Some(user)) => Some(Approver {
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+        }),
+        _ => {
+            skip(&format!(
+                "there is no user `{APPROVER}`: `useradd --system --no-create-home {APPROVER}` (as .ci/run does)"
+            ));
+            None
+        }
+    }
+}
+
+/// What a command printed.
+struct Ran {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn status(self, expected: i32) -> Ran {
+        assert_eq!(
+            self.status, expected,
+            "exit {}:\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The command the output quotes after `lead`, up to the next backquote.
+    fn quoted_after(&self, lead: &str) -> Vec<String> {
+        let at = self
+            .stdout
+            .find(lead)
+            .unwrap_or_else(|| panic!("no {lead:?} in:\n{}", self.stdout));
+        let rest = &self.stdout[at + lead.len()..];
+        let end = rest.find('`').expect("a closing backquote");
+        let words: Vec<String> = rest[..end].split_whitespace().map(str::to_owned).collect();
+        assert_eq!(words[0], "runbook", "{words:?}");
+        words[1..].to_vec()
+    }
+
+    /// The approve command the run printed for another user.
+    fn approve_hint(&self) -> Vec<String> {
+        self.quoted_after("approves it with `")
+    }
+
+    /// The resume command the run printed.
+    fn resume_hint(&self) -> Vec<String> {
+        self.quoted_after("Resume with `")
+    }
+}
+
+/// A shared ops host in a temp directory: the runbook readable by everyone, the
+/// state directory setgid to the approver's group and writable by it.
+struct Host {
+    dir: tempfile::TempDir,
+    approver: Approver,
+}
+
+impl Host {
+    fn new(approver: Approver, runbook: &str) -> Host {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the temp dir");
+        let host = Host { dir, approver };
+        host.write("rb.yaml", runbook);
+        let state = host.path("state");
+        std::fs::create_dir(&state).expect("the state directory");
+        nix::unistd::chown(&state, None, Some(nix::unistd::Gid::from_raw(approver.gid)))
+            .expect("chgrp the state directory");
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o2770))
+            .expect("chmod the state directory");
+        host
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("write a file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+
+    fn prepare(&self, command: &mut Command) {
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("RUNBOOK_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .current_dir(self.dir.path())
+            .env("RUNBOOK_STATE_DIR", self.path("state"))
+            .env("NO_COLOR", "1");
+    }
+
+    /// `runbook ARGS` as the operator (root), with the shared host's umask.
+    fn operator(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", "umask 007; exec \"$0\" \"$@\""])
+            .arg(binary())
+            .args(args);
+        self.prepare(&mut command);
+        command
+    }
+
+    /// `runbook ARGS` as the approver.
+    fn as_approver(&self, args: &[String]) -> Command {
+        let mut command = Command::new("setpriv");
+        command
+            .arg(format!("--reuid={}", self.approver.uid))
+            .arg(format!("--regid={}", self.approver.gid))
+            .arg("--init-groups")
+            .arg(binary())
+            .args(args);
+        self.prepare(&mut command);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Ran {
+        ran(self.operator(args))
+    }
+
+    fn approve(&self, args: &[String]) -> Ran {
+        ran(self.as_approver(args))
+    }
+
+    /// The one request directory of the run (`approvals/<run>/revoke`).
+    fn request_dir(&self) -> PathBuf {
+        let runs = self.path("state/rb/approvals");
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
+            .expect("the approvals directory")
+            .map(|e| e.expect("an entry").path().join("revoke"))
+            .collect();
+        dirs.sort();
+        dirs.pop().expect("a request")
+    }
+
+    /// Every file under the state directory, concatenated.
+    fn state_files(&self) -> String {
+        fn walk(dir: &Path, into: &mut String) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, into);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    into.push_str(&text);
+                }
+            }
+        }
+        let mut all = String::new();
+        walk(&self.path("state"), &mut all);
+        all
+    }
+}
+
+fn ran(mut command: Command) -> Ran {
+    let output = command.output().expect("the command ran");
+    Ran {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// A probe, then an irreversible command that `alice` or the approver must
+/// approve; it appends the target to `revoked.txt`.
+const REVOKE: &str = r#"
+runbook: rb
+inputs:
+  target: { default: token-1 }
+steps:
+  - id: check
+    effect: probe
+    command: "true"
+  - id: revoke
+    needs: [check]
+    effect: irreversible
+    approve: { count: 1, from: [alice, runbook-approver], message: "Revoke {{ inputs.target }}?" }
+    confirm: true
+    command: "echo {{ inputs.target }} >> revoked.txt"
+"#;
+
+#[test]
+fn the_operator_cannot_approve_and_no_flag_or_answer_opens_the_gate() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(approver, REVOKE);
+    host.write("answers.yaml", "target: token-1\n");
+    let first = host
+        .run(&[
+            "run",
+            "rb.yaml",
+            "--yes",
+            "--confirm",
+            "revoke",
+            "--answers",
+            "answers.yaml",
+        ])
+        .status(3);
+    assert!(
+        first
+            .stdout
+            .contains("waiting for 1 approval from alice, runbook-approver"),
+        "{}",
+        first.stdout
+    );
+    assert!(!host.path("revoked.txt").exists());
+    // The operator runs the command meant for someone else: refused.
+    let hint: Vec<String> = first.approve_hint();
+    let refused =
+        ran(host.operator(&hint.iter().map(String::as_str).collect::<Vec<_>>())).status(2);
+    assert!(
+        refused.stderr.contains("root asked for this approval"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("separation of duties"),
+        "{}",
+        refused.stderr
+    );
+    // Whatever the operator claims to be.
+    let claimed = host
+        .run(&[
+            "resume",
+            "rb.yaml",
+            "--yes",
+            "--confirm",
+            "revoke",
+            "--operator",
+            APPROVER,
+        ])
+        .status(3);
+    assert!(
+        claimed.stdout.contains("waiting for 1 approval"),
+        "{}",
+        claimed.stdout
+    );
+    assert!(!host.path("revoked.txt").exists());
+}
+
+#[test]
+fn another_users_approval_lets_resume_go_on_and_every_output_says_who_and_what() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(approver, REVOKE);
+    let first = host
+        .run(&[
+            "run",
+            "rb.yaml",
+            "--confirm",
+            "revoke",
+            "--events",
+            "events.jsonl",
+        ])
+        .status(3);
+    let approved = host.approve(&first.approve_hint()).status(0);
+    for shown in [
+        "target: $ echo token-1 >> revoked.txt",
+        "message: Revoke token-1?",
+        "asked by root at ",
+        "evidence: `check` passed at ",
+        "Approved by runbook-approver at ",
+    ] {
+        assert!(
+            approved.stdout.contains(shown),
+            "{shown:?} in:\n{}",
+            approved.stdout
+        );
+    }
+    let again = host.approve(&first.approve_hint()).status(2);
+    assert!(again.stderr.contains("already decided"), "{}", again.stderr);
+
+    let resume: Vec<String> = first
+        .resume_hint()
+        .into_iter()
+        .chain(strings(&["--events", "events2.jsonl"]))
+        .collect();
+    let resumed =
+        ran(host.operator(&resume.iter().map(String::as_str).collect::<Vec<_>>())).status(0);
+    assert!(
+        resumed.stdout.contains("approved by runbook-approver at "),
+        "{}",
+        resumed.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.path("revoked.txt")).unwrap(),
+        "token-1\n"
+    );
+
+    let hash = runbook::engine::journal::sha256_hex(&std::fs::read(host.path("rb.yaml")).unwrap());
+    let report: Json = serde_json::from_str(
+        &host
+            .run(&["report", "rb.yaml", "--format", "json"])
+            .status(0)
+            .stdout,
+    )
+    .expect("a JSON report");
+    let events = report["events"].as_array().expect("events");
+    let approval = events
+        .iter()
+        .find(|e| e["event"] == "approved")
+        .unwrap_or_else(|| panic!("no approval in {events:?}"));
+    assert_eq!(approval["step"], "revoke");
+    assert_eq!(approval["approvals"][0]["approver"], APPROVER);
+    assert_eq!(approval["target"], "$ echo token-1 >> revoked.txt");
+    assert_eq!(approval["runbook_sha256"], hash.as_str());
+    let requested = events
+        .iter()
+        .find(|e| e["event"] == "approval_requested")
+        .expect("the request");
+    assert_eq!(requested["requested_by"], "root");
+    for format in ["markdown", "html"] {
+        let shown = host
+            .run(&["report", "rb.yaml", "--format", format])
+            .status(0)
+            .stdout;
+        assert!(
+            shown.contains("approved by runbook-approver at "),
+            "{format}:\n{shown}"
+        );
+    }
+    let status = host.run(&["status", "rb.yaml"]).status(0).stdout;
+    assert!(status.contains("approved by runbook-approver"), "{status}");
+    let status: Json = serde_json::from_str(
+        &host
+            .run(&["status", "rb.yaml", "--format", "json"])
+            .status(0)
+            .stdout,
+    )
+    .expect("JSON status");
+    let items = status["phases"][0]["items"]
+        .as_array()
+        .expect("items")
+        .clone();
+    let revoke = items.iter().find(|i| i["id"] == "revoke").expect("revoke");
+    assert_eq!(
+        revoke["approved"]["approvals"][0]["approver"], APPROVER,
+        "{revoke}"
+    );
+    let streamed = std::fs::read_to_string(host.path("events.jsonl")).unwrap();
+    assert!(
+        streamed.contains(r#""event":"approval_requested""#),
+        "{streamed}"
+    );
+    let streamed = std::fs::read_to_string(host.path("events2.jsonl")).unwrap();
+    assert!(streamed.contains(r#""event":"approved""#), "{streamed}");
+    assert!(streamed.contains(&hash), "{streamed}");
+    // The journal stays one chain.
+    host.run(&["verify", "rb.yaml"]).status(0);
+}
+
+#[test]
+fn a_rejection_fails_the_step_with_its_reason() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(approver, REVOKE);
+    let first = host
+        .run(&["run", "rb.yaml", "--confirm", "revoke"])
+        .status(3);
+    let reject: Vec<String> = first
+        .approve_hint()
+        .into_iter()
+        .chain(strings(&["--reject", "--reason", "not during the freeze"]))
+        .collect();
+    let rejected = host.approve(&reject).status(0);
+    assert!(
+        rejected.stdout.contains("Rejected (not during the freeze)"),
+        "{}",
+        rejected.stdout
+    );
+    let resume: Vec<String> = first.resume_hint();
+    let failed =
+        ran(host.operator(&resume.iter().map(String::as_str).collect::<Vec<_>>())).status(1);
+    assert!(
+        failed.stdout.contains("rejected by runbook-approver at "),
+        "{}",
+        failed.stdout
+    );
+    assert!(
+        failed.stdout.contains("not during the freeze"),
+        "{}",
+        failed.stdout
+    );
+    assert!(!host.path("revoked.txt").exists());
+    let report = host
+        .run(&["report", "rb.yaml", "--format", "markdown"])
+        .status(0)
+        .stdout;
+    assert!(report.contains("rejected by runbook-approver"), "{report}");
+}
+
+#[test]
+fn an_approval_does_not_open_another_run_nor_another_target() {
+    let Some(approver) = approver() else { return };
+    // The token to revoke is looked up by a probe, gathered again on resume
+    // once its `within` has passed.
+    let host = Host::new(
+        approver,
+        r#"
+runbook: rb
+inputs:
+  target: { default: token-1 }
+steps:
+  - id: lookup
+    effect: probe
+    command: "cat token-id.txt"
+  - id: revoke
+    needs: [{ step: lookup, within: 1s }]
+    effect: irreversible
+    approve: { from: [runbook-approver] }
+    confirm: true
+    command: "echo {{ inputs.target }} {{ steps.lookup.stdout | trim }} >> revoked.txt"
+"#,
+    );
+    host.write("token-id.txt", "id-1\n");
+    let first = host
+        .run(&[
+            "run",
+            "rb.yaml",
+            "--confirm",
+            "revoke",
+            "--set",
+            "target=token-1",
+        ])
+        .status(3);
+    host.approve(&first.approve_hint()).status(0);
+    // Another value of the input is another run: resume refuses it, and a new
+    // run waits for an approval of its own.
+    host.run(&[
+        "resume",
+        "rb.yaml",
+        "--confirm",
+        "revoke",
+        "--set",
+        "target=token-2",
+    ])
+    .status(2);
+    let other = host
+        .run(&[
+            "run",
+            "rb.yaml",
+            "--confirm",
+            "revoke",
+            "--set",
+            "target=token-2",
+        ])
+        .status(3);
+    assert!(
+        other
+            .stdout
+            .contains("waiting for 1 approval from runbook-approver"),
+        "{}",
+        other.stdout
+    );
+    assert!(!host.path("revoked.txt").exists());
+    host.approve(&other.approve_hint()).status(0);
+    // The probe finds another token after the approval: the approval is void.
+    host.write("token-id.txt", "id-2\n");
+    std::thread::sleep(Duration::from_millis(1100));
+    let voided = host
+        .run(&["resume", "rb.yaml", "--confirm", "revoke"])
+        .status(3);
+    assert!(
+        voided.stdout.contains(
+            "is void: it approved the target `$ echo token-2 id-1 >> revoked.txt`, the step now acts on `$ echo token-2 id-2 >> revoked.txt`"
+        ),
+        "{}",
+        voided.stdout
+    );
+    assert!(!host.path("revoked.txt").exists());
+    // Approved again, for what it does now, it goes on.
+    host.approve(&voided.approve_hint()).status(0);
+    host.run(&["resume", "rb.yaml", "--confirm", "revoke"])
+        .status(0);
+    assert_eq!(
+        std::fs::read_to_string(host.path("revoked.txt")).unwrap(),
+        "token-2 id-2\n"
+    );
+}
+
+#[test]
+fn an_approval_is_void_for_another_runbook_and_a_changed_file_is_not_approved() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(approver, REVOKE);
+    let first = host
+        .run(&["run", "rb.yaml", "--confirm", "revoke"])
+        .status(3);
+    host.approve(&first.approve_hint()).status(0);
+    // The decision as if made on another version of the file (only root can
+    // rewrite it and keep its owner).
+    let decision = std::fs::read_dir(host.request_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("decided-by-")
+        })
+        .expect("the decision file");
+    let text = std::fs::read_to_string(&decision).unwrap();
+    let hash = runbook::engine::journal::sha256_hex(&std::fs::read(host.path("rb.yaml")).unwrap());
+    std::fs::write(&decision, text.replace(&hash, &"0".repeat(64))).unwrap();
+    let voided = host
+        .run(&["resume", "rb.yaml", "--confirm", "revoke"])
+        .status(3);
+    assert!(
+        voided
+            .stdout
+            .contains("is void: it approved the runbook with sha256 000000000000, this run runs"),
+        "{}",
+        voided.stdout
+    );
+    assert!(!host.path("revoked.txt").exists());
+    // The approver reads a changed file: nothing is approved.
+    host.write("rb.yaml", &format!("{REVOKE}# edited\n"));
+    let refused = host.approve(&first.approve_hint()).status(2);
+    assert!(
+        refused.stderr.contains("as you read it has sha256"),
+        "{}",
+        refused.stderr
+    );
+    host.run(&["resume", "rb.yaml", "--confirm", "revoke"])
+        .status(2);
+}
+
+#[test]
+fn a_decision_file_the_operator_writes_in_the_approvers_name_is_not_counted() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(approver, REVOKE);
+    let first = host
+        .run(&["run", "rb.yaml", "--confirm", "revoke"])
+        .status(3);
+    let dir = host.request_dir();
+    let request: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("request.json")).unwrap()).unwrap();
+    let forged = serde_json::json!({
+        "binding": request["binding"],
+        "verdict": "approved",
+        "approver": APPROVER,
+        "decided_at": "2026-12-03T09:00:00.000Z",
+    });
+    let path = dir.join(format!("decided-by-{}.json", approver.uid));
+    std::fs::write(&path, forged.to_string()).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().uid(), 0);
+    let resumed = host
+        .run(&["resume", "rb.yaml", "--confirm", "revoke"])
+        .status(3);
+    assert!(
+        resumed.stdout.contains(&format!(
+            "says it is uid {}'s decision, but root wrote it",
+            approver.uid
+        )),
+        "{}",
+        resumed.stdout
+    );
+    assert!(!host.path("revoked.txt").exists());
+    // The approver's real decision cannot be written over it (sticky
+    // directory), and the forged one in the way is said so.
+    let blocked = host.approve(&first.approve_hint());
+    assert_ne!(blocked.status, 0, "{}", blocked.stdout);
+}
+
+/// The same, with the revoke confirmed by typing a phrase at the terminal.
+const REVOKE_TYPED: &str = r#"
+runbook: rb
+steps:
+  - id: check
+    effect: probe
+    command: "true"
+  - id: revoke
+    needs: [check]
+    effect: irreversible
+    approve: { from: [runbook-approver] }
+    confirm: { phrase: revoke }
+    command: "echo done >> revoked.txt"
+"#;
+
+#[test]
+fn at_a_terminal_the_run_waits_with_a_spinner_and_goes_on_once_approved() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(approver, REVOKE_TYPED);
+    let mut command = host.operator(&["run", "rb.yaml"]);
+    command.env_remove("NO_COLOR").env("TERM", "xterm");
+    let mut tty = Tty::spawn(command, TIMEOUT_MS);
+    let before = tty.wait("another user approves with `");
+    assert!(!before.contains("blocked"), "{before}");
+    let line = tty.wait("`");
+    let hint: Vec<String> = line
+        .trim_end_matches('`')
+        .split_whitespace()
+        .skip(1)
+        .map(str::to_owned)
+        .collect();
+    tty.wait("waiting for 1 approval from runbook-approver");
+    assert!(!host.path("revoked.txt").exists());
+    host.approve(&hint).status(0);
+    tty.wait("approved by runbook-approver");
+    tty.wait("type revoke to confirm");
+    tty.line("revoke");
+    let (screen, code) = tty.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert_eq!(
+        std::fs::read_to_string(host.path("revoked.txt")).unwrap(),
+        "done\n"
+    );
+}
+
+#[test]
+fn ctrl_c_while_waiting_leaves_the_request_open_for_resume() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(approver, REVOKE_TYPED);
+    let mut command = host.operator(&["run", "rb.yaml"]);
+    command.env_remove("NO_COLOR").env("TERM", "xterm");
+    let mut tty = Tty::spawn(command, TIMEOUT_MS);
+    tty.wait("waiting for 1 approval from runbook-approver");
+    tty.ctrl_c();
+    let (screen, code) = tty.finish();
+    assert_eq!(code, 130, "{screen}");
+    assert!(
+        screen.contains("the request for approval stays open"),
+        "{screen}"
+    );
+    let request = host.request_dir().join("request.json");
+    assert!(request.exists(), "{screen}");
+    let run_id = host
+        .request_dir()
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    host.approve(&strings(&[
+        "approve", "rb.yaml", "revoke", "--run", &run_id,
+    ]))
+    .status(0);
+    host.run(&["resume", "rb.yaml", "--confirm", "revoke"])
+        .status(0);
+    assert!(host.path("revoked.txt").exists());
+}
+
+#[test]
+fn the_approval_shows_and_records_secrets_masked_only() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(
+        approver,
+        r#"
+runbook: rb
+inputs:
+  token: { secret: true }
+steps:
+  - id: check
+    effect: probe
+    command: "true"
+  - id: revoke
+    needs: [check]
+    effect: irreversible
+    approve: { from: [runbook-approver], message: "Revoke {{ inputs.token }}?" }
+    confirm: true
+    command: { run: "echo revoking", env: { TOKEN: "{{ inputs.token }}" } }
+"#,
+    );
+    let with_secret = |mut command: Command| {
+        command.env("RUNBOOK_INPUT_TOKEN", SECRET);
+        ran(command)
+    };
+    let mut seen = Vec::new();
+    let first = with_secret(host.operator(&[
+        "run",
+        "rb.yaml",
+        "--confirm",
+        "revoke",
+        "--no-keep-secrets",
+        "--events",
+        "events.jsonl",
+    ]))
+    .status(3);
+    let approved = host.approve(&first.approve_hint()).status(0);
+    assert!(
+        approved.stdout.contains("env TOKEN=••••9876"),
+        "{}",
+        approved.stdout
+    );
+    assert!(
+        approved.stdout.contains("message: Revoke ••••9876?"),
+        "{}",
+        approved.stdout
+    );
+    let resumed = with_secret(host.operator(&[
+        "resume",
+        "rb.yaml",
+        "--confirm",
+        "revoke",
+        "--no-keep-secrets",
+    ]))
+    .status(0);
+    seen.extend([first.stdout, first.stderr, approved.stdout, approved.stderr]);
+    seen.extend([resumed.stdout, resumed.stderr]);
+    for format in ["markdown", "html", "json"] {
+        seen.push(
+            host.run(&["report", "rb.yaml", "--format", format])
+                .status(0)
+                .stdout,
+        );
+    }
+    seen.push(
+        host.run(&["status", "rb.yaml", "--format", "json"])
+            .status(0)
+            .stdout,
+    );
+    seen.push(std::fs::read_to_string(host.path("events.jsonl")).unwrap());
+    seen.push(host.state_files());
+    let encoded = base64::engine::general_purpose::STANDARD.encode(SECRET);
+    for text in &seen {
+        assert!(!text.contains(SECRET), "the secret leaked:\n{text}");
+        assert!(
+            !text.contains(&encoded),
+            "the secret leaked in base64:\n{text}"
+        );
+    }
+    assert!(host.state_files().contains("Revoke ••••9876?"));
+}
+
+#[test]
+fn the_plan_shows_the_approval_gate_before_the_confirmation() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(dir.path().join("rb.yaml"), REVOKE).unwrap();
+    let plan = |format: &str| {
+        let mut command = Command::new(binary());
+        command
+            .args(["plan", "rb.yaml", "--format", format])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1");
+        ran(command).status(0).stdout
+    };
+    let human = plan("human");
+    let approve = human
+        .find("approve  1 of alice, runbook-approver (never the operator), each with `runbook approve FILE revoke`")
+        .unwrap_or_else(|| panic!("{human}"));
+    assert!(
+        approve < human.find("confirm  yes/no").expect("the confirm"),
+        "{human}"
+    );
+    assert!(human.contains("\"Revoke token-1?\""), "{human}");
+    let markdown = plan("markdown");
+    assert!(
+        markdown.contains("approve: 1 of `alice`, `runbook-approver` (never the operator)"),
+        "{markdown}"
+    );
+    let json: Json = serde_json::from_str(&plan("json")).expect("a JSON plan");
+    let steps = json["phases"][0]["steps"].as_array().expect("steps");
+    assert_eq!(steps[0]["approve"], Json::Null);
+    assert_eq!(
+        steps[1]["approve"],
+        serde_json::json!({"count": 1, "from": ["alice", APPROVER], "message": "Revoke token-1?"})
+    );
+}
