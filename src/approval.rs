@@ -14,5 +14,6 @@ pub mod store;
 pub mod tally;
 
 pub use store::{
-    ApprovalError, ApprovalStore, Binding, Decision, Evidence, NewRequest, Request, Verdict,
+    ApprovalError, ApprovalStore, Binding, Decision, Decisions, Evidence, NewRequest, Request,
+    Verdict,
 };

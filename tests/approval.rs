@@ -603,10 +603,15 @@ fn a_decision_file_the_operator_writes_in_the_approvers_name_is_not_counted() {
         resumed.stdout
     );
     assert!(!host.path("revoked.txt").exists());
-    // The approver's real decision cannot be written over it (sticky
-    // directory), and the forged one in the way is said so.
-    let blocked = host.approve(&first.approve_hint());
-    assert_ne!(blocked.status, 0, "{}", blocked.stdout);
+    // The forged file is in the way of the approver's real decision: said so.
+    let blocked = host.approve(&first.approve_hint()).status(2);
+    assert!(
+        blocked
+            .stderr
+            .contains("is a decision in your name that root wrote: it does not count"),
+        "{}",
+        blocked.stderr
+    );
 }
 
 /// The same, with the revoke confirmed by typing a phrase at the terminal.
@@ -802,5 +807,119 @@ fn the_plan_shows_the_approval_gate_before_the_confirmation() {
     assert_eq!(
         steps[1]["approve"],
         serde_json::json!({"count": 1, "from": ["alice", APPROVER], "message": "Revoke token-1?"})
+    );
+}
+
+#[test]
+fn runbook_approve_says_what_is_wrong_with_what_it_is_given() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(dir.path().join("rb.yaml"), REVOKE).unwrap();
+    let approve = |args: &[&str]| {
+        let mut command = Command::new(binary());
+        command
+            .arg("approve")
+            .args(args)
+            .current_dir(dir.path())
+            .env("RUNBOOK_STATE_DIR", dir.path().join("state"))
+            .env("NO_COLOR", "1");
+        ran(command)
+    };
+    let unknown = approve(&["rb.yaml", "revokee"]).status(2);
+    assert!(
+        unknown
+            .stderr
+            .contains("`runbook approve FILE revokee` names no step of this runbook"),
+        "{}",
+        unknown.stderr
+    );
+    let plain = approve(&["rb.yaml", "check"]).status(2);
+    assert!(
+        plain
+            .stderr
+            .contains("step `check` of `rb.yaml` has no `approve:`"),
+        "{}",
+        plain.stderr
+    );
+    let early = approve(&["rb.yaml", "revoke"]).status(2);
+    assert!(
+        early
+            .stderr
+            .contains("no approval was asked for step `revoke`"),
+        "{}",
+        early.stderr
+    );
+    assert!(
+        early.stderr.contains("when it reaches the step"),
+        "{}",
+        early.stderr
+    );
+    let usage = approve(&["rb.yaml", "revoke", "--reject"]).status(2);
+    assert!(usage.stderr.contains("--reason"), "{}", usage.stderr);
+}
+
+#[test]
+fn a_gate_only_the_operator_could_open_ends_blocked_at_once() {
+    let me = nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .expect("this user has a name")
+        .name;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(
+        dir.path().join("rb.yaml"),
+        REVOKE
+            .replace(
+                "from: [alice, runbook-approver]",
+                &format!("count: 2, from: [alice, {me}]"),
+            )
+            .replace("count: 1, ", ""),
+    )
+    .unwrap();
+    let mut command = Command::new(binary());
+    command
+        .args(["run", "rb.yaml", "--confirm", "revoke"])
+        .current_dir(dir.path())
+        .env("RUNBOOK_STATE_DIR", dir.path().join("state"))
+        .env("NO_COLOR", "1");
+    let blocked = ran(command).status(3);
+    assert!(
+        blocked.stdout.contains(&format!(
+            "cannot be approved: it needs 2 approvals and only 1 of alice, {me} may give one"
+        )),
+        "{}",
+        blocked.stdout
+    );
+}
+
+#[test]
+fn a_child_runbooks_step_is_approved_through_its_parent_and_outlives_the_childs_rerun() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(
+        approver,
+        "runbook: rb\nsteps:\n  - id: kid\n    runbook: child.yaml\n",
+    );
+    host.write(
+        "child.yaml",
+        &REVOKE_TYPED.replace("runbook: rb", "runbook: child"),
+    );
+    let first = host.run(&["run", "rb.yaml"]).status(3);
+    let hint = first.approve_hint();
+    assert_eq!(
+        hint[..3],
+        strings(&["approve", "rb.yaml", "kid.revoke"]),
+        "{hint:?}"
+    );
+    assert_eq!(
+        first.resume_hint(),
+        strings(&["resume", "rb.yaml", "--confirm", "kid.revoke"])
+    );
+    host.approve(&hint).status(0);
+    // Resuming the parent runs the child afresh (another child run): the
+    // approval, bound to the parent's run, still holds.
+    let resume = first.resume_hint();
+    ran(host.operator(&resume.iter().map(String::as_str).collect::<Vec<_>>())).status(0);
+    assert_eq!(
+        std::fs::read_to_string(host.path("revoked.txt")).unwrap(),
+        "done\n"
     );
 }

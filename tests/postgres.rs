@@ -859,3 +859,48 @@ fn a_step_is_approved_from_another_machine_by_another_role_never_by_the_operator
         "revoked\n"
     );
 }
+
+#[test]
+fn a_child_runbooks_step_is_approved_through_the_top_level_run_in_the_database() {
+    let Some(cluster) = team() else { return };
+    let parent = "runbook: release\nsteps:\n  - id: kid\n    runbook: rb.yaml\n";
+    let alice_machine = Test::new()
+        .file("release.yaml", parent)
+        .file("rb.yaml", APPROVED);
+    let dir = alice_machine.dir();
+    let first = at(
+        dir,
+        &cluster,
+        "alice",
+        &["run", "release.yaml", "--confirm", "kid.revoke"],
+    );
+    assert_eq!(first.status, 3, "{}{}", first.stdout, first.stderr);
+    let id = run_id(&journal(dir, "release"));
+    let bob_machine = Test::new()
+        .file("release.yaml", parent)
+        .file("rb.yaml", APPROVED);
+    let approved = at(
+        bob_machine.dir(),
+        &cluster,
+        "bob",
+        &[
+            "approve",
+            "release.yaml",
+            "kid.revoke",
+            "--run",
+            id.as_str(),
+        ],
+    );
+    assert_eq!(approved.status, 0, "{}{}", approved.stdout, approved.stderr);
+    let resumed = at(
+        dir,
+        &cluster,
+        "alice",
+        &["resume", "release.yaml", "--confirm", "kid.revoke"],
+    );
+    assert_eq!(resumed.status, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("revoked.txt")).unwrap(),
+        "revoked\n"
+    );
+}

@@ -343,6 +343,14 @@ impl ApprovalStore for LocalStore {
         // A decision of this approver on what is asked now is final; one on an
         // earlier request (the run asked again: its target changed) is replaced.
         let earlier = match fs::symlink_metadata(&path) {
+            // A file in this approver's name that someone else wrote: never
+            // counted, but in the way of the real decision.
+            Ok(meta) if meta.uid() != uid => {
+                return Err(ApprovalError::InYourName {
+                    path: path.clone(),
+                    writer: name_of(meta.uid()),
+                });
+            }
             Ok(_) => Some(read_json::<DecisionFile>(&path)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_error("read", &path)(e)),

@@ -199,6 +199,9 @@ pub enum ApprovalError {
     #[error("the approval asked for differs from what would be approved: {}", differences.join("; "))]
     Mismatch { differences: Vec<String> },
 
+    #[error("`{}` is a decision in your name that {writer} wrote: it does not count, and it is in the way of yours", path.display())]
+    InYourName { path: PathBuf, writer: String },
+
     #[error("cannot tell who this process is: uid {uid} has no user name")]
     Unknown { uid: u32 },
 
@@ -236,6 +239,7 @@ impl ApprovalError {
             | ApprovalError::NotAnApprover { .. }
             | ApprovalError::AlreadyDecided { .. }
             | ApprovalError::Mismatch { .. }
+            | ApprovalError::InYourName { .. }
             | ApprovalError::Unknown { .. }
             | ApprovalError::Malformed { .. } => crate::error::EXIT_USAGE,
         }
@@ -257,6 +261,9 @@ impl ApprovalError {
             ApprovalError::Mismatch { .. } => Some(
                 "review the runbook file the run runs, as it is now (`runbook approve FILE STEP` shows it)".to_owned(),
             ),
+            ApprovalError::InYourName { writer, .. } => Some(format!(
+                "ask {writer} (who owns the directory) to remove it, then approve again; and ask them why it is there"
+            )),
             ApprovalError::Unknown { .. } => Some("run as a user with an entry in the user database".to_owned()),
             ApprovalError::Io { .. } => Some(
                 "on a shared host the state directory must be writable by the approvers' group: see README, Approvals".to_owned(),

@@ -27,13 +27,33 @@ pub fn eligible(
     Ok(())
 }
 
+/// Why `request` can never be approved, when the people who may approve it
+/// are fewer than it needs (the operator is among `from`, who never counts).
+pub fn unreachable(request: &Request, operators: &[String]) -> Option<String> {
+    let deciders: Vec<&String> = request
+        .asked
+        .from
+        .iter()
+        .filter(|name| eligible(request, operators, name).is_ok())
+        .collect();
+    (deciders.len() < request.asked.count as usize).then(|| {
+        format!(
+            "it needs {} approval{} and only {} of {} may give one: the run's operator never approves their own run",
+            request.asked.count,
+            if request.asked.count == 1 { "" } else { "s" },
+            deciders.len(),
+            request.asked.from.join(", ")
+        )
+    })
+}
+
 /// How a step's approval stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tally {
     /// The approvals that count, one per approver, in the order given.
     pub approvals: Vec<Decision>,
-    /// The first rejection that counts: it fails the step.
-    pub rejection: Option<Decision>,
+    /// The first rejection that counts, with its reason: it fails the step.
+    pub rejection: Option<(Decision, String)>,
     /// Decisions that do not count, each with why (void: bound to something
     /// else; or by someone who may not decide), and entries the store refused.
     pub not_counted: Vec<String>,
@@ -48,7 +68,7 @@ impl Tally {
     }
 
     /// What the gate still waits for, in words: `1 approval from alice, bob, carol`.
-    pub fn waiting_for(&self, request: &Request) -> String {
+    pub fn waiting_for(&self, request: &Request, operators: &[String]) -> String {
         let missing = (self.needed as usize).saturating_sub(self.approvals.len());
         let given: Vec<&str> = self.approvals.iter().map(|d| d.approver.as_str()).collect();
         let from: Vec<&str> = request
@@ -56,7 +76,7 @@ impl Tally {
             .from
             .iter()
             .map(String::as_str)
-            .filter(|name| !given.contains(name) && *name != request.requested_by)
+            .filter(|name| !given.contains(name) && eligible(request, operators, name).is_ok())
             .collect();
         format!(
             "{missing} approval{} from {}",
@@ -100,15 +120,15 @@ pub fn tally(
             ));
             continue;
         }
-        match decision.verdict {
+        match &decision.verdict {
             Verdict::Approved => {
                 if !tally.approvals.iter().any(|d| &d.approver == who) {
                     tally.approvals.push(decision.clone());
                 }
             }
-            Verdict::Rejected { .. } => {
+            Verdict::Rejected { reason } => {
                 if tally.rejection.is_none() {
-                    tally.rejection = Some(decision.clone());
+                    tally.rejection = Some((decision.clone(), reason.clone()));
                 }
             }
         }
@@ -174,7 +194,22 @@ mod tests {
         let tally = tally(&request, &operators, &binding(), &decisions);
         assert!(!tally.approved());
         assert_eq!(tally.not_counted.len(), 3, "{:?}", tally.not_counted);
-        assert_eq!(tally.waiting_for(&request), "1 approval from alice, bob");
+        assert_eq!(
+            tally.waiting_for(&request, &operators),
+            "1 approval from alice, bob"
+        );
+    }
+
+    #[test]
+    fn a_gate_only_the_operator_could_open_is_said_to_be_unreachable() {
+        let mut request = request(3);
+        assert!(
+            unreachable(&request, &[]).is_some_and(|why| why.contains("only 2 of alice, bob, ops")),
+            "the asker `ops` is in `from`"
+        );
+        request.asked.count = 2;
+        assert_eq!(unreachable(&request, &[]), None);
+        assert!(unreachable(&request, &["alice".to_owned()]).is_some());
     }
 
     #[test]
@@ -221,6 +256,9 @@ mod tests {
         ]);
         let tally = tally(&request, &[], &binding(), &rejected);
         assert!(!tally.approved());
-        assert_eq!(tally.rejection.map(|d| d.approver), Some("bob".to_owned()));
+        assert_eq!(
+            tally.rejection.map(|(d, reason)| (d.approver, reason)),
+            Some(("bob".to_owned(), "not today".to_owned()))
+        );
     }
 }

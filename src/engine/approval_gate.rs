@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::approval::local::name_of;
-use crate::approval::tally::tally;
+use crate::approval::tally::{tally, unreachable};
 use crate::approval::{ApprovalError, ApprovalStore, Binding, Evidence, NewRequest, Request};
 use crate::document::model::Step;
 use crate::document::templates::Stage;
@@ -69,7 +69,7 @@ impl Engine {
         };
         let name = self.confirm_name(step);
         let binding = Binding {
-            run_id: self.run_id.clone(),
+            run_id: self.approval_run.clone(),
             step: name.clone(),
             runbook_sha256: self.file_hash.clone(),
             target,
@@ -86,6 +86,14 @@ impl Engine {
         let request = self.ask_for_approval(&step.id.value, asked).await?;
         let mut operators = vec![request.requested_by.clone()];
         operators.extend(self.started_uid.map(name_of));
+        if let Some(why) = unreachable(&request, &operators) {
+            let reason = format!("cannot be approved: {why}");
+            self.record(EventKind::GateBlocked {
+                step: step.id.value.clone(),
+                reason: reason.clone(),
+            })?;
+            return Ok(Some((Outcome::Blocked, reason)));
+        }
         let mut said = BTreeSet::new();
         let mut waiting: Option<crate::engine::interaction::SharedProgress> = None;
         loop {
@@ -99,11 +107,7 @@ impl Engine {
                     self.say(&format!("  note: {why}"));
                 }
             }
-            if let Some(rejection) = tally.rejection {
-                let reason = match &rejection.verdict {
-                    crate::approval::Verdict::Rejected { reason } => reason.clone(),
-                    crate::approval::Verdict::Approved => String::new(),
-                };
+            if let Some((rejection, reason)) = tally.rejection {
                 finish(
                     waiting.as_ref(),
                     &format!("    ✗ rejected by {}", rejection.approver),
@@ -155,14 +159,11 @@ impl Engine {
                 self.awaiting_approval.remove(&name);
                 return Ok(None);
             }
-            let what = format!("waiting for {}", tally.waiting_for(&request));
+            let what = format!("waiting for {}", tally.waiting_for(&request, &operators));
             if !self.interactive() {
-                self.awaiting_approval.insert(name.clone(), what.clone());
                 // Once approved, the step still needs its confirmation: the
                 // command that carries on gives it up front.
-                let id = step.id.value.clone();
-                if step.confirm.is_some()
-                    && !self.options.confirm.contains(&id)
+                let confirm = step.confirm.is_some()
                     && matches!(
                         gate::confirmation(
                             step,
@@ -172,10 +173,9 @@ impl Engine {
                             &self.options.confirm
                         ),
                         Confirmation::Missing(_)
-                    )
-                {
-                    self.unconfirmed.insert(id);
-                }
+                    );
+                self.awaiting_approval
+                    .insert(name.clone(), (what.clone(), confirm));
                 self.record(EventKind::GateBlocked {
                     step: step.id.value.clone(),
                     reason: what.clone(),
@@ -209,12 +209,13 @@ impl Engine {
         }
     }
 
-    /// The command another user runs to approve step `name` of this run.
+    /// The command another user runs to approve step `name` of this run (a
+    /// child runbook's step through the top-level runbook and run).
     pub(super) fn approve_command(&self, name: &str) -> String {
         format!(
             "runbook approve {} {name} --run {}",
-            self.file.display(),
-            self.run_id
+            self.approval_file.display(),
+            self.approval_run
         )
     }
 

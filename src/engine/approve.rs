@@ -4,12 +4,13 @@
 //! runbook file the approver reads is not the one the run runs, and records the
 //! decision in the approval store, which names the approver itself.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::approval::local::LocalStore;
 use crate::approval::store::{Decisions, short_hash};
 use crate::approval::{ApprovalError, ApprovalStore, Decision, Request, Verdict};
-use crate::document::model::Step;
+use crate::document::model::{Action, Runbook};
+use crate::document::rules::parent_dir;
 use crate::engine::EngineError;
 use crate::engine::state_dir::StateDir;
 use crate::eval::load;
@@ -40,18 +41,24 @@ pub fn approve(
     team: Option<&StateUrl>,
 ) -> Result<Approval, EngineError> {
     let runbook = load(file)?;
+    let (defining, own) = defining(file, &runbook, step)?;
     let own_id = step.rsplit('.').next().unwrap_or(step);
-    let found: Option<&Step> = runbook.all_steps().find(|s| s.id.value == own_id);
-    let Some(found) = found.filter(|s| s.approve.is_some()) else {
+    let Some(found) = own.all_steps().find(|s| s.id.value == own_id) else {
         return Err(EngineError::UnknownStep {
-            flag: "approve",
+            flag: "runbook approve FILE",
             id: step.to_owned(),
             help: format!(
-                "name a step of `{}` that has `approve:`; the run prints the command to use",
+                "name a step of `{}` that has `approve:`, as the run names it in the command it prints",
                 file.display()
             ),
         });
     };
+    if found.approve.is_none() {
+        return Err(EngineError::Input(format!(
+            "step `{own_id}` of `{}` has no `approve:`: nobody approves it",
+            defining.display()
+        )));
+    }
     let state = StateDir::for_runbook(file, &runbook.id.value)?;
     let store: Box<dyn ApprovalStore> = match team {
         Some(url) => Box::new(PgStore::connect(url, &runbook.id.value)?),
@@ -63,12 +70,12 @@ pub fn approve(
             step: step.to_owned(),
             run: run_id.map(str::to_owned),
         })?;
-    let hash = crate::eval::load::file_hash(file)?;
+    let hash = crate::eval::load::file_hash(&defining)?;
     if hash != request.asked.binding.runbook_sha256 {
         return Err(ApprovalError::Mismatch {
             differences: vec![format!(
                 "`{}` as you read it has sha256 {}, the run runs {}",
-                file.display(),
+                defining.display(),
                 short_hash(&hash),
                 short_hash(&request.asked.binding.runbook_sha256)
             )],
@@ -91,4 +98,37 @@ pub fn approve(
         before,
         decision,
     })
+}
+
+/// The runbook file that defines the step `qualified` names, and its runbook:
+/// `file` itself for `revoke`; for `kid.revoke`, the child runbook that step
+/// `kid` of `file` runs (and so on down).
+fn defining(
+    file: &Path,
+    runbook: &Runbook,
+    qualified: &str,
+) -> Result<(PathBuf, Runbook), EngineError> {
+    let mut parents: Vec<&str> = qualified.split('.').collect();
+    parents.pop();
+    let mut at = (file.to_path_buf(), runbook.clone());
+    for parent in parents {
+        let child = at.1.all_steps().find_map(|s| match &s.action {
+            Action::Runbook(path) if s.id.value == parent => Some(path.value.clone()),
+            _ => None,
+        });
+        let Some(child) = child else {
+            return Err(EngineError::UnknownStep {
+                flag: "runbook approve FILE",
+                id: qualified.to_owned(),
+                help: format!(
+                    "`{parent}` is not a step of `{}` that runs a child runbook; name the step as the run printed it",
+                    at.0.display()
+                ),
+            });
+        };
+        let path = parent_dir(&at.0).join(child);
+        let loaded = load(&path)?;
+        at = (path, loaded);
+    }
+    Ok(at)
 }

@@ -14,9 +14,11 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 
+use crate::approval::ApprovalStore;
 use crate::document::model::{Runbook, Step};
 use crate::document::rules::parent_dir;
 use crate::engine::journal::{EventKind, Replay};
@@ -54,6 +56,12 @@ struct ChildRun {
     /// How `--confirm` names the child's steps: `kid.`.
     scope: String,
     place: ChildPlace,
+    /// Approvals of the child's steps are asked and decided through the
+    /// parent's file and run (`runbook approve parent.yaml kid.revoke`), so they
+    /// outlive the child being run again on resume.
+    approvals: Arc<dyn ApprovalStore>,
+    approval_run: String,
+    approval_file: PathBuf,
 }
 
 /// What one child run gave.
@@ -67,6 +75,9 @@ struct ChildEnd {
     outputs: BTreeMap<String, (String, bool)>,
     /// The secrets the child learnt, for this run's output.
     redactor: Option<Redactor>,
+    /// The child's steps left waiting for approval, for the command that
+    /// carries on (see `Engine::awaiting_approval`).
+    awaiting_approval: BTreeMap<String, (String, bool)>,
     stop: Option<Stop>,
 }
 
@@ -80,6 +91,7 @@ impl ChildEnd {
             child_outcome: None,
             outputs: BTreeMap::new(),
             redactor: None,
+            awaiting_approval: BTreeMap::new(),
             stop: None,
         }
     }
@@ -228,6 +240,9 @@ impl Engine {
                 item: item.cloned(),
                 item_state: None,
             },
+            approvals: Arc::clone(&self.approvals),
+            approval_run: self.approval_run.clone(),
+            approval_file: self.approval_file.clone(),
         })
     }
 
@@ -239,6 +254,8 @@ impl Engine {
         if let Some(redactor) = &end.redactor {
             self.values.redactor.merge(redactor);
         }
+        self.awaiting_approval
+            .extend(std::mem::take(&mut end.awaiting_approval));
         let reason = end.reason.take();
         let secret_fields = end
             .outputs
@@ -256,12 +273,14 @@ impl Engine {
 
     /// A fan-out's outcome: passed only if every item passed; failed if one
     /// failed; deferred if every other one was deferred; else blocked.
-    fn fanned_out_children(&mut self, ends: Vec<ChildEnd>) -> Result<Done, Stop> {
+    fn fanned_out_children(&mut self, mut ends: Vec<ChildEnd>) -> Result<Done, Stop> {
         let mut stop = None;
-        for end in &ends {
+        for end in &mut ends {
             if let Some(redactor) = &end.redactor {
                 self.values.redactor.merge(redactor);
             }
+            self.awaiting_approval
+                .extend(std::mem::take(&mut end.awaiting_approval));
         }
         let total = ends.len();
         let mut results = Vec::with_capacity(total);
@@ -375,6 +394,9 @@ impl ChildRun {
             depth,
             scope,
             place,
+            approvals,
+            approval_run,
+            approval_file,
         } = self;
         let item = place.item.clone();
         let state = match &place.item_state {
@@ -404,6 +426,7 @@ impl ChildRun {
                     // Journaled with secrets masked: what the parent reads now.
                     outputs: outputs.into_iter().map(|(k, v)| (k, (v, false))).collect(),
                     redactor: None,
+                    awaiting_approval: BTreeMap::new(),
                     stop: None,
                 };
             }
@@ -446,6 +469,9 @@ impl ChildRun {
         };
         child.scope = scope;
         child.item = item.as_ref().map(label);
+        child.approvals = approvals;
+        child.approval_run = approval_run;
+        child.approval_file = approval_file;
         let end = match Box::pin(child.drive()).await {
             Ok(end) => end,
             Err(error) => {
@@ -510,6 +536,7 @@ impl ChildRun {
             child_outcome: Some(end.outcome()),
             outputs: std::mem::take(&mut child.outputs),
             redactor,
+            awaiting_approval: std::mem::take(&mut child.awaiting_approval),
             stop: None,
         }
     }

@@ -146,11 +146,17 @@ pub struct Engine {
     pub(super) file_hash: String,
     /// The Unix user that started the run, who may never approve its steps.
     pub(super) started_uid: Option<u32>,
-    /// Where approvals are asked for and decided (`crate::approval`).
+    /// Where approvals are asked for and decided (`crate::approval`), and for
+    /// which run and file: the top-level run's, which a child runbook's run
+    /// shares — a child runs afresh on each resume of its parent, and an
+    /// approval of its step must outlive that.
     pub(super) approvals: Arc<dyn ApprovalStore>,
+    pub(super) approval_run: String,
+    pub(super) approval_file: PathBuf,
     /// Steps blocked in this process waiting for approval: `--confirm` name →
-    /// what they wait for, for the command that carries on.
-    pub(super) awaiting_approval: BTreeMap<String, String>,
+    /// what they wait for, and whether the command that carries on must also
+    /// give their `--confirm`.
+    pub(super) awaiting_approval: BTreeMap<String, (String, bool)>,
 }
 
 /// Where a child runbook's run belongs: the parent run and step that run it,
@@ -204,12 +210,13 @@ impl Engine {
         let keep = !opened.options.no_keep_secrets
             && opened.runbook.keep_secrets.as_ref().is_none_or(|k| k.value);
         let kept = Kept::new(keep.then(|| opened.state.kept_path(&opened.run_id)));
-        // With team state, approvals are the database's (a child run's stay
-        // in the state directory, as its journal does).
+        // With team state, approvals are the database's, on the run's
+        // connection (a child run is handed its parent's store: `child.rs`).
         let approvals: Arc<dyn ApprovalStore> = match &opened.team {
             Some(team) => Arc::new(team.approvals(&opened.runbook.id.value)),
             None => Arc::new(LocalStore::new(opened.state.approvals_dir())),
         };
+        let (approval_run, approval_file) = (opened.run_id.clone(), opened.file.clone());
         Engine {
             file: opened.file,
             runbook: opened.runbook,
@@ -240,6 +247,8 @@ impl Engine {
             file_hash: opened.file_hash,
             started_uid: opened.started_uid,
             approvals,
+            approval_run,
+            approval_file,
             awaiting_approval: BTreeMap::new(),
         }
     }
@@ -634,8 +643,9 @@ impl Engine {
             RunEnd::Interrupted(_) => "interrupted".to_owned(),
         };
         self.say(&format!("Run {} {verdict}", self.run_id));
-        if *end == RunEnd::Blocked {
-            for (name, what) in &self.awaiting_approval {
+        // A child's are its parent's to say, with the command that carries on.
+        if *end == RunEnd::Blocked && self.depth == 0 {
+            for (name, (what, _)) in &self.awaiting_approval {
                 self.say(&format!(
                     "`{name}` is {what}: one of them approves it with `{}`",
                     self.approve_command(name)
@@ -663,7 +673,17 @@ impl Engine {
         if self.options.yes {
             command.push_str(" --yes");
         }
-        for id in self.unconfirmed.iter().chain(&self.options.confirm) {
+        let approved_then_confirmed = self
+            .awaiting_approval
+            .iter()
+            .filter(|(name, (_, confirm))| *confirm && !self.unconfirmed.contains(*name))
+            .map(|(name, _)| name);
+        for id in self
+            .unconfirmed
+            .iter()
+            .chain(approved_then_confirmed)
+            .chain(&self.options.confirm)
+        {
             command.push_str(&format!(" --confirm {id}"));
         }
         command
