@@ -1,10 +1,18 @@
 //! How the cost grows with each dimension of the input: `cargo bench --bench
 //! growth` (optionally `-- FAMILY`, e.g. `-- chain`). Each family builds inputs at
 //! 1×, 4× and 16× of one dimension — steps, `needs` chain depth, `needs` density,
-//! templated steps in a run, result size in a run, files in a directory — runs the
+//! templated steps in a run, result size in a run, files in a directory, secrets
+//! a run learns, misspelt step ids and literal tokens a file holds — runs the
 //! real release binary on each (best of `RUNBOOK_BENCH_ROUNDS`, default 5) and
 //! prints the cost per unit and the growth of time and peak memory per ×4 of
 //! input. The target is near-linear: ×4 input → at most ×5 time and memory.
+//!
+//! With `RUNBOOK_BENCH_CALLGRIND=1` each run goes under `valgrind
+//! --tool=callgrind` and the figures are instructions executed, not seconds:
+//! the same for the same binary and input whatever else the machine runs, so
+//! growth and the five-run spread can be shown on a loaded machine (memory is
+//! not measured then). Rounds can be 1 (`RUNBOOK_BENCH_ROUNDS=1`): a count
+//! does not vary the way a time does.
 //!
 //! Only ratios between sizes measured in one go mean much on a shared machine;
 //! each family measures its three sizes back to back. `validate` families also
@@ -56,6 +64,9 @@ fn main() {
             results,
         ),
         Family::files("files", "file", [250, 1_000, 4_000]),
+        Family::run("secrets", "secret", [250, 1_000, 4_000], secrets),
+        Family::invalid("misspelt", "step", [500, 2_000, 8_000], misspelt),
+        Family::invalid("tokens", "token", [500, 2_000, 8_000], tokens),
     ];
     let mut table = String::new();
     for family in families.iter().filter(|f| f.name.contains(filter.as_str())) {
@@ -75,6 +86,8 @@ struct Family {
 enum Kind {
     /// `runbook validate FILE` on one generated file.
     Validate(fn(usize) -> String),
+    /// The same on a file with that many problems (`validate` exits 1).
+    Invalid(fn(usize) -> String),
     /// `runbook run FILE` against the loopback server.
     Run(fn(usize, &str) -> String),
     /// `runbook validate DIR --format json` on that many files.
@@ -88,6 +101,8 @@ struct Measured {
     wall: Duration,
     cpu: Option<f64>,
     peak_kb: Option<u64>,
+    /// Under callgrind: the instructions executed.
+    instructions: Option<u64>,
 }
 
 impl Family {
@@ -119,6 +134,20 @@ impl Family {
         }
     }
 
+    fn invalid(
+        name: &'static str,
+        unit: &'static str,
+        sizes: [usize; 3],
+        make: fn(usize) -> String,
+    ) -> Self {
+        Family {
+            name,
+            unit,
+            sizes,
+            kind: Kind::Invalid(make),
+        }
+    }
+
     fn files(name: &'static str, unit: &'static str, sizes: [usize; 3]) -> Self {
         Family {
             name,
@@ -135,7 +164,7 @@ impl Family {
             let place = dir.join(format!("{}-{size}", self.name));
             std::fs::create_dir_all(&place).expect("a directory for the input");
             let args: Vec<String> = match &self.kind {
-                Kind::Validate(make) => {
+                Kind::Validate(make) | Kind::Invalid(make) => {
                     let file = place.join(format!("{}.yaml", self.name));
                     std::fs::write(&file, make(size)).expect("write the input");
                     vec!["validate".into(), file.display().to_string()]
@@ -159,11 +188,15 @@ impl Family {
                     ]
                 }
             };
-            let runs: Vec<Measured> = (0..rounds).map(|_| once(binary, &args, &place)).collect();
+            let exit = i32::from(matches!(self.kind, Kind::Invalid(_)));
+            let runs: Vec<Measured> = (0..rounds)
+                .map(|_| once(binary, &args, &place, exit))
+                .collect();
             results.push(best(&runs));
             if i == 2 && matches!(self.kind, Kind::Validate(_)) {
-                let five: Vec<Duration> =
-                    (0..5).map(|_| once(binary, &args, &place).wall).collect();
+                let five: Vec<f64> = (0..5)
+                    .map(|_| cost(&once(binary, &args, &place, exit)))
+                    .collect();
                 spread = Some(spread_of(&five));
             }
             if i == 2 && matches!(self.kind, Kind::Files) {
@@ -171,14 +204,24 @@ impl Family {
                 one.extend(["--jobs".into(), "1".into()]);
                 let single = best(
                     &(0..rounds)
-                        .map(|_| once(binary, &one, &place))
+                        .map(|_| once(binary, &one, &place, exit))
                         .collect::<Vec<_>>(),
                 );
-                spread = Some(single.wall.as_secs_f64() / results[2].wall.as_secs_f64());
+                spread = Some(cost(&single) / cost(&results[2]));
             }
         }
         let _ = writeln!(table, "{} (per {}):", self.name, self.unit);
         for (size, m) in self.sizes.iter().zip(&results) {
+            if let Some(count) = m.instructions {
+                let _ = writeln!(
+                    table,
+                    "  {size:>7} {:>10.1} M instructions  {:>9.1} k/{}",
+                    ratio(count, 1_000_000),
+                    ratio(count, 1_000) / ratio(*size as u64, 1),
+                    self.unit,
+                );
+                continue;
+            }
             let per = m.wall.as_secs_f64() * 1e6 / ratio(*size as u64, 1);
             let _ = writeln!(
                 table,
@@ -192,7 +235,7 @@ impl Family {
         }
         for step in 0..2 {
             let (a, b) = (results[step], results[step + 1]);
-            let time = b.wall.as_secs_f64() / a.wall.as_secs_f64();
+            let time = cost(&b) / cost(&a);
             let memory = match (a.peak_kb, b.peak_kb) {
                 (Some(a), Some(b)) => ratio(b, a),
                 _ => 0.0,
@@ -204,18 +247,25 @@ impl Family {
             };
             let _ = writeln!(
                 table,
-                "  ×4 ({} → {}): time ×{time:.2}, memory ×{memory:.2}  {verdict} (target ≤ ×{TARGET_GROWTH})",
+                "  ×4 ({} → {}): {} ×{time:.2}, memory {}  {verdict} (target ≤ ×{TARGET_GROWTH})",
                 self.sizes[step],
                 self.sizes[step + 1],
+                if callgrind() { "instructions" } else { "time" },
+                if callgrind() {
+                    "not measured".to_owned()
+                } else {
+                    format!("×{memory:.2}")
+                },
             );
         }
         match (&self.kind, spread) {
             (Kind::Validate(_), Some(s)) => {
                 let _ = writeln!(
                     table,
-                    "  spread of 5 runs at {}: {:.0}%",
+                    "  spread of 5 runs at {}: {:.2}%{}",
                     self.sizes[2],
-                    s * 100.0
+                    s * 100.0,
+                    if callgrind() { " of instructions" } else { "" }
                 );
             }
             (Kind::Files, Some(s)) => {
@@ -232,8 +282,12 @@ impl Family {
 }
 
 /// One run of the binary: wall time and peak RSS (from `/usr/bin/time` when it
-/// is installed). Every run must succeed: a failing input measures nothing.
-fn once(binary: &Path, args: &[String], dir: &Path) -> Measured {
+/// is installed). Every run must end with `exit`: another ending measures
+/// something else.
+fn once(binary: &Path, args: &[String], dir: &Path, exit: i32) -> Measured {
+    if callgrind() {
+        return counted(binary, args, dir, exit);
+    }
     let time = Path::new("/usr/bin/time");
     let mut command = if time.is_file() {
         let mut c = Command::new(time);
@@ -253,7 +307,11 @@ fn once(binary: &Path, args: &[String], dir: &Path) -> Measured {
     let output = command.output().expect("run the runbook binary");
     let wall = started.elapsed();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{args:?} failed:\n{stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(exit),
+        "{args:?} did not exit {exit}:\n{stderr}"
+    );
     let fields: Vec<&str> = stderr
         .lines()
         .last()
@@ -263,14 +321,72 @@ fn once(binary: &Path, args: &[String], dir: &Path) -> Measured {
     let number = |i: usize| fields.get(i).and_then(|f| f.trim().parse::<f64>().ok());
     let peak_kb = fields.first().and_then(|f| f.trim().parse().ok());
     let cpu = number(1).zip(number(2)).map(|(user, system)| user + system);
-    Measured { wall, cpu, peak_kb }
+    Measured {
+        wall,
+        cpu,
+        peak_kb,
+        instructions: None,
+    }
+}
+
+/// Whether to count instructions instead of timing (`RUNBOOK_BENCH_CALLGRIND=1`).
+fn callgrind() -> bool {
+    std::env::var("RUNBOOK_BENCH_CALLGRIND").is_ok_and(|v| v == "1")
+}
+
+/// One run under `valgrind --tool=callgrind`: the instructions the binary
+/// executed, which another process on the machine does not change — the same
+/// binary on the same input counts the same, so growth and run-to-run spread
+/// show under any load. `wall` is valgrind's (tens of times slower), kept only
+/// so the table has a figure.
+fn counted(binary: &Path, args: &[String], dir: &Path, exit: i32) -> Measured {
+    let started = Instant::now();
+    let output = Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg(binary)
+        .args(args)
+        .current_dir(dir)
+        .env("RUNBOOK_STATE_DIR", dir.join("state"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run valgrind (Debian: apt-get install valgrind)");
+    let wall = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(exit),
+        "{args:?} did not exit {exit}:\n{stderr}"
+    );
+    // `==PID== Collected : 123456789`
+    let instructions = stderr
+        .lines()
+        .find_map(|line| line.split("Collected :").nth(1))
+        .and_then(|n| n.trim().parse().ok());
+    assert!(
+        instructions.is_some(),
+        "no instruction count from callgrind:\n{stderr}"
+    );
+    Measured {
+        wall,
+        cpu: None,
+        peak_kb: None,
+        instructions,
+    }
 }
 
 fn best(runs: &[Measured]) -> Measured {
     let wall = runs.iter().map(|m| m.wall).min().unwrap_or_default();
     let cpu = runs.iter().filter_map(|m| m.cpu).reduce(f64::min);
     let peak_kb = runs.iter().filter_map(|m| m.peak_kb).max();
-    Measured { wall, cpu, peak_kb }
+    let instructions = runs.iter().filter_map(|m| m.instructions).min();
+    Measured {
+        wall,
+        cpu,
+        peak_kb,
+        instructions,
+    }
 }
 
 /// `a / b` for counts far below 2^52.
@@ -279,26 +395,24 @@ fn ratio(a: u64, b: u64) -> f64 {
     a as f64 / b as f64
 }
 
-/// (slowest − fastest) / fastest.
-fn spread_of(walls: &[Duration]) -> f64 {
-    let min = walls
-        .iter()
-        .min()
-        .copied()
-        .unwrap_or_default()
-        .as_secs_f64();
-    let max = walls
-        .iter()
-        .max()
-        .copied()
-        .unwrap_or_default()
-        .as_secs_f64();
+/// What a run cost: instructions under callgrind, else seconds of wall time.
+fn cost(measured: &Measured) -> f64 {
+    measured
+        .instructions
+        .map_or_else(|| measured.wall.as_secs_f64(), |count| ratio(count, 1))
+}
+
+/// (most − least) / least.
+fn spread_of(costs: &[f64]) -> f64 {
+    let min = costs.iter().copied().reduce(f64::min).unwrap_or(f64::NAN);
+    let max = costs.iter().copied().reduce(f64::max).unwrap_or(f64::NAN);
     (max - min) / min
 }
 
 // ---------------------------------------------------------------------------
 // Inputs. Every one is valid, so `validate` exits 0 and `run` passes (a
-// failure would measure something else, and stops the bench).
+// failure would measure something else, and stops the bench), but for the
+// `invalid` families, whose problems are what they measure.
 
 /// `count` independent steps: manual notes and templated GET probes.
 fn steps(count: usize) -> String {
@@ -422,6 +536,52 @@ fn results(kib: usize, server: &str) -> String {
         let _ = writeln!(
             out,
             "  - id: r{i}\n    http: {{ url: \"{{{{ inputs.base }}}}/blob/{each}?after={previous}\" }}\n    expect: {{ status: 200 }}"
+        );
+    }
+    out
+}
+
+/// `count` secret inputs (each a value the redactor learns in all its forms)
+/// and one step.
+fn secrets(count: usize, _server: &str) -> String {
+    let mut out = "runbook: secrets\ntitle: Many secrets\ninputs:\n".to_owned();
+    for i in 0..count {
+        let _ = writeln!(
+            out,
+            "  s{i}: {{ secret: true, default: \"{{{{ 'value-{i:06}-' ~ 'of-a-secret' }}}}\" }}"
+        );
+    }
+    out.push_str("steps:\n  - id: note\n    manual: Nothing to see.\n");
+    out
+}
+
+/// `count` steps, each needing the one before it by a misspelt id (two
+/// letters swapped) and reading it as `steps.<misspelt>`: two did-you-means a
+/// step, each among all the steps before it.
+fn misspelt(count: usize) -> String {
+    let mut out = "runbook: misspelt\ntitle: Misspelt ids\nsteps:\n".to_owned();
+    for i in 0..count {
+        if i == 0 {
+            let _ = writeln!(out, "  - id: deploy_{i:06}\n    manual: Start.");
+            continue;
+        }
+        let typo = format!("depoly_{:06}", i - 1);
+        let _ = writeln!(
+            out,
+            "  - id: deploy_{i:06}\n    needs: [{typo}]\n    manual: \"After {{{{ steps.{typo}.outcome }}}}.\""
+        );
+    }
+    out
+}
+
+/// `count` steps, each with a token-looking literal in its command: one
+/// finding a step, each checked against those found before.
+fn tokens(count: usize) -> String {
+    let mut out = "runbook: tokens\ntitle: Literal tokens\nsteps:\n".to_owned();
+    for i in 0..count {
+        let _ = writeln!(
+            out,
+            "  - id: call_{i}\n    command: \"curl -H 'Authorization: Bearer cfut_{i:020}abcdefgh' https://api.example.com/{i}\""
         );
     }
     out

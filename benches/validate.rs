@@ -13,7 +13,10 @@
 //!   YAML to nodes, decoding, rules);
 //! - the release binary, `runbook validate DIR --format json`, as a subprocess, with
 //!   its peak RSS for 1,000 and for all files (also in the streaming human format);
-//! - one file, process start to exit, many times.
+//! - one file, process start to exit, many times;
+//! - the binary's wall time against the one-thread parse's, for what `--jobs`
+//!   gains on every core (target ≤ 0.6×): run it on an otherwise idle machine —
+//!   the row prints the load average it was measured under.
 //!
 //! Each figure is the best of a few rounds, by CPU time where the kernel reports it:
 //! on a shared machine the wall clock also counts time spent waiting for a core. The
@@ -37,6 +40,8 @@ use runbook::document::{self, decode, node};
 
 /// The targets.
 const MAX_RATIO: f64 = 1.5;
+/// `validate DIR` on every core against the one-thread parse, in wall time.
+const MAX_WALL_RATIO: f64 = 0.6;
 const MAX_SINGLE_FILE: Duration = Duration::from_millis(20);
 /// "Flat": all files may take at most this much more peak memory than the first 1,000.
 const MAX_RSS_GROWTH: f64 = 1.25;
@@ -84,11 +89,15 @@ fn main() {
     // about the drift than about validate.
     let mut binary_ratios = Vec::new();
     let mut check_ratios = Vec::new();
+    // Wall against wall: what `--jobs` (both cores by default) gains over the
+    // one-thread parse. Meaningful only on an otherwise idle machine.
+    let mut wall_ratios = Vec::new();
     for _ in 0..rounds {
         let parsed = Cost::measure(|| parse_only(&files));
         let validated = run_validate(&binary, dir.path(), "json");
         let checked = Cost::measure(|| check_all(&files));
         binary_ratios.push(validated.cost.ratio(parsed));
+        wall_ratios.push(validated.cost.wall.as_secs_f64() / parsed.wall.as_secs_f64());
         check_ratios.push(checked.ratio(parsed));
         parse = parse.best(parsed);
         check = check.best(checked);
@@ -108,6 +117,7 @@ fn main() {
     let n = files.len();
     let (ratio_binary, spread_binary) = median_ratio(&mut binary_ratios);
     let (ratio_check, spread_check) = median_ratio(&mut check_ratios);
+    let (ratio_wall, spread_wall) = median_ratio(&mut wall_ratios);
     let growth_json = rss_growth(small.peak_kb, all.peak_kb);
     let growth_human = rss_growth(small_human.peak_kb, all_human.peak_kb);
 
@@ -160,6 +170,18 @@ fn main() {
         "ratio (c)/(a): validate binary / parse only",
         format!("median {ratio_binary:.2}× ({spread_binary})"),
         verdict(ratio_binary <= MAX_RATIO, &format!("target ≤ {MAX_RATIO}×")),
+    );
+    row(
+        &format!(
+            "wall (c)/(a) on {} cores (load {})",
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            load_average()
+        ),
+        format!("median {ratio_wall:.2}× ({spread_wall})"),
+        verdict(
+            ratio_wall <= MAX_WALL_RATIO,
+            &format!("target ≤ {MAX_WALL_RATIO}× on an idle machine"),
+        ),
     );
     row(
         "ratio (b)/(a): check in process / parse only",
@@ -361,6 +383,15 @@ struct Validated {
 
 /// Runs `runbook validate DIR --format FORMAT`: its wall time, and its CPU time and
 /// peak RSS from `/usr/bin/time` (or, without it, peak RSS polled from `/proc`).
+/// The 1-minute load average, as `/proc/loadavg` gives it (`?` elsewhere): the
+/// wall-time figures mean little when it is above the core count.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split(' ').next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
 fn run_validate(binary: &Path, dir: &Path, format: &str) -> Validated {
     let time = Path::new("/usr/bin/time");
     let report = tempfile::NamedTempFile::new().expect("a temp file");

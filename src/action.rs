@@ -3,6 +3,7 @@
 //! knows about gates, journals or the operator's screen.
 
 pub mod command;
+pub mod connections;
 pub mod expect;
 pub mod fan_out;
 pub mod generate;

@@ -268,16 +268,19 @@ async fn run_async(
     // missing: a rotation deferred until production needs no new token.
     let deferred = perform::deferred_children(file, &runbook, &answers);
     let missing = {
-        let mut passed = inputs::passed_by_with(file, &runbook, &children);
-        let needed: Vec<(&Runbook, BTreeSet<String>)> =
-            std::iter::once((&runbook, BTreeSet::new()))
-                .chain(
-                    children
-                        .iter()
-                        .filter(|(path, _)| !deferred.contains(path))
-                        .map(|(path, r)| (r, passed.remove(path).unwrap_or_default())),
-                )
-                .collect();
+        let all = inputs::with_passed(file, &runbook, &children);
+        inputs::check_not_shadowed(&answers, &all)?;
+        // The top runbook first, then each child in the order of `children`.
+        let needed: Vec<(&Runbook, BTreeSet<String>)> = all
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                i.checked_sub(1)
+                    .and_then(|c| children.get(c))
+                    .is_none_or(|(path, _)| !deferred.contains(path))
+            })
+            .map(|(_, entry)| entry)
+            .collect();
         inputs::missing(&answers, &needed)
     };
     if !interactive && !resume && !missing.is_empty() {
@@ -294,7 +297,17 @@ async fn run_async(
         }
         engine
     } else {
-        runner::Engine::start(file, runbook, options, answers, operator, client, 0, None)?
+        {
+            let started = runner::Started {
+                file,
+                runbook,
+                options,
+                answers,
+                operator,
+                client,
+            };
+            runner::Engine::start(started, 0, None)?
+        }
     };
     engine.drive().await
 }

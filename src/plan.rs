@@ -169,7 +169,8 @@ pub struct PlannedInput {
     pub secret: bool,
     /// The value as shown (a secret masked); `None` when it is not known yet.
     pub value: Option<String>,
-    /// `--set`, `answers file`, `environment` or `default`; `None` when not given.
+    /// `--set`, `answers file`, `environment`, `default`, or `with` (a child's
+    /// input its parent step gives); `None` when not given.
     pub source: Option<String>,
 }
 
@@ -388,6 +389,7 @@ fn load_with_answers(
         &answers,
         &crate::eval::load::scoped(file, &runbook, &children),
     )?;
+    inputs::check_not_shadowed(&answers, &inputs::with_passed(file, &runbook, &children))?;
     Ok((runbook, answers))
 }
 

@@ -5,6 +5,7 @@
 //! The journal keeps a [`fingerprint`], never the value.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::ops::Range;
 
@@ -34,52 +35,82 @@ const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 /// values, yet may reveal a new derived secret (a slice of a token) to hide.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    /// (form to find, what to write instead), longest first so a secret inside a
-    /// longer one's encoding is not half-replaced.
-    needles: RefCell<Vec<(String, String)>>,
+    needles: RefCell<Needles>,
+}
+
+/// The forms to find and what to write instead. Learning one is a set lookup
+/// and a push; the list is put in order (longest first, so a secret inside a
+/// longer one's encoding is not half-replaced) when it is next read, so adding
+/// N secrets costs N pushes and one sort, not N sorts and N² comparisons.
+#[derive(Debug, Clone, Default)]
+struct Needles {
+    /// (form to find, what to write instead), in the order learnt until sorted.
+    list: Vec<(String, String)>,
+    known: HashSet<String>,
+    /// `list` is longest first. The sort is stable: forms of one length stay
+    /// in the order they were learnt.
+    sorted: bool,
+}
+
+impl Needles {
+    fn learn(&mut self, form: String, masked: &str) {
+        if !form.is_empty() && self.known.insert(form.clone()) {
+            self.list.push((form, masked.to_owned()));
+            self.sorted = false;
+        }
+    }
 }
 
 impl Redactor {
     /// Learns a secret. Empty values are ignored: there is nothing to hide.
     pub fn add(&self, secret: &str) {
         let mut needles = self.needles.borrow_mut();
-        if secret.is_empty() || needles.iter().any(|(n, _)| n == secret) {
+        if secret.is_empty() || needles.known.contains(secret) {
             return;
         }
         let masked = mask(secret);
-        let mut forms = vec![secret.to_owned()];
-        forms.extend(percent_forms(secret));
-        forms.extend(json_forms(secret));
-        forms.extend(base64_forms(secret));
-        for form in forms {
-            if !form.is_empty() && !needles.iter().any(|(n, _)| *n == form) {
-                needles.push((form, masked.clone()));
-            }
+        needles.learn(secret.to_owned(), &masked);
+        for form in percent_forms(secret)
+            .into_iter()
+            .chain(json_forms(secret))
+            .chain(base64_forms(secret))
+        {
+            needles.learn(form, &masked);
         }
-        needles.sort_by_key(|(needle, _)| std::cmp::Reverse(needle.len()));
     }
 
     /// Learns every secret another redactor knows (a child run's).
     pub fn merge(&self, other: &Redactor) {
-        let theirs = other.needles.borrow().clone();
+        let theirs = other.in_order().clone();
         let mut needles = self.needles.borrow_mut();
         for (needle, masked) in theirs {
-            if !needles.iter().any(|(n, _)| *n == needle) {
-                needles.push((needle, masked));
-            }
+            needles.learn(needle, &masked);
         }
-        needles.sort_by_key(|(needle, _)| std::cmp::Reverse(needle.len()));
     }
 
     /// Whether any secret is known.
     pub fn is_empty(&self) -> bool {
-        self.needles.borrow().is_empty()
+        self.needles.borrow().list.is_empty()
+    }
+
+    /// The forms, longest first.
+    fn in_order(&self) -> std::cell::Ref<'_, Vec<(String, String)>> {
+        {
+            let mut needles = self.needles.borrow_mut();
+            if !needles.sorted {
+                needles
+                    .list
+                    .sort_by_key(|(needle, _)| std::cmp::Reverse(needle.len()));
+                needles.sorted = true;
+            }
+        }
+        std::cell::Ref::map(self.needles.borrow(), |needles| &needles.list)
     }
 
     /// `text` with every known secret, in every form, replaced by its mask.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for (needle, masked) in self.needles.borrow().iter() {
+        for (needle, masked) in self.in_order().iter() {
             if out.contains(needle.as_str()) {
                 out = out.replace(needle.as_str(), masked);
             }
@@ -91,6 +122,7 @@ impl Redactor {
     pub fn leaks(&self, text: &str) -> bool {
         self.needles
             .borrow()
+            .list
             .iter()
             .any(|(needle, _)| text.contains(needle.as_str()))
     }

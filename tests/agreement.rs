@@ -17,7 +17,8 @@
 //! The run stops at the first failed step, so nothing after it may be sent.
 //!
 //! The bundled examples that talk to a service or run commands are held to the
-//! same: each request and command line must be what the plan shows, where a
+//! same (a child runbook's, once per item, as its nested plan shows them): each
+//! request and command line must be what the plan shows, where a
 //! placeholder (`‹item›`, `‹steps.zones.json.result›`) stands for whatever the
 //! run fills in, and each example must pass.
 
@@ -857,6 +858,7 @@ fn bundled_examples_send_and_run_what_their_plans_show() {
         ("for-each", vec![format!("base_url={base}")]),
         ("wait-for", vec![format!("base_url={base}")]),
         ("command", Vec::new()),
+        ("fan-out-runbook", Vec::new()),
     ] {
         let sets: Vec<&str> = inputs.iter().flat_map(|i| ["--set", i.as_str()]).collect();
         let file = repo()
@@ -918,6 +920,20 @@ fn bundled_examples_send_and_run_what_their_plans_show() {
                 .map_or(1, |n| usize::try_from(n).unwrap_or(1));
             match step["action"].as_str() {
                 Some("http" | "command") => sent.expect(id, target, items),
+                // A child run per item: each runs what the child's plan shows.
+                Some("runbook") => {
+                    let child_steps = step["child"]["phases"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|phase| phase["steps"].as_array().cloned().unwrap_or_default());
+                    for child in child_steps {
+                        if matches!(child["action"].as_str(), Some("http" | "command")) {
+                            let shown = child["target"].as_str().unwrap_or_default();
+                            sent.expect(id, shown, items);
+                        }
+                    }
+                }
                 Some("wait_for") => {
                     sent.expect(
                         id,

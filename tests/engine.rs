@@ -7,6 +7,7 @@
 mod actions;
 mod bypass;
 mod chain;
+mod connections;
 mod fan_out;
 mod gates;
 mod in_doubt;

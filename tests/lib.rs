@@ -1,6 +1,7 @@
 //! Integration tests: one binary driving the built `runbook` executable, the way
 //! users and CI run it.
 
+mod loopback;
 mod pg_cluster;
 mod recording;
 mod support;

@@ -6,13 +6,14 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use serde_json::Value;
+
+use crate::loopback::{Loopback, Setup};
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -41,7 +42,8 @@ pub struct Server {
     pub address: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
     script: Arc<Mutex<Script>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Serving until the server is dropped.
+    _loopback: Loopback,
 }
 
 impl Server {
@@ -50,36 +52,13 @@ impl Server {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(Script::new()));
         let state: Shared = (Arc::clone(&seen), Arc::clone(&script));
-        let (address_tx, address_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the test server");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind a loopback port");
-                address_tx
-                    .send(listener.local_addr().expect("an address"))
-                    .expect("the test waits for the address");
-                let router = Router::new().fallback(answer).with_state(state);
-                let _ = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
-        });
-        let address = address_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the test server started");
+        let router = Router::new().fallback(answer).with_state(state);
+        let loopback = Loopback::start(router, Setup::SINGLE);
         let server = Server {
-            address,
+            address: loopback.address,
             seen,
             script,
-            stop: Some(stop),
+            _loopback: loopback,
         };
         for (key, status, body) in routes {
             server.answer_on(key, *status, body.to_string());
@@ -121,14 +100,6 @@ impl Server {
     /// Every request since the last call, whole.
     pub fn take_seen(&self) -> Vec<Seen> {
         std::mem::take(&mut *self.seen.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
+use super::connections::Refused;
 use super::tls::{self, Certificate, Connection};
 use crate::document::model::Method;
 
@@ -301,21 +302,33 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 pub async fn send(client: &reqwest::Client, request: &Request) -> Result<Response, HttpError> {
     let url = parse_url(&request.url)?;
     let headers = headers(request)?;
-    let mut builder = client
-        .request(reqwest_method(request.method), url)
-        .headers(headers)
-        .timeout(request.timeout);
-    if let Some(json) = &request.json {
-        builder = builder.json(json);
-    } else if let Some(body) = &request.body {
-        builder = builder.body(body.clone());
-    }
+    let build = || {
+        let builder = client
+            .request(reqwest_method(request.method), url.clone())
+            .headers(headers.clone())
+            .timeout(request.timeout);
+        if let Some(json) = &request.json {
+            builder.json(json)
+        } else if let Some(body) = &request.body {
+            builder.body(body.clone())
+        } else {
+            builder
+        }
+    };
 
     let started = std::time::Instant::now();
-    let mut response = builder
-        .send()
-        .await
-        .map_err(|error| classify(&error, request))?;
+    let mut refusals = 0;
+    let mut response = loop {
+        match build().send().await {
+            Ok(response) => break response,
+            // A fan-out lane's connection is still on its way back to the
+            // pool; nothing was sent, so sending again is safe.
+            Err(error) => match Refused::in_error(&error) {
+                Some(refused) => refused.wait(&mut refusals, started.into()).await,
+                None => return Err(classify(&error, request)),
+            },
+        }
+    };
     let status = response.status().as_u16();
     let headers = response_headers(response.headers());
     let served = response

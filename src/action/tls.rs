@@ -117,6 +117,15 @@ impl Connection {
         if self.is_default() {
             return Ok(shared.clone());
         }
+        self.builder()?
+            .build()
+            .map_err(|error| ConnectionError::Client(cause(&error)))
+    }
+
+    /// The run's client settings with these files and addresses: what every
+    /// client of the step is built from (a fan-out's lanes add their own pool
+    /// and connector, `connections.rs`). Reads and checks the files now.
+    pub fn builder(&self) -> Result<reqwest::ClientBuilder, ConnectionError> {
         let mut builder = http::client_builder();
         if let Some(ca) = &self.ca {
             builder = builder.tls_built_in_root_certs(false);
@@ -155,9 +164,7 @@ impl Connection {
             // Port 0: the URL's port (or its scheme's) is used.
             builder = builder.resolve(&host.to_ascii_lowercase(), SocketAddr::new(ip, 0));
         }
-        builder
-            .build()
-            .map_err(|error| ConnectionError::Client(cause(&error)))
+        Ok(builder)
     }
 }
 

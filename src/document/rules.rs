@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use minijinja::Environment;
 use regex::Regex;
 
-use super::diagnostic::{Code, Diagnostic, did_you_mean};
+use super::diagnostic::{Code, Diagnostic, Suggestions, did_you_mean};
 use super::evidence::{self, Finding};
 use super::model::{Action, Effect, HttpRequest, Probe, Runbook, Spanned, Step, Template};
 use super::node::{Node, Span, Value};
@@ -57,6 +57,7 @@ pub fn check(cx: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) {
         references: HashMap::new(),
         unknown_calls: HashMap::new(),
         first: HashMap::new(),
+        step_ids: Suggestions::new(Vec::new()),
         secrets: Secrets::of(cx.runbook),
         interfaces: HashMap::new(),
     };
@@ -77,6 +78,8 @@ struct Rules<'a, 'b> {
     /// `earlier` list is a prefix of that order, so "is `x` an earlier step" is one
     /// lookup, not a scan (which made long files quadratic).
     first: HashMap<&'a str, usize>,
+    /// Every step id in that order, for did-you-mean among the earlier ones.
+    step_ids: Suggestions<'a>,
     secrets: Secrets,
     /// What each child runbook takes and gives, by file, read once.
     interfaces: HashMap<PathBuf, Option<children::Interface>>,
@@ -143,6 +146,7 @@ impl Rules<'_, '_> {
         for (i, step) in all.iter().enumerate() {
             self.first.entry(step.id.value.as_str()).or_insert(i);
         }
+        self.step_ids = Suggestions::new(all.iter().map(|s| s.id.value.as_str()).collect());
         self.duplicate_ids(&all);
         self.phase_ids();
         for input in &runbook.inputs {
@@ -324,7 +328,7 @@ impl Rules<'_, '_> {
                     )),
                 );
             } else {
-                let help = match did_you_mean(name, earlier.iter().map(|s| s.id.value.as_str())) {
+                let help = match self.step_ids.closest(name, earlier.len()) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => "`needs` names the id of an earlier step".to_owned(),
                 };
@@ -774,8 +778,7 @@ impl Rules<'_, '_> {
                     )),
                 );
             } else {
-                let help = match did_you_mean(id, scope.earlier.iter().map(|s| s.id.value.as_str()))
-                {
+                let help = match self.step_ids.closest(id, scope.earlier.len()) {
                     Some(close) => format!("did you mean `steps.{close}`?"),
                     None => "`steps.<id>` names an earlier step".to_owned(),
                 };
@@ -880,16 +883,21 @@ impl Rules<'_, '_> {
                 found.push((span, token.as_str().to_owned()));
             }
         });
+        // A `bearer` or header already reported for this very value says enough.
+        // The reported places are gathered once (a file of many findings must
+        // not compare every token with every finding); a token reported here
+        // joins them, for a value an alias or merge key repeats at one place.
+        let mut reported = Covered::new(
+            self.out
+                .iter()
+                .filter(|d| d.code == Code::LiteralSecret)
+                .map(|d| d.span.offset..d.span.offset + d.span.len),
+        );
         for (span, token) in found {
-            // A `bearer` or header already reported for this very value says enough.
-            let reported = self.out.iter().any(|d| {
-                d.code == Code::LiteralSecret
-                    && d.span.offset <= span.offset
-                    && span.offset < d.span.offset + d.span.len
-            });
-            if reported {
+            if reported.covers(span.offset) {
                 continue;
             }
+            reported.add(span.offset..span.offset + span.len);
             self.report(
                 Diagnostic::new(Code::LiteralSecret, span, format!("this looks like a Cloudflare API token ({})", mask(&token)))
                     .help("remove it (and revoke it: it is in version control now); take it from a `secret: true` input"),
@@ -1078,6 +1086,50 @@ pub(crate) fn token_pattern() -> &'static Regex {
     PATTERN.get_or_init(|| {
         Regex::new(r"\bcf[ua]t_[A-Za-z0-9_\-]{16,}").expect("the token pattern is valid")
     })
+}
+
+/// Byte ranges of the file, answering whether an offset lies in one of them in
+/// `O(log n)`.
+struct Covered {
+    /// Starts in order, each with the furthest end of the ranges starting at
+    /// or before it (ranges may nest or overlap).
+    starts: Vec<(usize, usize)>,
+}
+
+impl Covered {
+    fn new(ranges: impl Iterator<Item = std::ops::Range<usize>>) -> Covered {
+        let mut ranges: Vec<std::ops::Range<usize>> = ranges.collect();
+        ranges.sort_by_key(|range| range.start);
+        let mut furthest = 0;
+        let starts = ranges
+            .into_iter()
+            .map(|range| {
+                furthest = furthest.max(range.end);
+                (range.start, furthest)
+            })
+            .collect();
+        Covered { starts }
+    }
+
+    fn covers(&self, offset: usize) -> bool {
+        let after = self.starts.partition_point(|(start, _)| *start <= offset);
+        after > 0 && self.starts[after - 1].1 > offset
+    }
+
+    /// Adds a range; every later `covers` sees it.
+    fn add(&mut self, range: std::ops::Range<usize>) {
+        let at = self
+            .starts
+            .partition_point(|(start, _)| *start <= range.start);
+        let before = if at == 0 { 0 } else { self.starts[at - 1].1 };
+        self.starts.insert(at, (range.start, before.max(range.end)));
+        for entry in &mut self.starts[at + 1..] {
+            if entry.1 >= range.end {
+                break;
+            }
+            entry.1 = range.end;
+        }
+    }
 }
 
 fn scan_strings(node: &Node, visit: &mut impl FnMut(&Node, &str)) {

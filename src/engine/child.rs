@@ -25,8 +25,7 @@ use crate::engine::journal::{EventKind, Replay};
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::perform::Done;
-use crate::engine::resume::Started;
-use crate::engine::runner::{ChildPlace, Engine, RunEnd, RunOptions, SharedOperator};
+use crate::engine::runner::{ChildPlace, Engine, RunEnd, RunOptions, SharedOperator, Started};
 use crate::engine::state_dir::StateDir;
 use crate::engine::{EngineError, Stop};
 use crate::eval::answers::Answers;
@@ -42,6 +41,9 @@ const DEFAULT_CONCURRENCY: usize = 1;
 /// stops starting items at the first failure (those in flight finish), since
 /// each item changes something and the failure may be the pattern.
 const NOT_STARTED: &str = "not started: an earlier item failed";
+
+/// A child run's outputs: name → (value, whether a secret went into it).
+type Outputs = BTreeMap<String, (String, bool)>;
 
 /// One child run to make, with everything it needs owned, so that several run
 /// side by side.
@@ -62,6 +64,8 @@ struct ChildRun {
     approvals: Arc<dyn ApprovalStore>,
     approval_run: String,
     approval_file: PathBuf,
+    /// Whether other items' runs may write to the screen meanwhile.
+    side_by_side: bool,
 }
 
 /// What one child run gave.
@@ -71,13 +75,18 @@ struct ChildEnd {
     reason: Option<String>,
     run_id: Option<String>,
     child_outcome: Option<Outcome>,
-    /// name → (value, secret).
-    outputs: BTreeMap<String, (String, bool)>,
+    outputs: Outputs,
+    /// Secret outputs of a child run that passed earlier, known by
+    /// fingerprint only: name → fingerprint.
+    replayed: BTreeMap<String, String>,
     /// The secrets the child learnt, for this run's output.
     redactor: Option<Redactor>,
     /// The child's steps left waiting for approval, for the command that
     /// carries on (see `Engine::awaiting_approval`).
     awaiting_approval: BTreeMap<String, (String, bool)>,
+    /// The child run's kept secrets, held past its end for its secret
+    /// outputs: removed once this run has them.
+    kept: Option<PathBuf>,
     stop: Option<Stop>,
 }
 
@@ -90,8 +99,10 @@ impl ChildEnd {
             run_id: None,
             child_outcome: None,
             outputs: BTreeMap::new(),
+            replayed: BTreeMap::new(),
             redactor: None,
             awaiting_approval: BTreeMap::new(),
+            kept: None,
             stop: None,
         }
     }
@@ -161,7 +172,8 @@ impl Engine {
                 Ok(run) => run,
                 Err(reason) => return Ok(failed(format!("{}: {reason}", label(item)))),
             };
-            run.place.item_state = Some(main_state.item(&item_key(&step.id.value, item)));
+            let key = item_key(&self.runbook.id.value, &step.id.value, item);
+            run.place.item_state = Some(main_state.item(&key));
             runs.push(run);
         }
         let concurrency = step
@@ -234,6 +246,7 @@ impl Engine {
             client: self.client.clone(),
             depth: self.depth + 1,
             scope: format!("{}.", self.confirm_name(step)),
+            side_by_side: item.is_some() && step.concurrency.as_ref().is_some_and(|c| c.value > 1),
             place: ChildPlace {
                 parent_run: self.run_id.clone(),
                 step: step.id.value.clone(),
@@ -248,15 +261,22 @@ impl Engine {
 
     /// The outcome of a step that ran its child once.
     fn one_child(&mut self, mut end: ChildEnd) -> Result<Done, Stop> {
-        if let Some(stop) = end.stop.take() {
-            return Err(stop);
-        }
+        // Secrets the child learnt must stay masked in this run's output too,
+        // the lines an interruption writes included.
         if let Some(redactor) = &end.redactor {
             self.values.redactor.merge(redactor);
         }
         self.awaiting_approval
             .extend(std::mem::take(&mut end.awaiting_approval));
+        if let Some(stop) = end.stop.take() {
+            return Err(stop);
+        }
+        release_kept(std::slice::from_ref(&end));
         let reason = end.reason.take();
+        for (name, fingerprint) in std::mem::take(&mut end.replayed) {
+            self.replayed_secrets
+                .insert(format!("outputs.{name}"), fingerprint);
+        }
         let secret_fields = end
             .outputs
             .iter()
@@ -274,6 +294,7 @@ impl Engine {
     /// A fan-out's outcome: passed only if every item passed; failed if one
     /// failed; deferred if every other one was deferred; else blocked.
     fn fanned_out_children(&mut self, mut ends: Vec<ChildEnd>) -> Result<Done, Stop> {
+        release_kept(&ends);
         let mut stop = None;
         for end in &mut ends {
             if let Some(redactor) = &end.redactor {
@@ -283,6 +304,26 @@ impl Engine {
                 .extend(std::mem::take(&mut end.awaiting_approval));
         }
         let total = ends.len();
+        // An item's secret output is a secret of this step: fingerprinted in the
+        // journal, kept for resume, asked again when it is not.
+        let secret_fields: Vec<String> = ends
+            .iter()
+            .enumerate()
+            .flat_map(|(index, end)| {
+                end.outputs
+                    .iter()
+                    .filter(|(_, (_, secret))| *secret)
+                    .map(move |(name, _)| format!("results.{index}.outputs.{name}"))
+            })
+            .collect();
+        for (index, end) in ends.iter().enumerate() {
+            for (name, fingerprint) in &end.replayed {
+                self.replayed_secrets.insert(
+                    format!("results.{index}.outputs.{name}"),
+                    fingerprint.clone(),
+                );
+            }
+        }
         let mut results = Vec::with_capacity(total);
         let mut failed = Vec::new();
         let mut unfinished = Vec::new();
@@ -296,7 +337,7 @@ impl Engine {
             match end.outcome {
                 Outcome::Passed | Outcome::Skipped => {}
                 Outcome::Failed | Outcome::RollbackFailed | Outcome::Abandoned => {
-                    failed.push(format!("{what}: {why}"))
+                    failed.push(format!("{what}: {why}"));
                 }
                 Outcome::Deferred => unfinished.push(format!("{what}: deferred: {why}")),
                 Outcome::Blocked | Outcome::Pending => {
@@ -336,7 +377,7 @@ impl Engine {
             outcome,
             reason: reason.map(|r| self.values.redactor.redact(&r)),
             results,
-            secret_fields: Vec::new(),
+            secret_fields,
         })
     }
 
@@ -355,9 +396,21 @@ impl Engine {
             Err(Stop::Interrupted(signal)) => return Ok(RunEnd::Interrupted(signal)),
         }
         let mut shown = BTreeMap::new();
+        let mut secret_fingerprints = BTreeMap::new();
         for (name, template) in &outputs {
             match self.values.render(&template.source, None) {
                 Ok(rendered) => {
+                    if rendered.secret {
+                        secret_fingerprints.insert(
+                            name.value.clone(),
+                            crate::secret::fingerprint(&rendered.text),
+                        );
+                        // Kept past this run's end, until the parent has kept it
+                        // (`ChildEnd::kept`): a parent that comes back to a passed
+                        // child run reads it from there.
+                        self.kept
+                            .keep(&format!("outputs.{}", name.value), &rendered.text)?;
+                    }
                     shown.insert(
                         name.value.clone(),
                         self.values.redactor.redact(&rendered.text),
@@ -375,7 +428,10 @@ impl Engine {
                 }
             }
         }
-        self.record(EventKind::OutputsRendered { outputs: shown })?;
+        self.record(EventKind::OutputsRendered {
+            outputs: shown,
+            secret_fingerprints,
+        })?;
         Ok(end)
     }
 }
@@ -394,6 +450,7 @@ impl ChildRun {
             depth,
             scope,
             place,
+            side_by_side,
             approvals,
             approval_run,
             approval_file,
@@ -407,7 +464,16 @@ impl ChildRun {
             },
         };
         let started = match earlier_run(&state, &place) {
-            Some((_, Earlier::Passed { run_id, outputs })) => {
+            Some((
+                _,
+                Earlier::Passed {
+                    run_id,
+                    outputs,
+                    secret_fingerprints,
+                },
+            )) => {
+                let kept = state.kept_path(&run_id);
+                let (outputs, replayed, redactor) = read_back(outputs, &secret_fingerprints, &kept);
                 let shown = item
                     .as_ref()
                     .map_or_else(String::new, |i| format!("{} · ", label(i)));
@@ -423,9 +489,10 @@ impl ChildRun {
                     reason: None,
                     run_id: Some(run_id),
                     child_outcome: Some(Outcome::Passed),
-                    // Journaled with secrets masked: what the parent reads now.
-                    outputs: outputs.into_iter().map(|(k, v)| (k, (v, false))).collect(),
-                    redactor: None,
+                    outputs,
+                    replayed,
+                    redactor: Some(redactor),
+                    kept: Some(kept),
                     awaiting_approval: BTreeMap::new(),
                     stop: None,
                 };
@@ -452,16 +519,17 @@ impl ChildRun {
                     Engine::reopen(started, state, &path, lock, depth)
                 })
             }
-            None => Engine::start(
-                &file,
-                runbook,
-                options,
-                answers,
-                operator,
-                client,
-                depth,
-                Some(&place),
-            ),
+            None => {
+                let started = Started {
+                    file: &file,
+                    runbook,
+                    options,
+                    answers,
+                    operator,
+                    client,
+                };
+                Engine::start(started, depth, Some(&place))
+            }
         };
         let mut child = match started {
             Ok(child) => child,
@@ -472,6 +540,7 @@ impl ChildRun {
         child.approvals = approvals;
         child.approval_run = approval_run;
         child.approval_file = approval_file;
+        child.tagged = side_by_side;
         let end = match Box::pin(child.drive()).await {
             Ok(end) => end,
             Err(error) => {
@@ -534,7 +603,13 @@ impl ChildRun {
             reason,
             run_id: Some(child.run_id.clone()),
             child_outcome: Some(end.outcome()),
+            kept: child
+                .outputs
+                .values()
+                .any(|(_, secret)| *secret)
+                .then(|| child.state.kept_path(&child.run_id)),
             outputs: std::mem::take(&mut child.outputs),
+            replayed: BTreeMap::new(),
             redactor,
             awaiting_approval: std::mem::take(&mut child.awaiting_approval),
             stop: None,
@@ -548,9 +623,45 @@ enum Earlier {
     Passed {
         run_id: String,
         outputs: BTreeMap<String, String>,
+        /// The secret outputs (masked in `outputs`), by fingerprint.
+        secret_fingerprints: BTreeMap<String, String>,
     },
     /// It did not finish (interrupted, blocked): continued.
     Open,
+}
+
+/// The outputs of a child run that passed earlier, from its journal: a secret
+/// one (masked there) from the secrets the child kept for its parent, checked
+/// against its fingerprint; one not kept is known by fingerprint only
+/// (`replayed`), and asked for again when it is read.
+fn read_back(
+    outputs: BTreeMap<String, String>,
+    secret_fingerprints: &BTreeMap<String, String>,
+    kept: &Path,
+) -> (Outputs, BTreeMap<String, String>, Redactor) {
+    let held = crate::engine::kept::Kept::new(None)
+        .load(kept)
+        .unwrap_or_default();
+    let redactor = Redactor::default();
+    let mut replayed = BTreeMap::new();
+    let mut read = BTreeMap::new();
+    for (name, shown) in outputs {
+        let Some(expected) = secret_fingerprints.get(&name) else {
+            read.insert(name, (shown, false));
+            continue;
+        };
+        match held.get(&format!("outputs.{name}")) {
+            Some(value) if crate::secret::fingerprint(value) == *expected => {
+                redactor.add(value);
+                read.insert(name, (value.clone(), true));
+            }
+            _ => {
+                replayed.insert(name.clone(), expected.clone());
+                read.insert(name, (shown, false));
+            }
+        }
+    }
+    (read, replayed, redactor)
 }
 
 /// The latest child run in `state` that `place` (this parent run, step and
@@ -570,27 +681,47 @@ fn earlier_run(state: &StateDir, place: &ChildPlace) -> Option<(PathBuf, Earlier
         ..
     } = last
     {
-        let outputs = replay
+        let (outputs, secret_fingerprints) = replay
             .events
             .iter()
             .find_map(|event| match &event.kind {
-                EventKind::OutputsRendered { outputs } => Some(outputs.clone()),
+                EventKind::OutputsRendered {
+                    outputs,
+                    secret_fingerprints,
+                } => Some((outputs.clone(), secret_fingerprints.clone())),
                 _ => None,
             })
             .unwrap_or_default();
         let run_id = path
             .file_stem()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-        return Some((path, Earlier::Passed { run_id, outputs }));
+        return Some((
+            path,
+            Earlier::Passed {
+                run_id,
+                outputs,
+                secret_fingerprints,
+            },
+        ));
     }
     crate::engine::state_dir::is_open(last).then_some((path, Earlier::Open))
 }
 
-/// The name of an item's state directory: the step and a digest of the item,
-/// so the same item of the same step finds its run again.
-fn item_key(step: &str, item: &Json) -> String {
+/// Removes what child runs kept past their end for their secret outputs: this
+/// run has them now, and keeps them itself (the step's secret fields).
+fn release_kept(ends: &[ChildEnd]) {
+    for path in ends.iter().filter_map(|end| end.kept.as_ref()) {
+        // Best effort: a file left holds one run's outputs, 0600, in its state.
+        let _ = crate::engine::kept::Kept::remove(path);
+    }
+}
+
+/// The name of an item's state directory: the parent runbook, the step and a
+/// digest of the item, so the same item of the same step finds its run again,
+/// and another runbook's fan-out over the same child never takes it over.
+fn item_key(parent: &str, step: &str, item: &Json) -> String {
     let digest = crate::eval::load::sha256_hex(item.to_string().as_bytes());
-    format!("{step}-{}", &digest[..16])
+    format!("{parent}.{step}-{}", &digest[..16])
 }
 
 fn failed(reason: String) -> Done {

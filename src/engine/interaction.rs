@@ -245,13 +245,16 @@ impl Engine {
                 parts.next().unwrap_or_default().to_owned(),
                 parts.next().unwrap_or_default().to_owned(),
             );
-            let value = if let Some((value, _)) = self.answers.get(&step_id) {
+            // A child's output is answered by nobody up front: the step id is
+            // the child-runbook step's, whose answers are `done` or `defer`.
+            let output = field.contains("outputs.");
+            let value = if let Some((value, _)) = self.answers.get(&step_id).filter(|_| !output) {
                 value.to_owned()
             } else if self.interactive() {
                 let masked = self
                     .values
                     .step(&step_id)
-                    .and_then(|r| r.get(&field))
+                    .and_then(|r| crate::eval::values::field(r, &field))
                     .and_then(|v| v.as_str())
                     .unwrap_or("")
                     .to_owned();
@@ -264,6 +267,10 @@ impl Engine {
                     default: None,
                 };
                 self.ask_matching(question, &expected).await?
+            } else if output {
+                return Err(Stop::Fatal(EngineError::Input(format!(
+                    "resuming needs the secret output `{path}` of a child runbook again, and it was not kept (`--no-keep-secrets` or `keep_secrets: false`): resume at a terminal to enter it"
+                ))));
             } else {
                 return Err(Stop::Fatal(EngineError::Input(format!(
                     "resuming needs the secret `{path}` again: give it in an --answers file or RUNBOOK_INPUT_{} under the step id",
@@ -291,7 +298,7 @@ impl Engine {
             parts.next().unwrap_or_default().to_owned(),
         );
         let mut results = self.values.step(step_id).cloned().unwrap_or_default();
-        results[field.as_str()] = serde_json::Value::String(value);
+        crate::eval::values::set_field(&mut results, &field, serde_json::Value::String(value));
         self.values.set_step(step_id, results, &[field]);
         self.pending_secrets.remove(path);
     }

@@ -305,9 +305,12 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         item: Option<serde_json::Value>,
     },
-    /// A passed run's `outputs:` for its parent, secrets masked.
+    /// A passed run's `outputs:` for its parent, secrets masked; a secret one
+    /// also by fingerprint, so a parent that reads it back asks for it again.
     OutputsRendered {
         outputs: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        secret_fingerprints: BTreeMap<String, String>,
     },
     /// The run reached a step with `approve:` and asked for approval.
     ApprovalRequested {
@@ -886,6 +889,7 @@ mod tests {
             },
             EventKind::OutputsRendered {
                 outputs: BTreeMap::from([("restarted".to_owned(), "b.test".to_owned())]),
+                secret_fingerprints: BTreeMap::new(),
             },
             EventKind::RunFinished {
                 outcome: Outcome::Failed,

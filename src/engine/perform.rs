@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 
 use crate::action::command::{self, CommandSpec};
+use crate::action::connections::Lanes;
 use crate::action::expect::{self, Expectation, Subject};
 use crate::action::http::{self, Request, Response};
 use crate::action::wait::Poll;
@@ -189,10 +190,9 @@ impl Engine {
         };
         match crate::eval::items::items(&self.values, for_each) {
             Ok(items) => Ok(Some(items)),
-            Err(crate::eval::items::ItemsError::Render { place, error }) => Err(Done::failed(
-                self.render_failed(step, &place, &error.0),
-                json!({}),
-            )),
+            Err(crate::eval::items::ItemsError::Render { place, error }) => {
+                Err(self.render_failure(step, &place, &error.0))
+            }
             Err(other) => Err(Done::failed(other.to_string(), json!({}))),
         }
     }
@@ -201,10 +201,7 @@ impl Engine {
         let instructions = match self.values.render(text, None) {
             Ok(r) => r.text,
             Err(e) => {
-                return Ok(Done::failed(
-                    self.render_failed(step, "manual", &e.0),
-                    json!({}),
-                ));
+                return Ok(self.render_failure(step, "manual", &e.0));
             }
         };
         let irreversible = step.effect() == Some(Effect::Irreversible);
@@ -280,7 +277,7 @@ impl Engine {
     fn read_setting(&mut self, step: &Step, setting: &model::SettingRef) -> Done {
         let file = match self.values.render(&setting.file.source, None) {
             Ok(r) => PathBuf::from(r.text),
-            Err(e) => return Done::failed(self.render_failed(step, "file", &e.0), json!({})),
+            Err(e) => return self.render_failure(step, "file", &e.0),
         };
         match setting::read(&file, &setting.key.value) {
             Ok(Some(value)) => {
@@ -310,10 +307,7 @@ impl Engine {
         let (file, values) = match rendered {
             Ok((file, values)) => (PathBuf::from(file.text), values),
             Err(e) => {
-                return Ok(Done::failed(
-                    self.render_failed(step, "set_setting", &e.0),
-                    json!({}),
-                ));
+                return Ok(self.render_failure(step, "set_setting", &e.0));
             }
         };
         for (_, value) in &values {
@@ -410,10 +404,7 @@ impl Engine {
         let (path, source) = match rendered {
             Ok((path, source)) => (PathBuf::from(path.text), source),
             Err(e) => {
-                return Ok(Done::failed(
-                    self.render_failed(step, "write_file", &e.0),
-                    json!({}),
-                ));
+                return Ok(self.render_failure(step, "write_file", &e.0));
             }
         };
         let bytes = match &file.source {
@@ -518,10 +509,7 @@ impl Engine {
         }) {
             Ok(pair) => pair,
             Err(e) => {
-                return Ok(Done::failed(
-                    self.render_failed(step, "http", &e.0),
-                    json!({}),
-                ));
+                return Ok(self.render_failure(step, "http", &e.0));
             }
         };
         let client = match request.connection.client_or(&self.client) {
@@ -599,9 +587,10 @@ impl Engine {
             }) {
                 Ok(pair) => prepared.push(pair),
                 Err(e) => {
-                    return Ok(Done::failed(
-                        self.render_failed(step, "http", &format!("{}: {}", label(item), e.0)),
-                        json!({}),
+                    return Ok(self.render_failure(
+                        step,
+                        "http",
+                        &format!("{}: {}", label(item), e.0),
                     ));
                 }
             }
@@ -616,13 +605,14 @@ impl Engine {
             &format!("{} ({} items)", step.title_or_id(), total),
             Some(total),
         );
-        // One client for every item: `tls` and `resolve` cannot read `item`.
+        // One connection set-up for every item: `tls` and `resolve` cannot
+        // read `item`. A bad file fails the step before anything is sent.
         let connection = prepared
             .first()
             .map(|(request, _)| request.connection.clone())
             .unwrap_or_default();
-        let client = match connection.client_or(&self.client) {
-            Ok(client) => client,
+        let lanes = match Lanes::new(connection) {
+            Ok(lanes) => lanes,
             Err(e) => {
                 return Ok(Done::failed(
                     self.values.redactor.redact(&e.reason()),
@@ -637,19 +627,15 @@ impl Engine {
                 fan_out::for_each(
                     prepared,
                     concurrency,
-                    move |(request, expectation): (Request, Expectation)| {
-                        let client = client.clone();
+                    |(request, expectation): (Request, Expectation)| {
+                        let lanes = &lanes;
                         let shown = shown.clone();
                         async move {
-                            let result = http::send_patiently(
-                                &client,
-                                &request,
-                                deadline.into(),
-                                |throttled| {
+                            let result = lanes
+                                .send_patiently(&request, deadline.into(), |throttled| {
                                     shown.show(throttled);
-                                },
-                            )
-                            .await;
+                                })
+                                .await;
                             (request.url, result, expectation)
                         }
                     },
@@ -699,6 +685,12 @@ impl Engine {
         (deadline, shown)
     }
 
+    /// A step that failed before acting because its `field` template did not
+    /// render: nothing was done, so it has no results.
+    fn render_failure(&self, step: &Step, field: &str, error: &str) -> Done {
+        Done::failed(self.render_failed(step, field, error), json!({}))
+    }
+
     /// A fan-out's outcome: passed only if every item passed.
     fn fanned_out(&self, results: Vec<Json>, failures: &[String]) -> Done {
         let total = results.len();
@@ -741,10 +733,7 @@ impl Engine {
                         Some(item) => format!("{}: {}", label(item), e.0),
                         None => e.0,
                     };
-                    return Ok(Done::failed(
-                        self.render_failed(step, "command", &error),
-                        json!({}),
-                    ));
+                    return Ok(self.render_failure(step, "command", &error));
                 }
             }
         }

@@ -18,7 +18,9 @@ use crate::engine::journal::{Event, EventKind, Journal};
 use crate::engine::kept::Kept;
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
-use crate::engine::runner::{Engine, Opened, RunOptions, SharedOperator, working_directory};
+use crate::engine::runner::{
+    Engine, Opened, RunOptions, SharedOperator, Started, working_directory,
+};
 use crate::engine::state_dir::StateDir;
 use crate::engine::team::Team;
 use crate::engine::{EngineError, open_events};
@@ -26,16 +28,6 @@ use crate::eval::answers::Answers;
 use crate::eval::load::{child_hashes, file_hash};
 use crate::eval::values::Values;
 use crate::secret::fingerprint;
-
-/// What a run is started or continued with, besides its state.
-pub(super) struct Started<'a> {
-    pub file: &'a Path,
-    pub runbook: Runbook,
-    pub options: RunOptions,
-    pub answers: Answers,
-    pub operator: SharedOperator,
-    pub client: reqwest::Client,
-}
 
 impl Engine {
     pub(super) fn resume(
@@ -185,12 +177,15 @@ impl Engine {
         engine.replay(&events_so_far);
         engine.in_doubt = steps_in_doubt(&events_so_far);
         // A child runbook's step is checked when the child runs (`check_flags`
-        // made sure it names one).
+        // made sure it names one). A child run continued by its parent is not
+        // checked: `--rerun act` is for the item whose `act` is in doubt, and the
+        // other items' runs have theirs done.
         let own = |id: &str| engine.runbook.all_steps().any(|s| s.id.value == id);
         if let Some(id) = engine
             .options
             .rerun
             .iter()
+            .filter(|_| depth == 0)
             .find(|id| own(id) && !engine.in_doubt.contains_key(*id))
         {
             return Err(EngineError::NotInDoubt { id: id.clone() });

@@ -142,6 +142,14 @@ pub struct Engine {
     pub(super) outputs: BTreeMap<String, (String, bool)>,
     /// In a fan-out's child run: the item, as messages name it (`item "b.test"`).
     pub(super) item: Option<String>,
+    /// Secret results of the step being finished that are known by fingerprint
+    /// only (a child's outputs read back from its journal): field → fingerprint.
+    /// The step's record journals them so, and a template that reads one asks
+    /// for it again, as on resume.
+    pub(super) replayed_secrets: BTreeMap<String, String>,
+    /// Items run side by side: each line of this child run starts with its
+    /// item, or the lines of two runs could not be told apart.
+    pub(super) tagged: bool,
     /// SHA-256 of the runbook file as the run began: what an approval binds.
     pub(super) file_hash: String,
     /// The Unix user that started the run, who may never approve its steps.
@@ -170,6 +178,16 @@ pub(super) struct ChildPlace {
     /// its own journals and lock; the runbook file's lock is held once for
     /// the whole fan-out.
     pub item_state: Option<StateDir>,
+}
+
+/// What a run is started or continued with, besides its state.
+pub(super) struct Started<'a> {
+    pub file: &'a Path,
+    pub runbook: Runbook,
+    pub options: RunOptions,
+    pub answers: Answers,
+    pub operator: SharedOperator,
+    pub client: reqwest::Client,
 }
 
 /// What a started or resumed run has opened: the parts of an [`Engine`] that
@@ -244,6 +262,8 @@ impl Engine {
             quiet: false,
             outputs: BTreeMap::new(),
             item: None,
+            replayed_secrets: BTreeMap::new(),
+            tagged: false,
             file_hash: opened.file_hash,
             started_uid: opened.started_uid,
             approvals,
@@ -255,15 +275,18 @@ impl Engine {
 
     /// Starts the engine on a new run: the lock is taken and the journal opened.
     pub(super) fn start(
-        file: &Path,
-        runbook: Runbook,
-        options: RunOptions,
-        answers: Answers,
-        operator: SharedOperator,
-        client: reqwest::Client,
+        started: Started<'_>,
         depth: usize,
         place: Option<&ChildPlace>,
     ) -> Result<Engine, EngineError> {
+        let Started {
+            file,
+            runbook,
+            options,
+            answers,
+            operator,
+            client,
+        } = started;
         let item_state = place.and_then(|p| p.item_state.clone());
         let state = match &item_state {
             Some(state) => state.clone(),
@@ -421,7 +444,10 @@ impl Engine {
     /// Shows a line to the operator, secrets masked.
     pub(super) fn say(&self, line: &str) {
         let line = self.values.redactor.redact(line);
-        let indent = "  ".repeat(self.depth);
+        let mut indent = "  ".repeat(self.depth);
+        if let Some(item) = self.item.as_ref().filter(|_| self.tagged) {
+            indent.push_str(&format!("{item} │ "));
+        }
         // A prompt abandoned on Ctrl-C may still hold the operator; the line must
         // be shown all the same, so it goes straight to the terminal then.
         match self.operator.try_lock() {
@@ -700,7 +726,9 @@ impl Engine {
             outcome: end.outcome(),
             exit_code: end.exit_code(),
         })?;
-        if !matches!(end, RunEnd::Blocked | RunEnd::Interrupted(_)) {
+        // A child run's secret outputs stay kept until its parent has them.
+        let for_parent = self.depth > 0 && self.outputs.values().any(|(_, secret)| *secret);
+        if !matches!(end, RunEnd::Blocked | RunEnd::Interrupted(_)) && !for_parent {
             Kept::remove(&self.state.kept_path(&self.run_id))?;
         }
         if leftovers::backups_unneeded(end.outcome()) {

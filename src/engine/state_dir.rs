@@ -163,6 +163,7 @@ impl StateDir {
 
     /// `<state>/<runbook-id>/items/<key>`: the state of one item of a
     /// fan-out over this (child) runbook, with journals and a lock of its own.
+    #[must_use]
     pub fn item(&self, key: &str) -> StateDir {
         StateDir {
             base: self.base.clone(),

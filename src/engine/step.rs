@@ -170,12 +170,19 @@ impl Engine {
             .set_step(&step.id.value, results.clone(), secret_fields);
         let mut secret_fingerprints = BTreeMap::new();
         for field in secret_fields {
-            if let Some(Json::String(value)) = results.get(field) {
+            if let Some(Json::String(value)) = crate::eval::values::field(&results, field) {
                 secret_fingerprints.insert(field.clone(), fingerprint(value));
                 // Kept before the journal says the step passed: a crash between
                 // the two re-runs the step rather than losing its value.
                 self.keep_secret(&format!("steps.{}.{field}", step.id.value), value)?;
             }
+        }
+        for (field, fingerprint) in std::mem::take(&mut self.replayed_secrets) {
+            self.pending_secrets.insert(
+                format!("steps.{}.{field}", step.id.value),
+                fingerprint.clone(),
+            );
+            secret_fingerprints.insert(field, fingerprint);
         }
         let redacted = redact_json(&self.values.redactor, &results);
         let reason = reason.map(|r| self.values.redactor.redact(&r));

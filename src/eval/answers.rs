@@ -122,6 +122,7 @@ impl Answers {
 
     /// These answers for a child run, with the values its parent's `with:`
     /// gives above every other layer (`--set` of the same name does not reach it).
+    #[must_use]
     pub fn with_given(&self, given: BTreeMap<String, (String, bool)>) -> Answers {
         Answers {
             given,

@@ -34,6 +34,11 @@ pub enum InputError {
 
     #[error("{} missing, and nobody can be asked without a terminal: {}", plural(.names.len()), .names.join(", "))]
     Missing { names: Vec<String> },
+
+    #[error(
+        "`{name}` (from {origin}) would change nothing: it is an input only of child runbooks, and the steps that run them give it in `with:`"
+    )]
+    GivenByWith { name: String, origin: Source },
 }
 
 fn plural(n: usize) -> &'static str {
@@ -53,6 +58,7 @@ impl InputError {
                 env_var(name)
             ),
             InputError::Invalid { .. } => "fix the value and run again".to_owned(),
+            InputError::GivenByWith { .. } => "`with:` comes before every other answer: remove this one, or change the `with:` of the step that runs the child".to_owned(),
             InputError::Missing { names } => {
                 let first = names.first().map_or("name", String::as_str);
                 format!(
@@ -235,9 +241,54 @@ pub fn missing(answers: &Answers, runbooks: &[(&Runbook, BTreeSet<String>)]) -> 
     names.into_iter().collect()
 }
 
+/// An answer given up front for a name that only child inputs have, all of
+/// them given by `with:` in the steps that run them, would silently change
+/// nothing (`with:` comes first): refused, as an unknown name is. `runbooks`:
+/// the top runbook first, then each child with the inputs `with:` gives it.
+pub fn check_not_shadowed(
+    answers: &Answers,
+    runbooks: &[(&Runbook, BTreeSet<String>)],
+) -> Result<(), InputError> {
+    for (name, origin) in answers.explicit_names() {
+        let mut declared = false;
+        let mut reached = false;
+        for (runbook, passed) in runbooks {
+            let input = runbook.input(name).is_some();
+            let step = runbook.all_steps().any(|s| s.id.value == name);
+            declared |= input || step;
+            reached |= step || (input && !passed.contains(name));
+        }
+        if declared && !reached {
+            return Err(InputError::GivenByWith {
+                name: name.to_owned(),
+                origin,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `runbook` (in `file`) and then each of `children`, in their order, each
+/// with the inputs `with:` gives it (none for the top): what [`missing`] and
+/// [`check_not_shadowed`] read.
+pub fn with_passed<'a>(
+    file: &std::path::Path,
+    runbook: &'a Runbook,
+    children: &'a [(std::path::PathBuf, Runbook)],
+) -> Vec<(&'a Runbook, BTreeSet<String>)> {
+    let mut passed = passed_by_with(file, runbook, children);
+    std::iter::once((runbook, BTreeSet::new()))
+        .chain(
+            children
+                .iter()
+                .map(|(path, child)| (child, passed.remove(path).unwrap_or_default())),
+        )
+        .collect()
+}
+
 /// The inputs each child runbook is given by `with:` in the steps that run it,
 /// by the child's file: `file` holds `runbook`, `children` every runbook below.
-pub fn passed_by_with(
+fn passed_by_with(
     file: &std::path::Path,
     runbook: &Runbook,
     children: &[(std::path::PathBuf, Runbook)],

@@ -138,10 +138,11 @@ impl Values {
     }
 
     /// Records a step's results. `secret_fields` name the result fields that hold
-    /// secrets (their values are registered with the redactor).
+    /// secrets (their values are registered with the redactor): top-level, or a
+    /// dotted path (`outputs.password`).
     pub fn set_step(&mut self, id: &str, results: Json, secret_fields: &[String]) {
         for field in secret_fields {
-            if let Some(Json::String(value)) = results.get(field) {
+            if let Some(Json::String(value)) = self::field(&results, field) {
                 // A command's output ends in a newline that is not part of the
                 // secret: masked as `••••2b4f`, on any line it is printed on.
                 self.redactor.add(value.trim());
@@ -372,6 +373,38 @@ impl Values {
     }
 }
 
+/// The result at `field` of a step's results: a top-level field (`value`), or
+/// a dotted path into them (`outputs.password`, a child runbook's output).
+pub fn field<'a>(results: &'a Json, field: &str) -> Option<&'a Json> {
+    field
+        .split('.')
+        .try_fold(results, |value, part| match value {
+            Json::Array(items) => items.get(part.parse::<usize>().ok()?),
+            _ => value.get(part),
+        })
+}
+
+/// Puts `value` at `field` (as [`field`] reads it) of a step's results.
+pub fn set_field(results: &mut Json, field: &str, value: Json) {
+    let mut at = results;
+    for part in field.split('.') {
+        let index = part
+            .parse::<usize>()
+            .ok()
+            .filter(|i| at.as_array().is_some_and(|items| *i < items.len()));
+        at = match index {
+            Some(index) => &mut at[index],
+            None => {
+                if !at.is_object() {
+                    *at = Json::Object(Map::new());
+                }
+                &mut at[part]
+            }
+        };
+    }
+    *at = value;
+}
+
 /// A base context with `item` added (a `for_each` step's current item).
 fn with_item(base: minijinja::Value, item: Option<&Json>) -> minijinja::Value {
     match item {
@@ -533,6 +566,17 @@ mod tests {
             "failed"
         );
         assert!(v.render("{{ steps.later.status }}", None).is_err());
+    }
+
+    #[test]
+    fn fields_are_read_and_written_at_dotted_paths_into_lists_too() {
+        let mut results = json!({"results": [{"outputs": {"pw": "a"}}, {"outputs": {}}]});
+        assert_eq!(field(&results, "results.0.outputs.pw"), Some(&json!("a")));
+        assert_eq!(field(&results, "results.1.outputs.pw"), None);
+        set_field(&mut results, "results.1.outputs.pw", json!("b"));
+        set_field(&mut results, "outputs.token", json!("c"));
+        assert_eq!(field(&results, "results.1.outputs.pw"), Some(&json!("b")));
+        assert_eq!(field(&results, "outputs.token"), Some(&json!("c")));
     }
 
     #[test]

@@ -31,7 +31,7 @@ const MAX_DEPTH: usize = 16;
 /// The plan of `runbook` (read from `file`) with `answers`; probes are sent
 /// when a `prober` is given.
 pub fn plan(file: &Path, runbook: &Runbook, answers: &Answers, prober: Option<&Prober>) -> Plan {
-    plan_at(file, runbook, answers, prober, 0, "")
+    plan_at(file, runbook, answers, prober, 0, "", &BTreeMap::new())
 }
 
 /// `scope` is how `--confirm` names this runbook's steps: empty at the top,
@@ -43,9 +43,10 @@ fn plan_at(
     prober: Option<&Prober>,
     depth: usize,
     scope: &str,
+    placeholders: &BTreeMap<String, String>,
 ) -> Plan {
     let known = Known::of(runbook, answers);
-    let renderer = Renderer::new(&known.inputs, &known.prompts);
+    let renderer = Renderer::new(&known.inputs, &known.prompts, placeholders);
     let mut planner = Planner {
         file,
         runbook,
@@ -417,6 +418,15 @@ impl Planner<'_> {
                             for (name, value) in &shown {
                                 details.push(format!("with {name} = {value}"));
                             }
+                            // A value only the run knows shows in the child as
+                            // the parent's placeholder (`‹item›`), not its own.
+                            let placeholders: BTreeMap<String, String> = shown
+                                .iter()
+                                .filter(|(name, _)| !given.contains_key(*name))
+                                .filter_map(|(name, text)| {
+                                    Some((name.clone(), single_placeholder(text)?.to_owned()))
+                                })
+                                .collect();
                             let answers = self.answers.with_given(given);
                             let mut plan = plan_at(
                                 &child_file,
@@ -425,6 +435,7 @@ impl Planner<'_> {
                                 self.prober,
                                 self.depth + 1,
                                 &format!("{}{}.", self.scope, step.id.value),
+                                &placeholders,
                             );
                             // What `with:` gives, as this plan shows it: a
                             // placeholder for what only the run knows.
@@ -572,6 +583,13 @@ impl Planner<'_> {
             Err(e) => (cannot_show(&e), String::new()),
         }
     }
+}
+
+/// The path of a text that is one placeholder and nothing else (`‹item›` →
+/// `item`).
+fn single_placeholder(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix('‹')?.strip_suffix('›')?;
+    (!inner.contains(['‹', '›'])).then_some(inner)
 }
 
 /// A template the plan cannot render (only a pattern that does not compile,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::ProbeResult;
 use super::render::Renderer;
+use crate::action::connections::Lanes;
 use crate::action::expect::{self, Expectation, Subject};
 use crate::action::fan_out;
 use crate::action::http::{self, Request, Response};
@@ -200,22 +201,23 @@ impl Prober {
             }
         }
         let concurrency = step.concurrency.as_ref().map_or(1, |c| c.value as usize);
-        // One client for every item, as the run has.
+        // One connection set-up for every item, as the run has.
         let connection = prepared
             .first()
             .map(|(request, _)| request.connection.clone())
             .unwrap_or_default();
-        let client = match connection.client_or(&self.client) {
-            Ok(client) => client,
+        let lanes = &match Lanes::new(connection) {
+            Ok(lanes) => lanes,
             Err(e) => return failed(e.reason()),
         };
-        let client = &client;
         let outcomes = self.runtime.block_on(fan_out::for_each(
             prepared,
             concurrency,
             |(request, expectation): (Request, Expectation)| async move {
                 let deadline = Instant::now() + request.timeout;
-                let result = http::send_patiently(client, &request, deadline.into(), |_| {}).await;
+                let result = lanes
+                    .send_patiently(&request, deadline.into(), |_| {})
+                    .await;
                 (result.map(|(response, _)| response), expectation)
             },
             |_| {},

@@ -72,10 +72,17 @@ struct Partial {
 impl Object for Partial {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
-        Some(self.known.get(name).cloned().unwrap_or_else(|| {
+        let known = self.known.get(name).cloned();
+        // A placeholder stands in for an unknown value: reading it reads one.
+        if known
+            .as_ref()
+            .is_none_or(|v| v.downcast_object_ref::<Unknown>().is_some())
+        {
             TOUCHED.with(|t| t.set(true));
-            Value::from_object(Unknown(format!("{}.{name}", self.prefix)))
-        }))
+        }
+        Some(
+            known.unwrap_or_else(|| Value::from_object(Unknown(format!("{}.{name}", self.prefix)))),
+        )
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -131,6 +138,7 @@ fn environment() -> Environment<'static> {
 fn context(
     inputs: &BTreeMap<String, (Option<String>, bool)>,
     prompts: &BTreeMap<String, (String, bool)>,
+    placeholders: &BTreeMap<String, String>,
     shadow: bool,
 ) -> Value {
     let shown = |value: &str, secret: bool| {
@@ -140,12 +148,17 @@ fn context(
             value.to_owned()
         })
     };
-    let input_values: BTreeMap<String, Value> = inputs
+    let mut input_values: BTreeMap<String, Value> = inputs
         .iter()
         .filter_map(|(name, (value, secret))| {
             Some((name.clone(), shown(value.as_deref()?, *secret)))
         })
         .collect();
+    for (name, path) in placeholders {
+        input_values
+            .entry(name.clone())
+            .or_insert_with(|| Value::from_object(Unknown(path.clone())));
+    }
     let step_values: BTreeMap<String, Value> = prompts
         .iter()
         .map(|(id, (value, secret))| {
@@ -216,10 +229,13 @@ pub struct Renderer {
 impl Renderer {
     /// `inputs`: every declared input with its value, if known now, and whether
     /// it is secret. `prompts`: prompt steps answered up front, with the answer
-    /// and whether it is secret.
+    /// and whether it is secret. `placeholders`: inputs with no value now that
+    /// stand for a value the run produces, shown as it (a child's input that its
+    /// parent's `with:` gives `‹item›`: name → `item`).
     pub fn new(
         inputs: &BTreeMap<String, (Option<String>, bool)>,
         prompts: &BTreeMap<String, (String, bool)>,
+        placeholders: &BTreeMap<String, String>,
     ) -> Renderer {
         // `run.*` is unknown, so `Values` is given no run: a template reading it
         // cannot be rendered for real, which is what a probe must refuse.
@@ -239,8 +255,8 @@ impl Renderer {
         }
         Renderer {
             env: environment(),
-            context: context(inputs, prompts, false),
-            shadow: context(inputs, prompts, true),
+            context: context(inputs, prompts, placeholders, false),
+            shadow: context(inputs, prompts, placeholders, true),
             values,
             known_inputs,
             answered_prompts: answered,
@@ -453,7 +469,7 @@ mod tests {
             ("missing".to_owned(), (None, false)),
         ]);
         let prompts = BTreeMap::from([("zone".to_owned(), ("example.com".to_owned(), false))]);
-        Renderer::new(&inputs, &prompts)
+        Renderer::new(&inputs, &prompts, &BTreeMap::new())
     }
 
     #[test]

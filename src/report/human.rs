@@ -15,6 +15,7 @@ pub fn render(path: &str, text: Option<&str>, diagnostics: &[Diagnostic], color:
         Renderer::plain()
     };
     let mut out = String::new();
+    let lines = text.map(Lines::of);
     for diagnostic in diagnostics {
         let level = match diagnostic.severity {
             Severity::Error => Level::ERROR,
@@ -23,22 +24,29 @@ pub fn render(path: &str, text: Option<&str>, diagnostics: &[Diagnostic], color:
         let title = level
             .primary_title(diagnostic.message.as_str())
             .id(diagnostic.code.as_str());
-        let rendered = match text {
-            Some(text) => {
+        let rendered = match (text, &lines) {
+            (Some(text), Some(lines)) => {
                 let span = diagnostic.span;
                 let start = span.offset.min(text.len());
                 let end = start + caret_len(text, start, span.len);
+                // Only the caret's line is shown: hand annotate-snippets that
+                // line, not the whole file (which it would read through for
+                // every finding, making a file of many findings quadratic).
+                let (number, line) = lines.around(start);
                 let mut group = title.element(
-                    Snippet::source(text)
+                    Snippet::source(&text[line.clone()])
+                        .line_start(number)
                         .path(path)
-                        .annotation(AnnotationKind::Primary.span(start..end)),
+                        .annotation(AnnotationKind::Primary.span(
+                            start - line.start..end.clamp(start, line.end.max(start)) - line.start,
+                        )),
                 );
                 if let Some(help) = &diagnostic.help {
                     group = group.element(Level::HELP.message(help.as_str()));
                 }
                 renderer.render(&[group])
             }
-            None => {
+            _ => {
                 let mut group = title
                     .element(Snippet::<annotate_snippets::Annotation<'_>>::source("").path(path));
                 if let Some(help) = &diagnostic.help {
@@ -51,6 +59,34 @@ pub fn render(path: &str, text: Option<&str>, diagnostics: &[Diagnostic], color:
         out.push_str("\n\n");
     }
     out
+}
+
+/// Where each line of a file starts.
+struct Lines<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    fn of(text: &'t str) -> Lines<'t> {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        Lines { text, starts }
+    }
+
+    /// The line holding byte `offset`: its number (from 1) and its bytes,
+    /// without the line break (`\n` or `\r\n`).
+    fn around(&self, offset: usize) -> (usize, std::ops::Range<usize>) {
+        let index = self.starts.partition_point(|&start| start <= offset).max(1) - 1;
+        let start = self.starts[index];
+        let rest = &self.text[start..];
+        let line = match rest.find('\n') {
+            Some(at) => rest[..at].strip_suffix('\r').unwrap_or(&rest[..at]),
+            None => rest,
+        };
+        (index + 1, start..start + line.len())
+    }
 }
 
 /// How many bytes the caret covers: the node on its first line, at least one

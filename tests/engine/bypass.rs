@@ -521,10 +521,11 @@ fn resume_refuses_values_that_differ_from_the_runs_naming_them() {
     assert_eq!(work.read("log"), "first A\nthen A A AAAA\n");
 }
 
-#[test]
-fn a_429_wait_is_shown_on_screen() {
+/// A server whose `/busy` answers as `reply` says, and a runbook of one GET
+/// of it.
+fn busy(reply: Reply) -> (Server, Work) {
     let server = Server::start();
-    server.route("GET", "/busy", Reply::status(200).throttle(2, "1"));
+    server.route("GET", "/busy", reply);
     let work = Work::new();
     work.write(
         "busy.yaml",
@@ -533,6 +534,12 @@ fn a_429_wait_is_shown_on_screen() {
             &server,
         ),
     );
+    (server, work)
+}
+
+#[test]
+fn a_429_wait_is_shown_on_screen() {
+    let (server, work) = busy(Reply::status(200).throttle(2, "1"));
     let ran = work.runbook(["run", "busy.yaml"]).status(0);
     assert_eq!(server.count("GET", "/busy"), 3);
     assert!(
@@ -545,21 +552,8 @@ fn a_429_wait_is_shown_on_screen() {
 
 #[test]
 fn a_server_always_answering_429_is_not_waited_on_past_the_steps_bound() {
-    let server = Server::start();
     // A day: far past the 5 minutes a step without `timeout` waits out 429s.
-    server.route(
-        "GET",
-        "/busy",
-        Reply::status(200).throttle(usize::MAX, "86400"),
-    );
-    let work = Work::new();
-    work.write(
-        "busy.yaml",
-        with_base(
-            "runbook: busy\nsteps:\n  - id: check\n    http: { url: \"@BASE@/busy\" }\n",
-            &server,
-        ),
-    );
+    let (server, work) = busy(Reply::status(200).throttle(usize::MAX, "86400"));
     let ran = work.runbook(["run", "busy.yaml"]).status(1);
     assert_eq!(server.count("GET", "/busy"), 1);
     assert!(

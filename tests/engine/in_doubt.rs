@@ -125,14 +125,14 @@ fn a_new_run_is_refused_while_an_unfinished_one_left_an_irreversible_step_in_dou
     // Resuming decides there (it blocks on the step in doubt and says how to go on);
     // abandoning ends that run, and then a new one may start.
     let resumed = work
-        .runbook(&resume.split_whitespace().skip(1).collect::<Vec<_>>())
+        .runbook(resume.split_whitespace().skip(1).collect::<Vec<_>>())
         .status(3);
     assert!(
         all(&resumed).contains("it may have happened"),
         "{}",
         all(&resumed)
     );
-    work.runbook(&abandon.split_whitespace().skip(1).collect::<Vec<_>>())
+    work.runbook(abandon.split_whitespace().skip(1).collect::<Vec<_>>())
         .status(0);
     assert_eq!(server.count("DELETE", "/token"), 1);
     let ran = work.runbook(again).status(0);

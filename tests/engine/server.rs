@@ -1,11 +1,10 @@
-//! A scriptable loopback HTTP server for the engine tests: axum on
-//! `127.0.0.1:0`, on a thread with its own tokio runtime, so a plain `#[test]`
-//! can run the `runbook` binary against it. It counts every request by method
+//! A scriptable loopback HTTP server for the engine tests, started by
+//! [`crate::loopback`] so a plain `#[test]` can run the `runbook` binary
+//! against it. It counts every request by method
 //! and path, remembers them in arrival order, tracks how many were in flight at
 //! once, and answers each path as the test scripted it.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -16,6 +15,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Value, json};
+
+use crate::loopback::{Connections, Loopback, Setup};
 
 /// How one path answers.
 #[derive(Debug, Clone)]
@@ -113,9 +114,8 @@ struct Shared {
 
 /// The running server; dropping it stops it.
 pub struct Server {
-    address: SocketAddr,
+    loopback: Loopback,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 fn key(method: &str, path: &str) -> String {
@@ -125,38 +125,21 @@ fn key(method: &str, path: &str) -> String {
 impl Server {
     /// Starts a server that answers `404` to everything not scripted.
     pub fn start() -> Server {
+        Server::start_with(Setup {
+            workers: 2,
+            ..Setup::SINGLE
+        })
+    }
+
+    /// Like [`Server::start`], on a runtime and socket set up as `setup` says.
+    pub fn start_with(setup: Setup) -> Server {
         let shared = Arc::new(Shared::default());
-        let (address_tx, address_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = Arc::clone(&shared);
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a tokio runtime for the test server");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind a loopback port");
-                address_tx
-                    .send(listener.local_addr().expect("a bound address"))
-                    .expect("the test is waiting for the address");
-                let router = Router::new().fallback(answer).with_state(state);
-                let _ = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
-        });
-        let address = address_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the test server started");
+        let router = Router::new()
+            .fallback(answer)
+            .with_state(Arc::clone(&shared));
         Server {
-            address,
+            loopback: Loopback::start(router, setup),
             shared,
-            stop: Some(stop),
         }
     }
 
@@ -168,7 +151,7 @@ impl Server {
 
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
+        format!("http://{}{path}", self.loopback.address)
     }
 
     /// How many `method path` requests arrived.
@@ -201,13 +184,10 @@ impl Server {
     pub fn max_in_flight(&self) -> usize {
         self.shared.max_in_flight.load(Ordering::SeqCst)
     }
-}
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    /// The connections the server accepted.
+    pub fn connections(&self) -> &Connections {
+        &self.loopback.connections
     }
 }
 

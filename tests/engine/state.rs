@@ -41,21 +41,44 @@ steps:
 
 /// Writes the held runbook and starts it; returns once `hold` has started.
 fn start_held(work: &Work, server: &Server, name: &str) -> (Child, std::path::PathBuf) {
-    server.route("GET", "/probe", Reply::status(200));
     work.write("app.env", "API_TOKEN=old-value\n");
-    work.write("held.yaml", with_base(HELD, server));
-    let mut child = work.runbook(["run", "held.yaml"]).spawn(work, name);
+    start_holding(work, server, HELD, &[], None, name)
+}
+
+/// Writes `yaml` (a runbook with a `hold` step) and runs it with `flags`, and
+/// with `token` as `RUNBOOK_INPUT_TOKEN` when given; returns once `hold` has
+/// started.
+fn start_holding(
+    work: &Work,
+    server: &Server,
+    yaml: &str,
+    flags: &[&str],
+    token: Option<&str>,
+    name: &str,
+) -> (Child, PathBuf) {
+    server.route("GET", "/probe", Reply::status(200));
+    work.write("held.yaml", with_base(yaml, server));
+    let mut invocation = work.runbook(["run", "held.yaml"].iter().chain(flags));
+    if let Some(token) = token {
+        invocation = invocation.env("RUNBOOK_INPUT_TOKEN", token);
+    }
+    let mut child = invocation.spawn(work, name);
     let journal = wait_until_started(work, ".runbook", "hold", &mut child);
     (child, journal)
 }
 
-/// Starts the held runbook and `kill -9`s it inside `hold`; returns the journal.
-fn killed_mid_run(work: &Work, server: &Server) -> std::path::PathBuf {
-    let (mut child, journal) = start_held(work, server, "first");
+/// `kill -9`s a run inside `hold`.
+fn kill_in_hold(work: &Work, mut child: Child) {
     child.kill().expect("kill -9 the run");
     child.wait().expect("reap the run");
     // Lets the orphaned `hold` loop end; a resumed `hold` passes at once.
     work.write("go", "");
+}
+
+/// Starts the held runbook and `kill -9`s it inside `hold`; returns the journal.
+fn killed_mid_run(work: &Work, server: &Server) -> std::path::PathBuf {
+    let (child, journal) = start_held(work, server, "first");
+    kill_in_hold(work, child);
     journal
 }
 
@@ -389,16 +412,9 @@ fn without_kept_secrets_resume_needs_a_secret_again_and_checks_it_is_the_same() 
 /// Starts [`SECRET_HELD`] with the token in the environment, with `flags`, and
 /// `kill -9`s it inside `hold`; returns the journal's path.
 fn secret_killed_in_hold(work: &Work, server: &Server, yaml: &str, flags: &[&str]) -> PathBuf {
-    server.route("GET", "/probe", Reply::status(200));
-    work.write("held.yaml", with_base(yaml, server));
-    let mut child = work
-        .runbook(["run", "held.yaml"].iter().chain(flags))
-        .env("RUNBOOK_INPUT_TOKEN", "first-token-1234")
-        .spawn(work, "first");
-    let journal = wait_until_started(work, ".runbook", "hold", &mut child);
-    child.kill().expect("kill -9 the run");
-    child.wait().expect("reap the run");
-    work.write("go", "");
+    let (child, journal) =
+        start_holding(work, server, yaml, flags, Some("first-token-1234"), "first");
+    kill_in_hold(work, child);
     journal
 }
 

@@ -1,5 +1,6 @@
 //! The rules of a step that runs a child runbook, seen from the parent: `with:`
-//! names only inputs the child declares (RB070), a fan-out passes every input
+//! names only inputs the child declares (RB070) and gives a secret one no
+//! literal (RB022), a fan-out passes every input
 //! the child requires (RB071, a warning: the run would give each item the one
 //! answer from outside), `steps.<id>.outputs.NAME` names an output the child
 //! declares (RB074); and in a product `for_each`, `item.NAME` names one of its
@@ -10,6 +11,7 @@ use crate::document::children::{self, Interface};
 use crate::document::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::document::model::{Action, ForEach, Step};
 use crate::document::node::Span;
+use crate::template::mask;
 
 impl Rules<'_, '_> {
     /// What the child of `step` takes and gives, read once per file.
@@ -29,8 +31,20 @@ impl Rules<'_, '_> {
             return;
         };
         let names = || interface.inputs.iter().map(|i| i.name.as_str());
-        for (name, _) in &step.with {
-            if names().any(|n| n == name.value) {
+        for (name, value) in &step.with {
+            if let Some(input) = interface.inputs.iter().find(|i| i.name == name.value) {
+                // A secret written into the file, as a literal default of a
+                // secret input would be.
+                if input.secret && value.is_literal() && !value.source.is_empty() {
+                    self.report(
+                        Diagnostic::new(
+                            Code::LiteralSecret,
+                            value.span,
+                            format!("the child's input `{}` is secret, and `with:` gives it a literal ({})", name.value, mask(&value.source)),
+                        )
+                        .help(format!("pass a secret of this runbook: `{}: \"{{{{ inputs.{} }}}}\"` with a `secret: true` input", name.value, name.value)),
+                    );
+                }
                 continue;
             }
             let help = match did_you_mean(&name.value, names()) {
