@@ -118,6 +118,8 @@ enum Command {
         /// Why you reject it (with `--reject`).
         #[arg(long, value_name = "TEXT", requires = "reject")]
         reason: Option<String>,
+        #[command(flatten)]
+        state: StateFlag,
     },
     /// End the latest unfinished run of a runbook without running anything more;
     /// the secrets it kept for resume and its setting backups are removed.
@@ -681,12 +683,16 @@ pub fn main() -> i32 {
             run,
             reject,
             reason,
+            state,
         } => {
             let verdict = match (reject, reason) {
                 (true, Some(reason)) => crate::approval::Verdict::Rejected { reason },
                 _ => crate::approval::Verdict::Approved,
             };
-            return match engine::approve::approve(&file, &step, run.as_deref(), verdict) {
+            let approved = state.resolve().map_err(Into::into).and_then(|state| {
+                engine::approve::approve(&file, &step, run.as_deref(), verdict, state.as_ref())
+            });
+            return match approved {
                 Ok(approval) => shown_approval(&approval, &file, &mut out),
                 Err(error) => report_engine(&error),
             };

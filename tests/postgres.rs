@@ -757,3 +757,150 @@ fn an_abandoned_run_is_over_for_the_whole_team() {
     );
     assert!(status.stdout.contains("abandoned"), "{}", status.stdout);
 }
+
+#[test]
+fn a_checklist_that_runs_a_child_runbook_is_seen_with_the_childs_outcome() {
+    let Some(cluster) = team() else { return };
+    let parent = r"runbook: release
+phases:
+  - id: only
+    title: Only
+    steps:
+      - id: kid
+        title: Run the child
+        runbook: kid.yaml
+";
+    let kid = "runbook: kid\nsteps:\n  - id: work\n    effect: change\n    command: \"echo kid >> ran\"\n";
+    let machine = Test::new()
+        .file("release.yaml", parent)
+        .file("kid.yaml", kid);
+    let ran = at(machine.dir(), &cluster, "alice", &["run", "release.yaml"]);
+    assert_eq!(ran.status, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(
+        std::fs::read_to_string(machine.dir().join("ran")).unwrap(),
+        "kid\n"
+    );
+    let runs = cluster.admin("SELECT runbook FROM runbook_runs", DATABASE);
+    assert_eq!(
+        runs.trim(),
+        "release",
+        "the child run is journaled locally only"
+    );
+    let elsewhere = Test::new()
+        .file("release.yaml", parent)
+        .file("kid.yaml", kid);
+    let status = at(
+        elsewhere.dir(),
+        &cluster,
+        "bob",
+        &["status", "release.yaml"],
+    );
+    assert_eq!(status.status, 0, "{}{}", status.stdout, status.stderr);
+    assert!(status.stdout.contains(": 1 done"), "{}", status.stdout);
+}
+
+/// An irreversible step that alice or bob must approve.
+const APPROVED: &str = r#"runbook: rb
+steps:
+  - id: check
+    effect: probe
+    command: "true"
+  - id: revoke
+    needs: [check]
+    effect: irreversible
+    approve: { count: 1, from: [alice, bob] }
+    confirm: true
+    command: "echo revoked >> revoked.txt"
+"#;
+
+#[test]
+fn a_step_is_approved_from_another_machine_by_another_role_never_by_the_operator() {
+    let Some(cluster) = team() else { return };
+    let alice_machine = Test::new().file("rb.yaml", APPROVED);
+    let dir = alice_machine.dir();
+    let first = at(
+        dir,
+        &cluster,
+        "alice",
+        &["run", "rb.yaml", "--confirm", "revoke"],
+    );
+    assert_eq!(first.status, 3, "{}{}", first.stdout, first.stderr);
+    first.stdout_has("waiting for 1 approval from bob");
+    let id = run_id(&journal(dir, "rb"));
+    let approve = ["approve", "rb.yaml", "revoke", "--run", id.as_str()];
+    // The operator's own role: refused, whatever the client is told.
+    let own = at(dir, &cluster, "alice", &approve);
+    assert_eq!(own.status, 2, "{}{}", own.stdout, own.stderr);
+    own.stderr_has("alice asked for this approval");
+    // Bob reading another runbook than the one the run runs: refused.
+    let changed = Test::new().file("rb.yaml", format!("{APPROVED}# changed\n"));
+    let void = at(changed.dir(), &cluster, "bob", &approve);
+    assert_eq!(void.status, 2, "{}{}", void.stdout, void.stderr);
+    void.stderr_has("has sha256");
+    // Bob, on his machine, with the runbook the run runs.
+    let bob_machine = Test::new().file("rb.yaml", APPROVED);
+    let approved = at(bob_machine.dir(), &cluster, "bob", &approve);
+    assert_eq!(approved.status, 0, "{}{}", approved.stdout, approved.stderr);
+    assert_eq!(
+        cluster
+            .admin("SELECT approver FROM runbook_approvals", DATABASE)
+            .trim(),
+        "bob"
+    );
+    let resumed = at(
+        dir,
+        &cluster,
+        "alice",
+        &["resume", "rb.yaml", "--confirm", "revoke"],
+    );
+    assert_eq!(resumed.status, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("revoked.txt")).unwrap(),
+        "revoked\n"
+    );
+}
+
+#[test]
+fn a_child_runbooks_step_is_approved_through_the_top_level_run_in_the_database() {
+    let Some(cluster) = team() else { return };
+    let parent = "runbook: release\nsteps:\n  - id: kid\n    runbook: rb.yaml\n";
+    let alice_machine = Test::new()
+        .file("release.yaml", parent)
+        .file("rb.yaml", APPROVED);
+    let dir = alice_machine.dir();
+    let first = at(
+        dir,
+        &cluster,
+        "alice",
+        &["run", "release.yaml", "--confirm", "kid.revoke"],
+    );
+    assert_eq!(first.status, 3, "{}{}", first.stdout, first.stderr);
+    let id = run_id(&journal(dir, "release"));
+    let bob_machine = Test::new()
+        .file("release.yaml", parent)
+        .file("rb.yaml", APPROVED);
+    let approved = at(
+        bob_machine.dir(),
+        &cluster,
+        "bob",
+        &[
+            "approve",
+            "release.yaml",
+            "kid.revoke",
+            "--run",
+            id.as_str(),
+        ],
+    );
+    assert_eq!(approved.status, 0, "{}{}", approved.stdout, approved.stderr);
+    let resumed = at(
+        dir,
+        &cluster,
+        "alice",
+        &["resume", "release.yaml", "--confirm", "kid.revoke"],
+    );
+    assert_eq!(resumed.status, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("revoked.txt")).unwrap(),
+        "revoked\n"
+    );
+}

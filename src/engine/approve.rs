@@ -14,6 +14,8 @@ use crate::document::rules::parent_dir;
 use crate::engine::EngineError;
 use crate::engine::state_dir::StateDir;
 use crate::eval::load;
+use crate::postgres::StateUrl;
+use crate::postgres::approvals::PgStore;
 
 /// What `approve` looked at and recorded, for the edge to show.
 #[derive(Debug)]
@@ -29,12 +31,14 @@ pub struct Approval {
 }
 
 /// Records this user's `verdict` on `step` (its qualified id) of the run
-/// `run_id`, or of the latest run that asked for it.
+/// `run_id`, or of the latest run that asked for it — in the team state
+/// database with `team`, where the approver is the role it authenticated.
 pub fn approve(
     file: &Path,
     step: &str,
     run_id: Option<&str>,
     verdict: Verdict,
+    team: Option<&StateUrl>,
 ) -> Result<Approval, EngineError> {
     let runbook = load(file)?;
     let (defining, own) = defining(file, &runbook, step)?;
@@ -56,7 +60,10 @@ pub fn approve(
         )));
     }
     let state = StateDir::for_runbook(file, &runbook.id.value)?;
-    let store = LocalStore::new(state.approvals_dir());
+    let store: Box<dyn ApprovalStore> = match team {
+        Some(url) => Box::new(PgStore::connect(url, &runbook.id.value)?),
+        None => Box::new(LocalStore::new(state.approvals_dir())),
+    };
     let request = store
         .find_request(run_id, step)?
         .ok_or_else(|| ApprovalError::NoRequest {

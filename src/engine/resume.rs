@@ -127,14 +127,15 @@ impl Engine {
         }
         crate::engine::fixed_inputs::check_resume(&runbook, &answers, &replay.events)?;
         // The team's database is brought level with the journal before the
-        // run goes on: the events it could not take when it was lost.
+        // run goes on: the events it could not take when it was lost. (A
+        // child run is journaled here only, as when it started.)
         let (team, uploaded) = match &options.state {
-            Some(url) => {
+            Some(url) if depth == 0 => {
                 let (team, uploaded) =
                     Team::resume(url, &runbook.id.value, journal.path(), &replay.events)?;
                 (Some(team), uploaded)
             }
-            None => (None, 0),
+            _ => (None, 0),
         };
         let events = match &options.events {
             Some(target) if depth == 0 => Some(open_events(target)?),

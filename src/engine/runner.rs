@@ -228,7 +228,12 @@ impl Engine {
         let keep = !opened.options.no_keep_secrets
             && opened.runbook.keep_secrets.as_ref().is_none_or(|k| k.value);
         let kept = Kept::new(keep.then(|| opened.state.kept_path(&opened.run_id)));
-        let approvals = Arc::new(LocalStore::new(opened.state.approvals_dir()));
+        // With team state, approvals are the database's, on the run's
+        // connection (a child run is handed its parent's store: `child.rs`).
+        let approvals: Arc<dyn ApprovalStore> = match &opened.team {
+            Some(team) => Arc::new(team.approvals(&opened.runbook.id.value)),
+            None => Arc::new(LocalStore::new(opened.state.approvals_dir())),
+        };
         let (approval_run, approval_file) = (opened.run_id.clone(), opened.file.clone());
         Engine {
             file: opened.file,
@@ -296,12 +301,10 @@ impl Engine {
         };
         // The team's database is asked before anything is written here: one
         // that cannot be reached, or whose lock another run holds, runs nothing.
-        // A fan-out's items run side by side under the one lock their parent
-        // holds, so they keep their events here (see the README's Team runs).
+        // A child run (each item of a fan-out too) is journaled here only: the
+        // parent's events, in the database, carry its outcome and run id.
         let mut team = match &options.state {
-            Some(url) if item_state.is_none() => {
-                Some(Team::start(url, &runbook.id.value, &run_id)?)
-            }
+            Some(url) if depth == 0 => Some(Team::start(url, &runbook.id.value, &run_id)?),
             _ => None,
         };
         // Under the lock: no other run of this runbook takes the same place,

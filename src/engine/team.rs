@@ -16,15 +16,18 @@
 //!   database says which one when it is not here.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::engine::EngineError;
 use crate::engine::journal::{self, Event, EventKind};
 use crate::engine::state_dir::StateDir;
+use crate::postgres::approvals::PgStore;
 use crate::postgres::{PgError, Session, StateUrl, lock, runs, schema};
 
 /// A run's connection to the team state database.
 pub struct Team {
-    session: Session,
+    /// Shared with the run's approval store ([`Team::approvals`]).
+    session: Arc<Session>,
     run_id: String,
     /// How many of the run's journal lines the database holds.
     written: i64,
@@ -46,7 +49,7 @@ impl Team {
             std::process::id(),
         )?;
         Ok(Team {
-            session,
+            session: Arc::new(session),
             run_id: run_id.to_owned(),
             written: 0,
             lost: None,
@@ -56,6 +59,12 @@ impl Team {
     /// For a new run: connected and locked, before its journal exists.
     pub fn start(url: &StateUrl, runbook: &str, run_id: &str) -> Result<Team, EngineError> {
         Ok(Team::connect(url, runbook, run_id)?)
+    }
+
+    /// The run's approval store, on the run's connection: approvals of its
+    /// steps are asked for and decided in the team state database.
+    pub fn approvals(&self, runbook: &str) -> PgStore {
+        PgStore::on(Arc::clone(&self.session), runbook)
     }
 
     /// The `seq` of a new run in the team's order of runs.

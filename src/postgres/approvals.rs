@@ -7,6 +7,8 @@
 //! checks made here first ([`eligible`], the binding) only word the refusal
 //! before it is sent.
 
+use std::sync::Arc;
+
 use crate::approval::store::Decisions;
 use crate::approval::tally::eligible;
 use crate::approval::{
@@ -19,7 +21,7 @@ const UTC: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"#;
 
 /// The approvals of one runbook's runs in the team state database.
 pub struct PgStore {
-    session: Session,
+    session: Arc<Session>,
     runbook: String,
 }
 
@@ -28,10 +30,16 @@ impl PgStore {
     pub fn connect(url: &StateUrl, runbook: &str) -> Result<PgStore, PgError> {
         let session = Session::connect(url)?;
         schema::check(&session)?;
-        Ok(PgStore {
+        Ok(PgStore::on(Arc::new(session), runbook))
+    }
+
+    /// The store on a connection already open (a run's, whose schema was
+    /// checked when it connected).
+    pub fn on(session: Arc<Session>, runbook: &str) -> PgStore {
+        PgStore {
             session,
             runbook: runbook.to_owned(),
-        })
+        }
     }
 }
 
