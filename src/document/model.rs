@@ -410,6 +410,24 @@ impl Action {
         }
     }
 
+    /// Whether an answer given up front (`--set ID=…`, the answers file,
+    /// `RUNBOOK_INPUT_ID`) under the step's id is this step's: a prompt's value,
+    /// a manual step's or a child runbook's `done`/`defer`.
+    pub fn answered_by_id(&self) -> bool {
+        match self {
+            Action::Manual(_) | Action::Prompt(_) | Action::Runbook(_) => true,
+            Action::ReadSetting(_)
+            | Action::SetSetting(_)
+            | Action::RestoreSetting(_)
+            | Action::WriteFile(_)
+            | Action::RestoreFile(_)
+            | Action::GenerateSecret(_)
+            | Action::Http(_)
+            | Action::Command(_)
+            | Action::WaitFor(_) => false,
+        }
+    }
+
     /// What the engine knows of the action's effect. `command` runs anything, so it
     /// implies nothing — polled by `wait_for` too; a child runbook's effect depends
     /// on the child.
