@@ -125,6 +125,7 @@ codes! {
     BadSuppression = "RB050", Warning, "ignore comment with an unknown or unignorable code";
     UnknownCall = "RB055", Error, "unknown filter or test";
     SecretOnCommandLine = "RB056", Warning, "secret written into a command line";
+    AnswerShadowsInput = "RB057", Error, "a step answered by its id has an input's name";
     UnknownChildInput = "RB070", Error, "with names an input the child runbook does not declare";
     ChildInputNotPassed = "RB071", Warning, "a fan-out child's required input is not passed in with";
     ForEachShape = "RB072", Error, "for_each that cannot give items";

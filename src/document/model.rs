@@ -223,7 +223,18 @@ pub struct Step {
     pub unread: Vec<&'static str>,
 }
 
+/// `for_each` without `concurrency` runs one item (or child run) at a time.
+pub const DEFAULT_CONCURRENCY: u32 = 1;
+
 impl Step {
+    /// How many items of its `for_each` run at once: `concurrency`, else
+    /// [`DEFAULT_CONCURRENCY`] — what `run`, `plan` and `plan --probe` all use.
+    pub fn concurrency(&self) -> u32 {
+        self.concurrency
+            .as_ref()
+            .map_or(DEFAULT_CONCURRENCY, |c| c.value)
+    }
+
     /// `explain:` as code → message source, for [`crate::action::expect::explain`].
     pub fn explains(&self) -> Vec<(i64, String)> {
         self.explain
@@ -407,6 +418,24 @@ impl Action {
             Action::Command(_) => "command",
             Action::WaitFor(_) => "wait_for",
             Action::Runbook(_) => "runbook",
+        }
+    }
+
+    /// Whether an answer given up front (`--set ID=…`, the answers file,
+    /// `RUNBOOK_INPUT_ID`) under the step's id is this step's: a prompt's value,
+    /// a manual step's or a child runbook's `done`/`defer`.
+    pub fn answered_by_id(&self) -> bool {
+        match self {
+            Action::Manual(_) | Action::Prompt(_) | Action::Runbook(_) => true,
+            Action::ReadSetting(_)
+            | Action::SetSetting(_)
+            | Action::RestoreSetting(_)
+            | Action::WriteFile(_)
+            | Action::RestoreFile(_)
+            | Action::GenerateSecret(_)
+            | Action::Http(_)
+            | Action::Command(_)
+            | Action::WaitFor(_) => false,
         }
     }
 
@@ -881,6 +910,22 @@ mod tests {
             delay: delay.map(|d| Spanned::new(Timespan(d), span)),
             backoff: backoff.map(|b| Spanned::new(b, span)),
         }
+    }
+
+    fn fan_out(concurrency: &str) -> Step {
+        let text = format!(
+            "runbook: fan\nsteps:\n  - id: each\n    effect: probe\n    for_each: [a, b]\n{concurrency}    command: 'echo {{{{ item }}}}'\n"
+        );
+        let checked = crate::document::check(std::path::Path::new("fan.yaml"), &text);
+        let runbook = checked.runbook.expect("a runbook");
+        runbook.steps().next().expect("a step").clone()
+    }
+
+    #[test]
+    fn a_fan_out_runs_its_concurrency_or_one_item_at_a_time() {
+        assert_eq!(fan_out("").concurrency(), DEFAULT_CONCURRENCY);
+        assert_eq!(DEFAULT_CONCURRENCY, 1);
+        assert_eq!(fan_out("    concurrency: 4\n").concurrency(), 4);
     }
 
     #[test]

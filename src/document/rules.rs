@@ -149,6 +149,7 @@ impl Rules<'_, '_> {
         self.step_ids = Suggestions::new(all.iter().map(|s| s.id.value.as_str()).collect());
         self.duplicate_ids(&all);
         self.phase_ids();
+        self.answers_shadowing_inputs(&all);
         for input in &runbook.inputs {
             if let Some(default) = &input.default {
                 let scope = Scope {
@@ -206,6 +207,25 @@ impl Rules<'_, '_> {
                 );
             } else {
                 seen.insert(id, step.id.span);
+            }
+        }
+    }
+
+    /// An answer is looked up by name, and a step answered by its id takes the
+    /// one given for the input of that name: the input could never be given.
+    fn answers_shadowing_inputs(&mut self, steps: &[&Step]) {
+        for step in steps.iter().filter(|s| s.action.answered_by_id()) {
+            let id = &step.id.value;
+            if let Some(input) = self.cx.runbook.input(id) {
+                let line = input.name.span.line;
+                self.report(
+                    Diagnostic::new(
+                        Code::AnswerShadowsInput,
+                        step.id.span,
+                        format!("{} step `{id}` has the name of the input `{id}` on line {line}: an answer for `{id}` (`--set`, the answers file, the environment) goes to the step, so the input can never be given", step.action.key()),
+                    )
+                    .help("rename the step or the input"),
+                );
             }
         }
     }

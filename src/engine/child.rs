@@ -34,9 +34,6 @@ use crate::eval::items::label;
 use crate::eval::load;
 use crate::secret::Redactor;
 
-/// `for_each` without `concurrency` runs one child at a time.
-const DEFAULT_CONCURRENCY: usize = 1;
-
 /// Why an item that was never started has no run: a fan-out of child runs
 /// stops starting items at the first failure (those in flight finish), since
 /// each item changes something and the failure may be the pattern.
@@ -176,10 +173,7 @@ impl Engine {
             run.place.item_state = Some(main_state.item(&key));
             runs.push(run);
         }
-        let concurrency = step
-            .concurrency
-            .as_ref()
-            .map_or(DEFAULT_CONCURRENCY, |c| c.value as usize);
+        let concurrency = step.concurrency() as usize;
         let stopped = Cell::new(false);
         let ends = crate::action::fan_out::for_each(
             runs,

@@ -24,9 +24,6 @@ use crate::eval::rendered;
 use crate::eval::values::RenderError;
 use crate::operator::ManualAnswer;
 
-/// `for_each` without `concurrency` runs one item at a time.
-const DEFAULT_CONCURRENCY: usize = 1;
-
 /// What an action did.
 pub struct Done {
     pub outcome: Outcome,
@@ -595,10 +592,7 @@ impl Engine {
                 }
             }
         }
-        let concurrency = step
-            .concurrency
-            .as_ref()
-            .map_or(DEFAULT_CONCURRENCY, |c| c.value as usize);
+        let concurrency = step.concurrency() as usize;
         let (deadline, shown) = self.patience(step);
         let total = prepared.len() as u64;
         let progress = self.progress(
@@ -737,10 +731,7 @@ impl Engine {
                 }
             }
         }
-        let concurrency = step
-            .concurrency
-            .as_ref()
-            .map_or(DEFAULT_CONCURRENCY, |c| c.value as usize);
+        let concurrency = step.concurrency() as usize;
         let outputs = self
             .acting(
                 step,

@@ -276,18 +276,21 @@ pub fn with_passed<'a>(
     runbook: &'a Runbook,
     children: &'a [(std::path::PathBuf, Runbook)],
 ) -> Vec<(&'a Runbook, BTreeSet<String>)> {
-    let mut passed = passed_by_with(file, runbook, children);
+    let passed = passed_by_with(file, runbook, children);
+    // A child run by several steps (a fan-out and the rollback that undoes it)
+    // is listed once per step: each listing is given the same inputs.
     std::iter::once((runbook, BTreeSet::new()))
         .chain(
             children
                 .iter()
-                .map(|(path, child)| (child, passed.remove(path).unwrap_or_default())),
+                .map(|(path, child)| (child, passed.get(path).cloned().unwrap_or_default())),
         )
         .collect()
 }
 
-/// The inputs each child runbook is given by `with:` in the steps that run it,
-/// by the child's file: `file` holds `runbook`, `children` every runbook below.
+/// The inputs each child runbook is given by `with:` in every step that runs
+/// it, by the child's file: `file` holds `runbook`, `children` every runbook
+/// below. An input one of those steps leaves out is not given.
 fn passed_by_with(
     file: &std::path::Path,
     runbook: &Runbook,
@@ -301,10 +304,15 @@ fn passed_by_with(
         let base = crate::document::rules::parent_dir(parent);
         for step in runbook.all_steps() {
             if let Action::Runbook(path) = &step.action {
+                let given: BTreeSet<String> = step
+                    .with
+                    .iter()
+                    .map(|(name, _)| name.value.clone())
+                    .collect();
                 passed
                     .entry(base.join(&path.value))
-                    .or_default()
-                    .extend(step.with.iter().map(|(name, _)| name.value.clone()));
+                    .and_modify(|all| all.retain(|name| given.contains(name)))
+                    .or_insert(given);
             }
         }
     }

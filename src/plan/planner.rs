@@ -516,7 +516,7 @@ impl Planner<'_> {
             for_each: step.for_each.as_ref().map(|items| PlannedForEach {
                 items: crate::eval::rendered::for_each_text(r, items)
                     .unwrap_or_else(|e| cannot_show(&e)),
-                concurrency: step.concurrency.as_ref().map_or(1, |c| c.value),
+                concurrency: step.concurrency(),
             }),
             retry: step.retry.as_ref().map(|retry| {
                 let mut text = format!("up to {} attempts", retry.attempts.value);

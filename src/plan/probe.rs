@@ -200,7 +200,7 @@ impl Prober {
                 Err(e) => return not_probed(format!("not probed: {}", e.0)),
             }
         }
-        let concurrency = step.concurrency.as_ref().map_or(1, |c| c.value as usize);
+        let concurrency = step.concurrency() as usize;
         // One connection set-up for every item, as the run has.
         let connection = prepared
             .first()

@@ -622,3 +622,72 @@ fn the_plan_shows_a_fan_out_child_with_the_parents_placeholders_and_decides_noth
     );
     assert_eq!(fan["child"]["inputs"][0]["source"], "with");
 }
+
+#[test]
+fn a_rollback_that_fans_out_a_child_runs_each_non_interactively() {
+    let work = Work::new();
+    work.write(
+        "undo.yaml",
+        r#"runbook: undo
+inputs:
+  name: { description: What to undo }
+steps:
+  - id: undo
+    effect: change
+    command:
+      run: 'echo "$NAME" >> undone'
+      env: { NAME: "{{ inputs.name }}" }
+"#,
+    );
+    // The same child fans out forward and back: each step gives `name`.
+    work.write(
+        "parent.yaml",
+        r#"runbook: parent
+steps:
+  - id: do_each
+    runbook: undo.yaml
+    for_each: [a, b]
+    with: { name: "do-{{ item }}" }
+  - id: break
+    effect: change
+    command: 'exit 3'
+rollback:
+  - id: undo_each
+    runbook: undo.yaml
+    for_each: [a, b]
+    with: { name: "{{ item }}" }
+"#,
+    );
+    let ran = work
+        .runbook(["run", "parent.yaml", "--non-interactive"])
+        .status(1);
+    assert!(!all(&ran).contains("missing"), "{}", all(&ran));
+    assert_eq!(work.read("undone"), "do-a\ndo-b\na\nb\n", "{}", all(&ran));
+}
+
+#[test]
+fn a_child_input_one_of_its_steps_leaves_out_is_missing_up_front() {
+    let work = Work::new();
+    work.write("consumer.yaml", CONSUMER);
+    work.write(
+        "parent.yaml",
+        r#"runbook: parent
+steps:
+  - id: one
+    runbook: consumer.yaml
+    with: { host: a, password: "{{ 'x' * 8 }}" }
+  - id: two
+    runbook: consumer.yaml
+    with: { host: b }
+"#,
+    );
+    let ran = work
+        .runbook(["run", "parent.yaml", "--non-interactive"])
+        .status(2);
+    assert!(
+        all(&ran).contains("nobody can be asked without a terminal: password\n"),
+        "{}",
+        all(&ran)
+    );
+    assert!(!work.exists("hosts"), "{}", all(&ran));
+}
