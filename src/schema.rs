@@ -74,7 +74,7 @@ pub fn schema() -> Schema {
                         "tls": r("TlsFiles"),
                         "resolve": {
                             "type": "object",
-                            "description": "Host names of the URL to the IP address to connect to (no port: the URL's); SNI and Host keep the name.",
+                            "description": "Host names of the URL to the IP address to connect to (no port: the URL's); SNI and Host keep the name. Host names and addresses are templates.",
                             "additionalProperties": r("Template"),
                         },
                     },

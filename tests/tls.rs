@@ -513,3 +513,56 @@ fn plan_probe_connects_as_the_run_does() {
             .as_str(),
     );
 }
+
+/// A runbook for any server: the name `resolve` connects for comes from an
+/// input, as the URL's does. It is rendered in the plan and in the run (the
+/// name then reaches the loopback server, never DNS). Beside a literal URL,
+/// one that renders to another host fails the step before anything is sent.
+#[test]
+fn a_templated_resolve_host_is_rendered_from_an_input() {
+    let ca = Ca::new("Runbook Test CA");
+    let leaf = ca.leaf(&["a.test"], -1, 90, &[0x2a]);
+    let server = TlsServer::start(&[("a.test", &leaf)], None);
+    let yaml = format!(
+        r#"runbook: any
+inputs:
+  server_name: {{ default: a.test }}
+  resolve_name: {{ default: a.test }}
+steps:
+  - id: templated
+    http:
+      url: "https://{{{{ inputs.server_name }}}}:{port}/"
+      resolve: {{ "{{{{ inputs.server_name }}}}": 127.0.0.1 }}
+      tls: {{ ca: ca.pem }}
+    expect:
+      json: {{ sni: a.test }}
+      tls:
+        serial: {{ equals: "2A" }}
+  - id: literal
+    http:
+      url: "https://a.test:{port}/"
+      resolve: {{ "{{{{ inputs.resolve_name }}}}": 127.0.0.1 }}
+      tls: {{ ca: ca.pem }}
+    expect:
+      json: {{ sni: a.test }}
+"#,
+        port = server.port()
+    );
+    let test = Test::new().file("any.yaml", &yaml).file("ca.pem", ca.pem());
+    runbook(&test, &["validate", "any.yaml"], Some(0));
+    runbook(&test, &["plan", "any.yaml"], Some(0)).stdout_has("resolve a.test to 127.0.0.1");
+    runbook(&test, &["run", "any.yaml"], Some(0));
+    assert_eq!(server.connections(), 2);
+
+    let other = Test::new().file("any.yaml", &yaml).file("ca.pem", ca.pem());
+    let ran = runbook(
+        &other,
+        &["run", "any.yaml", "--set", "resolve_name=b.test"],
+        Some(1),
+    );
+    ran.stdout_has(
+        "resolve names `b.test`, but the URL's host is `a.test`: it would never be used",
+    );
+    // The first step connected; the second sent nothing.
+    assert_eq!(server.connections(), 3);
+}

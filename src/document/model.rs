@@ -587,8 +587,9 @@ pub struct HttpRequest {
     /// PEM files to trust and to present (`http.tls`); boxed, as few
     /// requests have it.
     pub tls: Option<Box<TlsFiles>>,
-    /// Host names and the IP address to connect to for each (`http.resolve`).
-    pub resolve: Vec<(Spanned<String>, Template)>,
+    /// Host names and the IP address to connect to for each (`http.resolve`);
+    /// both are templates (`{"{{ inputs.server_name }}": 127.0.0.1}`).
+    pub resolve: Vec<(Template, Template)>,
 }
 
 /// `http.tls: {ca, cert, key}` — paths of PEM files, each a template.

@@ -199,7 +199,8 @@ impl<'a> Templates<'a> {
         for (_, path) in request.tls.iter().flat_map(|files| files.paths()) {
             self.text(Some(path), Stage::Action, "`tls`");
         }
-        for (_, address) in &request.resolve {
+        for (host, address) in &request.resolve {
+            self.text(Some(host), Stage::Action, "`resolve`");
             self.text(Some(address), Stage::Action, "`resolve`");
         }
     }

@@ -90,9 +90,11 @@ pub fn request(
     for (name, value) in &spec.headers {
         headers.push((name.value.clone(), r.text(&value.source, item)?));
     }
+    let url = r.text(&spec.url.source, item)?;
+    let connection = connection(r, spec, &url, item)?;
     Ok(Request {
         method: spec.method(),
-        url: r.text(&spec.url.source, item)?,
+        url,
         headers,
         bearer: spec
             .bearer
@@ -113,7 +115,7 @@ pub fn request(
             .timeout
             .as_ref()
             .map_or(DEFAULT_HTTP_TIMEOUT, |t| t.value.0),
-        connection: connection(r, spec, item)?,
+        connection,
     })
 }
 
@@ -123,6 +125,7 @@ pub fn request(
 fn connection(
     r: &impl Render,
     spec: &HttpRequest,
+    url: &str,
     item: Option<&Json>,
 ) -> Result<Connection, RenderError> {
     let path = |template: Option<&Template>| {
@@ -133,13 +136,23 @@ fn connection(
     let files = spec.tls.as_ref();
     let mut resolve = Vec::new();
     for (host, address) in &spec.resolve {
-        resolve.push((host.value.clone(), r.text(&address.source, item)?));
+        resolve.push((r.text(&host.source, item)?, r.text(&address.source, item)?));
     }
+    // Only a literal URL has one host for the step: a templated one may differ
+    // by item, each item's host named in the client they share. (A URL that
+    // does not parse fails when sent, saying so.)
+    let url_host = spec
+        .url
+        .is_literal()
+        .then(|| reqwest::Url::parse(url).ok())
+        .flatten()
+        .and_then(|url| url.host_str().map(str::to_owned));
     Ok(Connection {
         ca: path(files.and_then(|f| f.ca.as_ref()))?,
         cert: path(files.and_then(|f| f.cert.as_ref()))?,
         key: path(files.and_then(|f| f.key.as_ref()))?,
         resolve,
+        url_host,
     })
 }
 
