@@ -186,11 +186,12 @@ pub fn schema() -> Schema {
             "type": "object",
             "additionalProperties": false,
             "minProperties": 1,
-            "description": "Every rule given must hold; `equals` ignores one trailing newline.",
+            "description": "Every rule given must hold; `equals` and `not_equals` ignore one trailing newline.",
             "properties": {
                 "contains": r("Template"),
                 "not_contains": r("Template"),
                 "equals": r("Template"),
+                "not_equals": r("Template"),
                 "matches": {"type": "string", "description": "A regular expression searched in the text."},
             },
         }),

@@ -566,3 +566,44 @@ steps:
     // The first step connected; the second sent nothing.
     assert_eq!(server.connections(), 3);
 }
+
+/// "The served serial changed": `not_equals` of the serial served before,
+/// given as an input, fails while the old certificate is served and passes
+/// once another is; the plan says it in words.
+#[test]
+fn not_equals_tells_that_the_served_serial_changed() {
+    let ca = Ca::new("Runbook Test CA");
+    let leaf = ca.leaf(&["a.test"], -1, 90, &[0x0a]);
+    let server = TlsServer::start(&[("a.test", &leaf)], None);
+    let yaml = format!(
+        r#"runbook: renewed
+inputs:
+  old_serial: {{ default: 0A }}
+steps:
+  - id: served
+    http:
+      url: "https://a.test:{port}/"
+      resolve: {{ a.test: 127.0.0.1 }}
+      tls: {{ ca: ca.pem }}
+    expect:
+      tls:
+        serial: {{ not_equals: "{{{{ inputs.old_serial }}}}" }}
+"#,
+        port = server.port()
+    );
+    let test = Test::new()
+        .file("renewed.yaml", &yaml)
+        .file("ca.pem", ca.pem());
+    runbook(&test, &["plan", "renewed.yaml"], Some(0))
+        .stdout_has(r#"tls serial does not equal "0A""#);
+    runbook(&test, &["run", "renewed.yaml"], Some(1))
+        .stdout_has(r#"tls.serial: expected anything but "0A", got "0A""#);
+    let renewed = Test::new()
+        .file("renewed.yaml", &yaml)
+        .file("ca.pem", ca.pem());
+    runbook(
+        &renewed,
+        &["run", "renewed.yaml", "--set", "old_serial=09"],
+        Some(0),
+    );
+}

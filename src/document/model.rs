@@ -754,7 +754,7 @@ pub enum TlsMatch {
     Number(Matcher),
 }
 
-/// A text matcher: `{contains, not_contains, equals, matches}`, every rule given
+/// A text matcher: `{contains, not_contains, equals, not_equals, matches}`, every rule given
 /// must hold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextMatch {
@@ -769,7 +769,16 @@ pub enum TextRule {
     NotContains(Template),
     /// The whole text, one trailing newline on either side ignored.
     Equals(Template),
+    /// Anything but that whole text, the same newline ignored.
+    NotEquals(Template),
     Matches(Spanned<String>),
+}
+
+/// The text without one trailing newline: what `equals` and `not_equals`
+/// compare, as `$(…)` drops it. `validate` finds contradictions by it, and the
+/// judge judges by it.
+pub fn chomp(text: &str) -> &str {
+    text.strip_suffix('\n').unwrap_or(text)
 }
 
 /// A check on one value of a JSON response.

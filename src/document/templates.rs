@@ -247,7 +247,10 @@ impl<'a> Templates<'a> {
     fn text_match(&mut self, matcher: &'a TextMatch) {
         for rule in &matcher.rules {
             match rule {
-                TextRule::Contains(t) | TextRule::NotContains(t) | TextRule::Equals(t) => {
+                TextRule::Contains(t)
+                | TextRule::NotContains(t)
+                | TextRule::Equals(t)
+                | TextRule::NotEquals(t) => {
                     self.text(Some(t), Stage::Action, "`expect`");
                 }
                 TextRule::Matches(_) => {}

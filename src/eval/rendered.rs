@@ -217,7 +217,9 @@ pub fn expectation(
                         TextRule::Contains(t) => (t, true),
                         TextRule::NotContains(t) => (t, false),
                         // `validate` lets only these two through.
-                        TextRule::Equals(_) | TextRule::Matches(_) => continue,
+                        TextRule::Equals(_) | TextRule::NotEquals(_) | TextRule::Matches(_) => {
+                            continue;
+                        }
                     };
                     tls.push((
                         field.value,
@@ -299,6 +301,7 @@ fn text_checks(
             TextRule::Contains(t) => TextCheck::Contains(r.text(&t.source, item)?),
             TextRule::NotContains(t) => TextCheck::NotContains(r.text(&t.source, item)?),
             TextRule::Equals(t) => TextCheck::Equals(r.text(&t.source, item)?),
+            TextRule::NotEquals(t) => TextCheck::NotEquals(r.text(&t.source, item)?),
             TextRule::Matches(pattern) => match regex::Regex::new(&pattern.value) {
                 Ok(re) => TextCheck::Matches(re),
                 Err(e) => return Err(RenderError(e.to_string())),

@@ -4,7 +4,7 @@
 use super::Decoder;
 use crate::document::diagnostic::{Code, Diagnostic};
 use crate::document::model::{
-    Comparison, Expect, Matcher, Spanned, Template, TextMatch, TextRule, TlsField, TlsMatch,
+    Comparison, Expect, Matcher, Spanned, Template, TextMatch, TextRule, TlsField, TlsMatch, chomp,
 };
 use crate::document::node::{Node, Value};
 
@@ -22,7 +22,13 @@ const EXPECT_KEYS: &[&str] = &[
 ];
 /// The keys a text matcher on the list of names (`sans`) takes.
 const NAMES_KEYS: &[&str] = &["contains", "not_contains"];
-const TEXT_KEYS: &[&str] = &["contains", "not_contains", "equals", "matches"];
+const TEXT_KEYS: &[&str] = &[
+    "contains",
+    "not_contains",
+    "equals",
+    "not_equals",
+    "matches",
+];
 const MATCHER_KEYS: &[&str] = &[
     "equals",
     "not_empty",
@@ -121,7 +127,8 @@ impl Decoder<'_> {
         codes
     }
 
-    /// `{contains, not_contains, equals, matches}`: at least one, all must hold.
+    /// `{contains, not_contains, equals, not_equals, matches}`: at least one,
+    /// all must hold.
     fn text_match(&mut self, node: &Node, what: &str) -> Option<TextMatch> {
         if matches!(node.value, Value::Str(_)) {
             self.report(
@@ -130,7 +137,7 @@ impl Decoder<'_> {
                     node.span,
                     format!("{what} must be a text matcher, found a string"),
                 )
-                .help("say how the text must relate: `{contains: …}`, `{not_contains: …}`, `{equals: …}` or `{matches: REGEX}`"),
+                .help("say how the text must relate: `{contains: …}`, `{not_contains: …}`, `{equals: …}`, `{not_equals: …}` or `{matches: REGEX}`"),
             );
             return None;
         }
@@ -148,6 +155,7 @@ impl Decoder<'_> {
                     match key {
                         "contains" => TextRule::Contains(template),
                         "not_contains" => TextRule::NotContains(template),
+                        "not_equals" => TextRule::NotEquals(template),
                         _ => TextRule::Equals(template),
                     }
                 }
@@ -161,7 +169,7 @@ impl Decoder<'_> {
                     node.span,
                     format!("{what} checks nothing"),
                 )
-                .help("give `contains`, `not_contains`, `equals` or `matches`, or remove it"),
+                .help("give `contains`, `not_contains`, `equals`, `not_equals` or `matches`, or remove it"),
             );
             return None;
         }
@@ -176,8 +184,9 @@ impl Decoder<'_> {
     }
 
     /// Literal rules that can never all hold, found before any run: `equals`
-    /// against a `contains` it lacks or a `not_contains` it has, and a
-    /// `contains` that is also a `not_contains`.
+    /// against a `contains` it lacks, a `not_contains` it has or a
+    /// `not_equals` of the same text, and a `contains` that is also a
+    /// `not_contains`.
     fn contradictions(&mut self, rules: &[TextRule], what: &str) {
         let literal = |t: &Template| t.is_literal().then(|| t.source.clone());
         let equals = rules.iter().find_map(|r| match r {
@@ -188,6 +197,21 @@ impl Decoder<'_> {
             let (needle, wanted) = match rule {
                 TextRule::Contains(t) => (t, true),
                 TextRule::NotContains(t) => (t, false),
+                TextRule::NotEquals(t) => {
+                    if let (Some(whole), Some(other)) = (&equals, literal(t))
+                        && chomp(whole) == chomp(&other)
+                    {
+                        self.report(
+                            Diagnostic::new(
+                                Code::ContradictoryCheck,
+                                t.span,
+                                format!("{what} must both equal and not equal {whole:?}"),
+                            )
+                            .help("these checks can never all pass; keep the one you mean"),
+                        );
+                    }
+                    continue;
+                }
                 TextRule::Equals(_) | TextRule::Matches(_) => continue,
             };
             let Some(text) = literal(needle) else {
