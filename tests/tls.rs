@@ -607,3 +607,65 @@ steps:
         Some(0),
     );
 }
+
+/// `days_left: {ge: "{{ inputs.min_days }}"}`: the number comes from an
+/// input, rendered when the step runs (and in the plan); one that does not
+/// render to a number fails the step, saying so, before anything is judged.
+#[test]
+fn a_number_matcher_takes_a_template_that_renders_to_a_number() {
+    let ca = Ca::new("Runbook Test CA");
+    let leaf = ca.leaf(&["a.test"], -1, 90, &[0x31]);
+    let server = TlsServer::start(&[("a.test", &leaf)], None);
+    let yaml = format!(
+        r#"runbook: days
+inputs:
+  min_days: {{ default: "30" }}
+  exact: {{ default: "90" }}
+steps:
+  - id: served
+    http:
+      url: "https://a.test:{port}/"
+      resolve: {{ a.test: 127.0.0.1 }}
+      tls: {{ ca: ca.pem }}
+    expect:
+      tls:
+        days_left: {{ ge: "{{{{ inputs.min_days }}}}" }}
+      json:
+        sni: {{ len: "{{{{ inputs.exact | int // 15 }}}}" }}
+  - id: exactly
+    http:
+      url: "https://a.test:{port}/"
+      resolve: {{ a.test: 127.0.0.1 }}
+      tls: {{ ca: ca.pem }}
+    expect:
+      tls:
+        days_left: {{ equals: "{{{{ inputs.exact }}}}" }}
+"#,
+        port = server.port()
+    );
+    let dir = || {
+        Test::new()
+            .file("days.yaml", &yaml)
+            .file("ca.pem", ca.pem())
+    };
+    let test = dir();
+    runbook(&test, &["validate", "days.yaml"], Some(0));
+    runbook(&test, &["plan", "days.yaml"], Some(0))
+        .stdout_has("tls days_left ≥ 30")
+        .stdout_has("json sni has length 6");
+    runbook(&test, &["run", "days.yaml"], Some(0));
+
+    let ran = runbook(
+        &dir(),
+        &["run", "days.yaml", "--set", "min_days=100"],
+        Some(1),
+    );
+    ran.stdout_has("`tls.days_left`: expected >= 100, got 90");
+
+    let ran = runbook(
+        &dir(),
+        &["run", "days.yaml", "--set", "min_days=soon"],
+        Some(1),
+    );
+    ran.stdout_has("`{{ inputs.min_days }}` gave `soon`, which is not a number to compare with");
+}

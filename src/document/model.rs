@@ -788,9 +788,18 @@ pub enum Matcher {
     Equals(Node),
     NotEmpty(bool),
     Exists(bool),
-    Compare(Comparison, Spanned<f64>),
+    Compare(Comparison, Number<f64>),
     Matches(Spanned<String>),
-    Len(Spanned<u64>),
+    Len(Number<u64>),
+}
+
+/// The number a matcher compares with: written (`ge: 30`), or a template that
+/// renders to one when the step runs (`ge: "{{ inputs.min_days }}"`), which
+/// `validate` cannot check.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Number<T> {
+    Literal(Spanned<T>),
+    Template(Template),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::model::{
-    Action, Axis, Command, Expect, FileSource, ForEach, HttpRequest, Matcher, Probe, Step,
+    Action, Axis, Command, Expect, FileSource, ForEach, HttpRequest, Matcher, Number, Probe, Step,
     Template, TextMatch, TextRule, TlsMatch,
 };
 use super::node::{Node, Value};
@@ -224,11 +224,14 @@ impl<'a> Templates<'a> {
         for matcher in expect.json.iter().map(|(_, m)| m).chain(tls_numbers) {
             match matcher {
                 Matcher::Equals(node) => self.node(node, "`expect`"),
+                Matcher::Compare(_, Number::Template(t)) | Matcher::Len(Number::Template(t)) => {
+                    self.text(Some(t), Stage::Action, "`expect`");
+                }
                 Matcher::NotEmpty(_)
                 | Matcher::Exists(_)
-                | Matcher::Compare(..)
+                | Matcher::Compare(_, Number::Literal(_))
                 | Matcher::Matches(_)
-                | Matcher::Len(_) => {}
+                | Matcher::Len(Number::Literal(_)) => {}
             }
         }
         self.text(expect.stdout_contains.as_ref(), Stage::Action, "`expect`");

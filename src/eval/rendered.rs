@@ -11,13 +11,13 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::action::command::CommandSpec;
-use crate::action::expect::{Check, Expectation, Subject, TextCheck, TlsCheck};
+use crate::action::expect::{Check, Expectation, Operand, Subject, TextCheck, TlsCheck};
 use crate::action::http::Request;
 use crate::action::tls::Connection;
 use crate::action::wait::{Poll, Wait};
 use crate::document::model::{
-    Action, Axis, Command, Expect, ForEach, HttpRequest, Matcher, Probe, Step, Template, TextMatch,
-    TextRule, TlsMatch, WaitFor,
+    Action, Axis, Command, Expect, ForEach, HttpRequest, Matcher, Number, Probe, Step, Template,
+    TextMatch, TextRule, TlsMatch, WaitFor,
 };
 use crate::document::node::{Node, Value as Yaml};
 use crate::eval::values::{RenderError, Values};
@@ -33,6 +33,21 @@ pub const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(2);
 pub trait Render {
     fn text(&self, source: &str, item: Option<&Json>) -> Result<String, RenderError>;
     fn node(&self, node: &Node, item: Option<&Json>) -> Result<Json, RenderError>;
+
+    /// A template a matcher compares with (`ge: "{{ inputs.min_days }}"`),
+    /// rendered and read by `parse`. What does not read as `wanted` is shown
+    /// as it rendered — a plan's placeholder, a report's template as written —
+    /// but fails a run ([`Values`]): no check is judged against a guess.
+    fn operand<T>(
+        &self,
+        source: &str,
+        item: Option<&Json>,
+        parse: fn(&str) -> Option<T>,
+        _wanted: &str,
+    ) -> Result<Operand<T>, RenderError> {
+        let text = self.text(source, item)?;
+        Ok(parse(&text).map_or(Operand::Unknown(text), Operand::Known))
+    }
 }
 
 impl Render for Values {
@@ -42,6 +57,21 @@ impl Render for Values {
 
     fn node(&self, node: &Node, item: Option<&Json>) -> Result<Json, RenderError> {
         Ok(self.render_node(node, item)?.0)
+    }
+
+    fn operand<T>(
+        &self,
+        source: &str,
+        item: Option<&Json>,
+        parse: fn(&str) -> Option<T>,
+        wanted: &str,
+    ) -> Result<Operand<T>, RenderError> {
+        let text = self.text(source, item)?;
+        parse(&text).map(Operand::Known).ok_or_else(|| {
+            RenderError(format!(
+                "`{source}` gave `{text}`, which is not {wanted} to compare with (give {wanted}, e.g. `30`)"
+            ))
+        })
     }
 }
 
@@ -200,6 +230,19 @@ pub fn expectation(
     let mut tls = Vec::new();
     for (field, matcher) in &expect.tls {
         match matcher {
+            // `days_left` is a number: `{equals: "{{ inputs.days }}"}` is one too.
+            TlsMatch::Number(Matcher::Equals(Node {
+                value: Yaml::Str(source),
+                ..
+            })) => {
+                let check = match r.operand(source, item, number, "a number")? {
+                    Operand::Known(n) => Check::Equals(
+                        serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number),
+                    ),
+                    Operand::Unknown(text) => Check::Equals(Json::String(text)),
+                };
+                tls.push((field.value, TlsCheck::Number(check)));
+            }
             TlsMatch::Number(matcher) => {
                 tls.push((
                     field.value,
@@ -277,13 +320,27 @@ fn value_check(
         Matcher::Equals(node) => Check::Equals(r.node(node, item)?),
         Matcher::NotEmpty(b) => Check::NotEmpty(*b),
         Matcher::Exists(b) => Check::Exists(*b),
-        Matcher::Compare(op, n) => Check::Compare(*op, n.value),
+        Matcher::Compare(op, Number::Literal(n)) => Check::Compare(*op, Operand::Known(n.value)),
+        Matcher::Compare(op, Number::Template(t)) => {
+            Check::Compare(*op, r.operand(&t.source, item, number, "a number")?)
+        }
         Matcher::Matches(pattern) => match regex::Regex::new(&pattern.value) {
             Ok(re) => Check::Matches(re),
             Err(e) => return Err(RenderError(e.to_string())),
         },
-        Matcher::Len(n) => Check::Len(n.value),
+        Matcher::Len(Number::Literal(n)) => Check::Len(Operand::Known(n.value)),
+        Matcher::Len(Number::Template(t)) => Check::Len(r.operand(
+            &t.source,
+            item,
+            |text| text.trim().parse().ok(),
+            "a length (a whole number of 0 or more)",
+        )?),
     })
+}
+
+/// A rendered operand as a number: what YAML would read as one, finite.
+fn number(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
 /// The rules of a text matcher, rendered.

@@ -100,7 +100,7 @@ async fn stdout_is_read_as_json_by_path_and_as_a_whole() {
     let zero = ran("echo 0").await;
     let ten = ran("echo 10").await;
     let whole = Expectation {
-        json: vec![(String::new(), Check::Compare(Comparison::Lt, 1.0))],
+        json: vec![(String::new(), Check::Compare(Comparison::Lt, 1.0.into()))],
         ..command_expecting()
     };
     assert!(check_command(&whole, &zero).is_empty());
@@ -205,7 +205,7 @@ fn the_plan_words_every_rule() {
         subject: Subject::Command,
         exit_codes: vec![0, 3],
         json: vec![
-            (String::new(), Check::Compare(Comparison::Lt, 1.0)),
+            (String::new(), Check::Compare(Comparison::Lt, 1.0.into())),
             ("a.b".into(), Check::Equals(json!("x"))),
         ],
         stdout: vec![

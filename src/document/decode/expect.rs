@@ -4,7 +4,8 @@
 use super::Decoder;
 use crate::document::diagnostic::{Code, Diagnostic};
 use crate::document::model::{
-    Comparison, Expect, Matcher, Spanned, Template, TextMatch, TextRule, TlsField, TlsMatch, chomp,
+    Comparison, Expect, Matcher, Number, Spanned, Template, TextMatch, TextRule, TlsField,
+    TlsMatch, chomp,
 };
 use crate::document::node::{Node, Value};
 
@@ -429,6 +430,9 @@ impl Decoder<'_> {
                 "`matches`",
                 crate::document::pattern::Use::Search,
             )?),
+            "len" if is_template(value) => {
+                Matcher::Len(Number::Template(self.template(value, "`len`")?))
+            }
             "len" => {
                 let len = self.integer(value, "`len`")?;
                 let Ok(n) = u64::try_from(len.value) else {
@@ -438,7 +442,7 @@ impl Decoder<'_> {
                     );
                     return None;
                 };
-                Matcher::Len(Spanned::new(n, len.span))
+                Matcher::Len(Number::Literal(Spanned::new(n, len.span)))
             }
             op => {
                 let comparison = match op {
@@ -447,10 +451,21 @@ impl Decoder<'_> {
                     "lt" => Comparison::Lt,
                     _ => Comparison::Le,
                 };
-                Matcher::Compare(comparison, self.number(value, &format!("`{op}`"))?)
+                let what = format!("`{op}`");
+                let operand = if is_template(value) {
+                    Number::Template(self.template(value, &what)?)
+                } else {
+                    Number::Literal(self.number(value, &what)?)
+                };
+                Matcher::Compare(comparison, operand)
             }
         })
     }
+}
+
+/// A string with `{{ }}` where a number goes: rendered when the step runs.
+fn is_template(node: &Node) -> bool {
+    matches!(&node.value, Value::Str(text) if text.contains("{{") || text.contains("{%"))
 }
 
 fn is_matcher(entries: &[(Node, Node)]) -> bool {
