@@ -669,3 +669,50 @@ steps:
     );
     ran.stdout_has("`{{ inputs.min_days }}` gave `soon`, which is not a number to compare with");
 }
+
+/// The new failures quote what a template gave — a number matcher's operand,
+/// a `resolve` host — and a secret among them is masked in the output, the
+/// journal and the report.
+#[test]
+fn a_secret_in_an_operand_or_a_resolve_host_is_masked_when_it_fails() {
+    const SECRET: &str = "TOPSECRET-operand-81";
+    let runbook_with = |step: &str| {
+        format!("runbook: masked\ninputs:\n  token: {{ secret: true }}\nsteps:\n{step}")
+    };
+    let operand = runbook_with(
+        "  - id: count\n    effect: probe\n    command: \"echo '{\\\"n\\\": 1}'\"\n    expect:\n      json:\n        n: { ge: \"{{ inputs.token }}\" }\n",
+    );
+    let host = runbook_with(
+        "  - id: served\n    http:\n      url: https://a.test:1/\n      resolve: { \"{{ inputs.token }}\": 127.0.0.1 }\n",
+    );
+    for (yaml, says) in [
+        (operand, "which is not a number to compare with"),
+        (host, "but the URL's host is `a.test`"),
+    ] {
+        let test = Test::new().file("masked.yaml", &yaml);
+        let output = std::process::Command::new(binary())
+            .args(["run", "masked.yaml"])
+            .current_dir(test.dir())
+            .env("RUNBOOK_INPUT_TOKEN", SECRET)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run the runbook binary");
+        let ran = Ran {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        assert_eq!(ran.status, 1, "{}{}", ran.stdout, ran.stderr);
+        ran.stdout_has(says);
+        let report = runbook(&test, &["report", "masked.yaml"], None);
+        let everything = format!(
+            "{}{}{}{}{}",
+            ran.stdout,
+            ran.stderr,
+            report.stdout,
+            report.stderr,
+            everything_written(test.dir(), "masked.yaml")
+        );
+        assert!(!everything.contains(SECRET), "{everything}");
+    }
+}
