@@ -69,7 +69,7 @@ impl Render for Values {
         let text = self.text(source, item)?;
         parse(&text).map(Operand::Known).ok_or_else(|| {
             RenderError(format!(
-                "`{source}` gave `{text}`, which is not {wanted} to compare with (give {wanted}, e.g. `30`)"
+                "`{source}` gave `{text}`, which is not {wanted} to compare with: make it render to one"
             ))
         })
     }
