@@ -17,6 +17,20 @@ pub fn render() -> String {
     text
 }
 
+/// A number matcher's operand: a number, or a template rendering to one when
+/// the step runs.
+fn operand(kind: &str) -> Value {
+    json!({"anyOf": [{"type": kind}, operand_template()]})
+}
+
+fn operand_template() -> Value {
+    json!({
+        "type": "string",
+        "pattern": "\\{[{%]",
+        "description": "A template that renders to a number when the step runs (`validate` cannot check it).",
+    })
+}
+
 pub fn schema() -> Schema {
     let mut generator = SchemaSettings::draft07().into_generator();
     let priority = generator.subschema_for::<Priority>().to_value();
@@ -74,7 +88,7 @@ pub fn schema() -> Schema {
                         "tls": r("TlsFiles"),
                         "resolve": {
                             "type": "object",
-                            "description": "Host names of the URL to the IP address to connect to (no port: the URL's); SNI and Host keep the name.",
+                            "description": "Host names of the URL to the IP address to connect to (no port: the URL's); SNI and Host keep the name. Host names and addresses are templates.",
                             "additionalProperties": r("Template"),
                         },
                     },
@@ -144,10 +158,10 @@ pub fn schema() -> Schema {
                 "equals": {},
                 "not_empty": {"type": "boolean"},
                 "exists": {"type": "boolean"},
-                "gt": {"type": "number"}, "ge": {"type": "number"},
-                "lt": {"type": "number"}, "le": {"type": "number"},
+                "gt": operand("number"), "ge": operand("number"),
+                "lt": operand("number"), "le": operand("number"),
                 "matches": {"type": "string"},
-                "len": {"type": "integer", "minimum": 0},
+                "len": {"anyOf": [{"type": "integer", "minimum": 0}, operand_template()]},
             },
         }),
     );
@@ -186,11 +200,12 @@ pub fn schema() -> Schema {
             "type": "object",
             "additionalProperties": false,
             "minProperties": 1,
-            "description": "Every rule given must hold; `equals` ignores one trailing newline.",
+            "description": "Every rule given must hold; `equals` and `not_equals` ignore one trailing newline.",
             "properties": {
                 "contains": r("Template"),
                 "not_contains": r("Template"),
                 "equals": r("Template"),
+                "not_equals": r("Template"),
                 "matches": {"type": "string", "description": "A regular expression searched in the text."},
             },
         }),

@@ -946,3 +946,28 @@ fn the_flagship_runbooks_plan_cleanly() {
     assert_eq!(work.snapshot(), before);
     assert!(!work.path().join("runbooks/.runbook").exists());
 }
+
+/// A `wait_for`'s checks are its step's checks: in `expect`, as every other
+/// step's, with only how often and how long in `details`.
+#[test]
+fn a_wait_for_lists_its_checks_in_expect() {
+    let ran = crate::support::Test::new()
+        .file(
+            "wait.yaml",
+            "runbook: wait\nsteps:\n  - id: up\n    effect: probe\n    wait_for:\n      command: echo ready\n      expect: { stdout: { contains: ready }, json: { count: { ge: 2 } } }\n      interval: 100ms\n      timeout: 2s\n",
+        )
+        .args(["plan", "wait.yaml", "--format", "json"])
+        .status(0);
+    let plan: Value = serde_json::from_str(&ran.stdout).expect("plan --format json is JSON");
+    let step = &plan["phases"][0]["steps"][0];
+    assert_eq!(
+        step["expect"],
+        json!(["exit code 0", "json count ≥ 2", "stdout contains \"ready\""]),
+        "{step}"
+    );
+    assert_eq!(
+        step["details"],
+        json!(["polled every 100ms, up to 2s, until every check holds"]),
+        "{step}"
+    );
+}

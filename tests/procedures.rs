@@ -113,24 +113,15 @@ fn steps(plan: &Value) -> Vec<&Value> {
     found
 }
 
-/// What the plan says a step checks: its `expect` lines, or a wait's `until …`.
+/// What the plan says a step checks: its `expect` lines (a wait's too).
 fn checks_in_words(step: &Value) -> Vec<String> {
-    let strings = |key: &str| -> Vec<String> {
-        step[key]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect()
-    };
-    match step["action"].as_str() {
-        Some("wait_for") => strings("details")
-            .into_iter()
-            .filter(|line| line.starts_with("until "))
-            .collect(),
-        _ => strings("expect"),
-    }
+    step["expect"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]

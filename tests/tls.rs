@@ -513,3 +513,206 @@ fn plan_probe_connects_as_the_run_does() {
             .as_str(),
     );
 }
+
+/// A runbook for any server: the name `resolve` connects for comes from an
+/// input, as the URL's does. It is rendered in the plan and in the run (the
+/// name then reaches the loopback server, never DNS). Beside a literal URL,
+/// one that renders to another host fails the step before anything is sent.
+#[test]
+fn a_templated_resolve_host_is_rendered_from_an_input() {
+    let ca = Ca::new("Runbook Test CA");
+    let leaf = ca.leaf(&["a.test"], -1, 90, &[0x2a]);
+    let server = TlsServer::start(&[("a.test", &leaf)], None);
+    let yaml = format!(
+        r#"runbook: any
+inputs:
+  server_name: {{ default: a.test }}
+  resolve_name: {{ default: a.test }}
+steps:
+  - id: templated
+    http:
+      url: "https://{{{{ inputs.server_name }}}}:{port}/"
+      resolve: {{ "{{{{ inputs.server_name }}}}": 127.0.0.1 }}
+      tls: {{ ca: ca.pem }}
+    expect:
+      json: {{ sni: a.test }}
+      tls:
+        serial: {{ equals: "2A" }}
+  - id: literal
+    http:
+      url: "https://a.test:{port}/"
+      resolve: {{ "{{{{ inputs.resolve_name }}}}": 127.0.0.1 }}
+      tls: {{ ca: ca.pem }}
+    expect:
+      json: {{ sni: a.test }}
+"#,
+        port = server.port()
+    );
+    let test = Test::new().file("any.yaml", &yaml).file("ca.pem", ca.pem());
+    runbook(&test, &["validate", "any.yaml"], Some(0));
+    runbook(&test, &["plan", "any.yaml"], Some(0)).stdout_has("resolve a.test to 127.0.0.1");
+    runbook(&test, &["run", "any.yaml"], Some(0));
+    assert_eq!(server.connections(), 2);
+
+    let other = Test::new().file("any.yaml", &yaml).file("ca.pem", ca.pem());
+    let ran = runbook(
+        &other,
+        &["run", "any.yaml", "--set", "resolve_name=b.test"],
+        Some(1),
+    );
+    ran.stdout_has(
+        "resolve names `b.test`, but the URL's host is `a.test`: it would never be used",
+    );
+    // The first step connected; the second sent nothing.
+    assert_eq!(server.connections(), 3);
+}
+
+/// "The served serial changed": `not_equals` of the serial served before,
+/// given as an input, fails while the old certificate is served and passes
+/// once another is; the plan says it in words.
+#[test]
+fn not_equals_tells_that_the_served_serial_changed() {
+    let ca = Ca::new("Runbook Test CA");
+    let leaf = ca.leaf(&["a.test"], -1, 90, &[0x0a]);
+    let server = TlsServer::start(&[("a.test", &leaf)], None);
+    let yaml = format!(
+        r#"runbook: renewed
+inputs:
+  old_serial: {{ default: 0A }}
+steps:
+  - id: served
+    http:
+      url: "https://a.test:{port}/"
+      resolve: {{ a.test: 127.0.0.1 }}
+      tls: {{ ca: ca.pem }}
+    expect:
+      tls:
+        serial: {{ not_equals: "{{{{ inputs.old_serial }}}}" }}
+"#,
+        port = server.port()
+    );
+    let test = Test::new()
+        .file("renewed.yaml", &yaml)
+        .file("ca.pem", ca.pem());
+    runbook(&test, &["plan", "renewed.yaml"], Some(0))
+        .stdout_has(r#"tls serial does not equal "0A""#);
+    runbook(&test, &["run", "renewed.yaml"], Some(1))
+        .stdout_has(r#"tls.serial: expected anything but "0A", got "0A""#);
+    let renewed = Test::new()
+        .file("renewed.yaml", &yaml)
+        .file("ca.pem", ca.pem());
+    runbook(
+        &renewed,
+        &["run", "renewed.yaml", "--set", "old_serial=09"],
+        Some(0),
+    );
+}
+
+/// `days_left: {ge: "{{ inputs.min_days }}"}`: the number comes from an
+/// input, rendered when the step runs (and in the plan); one that does not
+/// render to a number fails the step, saying so, before anything is judged.
+#[test]
+fn a_number_matcher_takes_a_template_that_renders_to_a_number() {
+    let ca = Ca::new("Runbook Test CA");
+    let leaf = ca.leaf(&["a.test"], -1, 90, &[0x31]);
+    let server = TlsServer::start(&[("a.test", &leaf)], None);
+    let yaml = format!(
+        r#"runbook: days
+inputs:
+  min_days: {{ default: "30" }}
+  exact: {{ default: "90" }}
+steps:
+  - id: served
+    http:
+      url: "https://a.test:{port}/"
+      resolve: {{ a.test: 127.0.0.1 }}
+      tls: {{ ca: ca.pem }}
+    expect:
+      tls:
+        days_left: {{ ge: "{{{{ inputs.min_days }}}}" }}
+      json:
+        sni: {{ len: "{{{{ inputs.exact | int // 15 }}}}" }}
+  - id: exactly
+    http:
+      url: "https://a.test:{port}/"
+      resolve: {{ a.test: 127.0.0.1 }}
+      tls: {{ ca: ca.pem }}
+    expect:
+      tls:
+        days_left: {{ equals: "{{{{ inputs.exact }}}}" }}
+"#,
+        port = server.port()
+    );
+    let dir = || {
+        Test::new()
+            .file("days.yaml", &yaml)
+            .file("ca.pem", ca.pem())
+    };
+    let test = dir();
+    runbook(&test, &["validate", "days.yaml"], Some(0));
+    runbook(&test, &["plan", "days.yaml"], Some(0))
+        .stdout_has("tls days_left ≥ 30")
+        .stdout_has("json sni has length 6");
+    runbook(&test, &["run", "days.yaml"], Some(0));
+
+    let ran = runbook(
+        &dir(),
+        &["run", "days.yaml", "--set", "min_days=100"],
+        Some(1),
+    );
+    ran.stdout_has("`tls.days_left`: expected >= 100, got 90");
+
+    let ran = runbook(
+        &dir(),
+        &["run", "days.yaml", "--set", "min_days=soon"],
+        Some(1),
+    );
+    ran.stdout_has("`{{ inputs.min_days }}` gave `soon`, which is not a number to compare with");
+}
+
+/// The new failures quote what a template gave — a number matcher's operand,
+/// a `resolve` host — and a secret among them is masked in the output, the
+/// journal and the report.
+#[test]
+fn a_secret_in_an_operand_or_a_resolve_host_is_masked_when_it_fails() {
+    const SECRET: &str = "TOPSECRET-operand-81";
+    let runbook_with = |step: &str| {
+        format!("runbook: masked\ninputs:\n  token: {{ secret: true }}\nsteps:\n{step}")
+    };
+    let operand = runbook_with(
+        "  - id: count\n    effect: probe\n    command: \"echo '{\\\"n\\\": 1}'\"\n    expect:\n      json:\n        n: { ge: \"{{ inputs.token }}\" }\n",
+    );
+    let host = runbook_with(
+        "  - id: served\n    http:\n      url: https://a.test:1/\n      resolve: { \"{{ inputs.token }}\": 127.0.0.1 }\n",
+    );
+    for (yaml, says) in [
+        (operand, "which is not a number to compare with"),
+        (host, "but the URL's host is `a.test`"),
+    ] {
+        let test = Test::new().file("masked.yaml", &yaml);
+        let output = std::process::Command::new(binary())
+            .args(["run", "masked.yaml"])
+            .current_dir(test.dir())
+            .env("RUNBOOK_INPUT_TOKEN", SECRET)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run the runbook binary");
+        let ran = Ran {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        assert_eq!(ran.status, 1, "{}{}", ran.stdout, ran.stderr);
+        ran.stdout_has(says);
+        let report = runbook(&test, &["report", "masked.yaml"], None);
+        let everything = format!(
+            "{}{}{}{}{}",
+            ran.stdout,
+            ran.stderr,
+            report.stdout,
+            report.stderr,
+            everything_written(test.dir(), "masked.yaml")
+        );
+        assert!(!everything.contains(SECRET), "{everything}");
+    }
+}

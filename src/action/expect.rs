@@ -138,10 +138,10 @@ fn relation(check: &Check) -> String {
                 Comparison::Lt => "<",
                 Comparison::Le => "≤",
             };
-            format!("{sign} {}", number_text(*operand))
+            format!("{sign} {}", operand.text())
         }
         Check::Matches(regex) => format!("matches /{}/", regex.as_str()),
-        Check::Len(length) => format!("has length {length}"),
+        Check::Len(length) => format!("has length {}", length.text()),
     }
 }
 
@@ -187,12 +187,46 @@ pub enum Check {
     /// `false` passes only when the path leads nowhere.
     Exists(bool),
     /// The value is a number and compares so with the operand.
-    Compare(Comparison, f64),
+    Compare(Comparison, Operand<f64>),
     /// The regex finds a match in the string (numbers and booleans are matched
     /// by their JSON text).
     Matches(Regex),
     /// Characters of a string, elements of a list, keys of an object.
-    Len(u64),
+    Len(Operand<u64>),
+}
+
+/// The number a check compares with. A plan or a report may show a template
+/// that has not given one yet (`‹inputs.min_days›`, or the template as
+/// written); a run never judges with one: rendering it fails the step first
+/// (`eval::rendered`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand<T> {
+    Known(T),
+    Unknown(String),
+}
+
+impl<T> From<T> for Operand<T> {
+    fn from(number: T) -> Self {
+        Operand::Known(number)
+    }
+}
+
+impl Operand<f64> {
+    fn text(&self) -> String {
+        match self {
+            Operand::Known(number) => number_text(*number),
+            Operand::Unknown(text) => text.clone(),
+        }
+    }
+}
+
+impl Operand<u64> {
+    fn text(&self) -> String {
+        match self {
+            Operand::Known(number) => number.to_string(),
+            Operand::Unknown(text) => text.clone(),
+        }
+    }
 }
 
 /// One way the response differs from the expectation. `Display` is the message.
@@ -551,7 +585,8 @@ fn check_path(root: Document, document: &Value, path: &str, check: &Check) -> Op
         Check::Equals(expected) => json_equal(expected, value),
         Check::NotEmpty(wanted) => is_empty(value) != *wanted,
         Check::Exists(wanted) => *wanted,
-        Check::Compare(comparison, operand) => match value.as_f64() {
+        Check::Compare(_, Operand::Unknown(_)) | Check::Len(Operand::Unknown(_)) => false,
+        Check::Compare(comparison, Operand::Known(operand)) => match value.as_f64() {
             Some(number) => compare(*comparison, number, *operand),
             None => {
                 return mismatch(
@@ -569,7 +604,7 @@ fn check_path(root: Document, document: &Value, path: &str, check: &Check) -> Op
                 );
             }
         },
-        Check::Len(wanted) => match length(value) {
+        Check::Len(Operand::Known(wanted)) => match length(value) {
             Some(actual) => actual == *wanted,
             None => {
                 return mismatch(
@@ -604,10 +639,10 @@ fn expected_text(check: &Check) -> String {
                 Comparison::Lt => "<",
                 Comparison::Le => "<=",
             };
-            format!("{symbol} {}", number_text(*operand))
+            format!("{symbol} {}", operand.text())
         }
         Check::Matches(regex) => format!("matching /{}/", regex.as_str()),
-        Check::Len(length) => format!("length {length}"),
+        Check::Len(length) => format!("length {}", length.text()),
     }
 }
 
@@ -809,25 +844,28 @@ mod tests {
                 ("result.expires_on".into(), Check::Exists(true)),
                 ("result.missing".into(), Check::Exists(false)),
                 ("result.policies.5.id".into(), Check::Exists(false)),
-                ("result.ttl".into(), Check::Compare(Comparison::Ge, 3600.0)),
                 (
-                    "result_info.count".into(),
-                    Check::Compare(Comparison::Gt, 0.0),
+                    "result.ttl".into(),
+                    Check::Compare(Comparison::Ge, 3600.0.into()),
                 ),
                 (
                     "result_info.count".into(),
-                    Check::Compare(Comparison::Lt, 2.5),
+                    Check::Compare(Comparison::Gt, 0.0.into()),
+                ),
+                (
+                    "result_info.count".into(),
+                    Check::Compare(Comparison::Lt, 2.5.into()),
                 ),
                 (
                     "result_info.page".into(),
-                    Check::Compare(Comparison::Le, 1.0),
+                    Check::Compare(Comparison::Le, 1.0.into()),
                 ),
                 ("result.id".into(), Check::Matches(regex("^[0-9a-f]{32}$"))),
                 ("result.ttl".into(), Check::Matches(regex("^36"))),
                 ("result.enabled".into(), Check::Matches(regex("^false$"))),
-                ("result.policies".into(), Check::Len(2)),
-                ("result.id".into(), Check::Len(32)),
-                ("result_info".into(), Check::Len(3)),
+                ("result.policies".into(), Check::Len(2.into())),
+                ("result.id".into(), Check::Len(32.into())),
+                ("result_info".into(), Check::Len(3.into())),
                 ("result.policies.1.id".into(), Check::Equals(json!("p2"))),
                 (
                     "messages.0".into(),
@@ -883,17 +921,17 @@ mod tests {
             ),
             (
                 "result.ttl",
-                Check::Compare(Comparison::Gt, 3600.0),
+                Check::Compare(Comparison::Gt, 3600.0.into()),
                 "`result.ttl`: expected > 3600, got 3600",
             ),
             (
                 "result.ratio",
-                Check::Compare(Comparison::Lt, 0.5),
+                Check::Compare(Comparison::Lt, 0.5.into()),
                 "`result.ratio`: expected < 0.5, got 1.0",
             ),
             (
                 "result.status",
-                Check::Compare(Comparison::Ge, 1.0),
+                Check::Compare(Comparison::Ge, 1.0.into()),
                 "`result.status`: expected a number >= 1, got \"disabled\" (a string)",
             ),
             (
@@ -908,12 +946,12 @@ mod tests {
             ),
             (
                 "result.policies",
-                Check::Len(3),
+                Check::Len(3.into()),
                 "`result.policies`: expected length 3, got length 2: [{\"id\":\"p1\"},{\"id\":\"p2\"}]",
             ),
             (
                 "result.ttl",
-                Check::Len(1),
+                Check::Len(1.into()),
                 "`result.ttl`: expected length 1, got 3600 (a number, which has no length)",
             ),
             (
@@ -943,7 +981,7 @@ mod tests {
             ),
             (
                 "",
-                Check::Len(1),
+                Check::Len(1.into()),
                 "the JSON body: expected length 1, got length 5: {\"errors\":[],\"messages\":[{\"code\":10000,\"message\":\"This API Token is valid and ac…",
             ),
         ];

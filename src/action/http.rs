@@ -769,6 +769,7 @@ pub(crate) mod tests {
             cert: Some("pki/me.pem".into()),
             key: Some("pki/me-key.pem".into()),
             resolve: vec![("a.test".into(), "127.0.0.1".into())],
+            url_host: None,
         };
         let details = request.details();
         assert!(

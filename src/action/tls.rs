@@ -34,6 +34,11 @@ pub struct Connection {
     pub key: Option<PathBuf>,
     /// Host names (as the URL has them) and the IP address to connect to.
     pub resolve: Vec<(String, String)>,
+    /// The host of a literal URL: a `resolve` host must be it. A templated
+    /// host can only be compared here, once rendered (`validate` compares
+    /// literal ones: RB078). `None` for a templated URL, whose host may differ
+    /// by item of a fan-out sharing the client.
+    pub url_host: Option<String>,
 }
 
 /// Why a step's connection cannot be set up. None holds a file's content.
@@ -50,6 +55,9 @@ pub enum ConnectionError {
 
     #[error("resolve `{host}`: `{address}` is not an IP address")]
     Address { host: String, address: String },
+
+    #[error("resolve names `{host}`, but the URL's host is `{url_host}`: it would never be used")]
+    UnusedHost { host: String, url_host: String },
 
     #[error("cannot set up the HTTP client for this step's TLS files: {0}")]
     Client(String),
@@ -70,6 +78,9 @@ impl ConnectionError {
             ConnectionError::Address { .. } => {
                 "give an IPv4 or IPv6 address without a port (the port comes from the URL), e.g. `127.0.0.1`"
             }
+            ConnectionError::UnusedHost { .. } => {
+                "make the `resolve` host render to the URL's host, e.g. both from the same input"
+            }
             ConnectionError::Client(_) => "check that the files are the PEM files they should be",
         }
     }
@@ -78,7 +89,7 @@ impl ConnectionError {
 impl Connection {
     /// Whether the step connects as the run's shared client does.
     pub fn is_default(&self) -> bool {
-        *self == Connection::default()
+        self.ca.is_none() && self.cert.is_none() && self.key.is_none() && self.resolve.is_empty()
     }
 
     /// A line each for the plan: which files, which addresses. Paths only: the
@@ -157,6 +168,14 @@ impl Connection {
             (None, None) => {}
         }
         for (host, address) in &self.resolve {
+            if let Some(url_host) = &self.url_host
+                && !host.eq_ignore_ascii_case(url_host)
+            {
+                return Err(ConnectionError::UnusedHost {
+                    host: host.clone(),
+                    url_host: url_host.clone(),
+                });
+            }
             let ip = resolve_address(address).ok_or_else(|| ConnectionError::Address {
                 host: host.clone(),
                 address: address.clone(),

@@ -55,11 +55,21 @@ impl Wait {
         }
     }
 
-    /// `until …, every …, up to …`.
+    /// `until …, every …, up to …`: a `then_wait`, shown in one line after
+    /// its step's own checks.
     pub fn until(&self) -> String {
         format!(
-            "until {}, every {}, up to {}",
+            "until {}, {}",
             self.expectation.lines().join(", "),
+            self.pace()
+        )
+    }
+
+    /// `every …, up to …`: a `wait_for` step's checks are its own (the
+    /// plan's `expect`), so this is what its details add.
+    pub fn pace(&self) -> String {
+        format!(
+            "every {}, up to {}",
             humantime::format_duration(self.interval),
             humantime::format_duration(self.timeout)
         )

@@ -616,8 +616,9 @@ pub struct HttpRequest {
     /// PEM files to trust and to present (`http.tls`); boxed, as few
     /// requests have it.
     pub tls: Option<Box<TlsFiles>>,
-    /// Host names and the IP address to connect to for each (`http.resolve`).
-    pub resolve: Vec<(Spanned<String>, Template)>,
+    /// Host names and the IP address to connect to for each (`http.resolve`);
+    /// both are templates (`{"{{ inputs.server_name }}": 127.0.0.1}`).
+    pub resolve: Vec<(Template, Template)>,
 }
 
 /// `http.tls: {ca, cert, key}` — paths of PEM files, each a template.
@@ -782,7 +783,7 @@ pub enum TlsMatch {
     Number(Matcher),
 }
 
-/// A text matcher: `{contains, not_contains, equals, matches}`, every rule given
+/// A text matcher: `{contains, not_contains, equals, not_equals, matches}`, every rule given
 /// must hold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextMatch {
@@ -797,7 +798,16 @@ pub enum TextRule {
     NotContains(Template),
     /// The whole text, one trailing newline on either side ignored.
     Equals(Template),
+    /// Anything but that whole text, the same newline ignored.
+    NotEquals(Template),
     Matches(Spanned<String>),
+}
+
+/// The text without one trailing newline: what `equals` and `not_equals`
+/// compare, as `$(…)` drops it. `validate` finds contradictions by it, and the
+/// judge judges by it.
+pub fn chomp(text: &str) -> &str {
+    text.strip_suffix('\n').unwrap_or(text)
 }
 
 /// A check on one value of a JSON response.
@@ -807,9 +817,18 @@ pub enum Matcher {
     Equals(Node),
     NotEmpty(bool),
     Exists(bool),
-    Compare(Comparison, Spanned<f64>),
+    Compare(Comparison, Number<f64>),
     Matches(Spanned<String>),
-    Len(Spanned<u64>),
+    Len(Number<u64>),
+}
+
+/// The number a matcher compares with: written (`ge: 30`), or a template that
+/// renders to one when the step runs (`ge: "{{ inputs.min_days }}"`), which
+/// `validate` cannot check.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Number<T> {
+    Literal(Spanned<T>),
+    Template(Template),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

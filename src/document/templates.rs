@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::model::{
-    Action, Axis, Command, Expect, FileSource, ForEach, HttpRequest, Matcher, Probe, Step,
+    Action, Axis, Command, Expect, FileSource, ForEach, HttpRequest, Matcher, Number, Probe, Step,
     Template, TextMatch, TextRule, TlsMatch,
 };
 use super::node::{Node, Value};
@@ -199,7 +199,8 @@ impl<'a> Templates<'a> {
         for (_, path) in request.tls.iter().flat_map(|files| files.paths()) {
             self.text(Some(path), Stage::Action, "`tls`");
         }
-        for (_, address) in &request.resolve {
+        for (host, address) in &request.resolve {
+            self.text(Some(host), Stage::Action, "`resolve`");
             self.text(Some(address), Stage::Action, "`resolve`");
         }
     }
@@ -223,11 +224,14 @@ impl<'a> Templates<'a> {
         for matcher in expect.json.iter().map(|(_, m)| m).chain(tls_numbers) {
             match matcher {
                 Matcher::Equals(node) => self.node(node, "`expect`"),
+                Matcher::Compare(_, Number::Template(t)) | Matcher::Len(Number::Template(t)) => {
+                    self.text(Some(t), Stage::Action, "`expect`");
+                }
                 Matcher::NotEmpty(_)
                 | Matcher::Exists(_)
-                | Matcher::Compare(..)
+                | Matcher::Compare(_, Number::Literal(_))
                 | Matcher::Matches(_)
-                | Matcher::Len(_) => {}
+                | Matcher::Len(Number::Literal(_)) => {}
             }
         }
         self.text(expect.stdout_contains.as_ref(), Stage::Action, "`expect`");
@@ -246,7 +250,10 @@ impl<'a> Templates<'a> {
     fn text_match(&mut self, matcher: &'a TextMatch) {
         for rule in &matcher.rules {
             match rule {
-                TextRule::Contains(t) | TextRule::NotContains(t) | TextRule::Equals(t) => {
+                TextRule::Contains(t)
+                | TextRule::NotContains(t)
+                | TextRule::Equals(t)
+                | TextRule::NotEquals(t) => {
                     self.text(Some(t), Stage::Action, "`expect`");
                 }
                 TextRule::Matches(_) => {}

@@ -11,13 +11,13 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::action::command::CommandSpec;
-use crate::action::expect::{Check, Expectation, Subject, TextCheck, TlsCheck};
+use crate::action::expect::{Check, Expectation, Operand, Subject, TextCheck, TlsCheck};
 use crate::action::http::Request;
 use crate::action::tls::Connection;
 use crate::action::wait::{Poll, Wait};
 use crate::document::model::{
-    Action, Axis, Command, Expect, ForEach, HttpRequest, Matcher, Probe, Step, Template, TextMatch,
-    TextRule, TlsMatch, WaitFor,
+    Action, Axis, Command, Expect, ForEach, HttpRequest, Matcher, Number, Probe, Step, Template,
+    TextMatch, TextRule, TlsMatch, WaitFor,
 };
 use crate::document::node::{Node, Value as Yaml};
 use crate::eval::values::{RenderError, Values};
@@ -33,6 +33,21 @@ pub const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(2);
 pub trait Render {
     fn text(&self, source: &str, item: Option<&Json>) -> Result<String, RenderError>;
     fn node(&self, node: &Node, item: Option<&Json>) -> Result<Json, RenderError>;
+
+    /// A template a matcher compares with (`ge: "{{ inputs.min_days }}"`),
+    /// rendered and read by `parse`. What does not read as `wanted` is shown
+    /// as it rendered — a plan's placeholder, a report's template as written —
+    /// but fails a run ([`Values`]): no check is judged against a guess.
+    fn operand<T>(
+        &self,
+        source: &str,
+        item: Option<&Json>,
+        parse: fn(&str) -> Option<T>,
+        _wanted: &str,
+    ) -> Result<Operand<T>, RenderError> {
+        let text = self.text(source, item)?;
+        Ok(parse(&text).map_or(Operand::Unknown(text), Operand::Known))
+    }
 }
 
 impl Render for Values {
@@ -42,6 +57,21 @@ impl Render for Values {
 
     fn node(&self, node: &Node, item: Option<&Json>) -> Result<Json, RenderError> {
         Ok(self.render_node(node, item)?.0)
+    }
+
+    fn operand<T>(
+        &self,
+        source: &str,
+        item: Option<&Json>,
+        parse: fn(&str) -> Option<T>,
+        wanted: &str,
+    ) -> Result<Operand<T>, RenderError> {
+        let text = self.text(source, item)?;
+        parse(&text).map(Operand::Known).ok_or_else(|| {
+            RenderError(format!(
+                "`{source}` gave `{text}`, which is not {wanted} to compare with: make it render to one"
+            ))
+        })
     }
 }
 
@@ -90,9 +120,11 @@ pub fn request(
     for (name, value) in &spec.headers {
         headers.push((name.value.clone(), r.text(&value.source, item)?));
     }
+    let url = r.text(&spec.url.source, item)?;
+    let connection = connection(r, spec, &url, item)?;
     Ok(Request {
         method: spec.method(),
-        url: r.text(&spec.url.source, item)?,
+        url,
         headers,
         bearer: spec
             .bearer
@@ -113,7 +145,7 @@ pub fn request(
             .timeout
             .as_ref()
             .map_or(DEFAULT_HTTP_TIMEOUT, |t| t.value.0),
-        connection: connection(r, spec, item)?,
+        connection,
     })
 }
 
@@ -123,6 +155,7 @@ pub fn request(
 fn connection(
     r: &impl Render,
     spec: &HttpRequest,
+    url: &str,
     item: Option<&Json>,
 ) -> Result<Connection, RenderError> {
     let path = |template: Option<&Template>| {
@@ -133,13 +166,23 @@ fn connection(
     let files = spec.tls.as_ref();
     let mut resolve = Vec::new();
     for (host, address) in &spec.resolve {
-        resolve.push((host.value.clone(), r.text(&address.source, item)?));
+        resolve.push((r.text(&host.source, item)?, r.text(&address.source, item)?));
     }
+    // Only a literal URL has one host for the step: a templated one may differ
+    // by item, each item's host named in the client they share. (A URL that
+    // does not parse fails when sent, saying so.)
+    let url_host = spec
+        .url
+        .is_literal()
+        .then(|| reqwest::Url::parse(url).ok())
+        .flatten()
+        .and_then(|url| url.host_str().map(str::to_owned));
     Ok(Connection {
         ca: path(files.and_then(|f| f.ca.as_ref()))?,
         cert: path(files.and_then(|f| f.cert.as_ref()))?,
         key: path(files.and_then(|f| f.key.as_ref()))?,
         resolve,
+        url_host,
     })
 }
 
@@ -187,6 +230,19 @@ pub fn expectation(
     let mut tls = Vec::new();
     for (field, matcher) in &expect.tls {
         match matcher {
+            // `days_left` is a number: `{equals: "{{ inputs.days }}"}` is one too.
+            TlsMatch::Number(Matcher::Equals(Node {
+                value: Yaml::Str(source),
+                ..
+            })) => {
+                let check = match r.operand(source, item, number, "a number")? {
+                    Operand::Known(n) => Check::Equals(
+                        serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number),
+                    ),
+                    Operand::Unknown(text) => Check::Equals(Json::String(text)),
+                };
+                tls.push((field.value, TlsCheck::Number(check)));
+            }
             TlsMatch::Number(matcher) => {
                 tls.push((
                     field.value,
@@ -204,7 +260,9 @@ pub fn expectation(
                         TextRule::Contains(t) => (t, true),
                         TextRule::NotContains(t) => (t, false),
                         // `validate` lets only these two through.
-                        TextRule::Equals(_) | TextRule::Matches(_) => continue,
+                        TextRule::Equals(_) | TextRule::NotEquals(_) | TextRule::Matches(_) => {
+                            continue;
+                        }
                     };
                     tls.push((
                         field.value,
@@ -262,13 +320,27 @@ fn value_check(
         Matcher::Equals(node) => Check::Equals(r.node(node, item)?),
         Matcher::NotEmpty(b) => Check::NotEmpty(*b),
         Matcher::Exists(b) => Check::Exists(*b),
-        Matcher::Compare(op, n) => Check::Compare(*op, n.value),
+        Matcher::Compare(op, Number::Literal(n)) => Check::Compare(*op, Operand::Known(n.value)),
+        Matcher::Compare(op, Number::Template(t)) => {
+            Check::Compare(*op, r.operand(&t.source, item, number, "a number")?)
+        }
         Matcher::Matches(pattern) => match regex::Regex::new(&pattern.value) {
             Ok(re) => Check::Matches(re),
             Err(e) => return Err(RenderError(e.to_string())),
         },
-        Matcher::Len(n) => Check::Len(n.value),
+        Matcher::Len(Number::Literal(n)) => Check::Len(Operand::Known(n.value)),
+        Matcher::Len(Number::Template(t)) => Check::Len(r.operand(
+            &t.source,
+            item,
+            |text| text.trim().parse().ok(),
+            "a length (a whole number of 0 or more)",
+        )?),
     })
+}
+
+/// A rendered operand as a number: what YAML would read as one, finite.
+fn number(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
 /// The rules of a text matcher, rendered.
@@ -286,6 +358,7 @@ fn text_checks(
             TextRule::Contains(t) => TextCheck::Contains(r.text(&t.source, item)?),
             TextRule::NotContains(t) => TextCheck::NotContains(r.text(&t.source, item)?),
             TextRule::Equals(t) => TextCheck::Equals(r.text(&t.source, item)?),
+            TextRule::NotEquals(t) => TextCheck::NotEquals(r.text(&t.source, item)?),
             TextRule::Matches(pattern) => match regex::Regex::new(&pattern.value) {
                 Ok(re) => TextCheck::Matches(re),
                 Err(e) => return Err(RenderError(e.to_string())),

@@ -399,11 +399,16 @@ impl Planner<'_> {
                     Err(e) => cannot_show(&e),
                 }
             }
-            Action::WaitFor(wait) => {
-                let (target, until) = self.wait(wait);
-                details.push(until);
-                target
-            }
+            // The checks a wait polls for are the step's checks, in `expect`
+            // as every other step's are.
+            Action::WaitFor(wait) => match rendered::wait(r, wait, None) {
+                Ok(wait) => {
+                    expect = wait.expectation.lines();
+                    details.push(format!("polled {}, until every check holds", wait.pace()));
+                    wait.target()
+                }
+                Err(e) => cannot_show(&e),
+            },
             Action::Runbook(path) => {
                 let child_file = child_path(self.file, &path.value);
                 if self.depth >= MAX_DEPTH {

@@ -27,7 +27,7 @@ steps:
     let plan = work.runbook(["plan", "wait.yaml"]).status(0);
     assert!(
         plan.stdout
-            .contains("until exit code 0, stdout contains \"ready\""),
+            .contains("exit code 0 · stdout contains \"ready\""),
         "{}",
         plan.stdout
     );

@@ -1,4 +1,4 @@
-//! Text matchers — `{contains, not_contains, equals, matches}` — on a response
+//! Text matchers — `{contains, not_contains, equals, not_equals, matches}` — on a response
 //! body, a header, a command's stdout or stderr: how each rule is judged, how the
 //! plan words it and how a failure says what came back.
 
@@ -6,6 +6,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::{BODY_CHARS, Got, Mismatch, excerpt};
+use crate::document::model::chomp;
 
 /// One rendered rule of a text matcher.
 #[derive(Debug, Clone)]
@@ -15,6 +16,9 @@ pub enum TextCheck {
     /// The whole text; one trailing newline on either side is ignored, as
     /// `$(…)` drops it.
     Equals(String),
+    /// Anything but that whole text (the same newline rule): "the served
+    /// serial changed".
+    NotEquals(String),
     /// Searched in the text without its trailing newline, so `ready$` matches
     /// what `echo ready` prints.
     Matches(Regex),
@@ -27,6 +31,7 @@ impl TextCheck {
             TextCheck::Contains(needle) => format!("contains {}", quoted(needle)),
             TextCheck::NotContains(needle) => format!("does not contain {}", quoted(needle)),
             TextCheck::Equals(whole) => format!("equals {}", quoted(whole)),
+            TextCheck::NotEquals(whole) => format!("does not equal {}", quoted(whole)),
             TextCheck::Matches(regex) => format!("matches /{}/", regex.as_str()),
         }
     }
@@ -37,6 +42,7 @@ impl TextCheck {
             TextCheck::Contains(needle) => format!("to contain {}", quoted(needle)),
             TextCheck::NotContains(needle) => format!("not to contain {}", quoted(needle)),
             TextCheck::Equals(whole) => quoted(chomp(whole)),
+            TextCheck::NotEquals(whole) => format!("anything but {}", quoted(chomp(whole))),
             TextCheck::Matches(regex) => format!("to match /{}/", regex.as_str()),
         }
     }
@@ -46,14 +52,15 @@ impl TextCheck {
             TextCheck::Contains(needle) => text.contains(needle.as_str()),
             TextCheck::NotContains(needle) => !text.contains(needle.as_str()),
             TextCheck::Equals(whole) => chomp(text) == chomp(whole),
+            TextCheck::NotEquals(whole) => chomp(text) != chomp(whole),
             TextCheck::Matches(regex) => regex.is_match(chomp(text)),
         }
     }
 }
 
 /// Judges every rule on `text` (`None`: the header is absent, which only
-/// `not_contains` accepts); `quote` false keeps what came back out of the
-/// message.
+/// the negative rules, `not_contains` and `not_equals`, accept); `quote`
+/// false keeps what came back out of the message.
 pub(super) fn check_all(
     checks: &[TextCheck],
     what: &str,
@@ -64,7 +71,7 @@ pub(super) fn check_all(
     for check in checks {
         let failed = match text {
             Some(text) => !check.holds(text),
-            None => !matches!(check, TextCheck::NotContains(_)),
+            None => !matches!(check, TextCheck::NotContains(_) | TextCheck::NotEquals(_)),
         };
         if !failed {
             continue;
@@ -81,11 +88,6 @@ pub(super) fn check_all(
             actual,
         });
     }
-}
-
-/// The text without one trailing newline.
-fn chomp(text: &str) -> &str {
-    text.strip_suffix('\n').unwrap_or(text)
 }
 
 /// A JSON string literal, so line breaks and quotes inside show as escapes,

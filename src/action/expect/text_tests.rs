@@ -100,7 +100,7 @@ async fn stdout_is_read_as_json_by_path_and_as_a_whole() {
     let zero = ran("echo 0").await;
     let ten = ran("echo 10").await;
     let whole = Expectation {
-        json: vec![(String::new(), Check::Compare(Comparison::Lt, 1.0))],
+        json: vec![(String::new(), Check::Compare(Comparison::Lt, 1.0.into()))],
         ..command_expecting()
     };
     assert!(check_command(&whole, &zero).is_empty());
@@ -205,7 +205,7 @@ fn the_plan_words_every_rule() {
         subject: Subject::Command,
         exit_codes: vec![0, 3],
         json: vec![
-            (String::new(), Check::Compare(Comparison::Lt, 1.0)),
+            (String::new(), Check::Compare(Comparison::Lt, 1.0.into())),
             ("a.b".into(), Check::Equals(json!("x"))),
         ],
         stdout: vec![
@@ -243,4 +243,37 @@ fn the_plan_words_every_rule() {
             "header content-type contains \"json\""
         ]
     );
+}
+
+#[tokio::test]
+async fn not_equals_holds_for_any_other_whole_text_and_for_an_absent_header() {
+    let changed = ran("echo 0B").await;
+    let same = ran("printf 0A").await;
+    let expect = Expectation {
+        stdout: vec![TextCheck::NotEquals("0A\n".into())],
+        ..command_expecting()
+    };
+    assert!(check_command(&expect, &changed).is_empty());
+    // One trailing newline is ignored, as for `equals`.
+    assert_eq!(
+        said(&expect, &same),
+        vec!["stdout: expected anything but \"0A\", got \"0A\"".to_owned()]
+    );
+    assert_eq!(expect.stdout[0].words(), "does not equal \"0A\\n\"");
+    // A part of the text is not the whole of it.
+    let longer = Expectation {
+        stdout: vec![TextCheck::NotEquals("0".into())],
+        ..command_expecting()
+    };
+    assert!(check_command(&longer, &ran("echo 10").await).is_empty());
+
+    let mut mismatches = Vec::new();
+    text::check_all(
+        &[TextCheck::NotEquals("old".into())],
+        "header x-served-by",
+        None,
+        true,
+        &mut mismatches,
+    );
+    assert!(mismatches.is_empty(), "{mismatches:?}");
 }

@@ -148,7 +148,7 @@ mod tests {
         let checks = [
             (
                 TlsField::DaysLeft,
-                TlsCheck::Number(Check::Compare(Comparison::Ge, 30.0)),
+                TlsCheck::Number(Check::Compare(Comparison::Ge, 30.0.into())),
             ),
             (
                 TlsField::Issuer,
@@ -175,7 +175,7 @@ mod tests {
         let checks = [
             (
                 TlsField::DaysLeft,
-                TlsCheck::Number(Check::Compare(Comparison::Ge, 30.0)),
+                TlsCheck::Number(Check::Compare(Comparison::Ge, 30.0.into())),
             ),
             (TlsField::Sans, TlsCheck::Name("a.test".to_owned(), true)),
         ];

@@ -419,7 +419,18 @@ impl Decoder<'_> {
             resolve: fields
                 .get("resolve")
                 .map(|n| self.template_map(n, "`resolve`"))
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into_iter()
+                // The host is a template too: a runbook for any server names it
+                // from an input, as it does the URL.
+                .map(|(host, address)| {
+                    let host = Template {
+                        source: host.value,
+                        span: host.span,
+                    };
+                    (host, address)
+                })
+                .collect(),
         })
     }
 

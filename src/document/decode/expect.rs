@@ -4,7 +4,8 @@
 use super::Decoder;
 use crate::document::diagnostic::{Code, Diagnostic};
 use crate::document::model::{
-    Comparison, Expect, Matcher, Spanned, Template, TextMatch, TextRule, TlsField, TlsMatch,
+    Comparison, Expect, Matcher, Number, Spanned, Template, TextMatch, TextRule, TlsField,
+    TlsMatch, chomp,
 };
 use crate::document::node::{Node, Value};
 
@@ -22,7 +23,13 @@ const EXPECT_KEYS: &[&str] = &[
 ];
 /// The keys a text matcher on the list of names (`sans`) takes.
 const NAMES_KEYS: &[&str] = &["contains", "not_contains"];
-const TEXT_KEYS: &[&str] = &["contains", "not_contains", "equals", "matches"];
+const TEXT_KEYS: &[&str] = &[
+    "contains",
+    "not_contains",
+    "equals",
+    "not_equals",
+    "matches",
+];
 const MATCHER_KEYS: &[&str] = &[
     "equals",
     "not_empty",
@@ -121,7 +128,8 @@ impl Decoder<'_> {
         codes
     }
 
-    /// `{contains, not_contains, equals, matches}`: at least one, all must hold.
+    /// `{contains, not_contains, equals, not_equals, matches}`: at least one,
+    /// all must hold.
     fn text_match(&mut self, node: &Node, what: &str) -> Option<TextMatch> {
         if matches!(node.value, Value::Str(_)) {
             self.report(
@@ -130,7 +138,7 @@ impl Decoder<'_> {
                     node.span,
                     format!("{what} must be a text matcher, found a string"),
                 )
-                .help("say how the text must relate: `{contains: …}`, `{not_contains: …}`, `{equals: …}` or `{matches: REGEX}`"),
+                .help("say how the text must relate: `{contains: …}`, `{not_contains: …}`, `{equals: …}`, `{not_equals: …}` or `{matches: REGEX}`"),
             );
             return None;
         }
@@ -148,6 +156,7 @@ impl Decoder<'_> {
                     match key {
                         "contains" => TextRule::Contains(template),
                         "not_contains" => TextRule::NotContains(template),
+                        "not_equals" => TextRule::NotEquals(template),
                         _ => TextRule::Equals(template),
                     }
                 }
@@ -161,7 +170,7 @@ impl Decoder<'_> {
                     node.span,
                     format!("{what} checks nothing"),
                 )
-                .help("give `contains`, `not_contains`, `equals` or `matches`, or remove it"),
+                .help("give `contains`, `not_contains`, `equals`, `not_equals` or `matches`, or remove it"),
             );
             return None;
         }
@@ -176,8 +185,9 @@ impl Decoder<'_> {
     }
 
     /// Literal rules that can never all hold, found before any run: `equals`
-    /// against a `contains` it lacks or a `not_contains` it has, and a
-    /// `contains` that is also a `not_contains`.
+    /// against a `contains` it lacks, a `not_contains` it has or a
+    /// `not_equals` of the same text, and a `contains` that is also a
+    /// `not_contains`.
     fn contradictions(&mut self, rules: &[TextRule], what: &str) {
         let literal = |t: &Template| t.is_literal().then(|| t.source.clone());
         let equals = rules.iter().find_map(|r| match r {
@@ -188,6 +198,21 @@ impl Decoder<'_> {
             let (needle, wanted) = match rule {
                 TextRule::Contains(t) => (t, true),
                 TextRule::NotContains(t) => (t, false),
+                TextRule::NotEquals(t) => {
+                    if let (Some(whole), Some(other)) = (&equals, literal(t))
+                        && chomp(whole) == chomp(&other)
+                    {
+                        self.report(
+                            Diagnostic::new(
+                                Code::ContradictoryCheck,
+                                t.span,
+                                format!("{what} must both equal and not equal {whole:?}"),
+                            )
+                            .help("these checks can never all pass; keep the one you mean"),
+                        );
+                    }
+                    continue;
+                }
                 TextRule::Equals(_) | TextRule::Matches(_) => continue,
             };
             let Some(text) = literal(needle) else {
@@ -405,6 +430,9 @@ impl Decoder<'_> {
                 "`matches`",
                 crate::document::pattern::Use::Search,
             )?),
+            "len" if is_template(value) => {
+                Matcher::Len(Number::Template(self.template(value, "`len`")?))
+            }
             "len" => {
                 let len = self.integer(value, "`len`")?;
                 let Ok(n) = u64::try_from(len.value) else {
@@ -414,7 +442,7 @@ impl Decoder<'_> {
                     );
                     return None;
                 };
-                Matcher::Len(Spanned::new(n, len.span))
+                Matcher::Len(Number::Literal(Spanned::new(n, len.span)))
             }
             op => {
                 let comparison = match op {
@@ -423,10 +451,21 @@ impl Decoder<'_> {
                     "lt" => Comparison::Lt,
                     _ => Comparison::Le,
                 };
-                Matcher::Compare(comparison, self.number(value, &format!("`{op}`"))?)
+                let what = format!("`{op}`");
+                let operand = if is_template(value) {
+                    Number::Template(self.template(value, &what)?)
+                } else {
+                    Number::Literal(self.number(value, &what)?)
+                };
+                Matcher::Compare(comparison, operand)
             }
         })
     }
+}
+
+/// A string with `{{ }}` where a number goes: rendered when the step runs.
+fn is_template(node: &Node) -> bool {
+    matches!(&node.value, Value::Str(text) if text.contains("{{") || text.contains("{%"))
 }
 
 fn is_matcher(entries: &[(Node, Node)]) -> bool {

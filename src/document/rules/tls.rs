@@ -77,20 +77,23 @@ impl Rules<'_, '_> {
                         address.span,
                         format!(
                             "resolve `{}`: `{}` is not an IP address",
-                            host.value, address.source
+                            host.source, address.source
                         ),
                     )
                     .help(help),
                 );
             }
+            // A templated host is compared when the step runs, rendered
+            // (`action::tls::Connection::builder`).
             if let Some(url_host) = &url_host
-                && !host.value.eq_ignore_ascii_case(url_host)
+                && host.is_literal()
+                && !host.source.eq_ignore_ascii_case(url_host)
             {
                 self.report(
                     Diagnostic::new(
                         Code::BadResolve,
                         host.span,
-                        format!("resolve names `{}`, but the URL's host is `{url_host}`: it is never used", host.value),
+                        format!("resolve names `{}`, but the URL's host is `{url_host}`: it is never used", host.source),
                     )
                     .help(format!("name the URL's host: `resolve: {{{url_host}: …}}`")),
                 );
@@ -106,7 +109,12 @@ impl Rules<'_, '_> {
             .iter()
             .flat_map(|files| files.paths())
             .map(|(_, t)| t)
-            .chain(request.resolve.iter().map(|(_, t)| t));
+            .chain(
+                request
+                    .resolve
+                    .iter()
+                    .flat_map(|(host, address)| [host, address]),
+            );
         for t in templates {
             let reads_item = template::references(&self.env, &t.source)
                 .is_ok_and(|refs| refs.iter().any(|r| r == "item" || r.starts_with("item.")));
