@@ -25,7 +25,7 @@ use nix::unistd::{Uid, User, geteuid};
 use super::store::{
     ApprovalError, ApprovalStore, Binding, Decision, Decisions, NewRequest, Request, Verdict,
 };
-use super::tally::eligible;
+use super::tally::decider;
 
 const REQUEST_FILE: &str = "request.json";
 const DECISION_PREFIX: &str = "decided-by-";
@@ -319,18 +319,7 @@ impl ApprovalStore for LocalStore {
     }
 
     fn decide(&self, binding: &Binding, verdict: Verdict) -> Result<Decision, ApprovalError> {
-        let request = self
-            .find_request(Some(&binding.run_id), &binding.step)?
-            .ok_or_else(|| ApprovalError::NoRequest {
-                step: binding.step.clone(),
-                run: Some(binding.run_id.clone()),
-            })?;
-        let me = self.whoami()?;
-        eligible(&request, &[], &me)?;
-        let differences = binding.differences(&request.asked.binding);
-        if !differences.is_empty() {
-            return Err(ApprovalError::Mismatch { differences });
-        }
+        let me = decider(self, binding)?;
         let uid = geteuid().as_raw();
         let path = self
             .step_dir(&binding.run_id, &binding.step)?

@@ -2,7 +2,7 @@
 //! whether a step's approval gate is open and for the store refusing a decision
 //! it should never record.
 
-use super::store::{ApprovalError, Binding, Decision, Decisions, Request, Verdict};
+use super::store::{ApprovalError, ApprovalStore, Binding, Decision, Decisions, Request, Verdict};
 
 /// Whether `approver` may decide on `request`: never whoever asked for it, nor
 /// one of `operators` (the run's operator as recorded when it started), and
@@ -25,6 +25,29 @@ pub fn eligible(
         });
     }
     Ok(())
+}
+
+/// Who decides (this process, to the store) on the request `binding` names,
+/// once it is there, they may decide on it, and it is bound as `binding` says:
+/// what every store checks before it records a decision (the database checks it
+/// again itself, so a bypassed client cannot skip it).
+pub fn decider(
+    store: &(impl ApprovalStore + ?Sized),
+    binding: &Binding,
+) -> Result<String, ApprovalError> {
+    let request = store
+        .find_request(Some(&binding.run_id), &binding.step)?
+        .ok_or_else(|| ApprovalError::NoRequest {
+            step: binding.step.clone(),
+            run: Some(binding.run_id.clone()),
+        })?;
+    let me = store.whoami()?;
+    eligible(&request, &[], &me)?;
+    let differences = binding.differences(&request.asked.binding);
+    if !differences.is_empty() {
+        return Err(ApprovalError::Mismatch { differences });
+    }
+    Ok(me)
 }
 
 /// Why `request` can never be approved, when the people who may approve it

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use crate::approval::store::Decisions;
-use crate::approval::tally::eligible;
+use crate::approval::tally::decider;
 use crate::approval::{
     ApprovalError, ApprovalStore, Binding, Decision, NewRequest, Request, Verdict,
 };
@@ -189,18 +189,7 @@ impl ApprovalStore for PgStore {
     }
 
     fn decide(&self, binding: &Binding, verdict: Verdict) -> Result<Decision, ApprovalError> {
-        let request = self
-            .find_request(Some(&binding.run_id), &binding.step)?
-            .ok_or_else(|| ApprovalError::NoRequest {
-                step: binding.step.clone(),
-                run: Some(binding.run_id.clone()),
-            })?;
-        let me = self.whoami()?;
-        eligible(&request, &[], &me)?;
-        let differences = binding.differences(&request.asked.binding);
-        if !differences.is_empty() {
-            return Err(ApprovalError::Mismatch { differences });
-        }
+        let me = decider(self, binding)?;
         let (decision, reason) = match &verdict {
             Verdict::Approved => ("approved", None),
             Verdict::Rejected { reason } => ("rejected", Some(reason.clone())),
