@@ -320,10 +320,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temp dir");
         let (cert, key) = pair("ca.test");
         let good = write(dir.path(), "ca.pem", &format!("{cert}{cert}"));
-        assert_eq!(ca(Naming::HttpTls, &good).expect("a bundle of two").len(), 2);
+        assert_eq!(
+            ca(Naming::HttpTls, &good).expect("a bundle of two").len(),
+            2
+        );
 
         let text = write(dir.path(), "text.pem", "hello, not a certificate");
-        assert!(matches!(ca(Naming::HttpTls, &text), Err(PemError::NotPem { .. })));
+        assert!(matches!(
+            ca(Naming::HttpTls, &text),
+            Err(PemError::NotPem { .. })
+        ));
         let only_key = write(dir.path(), "key.pem", &key);
         let error = ca(Naming::HttpTls, &only_key).expect_err("no certificate in a key file");
         assert_eq!(
@@ -352,13 +358,15 @@ mod tests {
         assert_eq!(identity.certificates.len(), 1);
         assert!(!format!("{identity:?}").contains("PRIVATE"), "{identity:?}");
 
-        let mismatch = super::identity(Naming::HttpTls, &cert_path, &other_path).expect_err("another key");
+        let mismatch =
+            super::identity(Naming::HttpTls, &cert_path, &other_path).expect_err("another key");
         assert!(
             matches!(mismatch, PemError::KeyMismatch { .. }),
             "{mismatch:?}"
         );
         assert_eq!(mismatch.role(), Role::Key);
-        let no_key = super::identity(Naming::HttpTls, &cert_path, &cert_path).expect_err("a certificate as the key");
+        let no_key = super::identity(Naming::HttpTls, &cert_path, &cert_path)
+            .expect_err("a certificate as the key");
         assert!(matches!(no_key, PemError::NoKey { .. }), "{no_key:?}");
 
         let damaged_text =

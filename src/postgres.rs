@@ -74,9 +74,7 @@ pub enum PgError {
     },
 
     /// The server said no to TLS, which the URL's `sslmode` requires.
-    #[error(
-        "the team state database `{url}` does not offer TLS, which `sslmode={mode}` requires"
-    )]
+    #[error("the team state database `{url}` does not offer TLS, which `sslmode={mode}` asks for")]
     NoTlsOnServer { url: String, mode: tls::SslMode },
 
     #[error("cannot reach the team state database `{url}`")]
@@ -160,10 +158,10 @@ impl PgError {
             ),
             PgError::Tls { problem, .. } => Some(problem.help()),
             PgError::Untrusted { .. } => Some(
-                "nothing was sent to it, not the password, and nothing ran. Check that sslrootcert is the CA that signed the server's certificate and that the URL names the host as that certificate does (sslmode=verify-ca checks the CA alone); if both are right, something in between is answering in the server's place",
+                "runbook stopped at the TLS handshake: neither the password nor anything of the run reached that server, and nothing ran. Check that sslrootcert is the CA that signed the server's certificate and that the URL names the host as that certificate does (sslmode=verify-ca checks the CA alone); if both are right, something in between is answering in the server's place",
             ),
             PgError::NoTlsOnServer { .. } => Some(
-                "nothing was sent to it, not the password, and nothing ran. Turn TLS on at the server (`ssl = on`, with `ssl_cert_file` and `ssl_key_file`), or, only over a network you trust (an SSH tunnel, a VPN), use sslmode=disable",
+                "runbook stopped before logging in: neither the password nor anything of the run was sent, and nothing ran. Turn TLS on at the server (`ssl = on`, with `ssl_cert_file` and `ssl_key_file`), or, only over a network you trust (an SSH tunnel, a VPN), use sslmode=disable",
             ),
             PgError::Connect { .. } => Some(
                 "check that the server is up and the URL (RUNBOOK_STATE_URL or --state) is right; nothing ran",
@@ -270,11 +268,7 @@ impl StateUrl {
             .keepalives_idle(Duration::from_secs(30))
             .application_name("runbook");
         let shown = shown(&config);
-        Ok(StateUrl {
-            config,
-            tls,
-            shown,
-        })
+        Ok(StateUrl { config, tls, shown })
     }
 
     /// The URL without its password.
@@ -438,7 +432,7 @@ impl Session {
                 thread: Some(thread),
                 url: url.shown.clone(),
             }),
-            Ok(Err(source)) => Err(match tls::refusal(&source) {
+            Ok(Err(source)) => Err(match url.tls.refusal(&source) {
                 Some(tls::Refusal::NoTlsOnServer) => PgError::NoTlsOnServer {
                     url: url.shown.clone(),
                     mode: url.tls.mode(),
@@ -543,7 +537,8 @@ mod tests {
 
     #[test]
     fn the_shown_url_never_holds_the_password() {
-        let url = StateUrl::parse("postgres://alice:s3cr3t-pw@db.example:5433/ops?sslmode=require").unwrap();
+        let url = StateUrl::parse("postgres://alice:s3cr3t-pw@db.example:5433/ops?sslmode=require")
+            .unwrap();
         assert_eq!(url.shown(), "postgres://alice@db.example:5433/ops");
         assert!(!format!("{url:?}").contains("s3cr3t"));
         let Err(error) = StateUrl::parse("postgres://alice:s3cr3t-pw@db.example:port/ops") else {

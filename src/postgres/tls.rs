@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::DigitallySignedStruct;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, SignatureScheme};
@@ -92,7 +92,9 @@ pub enum TlsError {
     #[error("`sslmode={0}` is not one of disable, prefer, require, verify-ca, verify-full")]
     UnknownMode(String),
 
-    #[error("`sslmode=allow` is not supported: it connects without TLS whenever the server lets it")]
+    #[error(
+        "`sslmode=allow` is not supported: it connects without TLS whenever the server lets it"
+    )]
     Allow,
 
     #[error("`sslrootcert=system` is not supported")]
@@ -197,6 +199,8 @@ pub fn take_parameters(text: &str) -> Result<(String, Asked), TlsError> {
 pub struct Tls {
     mode: SslMode,
     connector: Option<MakeRustlsConnect>,
+    /// The CA file certificates are checked against, when there is one.
+    root_cert: Option<PathBuf>,
 }
 
 impl Tls {
@@ -216,14 +220,15 @@ impl Tls {
             return Ok(Tls {
                 mode,
                 connector: None,
+                root_cert: None,
             });
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let root_cert = asked
             .root_cert
             .or_else(|| libpq_default("root.crt").filter(|path| path.exists()));
-        let roots = match root_cert {
-            Some(path) => Some(webpki(&path, pem::ca(Naming::StateUrl, &path)?, &provider)?),
+        let roots = match &root_cert {
+            Some(path) => Some(webpki(path, pem::ca(Naming::StateUrl, path)?, &provider)?),
             None => None,
         };
         let verifier: Arc<dyn ServerCertVerifier> = match (mode, roots) {
@@ -251,6 +256,7 @@ impl Tls {
         Ok(Tls {
             mode,
             connector: Some(MakeRustlsConnect::new(config)),
+            root_cert,
         })
     }
 
@@ -466,25 +472,33 @@ pub enum Refusal {
     Certificate(String),
 }
 
-/// What the TLS step of a failed connection says, if it failed there.
-/// tokio-postgres wraps the rustls error in an I/O error (whose `source()`
-/// skips what it wraps, hence `get_ref`); its own refusal is a plain message.
-pub fn refusal(error: &postgres::Error) -> Option<Refusal> {
-    let cause = std::error::Error::source(error)?;
-    if cause.to_string() == "server does not support TLS" {
-        return Some(Refusal::NoTlsOnServer);
-    }
-    let rustls = cause
-        .downcast_ref::<std::io::Error>()?
-        .get_ref()?
-        .downcast_ref::<rustls::Error>()?;
-    match rustls {
-        rustls::Error::InvalidCertificate(problem) => Some(Refusal::Certificate(match problem {
+impl Tls {
+    /// What the TLS step of a failed connection says, if it failed there.
+    /// tokio-postgres wraps the rustls error in an I/O error (whose `source()`
+    /// skips what it wraps, hence `get_ref`); its own refusal is a plain
+    /// message.
+    pub fn refusal(&self, error: &postgres::Error) -> Option<Refusal> {
+        let cause = std::error::Error::source(error)?;
+        if cause.to_string() == "server does not support TLS" {
+            return Some(Refusal::NoTlsOnServer);
+        }
+        let rustls = cause
+            .downcast_ref::<std::io::Error>()?
+            .get_ref()?
+            .downcast_ref::<rustls::Error>()?;
+        let rustls::Error::InvalidCertificate(problem) = rustls else {
+            return None;
+        };
+        let ca = self.root_cert.as_deref().map_or_else(
+            || "a CA runbook was given".to_owned(),
+            |path| format!("the CA in `{}`", path.display()),
+        );
+        Some(Refusal::Certificate(match problem {
             CertificateError::UnknownIssuer | CertificateError::BadSignature => {
-                "is not signed by the CA runbook was given (sslrootcert)".to_owned()
+                format!("is not signed by {ca}")
             }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                "is not for the host the URL names (sslmode=verify-full checks the name)".to_owned()
+                "is not for that name (sslmode=verify-full checks the name)".to_owned()
             }
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 "has expired".to_owned()
@@ -493,7 +507,121 @@ pub fn refusal(error: &postgres::Error) -> Option<Refusal> {
                 "is not valid yet".to_owned()
             }
             other => format!("is not valid: {other:?}"),
-        })),
-        _ => None,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tls(url: &str) -> Result<Tls, TlsError> {
+        let (rest, asked) = take_parameters(url)?;
+        let config: postgres::Config = rest.parse().expect("the rest parses");
+        Tls::new(asked, config.get_hosts())
+    }
+
+    #[test]
+    fn the_tls_parameters_are_taken_out_and_the_rest_is_kept() {
+        let (rest, asked) = take_parameters(
+            "postgres://a:p?w@h/db?sslmode=verify-ca&application_name=x&sslrootcert=%2Ftmp%2Fca.pem",
+        )
+        .unwrap();
+        assert_eq!(rest, "postgres://a:p?w@h/db?application_name=x");
+        assert_eq!(asked.mode, Some(SslMode::VerifyCa));
+        assert_eq!(asked.root_cert.as_deref(), Some(Path::new("/tmp/ca.pem")));
+        let (rest, _) = take_parameters("postgres://h/db?sslmode=disable").unwrap();
+        assert_eq!(rest, "postgres://h/db");
+    }
+
+    #[test]
+    fn across_a_network_the_default_is_verify_full_and_locally_prefer() {
+        let error = tls("postgres://a@db.internal/db")
+            .err()
+            .expect("no CA is named");
+        assert!(
+            matches!(
+                error,
+                TlsError::NoRootCert {
+                    mode: SslMode::VerifyFull,
+                    defaulted: true
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(
+            error.to_string().contains("verify-full` by default"),
+            "{error}"
+        );
+        for local in [
+            "postgres://a@localhost/db",
+            "postgres://a@127.0.0.1/db",
+            "postgres://a@[::1]/db",
+        ] {
+            assert_eq!(tls(local).unwrap().mode(), SslMode::Prefer, "{local}");
+        }
+        // One host across the network makes it verify-full.
+        assert!(tls("postgres://a@localhost,db.internal/db").is_err());
+        assert_eq!(
+            tls("postgres://a@db.internal/db?sslmode=require")
+                .unwrap()
+                .mode(),
+            SslMode::Require
+        );
+    }
+
+    #[test]
+    fn a_unix_socket_never_speaks_tls() {
+        let tls = tls("postgres://a@%2Fvar%2Frun%2Fpostgresql/db?sslmode=verify-full").unwrap();
+        assert_eq!(tls.mode(), SslMode::Disable);
+        assert!(tls.connector().is_none());
+    }
+
+    #[test]
+    fn what_libpq_has_that_runbook_has_not_is_refused_clearly() {
+        assert!(matches!(
+            tls("postgres://h/db?sslmode=allow"),
+            Err(TlsError::Allow)
+        ));
+        assert!(matches!(
+            tls("postgres://h/db?sslmode=verify"),
+            Err(TlsError::UnknownMode(mode)) if mode == "verify"
+        ));
+        assert!(matches!(
+            tls("postgres://h/db?sslrootcert=system"),
+            Err(TlsError::SystemRoots)
+        ));
+        assert!(matches!(
+            tls("postgres://localhost/db?sslcert=/tmp/c.pem"),
+            Err(TlsError::HalfIdentity {
+                given: "sslcert",
+                ..
+            })
+        ));
+        let error = tls("postgres://h/db?sslmode=verify-ca&sslrootcert=/no/such/ca.pem")
+            .err()
+            .expect("a missing CA file");
+        assert_eq!(
+            error.to_string(),
+            "sslrootcert `/no/such/ca.pem` does not exist"
+        );
+    }
+
+    #[test]
+    fn a_client_key_that_others_may_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("client.key");
+        std::fs::write(&key, "not read").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let url = format!(
+            "postgres://localhost/db?sslcert=/tmp/c.pem&sslkey={}",
+            key.display()
+        );
+        assert!(
+            matches!(tls(&url), Err(TlsError::KeyReadable { mode: 0o644, .. })),
+            "{:?}",
+            tls(&url).err()
+        );
     }
 }

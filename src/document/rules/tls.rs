@@ -141,7 +141,11 @@ impl Rules<'_, '_> {
             self.pem_problem(&error, ca);
         }
         if let (Some(cert), Some(key)) = (literal(files.cert.as_ref()), literal(files.key.as_ref()))
-            && let Err(error) = pem::identity(pem::Naming::HttpTls, Path::new(&cert.source), Path::new(&key.source))
+            && let Err(error) = pem::identity(
+                pem::Naming::HttpTls,
+                Path::new(&cert.source),
+                Path::new(&key.source),
+            )
         {
             let at = match error.role() {
                 pem::Role::Key => key,
