@@ -34,13 +34,13 @@ pub struct Cluster {
     client_certificates: bool,
 }
 
-/// The server's certificate and key, in PEM; with `client_ca_pem`, a role
+/// The server's certificate and key, in PEM; with `client_ca`, a role
 /// logs in over TCP only with a client certificate that CA signed for its
 /// name (`hostssl … cert`), no password.
 pub struct ServerTls<'a> {
-    pub cert_pem: &'a str,
-    pub key_pem: &'a str,
-    pub client_ca_pem: Option<&'a str>,
+    pub certificate: &'a str,
+    pub key: &'a str,
+    pub client_ca: Option<&'a str>,
 }
 
 /// The directory of the server's programs, newest version first.
@@ -93,7 +93,7 @@ impl Cluster {
             port: free_port(),
             as_postgres,
             ssl: tls.is_some(),
-            client_certificates: tls.is_some_and(|tls| tls.client_ca_pem.is_some()),
+            client_certificates: tls.is_some_and(|tls| tls.client_ca.is_some()),
         };
         for sub in ["data", "sock"] {
             std::fs::create_dir(cluster.dir.path().join(sub)).expect("create a cluster dir");
@@ -101,14 +101,14 @@ impl Cluster {
         std::fs::write(cluster.dir.path().join("pwfile"), PASSWORD).expect("write the pwfile");
         if let Some(tls) = tls {
             use std::os::unix::fs::PermissionsExt as _;
-            std::fs::write(cluster.dir.path().join("server.crt"), tls.cert_pem)
+            std::fs::write(cluster.dir.path().join("server.crt"), tls.certificate)
                 .expect("write the server's certificate");
             let key = cluster.dir.path().join("server.key");
-            std::fs::write(&key, tls.key_pem).expect("write the server's key");
+            std::fs::write(&key, tls.key).expect("write the server's key");
             // The server refuses a key that others may read.
             std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
                 .expect("make the server's key private");
-            if let Some(ca) = tls.client_ca_pem {
+            if let Some(ca) = tls.client_ca {
                 std::fs::write(cluster.dir.path().join("client-ca.crt"), ca)
                     .expect("write the client CA");
             }

@@ -51,9 +51,9 @@ fn tls_cluster() -> Option<(Cluster, Cas)> {
     let ca = Ca::new("Runbook Test Database CA");
     let leaf = ca.leaf(&["localhost", "db.example"], -1, 30, &[7]);
     let cluster = Cluster::start_tls(&ServerTls {
-        cert_pem: &leaf.pem,
-        key_pem: &leaf.key_pem,
-        client_ca_pem: None,
+        certificate: &leaf.pem,
+        key: &leaf.key_pem,
+        client_ca: None,
     })?;
     Some((cluster, Cas::new(&ca)))
 }
@@ -321,9 +321,9 @@ fn a_client_certificate_logs_in_as_the_role_it_names() {
     let client_ca = Ca::new("Runbook Test Client CA");
     let leaf = server_ca.leaf(&["localhost"], -1, 30, &[9]);
     let Some(cluster) = Cluster::start_tls(&ServerTls {
-        cert_pem: &leaf.pem,
-        key_pem: &leaf.key_pem,
-        client_ca_pem: Some(&client_ca.pem()),
+        certificate: &leaf.pem,
+        key: &leaf.key_pem,
+        client_ca: Some(&client_ca.pem()),
     }) else {
         return;
     };
