@@ -117,7 +117,9 @@ fn state_init_and_a_run_work_over_verify_full_with_a_private_ca() {
     let init = machine(&url(&cluster, ADMIN, "localhost", &query)).args(["state", "init"]);
     no_password(init.status(0)).stdout_has("schema version 1 (it was at 0)");
     cluster.operator("alice");
-    let run = machine(&url(&cluster, "alice", "localhost", &query)).args([
+    // The SCRAM login is bound to the TLS channel, or it fails.
+    let bound = format!("{query}&channel_binding=require");
+    let run = machine(&url(&cluster, "alice", "localhost", &bound)).args([
         "run",
         "rotate.yaml",
         "--non-interactive",
@@ -389,4 +391,44 @@ fn private(path: &Path) {
 fn open_to_all(path: &Path) {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).expect("chmod 644");
+}
+
+#[test]
+fn a_url_is_never_shown_with_its_password_whatever_is_wrong_with_it() {
+    const SECRET: &str = "s3cr3t-Pw";
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port");
+    let urls = [
+        // Unreachable, or TLS settings that cannot be used.
+        format!("postgres://alice:{SECRET}@127.0.0.1:{closed}/runbook"),
+        format!("postgres://alice:{SECRET}@127.0.0.1:{closed}/runbook?sslmode=verify-full"),
+        format!("postgres://alice:{SECRET}@db.example/runbook?sslrootcert=/no/such/ca.pem"),
+        format!("postgres://alice:{SECRET}@db.example/runbook?sslmode=sometimes"),
+        // Malformed where a password hides: no host, `/`, `?` or `@` in it, in the query.
+        format!("postgres://alice:{SECRET}/runbook"),
+        format!("postgres://alice:pa/{SECRET}@localhost:x/runbook"),
+        format!("postgres://alice:pa?{SECRET}@localhost:x/runbook"),
+        format!("postgres://alice:pa@{SECRET}@localhost/runbook"),
+        format!("postgres://alice@localhost:x/runbook?password={SECRET}"),
+    ];
+    for url in &urls {
+        for args in [
+            &["state", "init"][..],
+            &["run", "rotate.yaml", "--non-interactive"],
+            &["status", "rotate.yaml"],
+        ] {
+            let ran = machine(url).args(args).run();
+            assert_ne!(ran.status, 0, "{url} {args:?}");
+            for text in [&ran.stdout, &ran.stderr] {
+                assert!(!text.contains(SECRET), "{url} {args:?}:\n{text}");
+            }
+            assert!(
+                ran.stderr.contains("error: "),
+                "{url} {args:?}:\n{}",
+                ran.stderr
+            );
+        }
+    }
 }
