@@ -6,7 +6,7 @@
 //! types: the engine hands over each line exactly as its journal wrote it, and
 //! the readers (`status`, `report`) parse the lines they get back. So this
 //! module sits below both and imports neither (only `approval`, whose store it
-//! implements, and `error`).
+//! implements, `error`, and `pem`, which reads the TLS files the URL names).
 //!
 //! One [`Session`] is one server connection, owned by a thread of its own: the
 //! engine runs on a tokio runtime, and a blocking client may not block on a
@@ -256,7 +256,7 @@ impl StateUrl {
                 shown: without_password(text),
             });
         }
-        let tls = tls::Tls::new(asked, config.get_hosts()).map_err(tls_problem)?;
+        let tls = tls::Tls::new(asked, &config).map_err(tls_problem)?;
         config.ssl_mode(tls.negotiation());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);

@@ -204,16 +204,21 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// What `asked` asks of the connection to `hosts`, with the files it
+    /// What `asked` asks of the connection `config` makes, with the files it
     /// names read (so that a file that cannot be used stops everything
     /// before anything runs).
-    pub fn new(asked: Asked, hosts: &[postgres::config::Host]) -> Result<Tls, TlsError> {
+    pub fn new(asked: Asked, config: &postgres::Config) -> Result<Tls, TlsError> {
+        let hosts = config.get_hosts();
         let defaulted = asked.mode.is_none();
+        // Local: every host a name or address that is, and every `hostaddr`
+        // (where the connection really goes) a loopback address.
+        let local =
+            hosts.iter().all(is_local) && config.get_hostaddrs().iter().all(IpAddr::is_loopback);
         let mode = match asked.mode {
             // The server does not speak TLS on a Unix socket, and libpq does not ask.
             _ if !hosts.is_empty() && hosts.iter().all(is_socket) => SslMode::Disable,
             Some(mode) => mode,
-            None if hosts.iter().all(is_local) => SslMode::Prefer,
+            None if local => SslMode::Prefer,
             None => SslMode::VerifyFull,
         };
         if mode == SslMode::Disable {
@@ -487,7 +492,7 @@ mod tests {
     fn tls(url: &str) -> Result<Tls, TlsError> {
         let (rest, asked) = take_parameters(url)?;
         let config: postgres::Config = rest.parse().expect("the rest parses");
-        Tls::new(asked, config.get_hosts())
+        Tls::new(asked, &config)
     }
 
     #[test]
@@ -529,8 +534,11 @@ mod tests {
         ] {
             assert_eq!(tls(local).unwrap().mode(), SslMode::Prefer, "{local}");
         }
-        // One host across the network makes it verify-full.
+        // One host across the network makes it verify-full, and so does a
+        // `hostaddr` that is not loopback, whatever the host's name.
         assert!(tls("postgres://a@localhost,db.internal/db").is_err());
+        assert!(tls("postgres://a@localhost/db?hostaddr=192.0.2.7").is_err());
+        assert!(tls("postgres://a@/db?hostaddr=192.0.2.7").is_err());
         assert_eq!(
             tls("postgres://a@db.internal/db?sslmode=require")
                 .unwrap()
