@@ -192,6 +192,26 @@ fn a_host_the_certificate_is_not_for_is_refused_under_verify_full_and_taken_unde
 }
 
 #[test]
+fn an_expired_certificate_is_refused_even_when_its_ca_is_trusted() {
+    let ca = Ca::new("Runbook Test Database CA");
+    let expired = ca.leaf(&["localhost"], -30, -2, &[8]);
+    let Some(cluster) = Cluster::start_tls(&ServerTls {
+        certificate: &expired.pem,
+        key: &expired.key_pem,
+        client_ca: None,
+    }) else {
+        return;
+    };
+    let cas = Cas::new(&ca);
+    for mode in ["verify-full", "verify-ca", "require"] {
+        let query = format!("sslmode={mode}&sslrootcert={}", cas.ours.display());
+        let init = machine(&url(&cluster, ADMIN, "localhost", &query)).args(["state", "init"]);
+        no_password(init.status(2)).stderr_has("its certificate has expired");
+    }
+    assert!(!has_schema(&cluster));
+}
+
+#[test]
 fn across_a_network_the_certificate_is_checked_by_default() {
     let Some((cluster, cas)) = tls_cluster() else {
         return;
