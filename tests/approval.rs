@@ -950,17 +950,33 @@ steps:
     command: "echo {{ inputs.target }} >> revoked.txt"
 "#;
 
+/// Each approve command a run printed in `stdout`, as the shell line it is.
+pub(crate) fn approve_lines(stdout: &str) -> Vec<String> {
+    let lead = "approves it with `";
+    stdout
+        .match_indices(lead)
+        .map(|(at, _)| {
+            let rest = &stdout[at + lead.len()..];
+            rest[..rest.find('`').expect("a closing backquote")].to_owned()
+        })
+        .collect()
+}
+
+/// A `PATH` on which `runbook` is the built binary (linked in `dir/bin`), so
+/// a command line the run printed runs under `sh -c` as printed.
+pub(crate) fn path_with_runbook(dir: &Path) -> String {
+    let bin = dir.join("bin");
+    if !bin.exists() {
+        std::fs::create_dir(&bin).expect("a bin directory");
+        std::os::unix::fs::symlink(binary(), bin.join("runbook")).expect("link runbook");
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{path}", bin.display())
+}
+
 impl Ran {
-    /// Each approve command the run printed, as the shell line it is.
     fn approve_lines(&self) -> Vec<String> {
-        let lead = "approves it with `";
-        self.stdout
-            .match_indices(lead)
-            .map(|(at, _)| {
-                let rest = &self.stdout[at + lead.len()..];
-                rest[..rest.find('`').expect("a closing backquote")].to_owned()
-            })
-            .collect()
+        approve_lines(&self.stdout)
     }
 }
 
@@ -968,11 +984,6 @@ impl Host {
     /// A shell line the run printed (`runbook …`), run by `sh` exactly as
     /// printed, as the approver: quoting and all.
     fn approve_line(&self, line: &str) -> Ran {
-        let bin = self.path("bin");
-        if !bin.exists() {
-            std::fs::create_dir(&bin).expect("a bin directory");
-            std::os::unix::fs::symlink(binary(), bin.join("runbook")).expect("link runbook");
-        }
         let mut command = Command::new("setpriv");
         command
             .arg(format!("--reuid={}", self.approver.uid))
@@ -980,8 +991,7 @@ impl Host {
             .arg("--init-groups")
             .args(["sh", "-c", line]);
         self.prepare(&mut command);
-        let path = std::env::var("PATH").unwrap_or_default();
-        command.env("PATH", format!("{}:{path}", bin.display()));
+        command.env("PATH", path_with_runbook(self.dir.path()));
         ran(command)
     }
 }

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use base64::Engine as _;
 use std::time::{Duration, Instant};
 
+use crate::approval::{approve_lines, path_with_runbook};
 use crate::pg_cluster::{ADMIN, Cluster, DATABASE, PASSWORD};
 use crate::support::{Ran, Test, binary};
 
@@ -908,16 +909,10 @@ fn a_child_runbooks_step_is_approved_through_the_top_level_run_in_the_database()
 /// `line` (a command a run printed, `runbook …`) run by `sh` as printed, in
 /// `dir` as `role`.
 fn at_line(dir: &Path, cluster: &Cluster, role: &str, line: &str) -> Ran {
-    let bin = dir.join("bin");
-    if !bin.exists() {
-        std::fs::create_dir(&bin).expect("a bin directory");
-        std::os::unix::fs::symlink(binary(), bin.join("runbook")).expect("link runbook");
-    }
-    let path = std::env::var("PATH").unwrap_or_default();
     let output = Command::new("sh")
         .args(["-c", line])
         .current_dir(dir)
-        .env("PATH", format!("{}:{path}", bin.display()))
+        .env("PATH", path_with_runbook(dir))
         .env("RUNBOOK_STATE_URL", cluster.url(role))
         .env_remove("RUNBOOK_STATE_DIR")
         .stdin(Stdio::null())
@@ -928,18 +923,6 @@ fn at_line(dir: &Path, cluster: &Cluster, role: &str, line: &str) -> Ran {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
-}
-
-/// The approve commands a run printed, one per step waiting.
-fn approve_lines(stdout: &str) -> Vec<String> {
-    let lead = "approves it with `";
-    stdout
-        .match_indices(lead)
-        .map(|(at, _)| {
-            let rest = &stdout[at + lead.len()..];
-            rest[..rest.find('`').expect("a closing backquote")].to_owned()
-        })
-        .collect()
 }
 
 #[test]

@@ -6,9 +6,10 @@
 //!
 //! The item is written as compact JSON, as fan-out messages show it (`item
 //! "a"`); [`parse`] reads a name back, taking an item that is not JSON as a
-//! string (`kid[a].revoke` names `kid["a"].revoke`), and [`canonical`] gives
-//! the one spelling the stores hold. [`shell_word`] quotes a name for the
-//! commands a run prints, which must work when pasted into a shell.
+//! string (`kid[a].revoke` names `kid["a"].revoke`), and [`join`] writes
+//! the one spelling the stores hold. An item that holds a secret is named by
+//! its fingerprint instead (`kid["sha256:…"].revoke`, see the engine's
+//! `item_named`): no store, hint or journal ever holds the secret.
 
 use serde_json::Value as Json;
 
@@ -92,32 +93,14 @@ pub fn join(segments: &[Segment]) -> String {
     name
 }
 
-/// The one spelling of `name` (`kid[a].revoke` → `kid["a"].revoke`).
-pub fn canonical(name: &str) -> Result<String, String> {
-    parse(name).map(|segments| join(&segments))
-}
-
-/// The first step of `name`: the step of the top-level runbook it belongs to.
-pub fn top_step(name: &str) -> &str {
-    let end = name.find(['.', '[']).unwrap_or(name.len());
-    &name[..end]
-}
-
-/// `word` as one shell word: as it is when nothing in it is special to a
-/// shell, else in single quotes.
-pub fn shell_word(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "._-/+=:,@%".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn canonical(name: &str) -> Result<String, String> {
+        parse(name).map(|segments| join(&segments))
+    }
 
     #[test]
     fn names_read_back_to_the_one_spelling() {
@@ -151,13 +134,5 @@ mod tests {
             let error = parse(name).expect_err(name);
             assert!(error.contains(says), "{name}: {error}");
         }
-    }
-
-    #[test]
-    fn a_name_in_a_printed_command_is_one_shell_word() {
-        assert_eq!(shell_word("kid.revoke"), "kid.revoke");
-        assert_eq!(shell_word(r#"kid["a"].revoke"#), r#"'kid["a"].revoke'"#);
-        assert_eq!(shell_word(r#"kid["it's"].x"#), r#"'kid["it'\''s"].x'"#);
-        assert_eq!(top_step(r#"kid["a"].revoke"#), "kid");
     }
 }

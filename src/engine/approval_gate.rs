@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::approval::local::name_of;
-use crate::approval::name::shell_word;
 use crate::approval::tally::{tally, unreachable};
 use crate::approval::{
     ApprovalError, ApprovalStore, Binding, Evidence, NewRequest, Request, Verdict,
@@ -23,6 +22,7 @@ use crate::approval::{
 use crate::document::model::Step;
 use crate::document::templates::Stage;
 use crate::engine::gate::{self, Confirmation};
+use crate::engine::in_doubt::quoted;
 use crate::engine::journal::{ApprovalRecord, EventKind};
 use crate::engine::outcome::Outcome;
 use crate::engine::runner::{Awaiting, Engine};
@@ -255,8 +255,8 @@ impl Engine {
     pub(super) fn approve_command(&self, name: &str) -> String {
         format!(
             "runbook approve {} {} --run {}",
-            shell_word(&self.approval_file.display().to_string()),
-            shell_word(name),
+            quoted(&self.approval_file.display().to_string()),
+            quoted(name),
             self.approval_run
         )
     }
