@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use base64::Engine as _;
 use std::time::{Duration, Instant};
 
+use crate::approval::{approve_lines, path_with_runbook};
 use crate::pg_cluster::{ADMIN, Cluster, DATABASE, PASSWORD};
 use crate::support::{Ran, Test, binary};
 
@@ -903,4 +904,110 @@ fn a_child_runbooks_step_is_approved_through_the_top_level_run_in_the_database()
         std::fs::read_to_string(dir.join("revoked.txt")).unwrap(),
         "revoked\n"
     );
+}
+
+/// `line` (a command a run printed, `runbook …`) run by `sh` as printed, in
+/// `dir` as `role`.
+fn at_line(dir: &Path, cluster: &Cluster, role: &str, line: &str) -> Ran {
+    let output = Command::new("sh")
+        .args(["-c", line])
+        .current_dir(dir)
+        .env("PATH", path_with_runbook(dir))
+        .env("RUNBOOK_STATE_URL", cluster.url(role))
+        .env_remove("RUNBOOK_STATE_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh");
+    Ran {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn each_item_of_a_fan_out_child_is_approved_on_its_own_in_the_database() {
+    let Some(cluster) = team() else { return };
+    let parent = "runbook: release\nsteps:\n  - id: kid\n    for_each: [a, b]\n    runbook: rb.yaml\n    with: { target: \"{{ item }}\" }\n";
+    let child = r#"runbook: rb
+inputs:
+  target: {}
+steps:
+  - id: check
+    effect: probe
+    command: "true"
+  - id: revoke
+    needs: [check]
+    effect: change
+    approve: { count: 1, from: [alice, bob] }
+    command: "echo {{ inputs.target }} >> revoked.txt"
+"#;
+    let alice_machine = Test::new()
+        .file("release.yaml", parent)
+        .file("rb.yaml", child);
+    let dir = alice_machine.dir();
+    let first = at(dir, &cluster, "alice", &["run", "release.yaml"]);
+    assert_eq!(first.status, 3, "{}{}", first.stdout, first.stderr);
+    let lines = approve_lines(&first.stdout);
+    assert_eq!(lines.len(), 2, "{}", first.stdout);
+    assert!(lines[0].contains(r#"'kid["a"].revoke'"#), "{lines:?}");
+    assert!(lines[1].contains(r#"'kid["b"].revoke'"#), "{lines:?}");
+    let bob_machine = Test::new()
+        .file("release.yaml", parent)
+        .file("rb.yaml", child);
+    // Alice's own role cannot approve either item, even named right.
+    let own = at_line(dir, &cluster, "alice", &lines[0]);
+    assert_eq!(own.status, 2, "{}{}", own.stdout, own.stderr);
+    let approved = at_line(bob_machine.dir(), &cluster, "bob", &lines[0]);
+    assert_eq!(approved.status, 0, "{}{}", approved.stdout, approved.stderr);
+    assert_eq!(
+        cluster
+            .admin(
+                "SELECT step || ' ' || approver || ' ' || target FROM runbook_approvals",
+                DATABASE
+            )
+            .trim(),
+        r#"kid["a"].revoke bob $ echo a >> revoked.txt"#
+    );
+    let resume = ["resume", "release.yaml"];
+    let second = at(dir, &cluster, "alice", &resume);
+    assert_eq!(second.status, 3, "{}{}", second.stdout, second.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("revoked.txt")).unwrap(),
+        "a\n"
+    );
+    // Bob sees, from his machine, that item a is approved and b is not.
+    let status = at(
+        bob_machine.dir(),
+        &cluster,
+        "bob",
+        &["status", "release.yaml"],
+    );
+    assert_eq!(status.status, 0, "{}{}", status.stdout, status.stderr);
+    status.stdout_has(r#"kid["a"].revoke approved by bob"#);
+    assert!(
+        !status.stdout.contains(r#"kid["b"].revoke approved"#),
+        "{}",
+        status.stdout
+    );
+    let lines = approve_lines(&second.stdout);
+    assert_eq!(lines.len(), 1, "{}", second.stdout);
+    assert!(lines[0].contains(r#"'kid["b"].revoke'"#), "{lines:?}");
+    let approved = at_line(bob_machine.dir(), &cluster, "bob", &lines[0]);
+    assert_eq!(approved.status, 0, "{}{}", approved.stdout, approved.stderr);
+    let done = at(dir, &cluster, "alice", &resume);
+    assert_eq!(done.status, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("revoked.txt")).unwrap(),
+        "a\nb\n"
+    );
+    let report = at(
+        bob_machine.dir(),
+        &cluster,
+        "bob",
+        &["report", "release.yaml", "--format", "markdown"],
+    );
+    assert_eq!(report.status, 0, "{}{}", report.stdout, report.stderr);
+    report.stdout_has(r#"`kid` (`kid["a"].revoke`): approved by bob at "#);
+    report.stdout_has(r#"`kid` (`kid["b"].revoke`): approved by bob at "#);
 }
