@@ -126,6 +126,10 @@ pub struct Engine {
     /// the child run by step `kid` (`kid.sub.` below that), so a bare id never
     /// confirms a child's step of the same name.
     pub(super) scope: String,
+    /// How approvals name this runbook's steps (`crate::approval::name`): as
+    /// `scope`, but with the item of a fan-out (`kid["a"].`), so that each
+    /// item's child run asks for — and is opened by — an approval of its own.
+    pub(super) approval_scope: String,
     /// Evidence re-run for a gate (its `within` expired) that failed this time.
     pub(super) failed_evidence: Option<String>,
     /// The manual step whose instructions were shown before its confirmation was
@@ -161,10 +165,23 @@ pub struct Engine {
     pub(super) approvals: Arc<dyn ApprovalStore>,
     pub(super) approval_run: String,
     pub(super) approval_file: PathBuf,
-    /// Steps blocked in this process waiting for approval: `--confirm` name →
-    /// what they wait for, and whether the command that carries on must also
-    /// give their `--confirm`.
-    pub(super) awaiting_approval: BTreeMap<String, (String, bool)>,
+    /// Steps blocked in this process waiting for approval, by the name the
+    /// approval is bound to (`kid["a"].revoke`).
+    pub(super) awaiting_approval: BTreeMap<String, Awaiting>,
+    /// The approval events this run journaled (or its children forwarded),
+    /// for a parent to journal too: a child's approvals then show in the
+    /// parent's `status` and `report`, item by item.
+    pub(super) approval_events: Vec<EventKind>,
+}
+
+/// A step waiting for approval, for the commands that carry on.
+#[derive(Debug, Clone)]
+pub(super) struct Awaiting {
+    /// What it waits for (`1 approval from bob`).
+    pub what: String,
+    /// Its `--confirm` name (`kid.revoke`), when the command that carries on
+    /// must also give it (the step's confirmation needs it without a terminal).
+    pub confirm: Option<String>,
 }
 
 /// Where a child runbook's run belongs: the parent run and step that run it,
@@ -256,6 +273,7 @@ impl Engine {
             team: opened.team,
             depth: opened.depth,
             scope: String::new(),
+            approval_scope: String::new(),
             failed_evidence: None,
             instructions_shown: None,
             unconfirmed: BTreeSet::new(),
@@ -270,6 +288,7 @@ impl Engine {
             approval_run,
             approval_file,
             awaiting_approval: BTreeMap::new(),
+            approval_events: Vec::new(),
         }
     }
 
@@ -671,9 +690,10 @@ impl Engine {
         self.say(&format!("Run {} {verdict}", self.run_id));
         // A child's are its parent's to say, with the command that carries on.
         if *end == RunEnd::Blocked && self.depth == 0 {
-            for (name, (what, _)) in &self.awaiting_approval {
+            for (name, awaiting) in &self.awaiting_approval {
                 self.say(&format!(
-                    "`{name}` is {what}: one of them approves it with `{}`",
+                    "`{name}` is {}: one of them approves it with `{}`",
+                    awaiting.what,
                     self.approve_command(name)
                 ));
             }
@@ -699,11 +719,13 @@ impl Engine {
         if self.options.yes {
             command.push_str(" --yes");
         }
-        let approved_then_confirmed = self
+        // Items of a fan-out share their `--confirm` name: given once.
+        let approved_then_confirmed: BTreeSet<&String> = self
             .awaiting_approval
-            .iter()
-            .filter(|(name, (_, confirm))| *confirm && !self.unconfirmed.contains(*name))
-            .map(|(name, _)| name);
+            .values()
+            .filter_map(|awaiting| awaiting.confirm.as_ref())
+            .filter(|name| !self.unconfirmed.contains(*name))
+            .collect();
         for id in self
             .unconfirmed
             .iter()
