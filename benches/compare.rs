@@ -40,6 +40,8 @@ mod playbooks;
 mod rng;
 #[path = "support/runbooks.rs"]
 mod runbooks;
+#[path = "compare/text.rs"]
+mod text;
 #[path = "compare/workflows.rs"]
 mod workflows;
 
@@ -100,9 +102,9 @@ fn main() {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "| tool (input) | one file: median (CPU) | × runbook | {count} files: MB/s (of CPU) | × runbook |"
+        "| tool (input) | one file: median | CPU | × runbook (wall / CPU) | {count} files: MB/s | MB/s of CPU | × runbook (wall / CPU) |"
     );
-    let _ = writeln!(table, "|---|---|---|---|---|");
+    let _ = writeln!(table, "|---|---|---|---|---|---|---|");
     for (tool, figures) in tools.iter().zip(&measured) {
         let _ = writeln!(table, "{}", figures.row(tool, &tools[0], &measured[0]));
     }
@@ -164,14 +166,14 @@ impl Inputs {
             "yml",
             &sizes,
             0x5eed_0003,
-            |rng, n| workflows::workflow(rng, n),
+            workflows::workflow,
         );
         let playbooks = Set::write(
             &dir.join("playbooks"),
             "yml",
             &sizes,
             0x5eed_0004,
-            |rng, n| playbooks::playbook(rng, n),
+            playbooks::playbook,
         );
         Inputs {
             runbook,
@@ -347,37 +349,38 @@ impl Measured {
     fn row(&self, tool: &Tool, base_tool: &Tool, base: &Measured) -> String {
         let name = format!("{} ({})", tool.name, tool.input);
         if tool.program.is_none() {
-            return format!("| {name} | {} | | | |", tool.version());
+            return format!("| {name} | {} | | | | | |", tool.version());
         }
-        let one = median(self.one.iter().map(Runs::median));
-        let one_cpu = median(self.one.iter().map(Runs::cpu_each));
-        let one_ratio = median(
-            self.one
-                .iter()
-                .zip(&base.one)
-                .map(|(a, b)| a.median() / b.median()),
-        );
+        // The directories differ a little in size: compare seconds per megabyte.
         let megabytes = float(tool.set_bytes) / 1e6;
         let base_megabytes = float(base_tool.set_bytes) / 1e6;
-        let wall = median(self.set.iter().map(Runs::median));
-        let cpu = median(self.set.iter().map(Runs::cpu_each));
-        // Seconds per megabyte against runbook's: the directories differ a little in size.
-        let set_ratio = median(
-            self.set
-                .iter()
-                .zip(&base.set)
-                .map(|(a, b)| (a.median() / megabytes) / (b.median() / base_megabytes)),
-        );
+        let per_mb = |runs: &Runs, megabytes: f64| Runs {
+            wall: runs.wall.iter().map(|w| w / megabytes).collect(),
+            cpu: runs.cpu / megabytes,
+        };
+        let set: Vec<Runs> = self.set.iter().map(|r| per_mb(r, megabytes)).collect();
+        let base_set: Vec<Runs> = base.set.iter().map(|r| per_mb(r, base_megabytes)).collect();
         format!(
-            "| {name} | {} ({}) | {} | {:.2} ({:.2}) | {} |",
-            ms(one),
-            ms(one_cpu),
-            times(one_ratio),
-            megabytes / wall,
-            megabytes / cpu,
-            times(set_ratio),
+            "| {name} | {} | {} | {} | {:.2} | {:.2} | {} |",
+            ms(median(self.one.iter().map(Runs::median))),
+            ms(median(self.one.iter().map(Runs::cpu_each))),
+            ratios(&self.one, &base.one),
+            1.0 / median(set.iter().map(Runs::median)),
+            1.0 / median(set.iter().map(Runs::cpu_each)),
+            ratios(&set, &base_set),
         )
     }
+}
+
+/// The median of the per-round ratios to runbook's, in wall time and in CPU time.
+fn ratios(runs: &[Runs], base: &[Runs]) -> String {
+    let wall = median(runs.iter().zip(base).map(|(a, b)| a.median() / b.median()));
+    let cpu = median(
+        runs.iter()
+            .zip(base)
+            .map(|(a, b)| a.cpu_each() / b.cpu_each()),
+    );
+    format!("{} / {}", times(wall), times(cpu))
 }
 
 /// The tool in the venv, if it is there.
@@ -506,10 +509,10 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 fn uptime() -> String {
-    Command::new("uptime")
-        .output()
-        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        .unwrap_or_else(|_| "uptime: not available".to_owned())
+    Command::new("uptime").output().map_or_else(
+        |_| "uptime: not available".to_owned(),
+        |output| String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+    )
 }
 
 fn env_number(name: &str, default: usize) -> usize {
