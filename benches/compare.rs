@@ -26,7 +26,8 @@
 //! first problem would not have read the rest.
 //!
 //! Environment: `RUNBOOK_COMPARE_FILES` (files in each directory, default 500),
-//! `RUNBOOK_COMPARE_ROUNDS` (default 3). The default run takes about five minutes on a loaded 2-core machine.
+//! `RUNBOOK_COMPARE_ROUNDS` (default 3). The default run takes about seven minutes
+//! on a loaded 2-core machine, most of it the Python tools on their directories.
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -47,8 +48,8 @@ mod workflows;
 
 use rng::Rng;
 
-/// The one file: a bundled procedure of a common size (6.6 KB, 17 steps), with no
-/// child runbook, so every tool reads exactly one file.
+/// The one file: a bundled procedure of a common size (6.6 KB, 13 steps and a
+/// rollback of 4), with no child runbook, so every tool reads exactly one file.
 const BUNDLED: &str = "runbooks/procedures/nginx-certificate-renewal.yaml";
 const VENV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/compare-venv");
 const MIN_RUNS: usize = 5;
