@@ -5,6 +5,7 @@
 //! test can prove a request was never made.
 
 mod actions;
+mod attack_fanout;
 mod bypass;
 mod chain;
 mod connections;

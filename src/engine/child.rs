@@ -30,7 +30,7 @@ use crate::engine::state_dir::StateDir;
 use crate::engine::{EngineError, Stop};
 use crate::eval::answers::Answers;
 use crate::eval::inputs::Spec;
-use crate::eval::items::label;
+use crate::eval::items::{label, repeated};
 use crate::eval::load;
 use crate::secret::Redactor;
 
@@ -146,6 +146,12 @@ impl Engine {
             let end = run.run().await;
             return self.one_child(end);
         };
+        if let Some(twice) = repeated(items) {
+            return Ok(failed(format!(
+                "`for_each` gives {} twice: each item is one child run, known by its value, so the second would be taken for the first (drop the repeat, or make the items differ)",
+                label(twice)
+            )));
+        }
         // The runbook file is locked once for the whole fan-out: its items run
         // side by side, each under its own state directory's lock.
         let locked = StateDir::for_runbook(&file, &runbook.id.value)
@@ -245,6 +251,8 @@ impl Engine {
                 parent_run: self.run_id.clone(),
                 step: step.id.value.clone(),
                 item: item.cloned(),
+                item_secret: item.is_some_and(|i| self.values.redactor.leaks(&i.to_string())),
+                shown_item: item.map(|i| self.values.redactor.redact(&label(i))),
                 item_state: None,
             },
             approvals: Arc::clone(&self.approvals),
@@ -468,9 +476,10 @@ impl ChildRun {
             )) => {
                 let kept = state.kept_path(&run_id);
                 let (outputs, replayed, redactor) = read_back(outputs, &secret_fingerprints, &kept);
-                let shown = item
+                let shown = place
+                    .shown_item
                     .as_ref()
-                    .map_or_else(String::new, |i| format!("{} · ", label(i)));
+                    .map_or_else(String::new, |i| format!("{i} · "));
                 if let Ok(mut operator) = operator.lock() {
                     operator.say(&format!(
                         "{}{shown}child run {run_id} passed earlier in this run",
@@ -530,7 +539,7 @@ impl ChildRun {
             Err(error) => return ChildEnd::failed(item, error.to_string()),
         };
         child.scope = scope;
-        child.item = item.as_ref().map(label);
+        child.item.clone_from(&place.shown_item);
         child.approvals = approvals;
         child.approval_run = approval_run;
         child.approval_file = approval_file;
@@ -663,10 +672,11 @@ fn read_back(
 /// superseded, is over: the parent starts a new one.
 fn earlier_run(state: &StateDir, place: &ChildPlace) -> Option<(PathBuf, Earlier)> {
     let runs: Vec<(PathBuf, Replay)> = state.readable_runs().ok()?;
+    let recorded = place.recorded_item();
     let (path, replay) = runs.into_iter().rev().find(|(_, replay)| {
         replay.events.iter().any(|event| {
             matches!(&event.kind, EventKind::ChildOf { parent_run, step, item }
-                if *parent_run == place.parent_run && *step == place.step && *item == place.item)
+                if *parent_run == place.parent_run && *step == place.step && *item == recorded)
         })
     })?;
     let last = &replay.events.last()?.kind;

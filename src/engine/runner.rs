@@ -174,10 +174,31 @@ pub(super) struct ChildPlace {
     pub parent_run: String,
     pub step: String,
     pub item: Option<serde_json::Value>,
+    /// Whether the item holds a secret: the child's journal then records it
+    /// by fingerprint (see [`ChildPlace::recorded_item`]).
+    pub item_secret: bool,
+    /// The item as messages name it (`item "b.test"`), secrets masked by the
+    /// parent, who knows which parts of it are secret.
+    pub shown_item: Option<String>,
     /// A fan-out item's state directory: items run side by side, so each has
     /// its own journals and lock; the runbook file's lock is held once for
     /// the whole fan-out.
     pub item_state: Option<StateDir>,
+}
+
+impl ChildPlace {
+    /// The item as the child's `child_of` event records it, and as a resumed
+    /// parent looks for it there: its value, or the fingerprint of that when
+    /// it holds a secret (a journal never holds one).
+    pub fn recorded_item(&self) -> Option<serde_json::Value> {
+        self.item.as_ref().map(|item| {
+            if self.item_secret {
+                serde_json::Value::String(crate::secret::fingerprint(&item.to_string()))
+            } else {
+                item.clone()
+            }
+        })
+    }
 }
 
 /// What a run is started or continued with, besides its state.
@@ -370,7 +391,7 @@ impl Engine {
             engine.record(EventKind::ChildOf {
                 parent_run: place.parent_run.clone(),
                 step: place.step.clone(),
-                item: place.item.clone(),
+                item: place.recorded_item(),
             })?;
         }
         engine.supersede(&superseded);
