@@ -9,6 +9,7 @@ mod support;
 mod tty;
 
 mod agreement;
+mod attack_tls;
 mod approval;
 mod ci;
 mod cli;

@@ -1,0 +1,99 @@
+//! Hostile cases for `http.resolve` and `http.tls`: a `resolve` that would not
+//! be used must never let the request go to the host DNS names.
+
+use crate::support::{Ran, Test, binary};
+use crate::tls::server::{Ca, TlsServer};
+
+fn runbook(test: &Test, args: &[&str]) -> Ran {
+    let output = std::process::Command::new(binary())
+        .args(args)
+        .current_dir(test.dir())
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the runbook binary");
+    Ran {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The URL's host and the `resolve` host both come from inputs. `localhost` is
+/// the URL's host, served on loopback (its DNS answer) with a certificate the
+/// step trusts; `resolve` names another host, to be reached at 127.0.0.2.
+/// Were the request sent, it would go to `localhost` by DNS — the real host,
+/// the one `resolve` was written to keep it from. It must fail before anything
+/// is sent, in `run`, in a `wait_for` and in `plan --probe`.
+#[test]
+fn a_resolve_host_that_is_not_a_templated_urls_host_sends_nothing_to_the_real_host() {
+    let ca = Ca::new("Runbook Test CA");
+    let leaf = ca.leaf(&["localhost"], -1, 90, &[0x33]);
+    let server = TlsServer::start(&[("localhost", &leaf)], None);
+    let port = server.port();
+    let yaml = format!(
+        r#"runbook: any
+inputs:
+  server_name: {{ default: localhost }}
+  resolve_name: {{ default: other.test }}
+steps:
+  - id: request
+    http:
+      url: "https://{{{{ inputs.server_name }}}}:{port}/"
+      resolve: {{ "{{{{ inputs.resolve_name }}}}": 127.0.0.2 }}
+      tls: {{ ca: ca.pem }}
+"#
+    );
+    let polled = format!(
+        r#"runbook: polled
+inputs:
+  server_name: {{ default: localhost }}
+  resolve_name: {{ default: other.test }}
+steps:
+  - id: poll
+    wait_for:
+      http:
+        url: "https://{{{{ inputs.server_name }}}}:{port}/"
+        resolve: {{ "{{{{ inputs.resolve_name }}}}": 127.0.0.2 }}
+        tls: {{ ca: ca.pem }}
+      timeout: 1s
+      interval: 200ms
+"#
+    );
+    let test = Test::new()
+        .file("any.yaml", &yaml)
+        .file("polled.yaml", &polled)
+        .file("ca.pem", ca.pem());
+    let said = "resolve names `other.test`, but the URL's host is `localhost`: it would never be used";
+    for args in [
+        &["run", "any.yaml"][..],
+        &["run", "polled.yaml"],
+        &["plan", "any.yaml", "--probe"],
+    ] {
+        let ran = runbook(&test, args);
+        let shown = format!("{}\n{}", ran.stdout, ran.stderr);
+        assert!(shown.contains(said), "{args:?}: {shown}");
+        assert_eq!(
+            server.connections(),
+            0,
+            "{args:?} connected to the real host: {shown}"
+        );
+    }
+    // The same runbook with the names agreeing reaches the server it names
+    // (at 127.0.0.1, where `localhost` is served): the check above is not
+    // what stops every request.
+    let agreeing = runbook(
+        &test,
+        &["run", "any.yaml", "--set", "resolve_name=localhost"],
+    );
+    assert_eq!(agreeing.status, 1, "127.0.0.2 serves nothing");
+    assert_eq!(server.connections(), 0);
+    let reached = yaml.replace("127.0.0.2", "127.0.0.1");
+    let test = test.file("reached.yaml", reached);
+    let ran = runbook(
+        &test,
+        &["run", "reached.yaml", "--set", "resolve_name=localhost"],
+    );
+    assert_eq!(ran.status, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(server.connections(), 1);
+}
