@@ -64,7 +64,8 @@ steps:
         .file("any.yaml", &yaml)
         .file("polled.yaml", &polled)
         .file("ca.pem", ca.pem());
-    let said = "resolve names `other.test`, but the URL's host is `localhost`: it would never be used";
+    let said =
+        "resolve names `other.test`, but the URL's host is `localhost`: it would never be used";
     for args in [
         &["run", "any.yaml"][..],
         &["run", "polled.yaml"],
@@ -96,4 +97,80 @@ steps:
     );
     assert_eq!(ran.status, 0, "{}\n{}", ran.stdout, ran.stderr);
     assert_eq!(server.connections(), 1);
+}
+
+/// `runbook ARGS` in `test`'s directory, killed (and the test failed) if it
+/// has not ended within ten seconds.
+fn ends(test: &Test, args: &[&str]) -> Ran {
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(binary())
+        .args(args)
+        .current_dir(test.dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the runbook binary");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().expect("poll the binary").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`runbook {args:?}` still reading after 10s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("the binary's output");
+    Ran {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A TLS file that is a device or a pipe never ends (or never starts): read as
+/// a file, `/dev/zero` filled the memory of `validate` and of the run. It is
+/// refused as not a regular file, named literally or through an input.
+#[test]
+fn a_tls_file_that_is_a_device_or_a_pipe_is_refused_not_read_forever() {
+    let test = Test::new().file(
+        "zero.yaml",
+        r#"runbook: zero
+inputs:
+  ca: { default: /dev/zero }
+steps:
+  - id: literal
+    http: { url: "https://a.test/", tls: { ca: /dev/zero } }
+  - id: templated
+    http: { url: "https://a.test/", tls: { ca: "{{ inputs.ca }}" } }
+"#,
+    );
+    let fifo = test.dir().join("fifo.pem");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("make a FIFO");
+    let said = "tls.ca `/dev/zero` cannot be read: it is not a regular file";
+    let validated = ends(&test, &["validate", "zero.yaml"]);
+    assert_eq!(validated.status, 1);
+    assert!(validated.stdout.contains(said), "{}", validated.stdout);
+    let yaml = std::fs::read_to_string(test.dir().join("zero.yaml")).expect("the runbook");
+    let test = test.file(
+        "templated.yaml",
+        yaml.replace("runbook: zero", "runbook: templated").replace(
+            "  - id: literal\n    http: { url: \"https://a.test/\", tls: { ca: /dev/zero } }\n",
+            "",
+        ),
+    );
+    for ca in ["/dev/zero", "fifo.pem"] {
+        let ran = ends(
+            &test,
+            &["run", "templated.yaml", "--set", &format!("ca={ca}")],
+        );
+        assert_eq!(ran.status, 1, "{}\n{}", ran.stdout, ran.stderr);
+        assert!(
+            ran.stdout.contains(&format!(
+                "tls.ca `{ca}` cannot be read: it is not a regular file"
+            )),
+            "{}",
+            ran.stdout
+        );
+    }
 }

@@ -9,8 +9,8 @@ mod support;
 mod tty;
 
 mod agreement;
-mod attack_tls;
 mod approval;
+mod attack_tls;
 mod ci;
 mod cli;
 mod conventions;

@@ -77,7 +77,8 @@ fn secret_items_killed_mid_fan_out_resume_once_each_and_no_journal_holds_them() 
     // Two at a time: `first…hold` holds one slot while the second, the third
     // and `fourth…hold` pass through the other; the fifth has not started
     // when both holders are killed.
-    let hosts = "firstSECREThold,secondSECRETvalue,thirdSECRETvalue,fourthSECREThold,fifthSECRETvalue";
+    let hosts =
+        "firstSECREThold,secondSECRETvalue,thirdSECRETvalue,fourthSECREThold,fifthSECRETvalue";
     let mut first = work
         .runbook(["run", "parent.yaml", "--confirm", "fan.act"])
         .env("RUNBOOK_INPUT_HOSTS", hosts)

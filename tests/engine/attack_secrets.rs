@@ -51,12 +51,7 @@ steps:
     let events = work.join("events.jsonl");
     for file in ["fan.yaml", "children.yaml"] {
         let ran = work
-            .runbook([
-                "run",
-                file,
-                "--events",
-                events.to_str().expect("UTF-8"),
-            ])
+            .runbook(["run", file, "--events", events.to_str().expect("UTF-8")])
             .env("RUNBOOK_INPUT_HOSTS", HOSTS)
             .status(1);
         let shown = all(&ran);
@@ -65,9 +60,7 @@ steps:
         assert!(shown.contains("item \"••••Tone\""), "{file}: {shown}");
         assert!(!shown.contains("SECRET"), "{file}: {shown}");
         for format in ["markdown", "json", "html"] {
-            let report = work
-                .runbook(["report", file, "--format", format])
-                .status(0);
+            let report = work.runbook(["report", file, "--format", format]).status(0);
             assert!(!all(&report).contains("SECRET"), "{file} {format}");
         }
         let plan = work
