@@ -6,6 +6,7 @@
 
 mod actions;
 mod attack_fanout;
+mod attack_matchers;
 mod attack_secrets;
 mod bypass;
 mod chain;
