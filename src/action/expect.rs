@@ -22,6 +22,7 @@ use std::fmt;
 use regex::Regex;
 use serde_json::Value;
 
+mod path;
 mod text;
 #[cfg(test)]
 mod text_tests;
@@ -29,6 +30,8 @@ mod tls;
 
 pub use text::TextCheck;
 pub use tls::TlsCheck;
+
+use path::Lookup;
 
 use super::command::CommandOutput;
 use super::http::Response;
@@ -95,6 +98,10 @@ impl Expectation {
             let relation = relation(check);
             if path.is_empty() {
                 lines.push(format!("json {relation}"));
+            } else if path::has_every(path) {
+                lines.push(format!(
+                    "json {path} {relation} for each `*` (at least one)"
+                ));
             } else {
                 lines.push(format!("json {path} {relation}"));
             }
@@ -437,10 +444,17 @@ fn check_json(
         Some(value) => {
             for (path, check) in &expect.json {
                 if let Some(mut mismatch) = check_path(document, value, path, check) {
-                    if let Mismatch::Json { actual, .. } = &mut mismatch
+                    if let Mismatch::Json {
+                        actual,
+                        path: shown,
+                        ..
+                    } = &mut mismatch
                         && !quote
                     {
                         "something else (not shown: the output is secret)".clone_into(actual);
+                        // A `*` names the element by its key, which is the
+                        // output's too: the path as the runbook wrote it.
+                        path.clone_into(shown);
                     }
                     mismatches.push(mismatch);
                 }
@@ -521,58 +535,34 @@ pub fn explain(explain: &[(i64, String)], code: impl Into<i64>) -> Option<&str> 
         .map(|(_, message)| message.as_str())
 }
 
-/// Where a dotted path leads in a document.
-enum Lookup<'v> {
-    Found(&'v Value),
-    /// Why not, worded for the message ("`result` has no key `status`").
-    Missing(String),
-}
-
-fn lookup<'v>(root: Document, document: &'v Value, path: &str) -> Lookup<'v> {
-    let mut value = document;
-    // The part of the path walked so far, to say where the walk stopped.
-    let mut walked = String::new();
-    if path.is_empty() {
-        return Lookup::Found(value);
-    }
-    for segment in path.split('.') {
-        let here = if walked.is_empty() {
-            format!("the {}", root.name())
-        } else {
-            format!("`{walked}`")
-        };
-        let next = match value {
-            Value::Object(map) => map
-                .get(segment)
-                .ok_or_else(|| format!("{here} has no key `{segment}`")),
-            Value::Array(list) => match segment.parse::<usize>() {
-                Ok(index) => list.get(index).ok_or_else(|| match list.len() {
-                    0 => format!("{here} has no element {index}: it is empty"),
-                    1 => format!("{here} has no element {index}: it has 1"),
-                    n => format!("{here} has no element {index}: it has {n}"),
-                }),
-                Err(_) => Err(format!(
-                    "{here} is a list, and `{segment}` is not an index (0, 1, …)"
-                )),
-            },
-            scalar => Err(format!(
-                "{here} is {}, which has no `{segment}`",
-                render(scalar)
-            )),
-        };
-        match next {
-            Ok(found) => value = found,
-            Err(reason) => return Lookup::Missing(reason),
-        }
-        if !walked.is_empty() {
-            walked.push('.');
-        }
-        walked.push_str(segment);
-    }
-    Lookup::Found(value)
-}
-
+/// The check at `path` — at every place it leads to, for a path with `*` —
+/// or the first place that fails it, saying how many of how many failed.
 fn check_path(root: Document, document: &Value, path: &str, check: &Check) -> Option<Mismatch> {
+    let places = path::places(root, document, path);
+    if !path::has_every(path) {
+        let place = places.into_iter().next()?;
+        return judge(root, path, place.lookup, check);
+    }
+    let total = places.len();
+    let mut failed = places
+        .into_iter()
+        .filter_map(|place| judge(root, &place.path, place.lookup, check));
+    let mut first = failed.next()?;
+    let more = failed.count();
+    if let Mismatch::Json { actual, .. } = &mut first {
+        let failing = more + 1;
+        let of = if failing == 1 && total == 1 {
+            String::new()
+        } else {
+            format!(" ({failing} of {total} places `{path}` leads to fail)")
+        };
+        actual.push_str(&of);
+    }
+    Some(first)
+}
+
+/// The check on what one place holds (`lookup`), named `path` in its message.
+fn judge(root: Document, path: &str, lookup: Lookup<'_>, check: &Check) -> Option<Mismatch> {
     let mismatch = |expected: String, actual: String| {
         Some(Mismatch::Json {
             document: root,
@@ -581,10 +571,10 @@ fn check_path(root: Document, document: &Value, path: &str, check: &Check) -> Op
             actual,
         })
     };
-    let value = match lookup(root, document, path) {
+    let value = match lookup {
         Lookup::Found(value) => value,
         Lookup::Missing(_) if matches!(check, Check::Exists(false)) => return None,
-        Lookup::Missing(reason) => {
+        Lookup::Missing(reason) | Lookup::NoElements(reason) => {
             return mismatch(expected_text(check), format!("nothing ({reason})"));
         }
     };
@@ -653,8 +643,16 @@ fn expected_text(check: &Check) -> String {
     }
 }
 
-/// `3` rather than `3.0` for whole operands, as the runbook wrote them.
+/// `3` rather than `3.0` for whole operands, and `25920000000000000` rather
+/// than `2.592e+16`, as the runbook wrote them.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "only a whole number well inside i64's range is cast"
+)]
 fn number_text(number: f64) -> String {
+    if number.fract() == 0.0 && number.abs() < 9.0e15 * 1000.0 {
+        return (number as i64).to_string();
+    }
     serde_json::Number::from_f64(number).map_or_else(
         || number.to_string(),
         |n| {
@@ -974,7 +972,7 @@ mod tests {
             (
                 "result.policies.first",
                 Check::Exists(true),
-                "`result.policies.first`: expected to exist, got nothing (`result.policies` is a list, and `first` is not an index (0, 1, …))",
+                "`result.policies.first`: expected to exist, got nothing (`result.policies` is a list, and `first` is not an index (0, 1, …, or * for every element))",
             ),
             (
                 "result.ttl.unit",
@@ -990,6 +988,64 @@ mod tests {
                 "",
                 Check::Len(1.into()),
                 "the JSON body: expected length 1, got length 5: {\"errors\":[],\"messages\":[{\"code\":10000,\"message\":\"This API Token is valid and ac…",
+            ),
+        ];
+        for (path, check, message) in cases {
+            assert_eq!(
+                messages(&response, path, check),
+                vec![message.to_owned()],
+                "{path}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_star_checks_every_element_and_names_the_one_that_fails() {
+        let response = envelope().await;
+        // Every element holds: passes.
+        for (path, check) in [
+            ("result.policies.*.id", Check::Matches(regex("^p[12]$"))),
+            ("messages.*.code", Check::Equals(json!(10000))),
+            ("result_info.*", Check::Compare(Comparison::Ge, 1.0.into())),
+            ("result.policies.*.name", Check::Exists(false)),
+        ] {
+            assert_eq!(
+                messages(&response, path, check),
+                Vec::<String>::new(),
+                "{path}"
+            );
+        }
+        let cases = [
+            (
+                "result.policies.*.id",
+                Check::Equals(json!("p1")),
+                "`result.policies.1.id`: expected \"p1\", got \"p2\" (1 of 2 places `result.policies.*.id` leads to fail)",
+            ),
+            (
+                "result.policies.*.id",
+                Check::Equals(json!("p3")),
+                "`result.policies.0.id`: expected \"p3\", got \"p1\" (2 of 2 places `result.policies.*.id` leads to fail)",
+            ),
+            // Nothing to check is no evidence, not even that nothing is there.
+            (
+                "errors.*.code",
+                Check::Exists(false),
+                "`errors.*`: expected not to exist, got nothing (`errors` is empty: `*` needs at least one element)",
+            ),
+            (
+                "result.tags.*",
+                Check::NotEmpty(true),
+                "`result.tags.*`: expected not empty, got nothing (`result.tags` is empty: `*` needs at least one element)",
+            ),
+            (
+                "result.ttl.*",
+                Check::Exists(true),
+                "`result.ttl.*`: expected to exist, got nothing (`result.ttl` is 3600 (a number), which has no elements)",
+            ),
+            (
+                "result.policies.*.id.x",
+                Check::Exists(true),
+                "`result.policies.0.id.x`: expected to exist, got nothing (`result.policies.0.id` is \"p1\", which has no `x`) (2 of 2 places `result.policies.*.id.x` leads to fail)",
             ),
         ];
         for (path, check, message) in cases {

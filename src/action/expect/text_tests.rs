@@ -127,6 +127,25 @@ async fn stdout_is_read_as_json_by_path_and_as_a_whole() {
         ]
     );
 
+    // `*`: every element, each named by its own path; none is no evidence.
+    let nodes = ran(r#"echo '{"nodes": [{"ready": true}, {"ready": false}], "pods": []}'"#).await;
+    let every = Expectation {
+        json: vec![
+            ("nodes.*.ready".into(), Check::Equals(json!(true))),
+            ("pods.*.phase".into(), Check::Exists(false)),
+        ],
+        ..command_expecting()
+    };
+    assert_eq!(
+        said(&every, &nodes),
+        vec![
+            "`nodes.1.ready`: expected true, got false (1 of 2 places `nodes.*.ready` leads to fail)"
+                .to_owned(),
+            "`pods.*`: expected not to exist, got nothing (`pods` is empty: `*` needs at least one element)"
+                .to_owned(),
+        ]
+    );
+
     let text = ran("echo hello; echo world").await;
     assert_eq!(
         said(&paths, &text),
@@ -153,6 +172,20 @@ async fn a_secret_output_is_never_quoted_in_a_failure() {
         assert!(!message.contains("hunter2"), "{message}");
         assert!(message.contains("not shown"), "{message}");
     }
+    // A `*` over an object names its keys, which are the secret output's too.
+    let keyed = ran(r#"echo '{"users": {"hunter2-s3cr3t": 0}}'"#).await;
+    let every = Expectation {
+        json: vec![("users.*".into(), Check::Equals(json!(1)))],
+        secret_output: true,
+        ..command_expecting()
+    };
+    assert_eq!(
+        said(&every, &keyed),
+        vec![
+            "`users.*`: expected 1, got something else (not shown: the output is secret)"
+                .to_owned()
+        ]
+    );
 }
 
 #[tokio::test]
