@@ -10,6 +10,7 @@
 //! [`tally`] is the one place that decides which decisions count.
 
 pub mod local;
+pub mod name;
 pub mod store;
 pub mod tally;
 

@@ -94,27 +94,34 @@ pub struct Item {
     pub reason: Option<String>,
     /// When it finished in the run.
     pub at: Option<String>,
-    /// Who approved it (`approve:`), when, and what: the last approval in the run.
-    pub approved: Option<Approval>,
+    /// Who approved it (`approve:`), when, and what: the last approval in the
+    /// run of each name bound to the step — its own, or, for a step that runs
+    /// a child runbook, each of the child's (item by item in a fan-out).
+    pub approved: Vec<Approval>,
 }
 
 /// An approval of an item, as the journal records it.
 #[derive(Debug, Clone)]
 pub struct Approval {
+    /// The name the approval is bound to when not the step's id (`kid["a"].revoke`).
+    pub name: Option<String>,
     pub approvals: Vec<crate::engine::journal::ApprovalRecord>,
     pub target: String,
     pub runbook_sha256: String,
 }
 
 impl Approval {
-    /// `approved by bob 2026-12-03 09:14 UTC`.
+    /// `approved by bob 2026-12-03 09:14 UTC`, `kid["a"].revoke approved by …`.
     fn describe(&self) -> String {
         let by: Vec<String> = self
             .approvals
             .iter()
             .map(|a| format!("{} {}", a.approver, minute(&a.decided_at)))
             .collect();
-        format!("approved by {}", by.join(", "))
+        match &self.name {
+            Some(name) => format!("{name} approved by {}", by.join(", ")),
+            None => format!("approved by {}", by.join(", ")),
+        }
     }
 }
 
@@ -181,20 +188,7 @@ impl Status {
                     }
                 }),
                 at: last.map(|l| l.finished_at.clone()),
-                approved: run.as_ref().and_then(|r| {
-                    r.happenings.iter().rev().find_map(|h| match &h.what {
-                        HappeningKind::Approved {
-                            approvals,
-                            target,
-                            runbook_sha256,
-                        } if h.step.as_deref() == Some(step.id.value.as_str()) => Some(Approval {
-                            approvals: approvals.clone(),
-                            target: target.clone(),
-                            runbook_sha256: runbook_sha256.clone(),
-                        }),
-                        _ => None,
-                    })
-                }),
+                approved: run.as_ref().map_or_else(Vec::new, |r| approved(r, step)),
             }
         };
         let groups = runbook
@@ -307,7 +301,7 @@ impl Status {
     /// `deferred: until production deployment (2026-11-28)`, `blocked: …`.
     pub fn describe(&self, item: &Item) -> String {
         let day = item.at.as_deref().map(date);
-        match item.state {
+        let mut text = match item.state {
             State::Done => {
                 let mut text = "done".to_owned();
                 if let Some(day) = day {
@@ -315,9 +309,6 @@ impl Status {
                 }
                 if let Some(operator) = self.operator() {
                     let _ = write!(text, " by {operator}");
-                }
-                if let Some(approval) = &item.approved {
-                    let _ = write!(text, " · {}", approval.describe());
                 }
                 text
             }
@@ -341,7 +332,12 @@ impl Status {
                     None => word.to_owned(),
                 }
             }
+        };
+        // A fan-out blocked on some items' approvals shows those given.
+        for approval in &item.approved {
+            let _ = write!(text, " · {}", approval.describe());
         }
+        text
     }
 }
 
@@ -562,12 +558,51 @@ fn item_json(status: &Status, item: &Item) -> Json {
         "reason": item.reason,
         "at": item.at,
         "operator": if item.at.is_some() { status.operator() } else { None },
-        "approved": item.approved.as_ref().map(|a| json!({
-            "approvals": a.approvals,
-            "target": a.target,
-            "runbook_sha256": a.runbook_sha256,
-        })),
+        "approved": item.approved.last().map(approval_json),
+        "approved_by_name": item
+            .approved
+            .iter()
+            .map(|a| (a.name.clone().unwrap_or_else(|| item.id.clone()), approval_json(a)))
+            .collect::<serde_json::Map<String, Json>>(),
     })
+}
+
+fn approval_json(approval: &Approval) -> Json {
+    json!({
+        "approvals": approval.approvals,
+        "target": approval.target,
+        "runbook_sha256": approval.runbook_sha256,
+    })
+}
+
+/// The latest approval in `run` of each name bound to `step`, in the order
+/// they were first given.
+fn approved(run: &Run, step: &Step) -> Vec<Approval> {
+    let mut found: Vec<Approval> = Vec::new();
+    for h in &run.happenings {
+        let HappeningKind::Approved {
+            approvals,
+            target,
+            runbook_sha256,
+        } = &h.what
+        else {
+            continue;
+        };
+        if h.step.as_deref() != Some(step.id.value.as_str()) {
+            continue;
+        }
+        let approval = Approval {
+            name: h.approval.clone(),
+            approvals: approvals.clone(),
+            target: target.clone(),
+            runbook_sha256: runbook_sha256.clone(),
+        };
+        match found.iter_mut().find(|a| a.name == approval.name) {
+            Some(earlier) => *earlier = approval,
+            None => found.push(approval),
+        }
+    }
+    found
 }
 
 fn run_json(run: Option<&Run>) -> Json {

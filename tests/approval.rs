@@ -923,3 +923,390 @@ fn a_child_runbooks_step_is_approved_through_its_parent_and_outlives_the_childs_
         "done\n"
     );
 }
+
+/// A parent that runs `child.yaml` for each of two items; the child's
+/// `revoke` must be approved by the approver, item by item.
+const FAN_OUT: &str = r#"
+runbook: rb
+steps:
+  - id: kid
+    for_each: [a, b]
+    runbook: child.yaml
+    with: { target: "{{ item }}" }
+"#;
+
+const FAN_OUT_CHILD: &str = r#"
+runbook: child
+inputs:
+  target: {}
+steps:
+  - id: check
+    effect: probe
+    command: "true"
+  - id: revoke
+    needs: [check]
+    effect: change
+    approve: { from: [runbook-approver] }
+    command: "echo {{ inputs.target }} >> revoked.txt"
+"#;
+
+/// Each approve command a run printed in `stdout`, as the shell line it is.
+pub(crate) fn approve_lines(stdout: &str) -> Vec<String> {
+    let lead = "approves it with `";
+    stdout
+        .match_indices(lead)
+        .map(|(at, _)| {
+            let rest = &stdout[at + lead.len()..];
+            rest[..rest.find('`').expect("a closing backquote")].to_owned()
+        })
+        .collect()
+}
+
+/// A `PATH` on which `runbook` is the built binary (linked in `dir/bin`), so
+/// a command line the run printed runs under `sh -c` as printed.
+pub(crate) fn path_with_runbook(dir: &Path) -> String {
+    let bin = dir.join("bin");
+    if !bin.exists() {
+        std::fs::create_dir(&bin).expect("a bin directory");
+        std::os::unix::fs::symlink(binary(), bin.join("runbook")).expect("link runbook");
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{path}", bin.display())
+}
+
+impl Ran {
+    fn approve_lines(&self) -> Vec<String> {
+        approve_lines(&self.stdout)
+    }
+}
+
+impl Host {
+    /// A shell line the run printed (`runbook …`), run by `sh` exactly as
+    /// printed, as the approver: quoting and all.
+    fn approve_line(&self, line: &str) -> Ran {
+        let mut command = Command::new("setpriv");
+        command
+            .arg(format!("--reuid={}", self.approver.uid))
+            .arg(format!("--regid={}", self.approver.gid))
+            .arg("--init-groups")
+            .args(["sh", "-c", line]);
+        self.prepare(&mut command);
+        command.env("PATH", path_with_runbook(self.dir.path()));
+        ran(command)
+    }
+}
+
+#[test]
+fn each_item_of_a_fan_out_child_is_approved_on_its_own_and_named_by_its_value() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(approver, FAN_OUT);
+    host.write("child.yaml", FAN_OUT_CHILD);
+    let first = host.run(&["run", "rb.yaml"]).status(3);
+    let lines = first.approve_lines();
+    assert_eq!(
+        lines.len(),
+        2,
+        "one approve command per item:\n{}",
+        first.stdout
+    );
+    for (line, item) in lines.iter().zip(["a", "b"]) {
+        assert!(
+            line.starts_with(&format!(
+                "runbook approve rb.yaml 'kid[\"{item}\"].revoke' --run "
+            )),
+            "{line}"
+        );
+        assert!(
+            first.stdout.contains(&format!(
+                "`kid[\"{item}\"].revoke` is waiting for 1 approval from runbook-approver"
+            )),
+            "{}",
+            first.stdout
+        );
+    }
+    // The name without the item names no request: it says how to name one.
+    let bare = host
+        .approve(&strings(&["approve", "rb.yaml", "kid.revoke"]))
+        .status(2);
+    assert!(
+        bare.stderr.contains(r#"kid["a"].revoke"#) || bare.stderr.contains("kid[ITEM].revoke"),
+        "{}",
+        bare.stderr
+    );
+    // Item a approved, as the run printed it: only a goes on.
+    let approved = host.approve_line(&lines[0]).status(0);
+    assert!(
+        approved.stdout.contains("$ echo a >> revoked.txt"),
+        "{}",
+        approved.stdout
+    );
+    let resume = first.resume_hint();
+    let second =
+        ran(host.operator(&resume.iter().map(String::as_str).collect::<Vec<_>>())).status(3);
+    assert_eq!(
+        std::fs::read_to_string(host.path("revoked.txt")).unwrap(),
+        "a\n"
+    );
+    assert!(
+        second
+            .stdout
+            .contains(r#"`kid["b"].revoke` is waiting for 1 approval"#),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        !second.stdout.contains(r#"`kid["a"].revoke` is waiting"#),
+        "{}",
+        second.stdout
+    );
+    // Status shows the approval of item a, and of no other.
+    let status = host.run(&["status", "rb.yaml"]).status(0).stdout;
+    assert!(
+        status.contains(r#"kid["a"].revoke approved by runbook-approver"#),
+        "{status}"
+    );
+    assert!(!status.contains(r#"kid["b"].revoke approved"#), "{status}");
+    // The same item, typed without its quotes, is the same request: decided already.
+    let again = host
+        .approve(&strings(&["approve", "rb.yaml", "kid[a].revoke"]))
+        .status(2);
+    assert!(again.stderr.contains("already decided"), "{}", again.stderr);
+    // Item b, by the command the second run printed.
+    let lines = second.approve_lines();
+    assert_eq!(lines.len(), 1, "{}", second.stdout);
+    host.approve_line(&lines[0]).status(0);
+    ran(host.operator(&resume.iter().map(String::as_str).collect::<Vec<_>>())).status(0);
+    assert_eq!(
+        std::fs::read_to_string(host.path("revoked.txt")).unwrap(),
+        "a\nb\n"
+    );
+    let status: Json = serde_json::from_str(
+        &host
+            .run(&["status", "rb.yaml", "--format", "json"])
+            .status(0)
+            .stdout,
+    )
+    .expect("JSON status");
+    let kid = &status["phases"][0]["items"][0];
+    for item in ["a", "b"] {
+        assert_eq!(
+            kid["approved_by_name"][format!("kid[\"{item}\"].revoke")]["approvals"][0]["approver"],
+            APPROVER,
+            "{kid}"
+        );
+    }
+    let report: Json = serde_json::from_str(
+        &host
+            .run(&["report", "rb.yaml", "--format", "json"])
+            .status(0)
+            .stdout,
+    )
+    .expect("a JSON report");
+    let approved: Vec<(String, String)> = report["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event"] == "approved")
+        .map(|e| {
+            (
+                e["approval"].as_str().unwrap_or_default().to_owned(),
+                e["target"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        approved,
+        vec![
+            (
+                r#"kid["a"].revoke"#.to_owned(),
+                "$ echo a >> revoked.txt".to_owned()
+            ),
+            (
+                r#"kid["b"].revoke"#.to_owned(),
+                "$ echo b >> revoked.txt".to_owned()
+            ),
+        ],
+        "{report}"
+    );
+    let markdown = host
+        .run(&["report", "rb.yaml", "--format", "markdown"])
+        .status(0)
+        .stdout;
+    assert!(
+        markdown.contains(r#"`kid` (`kid["b"].revoke`): approved by runbook-approver at "#),
+        "{markdown}"
+    );
+    host.run(&["verify", "rb.yaml"]).status(0);
+}
+
+#[test]
+fn a_rejection_of_one_item_fails_that_item_only() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(approver, FAN_OUT);
+    host.write("child.yaml", FAN_OUT_CHILD);
+    let first = host.run(&["run", "rb.yaml"]).status(3);
+    let lines = first.approve_lines();
+    assert_eq!(lines.len(), 2, "{}", first.stdout);
+    host.approve_line(&format!("{} --reject --reason 'not b'", lines[1]))
+        .status(0);
+    host.approve_line(&lines[0]).status(0);
+    let resumed = ran(host.operator(
+        &first
+            .resume_hint()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    ));
+    assert_eq!(resumed.status, 1, "{}", resumed.stdout);
+    assert_eq!(
+        std::fs::read_to_string(host.path("revoked.txt")).unwrap(),
+        "a\n"
+    );
+    assert!(
+        resumed.stdout.contains("rejected by runbook-approver") && resumed.stdout.contains("not b"),
+        "{}",
+        resumed.stdout
+    );
+}
+
+#[test]
+fn a_void_approval_is_journaled_with_why_and_reported() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(
+        approver,
+        r#"
+runbook: rb
+steps:
+  - id: lookup
+    effect: probe
+    command: "cat token-id.txt"
+  - id: revoke
+    needs: [{ step: lookup, within: 1s }]
+    effect: change
+    approve: { from: [runbook-approver] }
+    command: "echo {{ steps.lookup.stdout | trim }} >> revoked.txt"
+"#,
+    );
+    host.write("token-id.txt", "id-1\n");
+    let first = host.run(&["run", "rb.yaml"]).status(3);
+    host.approve(&first.approve_hint()).status(0);
+    host.write("token-id.txt", "id-2\n");
+    std::thread::sleep(Duration::from_millis(1100));
+    host.run(&["resume", "rb.yaml", "--events", "events.jsonl"])
+        .status(3);
+    let why = "it approved the target `$ echo id-1 >> revoked.txt`, the step now acts on `$ echo id-2 >> revoked.txt`";
+    let streamed = std::fs::read_to_string(host.path("events.jsonl")).unwrap();
+    let void: Json = streamed
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Json>(l).ok())
+        .find(|e| e["event"] == "approval_void")
+        .unwrap_or_else(|| panic!("no approval_void in {streamed}"));
+    assert_eq!(void["step"], "revoke", "{void}");
+    assert_eq!(void["approver"], APPROVER, "{void}");
+    assert_eq!(void["verdict"], "approved", "{void}");
+    assert_eq!(void["why"], why, "{void}");
+    let report: Json = serde_json::from_str(
+        &host
+            .run(&["report", "rb.yaml", "--format", "json"])
+            .status(0)
+            .stdout,
+    )
+    .expect("a JSON report");
+    let reported = report["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["event"] == "approval_void")
+        .unwrap_or_else(|| panic!("no approval_void in {report}"))
+        .clone();
+    assert_eq!(reported["approver"], APPROVER, "{reported}");
+    assert_eq!(reported["why"], why, "{reported}");
+    let markdown = host
+        .run(&["report", "rb.yaml", "--format", "markdown"])
+        .status(0)
+        .stdout;
+    assert!(
+        markdown.contains("`revoke`: the approval by runbook-approver at ")
+            && markdown.contains(why),
+        "{markdown}"
+    );
+    // Journaled once by the resume that judged it.
+    let events = report["events"].as_array().expect("events");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "approval_void")
+            .count(),
+        1,
+        "{report}"
+    );
+    host.run(&["verify", "rb.yaml"]).status(0);
+}
+
+#[test]
+fn a_secret_item_names_its_approval_by_fingerprint_and_never_leaks() {
+    let Some(approver) = approver() else { return };
+    let host = Host::new(
+        approver,
+        r#"
+runbook: rb
+inputs:
+  token: { secret: true }
+steps:
+  - id: kid
+    for_each: ["{{ inputs.token }}", plain]
+    runbook: child.yaml
+    with: { target: "{{ item }}" }
+"#,
+    );
+    host.write("child.yaml", FAN_OUT_CHILD);
+    let with_secret = |mut command: Command| {
+        command.env("RUNBOOK_INPUT_TOKEN", SECRET);
+        ran(command)
+    };
+    let first = with_secret(host.operator(&["run", "rb.yaml", "--no-keep-secrets"])).status(3);
+    let lines = first.approve_lines();
+    assert_eq!(lines.len(), 2, "one request per item:\n{}", first.stdout);
+    let fingerprint = runbook::secret::fingerprint(&format!("\"{SECRET}\""));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("'kid[\"{fingerprint}\"].revoke'"))),
+        "{lines:?}"
+    );
+    let mut seen = vec![first.stdout.clone(), first.stderr.clone()];
+    for line in &lines {
+        let approved = host.approve_line(line).status(0);
+        seen.extend([approved.stdout, approved.stderr]);
+    }
+    let resumed = with_secret(host.operator(&["resume", "rb.yaml", "--no-keep-secrets"])).status(0);
+    seen.extend([resumed.stdout, resumed.stderr]);
+    for format in ["markdown", "html", "json"] {
+        seen.push(
+            host.run(&["report", "rb.yaml", "--format", format])
+                .status(0)
+                .stdout,
+        );
+    }
+    seen.push(host.run(&["status", "rb.yaml"]).status(0).stdout);
+    // The approvals' directories and files: names and contents. (The child
+    // run's own journal records its item in `child_of`, raw: not an approval
+    // path, and reported separately.)
+    for request in std::fs::read_dir(host.path("state/rb/approvals"))
+        .unwrap()
+        .flat_map(|run| std::fs::read_dir(run.unwrap().path()).unwrap())
+    {
+        let request = request.unwrap().path();
+        seen.push(request.display().to_string());
+        for file in std::fs::read_dir(&request).unwrap() {
+            seen.push(std::fs::read_to_string(file.unwrap().path()).unwrap());
+        }
+    }
+    let parent_journals = host.path("state/rb/runs");
+    for journal in std::fs::read_dir(parent_journals).unwrap() {
+        seen.push(std::fs::read_to_string(journal.unwrap().path()).unwrap());
+    }
+    for text in &seen {
+        assert!(!text.contains(SECRET), "the secret leaked:\n{text}");
+    }
+}

@@ -10,8 +10,10 @@ use std::process::{Child, Command, Stdio};
 use base64::Engine as _;
 use std::time::{Duration, Instant};
 
+use crate::approval::{approve_lines, path_with_runbook};
 use crate::pg_cluster::{ADMIN, Cluster, DATABASE, PASSWORD};
 use crate::support::{Ran, Test, binary};
+use crate::tty::Tty;
 
 /// A cluster with the schema set up and the operators `alice` and `bob`.
 fn team() -> Option<Cluster> {
@@ -903,4 +905,234 @@ fn a_child_runbooks_step_is_approved_through_the_top_level_run_in_the_database()
         std::fs::read_to_string(dir.join("revoked.txt")).unwrap(),
         "revoked\n"
     );
+}
+
+/// `line` (a command a run printed, `runbook …`) run by `sh` as printed, in
+/// `dir` as `role`.
+fn at_line(dir: &Path, cluster: &Cluster, role: &str, line: &str) -> Ran {
+    let output = Command::new("sh")
+        .args(["-c", line])
+        .current_dir(dir)
+        .env("PATH", path_with_runbook(dir))
+        .env("RUNBOOK_STATE_URL", cluster.url(role))
+        .env_remove("RUNBOOK_STATE_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh");
+    Ran {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn each_item_of_a_fan_out_child_is_approved_on_its_own_in_the_database() {
+    let Some(cluster) = team() else { return };
+    let parent = "runbook: release\nsteps:\n  - id: kid\n    for_each: [a, b]\n    runbook: rb.yaml\n    with: { target: \"{{ item }}\" }\n";
+    let child = r#"runbook: rb
+inputs:
+  target: {}
+steps:
+  - id: check
+    effect: probe
+    command: "true"
+  - id: revoke
+    needs: [check]
+    effect: change
+    approve: { count: 1, from: [alice, bob] }
+    command: "echo {{ inputs.target }} >> revoked.txt"
+"#;
+    let alice_machine = Test::new()
+        .file("release.yaml", parent)
+        .file("rb.yaml", child);
+    let dir = alice_machine.dir();
+    let first = at(dir, &cluster, "alice", &["run", "release.yaml"]);
+    assert_eq!(first.status, 3, "{}{}", first.stdout, first.stderr);
+    let lines = approve_lines(&first.stdout);
+    assert_eq!(lines.len(), 2, "{}", first.stdout);
+    assert!(lines[0].contains(r#"'kid["a"].revoke'"#), "{lines:?}");
+    assert!(lines[1].contains(r#"'kid["b"].revoke'"#), "{lines:?}");
+    let bob_machine = Test::new()
+        .file("release.yaml", parent)
+        .file("rb.yaml", child);
+    // Alice's own role cannot approve either item, even named right.
+    let own = at_line(dir, &cluster, "alice", &lines[0]);
+    assert_eq!(own.status, 2, "{}{}", own.stdout, own.stderr);
+    let approved = at_line(bob_machine.dir(), &cluster, "bob", &lines[0]);
+    assert_eq!(approved.status, 0, "{}{}", approved.stdout, approved.stderr);
+    assert_eq!(
+        cluster
+            .admin(
+                "SELECT step || ' ' || approver || ' ' || target FROM runbook_approvals",
+                DATABASE
+            )
+            .trim(),
+        r#"kid["a"].revoke bob $ echo a >> revoked.txt"#
+    );
+    let resume = ["resume", "release.yaml"];
+    let second = at(dir, &cluster, "alice", &resume);
+    assert_eq!(second.status, 3, "{}{}", second.stdout, second.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("revoked.txt")).unwrap(),
+        "a\n"
+    );
+    // Bob sees, from his machine, that item a is approved and b is not.
+    let status = at(
+        bob_machine.dir(),
+        &cluster,
+        "bob",
+        &["status", "release.yaml"],
+    );
+    assert_eq!(status.status, 0, "{}{}", status.stdout, status.stderr);
+    status.stdout_has(r#"kid["a"].revoke approved by bob"#);
+    assert!(
+        !status.stdout.contains(r#"kid["b"].revoke approved"#),
+        "{}",
+        status.stdout
+    );
+    let lines = approve_lines(&second.stdout);
+    assert_eq!(lines.len(), 1, "{}", second.stdout);
+    assert!(lines[0].contains(r#"'kid["b"].revoke'"#), "{lines:?}");
+    let approved = at_line(bob_machine.dir(), &cluster, "bob", &lines[0]);
+    assert_eq!(approved.status, 0, "{}{}", approved.stdout, approved.stderr);
+    let done = at(dir, &cluster, "alice", &resume);
+    assert_eq!(done.status, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("revoked.txt")).unwrap(),
+        "a\nb\n"
+    );
+    let report = at(
+        bob_machine.dir(),
+        &cluster,
+        "bob",
+        &["report", "release.yaml", "--format", "markdown"],
+    );
+    assert_eq!(report.status, 0, "{}{}", report.stdout, report.stderr);
+    report.stdout_has(r#"`kid` (`kid["a"].revoke`): approved by bob at "#);
+    report.stdout_has(r#"`kid` (`kid["b"].revoke`): approved by bob at "#);
+}
+
+/// The production checklist of the issue's "done means": a child runbook
+/// rotates a token, and its irreversible revoke needs bob's approval.
+const RELEASE: &str = r#"runbook: release
+title: Production release
+steps:
+  - id: tests_green
+    title: The release candidate's tests are green
+    effect: probe
+    command: "true"
+  - id: rotate
+    title: Rotate the service token
+    needs: [tests_green]
+    runbook: rotate.yaml
+  - id: smoke
+    title: The service answers with the new token
+    needs: [rotate]
+    effect: probe
+    command: cat service.env
+    expect: { stdout: { contains: "TOKEN=" } }
+"#;
+
+const ROTATE: &str = r#"runbook: rotate
+title: Rotate the service token
+steps:
+  - id: new_token
+    generate_secret: { length: 32 }
+  - id: save
+    effect: change
+    set_setting: { file: service.env, key: TOKEN, value: "{{ steps.new_token.value }}" }
+  - id: verify
+    needs: [save]
+    effect: probe
+    command: cat service.env
+    expect: { stdout: { contains: "TOKEN=" } }
+  - id: revoke_old
+    title: Revoke the old token
+    needs: [{ step: verify, within: 30m }]
+    effect: irreversible
+    approve: { count: 1, from: [bob], message: "Revoke the old token?" }
+    confirm: { phrase: revoke }
+    command: "echo revoked >> revoked.txt"
+"#;
+
+/// The issue's "done means", end to end: alice runs the release checklist at
+/// her terminal and waits at the revoke; bob, on his own machine, sees where it
+/// stands, approves from his terminal; alice's run goes on by itself once he has,
+/// she types the confirmation, and both see the same finished checklist with who
+/// approved what.
+#[test]
+fn two_people_on_two_machines_run_the_release_together() {
+    let Some(cluster) = team() else { return };
+    let machine = || {
+        Test::new()
+            .file("release.yaml", RELEASE)
+            .file("rotate.yaml", ROTATE)
+    };
+    let (alice_machine, bob_machine) = (machine(), machine());
+    let mut command = Command::new(binary());
+    command
+        .args(["run", "release.yaml"])
+        .current_dir(alice_machine.dir())
+        .env("RUNBOOK_STATE_URL", cluster.url("alice"))
+        .env_remove("RUNBOOK_STATE_DIR")
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm");
+    let mut alice = Tty::spawn(command, 60_000);
+    alice.wait("waiting for 1 approval from bob");
+    assert!(!alice_machine.dir().join("revoked.txt").exists());
+    let status = |dir: &Path, role: &str| {
+        let ran = at(
+            dir,
+            &cluster,
+            role,
+            &["status", "release.yaml", "--format", "json"],
+        );
+        assert_eq!(ran.status, 0, "{}{}", ran.stdout, ran.stderr);
+        ran.stdout
+    };
+    let waiting = status(bob_machine.dir(), "bob");
+    assert_eq!(waiting, status(alice_machine.dir(), "alice"));
+    assert!(waiting.contains("\"tests_green\""), "{waiting}");
+    // Bob approves at his own terminal, naming the step as the run printed it.
+    let mut approve = Command::new(binary());
+    approve
+        .args(["approve", "release.yaml", "rotate.revoke_old"])
+        .current_dir(bob_machine.dir())
+        .env("RUNBOOK_STATE_URL", cluster.url("bob"))
+        .env_remove("RUNBOOK_STATE_DIR")
+        .env("TERM", "xterm");
+    let (shown, code) = Tty::spawn(approve, 60_000).finish();
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("Revoke the old token?"), "{shown}");
+    alice.wait("approved by bob");
+    alice.wait("type revoke to confirm");
+    alice.line("revoke");
+    let (screen, code) = alice.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert_eq!(
+        std::fs::read_to_string(alice_machine.dir().join("revoked.txt")).unwrap(),
+        "revoked\n"
+    );
+    let done = status(bob_machine.dir(), "bob");
+    assert_eq!(
+        done,
+        status(alice_machine.dir(), "alice"),
+        "both see the same"
+    );
+    let human = at(
+        bob_machine.dir(),
+        &cluster,
+        "bob",
+        &["status", "release.yaml"],
+    );
+    human.stdout_has("3 items: 3 done");
+    human.stdout_has("rotate.revoke_old approved by bob");
+    let report = at(
+        bob_machine.dir(),
+        &cluster,
+        "bob",
+        &["report", "release.yaml", "--format", "markdown"],
+    );
+    report.stdout_has("`rotate` (`rotate.revoke_old`): approved by bob at ");
 }

@@ -54,15 +54,41 @@ impl LocalStore {
     }
 
     fn step_dir(&self, run_id: &str, step: &str) -> Result<PathBuf, ApprovalError> {
-        for part in [run_id, step] {
-            if part.is_empty() || part.starts_with('.') || part.contains(['/', '\\', '\0']) {
-                return Err(ApprovalError::NoRequest {
-                    step: step.to_owned(),
-                    run: Some(run_id.to_owned()),
-                });
-            }
+        if step.is_empty()
+            || run_id.is_empty()
+            || run_id.starts_with('.')
+            || run_id.contains(['/', '\\', '\0'])
+        {
+            return Err(ApprovalError::NoRequest {
+                step: step.to_owned(),
+                run: Some(run_id.to_owned()),
+            });
         }
-        Ok(self.dir.join(run_id).join(step))
+        Ok(self.dir.join(run_id).join(dir_name(step)))
+    }
+}
+
+/// The directory of the approval named `step`: the name itself when it is a
+/// plain qualified id (`revoke`, `kid.revoke`); a fan-out item's name
+/// (`kid["a/b"].revoke`) with every other byte as `%XX`, so no item makes a
+/// path of it; a digest of the name when that is too long for a file name.
+/// `request.json` inside holds the name as it is.
+fn dir_name(step: &str) -> String {
+    const LONGEST: usize = 200;
+    let mut name = String::with_capacity(step.len());
+    for (at, byte) in step.bytes().enumerate() {
+        let plain =
+            byte.is_ascii_alphanumeric() || b"_-".contains(&byte) || (byte == b'.' && at > 0);
+        if plain {
+            name.push(char::from(byte));
+        } else {
+            name.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if name.len() > LONGEST {
+        format!("sha256-{}", crate::eval::load::sha256_hex(step.as_bytes()))
+    } else {
+        name
     }
 }
 
@@ -399,6 +425,38 @@ mod tests {
                 passed_at: "2026-12-03T09:00:00.000Z".to_owned(),
             }],
         }
+    }
+
+    #[test]
+    fn each_items_request_has_a_directory_of_its_own_that_no_item_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("approvals"));
+        let mut names = Vec::new();
+        for item in ["a", "a/../b", "..", &"x".repeat(300)] {
+            let mut asked = new_request("r1", vec!["alice".to_owned()]);
+            asked.binding.step =
+                crate::approval::name::child_scope("kid", Some(&item.into())) + "revoke";
+            asked.binding.target = format!("$ revoke {item}");
+            store.request(asked.clone()).unwrap();
+            names.push(asked.binding.step);
+        }
+        for name in &names {
+            let found = store
+                .find_request(None, name)
+                .unwrap()
+                .expect("its request");
+            assert_eq!(&found.asked.binding.step, name);
+        }
+        let dirs: Vec<String> = fs::read_dir(dir.path().join("approvals/r1"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(dirs.len(), 4, "{dirs:?}");
+        assert!(
+            dirs.contains(&"kid%5B%22a%22%5D.revoke".to_owned()),
+            "{dirs:?}"
+        );
+        assert_eq!(dir_name("kid.revoke"), "kid.revoke");
     }
 
     #[test]

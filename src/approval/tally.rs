@@ -80,6 +80,9 @@ pub struct Tally {
     /// Decisions that do not count, each with why (void: bound to something
     /// else; or by someone who may not decide), and entries the store refused.
     pub not_counted: Vec<String>,
+    /// The void decisions among them, each with how its binding differs
+    /// from what the step is about to do: the run journals these.
+    pub void: Vec<(Decision, String)>,
     /// How many approvals open the gate.
     pub needed: u32,
 }
@@ -120,6 +123,7 @@ pub fn tally(
         approvals: Vec::new(),
         rejection: None,
         not_counted: decisions.refused.clone(),
+        void: Vec::new(),
         needed: request.asked.count,
     };
     for decision in &decisions.decisions {
@@ -136,11 +140,12 @@ pub fn tally(
                 Verdict::Approved => "approval",
                 Verdict::Rejected { .. } => "rejection",
             };
+            let why = differences.join("; ");
             tally.not_counted.push(format!(
-                "the {what} by {who} at {} is void: {}",
-                decision.decided_at,
-                differences.join("; ")
+                "the {what} by {who} at {} is void: {why}",
+                decision.decided_at
             ));
+            tally.void.push((decision.clone(), why));
             continue;
         }
         match &decision.verdict {
@@ -251,6 +256,11 @@ mod tests {
             tally.not_counted[0].contains("is void: it approved the target"),
             "{:?}",
             tally.not_counted
+        );
+        assert_eq!(tally.void.len(), 1);
+        assert_eq!(
+            tally.void[0].1,
+            "it approved the target `DELETE https://api.test/tokens/1`, the step now acts on `DELETE https://api.test/tokens/2`"
         );
     }
 

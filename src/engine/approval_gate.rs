@@ -16,13 +16,16 @@ use std::time::Duration;
 
 use crate::approval::local::name_of;
 use crate::approval::tally::{tally, unreachable};
-use crate::approval::{ApprovalError, ApprovalStore, Binding, Evidence, NewRequest, Request};
+use crate::approval::{
+    ApprovalError, ApprovalStore, Binding, Evidence, NewRequest, Request, Verdict,
+};
 use crate::document::model::Step;
 use crate::document::templates::Stage;
 use crate::engine::gate::{self, Confirmation};
+use crate::engine::in_doubt::quoted;
 use crate::engine::journal::{ApprovalRecord, EventKind};
 use crate::engine::outcome::Outcome;
-use crate::engine::runner::Engine;
+use crate::engine::runner::{Awaiting, Engine};
 use crate::engine::{EngineError, Stop};
 
 /// How often a run waiting at a terminal looks for new decisions.
@@ -67,7 +70,7 @@ impl Engine {
             },
             None => None,
         };
-        let name = self.confirm_name(step);
+        let name = self.approval_name(step);
         let binding = Binding {
             run_id: self.approval_run.clone(),
             step: name.clone(),
@@ -84,6 +87,8 @@ impl Engine {
             evidence: self.evidence_so_far(step),
         };
         let request = self.ask_for_approval(&step.id.value, asked).await?;
+        // The name is journaled where it says more than the step's id.
+        let approval = (name != step.id.value).then(|| name.clone());
         let mut operators = vec![request.requested_by.clone()];
         operators.extend(self.started_uid.map(name_of));
         if let Some(why) = unreachable(&request, &operators) {
@@ -95,6 +100,7 @@ impl Engine {
             return Ok(Some((Outcome::Blocked, reason)));
         }
         let mut said = BTreeSet::new();
+        let mut voided = BTreeSet::new();
         let mut waiting: Option<crate::engine::interaction::SharedProgress> = None;
         loop {
             let (run, step_name) = (binding.run_id.clone(), name.clone());
@@ -107,13 +113,33 @@ impl Engine {
                     self.say(&format!("  note: {why}"));
                 }
             }
+            for (decision, why) in &tally.void {
+                let key = (decision.approver.clone(), decision.decided_at.clone());
+                if voided.insert(key) {
+                    self.record_approval(EventKind::ApprovalVoid {
+                        step: step.id.value.clone(),
+                        approval: approval.clone(),
+                        approver: decision.approver.clone(),
+                        decided_at: decision.decided_at.clone(),
+                        verdict: match decision.verdict {
+                            Verdict::Approved => "approved",
+                            Verdict::Rejected { .. } => "rejected",
+                        }
+                        .to_owned(),
+                        why: self.values.redactor.redact(why),
+                        target: binding.target.clone(),
+                        runbook_sha256: binding.runbook_sha256.clone(),
+                    })?;
+                }
+            }
             if let Some((rejection, reason)) = tally.rejection {
                 finish(
                     waiting.as_ref(),
                     &format!("    ✗ rejected by {}", rejection.approver),
                 );
-                self.record(EventKind::ApprovalRejected {
+                self.record_approval(EventKind::ApprovalRejected {
                     step: step.id.value.clone(),
+                    approval: approval.clone(),
                     approver: rejection.approver.clone(),
                     decided_at: rejection.decided_at.clone(),
                     reason: self.values.redactor.redact(&reason),
@@ -150,8 +176,9 @@ impl Engine {
                     Some(_) => finish(waiting.as_ref(), &line),
                     None => self.say(&line),
                 }
-                self.record(EventKind::Approved {
+                self.record_approval(EventKind::Approved {
                     step: step.id.value.clone(),
+                    approval: approval.clone(),
                     approvals,
                     target: binding.target.clone(),
                     runbook_sha256: binding.runbook_sha256.clone(),
@@ -163,19 +190,26 @@ impl Engine {
             if !self.interactive() {
                 // Once approved, the step still needs its confirmation: the
                 // command that carries on gives it up front.
-                let confirm = step.confirm.is_some()
+                let confirm_name = self.confirm_name(step);
+                let confirm = (step.confirm.is_some()
                     && matches!(
                         gate::confirmation(
                             step,
-                            &name,
+                            &confirm_name,
                             false,
                             self.options.yes,
                             &self.options.confirm
                         ),
                         Confirmation::Missing(_)
-                    );
-                self.awaiting_approval
-                    .insert(name.clone(), (what.clone(), confirm));
+                    ))
+                .then_some(confirm_name);
+                self.awaiting_approval.insert(
+                    name.clone(),
+                    Awaiting {
+                        what: what.clone(),
+                        confirm,
+                    },
+                );
                 self.record(EventKind::GateBlocked {
                     step: step.id.value.clone(),
                     reason: what.clone(),
@@ -209,14 +243,53 @@ impl Engine {
         }
     }
 
+    /// The name an approval of `step` is bound to: its id through the steps
+    /// (and items) that run this runbook (`kid["a"].revoke`).
+    pub(super) fn approval_name(&self, step: &Step) -> String {
+        format!("{}{}", self.approval_scope, step.id.value)
+    }
+
     /// The command another user runs to approve step `name` of this run (a
-    /// child runbook's step through the top-level runbook and run).
+    /// child runbook's step through the top-level runbook and run), quoted as
+    /// a shell takes it.
     pub(super) fn approve_command(&self, name: &str) -> String {
         format!(
-            "runbook approve {} {name} --run {}",
-            self.approval_file.display(),
+            "runbook approve {} {} --run {}",
+            quoted(&self.approval_file.display().to_string()),
+            quoted(name),
             self.approval_run
         )
+    }
+
+    /// Journals an approval event, and keeps it for a parent run to journal
+    /// too (`Engine::forward_approvals`).
+    fn record_approval(&mut self, kind: EventKind) -> Result<(), Stop> {
+        self.record(kind.clone())?;
+        if self.depth > 0 {
+            self.approval_events.push(kind);
+        }
+        Ok(())
+    }
+
+    /// Journals the approval events of the child run(s) of `step`, as events
+    /// of `step`, naming each approval: so the parent's `status`, `report` and
+    /// `--events` show its children's approvals item by item.
+    pub(super) fn forward_approvals(
+        &mut self,
+        step: &Step,
+        events: Vec<EventKind>,
+    ) -> Result<(), Stop> {
+        for mut kind in events {
+            match &mut kind {
+                EventKind::ApprovalRequested { step: of, .. }
+                | EventKind::Approved { step: of, .. }
+                | EventKind::ApprovalRejected { step: of, .. }
+                | EventKind::ApprovalVoid { step: of, .. } => step.id.value.clone_into(of),
+                _ => continue,
+            }
+            self.record_approval(kind)?;
+        }
+        Ok(())
     }
 
     /// The passed steps this one depends on, with when they passed: what the
@@ -241,6 +314,7 @@ impl Engine {
     /// for the same thing (a resume), else a new one, journaled.
     async fn ask_for_approval(&mut self, id: &str, asked: NewRequest) -> Result<Request, Stop> {
         let (run, step) = (asked.binding.run_id.clone(), asked.binding.step.clone());
+        let asked_name = step.clone();
         let existing = self
             .approval_store(move |store| store.find_request(Some(&run), &step))
             .await?;
@@ -254,8 +328,10 @@ impl Engine {
         let request = self
             .approval_store(move |store| store.request(asked))
             .await?;
-        self.record(EventKind::ApprovalRequested {
+        let approval = (asked_name != id).then(|| asked_name.clone());
+        self.record_approval(EventKind::ApprovalRequested {
             step: id.to_owned(),
+            approval,
             target: request.asked.binding.target.clone(),
             runbook_sha256: request.asked.binding.runbook_sha256.clone(),
             count: request.asked.count,

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::approval::local::LocalStore;
+use crate::approval::name;
 use crate::approval::store::{Decisions, short_hash};
 use crate::approval::{ApprovalError, ApprovalStore, Decision, Request, Verdict};
 use crate::document::model::{Action, Runbook};
@@ -41,8 +42,15 @@ pub fn approve(
     team: Option<&StateUrl>,
 ) -> Result<Approval, EngineError> {
     let runbook = load(file)?;
-    let (defining, own) = defining(file, &runbook, step)?;
-    let own_id = step.rsplit('.').next().unwrap_or(step);
+    let segments = name::parse(step).map_err(|help| EngineError::UnknownStep {
+        flag: "runbook approve FILE",
+        id: step.to_owned(),
+        help,
+    })?;
+    // The one spelling the stores hold (`kid[a].revoke` is `kid["a"].revoke`).
+    let step = &name::join(&segments);
+    let (defining, own) = defining(file, &runbook, step, &segments)?;
+    let own_id = segments.last().map_or(step.as_str(), |s| s.step.as_str());
     let Some(found) = own.all_steps().find(|s| s.id.value == own_id) else {
         return Err(EngineError::UnknownStep {
             flag: "runbook approve FILE",
@@ -100,23 +108,28 @@ pub fn approve(
     })
 }
 
-/// The runbook file that defines the step `qualified` names, and its runbook:
-/// `file` itself for `revoke`; for `kid.revoke`, the child runbook that step
-/// `kid` of `file` runs (and so on down).
+/// The runbook file that defines the step `qualified` names (read into
+/// `segments`), and its runbook: `file` itself for `revoke`; for `kid.revoke`,
+/// the child runbook that step `kid` of `file` runs (and so on down). A step
+/// that runs its child `for_each` item is named with the item
+/// (`kid["a"].revoke`): each item's child asks for its own approval.
 fn defining(
     file: &Path,
     runbook: &Runbook,
     qualified: &str,
+    segments: &[name::Segment],
 ) -> Result<(PathBuf, Runbook), EngineError> {
-    let mut parents: Vec<&str> = qualified.split('.').collect();
-    parents.pop();
+    let parents = &segments[..segments.len().saturating_sub(1)];
     let mut at = (file.to_path_buf(), runbook.clone());
-    for parent in parents {
+    for (at_segment, segment) in parents.iter().enumerate() {
+        let parent = segment.step.as_str();
         let child = at.1.all_steps().find_map(|s| match &s.action {
-            Action::Runbook(path) if s.id.value == parent => Some(path.value.clone()),
+            Action::Runbook(path) if s.id.value == parent => {
+                Some((path.value.clone(), s.for_each.is_some()))
+            }
             _ => None,
         });
-        let Some(child) = child else {
+        let Some((child, fans_out)) = child else {
             return Err(EngineError::UnknownStep {
                 flag: "runbook approve FILE",
                 id: qualified.to_owned(),
@@ -126,6 +139,35 @@ fn defining(
                 ),
             });
         };
+        // `kid[ITEM].revoke`: the name with a placeholder for the item.
+        let unnamed = || {
+            let mut named = segments.to_vec();
+            named[at_segment].item = Some("ITEM".into());
+            name::join(&named).replace(r#"["ITEM"]"#, "[ITEM]")
+        };
+        match (fans_out, &segment.item) {
+            (true, None) => {
+                return Err(EngineError::UnknownStep {
+                    flag: "runbook approve FILE",
+                    id: qualified.to_owned(),
+                    help: format!(
+                        "`{parent}` runs its child runbook for each item, and each item's run asks for its own approval: name the item, `{}` (the blocked run prints each one's command; `runbook report FILE` lists the requests)",
+                        unnamed()
+                    ),
+                });
+            }
+            (false, Some(_)) => {
+                return Err(EngineError::UnknownStep {
+                    flag: "runbook approve FILE",
+                    id: qualified.to_owned(),
+                    help: format!(
+                        "`{parent}` of `{}` has no `for_each`: name its child's step without an item",
+                        at.0.display()
+                    ),
+                });
+            }
+            _ => {}
+        }
         let path = parent_dir(&at.0).join(child);
         let loaded = load(&path)?;
         at = (path, loaded);

@@ -19,13 +19,16 @@ use std::sync::Arc;
 use serde_json::{Value as Json, json};
 
 use crate::approval::ApprovalStore;
+use crate::approval::name::child_scope;
 use crate::document::model::{Runbook, Step};
 use crate::document::rules::parent_dir;
 use crate::engine::journal::{EventKind, Replay};
 use crate::engine::lock::{Holder, Lock};
 use crate::engine::outcome::Outcome;
 use crate::engine::perform::Done;
-use crate::engine::runner::{ChildPlace, Engine, RunEnd, RunOptions, SharedOperator, Started};
+use crate::engine::runner::{
+    Awaiting, ChildPlace, Engine, RunEnd, RunOptions, SharedOperator, Started,
+};
 use crate::engine::state_dir::StateDir;
 use crate::engine::{EngineError, Stop};
 use crate::eval::answers::Answers;
@@ -54,6 +57,8 @@ struct ChildRun {
     depth: usize,
     /// How `--confirm` names the child's steps: `kid.`.
     scope: String,
+    /// How approvals name them: `kid.`, or `kid["a"].` for an item.
+    approval_scope: String,
     place: ChildPlace,
     /// Approvals of the child's steps are asked and decided through the
     /// parent's file and run (`runbook approve parent.yaml kid.revoke`), so they
@@ -80,7 +85,9 @@ struct ChildEnd {
     redactor: Option<Redactor>,
     /// The child's steps left waiting for approval, for the command that
     /// carries on (see `Engine::awaiting_approval`).
-    awaiting_approval: BTreeMap<String, (String, bool)>,
+    awaiting_approval: BTreeMap<String, Awaiting>,
+    /// The approval events the child run journaled, for this run's journal.
+    approval_events: Vec<EventKind>,
     /// The child run's kept secrets, held past its end for its secret
     /// outputs: removed once this run has them.
     kept: Option<PathBuf>,
@@ -99,6 +106,7 @@ impl ChildEnd {
             replayed: BTreeMap::new(),
             redactor: None,
             awaiting_approval: BTreeMap::new(),
+            approval_events: Vec::new(),
             kept: None,
             stop: None,
         }
@@ -144,7 +152,7 @@ impl Engine {
                 Err(reason) => return Ok(failed(reason)),
             };
             let end = run.run().await;
-            return self.one_child(end);
+            return self.one_child(step, end);
         };
         if let Some(twice) = repeated(items) {
             return Ok(failed(format!(
@@ -203,7 +211,7 @@ impl Engine {
             |_| {},
         )
         .await;
-        self.fanned_out_children(ends)
+        self.fanned_out_children(step, ends)
     }
 
     /// Prepares the child run of `step` (for `item`): its inputs from `with:`,
@@ -237,6 +245,7 @@ impl Engine {
             }
             given.insert(name.value.clone(), (rendered.text, rendered.secret));
         }
+        let named = self.item_named(item);
         Ok(ChildRun {
             file: file.to_path_buf(),
             runbook: runbook.clone(),
@@ -246,12 +255,13 @@ impl Engine {
             client: self.client.clone(),
             depth: self.depth + 1,
             scope: format!("{}.", self.confirm_name(step)),
+            approval_scope: child_scope(&self.approval_name(step), named.as_ref()),
             side_by_side: item.is_some() && step.concurrency.as_ref().is_some_and(|c| c.value > 1),
             place: ChildPlace {
                 parent_run: self.run_id.clone(),
                 step: step.id.value.clone(),
                 item: item.cloned(),
-                item_secret: item.is_some_and(|i| self.values.redactor.leaks(&i.to_string())),
+                recorded_item: named,
                 shown_item: item.map(|i| self.values.redactor.redact(&label(i))),
                 item_state: None,
             },
@@ -261,8 +271,23 @@ impl Engine {
         })
     }
 
+    /// An item as an approval's name and a child run's `child_of` event hold
+    /// it: by its value, or — when a secret is in it — by its fingerprint
+    /// (`"sha256:…"`), which tells two secret items apart as a mask could not,
+    /// and shows neither.
+    fn item_named(&self, item: Option<&Json>) -> Option<Json> {
+        item.map(|item| {
+            let text = item.to_string();
+            if self.values.redactor.leaks(&text) {
+                Json::String(crate::secret::fingerprint(&text))
+            } else {
+                item.clone()
+            }
+        })
+    }
+
     /// The outcome of a step that ran its child once.
-    fn one_child(&mut self, mut end: ChildEnd) -> Result<Done, Stop> {
+    fn one_child(&mut self, step: &Step, mut end: ChildEnd) -> Result<Done, Stop> {
         // Secrets the child learnt must stay masked in this run's output too,
         // the lines an interruption writes included.
         if let Some(redactor) = &end.redactor {
@@ -270,6 +295,7 @@ impl Engine {
         }
         self.awaiting_approval
             .extend(std::mem::take(&mut end.awaiting_approval));
+        self.forward_approvals(step, std::mem::take(&mut end.approval_events))?;
         if let Some(stop) = end.stop.take() {
             return Err(stop);
         }
@@ -295,7 +321,7 @@ impl Engine {
 
     /// A fan-out's outcome: passed only if every item passed; failed if one
     /// failed; deferred if every other one was deferred; else blocked.
-    fn fanned_out_children(&mut self, mut ends: Vec<ChildEnd>) -> Result<Done, Stop> {
+    fn fanned_out_children(&mut self, step: &Step, mut ends: Vec<ChildEnd>) -> Result<Done, Stop> {
         release_kept(&ends);
         let mut stop = None;
         for end in &mut ends {
@@ -304,6 +330,7 @@ impl Engine {
             }
             self.awaiting_approval
                 .extend(std::mem::take(&mut end.awaiting_approval));
+            self.forward_approvals(step, std::mem::take(&mut end.approval_events))?;
         }
         let total = ends.len();
         // An item's secret output is a secret of this step: fingerprinted in the
@@ -451,6 +478,7 @@ impl ChildRun {
             client,
             depth,
             scope,
+            approval_scope,
             place,
             side_by_side,
             approvals,
@@ -497,6 +525,7 @@ impl ChildRun {
                     redactor: Some(redactor),
                     kept: Some(kept),
                     awaiting_approval: BTreeMap::new(),
+                    approval_events: Vec::new(),
                     stop: None,
                 };
             }
@@ -539,6 +568,7 @@ impl ChildRun {
             Err(error) => return ChildEnd::failed(item, error.to_string()),
         };
         child.scope = scope;
+        child.approval_scope = approval_scope;
         child.item.clone_from(&place.shown_item);
         child.approvals = approvals;
         child.approval_run = approval_run;
@@ -615,6 +645,7 @@ impl ChildRun {
             replayed: BTreeMap::new(),
             redactor,
             awaiting_approval: std::mem::take(&mut child.awaiting_approval),
+            approval_events: std::mem::take(&mut child.approval_events),
             stop: None,
         }
     }
@@ -672,11 +703,10 @@ fn read_back(
 /// superseded, is over: the parent starts a new one.
 fn earlier_run(state: &StateDir, place: &ChildPlace) -> Option<(PathBuf, Earlier)> {
     let runs: Vec<(PathBuf, Replay)> = state.readable_runs().ok()?;
-    let recorded = place.recorded_item();
     let (path, replay) = runs.into_iter().rev().find(|(_, replay)| {
         replay.events.iter().any(|event| {
             matches!(&event.kind, EventKind::ChildOf { parent_run, step, item }
-                if *parent_run == place.parent_run && *step == place.step && *item == recorded)
+                if *parent_run == place.parent_run && *step == place.step && *item == place.recorded_item)
         })
     })?;
     let last = &replay.events.last()?.kind;

@@ -221,7 +221,7 @@ impl Engine {
 }
 
 /// A word as a POSIX shell reads it back unchanged.
-fn quoted(word: &str) -> String {
+pub(super) fn quoted(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()

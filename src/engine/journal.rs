@@ -315,6 +315,12 @@ pub enum EventKind {
     /// The run reached a step with `approve:` and asked for approval.
     ApprovalRequested {
         step: String,
+        /// The name the approval is bound to, when not `step` itself (a child
+        /// runbook's step: `kid["a"].revoke`; see `crate::approval::name`).
+        /// A parent journals its children's approval events too, with
+        /// `step` its own step that runs the child.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval: Option<String>,
         /// What the step acts on, resolved, secrets masked.
         target: String,
         runbook_sha256: String,
@@ -329,6 +335,8 @@ pub enum EventKind {
     /// gate opened.
     Approved {
         step: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval: Option<String>,
         approvals: Vec<ApprovalRecord>,
         target: String,
         runbook_sha256: String,
@@ -336,9 +344,27 @@ pub enum EventKind {
     /// Someone who may decide rejected the step: it fails with their reason.
     ApprovalRejected {
         step: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval: Option<String>,
         approver: String,
         decided_at: String,
         reason: String,
+        target: String,
+        runbook_sha256: String,
+    },
+    /// A decision on the step that does not count, because it is bound to
+    /// something else than what the step is about to do (another runbook
+    /// hash, another target): `why` says how it differs.
+    ApprovalVoid {
+        step: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval: Option<String>,
+        approver: String,
+        decided_at: String,
+        /// `approved` or `rejected`.
+        verdict: String,
+        why: String,
+        /// What the step acts on now, and the runbook it runs.
         target: String,
         runbook_sha256: String,
     },
@@ -897,6 +923,7 @@ mod tests {
             },
             EventKind::ApprovalRequested {
                 step: "revoke".to_owned(),
+                approval: None,
                 target: "DELETE https://api.test/tokens/1".to_owned(),
                 runbook_sha256: sha256_hex(b"runbook: rotate\n"),
                 count: 1,
@@ -906,6 +933,7 @@ mod tests {
             },
             EventKind::Approved {
                 step: "revoke".to_owned(),
+                approval: Some(r#"kid["a"].revoke"#.to_owned()),
                 approvals: vec![ApprovalRecord {
                     approver: "alice".to_owned(),
                     decided_at: "2026-11-28T05:31:00.000Z".to_owned(),
@@ -915,10 +943,22 @@ mod tests {
             },
             EventKind::ApprovalRejected {
                 step: "revoke".to_owned(),
+                approval: None,
                 approver: "bob".to_owned(),
                 decided_at: "2026-11-28T05:31:00.000Z".to_owned(),
                 reason: "not during the freeze".to_owned(),
                 target: "DELETE https://api.test/tokens/1".to_owned(),
+                runbook_sha256: sha256_hex(b"runbook: rotate\n"),
+            },
+            EventKind::ApprovalVoid {
+                step: "revoke".to_owned(),
+                approval: None,
+                approver: "bob".to_owned(),
+                decided_at: "2026-11-28T05:31:00.000Z".to_owned(),
+                verdict: "approved".to_owned(),
+                why: "it approved the target `$ revoke 1`, the step now acts on `$ revoke 2`"
+                    .to_owned(),
+                target: "$ revoke 2".to_owned(),
                 runbook_sha256: sha256_hex(b"runbook: rotate\n"),
             },
         ]

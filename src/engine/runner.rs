@@ -126,6 +126,10 @@ pub struct Engine {
     /// the child run by step `kid` (`kid.sub.` below that), so a bare id never
     /// confirms a child's step of the same name.
     pub(super) scope: String,
+    /// How approvals name this runbook's steps (`crate::approval::name`): as
+    /// `scope`, but with the item of a fan-out (`kid["a"].`), so that each
+    /// item's child run asks for — and is opened by — an approval of its own.
+    pub(super) approval_scope: String,
     /// Evidence re-run for a gate (its `within` expired) that failed this time.
     pub(super) failed_evidence: Option<String>,
     /// The manual step whose instructions were shown before its confirmation was
@@ -161,10 +165,23 @@ pub struct Engine {
     pub(super) approvals: Arc<dyn ApprovalStore>,
     pub(super) approval_run: String,
     pub(super) approval_file: PathBuf,
-    /// Steps blocked in this process waiting for approval: `--confirm` name →
-    /// what they wait for, and whether the command that carries on must also
-    /// give their `--confirm`.
-    pub(super) awaiting_approval: BTreeMap<String, (String, bool)>,
+    /// Steps blocked in this process waiting for approval, by the name the
+    /// approval is bound to (`kid["a"].revoke`).
+    pub(super) awaiting_approval: BTreeMap<String, Awaiting>,
+    /// The approval events this run journaled (or its children forwarded),
+    /// for a parent to journal too: a child's approvals then show in the
+    /// parent's `status` and `report`, item by item.
+    pub(super) approval_events: Vec<EventKind>,
+}
+
+/// A step waiting for approval, for the commands that carry on.
+#[derive(Debug, Clone)]
+pub(super) struct Awaiting {
+    /// What it waits for (`1 approval from bob`).
+    pub what: String,
+    /// Its `--confirm` name (`kid.revoke`), when the command that carries on
+    /// must also give it (the step's confirmation needs it without a terminal).
+    pub confirm: Option<String>,
 }
 
 /// Where a child runbook's run belongs: the parent run and step that run it,
@@ -174,9 +191,10 @@ pub(super) struct ChildPlace {
     pub parent_run: String,
     pub step: String,
     pub item: Option<serde_json::Value>,
-    /// Whether the item holds a secret: the child's journal then records it
-    /// by fingerprint (see [`ChildPlace::recorded_item`]).
-    pub item_secret: bool,
+    /// The item as the child's `child_of` event records it, and as a resumed
+    /// parent looks for it there: a journal never holds a secret, so an item
+    /// with one is recorded by fingerprint (`Engine::item_named`).
+    pub recorded_item: Option<serde_json::Value>,
     /// The item as messages name it (`item "b.test"`), secrets masked by the
     /// parent, who knows which parts of it are secret.
     pub shown_item: Option<String>,
@@ -184,21 +202,6 @@ pub(super) struct ChildPlace {
     /// its own journals and lock; the runbook file's lock is held once for
     /// the whole fan-out.
     pub item_state: Option<StateDir>,
-}
-
-impl ChildPlace {
-    /// The item as the child's `child_of` event records it, and as a resumed
-    /// parent looks for it there: its value, or the fingerprint of that when
-    /// it holds a secret (a journal never holds one).
-    pub fn recorded_item(&self) -> Option<serde_json::Value> {
-        self.item.as_ref().map(|item| {
-            if self.item_secret {
-                serde_json::Value::String(crate::secret::fingerprint(&item.to_string()))
-            } else {
-                item.clone()
-            }
-        })
-    }
 }
 
 /// What a run is started or continued with, besides its state.
@@ -277,6 +280,7 @@ impl Engine {
             team: opened.team,
             depth: opened.depth,
             scope: String::new(),
+            approval_scope: String::new(),
             failed_evidence: None,
             instructions_shown: None,
             unconfirmed: BTreeSet::new(),
@@ -291,6 +295,7 @@ impl Engine {
             approval_run,
             approval_file,
             awaiting_approval: BTreeMap::new(),
+            approval_events: Vec::new(),
         }
     }
 
@@ -391,7 +396,7 @@ impl Engine {
             engine.record(EventKind::ChildOf {
                 parent_run: place.parent_run.clone(),
                 step: place.step.clone(),
-                item: place.recorded_item(),
+                item: place.recorded_item.clone(),
             })?;
         }
         engine.supersede(&superseded);
@@ -692,9 +697,10 @@ impl Engine {
         self.say(&format!("Run {} {verdict}", self.run_id));
         // A child's are its parent's to say, with the command that carries on.
         if *end == RunEnd::Blocked && self.depth == 0 {
-            for (name, (what, _)) in &self.awaiting_approval {
+            for (name, awaiting) in &self.awaiting_approval {
                 self.say(&format!(
-                    "`{name}` is {what}: one of them approves it with `{}`",
+                    "`{name}` is {}: one of them approves it with `{}`",
+                    awaiting.what,
                     self.approve_command(name)
                 ));
             }
@@ -720,11 +726,13 @@ impl Engine {
         if self.options.yes {
             command.push_str(" --yes");
         }
-        let approved_then_confirmed = self
+        // Items of a fan-out share their `--confirm` name: given once.
+        let approved_then_confirmed: BTreeSet<&String> = self
             .awaiting_approval
-            .iter()
-            .filter(|(name, (_, confirm))| *confirm && !self.unconfirmed.contains(*name))
-            .map(|(name, _)| name);
+            .values()
+            .filter_map(|awaiting| awaiting.confirm.as_ref())
+            .filter(|name| !self.unconfirmed.contains(*name))
+            .collect();
         for id in self
             .unconfirmed
             .iter()

@@ -210,7 +210,21 @@ pub struct Happening {
     pub at: String,
     /// The step it concerns, if any.
     pub step: Option<String>,
+    /// For an approval of a child runbook's step: the name it is bound to
+    /// (`kid["a"].revoke`), which tells the items of a fan-out apart.
+    pub approval: Option<String>,
     pub what: HappeningKind,
+}
+
+impl Happening {
+    /// The step it concerns as a reader names it: `` `kid` (`kid["a"].revoke`) ``.
+    pub fn step_shown(&self) -> Option<String> {
+        let step = self.step.as_ref()?;
+        Some(match &self.approval {
+            Some(approval) => format!("`{step}` (`{approval}`)"),
+            None => format!("`{step}`"),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,6 +253,16 @@ pub enum HappeningKind {
         approver: String,
         decided_at: String,
         reason: String,
+        target: String,
+        runbook_sha256: String,
+    },
+    /// A decision bound to something else than what the step was about to
+    /// do: it did not count.
+    ApprovalVoid {
+        approver: String,
+        decided_at: String,
+        verdict: String,
+        why: String,
         target: String,
         runbook_sha256: String,
     },
@@ -293,6 +317,20 @@ impl HappeningKind {
                 "rejected by {approver} at {decided_at}: {reason} (for `{target}`, runbook sha256 {})",
                 short_hash(runbook_sha256)
             ),
+            HappeningKind::ApprovalVoid {
+                approver,
+                decided_at,
+                verdict,
+                why,
+                ..
+            } => {
+                let what = if verdict == "rejected" {
+                    "rejection"
+                } else {
+                    "approval"
+                };
+                format!("the {what} by {approver} at {decided_at} is void: {why}")
+            }
             HappeningKind::Interrupted => {
                 "interrupted (state saved; `runbook resume` continues)".to_owned()
             }
@@ -310,6 +348,7 @@ impl HappeningKind {
             HappeningKind::ApprovalRequested { .. } => "approval_requested",
             HappeningKind::Approved { .. } => "approved",
             HappeningKind::ApprovalRejected { .. } => "approval_rejected",
+            HappeningKind::ApprovalVoid { .. } => "approval_void",
             HappeningKind::Interrupted => "interrupted",
             HappeningKind::Resumed => "resumed",
         }
@@ -419,11 +458,13 @@ impl Run {
         for event in events {
             run.last_at.clone_from(&event.at);
             let at = event.at;
-            let happening = |step: Option<String>, what| Happening {
+            let named = |step: Option<String>, approval: Option<String>, what| Happening {
                 at: at.clone(),
                 step,
+                approval,
                 what,
             };
+            let happening = |step: Option<String>, what| named(step, None, what);
             match event.kind {
                 EventKind::StepStarted { step, title, .. } => titles.push((step, title)),
                 EventKind::StepFinished {
@@ -478,14 +519,16 @@ impl Run {
                     .push(happening(Some(step), HappeningKind::InDoubt(decision))),
                 EventKind::ApprovalRequested {
                     step,
+                    approval,
                     target,
                     runbook_sha256,
                     count,
                     from,
                     requested_by,
                     message: _,
-                } => run.happenings.push(happening(
+                } => run.happenings.push(named(
                     Some(step),
+                    approval,
                     HappeningKind::ApprovalRequested {
                         target,
                         runbook_sha256,
@@ -496,11 +539,13 @@ impl Run {
                 )),
                 EventKind::Approved {
                     step,
+                    approval,
                     approvals,
                     target,
                     runbook_sha256,
-                } => run.happenings.push(happening(
+                } => run.happenings.push(named(
                     Some(step),
+                    approval,
                     HappeningKind::Approved {
                         approvals,
                         target,
@@ -509,17 +554,40 @@ impl Run {
                 )),
                 EventKind::ApprovalRejected {
                     step,
+                    approval,
                     approver,
                     decided_at,
                     reason,
                     target,
                     runbook_sha256,
-                } => run.happenings.push(happening(
+                } => run.happenings.push(named(
                     Some(step),
+                    approval,
                     HappeningKind::ApprovalRejected {
                         approver,
                         decided_at,
                         reason,
+                        target,
+                        runbook_sha256,
+                    },
+                )),
+                EventKind::ApprovalVoid {
+                    step,
+                    approval,
+                    approver,
+                    decided_at,
+                    verdict,
+                    why,
+                    target,
+                    runbook_sha256,
+                } => run.happenings.push(named(
+                    Some(step),
+                    approval,
+                    HappeningKind::ApprovalVoid {
+                        approver,
+                        decided_at,
+                        verdict,
+                        why,
                         target,
                         runbook_sha256,
                     },

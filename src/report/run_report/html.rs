@@ -168,9 +168,13 @@ pub fn render(report: &Report) -> String {
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(clock(&x.at)),
-                x.step
-                    .as_ref()
-                    .map_or_else(String::new, |s| format!("<code>{}</code>", escape(s))),
+                x.step.as_ref().map_or_else(String::new, |s| {
+                    let mut cell = format!("<code>{}</code>", escape(s));
+                    if let Some(approval) = &x.approval {
+                        cell.push_str(&format!(" (<code>{}</code>)", escape(approval)));
+                    }
+                    cell
+                }),
                 text(&x.what.describe())
             );
         }

@@ -49,6 +49,9 @@ pub fn render(report: &Report) -> String {
         .iter()
         .map(|h| {
             let mut event = json!({ "at": h.at, "event": h.what.kind(), "step": h.step });
+            if let Some(approval) = &h.approval {
+                event["approval"] = json!(approval);
+            }
             match &h.what {
                 HappeningKind::Confirmed(how) => event["how"] = json!(confirmed_how(*how)),
                 HappeningKind::GateBlocked(reason) | HappeningKind::RollbackStarted(reason) => {
@@ -89,6 +92,21 @@ pub fn render(report: &Report) -> String {
                     event["approver"] = json!(approver);
                     event["decided_at"] = json!(decided_at);
                     event["reason"] = json!(reason);
+                    event["target"] = json!(target);
+                    event["runbook_sha256"] = json!(runbook_sha256);
+                }
+                HappeningKind::ApprovalVoid {
+                    approver,
+                    decided_at,
+                    verdict,
+                    why,
+                    target,
+                    runbook_sha256,
+                } => {
+                    event["approver"] = json!(approver);
+                    event["decided_at"] = json!(decided_at);
+                    event["verdict"] = json!(verdict);
+                    event["why"] = json!(why);
                     event["target"] = json!(target);
                     event["runbook_sha256"] = json!(runbook_sha256);
                 }

@@ -89,10 +89,7 @@ pub fn render(report: &Report) -> String {
     if !happenings.is_empty() {
         md.push_str("\n## Gates and confirmations\n\n");
         for h in happenings {
-            let step = h
-                .step
-                .as_ref()
-                .map_or_else(String::new, |s| format!(" `{s}`"));
+            let step = h.step_shown().map_or_else(String::new, |s| format!(" {s}"));
             let _ = writeln!(md, "- {}{step}: {}", clock(&h.at), h.what.describe());
         }
     }
