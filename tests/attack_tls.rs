@@ -2,22 +2,8 @@
 //! be used must never let the request go to the host DNS names.
 
 use crate::support::{Ran, Test, binary};
+use crate::tls::runbook;
 use crate::tls::server::{Ca, TlsServer};
-
-fn runbook(test: &Test, args: &[&str]) -> Ran {
-    let output = std::process::Command::new(binary())
-        .args(args)
-        .current_dir(test.dir())
-        .env_remove("NO_COLOR")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run the runbook binary");
-    Ran {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 /// The URL's host and the `resolve` host both come from inputs. `localhost` is
 /// the URL's host, served on loopback (its DNS answer) with a certificate the
@@ -71,7 +57,7 @@ steps:
         &["run", "polled.yaml"],
         &["plan", "any.yaml", "--probe"],
     ] {
-        let ran = runbook(&test, args);
+        let ran = runbook(&test, args, None);
         let shown = format!("{}\n{}", ran.stdout, ran.stderr);
         assert!(shown.contains(said), "{args:?}: {shown}");
         assert_eq!(
@@ -86,6 +72,7 @@ steps:
     let agreeing = runbook(
         &test,
         &["run", "any.yaml", "--set", "resolve_name=localhost"],
+        None,
     );
     assert_eq!(agreeing.status, 1, "127.0.0.2 serves nothing");
     assert_eq!(server.connections(), 0);
@@ -94,6 +81,7 @@ steps:
     let ran = runbook(
         &test,
         &["run", "reached.yaml", "--set", "resolve_name=localhost"],
+        None,
     );
     assert_eq!(ran.status, 0, "{}\n{}", ran.stdout, ran.stderr);
     assert_eq!(server.connections(), 1);
