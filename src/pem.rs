@@ -1,7 +1,9 @@
 //! The PEM files of `http.tls` — a CA to trust, a client certificate and its
 //! key — read and checked in one place: `validate` checks the files a runbook
 //! names literally, and a run reads them (templated paths included) before its
-//! request is sent. Both say what is wrong the same way.
+//! request is sent. Both say what is wrong the same way. The team state
+//! database's URL names the same three files (`sslrootcert`, `sslcert`,
+//! `sslkey`), read here too.
 //!
 //! The key file is a secret. No message here holds a byte of any file: the PEM
 //! parser's own errors quote the line they stumbled on, so they are never
@@ -24,12 +26,32 @@ pub enum Role {
     Key,
 }
 
-impl fmt::Display for Role {
+/// Where the files were named, so that a message calls a file what the
+/// operator called it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// A runbook's `http.tls`.
+    HttpTls,
+    /// The team state database's URL, in libpq's words.
+    StateUrl,
+}
+
+/// A file in its role, as named where it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct File {
+    pub role: Role,
+    pub naming: Naming,
+}
+
+impl fmt::Display for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Role::Ca => "tls.ca",
-            Role::Cert => "tls.cert",
-            Role::Key => "tls.key",
+        f.write_str(match (self.naming, self.role) {
+            (Naming::HttpTls, Role::Ca) => "tls.ca",
+            (Naming::HttpTls, Role::Cert) => "tls.cert",
+            (Naming::HttpTls, Role::Key) => "tls.key",
+            (Naming::StateUrl, Role::Ca) => "sslrootcert",
+            (Naming::StateUrl, Role::Cert) => "sslcert",
+            (Naming::StateUrl, Role::Key) => "sslkey",
         })
     }
 }
@@ -38,33 +60,41 @@ impl fmt::Display for Role {
 /// quotes its content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PemError {
-    #[error("{role} `{}` does not exist", path.display())]
-    NotFound { role: Role, path: PathBuf },
+    #[error("{file} `{}` does not exist", path.display())]
+    NotFound { file: File, path: PathBuf },
 
-    #[error("{role} `{}` cannot be read: {reason}", path.display())]
+    #[error("{file} `{}` cannot be read: {reason}", path.display())]
     Unreadable {
-        role: Role,
+        file: File,
         path: PathBuf,
         reason: String,
     },
 
-    #[error("{role} `{}` is not a PEM file (no `-----BEGIN …-----` line)", path.display())]
-    NotPem { role: Role, path: PathBuf },
+    #[error("{file} `{}` is not a PEM file (no `-----BEGIN …-----` line)", path.display())]
+    NotPem { file: File, path: PathBuf },
 
-    #[error("{role} `{}` is a PEM file with a damaged section", path.display())]
-    Damaged { role: Role, path: PathBuf },
+    #[error("{file} `{}` is a PEM file with a damaged section", path.display())]
+    Damaged { file: File, path: PathBuf },
 
-    #[error("{role} `{}` holds no certificate", path.display())]
-    NoCertificate { role: Role, path: PathBuf },
+    #[error("{file} `{}` holds no certificate", path.display())]
+    NoCertificate { file: File, path: PathBuf },
 
-    #[error("tls.key `{}` holds no private key", path.display())]
-    NoKey { path: PathBuf },
+    #[error("{} `{}` holds no private key", File { role: Role::Key, naming: *naming }, path.display())]
+    NoKey { naming: Naming, path: PathBuf },
 
-    #[error("tls.key `{}` is not a key runbook can use", path.display())]
-    UnusableKey { path: PathBuf },
+    #[error("{} `{}` is not a key runbook can use", File { role: Role::Key, naming: *naming }, path.display())]
+    UnusableKey { naming: Naming, path: PathBuf },
 
-    #[error("tls.key `{}` does not match the certificate in tls.cert `{}`", key.display(), cert.display())]
-    KeyMismatch { cert: PathBuf, key: PathBuf },
+    #[error(
+        "{} `{}` does not match the certificate in {} `{}`",
+        File { role: Role::Key, naming: *naming }, key.display(),
+        File { role: Role::Cert, naming: *naming }, cert.display()
+    )]
+    KeyMismatch {
+        naming: Naming,
+        cert: PathBuf,
+        key: PathBuf,
+    },
 }
 
 impl PemError {
@@ -93,11 +123,11 @@ impl PemError {
     /// Which file it is about (the key, for a key that does not match).
     pub fn role(&self) -> Role {
         match self {
-            PemError::NotFound { role, .. }
-            | PemError::Unreadable { role, .. }
-            | PemError::NotPem { role, .. }
-            | PemError::Damaged { role, .. }
-            | PemError::NoCertificate { role, .. } => *role,
+            PemError::NotFound { file, .. }
+            | PemError::Unreadable { file, .. }
+            | PemError::NotPem { file, .. }
+            | PemError::Damaged { file, .. }
+            | PemError::NoCertificate { file, .. } => file.role,
             PemError::NoKey { .. }
             | PemError::UnusableKey { .. }
             | PemError::KeyMismatch { .. } => Role::Key,
@@ -112,17 +142,22 @@ impl PemError {
 }
 
 /// The certificates a CA file holds (a bundle may hold several).
-pub fn ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, PemError> {
-    let bytes = read(Role::Ca, path)?;
-    certificates(Role::Ca, path, &bytes)
+pub fn ca(naming: Naming, path: &Path) -> Result<Vec<CertificateDer<'static>>, PemError> {
+    let file = File {
+        role: Role::Ca,
+        naming,
+    };
+    let bytes = read(file, path)?;
+    certificates(file, path, &bytes)
 }
 
 /// A client certificate (with any chain after it) and its key, checked to
 /// belong together. `pem` keeps both files' text, as the HTTP client reads
-/// an identity.
+/// an identity; `key` is the key, as rustls takes one.
 pub struct Identity {
     pub certificates: Vec<CertificateDer<'static>>,
     pub pem: Vec<u8>,
+    pub key: PrivateKeyDer<'static>,
 }
 
 impl fmt::Debug for Identity {
@@ -134,17 +169,28 @@ impl fmt::Debug for Identity {
     }
 }
 
-pub fn identity(cert_path: &Path, key_path: &Path) -> Result<Identity, PemError> {
-    let cert_bytes = read(Role::Cert, cert_path)?;
-    let certificates = certificates(Role::Cert, cert_path, &cert_bytes)?;
-    let key_bytes = read(Role::Key, key_path)?;
-    let key = private_key(key_path, &key_bytes)?;
+pub fn identity(naming: Naming, cert_path: &Path, key_path: &Path) -> Result<Identity, PemError> {
+    let cert_file = File {
+        role: Role::Cert,
+        naming,
+    };
+    let cert_bytes = read(cert_file, cert_path)?;
+    let certificates = certificates(cert_file, cert_path, &cert_bytes)?;
+    let key_bytes = read(
+        File {
+            role: Role::Key,
+            naming,
+        },
+        key_path,
+    )?;
+    let key = private_key(naming, key_path, &key_bytes)?;
     let unusable = || PemError::UnusableKey {
+        naming,
         path: key_path.to_owned(),
     };
     let signing = ring::default_provider()
         .key_provider
-        .load_private_key(key)
+        .load_private_key(key.clone_key())
         .map_err(|_| unusable())?;
     match CertifiedKey::new(certificates.clone(), signing).keys_match() {
         // `Unknown`: a key type whose public half rustls cannot derive; the
@@ -152,6 +198,7 @@ pub fn identity(cert_path: &Path, key_path: &Path) -> Result<Identity, PemError>
         Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
         Err(_) => {
             return Err(PemError::KeyMismatch {
+                naming,
                 cert: cert_path.to_owned(),
                 key: key_path.to_owned(),
             });
@@ -160,24 +207,28 @@ pub fn identity(cert_path: &Path, key_path: &Path) -> Result<Identity, PemError>
     let mut pem = cert_bytes;
     pem.push(b'\n');
     pem.extend_from_slice(&key_bytes);
-    Ok(Identity { certificates, pem })
+    Ok(Identity {
+        certificates,
+        pem,
+        key,
+    })
 }
 
-fn read(role: Role, path: &Path) -> Result<Vec<u8>, PemError> {
+fn read(file: File, path: &Path) -> Result<Vec<u8>, PemError> {
     use std::io::Read as _;
     let failed = |error: std::io::Error| match error.kind() {
         std::io::ErrorKind::NotFound => PemError::NotFound {
-            role,
+            file,
             path: path.to_owned(),
         },
         _ => PemError::Unreadable {
-            role,
+            file,
             path: path.to_owned(),
             reason: error.to_string(),
         },
     };
     let unreadable = |reason: &str| PemError::Unreadable {
-        role,
+        file,
         path: path.to_owned(),
         reason: reason.to_owned(),
     };
@@ -192,7 +243,7 @@ fn read(role: Role, path: &Path) -> Result<Vec<u8>, PemError> {
     }
     let mut bytes = Vec::new();
     std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .and_then(|opened| opened.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
         .map_err(failed)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(unreadable(&format!(
@@ -204,23 +255,23 @@ fn read(role: Role, path: &Path) -> Result<Vec<u8>, PemError> {
 }
 
 fn certificates(
-    role: Role,
+    file: File,
     path: &Path,
     bytes: &[u8],
 ) -> Result<Vec<CertificateDer<'static>>, PemError> {
     let mut found = Vec::new();
     for certificate in CertificateDer::pem_slice_iter(bytes) {
-        found.push(certificate.map_err(|_| damaged(role, path, bytes))?);
+        found.push(certificate.map_err(|_| damaged(file, path, bytes))?);
     }
     if found.is_empty() {
         return Err(if is_pem(bytes) {
             PemError::NoCertificate {
-                role,
+                file,
                 path: path.to_owned(),
             }
         } else {
             PemError::NotPem {
-                role,
+                file,
                 path: path.to_owned(),
             }
         });
@@ -228,22 +279,34 @@ fn certificates(
     Ok(found)
 }
 
-fn private_key(path: &Path, bytes: &[u8]) -> Result<PrivateKeyDer<'static>, PemError> {
+fn private_key(
+    naming: Naming,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<PrivateKeyDer<'static>, PemError> {
     match PrivateKeyDer::from_pem_slice(bytes) {
         Ok(key) => Ok(key),
         Err(rustls_pki_types::pem::Error::NoItemsFound) if is_pem(bytes) => Err(PemError::NoKey {
+            naming,
             path: path.to_owned(),
         }),
-        Err(_) => Err(damaged(Role::Key, path, bytes)),
+        Err(_) => Err(damaged(
+            File {
+                role: Role::Key,
+                naming,
+            },
+            path,
+            bytes,
+        )),
     }
 }
 
-fn damaged(role: Role, path: &Path, bytes: &[u8]) -> PemError {
+fn damaged(file: File, path: &Path, bytes: &[u8]) -> PemError {
     let path = path.to_owned();
     if is_pem(bytes) {
-        PemError::Damaged { role, path }
+        PemError::Damaged { file, path }
     } else {
-        PemError::NotPem { role, path }
+        PemError::NotPem { file, path }
     }
 }
 
@@ -277,19 +340,25 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temp dir");
         let (cert, key) = pair("ca.test");
         let good = write(dir.path(), "ca.pem", &format!("{cert}{cert}"));
-        assert_eq!(ca(&good).expect("a bundle of two").len(), 2);
+        assert_eq!(
+            ca(Naming::HttpTls, &good).expect("a bundle of two").len(),
+            2
+        );
 
         let text = write(dir.path(), "text.pem", "hello, not a certificate");
-        assert!(matches!(ca(&text), Err(PemError::NotPem { .. })));
+        assert!(matches!(
+            ca(Naming::HttpTls, &text),
+            Err(PemError::NotPem { .. })
+        ));
         let only_key = write(dir.path(), "key.pem", &key);
-        let error = ca(&only_key).expect_err("no certificate in a key file");
+        let error = ca(Naming::HttpTls, &only_key).expect_err("no certificate in a key file");
         assert_eq!(
             error.to_string(),
             format!("tls.ca `{}` holds no certificate", only_key.display())
         );
-        let missing = ca(&dir.path().join("nope.pem")).expect_err("not there");
+        let missing = ca(Naming::HttpTls, &dir.path().join("nope.pem")).expect_err("not there");
         assert!(missing.is_missing(), "{missing}");
-        let directory = ca(dir.path()).expect_err("a directory");
+        let directory = ca(Naming::HttpTls, dir.path()).expect_err("a directory");
         assert!(
             directory.to_string().contains("it is a directory"),
             "{directory}"
@@ -305,23 +374,25 @@ mod tests {
         let key_path = write(dir.path(), "me-key.pem", &key);
         let other_path = write(dir.path(), "other-key.pem", &other_key);
 
-        let identity = identity(&cert_path, &key_path).expect("a matching pair");
+        let identity = identity(Naming::HttpTls, &cert_path, &key_path).expect("a matching pair");
         assert_eq!(identity.certificates.len(), 1);
         assert!(!format!("{identity:?}").contains("PRIVATE"), "{identity:?}");
 
-        let mismatch = super::identity(&cert_path, &other_path).expect_err("another key");
+        let mismatch =
+            super::identity(Naming::HttpTls, &cert_path, &other_path).expect_err("another key");
         assert!(
             matches!(mismatch, PemError::KeyMismatch { .. }),
             "{mismatch:?}"
         );
         assert_eq!(mismatch.role(), Role::Key);
-        let no_key = super::identity(&cert_path, &cert_path).expect_err("a certificate as the key");
+        let no_key = super::identity(Naming::HttpTls, &cert_path, &cert_path)
+            .expect_err("a certificate as the key");
         assert!(matches!(no_key, PemError::NoKey { .. }), "{no_key:?}");
 
         let damaged_text =
             "-----BEGIN PRIVATE KEY-----\nTOPSECRET!!not*base64\n-----END PRIVATE KEY-----\n";
         let damaged = write(dir.path(), "damaged.pem", damaged_text);
-        let error = super::identity(&cert_path, &damaged).expect_err("damaged");
+        let error = super::identity(Naming::HttpTls, &cert_path, &damaged).expect_err("damaged");
         let message = format!("{error} {error:?} {}", error.help());
         assert!(!message.contains("TOPSECRET"), "{message}");
         assert!(message.contains("damaged.pem"), "{message}");

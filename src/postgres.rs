@@ -6,18 +6,22 @@
 //! types: the engine hands over each line exactly as its journal wrote it, and
 //! the readers (`status`, `report`) parse the lines they get back. So this
 //! module sits below both and imports neither (only `approval`, whose store it
-//! implements, and `error`).
+//! implements, `error`, and `pem`, which reads the TLS files the URL names).
 //!
 //! One [`Session`] is one server connection, owned by a thread of its own: the
 //! engine runs on a tokio runtime, and a blocking client may not block on a
 //! runtime from inside one. The connection lives as long as the session — for a
 //! run, the whole run — since the run lock is the connection's (a session-level
 //! advisory lock), released by the server the moment the connection dies.
+//!
+//! The connection is TLS as the URL's `sslmode` asks ([`tls`]): across a
+//! network, the server's certificate is checked by default.
 
 pub mod approvals;
 pub mod lock;
 pub mod runs;
 pub mod schema;
+pub mod tls;
 
 use std::str::FromStr as _;
 use std::sync::mpsc;
@@ -43,12 +47,35 @@ pub enum PgError {
         source: Option<postgres::Error>,
     },
 
+    /// The parser ends the credentials at the first `@`.
+    #[error("`{shown}` has more than one `@`")]
+    SecondAt { shown: String },
+
     /// A password on the command line is shown by `ps` and kept in shell history.
     #[error("`--state` holds a password, which `ps` and the shell's history would show")]
     PasswordInArgument,
 
-    #[error("`{url}` asks for TLS (`sslmode={mode}`), which this build of runbook does not speak")]
-    TlsRequired { url: String, mode: &'static str },
+    /// The URL's TLS parameters cannot be used.
+    #[error("the TLS settings of `{url}` cannot be used: {problem}")]
+    Tls {
+        url: String,
+        #[source]
+        problem: tls::TlsError,
+    },
+
+    /// The server's certificate did not verify: nothing was sent to it.
+    #[error(
+        "the server at {hosts} is not trusted as the team state database `{url}`: its certificate {why}"
+    )]
+    Untrusted {
+        url: String,
+        hosts: String,
+        why: String,
+    },
+
+    /// The server said no to TLS, which the URL's `sslmode` requires.
+    #[error("the team state database `{url}` does not offer TLS, which `sslmode={mode}` asks for")]
+    NoTlsOnServer { url: String, mode: tls::SslMode },
 
     #[error("cannot reach the team state database `{url}`")]
     Connect {
@@ -106,8 +133,11 @@ impl PgError {
                 crate::error::EXIT_IO
             }
             PgError::BadUrl { .. }
+            | PgError::SecondAt { .. }
             | PgError::PasswordInArgument
-            | PgError::TlsRequired { .. }
+            | PgError::Tls { .. }
+            | PgError::Untrusted { .. }
+            | PgError::NoTlsOnServer { .. }
             | PgError::NoSchema { .. }
             | PgError::NewerSchema { .. }
             | PgError::OlderSchema { .. }
@@ -120,11 +150,18 @@ impl PgError {
             PgError::BadUrl { .. } => Some(
                 "write it as postgres://USER@HOST:PORT/DATABASE (a password belongs in RUNBOOK_STATE_URL, not on the command line)",
             ),
+            PgError::SecondAt { .. } => Some(
+                "write an `@` in the user or the password as %40 (and `/`, `?`, `#` as %2F, %3F, %23)",
+            ),
             PgError::PasswordInArgument => Some(
                 "put the URL in RUNBOOK_STATE_URL instead (or leave the password out and let the server authenticate otherwise)",
             ),
-            PgError::TlsRequired { .. } => Some(
-                "reach the server over a network you trust (a Unix socket, an SSH tunnel, a VPN) with sslmode=disable or prefer",
+            PgError::Tls { problem, .. } => Some(problem.help()),
+            PgError::Untrusted { .. } => Some(
+                "runbook stopped at the TLS handshake: neither the password nor anything of the run reached that server, and nothing ran. Check that sslrootcert is the CA that signed the server's certificate and that the URL names the host as that certificate does (sslmode=verify-ca checks the CA alone); if both are right, something in between is answering in the server's place",
+            ),
+            PgError::NoTlsOnServer { .. } => Some(
+                "runbook stopped before logging in: neither the password nor anything of the run was sent, and nothing ran. Turn TLS on at the server (`ssl = on`, with `ssl_cert_file` and `ssl_key_file`), or, only over a network you trust (an SSH tunnel, a VPN), use sslmode=disable",
             ),
             PgError::Connect { .. } => Some(
                 "check that the server is up and the URL (RUNBOOK_STATE_URL or --state) is right; nothing ran",
@@ -163,6 +200,7 @@ fn held_message(runbook: &str, holder: Option<&lock::Holder>) -> String {
 #[derive(Clone)]
 pub struct StateUrl {
     config: postgres::Config,
+    tls: tls::Tls,
     /// The URL as errors and reports show it: no password.
     shown: String,
 }
@@ -190,19 +228,36 @@ impl StateUrl {
         }
     }
 
-    /// Parses `postgres://…` or `postgresql://…`.
+    /// Parses `postgres://…` or `postgresql://…`, and reads the TLS files it
+    /// names.
     pub fn parse(text: &str) -> Result<StateUrl, PgError> {
         let text = text.trim();
+        let bad = |source| PgError::BadUrl {
+            shown: without_password(text),
+            source,
+        };
         if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
-            return Err(PgError::BadUrl {
+            return Err(bad(None));
+        }
+        let tls_problem = |problem| PgError::Tls {
+            url: without_password(text),
+            problem,
+        };
+        let (rest, asked) = tls::take_parameters(text).map_err(tls_problem)?;
+        let mut config = postgres::Config::from_str(&rest).map_err(|source| bad(Some(source)))?;
+        // The parser ends the credentials at the first `@`: one more `@` is a
+        // password's, which would otherwise be shown as part of the host.
+        if config
+            .get_hosts()
+            .iter()
+            .any(|host| matches!(host, postgres::config::Host::Tcp(name) if name.contains('@')))
+        {
+            return Err(PgError::SecondAt {
                 shown: without_password(text),
-                source: None,
             });
         }
-        let mut config = postgres::Config::from_str(text).map_err(|source| PgError::BadUrl {
-            shown: without_password(text),
-            source: Some(source),
-        })?;
+        let tls = tls::Tls::new(asked, &config).map_err(tls_problem)?;
+        config.ssl_mode(tls.negotiation());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -213,13 +268,7 @@ impl StateUrl {
             .keepalives_idle(Duration::from_secs(30))
             .application_name("runbook");
         let shown = shown(&config);
-        if let postgres::config::SslMode::Require = config.get_ssl_mode() {
-            return Err(PgError::TlsRequired {
-                url: shown,
-                mode: "require",
-            });
-        }
-        Ok(StateUrl { config, shown })
+        Ok(StateUrl { config, tls, shown })
     }
 
     /// The URL without its password.
@@ -264,26 +313,80 @@ fn shown(config: &postgres::Config) -> String {
     format!("postgres://{user}{}{db}", hosts.join(","))
 }
 
-/// Text that failed to parse, with anything between `:` and `@` after the
-/// scheme (a password) cut out.
+/// Text that failed to parse, with nothing in it that could be a password:
+/// before the last `@` only the user (a password may hold `@`, `/` or `?`),
+/// no query (it may hold `password=`), and without any `@` no port that is not
+/// a number (`postgres://alice:secret/db` is a URL that forgot its host).
 fn without_password(text: &str) -> String {
     let Some((scheme, rest)) = text.split_once("://") else {
         return "(not a URL)".to_owned();
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((credentials, host)) => {
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{user}@{host}")
+    let (user, rest) = match rest.rsplit_once('@') {
+        Some((credentials, rest)) => {
+            let user = credentials
+                .split([':', '@', '/', '?'])
+                .next()
+                .unwrap_or_default();
+            (format!("{user}@"), rest)
         }
-        None => authority.to_owned(),
+        None => (String::new(), rest),
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let authority = if user.is_empty() {
+        authority
+            .split(',')
+            .map(numeric_port_only)
+            .collect::<Vec<_>>()
+            .join(",")
+    } else {
+        authority.to_owned()
     };
     let path = path.split('?').next().unwrap_or_default();
-    format!("{scheme}://{authority}{path}")
+    format!("{scheme}://{user}{authority}{path}")
+}
+
+/// `host:port` as it is when the port is a number, else `host:…`.
+fn numeric_port_only(chunk: &str) -> String {
+    let host_end = chunk.rfind(']').map_or(0, |bracket| bracket + 1);
+    match chunk[host_end..].find(':') {
+        Some(colon) => {
+            let (host, port) = chunk.split_at(host_end + colon);
+            if port[1..].bytes().all(|byte| byte.is_ascii_digit()) {
+                chunk.to_owned()
+            } else {
+                format!("{host}:…")
+            }
+        }
+        None => chunk.to_owned(),
+    }
 }
 
 type Job = Box<dyn FnOnce(&mut postgres::Client) + Send>;
+
+/// Connects with TLS as the URL's mode asks (`None`: `sslmode=disable`).
+fn connect(
+    config: &postgres::Config,
+    connector: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+) -> Result<postgres::Client, postgres::Error> {
+    match connector {
+        Some(connector) => config.connect(connector),
+        None => config.connect(postgres::NoTls),
+    }
+}
+
+/// The hosts a certificate is checked for: `` `db.internal` ``, or several.
+fn tcp_hosts(config: &postgres::Config) -> String {
+    let names: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .filter_map(|host| match host {
+            postgres::config::Host::Tcp(name) => Some(format!("`{name}`")),
+            postgres::config::Host::Unix(_) => None,
+        })
+        .collect();
+    names.join(" or ")
+}
 
 /// One connection to the team state database, on a thread of its own (see the
 /// module doc). Dropping it closes the connection, which releases its lock.
@@ -299,9 +402,10 @@ impl Session {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         let config = url.config.clone();
+        let connector = url.tls.connector();
         let thread = std::thread::Builder::new()
             .name("runbook-postgres".to_owned())
-            .spawn(move || match config.connect(postgres::NoTls) {
+            .spawn(move || match connect(&config, connector) {
                 Ok(mut client) => {
                     let _ = ready_tx.send(Ok(()));
                     for job in jobs_rx {
@@ -328,9 +432,20 @@ impl Session {
                 thread: Some(thread),
                 url: url.shown.clone(),
             }),
-            Ok(Err(source)) => Err(PgError::Connect {
-                url: url.shown.clone(),
-                source,
+            Ok(Err(source)) => Err(match url.tls.refusal(&source) {
+                Some(tls::Refusal::NoTlsOnServer) => PgError::NoTlsOnServer {
+                    url: url.shown.clone(),
+                    mode: url.tls.mode(),
+                },
+                Some(tls::Refusal::Certificate(why)) => PgError::Untrusted {
+                    url: url.shown.clone(),
+                    hosts: tcp_hosts(&url.config),
+                    why,
+                },
+                None => PgError::Connect {
+                    url: url.shown.clone(),
+                    source,
+                },
             }),
             Err(_) => Err(lost(url)),
         }
@@ -422,7 +537,8 @@ mod tests {
 
     #[test]
     fn the_shown_url_never_holds_the_password() {
-        let url = StateUrl::parse("postgres://alice:s3cr3t-pw@db.example:5433/ops").unwrap();
+        let url = StateUrl::parse("postgres://alice:s3cr3t-pw@db.example:5433/ops?sslmode=require")
+            .unwrap();
         assert_eq!(url.shown(), "postgres://alice@db.example:5433/ops");
         assert!(!format!("{url:?}").contains("s3cr3t"));
         let Err(error) = StateUrl::parse("postgres://alice:s3cr3t-pw@db.example:port/ops") else {
@@ -448,14 +564,47 @@ mod tests {
 
     #[test]
     fn a_password_on_the_command_line_is_refused() {
-        let error = StateUrl::from_flag_or_env(Some("postgres://a:pw@h/db")).unwrap_err();
+        let error = StateUrl::from_flag_or_env(Some("postgres://a:pw@localhost/db")).unwrap_err();
         assert!(matches!(error, PgError::PasswordInArgument), "{error:?}");
         assert!(error.help().unwrap().contains(STATE_URL_ENV));
     }
 
     #[test]
-    fn tls_that_is_required_is_refused_up_front() {
-        let error = StateUrl::parse("postgres://a@h/db?sslmode=require").unwrap_err();
-        assert!(matches!(error, PgError::TlsRequired { .. }), "{error:?}");
+    fn a_password_is_never_shown_however_the_url_is_malformed() {
+        // Each URL is refused (or, parsed, shown) without the password.
+        for text in [
+            "postgres://alice:s3cr3t@db.example:port/ops",
+            "postgres://alice:s3cr3t/ops",
+            "postgres://alice:s3cr3t",
+            "postgres://alice:p@s3cr3t@db.example/ops",
+            "postgres://alice:pa/s3cr3t@db.example:x/ops",
+            "postgres://alice:pa?s3cr3t@db.example:x/ops",
+            "postgres://alice@db.example:x/ops?password=s3cr3t&application_name=a@b",
+            "postgres://alice@db.example/ops?password=s3cr3t&sslmode=bogus",
+            "postgres://alice:s3cr3t@db.example/ops?sslmode=verify-full&sslrootcert=/no/such/ca.pem",
+            "postgres://[::1]:s3cr3t/ops",
+        ] {
+            let error = match StateUrl::parse(text) {
+                Ok(url) => {
+                    assert!(!url.shown().contains("s3cr3t"), "{text}: {}", url.shown());
+                    continue;
+                }
+                Err(error) => error,
+            };
+            let mut said = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                said.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            assert!(!said.contains("s3cr3t"), "{text}: {said}");
+        }
+    }
+
+    #[test]
+    fn a_password_that_ends_early_at_an_at_sign_is_refused() {
+        let error = StateUrl::parse("postgres://alice:p@ss@db.example/ops").unwrap_err();
+        assert!(matches!(error, PgError::SecondAt { .. }), "{error:?}");
+        assert_eq!(error.to_string().matches("ss").count(), 0, "{error}");
     }
 }

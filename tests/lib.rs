@@ -25,6 +25,7 @@ mod operator_pty;
 mod overview;
 mod plan;
 mod postgres;
+mod postgres_tls;
 mod procedures;
 mod pty;
 mod runbooks;

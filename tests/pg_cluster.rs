@@ -1,7 +1,9 @@
 //! A private `PostgreSQL` cluster for the team-state tests: `initdb` in a temp
 //! directory, a server of its own on a free loopback port, password (SCRAM)
 //! authentication over TCP — so the role a test connects as is the role the
-//! server authenticated, as in a team's real set-up.
+//! server authenticated, as in a team's real set-up. [`Cluster::start_tls`]
+//! starts one with `ssl = on` and a certificate the test made (an rcgen CA's,
+//! see `tls::server`); every cluster logs its connections, TLS or not.
 //!
 //! `PostgreSQL` refuses to run as root; when the tests do, the server runs as the
 //! `postgres` system user (`runuser`), in a directory made accessible to it.
@@ -26,6 +28,19 @@ pub struct Cluster {
     port: u16,
     /// Run the server's programs as `postgres` (the tests run as root).
     as_postgres: bool,
+    /// `ssl = on`, with `server.crt` and `server.key` in the cluster's directory.
+    ssl: bool,
+    /// `ssl_ca_file = client-ca.crt`, and `pg_hba.conf` asks for a certificate.
+    client_certificates: bool,
+}
+
+/// The server's certificate and key, in PEM; with `client_ca`, a role
+/// logs in over TCP only with a client certificate that CA signed for its
+/// name (`hostssl … cert`), no password.
+pub struct ServerTls<'a> {
+    pub certificate: &'a str,
+    pub key: &'a str,
+    pub client_ca: Option<&'a str>,
 }
 
 /// The directory of the server's programs, newest version first.
@@ -59,6 +74,16 @@ impl Cluster {
     /// A new cluster, started, with the database [`DATABASE`] owned by
     /// [`ADMIN`]; `None` when `PostgreSQL` is not installed (skipped).
     pub fn start() -> Option<Cluster> {
+        Cluster::start_with(None)
+    }
+
+    /// As [`Cluster::start`], the server with `ssl = on` and `tls` as its
+    /// certificate; it still takes connections without TLS too.
+    pub fn start_tls(tls: &ServerTls<'_>) -> Option<Cluster> {
+        Cluster::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<&ServerTls<'_>>) -> Option<Cluster> {
         let bin = server_bin()?;
         let as_postgres = nix::unistd::getuid().is_root();
         let dir = tempfile::tempdir().expect("a temp dir");
@@ -67,11 +92,27 @@ impl Cluster {
             bin,
             port: free_port(),
             as_postgres,
+            ssl: tls.is_some(),
+            client_certificates: tls.is_some_and(|tls| tls.client_ca.is_some()),
         };
         for sub in ["data", "sock"] {
             std::fs::create_dir(cluster.dir.path().join(sub)).expect("create a cluster dir");
         }
         std::fs::write(cluster.dir.path().join("pwfile"), PASSWORD).expect("write the pwfile");
+        if let Some(tls) = tls {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::write(cluster.dir.path().join("server.crt"), tls.certificate)
+                .expect("write the server's certificate");
+            let key = cluster.dir.path().join("server.key");
+            std::fs::write(&key, tls.key).expect("write the server's key");
+            // The server refuses a key that others may read.
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+                .expect("make the server's key private");
+            if let Some(ca) = tls.client_ca {
+                std::fs::write(cluster.dir.path().join("client-ca.crt"), ca)
+                    .expect("write the client CA");
+            }
+        }
         if as_postgres {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(cluster.dir.path(), std::fs::Permissions::from_mode(0o755))
@@ -101,6 +142,15 @@ impl Cluster {
                 "--no-sync",
             ],
         );
+        if cluster.client_certificates {
+            // Replaces initdb's: the socket is the admin's (trust), TCP is by
+            // certificate alone.
+            std::fs::write(
+                cluster.dir.path().join("data").join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 cert\n",
+            )
+            .expect("write pg_hba.conf");
+        }
         cluster.start_server();
         cluster.admin(&format!("CREATE DATABASE {DATABASE}"), "postgres");
         Some(cluster)
@@ -138,11 +188,21 @@ impl Cluster {
     /// Starts the server (again, after [`Cluster::stop`]) and waits until it
     /// takes connections.
     pub fn start_server(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+        let mut options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c log_connections=on",
             self.port,
             self.path("sock")
         );
+        if self.ssl {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                self.path("server.crt"),
+                self.path("server.key")
+            ));
+        }
+        if self.client_certificates {
+            options.push_str(&format!(" -c ssl_ca_file={}", self.path("client-ca.crt")));
+        }
         let (data, log) = (self.path("data"), self.path("log"));
         self.server(
             "pg_ctl",
@@ -160,6 +220,12 @@ impl Cluster {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What the server logged so far (each connection, with `SSL enabled`
+    /// when it was TLS).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
     }
 
     /// The URL of the database as `role` (password included: for

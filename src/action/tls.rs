@@ -140,7 +140,7 @@ impl Connection {
         let mut builder = http::client_builder();
         if let Some(ca) = &self.ca {
             builder = builder.tls_built_in_root_certs(false);
-            for certificate in pem::ca(ca)? {
+            for certificate in pem::ca(pem::Naming::HttpTls, ca)? {
                 let certificate = reqwest::Certificate::from_der(certificate.as_ref())
                     .map_err(|error| ConnectionError::Client(cause(&error)))?;
                 builder = builder.add_root_certificate(certificate);
@@ -148,7 +148,7 @@ impl Connection {
         }
         match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => {
-                let identity = pem::identity(cert, key)?;
+                let identity = pem::identity(pem::Naming::HttpTls, cert, key)?;
                 let identity = reqwest::Identity::from_pem(&identity.pem)
                     .map_err(|error| ConnectionError::Client(cause(&error)))?;
                 builder = builder.identity(identity);

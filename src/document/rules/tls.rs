@@ -136,12 +136,16 @@ impl Rules<'_, '_> {
             t.filter(|t| t.is_literal())
         }
         if let Some(ca) = literal(files.ca.as_ref())
-            && let Err(error) = pem::ca(Path::new(&ca.source))
+            && let Err(error) = pem::ca(pem::Naming::HttpTls, Path::new(&ca.source))
         {
             self.pem_problem(&error, ca);
         }
         if let (Some(cert), Some(key)) = (literal(files.cert.as_ref()), literal(files.key.as_ref()))
-            && let Err(error) = pem::identity(Path::new(&cert.source), Path::new(&key.source))
+            && let Err(error) = pem::identity(
+                pem::Naming::HttpTls,
+                Path::new(&cert.source),
+                Path::new(&key.source),
+            )
         {
             let at = match error.role() {
                 pem::Role::Key => key,
