@@ -12,6 +12,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::document::source::MAX_FILE_BYTES;
 use rustls::crypto::ring;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
@@ -103,7 +104,7 @@ impl PemError {
             PemError::NotFound { .. } => {
                 "check the path; a relative path is relative to the directory runbook runs in"
             }
-            PemError::Unreadable { .. } => "check the file's permissions",
+            PemError::Unreadable { .. } => "name a regular PEM file you may read",
             PemError::NotPem { .. } | PemError::Damaged { .. } => {
                 "give a PEM file (`openssl x509 -in FILE -inform der -out FILE.pem` converts a DER certificate)"
             }
@@ -214,14 +215,8 @@ pub fn identity(naming: Naming, cert_path: &Path, key_path: &Path) -> Result<Ide
 }
 
 fn read(file: File, path: &Path) -> Result<Vec<u8>, PemError> {
-    if path.is_dir() {
-        return Err(PemError::Unreadable {
-            file,
-            path: path.to_owned(),
-            reason: "it is a directory".to_owned(),
-        });
-    }
-    std::fs::read(path).map_err(|error| match error.kind() {
+    use std::io::Read as _;
+    let failed = |error: std::io::Error| match error.kind() {
         std::io::ErrorKind::NotFound => PemError::NotFound {
             file,
             path: path.to_owned(),
@@ -231,7 +226,32 @@ fn read(file: File, path: &Path) -> Result<Vec<u8>, PemError> {
             path: path.to_owned(),
             reason: error.to_string(),
         },
-    })
+    };
+    let unreadable = |reason: &str| PemError::Unreadable {
+        file,
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    // Only a regular file of a bounded size is read: a device (`/dev/zero`) or
+    // a pipe would block `validate` and the run, or fill the memory.
+    let metadata = std::fs::metadata(path).map_err(failed)?;
+    if metadata.is_dir() {
+        return Err(unreadable("it is a directory"));
+    }
+    if !metadata.is_file() {
+        return Err(unreadable("it is not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|opened| opened.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(failed)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(unreadable(&format!(
+            "it is larger than {} MiB, which no PEM file of keys and certificates is",
+            MAX_FILE_BYTES / 1024 / 1024
+        )));
+    }
+    Ok(bytes)
 }
 
 fn certificates(

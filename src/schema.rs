@@ -173,12 +173,12 @@ pub fn schema() -> Schema {
             "properties": {
                 "status": {"anyOf": [
                     {"type": "integer", "minimum": 100, "maximum": 599},
-                    {"type": "array", "items": {"type": "integer", "minimum": 100, "maximum": 599}},
+                    {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 100, "maximum": 599}},
                 ]},
                 "json": {"description": "Dotted JSON paths to expected values or matchers (a `*` segment: every element, at least one); a matcher or a non-map value checks the whole document. On a command, stdout parsed as JSON."},
                 "exit_code": {"anyOf": [
                     {"type": "integer", "minimum": 0, "maximum": 255},
-                    {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}},
+                    {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0, "maximum": 255}},
                 ]},
                 "stdout": r("TextMatch"),
                 "stderr": r("TextMatch"),

@@ -5,6 +5,9 @@
 //! test can prove a request was never made.
 
 mod actions;
+mod attack_fanout;
+mod attack_matchers;
+mod attack_secrets;
 mod bypass;
 mod chain;
 mod connections;

@@ -10,6 +10,7 @@ mod tty;
 
 mod agreement;
 mod approval;
+mod attack_tls;
 mod ci;
 mod cli;
 mod conventions;

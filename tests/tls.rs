@@ -14,7 +14,7 @@ use crate::support::{Ran, Test, binary};
 /// Runs the binary in `test`'s directory with `args`; `status` is asserted
 /// when given. (A [`Test`] runs one command line; these tests run several on
 /// one directory.)
-fn runbook(test: &Test, args: &[&str], status: Option<i32>) -> Ran {
+pub fn runbook(test: &Test, args: &[&str], status: Option<i32>) -> Ran {
     let output = std::process::Command::new(binary())
         .args(args)
         .current_dir(test.dir())

@@ -63,6 +63,11 @@ pub struct CommandOutput {
     pub stdout: String,
     /// As `stdout`.
     pub stderr: String,
+    /// Whether more came on stdout than was read: a check of the whole text
+    /// (`not_contains`, `equals`, …) cannot be judged on what was.
+    pub stdout_cut: bool,
+    /// As `stdout_cut`.
+    pub stderr_cut: bool,
     pub timed_out: bool,
     pub elapsed_ms: u64,
 }
@@ -183,26 +188,32 @@ pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
             readers.await
         }
     };
+    let (stdout, stdout_cut) = stdout.unwrap_or_default();
+    let (stderr, stderr_cut) = stderr.unwrap_or_default();
     Ok(CommandOutput {
         exit_code: status.code(),
-        stdout: stdout.unwrap_or_default(),
-        stderr: stderr.unwrap_or_default(),
+        stdout,
+        stderr,
+        stdout_cut,
+        stderr_cut,
         timed_out,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }
 
-/// Reads a stream to its end, keeping what fits. Told to stop, it returns what
-/// it kept and leaves the stream to a task that drains it: a background child
-/// still writing to it would die of SIGPIPE if its reader went away.
+/// Reads a stream to its end, keeping what fits, and whether more came than
+/// fitted. Told to stop, it returns what it kept and leaves the stream to a
+/// task that drains it: a background child still writing to it would die of
+/// SIGPIPE if its reader went away.
 async fn capture<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     stream: Option<R>,
     mut stop: watch::Receiver<bool>,
-) -> String {
+) -> (String, bool) {
     let Some(mut stream) = stream else {
-        return String::new();
+        return (String::new(), false);
     };
     let mut kept = Vec::new();
+    let mut cut = false;
     let mut buffer = [0u8; 8192];
     loop {
         let read = tokio::select! {
@@ -216,11 +227,12 @@ async fn capture<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 let room = (MAX_CAPTURE + MASKING_MARGIN).saturating_sub(kept.len());
+                cut |= n > room;
                 kept.extend_from_slice(&buffer[..n.min(room)]);
             }
         }
     }
-    String::from_utf8_lossy(&kept).into_owned()
+    (String::from_utf8_lossy(&kept).into_owned(), cut)
 }
 
 #[cfg(test)]

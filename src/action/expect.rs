@@ -322,6 +322,9 @@ impl fmt::Display for Mismatch {
                     Got::Text(text) => f.write_str(text),
                     Got::Hidden => f.write_str("something else (not shown: the output is secret)"),
                     Got::Absent => f.write_str("no such header"),
+                    Got::Cut => f.write_str(
+                        "more than the first MiB runbook reads of it, so the whole text cannot be judged",
+                    ),
                 }
             }
             Mismatch::ExitCode {
@@ -357,6 +360,8 @@ pub enum Got {
     Hidden,
     /// No such header in the response.
     Absent,
+    /// A command's stream was longer than runbook reads of it.
+    Cut,
 }
 
 /// A path as messages name it; the empty path is the whole document.
@@ -493,17 +498,19 @@ pub fn check_command(expect: &Expectation, output: &CommandOutput) -> Vec<Mismat
             &mut mismatches,
         );
     }
-    text::check_all(
+    text::check_stream(
         &expect.stdout,
         "stdout",
-        Some(&output.stdout),
+        &output.stdout,
+        output.stdout_cut,
         quote,
         &mut mismatches,
     );
-    text::check_all(
+    text::check_stream(
         &expect.stderr,
         "stderr",
-        Some(&output.stderr),
+        &output.stderr,
+        output.stderr_cut,
         quote,
         &mut mismatches,
     );

@@ -9,7 +9,8 @@ use super::diagnostic::{Code, Diagnostic};
 use super::node::Span;
 
 /// Files larger than this are not runbooks (nor the settings files `read_setting` and
-/// `set_setting` edit); reading them would only waste memory.
+/// `set_setting` edit, nor the PEM files `http.tls` names); reading them would
+/// only waste memory.
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// A runbook file's text.

@@ -33,7 +33,7 @@ use crate::engine::state_dir::StateDir;
 use crate::engine::{EngineError, Stop};
 use crate::eval::answers::Answers;
 use crate::eval::inputs::Spec;
-use crate::eval::items::label;
+use crate::eval::items::{label, repeated};
 use crate::eval::load;
 use crate::secret::Redactor;
 
@@ -154,6 +154,12 @@ impl Engine {
             let end = run.run().await;
             return self.one_child(step, end);
         };
+        if let Some(twice) = repeated(items) {
+            return Ok(failed(format!(
+                "`for_each` gives {} twice: each item is one child run, known by its value, so the second would be taken for the first (drop the repeat, or make the items differ)",
+                label(twice)
+            )));
+        }
         // The runbook file is locked once for the whole fan-out: its items run
         // side by side, each under its own state directory's lock.
         let locked = StateDir::for_runbook(&file, &runbook.id.value)
@@ -239,6 +245,7 @@ impl Engine {
             }
             given.insert(name.value.clone(), (rendered.text, rendered.secret));
         }
+        let named = self.item_named(item);
         Ok(ChildRun {
             file: file.to_path_buf(),
             runbook: runbook.clone(),
@@ -248,12 +255,14 @@ impl Engine {
             client: self.client.clone(),
             depth: self.depth + 1,
             scope: format!("{}.", self.confirm_name(step)),
-            approval_scope: child_scope(&self.approval_name(step), self.item_named(item).as_ref()),
+            approval_scope: child_scope(&self.approval_name(step), named.as_ref()),
             side_by_side: item.is_some() && step.concurrency.as_ref().is_some_and(|c| c.value > 1),
             place: ChildPlace {
                 parent_run: self.run_id.clone(),
                 step: step.id.value.clone(),
                 item: item.cloned(),
+                recorded_item: named,
+                shown_item: item.map(|i| self.values.redactor.redact(&label(i))),
                 item_state: None,
             },
             approvals: Arc::clone(&self.approvals),
@@ -262,9 +271,10 @@ impl Engine {
         })
     }
 
-    /// An item as an approval's name holds it: by its value, or — when a
-    /// secret is in it — by its fingerprint (`"sha256:…"`), which tells two
-    /// secret items apart as a mask could not, and shows neither.
+    /// An item as an approval's name and a child run's `child_of` event hold
+    /// it: by its value, or — when a secret is in it — by its fingerprint
+    /// (`"sha256:…"`), which tells two secret items apart as a mask could not,
+    /// and shows neither.
     fn item_named(&self, item: Option<&Json>) -> Option<Json> {
         item.map(|item| {
             let text = item.to_string();
@@ -494,9 +504,10 @@ impl ChildRun {
             )) => {
                 let kept = state.kept_path(&run_id);
                 let (outputs, replayed, redactor) = read_back(outputs, &secret_fingerprints, &kept);
-                let shown = item
+                let shown = place
+                    .shown_item
                     .as_ref()
-                    .map_or_else(String::new, |i| format!("{} · ", label(i)));
+                    .map_or_else(String::new, |i| format!("{i} · "));
                 if let Ok(mut operator) = operator.lock() {
                     operator.say(&format!(
                         "{}{shown}child run {run_id} passed earlier in this run",
@@ -558,7 +569,7 @@ impl ChildRun {
         };
         child.scope = scope;
         child.approval_scope = approval_scope;
-        child.item = item.as_ref().map(label);
+        child.item.clone_from(&place.shown_item);
         child.approvals = approvals;
         child.approval_run = approval_run;
         child.approval_file = approval_file;
@@ -695,7 +706,7 @@ fn earlier_run(state: &StateDir, place: &ChildPlace) -> Option<(PathBuf, Earlier
     let (path, replay) = runs.into_iter().rev().find(|(_, replay)| {
         replay.events.iter().any(|event| {
             matches!(&event.kind, EventKind::ChildOf { parent_run, step, item }
-                if *parent_run == place.parent_run && *step == place.step && *item == place.item)
+                if *parent_run == place.parent_run && *step == place.step && *item == place.recorded_item)
         })
     })?;
     let last = &replay.events.last()?.kind;

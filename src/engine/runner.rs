@@ -191,6 +191,13 @@ pub(super) struct ChildPlace {
     pub parent_run: String,
     pub step: String,
     pub item: Option<serde_json::Value>,
+    /// The item as the child's `child_of` event records it, and as a resumed
+    /// parent looks for it there: a journal never holds a secret, so an item
+    /// with one is recorded by fingerprint (`Engine::item_named`).
+    pub recorded_item: Option<serde_json::Value>,
+    /// The item as messages name it (`item "b.test"`), secrets masked by the
+    /// parent, who knows which parts of it are secret.
+    pub shown_item: Option<String>,
     /// A fan-out item's state directory: items run side by side, so each has
     /// its own journals and lock; the runbook file's lock is held once for
     /// the whole fan-out.
@@ -389,7 +396,7 @@ impl Engine {
             engine.record(EventKind::ChildOf {
                 parent_run: place.parent_run.clone(),
                 step: place.step.clone(),
-                item: place.item.clone(),
+                item: place.recorded_item.clone(),
             })?;
         }
         engine.supersede(&superseded);

@@ -85,6 +85,14 @@ fn list(values: &Values, axis: &Axis, place: &str) -> Result<Vec<Json>, ItemsErr
     }
 }
 
+/// The first item `items` holds twice, if any. A child run of a fan-out is
+/// known by its item's value (its state directory, and resume finding it
+/// again), so a repeated item would be taken for the run of the first.
+pub fn repeated(items: &[Json]) -> Option<&Json> {
+    let mut seen = std::collections::BTreeSet::new();
+    items.iter().find(|item| !seen.insert(item.to_string()))
+}
+
 /// An item of a fan-out as messages name it: by its value (`item "b.test"`,
 /// `item {"node":"n1","component":"api"}`), cut at 60 characters.
 pub fn label(item: &Json) -> String {

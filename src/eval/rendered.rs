@@ -168,12 +168,12 @@ fn connection(
     for (host, address) in &spec.resolve {
         resolve.push((r.text(&host.source, item)?, r.text(&address.source, item)?));
     }
-    // Only a literal URL has one host for the step: a templated one may differ
-    // by item, each item's host named in the client they share. (A URL that
-    // does not parse fails when sent, saying so.)
-    let url_host = spec
-        .url
-        .is_literal()
+    // A literal URL, or any URL outside a fan-out, has one host for the step,
+    // and a `resolve` host that is not it would send the request to the real
+    // host by DNS. A fan-out's templated URL may differ by item, each item's
+    // host named in the client they share. (A URL that does not parse fails
+    // when sent, saying so.)
+    let url_host = (spec.url.is_literal() || item.is_none())
         .then(|| reqwest::Url::parse(url).ok())
         .flatten()
         .and_then(|url| url.host_str().map(str::to_owned));

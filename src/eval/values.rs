@@ -304,6 +304,19 @@ impl Values {
         }
     }
 
+    /// Every string in a value evaluated from a secret is hidden from now on:
+    /// the items `{{ inputs.hosts | split(',') }}` gives are each part of the
+    /// secret, and messages name an item by its value. Four characters or fewer
+    /// are let through, as in `learn_derived`.
+    fn learn_strings(&self, value: &Json) {
+        match value {
+            Json::String(text) if text.chars().count() > 4 => self.redactor.add(text),
+            Json::Array(items) => items.iter().for_each(|v| self.learn_strings(v)),
+            Json::Object(fields) => fields.values().for_each(|v| self.learn_strings(v)),
+            _ => {}
+        }
+    }
+
     /// Evaluates a template that is one `{{ expression }}` to a value; any other
     /// template renders to a string value.
     pub fn evaluate(&self, source: &str, item: Option<&Json>) -> Result<Json, RenderError> {
@@ -315,7 +328,11 @@ impl Values {
             let value = compiled
                 .eval(self.context(item))
                 .map_err(|e| RenderError(describe(&e)))?;
-            return serde_json::to_value(&value).map_err(|e| RenderError(e.to_string()));
+            let value = serde_json::to_value(&value).map_err(|e| RenderError(e.to_string()))?;
+            if self.uses_secret(source, item, &value.to_string()) {
+                self.learn_strings(&value);
+            }
+            return Ok(value);
         }
         Ok(Json::String(self.render(source, item)?.text))
     }

@@ -90,6 +90,34 @@ pub(super) fn check_all(
     }
 }
 
+/// Judges every rule on a command's stream, `text` being what was read of it
+/// and `cut` whether more came. Cut, only a `contains` found in what was read
+/// holds: every other rule is about the whole text, which was not seen, and
+/// would otherwise pass on its first MiB (`not_contains: ERROR` with the error
+/// printed past it).
+pub(super) fn check_stream(
+    checks: &[TextCheck],
+    what: &str,
+    text: &str,
+    cut: bool,
+    quote: bool,
+    mismatches: &mut Vec<Mismatch>,
+) {
+    if !cut {
+        return check_all(checks, what, Some(text), quote, mismatches);
+    }
+    for check in checks {
+        if matches!(check, TextCheck::Contains(_)) && check.holds(text) {
+            continue;
+        }
+        mismatches.push(Mismatch::Text {
+            what: what.to_owned(),
+            expected: check.expected(),
+            actual: Got::Cut,
+        });
+    }
+}
+
 /// A JSON string literal, so line breaks and quotes inside show as escapes,
 /// cut to [`BODY_CHARS`].
 pub(super) fn quoted(text: &str) -> String {

@@ -50,11 +50,7 @@ impl Decoder<'_> {
             ..Expect::default()
         };
         if let Some(n) = fields.get("status") {
-            let items: Vec<&Node> = match &n.value {
-                Value::Seq(items) => items.iter().collect(),
-                _ => vec![n],
-            };
-            for item in items {
+            for item in self.one_or_more(n, "status", "`status: 200` or `status: [200, 204]`") {
                 if let Some(status) = self.integer(item, "`status`") {
                     if (100..=599).contains(&status.value) {
                         expect.status.push(status);
@@ -101,12 +97,31 @@ impl Decoder<'_> {
         Some(expect)
     }
 
-    /// `exit_code: 0` or `exit_code: [0, 3]`.
-    fn exit_codes(&mut self, node: &Node) -> Vec<Spanned<i64>> {
-        let items: Vec<&Node> = match &node.value {
+    /// `KEY: X` or `KEY: [X, …]` as its items. An empty list names nothing,
+    /// which would silently mean the default (`2xx`, `0`): it is refused.
+    fn one_or_more<'n>(&mut self, node: &'n Node, key: &str, example: &str) -> Vec<&'n Node> {
+        match &node.value {
+            Value::Seq(items) if items.is_empty() => {
+                self.report(
+                    Diagnostic::new(
+                        Code::EmptyCheck,
+                        node.span,
+                        format!("`{key}: []` names nothing to expect"),
+                    )
+                    .help(format!(
+                        "name what passes: {example}, or leave `{key}` out for the default"
+                    )),
+                );
+                Vec::new()
+            }
             Value::Seq(items) => items.iter().collect(),
             _ => vec![node],
-        };
+        }
+    }
+
+    /// `exit_code: 0` or `exit_code: [0, 3]`.
+    fn exit_codes(&mut self, node: &Node) -> Vec<Spanned<i64>> {
+        let items = self.one_or_more(node, "exit_code", "`exit_code: 0` or `exit_code: [0, 3]`");
         let mut codes = Vec::new();
         for item in items {
             let Some(code) = self.integer(item, "`exit_code`") else {

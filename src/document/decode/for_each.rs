@@ -71,7 +71,22 @@ impl Decoder<'_> {
                 None
             }
             Value::Seq(_) => Some(Axis::Items(node.clone())),
-            Value::Str(_) => self.template(node, what).map(Axis::Template),
+            Value::Str(_) => {
+                let template = self.template(node, what)?;
+                if template.is_literal() {
+                    // Text with no `{{ }}` is one string at run time, never a list.
+                    self.report(
+                        Diagnostic::new(
+                            Code::ForEachShape,
+                            node.span,
+                            format!("{what} is the text `{}`, not a list or a template that gives one", template.source),
+                        )
+                        .help(format!("write {what} as `[{0}]` for one item, or as a template: `\"{{{{ inputs.names | split(',') }}}}\"`", template.source)),
+                    );
+                    return None;
+                }
+                Some(Axis::Template(template))
+            }
             _ => {
                 self.report(
                     Diagnostic::new(
