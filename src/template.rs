@@ -182,10 +182,11 @@ pub fn references(env: &Environment<'_>, source: &str) -> Result<Vec<String>, Sy
     // `inputs.token[:4]`); the dotted paths written inside `{{ }}` and `{% %}`
     // fill that gap.
     for path in written_paths(source) {
-        if !names
-            .iter()
-            .any(|n| *n == path || n.starts_with(&format!("{path}.")))
-        {
+        let covers = |name: &String| {
+            name.strip_prefix(path.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        };
+        if !names.iter().any(covers) {
             names.push(path);
         }
     }
@@ -232,6 +233,11 @@ pub struct UnknownCall {
 /// exactly as a rendering reads them.
 pub fn unknown_calls(env: &Environment<'_>, source: &str) -> Vec<UnknownCall> {
     if !source.contains("{{") && !source.contains("{%") {
+        return Vec::new();
+    }
+    // A call needs a `|`, an `is` or a `filter` written somewhere; most
+    // templates (`{{ inputs.base_url }}/health`) have none, and need no tokens.
+    if !source.contains('|') && !source.contains("is") && !source.contains("filter") {
         return Vec::new();
     }
     let mut calls = Vec::new();

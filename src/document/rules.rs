@@ -582,12 +582,16 @@ impl Rules<'_, '_> {
 
     /// Syntax and references of one template.
     fn template(&mut self, template: &Template, scope: &Scope<'_>, place: &str) {
-        let env = &self.env;
-        let known = self
-            .references
-            .entry(template.source.clone())
-            .or_insert_with(|| template::references(env, &template.source))
-            .clone();
+        // Looked up before inserting: a hit (the usual case) copies no key.
+        let known = match self.references.get(&template.source) {
+            Some(known) => known.clone(),
+            None => {
+                let known = template::references(&self.env, &template.source);
+                self.references
+                    .insert(template.source.clone(), known.clone());
+                known
+            }
+        };
         let references = match known {
             Ok(references) => references,
             Err(error) => {
@@ -624,12 +628,15 @@ impl Rules<'_, '_> {
     /// Filters and tests the environment does not have: `MiniJinja` would find
     /// them only when a rendering reaches them, at run time.
     fn unknown_calls(&mut self, template: &Template, place: &str) {
-        let env = &self.env;
-        let calls = self
-            .unknown_calls
-            .entry(template.source.clone())
-            .or_insert_with(|| template::unknown_calls(env, &template.source))
-            .clone();
+        let calls = match self.unknown_calls.get(&template.source) {
+            Some(calls) => calls.clone(),
+            None => {
+                let calls = template::unknown_calls(&self.env, &template.source);
+                self.unknown_calls
+                    .insert(template.source.clone(), calls.clone());
+                calls
+            }
+        };
         for call in calls {
             let span = locate::within(self.cx.text, template.span, &template.source, call.range);
             let noun = call.kind.noun();
@@ -675,7 +682,9 @@ impl Rules<'_, '_> {
         let second = parts.next();
         let third = parts.next();
         let fourth = parts.next();
-        let span = locate::needle(self.cx.text, template, reference);
+        // Found only when a diagnostic needs it: most references are fine.
+        let text = self.cx.text;
+        let span = || locate::needle(text, template, reference);
         match root {
             "inputs" => {
                 let Some(name) = second else { return };
@@ -691,7 +700,7 @@ impl Rules<'_, '_> {
                 self.report(
                     Diagnostic::new(
                         Code::UnknownInput,
-                        span,
+                        span(),
                         format!("there is no input `{name}`"),
                     )
                     .help(help),
@@ -699,17 +708,17 @@ impl Rules<'_, '_> {
             }
             "steps" => {
                 let Some(id) = second else { return };
-                self.step_reference(span, id, third, fourth, scope);
+                self.step_reference(&span, id, third, fourth, scope);
             }
             "item" => {
                 if let Some(step) = scope.this.filter(|_| scope.item) {
-                    self.item_field(step, second, span);
+                    self.item_field(step, second, span());
                 }
                 if !scope.item {
                     self.report(
                         Diagnostic::new(
                             Code::UnknownInput,
-                            span,
+                            span(),
                             "`item` is only defined in a `for_each` step",
                         )
                         .help("add `for_each:` to this step, or read the value from `steps.<id>`"),
@@ -727,7 +736,7 @@ impl Rules<'_, '_> {
                     self.report(
                         Diagnostic::new(
                             Code::UnknownInput,
-                            span,
+                            span(),
                             format!("`run.{field}` does not exist"),
                         )
                         .help(help),
@@ -758,7 +767,7 @@ impl Rules<'_, '_> {
                 self.report(
                     Diagnostic::new(
                         Code::UnknownInput,
-                        span,
+                        span(),
                         format!("`{name}` is not defined in templates"),
                     )
                     .help(help),
@@ -769,7 +778,7 @@ impl Rules<'_, '_> {
 
     fn step_reference(
         &mut self,
-        span: Span,
+        span: &dyn Fn() -> Span,
         id: &str,
         field: Option<&str>,
         output: Option<&str>,
@@ -781,7 +790,7 @@ impl Rules<'_, '_> {
                 self.report(
                     Diagnostic::new(
                         Code::UnknownStepRef,
-                        span,
+                        span(),
                         format!("step `{id}` reads its own results before it has run"),
                     )
                     .help("only `outputs` and `explain` may read the step's own results"),
@@ -790,7 +799,7 @@ impl Rules<'_, '_> {
                 self.report(
                     Diagnostic::new(
                         Code::UnknownStepRef,
-                        span,
+                        span(),
                         format!("step `{id}` has not run yet at this point"),
                     )
                     .help(format!(
@@ -805,7 +814,7 @@ impl Rules<'_, '_> {
                 self.report(
                     Diagnostic::new(
                         Code::UnknownStepRef,
-                        span,
+                        span(),
                         format!("there is no step `{id}`"),
                     )
                     .help(help),
@@ -820,7 +829,7 @@ impl Rules<'_, '_> {
         let results = step.action.result_fields();
         if field == "outputs" {
             if let Some(name) = output
-                && let Some(diagnostic) = self.unknown_output(step, name, span)
+                && let Some(diagnostic) = self.unknown_output(step, name, span())
             {
                 self.report(diagnostic);
             }
@@ -847,7 +856,7 @@ impl Rules<'_, '_> {
         self.report(
             Diagnostic::new(
                 Code::UnknownResult,
-                span,
+                span(),
                 format!(
                     "{} `{}` step has no result `{field}`",
                     article(step.action.key()),
@@ -931,6 +940,13 @@ impl Rules<'_, '_> {
     fn control_characters(&mut self) {
         let mut found = Vec::new();
         scan_strings(self.cx.root, &mut |node, text| {
+            // Printable ASCII, newlines and tabs (nearly every string) hide nothing.
+            if text
+                .bytes()
+                .all(|b| matches!(b, b' '..=b'~' | b'\n' | b'\t'))
+            {
+                return;
+            }
             let mut hidden = text.chars().filter(|c| output::is_hidden(*c));
             if let Some(first) = hidden.next() {
                 found.push((node.span, first, hidden.count() + 1));
