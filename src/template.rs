@@ -6,7 +6,9 @@
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 
-use minijinja::machinery::{Token, tokenize};
+mod undeclared;
+
+use minijinja::machinery::{Token, parse, tokenize};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value};
@@ -171,13 +173,15 @@ pub fn references(env: &Environment<'_>, source: &str) -> Result<Vec<String>, Sy
     if !source.contains("{{") && !source.contains("{%") {
         return Ok(Vec::new());
     }
-    let template = env.template_from_str(source).map_err(|error| SyntaxError {
+    // Parsed as `template_from_str` parses (the same parser, name and syntax, so
+    // the same errors), but not compiled: only its syntax tree is read.
+    let template = parse(source, "<string>", env.syntax().clone()).map_err(|error| SyntaxError {
         message: error
             .detail()
             .map_or_else(|| error.kind().to_string(), str::to_owned),
         range: error.range(),
     })?;
-    let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+    let mut names: Vec<String> = undeclared::paths(&template).into_iter().collect();
     // MiniJinja reports nothing for some expressions (a slice such as
     // `inputs.token[:4]`); the dotted paths written inside `{{ }}` and `{% %}`
     // fill that gap.
