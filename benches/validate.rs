@@ -61,7 +61,11 @@ fn main() {
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_runbook"));
     if let Some(dir) = std::env::var_os("RUNBOOK_BENCH_DUMP") {
         let (files, _) = generate(Path::new(&dir), count);
-        println!("generated {} runbooks under {}", files.len(), Path::new(&dir).display());
+        println!(
+            "generated {} runbooks under {}",
+            files.len(),
+            Path::new(&dir).display()
+        );
         return;
     }
     if let Some(dir) = std::env::var_os("RUNBOOK_BENCH_PARSE") {

@@ -175,12 +175,13 @@ pub fn references(env: &Environment<'_>, source: &str) -> Result<Vec<String>, Sy
     }
     // Parsed as `template_from_str` parses (the same parser, name and syntax, so
     // the same errors), but not compiled: only its syntax tree is read.
-    let template = parse(source, "<string>", env.syntax().clone()).map_err(|error| SyntaxError {
-        message: error
-            .detail()
-            .map_or_else(|| error.kind().to_string(), str::to_owned),
-        range: error.range(),
-    })?;
+    let template =
+        parse(source, "<string>", env.syntax().clone()).map_err(|error| SyntaxError {
+            message: error
+                .detail()
+                .map_or_else(|| error.kind().to_string(), str::to_owned),
+            range: error.range(),
+        })?;
     let mut names: Vec<String> = undeclared::paths(&template).into_iter().collect();
     // MiniJinja reports nothing for some expressions (a slice such as
     // `inputs.token[:4]`); the dotted paths written inside `{{ }}` and `{% %}`
