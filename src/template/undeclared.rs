@@ -43,7 +43,9 @@ impl<'a> Walk<'a> {
     /// Walks `body` in a block of its own.
     fn block(&mut self, body: &[Stmt<'a>]) {
         self.scopes.push(HashSet::new());
-        body.iter().for_each(|stmt| self.stmt(stmt));
+        for stmt in body {
+            self.stmt(stmt);
+        }
         self.scopes.pop();
     }
 
