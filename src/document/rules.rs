@@ -582,16 +582,10 @@ impl Rules<'_, '_> {
 
     /// Syntax and references of one template.
     fn template(&mut self, template: &Template, scope: &Scope<'_>, place: &str) {
-        // Looked up before inserting: a hit (the usual case) copies no key.
-        let known = match self.references.get(&template.source) {
-            Some(known) => known.clone(),
-            None => {
-                let known = template::references(&self.env, &template.source);
-                self.references
-                    .insert(template.source.clone(), known.clone());
-                known
-            }
-        };
+        let env = &self.env;
+        let known = cached(&mut self.references, &template.source, || {
+            template::references(env, &template.source)
+        });
         let references = match known {
             Ok(references) => references,
             Err(error) => {
@@ -628,15 +622,10 @@ impl Rules<'_, '_> {
     /// Filters and tests the environment does not have: `MiniJinja` would find
     /// them only when a rendering reaches them, at run time.
     fn unknown_calls(&mut self, template: &Template, place: &str) {
-        let calls = match self.unknown_calls.get(&template.source) {
-            Some(calls) => calls.clone(),
-            None => {
-                let calls = template::unknown_calls(&self.env, &template.source);
-                self.unknown_calls
-                    .insert(template.source.clone(), calls.clone());
-                calls
-            }
-        };
+        let env = &self.env;
+        let calls = cached(&mut self.unknown_calls, &template.source, || {
+            template::unknown_calls(env, &template.source)
+        });
         for call in calls {
             let span = locate::within(self.cx.text, template.span, &template.source, call.range);
             let noun = call.kind.noun();
@@ -1037,6 +1026,17 @@ fn fan_out_only_evidence(step: &Step, span: Span, probes: &[usize], steps: &[&St
     let id = &step.id.value;
     Diagnostic::new(Code::FanOutOnlyEvidence, span, format!("the only evidence for irreversible step `{id}` is the fan-out {names}: over zero items it checks nothing"))
                 .help(format!("also need a probe that cannot pass on nothing (the list itself, with `expect: {{json: {{result: {{not_empty: true}}}}}}`); as it is, an empty list skips {names} and blocks `{id}`"))
+}
+
+/// What `make` says of a template text, worked out once per text. Looked up
+/// before inserting: a hit (the usual case) copies no key.
+fn cached<T: Clone>(cache: &mut HashMap<String, T>, text: &str, make: impl FnOnce() -> T) -> T {
+    if let Some(known) = cache.get(text) {
+        return known.clone();
+    }
+    let made = make();
+    cache.insert(text.to_owned(), made.clone());
+    made
 }
 
 /// "a" or "an" before an action's name, as it is read aloud.
