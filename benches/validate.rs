@@ -28,6 +28,12 @@
 //! Environment: `RUNBOOK_BENCH_FILES` (default 10000), `RUNBOOK_BENCH_ROUNDS` (timed
 //! rounds of the in-process passes and of the binary over all files; default 5).
 //! The default run takes a few minutes.
+//!
+//! For counting instructions instead (`valgrind --tool=callgrind`, whose count does
+//! not depend on what else the machine runs): `RUNBOOK_BENCH_DUMP=DIR` writes the
+//! corpus into DIR and stops; `RUNBOOK_BENCH_PARSE=DIR` runs the parse-only pass
+//! once over DIR's `.yaml` files and stops, so the floor can be counted under
+//! callgrind like `runbook validate DIR --jobs 1`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -57,6 +63,21 @@ fn main() {
     let count = env_number("RUNBOOK_BENCH_FILES", 10_000).max(SMALL_SET + 1);
     let rounds = env_number("RUNBOOK_BENCH_ROUNDS", 5).max(1);
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_runbook"));
+    if let Some(dir) = std::env::var_os("RUNBOOK_BENCH_DUMP") {
+        let (files, _) = generate(Path::new(&dir), count);
+        println!(
+            "generated {} runbooks under {}",
+            files.len(),
+            Path::new(&dir).display()
+        );
+        return;
+    }
+    if let Some(dir) = std::env::var_os("RUNBOOK_BENCH_PARSE") {
+        let files = yaml_files(Path::new(&dir));
+        parse_only(&files);
+        println!("parsed {} files", files.len());
+        return;
+    }
 
     let dir = tempfile::tempdir().expect("a temp dir");
     let started = Instant::now();
@@ -497,6 +518,27 @@ fn sample_is_clean(files: &[PathBuf]) {
             checked.diagnostics
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Reading a dumped corpus
+
+/// The `.yaml` files of `dir` and of its subdirectories, sorted: a dumped corpus.
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read a corpus dir") {
+            let path = entry.expect("a corpus dir entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 // ---------------------------------------------------------------------------

@@ -6,7 +6,9 @@
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 
-use minijinja::machinery::{Token, tokenize};
+mod undeclared;
+
+use minijinja::machinery::{Token, parse, tokenize};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value};
@@ -171,21 +173,25 @@ pub fn references(env: &Environment<'_>, source: &str) -> Result<Vec<String>, Sy
     if !source.contains("{{") && !source.contains("{%") {
         return Ok(Vec::new());
     }
-    let template = env.template_from_str(source).map_err(|error| SyntaxError {
-        message: error
-            .detail()
-            .map_or_else(|| error.kind().to_string(), str::to_owned),
-        range: error.range(),
-    })?;
-    let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+    // Parsed as `template_from_str` parses (the same parser, name and syntax, so
+    // the same errors), but not compiled: only its syntax tree is read.
+    let template =
+        parse(source, "<string>", env.syntax().clone()).map_err(|error| SyntaxError {
+            message: error
+                .detail()
+                .map_or_else(|| error.kind().to_string(), str::to_owned),
+            range: error.range(),
+        })?;
+    let mut names: Vec<String> = undeclared::paths(&template).into_iter().collect();
     // MiniJinja reports nothing for some expressions (a slice such as
     // `inputs.token[:4]`); the dotted paths written inside `{{ }}` and `{% %}`
     // fill that gap.
     for path in written_paths(source) {
-        if !names
-            .iter()
-            .any(|n| *n == path || n.starts_with(&format!("{path}.")))
-        {
+        let covers = |name: &String| {
+            name.strip_prefix(path.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        };
+        if !names.iter().any(covers) {
             names.push(path);
         }
     }
@@ -232,6 +238,11 @@ pub struct UnknownCall {
 /// exactly as a rendering reads them.
 pub fn unknown_calls(env: &Environment<'_>, source: &str) -> Vec<UnknownCall> {
     if !source.contains("{{") && !source.contains("{%") {
+        return Vec::new();
+    }
+    // A call needs a `|`, an `is` or a `filter` written somewhere; most
+    // templates (`{{ inputs.base_url }}/health`) have none, and need no tokens.
+    if !source.contains('|') && !source.contains("is") && !source.contains("filter") {
         return Vec::new();
     }
     let mut calls = Vec::new();

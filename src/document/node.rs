@@ -244,6 +244,10 @@ impl<'input> Builder<'input> {
                 entries.push((key, value));
             }
         }
+        // Most maps merge nothing: the keys they write are gathered only for a merge.
+        if merged.is_empty() {
+            return Ok(entries);
+        }
         let written: HashSet<String> = entries
             .iter()
             .filter_map(|(k, _)| identity(&k.value))

@@ -583,11 +583,9 @@ impl Rules<'_, '_> {
     /// Syntax and references of one template.
     fn template(&mut self, template: &Template, scope: &Scope<'_>, place: &str) {
         let env = &self.env;
-        let known = self
-            .references
-            .entry(template.source.clone())
-            .or_insert_with(|| template::references(env, &template.source))
-            .clone();
+        let known = cached(&mut self.references, &template.source, || {
+            template::references(env, &template.source)
+        });
         let references = match known {
             Ok(references) => references,
             Err(error) => {
@@ -625,11 +623,9 @@ impl Rules<'_, '_> {
     /// them only when a rendering reaches them, at run time.
     fn unknown_calls(&mut self, template: &Template, place: &str) {
         let env = &self.env;
-        let calls = self
-            .unknown_calls
-            .entry(template.source.clone())
-            .or_insert_with(|| template::unknown_calls(env, &template.source))
-            .clone();
+        let calls = cached(&mut self.unknown_calls, &template.source, || {
+            template::unknown_calls(env, &template.source)
+        });
         for call in calls {
             let span = locate::within(self.cx.text, template.span, &template.source, call.range);
             let noun = call.kind.noun();
@@ -675,7 +671,9 @@ impl Rules<'_, '_> {
         let second = parts.next();
         let third = parts.next();
         let fourth = parts.next();
-        let span = locate::needle(self.cx.text, template, reference);
+        // Found only when a diagnostic needs it: most references are fine.
+        let text = self.cx.text;
+        let span = || locate::needle(text, template, reference);
         match root {
             "inputs" => {
                 let Some(name) = second else { return };
@@ -691,7 +689,7 @@ impl Rules<'_, '_> {
                 self.report(
                     Diagnostic::new(
                         Code::UnknownInput,
-                        span,
+                        span(),
                         format!("there is no input `{name}`"),
                     )
                     .help(help),
@@ -699,17 +697,17 @@ impl Rules<'_, '_> {
             }
             "steps" => {
                 let Some(id) = second else { return };
-                self.step_reference(span, id, third, fourth, scope);
+                self.step_reference(&span, id, third, fourth, scope);
             }
             "item" => {
                 if let Some(step) = scope.this.filter(|_| scope.item) {
-                    self.item_field(step, second, span);
+                    self.item_field(step, second, span());
                 }
                 if !scope.item {
                     self.report(
                         Diagnostic::new(
                             Code::UnknownInput,
-                            span,
+                            span(),
                             "`item` is only defined in a `for_each` step",
                         )
                         .help("add `for_each:` to this step, or read the value from `steps.<id>`"),
@@ -727,7 +725,7 @@ impl Rules<'_, '_> {
                     self.report(
                         Diagnostic::new(
                             Code::UnknownInput,
-                            span,
+                            span(),
                             format!("`run.{field}` does not exist"),
                         )
                         .help(help),
@@ -758,7 +756,7 @@ impl Rules<'_, '_> {
                 self.report(
                     Diagnostic::new(
                         Code::UnknownInput,
-                        span,
+                        span(),
                         format!("`{name}` is not defined in templates"),
                     )
                     .help(help),
@@ -769,7 +767,7 @@ impl Rules<'_, '_> {
 
     fn step_reference(
         &mut self,
-        span: Span,
+        span: &dyn Fn() -> Span,
         id: &str,
         field: Option<&str>,
         output: Option<&str>,
@@ -781,7 +779,7 @@ impl Rules<'_, '_> {
                 self.report(
                     Diagnostic::new(
                         Code::UnknownStepRef,
-                        span,
+                        span(),
                         format!("step `{id}` reads its own results before it has run"),
                     )
                     .help("only `outputs` and `explain` may read the step's own results"),
@@ -790,7 +788,7 @@ impl Rules<'_, '_> {
                 self.report(
                     Diagnostic::new(
                         Code::UnknownStepRef,
-                        span,
+                        span(),
                         format!("step `{id}` has not run yet at this point"),
                     )
                     .help(format!(
@@ -805,7 +803,7 @@ impl Rules<'_, '_> {
                 self.report(
                     Diagnostic::new(
                         Code::UnknownStepRef,
-                        span,
+                        span(),
                         format!("there is no step `{id}`"),
                     )
                     .help(help),
@@ -820,7 +818,7 @@ impl Rules<'_, '_> {
         let results = step.action.result_fields();
         if field == "outputs" {
             if let Some(name) = output
-                && let Some(diagnostic) = self.unknown_output(step, name, span)
+                && let Some(diagnostic) = self.unknown_output(step, name, span())
             {
                 self.report(diagnostic);
             }
@@ -847,7 +845,7 @@ impl Rules<'_, '_> {
         self.report(
             Diagnostic::new(
                 Code::UnknownResult,
-                span,
+                span(),
                 format!(
                     "{} `{}` step has no result `{field}`",
                     article(step.action.key()),
@@ -931,6 +929,13 @@ impl Rules<'_, '_> {
     fn control_characters(&mut self) {
         let mut found = Vec::new();
         scan_strings(self.cx.root, &mut |node, text| {
+            // Printable ASCII, newlines and tabs (nearly every string) hide nothing.
+            if text
+                .bytes()
+                .all(|b| matches!(b, b' '..=b'~' | b'\n' | b'\t'))
+            {
+                return;
+            }
             let mut hidden = text.chars().filter(|c| output::is_hidden(*c));
             if let Some(first) = hidden.next() {
                 found.push((node.span, first, hidden.count() + 1));
@@ -1021,6 +1026,17 @@ fn fan_out_only_evidence(step: &Step, span: Span, probes: &[usize], steps: &[&St
     let id = &step.id.value;
     Diagnostic::new(Code::FanOutOnlyEvidence, span, format!("the only evidence for irreversible step `{id}` is the fan-out {names}: over zero items it checks nothing"))
                 .help(format!("also need a probe that cannot pass on nothing (the list itself, with `expect: {{json: {{result: {{not_empty: true}}}}}}`); as it is, an empty list skips {names} and blocks `{id}`"))
+}
+
+/// What `make` says of a template text, worked out once per text. Looked up
+/// before inserting: a hit (the usual case) copies no key.
+fn cached<T: Clone>(cache: &mut HashMap<String, T>, text: &str, make: impl FnOnce() -> T) -> T {
+    if let Some(known) = cache.get(text) {
+        return known.clone();
+    }
+    let made = make();
+    cache.insert(text.to_owned(), made.clone());
+    made
 }
 
 /// "a" or "an" before an action's name, as it is read aloud.

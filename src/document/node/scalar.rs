@@ -12,6 +12,17 @@ use super::Value;
 
 /// The value of a plain (unquoted) scalar.
 pub fn resolve(text: Cow<'_, str>) -> Value {
+    // Only a null, a boolean or a number may start with these; most plain scalars
+    // (keys, ids, words) start with something else and are strings at once.
+    let special = |b: &u8| {
+        matches!(
+            b,
+            b'0'..=b'9' | b'.' | b'-' | b'+' | b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F'
+        )
+    };
+    if text.as_bytes().first().is_some_and(|b| !special(b)) {
+        return Value::Str(text.into_owned());
+    }
     if let Some(value) = null(&text)
         .or_else(|| boolean(&text))
         .or_else(|| integer(&text))
