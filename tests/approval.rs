@@ -16,7 +16,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::Value as Json;
 
-use crate::support::{binary, outside_tool, skip};
+use crate::support::{Ran, binary, outside_tool, skip};
 use crate::tty::Tty;
 
 const APPROVER: &str = "runbook-approver";
@@ -52,23 +52,7 @@ fn approver() -> Option<Approver> {
     }
 }
 
-/// What a command printed.
-struct Ran {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
 impl Ran {
-    fn status(self, expected: i32) -> Ran {
-        assert_eq!(
-            self.status, expected,
-            "exit {}:\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        );
-        self
-    }
-
     /// The command the output quotes after `lead`, up to the next backquote.
     fn quoted_after(&self, lead: &str) -> Vec<String> {
         let at = self
@@ -200,12 +184,7 @@ impl Host {
 }
 
 fn ran(mut command: Command) -> Ran {
-    let output = command.output().expect("the command ran");
-    Ran {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Ran::from(command.output().expect("the command ran"))
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -246,28 +225,14 @@ fn the_operator_cannot_approve_and_no_flag_or_answer_opens_the_gate() {
             "answers.yaml",
         ])
         .status(3);
-    assert!(
-        first
-            .stdout
-            .contains("waiting for 1 approval from alice, runbook-approver"),
-        "{}",
-        first.stdout
-    );
+    first.stdout_has("waiting for 1 approval from alice, runbook-approver");
     assert!(!host.path("revoked.txt").exists());
     // The operator runs the command meant for someone else: refused.
     let hint: Vec<String> = first.approve_hint();
     let refused =
         ran(host.operator(&hint.iter().map(String::as_str).collect::<Vec<_>>())).status(2);
-    assert!(
-        refused.stderr.contains("root asked for this approval"),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        refused.stderr.contains("separation of duties"),
-        "{}",
-        refused.stderr
-    );
+    refused.stderr_has("root asked for this approval");
+    refused.stderr_has("separation of duties");
     // Whatever the operator claims to be.
     let claimed = host
         .run(&[
@@ -280,11 +245,7 @@ fn the_operator_cannot_approve_and_no_flag_or_answer_opens_the_gate() {
             APPROVER,
         ])
         .status(3);
-    assert!(
-        claimed.stdout.contains("waiting for 1 approval"),
-        "{}",
-        claimed.stdout
-    );
+    claimed.stdout_has("waiting for 1 approval");
     assert!(!host.path("revoked.txt").exists());
 }
 
@@ -317,7 +278,7 @@ fn another_users_approval_lets_resume_go_on_and_every_output_says_who_and_what()
         );
     }
     let again = host.approve(&first.approve_hint()).status(2);
-    assert!(again.stderr.contains("already decided"), "{}", again.stderr);
+    again.stderr_has("already decided");
 
     let resume: Vec<String> = first
         .resume_hint()
@@ -326,11 +287,7 @@ fn another_users_approval_lets_resume_go_on_and_every_output_says_who_and_what()
         .collect();
     let resumed =
         ran(host.operator(&resume.iter().map(String::as_str).collect::<Vec<_>>())).status(0);
-    assert!(
-        resumed.stdout.contains("approved by runbook-approver at "),
-        "{}",
-        resumed.stdout
-    );
+    resumed.stdout_has("approved by runbook-approver at ");
     assert_eq!(
         std::fs::read_to_string(host.path("revoked.txt")).unwrap(),
         "token-1\n"
@@ -411,24 +368,12 @@ fn a_rejection_fails_the_step_with_its_reason() {
         .chain(strings(&["--reject", "--reason", "not during the freeze"]))
         .collect();
     let rejected = host.approve(&reject).status(0);
-    assert!(
-        rejected.stdout.contains("Rejected (not during the freeze)"),
-        "{}",
-        rejected.stdout
-    );
+    rejected.stdout_has("Rejected (not during the freeze)");
     let resume: Vec<String> = first.resume_hint();
     let failed =
         ran(host.operator(&resume.iter().map(String::as_str).collect::<Vec<_>>())).status(1);
-    assert!(
-        failed.stdout.contains("rejected by runbook-approver at "),
-        "{}",
-        failed.stdout
-    );
-    assert!(
-        failed.stdout.contains("not during the freeze"),
-        "{}",
-        failed.stdout
-    );
+    failed.stdout_has("rejected by runbook-approver at ");
+    failed.stdout_has("not during the freeze");
     assert!(!host.path("revoked.txt").exists());
     let report = host
         .run(&["report", "rb.yaml", "--format", "markdown"])
@@ -493,13 +438,7 @@ steps:
             "target=token-2",
         ])
         .status(3);
-    assert!(
-        other
-            .stdout
-            .contains("waiting for 1 approval from runbook-approver"),
-        "{}",
-        other.stdout
-    );
+    other.stdout_has("waiting for 1 approval from runbook-approver");
     assert!(!host.path("revoked.txt").exists());
     host.approve(&other.approve_hint()).status(0);
     // The probe finds another token after the approval: the approval is void.
@@ -508,13 +447,7 @@ steps:
     let voided = host
         .run(&["resume", "rb.yaml", "--confirm", "revoke"])
         .status(3);
-    assert!(
-        voided.stdout.contains(
-            "is void: it approved the target `$ echo token-2 id-1 >> revoked.txt`, the step now acts on `$ echo token-2 id-2 >> revoked.txt`"
-        ),
-        "{}",
-        voided.stdout
-    );
+    voided.stdout_has("is void: it approved the target `$ echo token-2 id-1 >> revoked.txt`, the step now acts on `$ echo token-2 id-2 >> revoked.txt`");
     assert!(!host.path("revoked.txt").exists());
     // Approved again, for what it does now, it goes on.
     host.approve(&voided.approve_hint()).status(0);
@@ -552,22 +485,12 @@ fn an_approval_is_void_for_another_runbook_and_a_changed_file_is_not_approved() 
     let voided = host
         .run(&["resume", "rb.yaml", "--confirm", "revoke"])
         .status(3);
-    assert!(
-        voided
-            .stdout
-            .contains("is void: it approved the runbook with sha256 000000000000, this run runs"),
-        "{}",
-        voided.stdout
-    );
+    voided.stdout_has("is void: it approved the runbook with sha256 000000000000, this run runs");
     assert!(!host.path("revoked.txt").exists());
     // The approver reads a changed file: nothing is approved.
     host.write("rb.yaml", &format!("{REVOKE}# edited\n"));
     let refused = host.approve(&first.approve_hint()).status(2);
-    assert!(
-        refused.stderr.contains("as you read it has sha256"),
-        "{}",
-        refused.stderr
-    );
+    refused.stderr_has("as you read it has sha256");
     host.run(&["resume", "rb.yaml", "--confirm", "revoke"])
         .status(2);
 }
@@ -594,24 +517,14 @@ fn a_decision_file_the_operator_writes_in_the_approvers_name_is_not_counted() {
     let resumed = host
         .run(&["resume", "rb.yaml", "--confirm", "revoke"])
         .status(3);
-    assert!(
-        resumed.stdout.contains(&format!(
-            "says it is uid {}'s decision, but root wrote it",
-            approver.uid
-        )),
-        "{}",
-        resumed.stdout
-    );
+    resumed.stdout_has(&format!(
+        "says it is uid {}'s decision, but root wrote it",
+        approver.uid
+    ));
     assert!(!host.path("revoked.txt").exists());
     // The forged file is in the way of the approver's real decision: said so.
     let blocked = host.approve(&first.approve_hint()).status(2);
-    assert!(
-        blocked
-            .stderr
-            .contains("is a decision in your name that root wrote: it does not count"),
-        "{}",
-        blocked.stderr
-    );
+    blocked.stderr_has("is a decision in your name that root wrote: it does not count");
 }
 
 /// The same, with the revoke confirmed by typing a phrase at the terminal.
@@ -730,16 +643,8 @@ steps:
     ]))
     .status(3);
     let approved = host.approve(&first.approve_hint()).status(0);
-    assert!(
-        approved.stdout.contains("env TOKEN=••••9876"),
-        "{}",
-        approved.stdout
-    );
-    assert!(
-        approved.stdout.contains("message: Revoke ••••9876?"),
-        "{}",
-        approved.stdout
-    );
+    approved.stdout_has("env TOKEN=••••9876");
+    approved.stdout_has("message: Revoke ••••9876?");
     let resumed = with_secret(host.operator(&[
         "resume",
         "rb.yaml",
@@ -825,36 +730,14 @@ fn runbook_approve_says_what_is_wrong_with_what_it_is_given() {
         ran(command)
     };
     let unknown = approve(&["rb.yaml", "revokee"]).status(2);
-    assert!(
-        unknown
-            .stderr
-            .contains("`runbook approve FILE revokee` names no step of this runbook"),
-        "{}",
-        unknown.stderr
-    );
+    unknown.stderr_has("`runbook approve FILE revokee` names no step of this runbook");
     let plain = approve(&["rb.yaml", "check"]).status(2);
-    assert!(
-        plain
-            .stderr
-            .contains("step `check` of `rb.yaml` has no `approve:`"),
-        "{}",
-        plain.stderr
-    );
+    plain.stderr_has("step `check` of `rb.yaml` has no `approve:`");
     let early = approve(&["rb.yaml", "revoke"]).status(2);
-    assert!(
-        early
-            .stderr
-            .contains("no approval was asked for step `revoke`"),
-        "{}",
-        early.stderr
-    );
-    assert!(
-        early.stderr.contains("when it reaches the step"),
-        "{}",
-        early.stderr
-    );
+    early.stderr_has("no approval was asked for step `revoke`");
+    early.stderr_has("when it reaches the step");
     let usage = approve(&["rb.yaml", "revoke", "--reject"]).status(2);
-    assert!(usage.stderr.contains("--reason"), "{}", usage.stderr);
+    usage.stderr_has("--reason");
 }
 
 #[test]
@@ -882,13 +765,9 @@ fn a_gate_only_the_operator_could_open_ends_blocked_at_once() {
         .env("RUNBOOK_STATE_DIR", dir.path().join("state"))
         .env("NO_COLOR", "1");
     let blocked = ran(command).status(3);
-    assert!(
-        blocked.stdout.contains(&format!(
-            "cannot be approved: it needs 2 approvals and only 1 of alice, {me} may give one"
-        )),
-        "{}",
-        blocked.stdout
-    );
+    blocked.stdout_has(&format!(
+        "cannot be approved: it needs 2 approvals and only 1 of alice, {me} may give one"
+    ));
 }
 
 #[test]
@@ -1016,13 +895,9 @@ fn each_item_of_a_fan_out_child_is_approved_on_its_own_and_named_by_its_value() 
             )),
             "{line}"
         );
-        assert!(
-            first.stdout.contains(&format!(
-                "`kid[\"{item}\"].revoke` is waiting for 1 approval from runbook-approver"
-            )),
-            "{}",
-            first.stdout
-        );
+        first.stdout_has(&format!(
+            "`kid[\"{item}\"].revoke` is waiting for 1 approval from runbook-approver"
+        ));
     }
     // The name without the item names no request: it says how to name one.
     let bare = host
@@ -1035,11 +910,7 @@ fn each_item_of_a_fan_out_child_is_approved_on_its_own_and_named_by_its_value() 
     );
     // Item a approved, as the run printed it: only a goes on.
     let approved = host.approve_line(&lines[0]).status(0);
-    assert!(
-        approved.stdout.contains("$ echo a >> revoked.txt"),
-        "{}",
-        approved.stdout
-    );
+    approved.stdout_has("$ echo a >> revoked.txt");
     let resume = first.resume_hint();
     let second =
         ran(host.operator(&resume.iter().map(String::as_str).collect::<Vec<_>>())).status(3);
@@ -1047,13 +918,7 @@ fn each_item_of_a_fan_out_child_is_approved_on_its_own_and_named_by_its_value() 
         std::fs::read_to_string(host.path("revoked.txt")).unwrap(),
         "a\n"
     );
-    assert!(
-        second
-            .stdout
-            .contains(r#"`kid["b"].revoke` is waiting for 1 approval"#),
-        "{}",
-        second.stdout
-    );
+    second.stdout_has(r#"`kid["b"].revoke` is waiting for 1 approval"#);
     assert!(
         !second.stdout.contains(r#"`kid["a"].revoke` is waiting"#),
         "{}",
@@ -1070,7 +935,7 @@ fn each_item_of_a_fan_out_child_is_approved_on_its_own_and_named_by_its_value() 
     let again = host
         .approve(&strings(&["approve", "rb.yaml", "kid[a].revoke"]))
         .status(2);
-    assert!(again.stderr.contains("already decided"), "{}", again.stderr);
+    again.stderr_has("already decided");
     // Item b, by the command the second run printed.
     let lines = second.approve_lines();
     assert_eq!(lines.len(), 1, "{}", second.stdout);

@@ -108,12 +108,7 @@ fn ends(test: &Test, args: &[&str]) -> Ran {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let output = child.wait_with_output().expect("the binary's output");
-    Ran {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Ran::from(child.wait_with_output().expect("the binary's output"))
 }
 
 /// A TLS file that is a device or a pipe never ends (or never starts): read as
@@ -138,7 +133,7 @@ steps:
     let said = "tls.ca `/dev/zero` cannot be read: it is not a regular file";
     let validated = ends(&test, &["validate", "zero.yaml"]);
     assert_eq!(validated.status, 1);
-    assert!(validated.stdout.contains(said), "{}", validated.stdout);
+    validated.stdout_has(said);
     let yaml = std::fs::read_to_string(test.dir().join("zero.yaml")).expect("the runbook");
     let test = test.file(
         "templated.yaml",
@@ -153,12 +148,8 @@ steps:
             &["run", "templated.yaml", "--set", &format!("ca={ca}")],
         );
         assert_eq!(ran.status, 1, "{}\n{}", ran.stdout, ran.stderr);
-        assert!(
-            ran.stdout.contains(&format!(
-                "tls.ca `{ca}` cannot be read: it is not a regular file"
-            )),
-            "{}",
-            ran.stdout
-        );
+        ran.stdout_has(&format!(
+            "tls.ca `{ca}` cannot be read: it is not a regular file"
+        ));
     }
 }

@@ -93,14 +93,11 @@ fn spawn(dir: &Path, cluster: &Cluster, role: &str, args: &[&str]) -> Child {
 
 /// `runbook ARGS` run in `dir` as `role`, to its end.
 fn at(dir: &Path, cluster: &Cluster, role: &str, args: &[&str]) -> Ran {
-    let output = spawn(dir, cluster, role, args)
-        .wait_with_output()
-        .expect("wait for runbook");
-    Ran {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Ran::from(
+        spawn(dir, cluster, role, args)
+            .wait_with_output()
+            .expect("wait for runbook"),
+    )
 }
 
 /// Waits for `path` to exist (30 s at most).
@@ -356,12 +353,8 @@ fn the_status_of_a_checklist_is_the_same_on_both_machines() {
     for target in ["deploy.yaml", id.as_str()] {
         let report = at(bob_machine.dir(), &cluster, "bob", &["report", target]);
         assert_eq!(report.status, 0, "{}{}", report.stdout, report.stderr);
-        assert!(report.stdout.contains(&id), "{}", report.stdout);
-        assert!(
-            report.stdout.contains("after the release"),
-            "{}",
-            report.stdout
-        );
+        report.stdout_has(&id);
+        report.stdout_has("after the release");
     }
 }
 
@@ -678,7 +671,7 @@ fn the_server_stopped_as_a_run_ends_is_said_and_resume_writes_the_end() {
         std::fs::read_to_string(&journal).unwrap()
     );
     let status = at(dir, &cluster, "bob", &["status", "rotate.yaml"]);
-    assert!(status.stdout.contains("passed"), "{}", status.stdout);
+    status.stdout_has("passed");
 }
 
 #[test]
@@ -757,7 +750,7 @@ fn an_abandoned_run_is_over_for_the_whole_team() {
         "bob",
         &["status", "gated.yaml"],
     );
-    assert!(status.stdout.contains("abandoned"), "{}", status.stdout);
+    status.stdout_has("abandoned");
 }
 
 #[test]
@@ -798,7 +791,7 @@ phases:
         &["status", "release.yaml"],
     );
     assert_eq!(status.status, 0, "{}{}", status.stdout, status.stderr);
-    assert!(status.stdout.contains(": 1 done"), "{}", status.stdout);
+    status.stdout_has(": 1 done");
 }
 
 /// An irreversible step that alice or bob must approve.

@@ -125,18 +125,11 @@ impl Test {
             // A binary that stops reading early closes the pipe: not the test's failure.
             let _ = pipe.write_all(text);
         }
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = child
-            .wait_with_output()
-            .expect("wait for the runbook binary");
-        Ran {
-            status: status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        }
+        Ran::from(
+            child
+                .wait_with_output()
+                .expect("wait for the runbook binary"),
+        )
     }
 
     /// Runs and asserts the exit status.
@@ -151,7 +144,29 @@ impl Test {
     }
 }
 
+/// What a process started some other way than [`Test`] printed.
+impl From<Output> for Ran {
+    fn from(output: Output) -> Self {
+        Ran {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 impl Ran {
+    /// Asserts the exit status, for a process started some other way than
+    /// [`Test`].
+    pub fn status(self, expected: i32) -> Ran {
+        assert_eq!(
+            self.status, expected,
+            "exit {}:\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        );
+        self
+    }
+
     pub fn stdout_has(&self, needle: &str) -> &Self {
         assert!(
             self.stdout.contains(needle),
