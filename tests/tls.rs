@@ -37,6 +37,11 @@ pub fn runbook(test: &Test, args: &[&str], status: Option<i32>) -> Ran {
     ran
 }
 
+/// A test directory holding the runbook `name` and `ca`'s certificate as `ca.pem`.
+fn with_ca(ca: &Ca, name: &str, runbook: &str) -> Test {
+    Test::new().file(name, runbook).file("ca.pem", ca.pem())
+}
+
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::new(), |mut text, b| {
@@ -98,9 +103,7 @@ fn a_private_ca_is_trusted_when_given_and_the_certificate_is_reported() {
         "      tls: { ca: ca.pem }",
         "      tls:\n        days_left: { ge: 30 }\n        sans: { contains: www.a.test }",
     );
-    let test = Test::new()
-        .file("check.yaml", &yaml)
-        .file("ca.pem", ca.pem());
+    let test = with_ca(&ca, "check.yaml", &yaml);
     let ran = runbook(&test, &["run", "check.yaml"], Some(0));
     let summary = format!(
         "certificate CN=a.test, O=Runbook Tests from CN=Runbook Test CA, 90 days left (until {}",
@@ -164,18 +167,14 @@ fn a_client_certificate_opens_a_server_that_requires_one() {
         "      tls: { ca: ca.pem, cert: client.pem, key: client-key.pem }",
         "      json: { client: true }",
     );
-    Test::new()
-        .file("check.yaml", &with_cert)
-        .file("ca.pem", ca.pem())
+    with_ca(&ca, "check.yaml", &with_cert)
         .file("client.pem", &client.pem)
         .file("client-key.pem", &client.key_pem)
         .args(["run", "check.yaml"])
         .status(0);
 
     let without = check("api.test", server.port(), "      tls: { ca: ca.pem }", "");
-    let ran = Test::new()
-        .file("check.yaml", &without)
-        .file("ca.pem", ca.pem())
+    let ran = with_ca(&ca, "check.yaml", &without)
         .args(["run", "check.yaml"])
         .status(1);
     ran.stdout_has("requires a client certificate");
@@ -209,9 +208,7 @@ fn resolve_reaches_two_sni_vhosts_on_one_address() {
         step("a.test", "0A"),
         step("b.test", "0B")
     );
-    Test::new()
-        .file("vhosts.yaml", &yaml)
-        .file("ca.pem", ca.pem())
+    with_ca(&ca, "vhosts.yaml", &yaml)
         .args(["run", "vhosts.yaml"])
         .status(0);
 }
@@ -227,9 +224,7 @@ fn days_left_tells_a_soon_expiring_certificate_and_an_expired_one_is_refused() {
         "      tls: { ca: ca.pem }",
         "      tls:\n        days_left: { ge: 30 }",
     );
-    let ran = Test::new()
-        .file("check.yaml", &renewed)
-        .file("ca.pem", ca.pem())
+    let ran = with_ca(&ca, "check.yaml", &renewed)
         .args(["run", "check.yaml"])
         .status(1);
     ran.stdout_has("`tls.days_left`: expected >= 30, got 10");
@@ -240,18 +235,14 @@ fn days_left_tells_a_soon_expiring_certificate_and_an_expired_one_is_refused() {
         "      tls: { ca: ca.pem }",
         "      tls:\n        days_left: { lt: 30 }",
     );
-    Test::new()
-        .file("check.yaml", &due)
-        .file("ca.pem", ca.pem())
+    with_ca(&ca, "check.yaml", &due)
         .args(["run", "check.yaml"])
         .status(0);
 
     let expired = ca.leaf(&["a.test"], -90, -1, &[5]);
     let server = TlsServer::start(&[("a.test", &expired)], None);
     let yaml = check("a.test", server.port(), "      tls: { ca: ca.pem }", "");
-    Test::new()
-        .file("check.yaml", &yaml)
-        .file("ca.pem", ca.pem())
+    with_ca(&ca, "check.yaml", &yaml)
         .args(["run", "check.yaml"])
         .status(1)
         .stdout_has("certificate not trusted: it has expired");
@@ -268,9 +259,7 @@ fn a_failed_tls_check_says_what_was_expected_and_what_was_served() {
         "      tls: { ca: ca.pem }",
         "      tls:\n        sans: { contains: b.test }\n        sha256: { equals: \"00\" }",
     );
-    let ran = Test::new()
-        .file("check.yaml", &yaml)
-        .file("ca.pem", ca.pem())
+    let ran = with_ca(&ca, "check.yaml", &yaml)
         .args(["run", "check.yaml"])
         .status(1);
     ran.stdout_has(r#"tls.sans: expected to include "b.test", got ["a.test"]"#);
@@ -305,10 +294,7 @@ steps:
 "#,
         port = server.port()
     );
-    let test = Test::new()
-        .file("fan.yaml", &yaml)
-        .file("ca.pem", ca.pem())
-        .args(["run", "fan.yaml"]);
+    let test = with_ca(&ca, "fan.yaml", &yaml).args(["run", "fan.yaml"]);
     test.status(0);
     let digest = hex(&Sha256::digest(&leaf.der));
     let recorded = std::fs::read_to_string(test.dir().join("tls.txt")).expect("tls.txt");
@@ -327,9 +313,7 @@ fn plan_shows_the_tls_files_the_addresses_and_each_check() {
     );
     let ca = Ca::new("Runbook Test CA");
     let client = ca.leaf(&["operator"], -1, 90, &[8]);
-    let test = Test::new()
-        .file("check.yaml", &yaml)
-        .file("ca.pem", ca.pem())
+    let test = with_ca(&ca, "check.yaml", &yaml)
         .file("client.pem", &client.pem)
         .file("client-key.pem", &client.key_pem);
     let plan = test.args(["plan", "check.yaml"]).status(0);
@@ -392,9 +376,7 @@ fn the_key_file_never_appears_in_output_journal_or_report() {
         "      tls: { ca: ca.pem, cert: client.pem, key: client-key.pem }",
         "      tls:\n        days_left: { ge: 1000 }",
     );
-    let test = Test::new()
-        .file("check.yaml", &yaml)
-        .file("ca.pem", ca.pem())
+    let test = with_ca(&ca, "check.yaml", &yaml)
         .file("client.pem", &client.pem)
         .file("client-key.pem", &client.key_pem);
     let mut seen = String::new();
@@ -548,13 +530,13 @@ steps:
 "#,
         port = server.port()
     );
-    let test = Test::new().file("any.yaml", &yaml).file("ca.pem", ca.pem());
+    let test = with_ca(&ca, "any.yaml", &yaml);
     runbook(&test, &["validate", "any.yaml"], Some(0));
     runbook(&test, &["plan", "any.yaml"], Some(0)).stdout_has("resolve a.test to 127.0.0.1");
     runbook(&test, &["run", "any.yaml"], Some(0));
     assert_eq!(server.connections(), 2);
 
-    let other = Test::new().file("any.yaml", &yaml).file("ca.pem", ca.pem());
+    let other = with_ca(&ca, "any.yaml", &yaml);
     let ran = runbook(
         &other,
         &["run", "any.yaml", "--set", "resolve_name=b.test"],
@@ -591,16 +573,12 @@ steps:
 "#,
         port = server.port()
     );
-    let test = Test::new()
-        .file("renewed.yaml", &yaml)
-        .file("ca.pem", ca.pem());
+    let test = with_ca(&ca, "renewed.yaml", &yaml);
     runbook(&test, &["plan", "renewed.yaml"], Some(0))
         .stdout_has(r#"tls serial does not equal "0A""#);
     runbook(&test, &["run", "renewed.yaml"], Some(1))
         .stdout_has(r#"tls.serial: expected anything but "0A", got "0A""#);
-    let renewed = Test::new()
-        .file("renewed.yaml", &yaml)
-        .file("ca.pem", ca.pem());
+    let renewed = with_ca(&ca, "renewed.yaml", &yaml);
     runbook(
         &renewed,
         &["run", "renewed.yaml", "--set", "old_serial=09"],
@@ -643,11 +621,7 @@ steps:
 "#,
         port = server.port()
     );
-    let dir = || {
-        Test::new()
-            .file("days.yaml", &yaml)
-            .file("ca.pem", ca.pem())
-    };
+    let dir = || with_ca(&ca, "days.yaml", &yaml);
     let test = dir();
     runbook(&test, &["validate", "days.yaml"], Some(0));
     runbook(&test, &["plan", "days.yaml"], Some(0))
