@@ -100,6 +100,17 @@ fn at(dir: &Path, cluster: &Cluster, role: &str, args: &[&str]) -> Ran {
     )
 }
 
+/// What `runbook run FILE`, run as alice in `dir`, printed when the server
+/// was stopped inside a step: once `marker` appears the server stops, then the
+/// step is let end (the file `go`).
+fn stopped_inside_a_step(cluster: &Cluster, dir: &Path, file: &str, marker: &str) -> Ran {
+    let child = spawn(dir, cluster, "alice", &["run", file, "--non-interactive"]);
+    wait_for(&dir.join(marker));
+    cluster.stop();
+    std::fs::write(dir.join("go"), "").expect("let the step end");
+    Ran::from(child.wait_with_output().expect("the run ends"))
+}
+
 /// Waits for `path` to exist (30 s at most).
 fn wait_for(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -202,24 +213,10 @@ fn the_server_stopped_mid_run_stops_it_before_the_next_step_and_resume_reconcile
     let Some(cluster) = team() else { return };
     let machine = Test::new().file("steady.yaml", STEADY);
     let dir = machine.dir();
-    let child = spawn(
-        dir,
-        &cluster,
-        "alice",
-        &["run", "steady.yaml", "--non-interactive"],
-    );
-    wait_for(&dir.join("at-two"));
-    cluster.stop();
-    std::fs::write(dir.join("go"), "").expect("let step two end");
-    let output = child.wait_with_output().expect("the run ends");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(4), "{stderr}");
-    assert!(
-        stderr
-            .contains("stopped taking this run's events, so the run stopped before its next step"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("runbook resume FILE"), "{stderr}");
+    let ended = stopped_inside_a_step(&cluster, dir, "steady.yaml", "at-two");
+    assert_eq!(ended.status, 4, "{}", ended.stderr);
+    ended.stderr_has("stopped taking this run's events, so the run stopped before its next step");
+    ended.stderr_has("runbook resume FILE");
     assert_eq!(
         std::fs::read_to_string(dir.join("ran")).unwrap(),
         "one\ntwo\n"
@@ -645,22 +642,9 @@ fn the_server_stopped_as_a_run_ends_is_said_and_resume_writes_the_end() {
     let Some(cluster) = team() else { return };
     let machine = Test::new().file("rotate.yaml", HOLDS);
     let dir = machine.dir();
-    let child = spawn(
-        dir,
-        &cluster,
-        "alice",
-        &["run", "rotate.yaml", "--non-interactive"],
-    );
-    wait_for(&dir.join("started"));
-    cluster.stop();
-    std::fs::write(dir.join("go"), "").expect("let the step end");
-    let output = child.wait_with_output().expect("the run ends");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(4), "{stderr}");
-    assert!(
-        stderr.contains("stopped taking this run's events, as it ended"),
-        "{stderr}"
-    );
+    let ended = stopped_inside_a_step(&cluster, dir, "rotate.yaml", "started");
+    assert_eq!(ended.status, 4, "{}", ended.stderr);
+    ended.stderr_has("stopped taking this run's events, as it ended");
     cluster.start_server();
     let resumed = at(dir, &cluster, "alice", &["resume", "rotate.yaml"]);
     assert_eq!(resumed.status, 2, "{}{}", resumed.stdout, resumed.stderr);
