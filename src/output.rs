@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use crate::error::Error;
 
@@ -43,19 +43,28 @@ pub fn colors() -> bool {
     console::colors_enabled()
 }
 
+/// How much text [`Output::batch_unless_terminal`] holds back before writing it.
+const PIECE: usize = 64 * 1024;
+
 pub struct Output {
     sink: Box<dyn Write>,
     color: bool,
     closed: bool,
+    terminal: bool,
+    /// Text written but not yet sent, when batching.
+    held: Option<String>,
 }
 
 impl Output {
     /// Standard output, coloured as [`decide_colors`] decided.
     pub fn stdout() -> Self {
+        let stdout = std::io::stdout();
         Output {
-            sink: Box::new(std::io::stdout()),
+            terminal: stdout.is_terminal(),
+            sink: Box::new(stdout),
             color: colors(),
             closed: false,
+            held: None,
         }
     }
 
@@ -63,7 +72,39 @@ impl Output {
         self.color
     }
 
+    /// From here on, unless standard output is a terminal, text goes out in
+    /// pieces of 64 KiB and at [`Output::flush`], which the caller must reach:
+    /// `validate DIR` otherwise makes two writes per file. A terminal still sees
+    /// each line as it is written.
+    pub fn batch_unless_terminal(&mut self) {
+        if !self.terminal {
+            self.held = Some(String::with_capacity(PIECE));
+        }
+    }
+
     pub fn write(&mut self, text: &str) -> Result<(), Error> {
+        let Some(held) = &mut self.held else {
+            return self.send(text);
+        };
+        held.push_str(text);
+        if held.len() < PIECE {
+            return Ok(());
+        }
+        self.flush()
+    }
+
+    /// Sends what [`Output::batch_unless_terminal`] held back.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        let Some(mut held) = self.held.take() else {
+            return Ok(());
+        };
+        let sent = self.send(&held);
+        held.clear();
+        self.held = Some(held);
+        sent
+    }
+
+    fn send(&mut self, text: &str) -> Result<(), Error> {
         if self.closed {
             return Ok(());
         }

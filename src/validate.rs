@@ -103,6 +103,7 @@ pub fn run(options: &ValidateOptions, out: &mut Output) -> Result<i32, Error> {
     }
     let mut totals = Totals::default();
     let mut kept = Vec::new();
+    out.batch_unless_terminal();
     if format == Format::Json {
         out.write(&report::json::header())?;
     }
@@ -145,6 +146,7 @@ pub fn run(options: &ValidateOptions, out: &mut Output) -> Result<i32, Error> {
         }
         Format::Junit => out.write(&report::junit::render(&kept, totals))?,
     }
+    out.flush()?;
     let failed = totals.errors > 0 || (deny_warnings && totals.warnings > 0);
     Ok(i32::from(failed))
 }
@@ -234,7 +236,14 @@ pub fn files(root: &Path) -> Vec<PathBuf> {
             if name.starts_with('.') {
                 continue;
             }
-            if path.is_dir() {
+            // The entry's own type costs no `stat`; only a symlink is followed
+            // to see what it points at.
+            let is_dir = match entry.file_type() {
+                Ok(kind) if kind.is_symlink() => path.is_dir(),
+                Ok(kind) => kind.is_dir(),
+                Err(_) => path.is_dir(),
+            };
+            if is_dir {
                 pending.push(path);
             } else if is_yaml(&path) {
                 found.push(path);
