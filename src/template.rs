@@ -12,7 +12,6 @@ use minijinja::machinery::{Token, parse, tokenize};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value};
-use regex::Regex;
 
 /// What a masked secret looks like: four bullets and the last four characters.
 pub const MASK: &str = "••••";
@@ -386,17 +385,53 @@ pub fn suggestions<'e>(
 /// Dotted paths from the template context (`inputs.x`, `steps.y.value`) written
 /// inside expression and statement blocks.
 fn written_paths(source: &str) -> Vec<String> {
-    static PATH: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    let path = PATH.get_or_init(|| {
-        Regex::new(r"\b(?:inputs|steps|run)(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
-            .expect("the path pattern is valid")
-    });
     let mut found = Vec::new();
     for block in source.split("{{").skip(1).chain(source.split("{%").skip(1)) {
         let inner = block.split(['}', '%']).next().unwrap_or_default();
-        found.extend(path.find_iter(inner).map(|m| m.as_str().to_owned()));
+        dotted_paths(inner, &mut found);
     }
     found
+}
+
+/// The names a dotted path written in a template starts from.
+const PATH_ROOTS: [&str; 3] = ["inputs", "steps", "run"];
+
+/// Adds each `root.name[.name…]` in `text` that does not go on from a word:
+/// what `\b(?:inputs|steps|run)(?:\.[A-Za-z_][A-Za-z0-9_]*)+` finds, scanned
+/// by hand because that search was a tenth of `validate`'s work on templates.
+fn dotted_paths(text: &str, found: &mut Vec<String>) {
+    let mut after_word = false;
+    let mut at = 0;
+    while let Some(c) = text[at..].chars().next() {
+        if !after_word && let Some(end) = path_end(text.as_bytes(), at) {
+            found.push(text[at..end].to_owned());
+            // A path ends on a name's character, so what follows is inside a word.
+            (after_word, at) = (true, end);
+            continue;
+        }
+        after_word = regex_syntax::is_word_character(c);
+        at += c.len_utf8();
+    }
+}
+
+/// Where the dotted path starting at `at` ends, if one starts there.
+fn path_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let rest = &bytes[at..];
+    let root = PATH_ROOTS
+        .iter()
+        .find(|root| rest.starts_with(root.as_bytes()))?;
+    let name_start = |b: &u8| b.is_ascii_alphabetic() || *b == b'_';
+    let name_char = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let mut end = at + root.len();
+    let mut names = 0;
+    while bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(name_start) {
+        end += 2;
+        while bytes.get(end).is_some_and(name_char) {
+            end += 1;
+        }
+        names += 1;
+    }
+    (names > 0).then_some(end)
 }
 
 /// The expression of a `when:` condition: the inside of one `{{ … }}`, or the
@@ -427,6 +462,33 @@ pub fn condition(source: &str) -> Result<&str, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dotted_paths_are_what_the_pattern_finds() {
+        let pattern =
+            regex::Regex::new(r"\b(?:inputs|steps|run)(?:\.[A-Za-z_][A-Za-z0-9_]*)+").unwrap();
+        let pieces = [
+            "inputs", "steps", "run", ".", ".a", ".b1", "._x", ".9", "x", "_", " ", "é", "²",
+            "\u{301}", "\u{200d}", "‿", "[", "]", ":", "|", "(", ")", "\"", "runx", "my",
+        ];
+        // Every sequence of up to four pieces, so each piece meets each other one
+        // on either side.
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}")))
+                .collect();
+            texts.extend(longer);
+            texts.dedup();
+        }
+        for text in &texts {
+            let mut found = Vec::new();
+            dotted_paths(text, &mut found);
+            let expected: Vec<&str> = pattern.find_iter(text).map(|m| m.as_str()).collect();
+            assert_eq!(found, expected, "in {text:?}");
+        }
+    }
 
     #[test]
     fn rendering_is_bounded_in_work_and_output() {

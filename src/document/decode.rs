@@ -10,8 +10,9 @@ mod gates;
 mod runbook;
 mod step;
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
+
+use foldhash::{HashSet, HashSetExt};
 
 use super::diagnostic::{Code, Diagnostic, did_you_mean};
 use super::model::{Runbook, Spanned, Template, Timespan};

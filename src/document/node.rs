@@ -18,8 +18,8 @@
 mod scalar;
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 
+use foldhash::{HashMap, HashMapExt, HashSet};
 use serde_saphyr::granit_parser::{
     ErrorKind, Event, Marker, Options, Parser, ScalarStyle, ScanError, Span as ParserSpan, Tag,
 };

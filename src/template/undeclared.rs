@@ -9,8 +9,7 @@
 //! argument) is in scope for the block that assigned it, and a chain of
 //! attributes on a free name is one path (`steps.a.value`).
 
-use std::collections::HashSet;
-
+use foldhash::{HashSet, HashSetExt};
 use minijinja::machinery::ast::{CallArg, Expr, Macro, Stmt};
 
 /// The dotted paths `template` reads that it does not assign itself.
@@ -264,7 +263,8 @@ mod tests {
                 .expect(source)
                 .undeclared_variables(true);
             let ast = parse(source, "<string>", env.syntax().clone()).expect(source);
-            assert_eq!(paths(&ast), expected, "{source}");
+            let found: std::collections::HashSet<String> = paths(&ast).into_iter().collect();
+            assert_eq!(found, expected, "{source}");
         }
     }
 }
