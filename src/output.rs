@@ -1,6 +1,7 @@
 //! Standard output as the commands use it: colour decided once (`--color`,
 //! `NO_COLOR`, `CLICOLOR_FORCE`), and a closed pipe (`runbook validate | head`) ends the output
-//! quietly instead of failing. Also the one escaping of control characters every
+//! quietly instead of failing; into a pipe or a file, output can be gathered
+//! into 64 KiB pieces (`validate DIR`). Also the one escaping of control characters every
 //! human output applies to text from a runbook, its inputs or a server: an ESC
 //! sequence in a title must not move the cursor, hide text or recolour the
 //! screen — a plan could be made to show `$ gzip …` for a step that runs `rm -rf`.

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::process::{Command, Stdio};
 
-use crate::support::{Test, binary};
+use crate::support::{Ran, Test, binary};
 
 const CLEAN: &str = "\
 runbook: clean
@@ -113,6 +113,48 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
         assert_eq!(stderr, "", "{line}");
         assert!(!stdout.is_empty(), "{line}");
     }
+}
+
+#[test]
+fn output_into_a_pipe_arrives_whole_and_in_order() {
+    // Into a pipe `validate` writes in pieces of 64 KiB: output of several pieces
+    // must arrive whole, in file order, and the same on one thread as on two.
+    let mut test = Test::new().file("runbooks/clean.yaml", CLEAN);
+    for n in 0..400 {
+        test = test.file(&format!("runbooks/broken{n:03}.yaml"), BROKEN);
+    }
+    let validate = |jobs: &str, format: &str| {
+        let output = Command::new(binary())
+            .current_dir(test.dir())
+            .args(["validate", "runbooks", "--jobs", jobs, "--format", format])
+            .output()
+            .expect("runbook runs");
+        Ran::from(output).status(1)
+    };
+    let one = validate("1", "json");
+    assert!(
+        one.stdout.len() > 3 * 64 * 1024,
+        "{} bytes",
+        one.stdout.len()
+    );
+    let report: serde_json::Value = serde_json::from_str(&one.stdout).expect("one JSON document");
+    let paths: Vec<&str> = report["files"]
+        .as_array()
+        .expect("a list of files")
+        .iter()
+        .map(|file| file["path"].as_str().expect("a path"))
+        .collect();
+    let mut sorted = paths.clone();
+    sorted.sort_unstable();
+    assert_eq!(paths.len(), 401);
+    assert_eq!(paths, sorted);
+    assert!(
+        one.stdout == validate("2", "json").stdout,
+        "--jobs 2 differs"
+    );
+    let human = validate("2", "human");
+    assert_eq!(count(&human.stdout, "error[RB004]"), 400);
+    human.stdout_has("401 files checked");
 }
 
 #[test]
