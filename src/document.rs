@@ -13,6 +13,7 @@ pub mod rules;
 pub mod source;
 pub mod suppression;
 pub mod templates;
+pub mod token;
 
 use std::path::Path;
 
@@ -43,10 +44,7 @@ pub fn shown_text(text: &str, diagnostics: &[Diagnostic]) -> String {
         .iter()
         .filter(|d| d.code == Code::LiteralSecret)
         .map(|d| d.span.offset..d.span.offset + d.span.len);
-    let tokens = rules::token_pattern()
-        .find_iter(text)
-        .map(|found| found.range());
-    crate::secret::redact_ranges(text, literal.chain(tokens))
+    crate::secret::redact_ranges(text, literal.chain(token::find_all(text)))
 }
 
 /// Parses, decodes and checks one runbook's text. Diagnostics come sorted by

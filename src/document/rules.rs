@@ -15,7 +15,7 @@ use super::evidence::{self, Finding};
 use super::model::{Action, Effect, HttpRequest, Probe, Runbook, Spanned, Step, Template};
 use super::node::{Node, Span, Value};
 use super::templates::Stage;
-use super::{children, locate};
+use super::{children, locate, token};
 use crate::output;
 use crate::template::{self, mask};
 
@@ -891,16 +891,15 @@ impl Rules<'_, '_> {
                 );
             }
         }
-        let pattern = token_pattern();
         let mut found = Vec::new();
         scan_strings(self.cx.root, &mut |node, text| {
-            if let Some(token) = pattern.find(text) {
+            if let Some(range) = token::find(text) {
                 let template = Template {
                     source: text.to_owned(),
                     span: node.span,
                 };
-                let span = locate::needle(self.cx.text, &template, token.as_str());
-                found.push((span, token.as_str().to_owned()));
+                let span = locate::needle(self.cx.text, &template, &text[range.clone()]);
+                found.push((span, text[range].to_owned()));
             }
         });
         // A `bearer` or header already reported for this very value says enough.
@@ -1115,15 +1114,6 @@ fn is_credential_header(name: &str) -> bool {
     .iter()
     .any(|word| name.contains(word));
     credential && !name.contains("idempotency")
-}
-
-/// Cloudflare user and account tokens; their length is not fixed. Compiled once:
-/// compiling it per file was a third of `validate`'s time.
-pub(crate) fn token_pattern() -> &'static Regex {
-    static PATTERN: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    PATTERN.get_or_init(|| {
-        Regex::new(r"\bcf[ua]t_[A-Za-z0-9_\-]{16,}").expect("the token pattern is valid")
-    })
 }
 
 /// Byte ranges of the file, answering whether an offset lies in one of them in

@@ -180,11 +180,15 @@ fn column(line: &str, at: usize) -> u32 {
 
 /// A reason as reports show it: a token pasted into it is masked, as everywhere.
 fn masked(reason: &str) -> String {
-    super::rules::token_pattern()
-        .replace_all(reason, |found: &regex::Captures<'_>| {
-            crate::template::mask(&found[0])
-        })
-        .into_owned()
+    let mut shown = String::with_capacity(reason.len());
+    let mut from = 0;
+    for token in super::token::find_all(reason) {
+        shown.push_str(&reason[from..token.start]);
+        shown.push_str(&crate::template::mask(&reason[token.clone()]));
+        from = token.end;
+    }
+    shown.push_str(&reason[from..]);
+    shown
 }
 
 #[cfg(test)]
