@@ -35,7 +35,7 @@ pub struct Template {
 impl Template {
     /// Whether the text contains any template syntax at all.
     pub fn is_literal(&self) -> bool {
-        !self.source.contains("{{") && !self.source.contains("{%")
+        !crate::template::has_blocks(&self.source)
     }
 }
 

@@ -3,6 +3,7 @@
 //! reports with its own code (`diagnostic.rs`) and goes on, so one pass finds all.
 
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 // foldhash: these maps hash every template and name of a file, and SipHash was
 // 5% of `validate`'s instructions. Still seeded per process.
@@ -53,7 +54,7 @@ pub struct Context<'a> {
 pub fn check(cx: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) {
     let mut rules = Rules {
         cx,
-        env: template::environment(),
+        env: &ENVIRONMENT,
         out: diagnostics,
         used_inputs: HashSet::new(),
         references: HashMap::new(),
@@ -66,9 +67,13 @@ pub fn check(cx: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) {
     rules.run();
 }
 
+/// The template environment the rules check against, made once for every file
+/// (`validate DIR` checks thousands, on several threads).
+static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(template::environment);
+
 struct Rules<'a, 'b> {
     cx: &'a Context<'a>,
-    env: Environment<'static>,
+    env: &'static Environment<'static>,
     out: &'b mut Vec<Diagnostic>,
     used_inputs: HashSet<String>,
     /// What each template text reads, by text: runbooks repeat their templates
@@ -584,7 +589,7 @@ impl Rules<'_, '_> {
 
     /// Syntax and references of one template.
     fn template(&mut self, template: &Template, scope: &Scope<'_>, place: &str) {
-        let env = &self.env;
+        let env = self.env;
         let known = cached(&mut self.references, &template.source, || {
             template::references(env, &template.source)
         });
@@ -624,14 +629,14 @@ impl Rules<'_, '_> {
     /// Filters and tests the environment does not have: `MiniJinja` would find
     /// them only when a rendering reaches them, at run time.
     fn unknown_calls(&mut self, template: &Template, place: &str) {
-        let env = &self.env;
+        let env = self.env;
         let calls = cached(&mut self.unknown_calls, &template.source, || {
             template::unknown_calls(env, &template.source)
         });
         for call in calls {
             let span = locate::within(self.cx.text, template.span, &template.source, call.range);
             let noun = call.kind.noun();
-            let help = match did_you_mean(&call.name, template::suggestions(&self.env, call.kind)) {
+            let help = match did_you_mean(&call.name, template::suggestions(self.env, call.kind)) {
                 Some(close) => format!("did you mean `{close}`?"),
                 None => format!(
                     "runbook has MiniJinja's built-in {noun}s, and the filters `last4` and `mask`"

@@ -258,7 +258,7 @@ impl Values {
 
     /// Renders a template to text.
     pub fn render(&self, source: &str, item: Option<&Json>) -> Result<Rendered, RenderError> {
-        if !source.contains("{{") && !source.contains("{%") {
+        if !template::has_blocks(source) {
             return Ok(Rendered {
                 text: source.to_owned(),
                 secret: false,

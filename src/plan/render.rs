@@ -303,7 +303,7 @@ impl Renderer {
     /// A template as the plan shows it: known values filled in (secrets masked),
     /// unknown ones as `‹placeholders›`.
     pub fn text(&self, source: &str) -> String {
-        if !source.contains("{{") && !source.contains("{%") {
+        if !template::has_blocks(source) {
             return source.to_owned();
         }
         if source.contains("{%") || source.contains("{#") {

@@ -480,7 +480,7 @@ impl Decoder<'_> {
 
 /// A string with `{{ }}` where a number goes: rendered when the step runs.
 fn is_template(node: &Node) -> bool {
-    matches!(&node.value, Value::Str(text) if text.contains("{{") || text.contains("{%"))
+    matches!(&node.value, Value::Str(text) if crate::template::has_blocks(text))
 }
 
 fn is_matcher(entries: &[(Node, Node)]) -> bool {

@@ -116,7 +116,7 @@ impl Rules<'_, '_> {
                     .flat_map(|(host, address)| [host, address]),
             );
         for t in templates {
-            let reads_item = template::references(&self.env, &t.source)
+            let reads_item = template::references(self.env, &t.source)
                 .is_ok_and(|refs| refs.iter().any(|r| r == "item" || r.starts_with("item.")));
             if reads_item {
                 self.report(
