@@ -26,5 +26,7 @@ pub mod schema;
 pub mod secret;
 pub mod status;
 pub mod template;
+#[cfg(test)]
+mod test_support;
 pub mod validate;
 pub mod verify;

@@ -498,17 +498,7 @@ mod tests {
             "inputs", "steps", "run", ".", ".a", ".b1", "._x", ".9", "x", "_", " ", "é", "²",
             "\u{301}", "\u{200d}", "‿", "[", "]", ":", "|", "(", ")", "\"", "runx", "my",
         ];
-        // Every sequence of up to four pieces, so each piece meets each other one
-        // on either side.
-        let mut texts = vec![String::new()];
-        for _ in 0..4 {
-            let longer: Vec<String> = texts
-                .iter()
-                .flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}")))
-                .collect();
-            texts.extend(longer);
-            texts.dedup();
-        }
+        let texts = crate::test_support::sequences(&pieces, 4);
         for text in &texts {
             let mut found = Vec::new();
             dotted_paths(text, &mut found);

@@ -82,15 +82,7 @@ mod tests {
             "\u{200d}",
             "c",
         ];
-        let mut texts = vec![String::new()];
-        for _ in 0..4 {
-            let longer: Vec<String> = texts
-                .iter()
-                .flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}")))
-                .collect();
-            texts.extend(longer);
-            texts.dedup();
-        }
+        let texts = crate::test_support::sequences(&pieces, 4);
         for text in &texts {
             let found: Vec<Range<usize>> = find_all(text).collect();
             let expected: Vec<Range<usize>> = pattern.find_iter(text).map(|m| m.range()).collect();
